@@ -1,0 +1,99 @@
+# SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+# sluice build. Quiet unless V=1.
+#
+#   make            build/sluice
+#   make test       install deps, build, run every test (needs root)
+#   make demo       the canary walk in network namespaces (needs root)
+#   make bench      benchmarks (needs root)
+
+BUILD   := build
+CC      ?= gcc
+CLANG   ?= clang
+BPFTOOL ?= $(shell command -v bpftool || echo /usr/sbin/bpftool)
+ARCH    := $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
+MULTIARCH := $(shell $(CC) -print-multiarch 2>/dev/null)
+
+CFLAGS  ?= -O2 -g
+CFLAGS  += -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers \
+	   -D_GNU_SOURCE -Iinclude -Iuser -I$(BUILD)
+LDLIBS  := -lbpf -lelf -lz -lyaml -ljson-c
+
+BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
+	      -Iinclude -Ibpf -I/usr/include/$(MULTIARCH)
+
+ifeq ($(V),1)
+Q :=
+msg :=
+else
+Q := @
+msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
+endif
+
+BPF_SRCS  := $(wildcard bpf/*.bpf.c)
+BPF_HDRS  := $(wildcard bpf/*.h) include/sluice_abi.h
+USER_SRCS := $(wildcard user/*.c)
+USER_HDRS := $(wildcard user/*.h) include/sluice_abi.h
+USER_OBJS := $(patsubst user/%.c,$(BUILD)/user/%.o,$(USER_SRCS))
+LIB_OBJS  := $(filter-out $(BUILD)/user/main.o,$(USER_OBJS))
+SKEL      := $(BUILD)/sluice.skel.h
+
+TEST_BINS := $(BUILD)/tests/test_config $(BUILD)/tests/test_pkt
+
+.DELETE_ON_ERROR:
+.PHONY: all deps test test-bins demo bench clean format
+
+all: $(BUILD)/sluice
+
+$(BUILD)/sluice.bpf.o: bpf/sluice.bpf.c $(BPF_HDRS) | $(BUILD)
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@.tmp.o
+	$(Q)$(BPFTOOL) gen object $@ $@.tmp.o
+	$(Q)rm -f $@.tmp.o
+
+$(SKEL): $(BUILD)/sluice.bpf.o
+	$(call msg,SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< name sluice_bpf > $@
+
+$(BUILD)/user/%.o: user/%.c $(USER_HDRS) $(SKEL) | $(BUILD)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/sluice: $(USER_OBJS)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
+
+$(BUILD)/tests/test_config: tests/unit/test_config.c $(LIB_OBJS)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -lcmocka -o $@
+
+$(BUILD)/tests/test_pkt: tests/pkt/test_pkt.c $(wildcard tests/pkt/*.h) $(LIB_OBJS)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -Itests/pkt $(filter %.c %.o,$^) $(LDLIBS) -o $@
+
+$(BUILD):
+	$(Q)mkdir -p $(BUILD)/user $(BUILD)/tests
+
+test-bins: all $(TEST_BINS)
+
+deps:
+	$(Q)scripts/install-deps.sh
+
+# The README's test command. Installs what is missing first, so it works on
+# a fresh machine.
+test: deps
+	$(Q)$(MAKE) --no-print-directory test-bins
+	$(Q)tests/run.sh
+
+demo: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)scripts/demo.sh
+
+bench: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)scripts/bench.sh
+
+format:
+	$(Q)clang-format -i $(wildcard bpf/*.c bpf/*.h user/*.c user/*.h include/*.h tests/*/*.c tests/*/*.h)
+
+clean:
+	$(Q)rm -rf $(BUILD)

@@ -1,0 +1,217 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * sluice ABI: every struct, limit and name that crosses the kernel/user
+ * boundary. Included by the BPF programs and by the loader; nothing here is
+ * declared anywhere else.
+ *
+ * Byte order: addresses and ports are kept in network order, as they sit in
+ * the packet (bpftool prints them as host integers: port 80 shows as 20480).
+ * IPv4 addresses use addr[0] and leave addr[1..3] zero.
+ */
+#ifndef SLUICE_ABI_H
+#define SLUICE_ABI_H
+
+#include <linux/types.h>
+
+/* Limits. */
+#define SL_MAX_SUBSETS 8	   /* subsets (versions) per service */
+#define SL_MAX_ROUTES 8		   /* routes per service */
+#define SL_MAX_SERVICES 16384	   /* (VIP, port, proto) keys per table slot */
+#define SL_MAX_ENDPOINTS 65536	   /* endpoints per table slot */
+#define SL_MAX_SUBSET_IDS 4096	   /* stable subset ids (counter rows) */
+#define SL_MAX_SRC_PREFIXES 65536  /* source-match prefixes per slot */
+#define SL_CT_SIZE 262144	   /* conntrack entries (each direction) */
+#define SL_MAX_WEIGHT 1000000	   /* keeps weight sums far from u32 overflow */
+#define SL_NAME_LEN 64		   /* service name, NUL included */
+#define SL_SUBSET_NAME_LEN 32	   /* subset name, NUL included */
+
+/*
+ * Configuration tables are double-buffered: every table a new connection
+ * reads is keyed (or indexed) by a slot, 0 or 1. The loader writes the
+ * inactive slot, flips sl_config.active_slot in one 4-byte store, waits for
+ * an RCU grace period and only then may touch the old slot again. A packet
+ * reads active_slot once, so it sees one whole configuration or the other.
+ */
+#define SL_SLOTS 2
+
+/* Pinned names (map and program names as the kernel shows them). */
+#define SL_PIN_DIR_DEFAULT "/sys/fs/bpf/sluice"
+#define SL_MAP_CONFIG "sl_config"
+#define SL_MAP_SERVICES "sl_services"
+#define SL_MAP_ENDPOINTS "sl_endpoints"
+#define SL_MAP_SRC_MATCH "sl_src_match"
+#define SL_MAP_CONNTRACK "sl_conntrack"
+#define SL_MAP_REVNAT "sl_revnat"
+#define SL_MAP_STATS "sl_stats"
+#define SL_MAP_GLOBAL "sl_global"
+#define SL_MAP_SUBSETS "sl_subset_names"
+#define SL_MAP_SVC_NAMES "sl_svc_names"
+#define SL_MAP_RCU "sl_rcu_barrier"
+#define SL_PROG_INGRESS "sl_ingress"
+#define SL_PROG_EGRESS "sl_egress"
+
+enum sl_family {
+	SL_AF_INET = 4,
+	SL_AF_INET6 = 6,
+};
+
+/* sl_config: ARRAY of one. */
+struct sl_config {
+	__u32 active_slot;   /* 0 or 1 */
+	__u32 hash_seed;     /* random per fresh load, kept across restarts */
+	__u64 generation;    /* bumped on every flip, for status */
+	__u64 applied_ns;    /* CLOCK_REALTIME of the last flip */
+};
+_Static_assert(sizeof(struct sl_config) == 24, "sl_config size");
+
+/* sl_services: HASH, one entry per (slot, VIP, port, protocol). */
+struct sl_svc_key {
+	__u32 slot;
+	__be32 addr[4];
+	__be16 port;
+	__u8 proto;  /* IPPROTO_TCP or IPPROTO_UDP */
+	__u8 family; /* enum sl_family */
+};
+_Static_assert(sizeof(struct sl_svc_key) == 24, "sl_svc_key size");
+
+/* sl_service.flags */
+#define SL_SVC_AFFINITY_CLIENT_IP (1U << 0) /* hash the client address only */
+#define SL_SVC_SRC_MATCH (1U << 1)	    /* some route matches on source */
+
+/* sl_route.flags */
+#define SL_ROUTE_MATCH_CIDR (1U << 0)	/* route needs a sourceCIDRs hit */
+#define SL_ROUTE_MATCH_LABELS (1U << 1) /* route needs a sourceLabels hit */
+#define SL_ROUTE_OVERRIDDEN (1U << 2)	/* weights set by `sluice weights` */
+
+struct sl_route {
+	__u32 flags;
+	__u32 total_weight; /* sum of weight[]; 0 means nothing to pick */
+	__u32 weight[SL_MAX_SUBSETS]; /* by the service's subset index */
+};
+_Static_assert(sizeof(struct sl_route) == 40, "sl_route size");
+
+struct sl_service {
+	__u32 svc_id;	     /* stable id, row in sl_svc_names */
+	__u32 flags;	     /* SL_SVC_* */
+	__be16 target_port;  /* default backend port for this service port */
+	__u16 n_subsets;
+	__u16 n_routes;
+	__u16 pad;
+	__u32 subset_id[SL_MAX_SUBSETS]; /* stable id, row in sl_stats */
+	__u32 ep_base[SL_MAX_SUBSETS];	 /* first index in sl_endpoints */
+	__u32 ep_count[SL_MAX_SUBSETS];	 /* endpoints of this VIP's family */
+	struct sl_route routes[SL_MAX_ROUTES];
+};
+_Static_assert(sizeof(struct sl_service) == 16 + 3 * 4 * SL_MAX_SUBSETS + 40 * SL_MAX_ROUTES,
+	       "sl_service size");
+
+/* sl_endpoints: ARRAY of SL_SLOTS * SL_MAX_ENDPOINTS; a slot owns one half. */
+struct sl_endpoint {
+	__be32 addr[4];
+	__be16 port;   /* 0: use the service's target_port */
+	__u8 family;
+	__u8 pad;
+	__u32 pad2;
+};
+_Static_assert(sizeof(struct sl_endpoint) == 24, "sl_endpoint size");
+
+/*
+ * sl_src_match: LPM_TRIE. For every prefix that some route of the service
+ * names (directly as sourceCIDRs, or as the address of a workload that
+ * carries the route's sourceLabels), the routes whose sources contain that
+ * prefix. Longest-prefix match then yields every route matching the client.
+ */
+struct sl_src_key {
+	__u32 prefixlen; /* SL_SRC_KEY_FIXED_BITS + CIDR length */
+	__u32 slot;
+	__u32 svc_id;
+	__u32 family;
+	__be32 addr[4];
+};
+#define SL_SRC_KEY_FIXED_BITS 96
+_Static_assert(sizeof(struct sl_src_key) == 32, "sl_src_key size");
+
+struct sl_src_routes {
+	__u32 cidr_routes;  /* bit r: route r's sourceCIDRs contain the client */
+	__u32 label_routes; /* bit r: route r's sourceLabels match the client */
+};
+
+/*
+ * sl_conntrack (forward, client -> VIP) and sl_revnat (reply, backend ->
+ * client): LRU_HASH keyed by the packet's own tuple in that direction.
+ */
+struct sl_ct_key {
+	__be32 saddr[4];
+	__be32 daddr[4];
+	__be16 sport;
+	__be16 dport;
+	__u8 proto;
+	__u8 family;
+	__u8 pad[2];
+};
+_Static_assert(sizeof(struct sl_ct_key) == 40, "sl_ct_key size");
+
+/* sl_ct_entry.flags */
+#define SL_CT_CLOSED (1U << 0) /* FIN or RST seen, counted as closed */
+
+struct sl_ct_entry {
+	__be32 addr[4]; /* forward: backend; reply: VIP */
+	__be16 port;	/* forward: backend port; reply: VIP port */
+	__u8 family;
+	__u8 pad;
+	__u32 subset_id;
+	__u32 flags; /* SL_CT_*, forward entry only */
+	__u32 pad2;
+};
+_Static_assert(sizeof(struct sl_ct_entry) == 32, "sl_ct_entry size");
+
+/*
+ * sl_stats: PERCPU_ARRAY indexed by subset id. "in" is client -> backend,
+ * "out" is backend -> client; packets are wire packets (GSO segments).
+ */
+struct sl_stats {
+	__u64 conns_opened;
+	__u64 conns_closed;
+	__u64 packets_in;
+	__u64 bytes_in;
+	__u64 packets_out;
+	__u64 bytes_out;
+	__u64 backend_resets;
+	__u64 no_endpoint; /* picked this subset but it had no endpoint */
+};
+_Static_assert(sizeof(struct sl_stats) == 64, "sl_stats size");
+
+/* sl_global: PERCPU_ARRAY indexed by enum sl_global_idx. */
+enum sl_global_idx {
+	SL_G_PASS = 0,	     /* not service traffic, untouched */
+	SL_G_NEW_CONN,	     /* conntrack entries created */
+	SL_G_ESTABLISHED,    /* forward packets that hit conntrack */
+	SL_G_REPLY,	     /* reply packets reverse-NATed */
+	SL_G_FRAGMENT,	     /* IP fragments, passed untouched */
+	SL_G_MALFORMED,	     /* truncated headers, passed untouched */
+	SL_G_NO_ROUTE,	     /* no route matched, passed untouched */
+	SL_G_NO_ENDPOINT,    /* subset had no endpoint, dropped */
+	SL_G_CT_FULL,	     /* conntrack insert failed, NATed uncached */
+	SL_G_PORT_REUSE,     /* SYN on a closed entry: picked afresh */
+	SL_G_NAT_FAIL,	     /* a rewrite helper failed, dropped */
+	SL_G_MAX,
+};
+
+/* sl_subset_names: ARRAY indexed by subset id, so rows read by name. */
+struct sl_subset_name {
+	__u32 in_use;
+	__u32 svc_id;
+	char service[SL_NAME_LEN];
+	char subset[SL_SUBSET_NAME_LEN];
+};
+_Static_assert(sizeof(struct sl_subset_name) == 8 + SL_NAME_LEN + SL_SUBSET_NAME_LEN,
+	       "sl_subset_name size");
+
+/* sl_svc_names: ARRAY indexed by service id. */
+struct sl_svc_name {
+	__u32 in_use;
+	__u32 pad;
+	char name[SL_NAME_LEN];
+};
+
+#endif /* SLUICE_ABI_H */

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Install everything sluice needs to build, test and demo, from Debian's archive.
+# Idempotent: packages already present are left alone, so a second run is fast.
+set -euo pipefail
+
+PKGS=(
+	# build
+	make gcc clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev
+	libyaml-dev libjson-c-dev pkg-config linux-libc-dev
+	# unit tests
+	libcmocka-dev
+	# packet, netns and end-to-end tests, demo
+	iproute2 ethtool curl python3 iptables procps psmisc util-linux
+)
+
+missing=()
+for p in "${PKGS[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||
+		missing+=("$p")
+done
+
+if [ "${#missing[@]}" -eq 0 ]; then
+	echo "install-deps: all packages present"
+	exit 0
+fi
+
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+echo "install-deps: done"
