@@ -1,0 +1,95 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/* The datapath's maps. Pinned by name under the loader's pin directory. */
+#ifndef SLUICE_BPF_MAPS_H
+#define SLUICE_BPF_MAPS_H
+
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+
+#include "sluice_abi.h"
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct sl_config);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} sl_config SEC(".maps");
+
+/* Values are replaced whole; NO_PREALLOC frees old values after RCU. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, SL_SLOTS * SL_MAX_SERVICES);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct sl_svc_key);
+	__type(value, struct sl_service);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} sl_services SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, SL_SLOTS * SL_MAX_ENDPOINTS);
+	__type(key, __u32);
+	__type(value, struct sl_endpoint);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} sl_endpoints SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, SL_SLOTS * SL_MAX_SRC_PREFIXES);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct sl_src_key);
+	__type(value, struct sl_src_routes);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} sl_src_match SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, SL_CT_SIZE);
+	__type(key, struct sl_ct_key);
+	__type(value, struct sl_ct_entry);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} sl_conntrack SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, SL_CT_SIZE);
+	__type(key, struct sl_ct_key);
+	__type(value, struct sl_ct_entry);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} sl_revnat SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, SL_MAX_SUBSET_IDS);
+	__type(key, __u32);
+	__type(value, struct sl_stats);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} sl_stats SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, SL_G_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} sl_global SEC(".maps");
+
+/* Names for the ids above, written by the loader, read by people. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, SL_MAX_SUBSET_IDS);
+	__type(key, __u32);
+	__type(value, struct sl_subset_name);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} sl_subset_names SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, SL_MAX_SUBSET_IDS);
+	__type(key, __u32);
+	__type(value, struct sl_svc_name);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} sl_svc_names SEC(".maps");
+
+#endif /* SLUICE_BPF_MAPS_H */

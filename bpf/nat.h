@@ -1,0 +1,80 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * Address and port rewrites with incremental checksum updates. The kernel's
+ * csum helpers know CHECKSUM_PARTIAL: with BPF_F_PSEUDO_HDR they fix only
+ * the pseudo-header part that the device will not recompute.
+ */
+#ifndef SLUICE_BPF_NAT_H
+#define SLUICE_BPF_NAT_H
+
+#include <linux/bpf.h>
+#include <linux/if_ether.h>
+#include <linux/in.h>
+#include <linux/ip.h>
+#include <linux/ipv6.h>
+#include <bpf/bpf_helpers.h>
+
+#include "parse.h"
+
+#define SL_IP4_SADDR_OFF (ETH_HLEN + offsetof(struct iphdr, saddr))
+#define SL_IP4_DADDR_OFF (ETH_HLEN + offsetof(struct iphdr, daddr))
+#define SL_IP4_CSUM_OFF (ETH_HLEN + offsetof(struct iphdr, check))
+#define SL_IP6_SADDR_OFF (ETH_HLEN + offsetof(struct ipv6hdr, saddr))
+#define SL_IP6_DADDR_OFF (ETH_HLEN + offsetof(struct ipv6hdr, daddr))
+
+/* UDP over IPv4 may carry no checksum (0): leave it so. */
+static __always_inline __u64 sl_l4_flags(const struct sl_pkt *p)
+{
+	return p->proto == IPPROTO_UDP && p->family == SL_AF_INET ? BPF_F_MARK_MANGLED_0 : 0;
+}
+
+/*
+ * Rewrite one address (source or destination, per dst) and the matching
+ * port. old_* come from the parsed packet, new_* from conntrack.
+ */
+static __always_inline int sl_nat_rewrite(struct __sk_buff *skb, const struct sl_pkt *p, bool dst,
+					   const __be32 new_addr[4], __be16 new_port)
+{
+	const __be32 *old_addr = dst ? p->daddr : p->saddr;
+	__be16 old_port = dst ? p->dport : p->sport;
+	__u32 port_off = p->l4_off + (dst ? 2 : 0);
+	__u64 l4f = sl_l4_flags(p);
+	int err;
+
+	if (p->family == SL_AF_INET) {
+		__u32 addr_off = dst ? SL_IP4_DADDR_OFF : SL_IP4_SADDR_OFF;
+
+		if (old_addr[0] != new_addr[0]) {
+			err = bpf_l4_csum_replace(skb, p->csum_off, old_addr[0], new_addr[0],
+						  l4f | BPF_F_PSEUDO_HDR | 4);
+			err = err ?: bpf_l3_csum_replace(skb, SL_IP4_CSUM_OFF, old_addr[0],
+							 new_addr[0], 4);
+			err = err ?: bpf_skb_store_bytes(skb, addr_off, &new_addr[0], 4, 0);
+			if (err)
+				return err;
+		}
+	} else {
+		__u32 addr_off = dst ? SL_IP6_DADDR_OFF : SL_IP6_SADDR_OFF;
+		__be32 from[4], to[4];
+		__s64 diff;
+
+		__builtin_memcpy(from, old_addr, 16);
+		__builtin_memcpy(to, new_addr, 16);
+		diff = bpf_csum_diff(from, 16, to, 16, 0);
+		if (diff < 0)
+			return (int)diff;
+		err = bpf_l4_csum_replace(skb, p->csum_off, 0, diff, l4f | BPF_F_PSEUDO_HDR);
+		err = err ?: bpf_skb_store_bytes(skb, addr_off, to, 16, 0);
+		if (err)
+			return err;
+	}
+	if (old_port != new_port) {
+		err = bpf_l4_csum_replace(skb, p->csum_off, old_port, new_port, l4f | 2);
+		err = err ?: bpf_skb_store_bytes(skb, port_off, &new_port, 2, 0);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+#endif /* SLUICE_BPF_NAT_H */

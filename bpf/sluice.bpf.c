@@ -1,0 +1,214 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * sluice datapath. Both programs attach to the interface where clients'
+ * traffic arrives:
+ *   sl_ingress  (TC ingress): client -> VIP. Pick a backend for a new
+ *               connection, remember it, DNAT every packet to it.
+ *   sl_egress   (TC egress):  backend -> client. Restore the VIP as the
+ *               source. Done on the way out of the client's interface, after
+ *               netfilter and routing, so the node's own conntrack and
+ *               rp_filter see a consistent client <-> backend flow.
+ * Anything that is not service traffic leaves untouched (TC_ACT_OK).
+ */
+#include <linux/bpf.h>
+#include <linux/pkt_cls.h>
+#include <bpf/bpf_helpers.h>
+
+#include "maps.h"
+#include "parse.h"
+#include "nat.h"
+#include "stats.h"
+#include "select.h"
+#include "conntrack.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+static __always_inline int sl_count_parse(int res)
+{
+	if (res == SL_PARSE_FRAGMENT)
+		sl_global_inc(SL_G_FRAGMENT);
+	else if (res == SL_PARSE_MALFORMED)
+		sl_global_inc(SL_G_MALFORMED);
+	return TC_ACT_OK;
+}
+
+enum sl_new {
+	SL_NEW_NAT = 0, /* NAT with the entry written to *e */
+	SL_NEW_PASS,	/* not service traffic (or no route): untouched */
+	SL_NEW_DROP,	/* the chosen subset has no endpoint */
+};
+
+/*
+ * First packet of a connection to a service, or one whose entry is gone:
+ * look the VIP up in the active table slot, choose, and remember the choice.
+ * reuse: a SYN found a closed entry for this tuple, which it replaces.
+ */
+
+static __always_inline int sl_new_conn(const struct sl_pkt *p, const struct sl_ct_key *fk,
+				       struct sl_ct_entry *e, bool reuse)
+{
+	struct sl_ct_key rk;
+	struct sl_svc_key sk = {};
+	struct sl_service *svc;
+	struct sl_config *cfg;
+	struct sl_stats *st;
+	__u32 zero = 0;
+	int res;
+
+	cfg = bpf_map_lookup_elem(&sl_config, &zero);
+	if (!cfg)
+		return SL_NEW_PASS;
+	sk.slot = cfg->active_slot;
+	__builtin_memcpy(sk.addr, p->daddr, 16);
+	sk.port = p->dport;
+	sk.proto = p->proto;
+	sk.family = p->family;
+	svc = bpf_map_lookup_elem(&sl_services, &sk);
+	if (!svc) {
+		sl_global_inc(SL_G_PASS);
+		return SL_NEW_PASS;
+	}
+
+	res = sl_select(svc, cfg, p, e);
+	if (res == SL_SEL_NO_ROUTE) {
+		sl_global_inc(SL_G_NO_ROUTE);
+		return SL_NEW_PASS;
+	}
+	if (res != SL_SEL_OK) {
+		sl_global_inc(SL_G_NO_ENDPOINT);
+		return SL_NEW_DROP;
+	}
+
+	/*
+	 * Two CPUs may race on the first packets of one connection (a SYN and
+	 * its retransmission): the first insert wins and both use its choice.
+	 */
+	if (!reuse && bpf_map_update_elem(&sl_conntrack, fk, e, BPF_NOEXIST)) {
+		struct sl_ct_entry *won = bpf_map_lookup_elem(&sl_conntrack, fk);
+
+		if (!won) {
+			sl_global_inc(SL_G_CT_FULL);
+		} else {
+			*e = *won;
+			return SL_NEW_NAT;
+		}
+	} else if (reuse) {
+		bpf_map_update_elem(&sl_conntrack, fk, e, BPF_ANY);
+		sl_global_inc(SL_G_PORT_REUSE);
+	}
+	sl_ct_key_rev(&rk, p, e);
+	bpf_map_update_elem(&sl_revnat, &rk, &(struct sl_ct_entry){
+		.addr = { p->daddr[0], p->daddr[1], p->daddr[2], p->daddr[3] },
+		.port = p->dport,
+		.family = p->family,
+		.subset_id = e->subset_id,
+	}, BPF_ANY);
+
+	sl_global_inc(SL_G_NEW_CONN);
+	st = sl_stats_of(e->subset_id);
+	if (st)
+		st->conns_opened++;
+	return SL_NEW_NAT;
+}
+
+SEC("tc")
+int sl_ingress(struct __sk_buff *skb)
+{
+	struct sl_ct_entry *ct, e = {};
+	struct sl_pkt p = {};
+	struct sl_ct_key fk;
+	struct sl_stats *st;
+	__u32 len = skb->len;
+	int res;
+
+	res = sl_parse(skb, &p);
+	if (res != SL_PARSE_OK)
+		return sl_count_parse(res);
+
+	sl_ct_key_fwd(&fk, &p);
+	ct = bpf_map_lookup_elem(&sl_conntrack, &fk);
+	if (ct && !((ct->flags & SL_CT_CLOSED) && sl_tcp_syn_only(&p))) {
+		sl_global_inc(SL_G_ESTABLISHED);
+		if (sl_tcp_closing(&p))
+			sl_ct_close(ct);
+		e = *ct;
+	} else {
+		res = sl_new_conn(&p, &fk, &e, ct != NULL);
+		if (res == SL_NEW_PASS)
+			return TC_ACT_OK;
+		if (res == SL_NEW_DROP)
+			return TC_ACT_SHOT;
+		if (sl_tcp_closing(&p)) {
+			ct = bpf_map_lookup_elem(&sl_conntrack, &fk);
+			if (ct)
+				sl_ct_close(ct);
+		}
+	}
+
+	if (sl_nat_rewrite(skb, &p, true, e.addr, e.port)) {
+		sl_global_inc(SL_G_NAT_FAIL);
+		return TC_ACT_SHOT;
+	}
+	st = sl_stats_of(e.subset_id);
+	if (st) {
+		st->packets_in += sl_wire_packets(skb);
+		st->bytes_in += len;
+	}
+	return TC_ACT_OK;
+}
+
+SEC("tc")
+int sl_egress(struct __sk_buff *skb)
+{
+	struct sl_ct_entry *rn, *fwd;
+	struct sl_pkt p = {};
+	struct sl_ct_key k;
+	struct sl_stats *st;
+	__u32 len = skb->len;
+	__be32 vip[4];
+	__be16 vport;
+	__u32 sid;
+	int res;
+
+	res = sl_parse(skb, &p);
+	if (res != SL_PARSE_OK)
+		return sl_count_parse(res);
+
+	sl_ct_key_fwd(&k, &p);
+	rn = bpf_map_lookup_elem(&sl_revnat, &k);
+	if (!rn)
+		return TC_ACT_OK;
+	__builtin_memcpy(vip, rn->addr, 16);
+	vport = rn->port;
+	sid = rn->subset_id;
+
+	if (p.proto == IPPROTO_TCP && (p.tcp_flags & (SL_TCP_SYN | SL_TCP_FIN | SL_TCP_RST))) {
+		sl_ct_key_fwd_of_reply(&k, &p, rn);
+		fwd = bpf_map_lookup_elem(&sl_conntrack, &k);
+		/*
+		 * A SYN-ACK on a closed connection answers a later direct
+		 * connection that reuses the client port: not ours.
+		 */
+		if ((p.tcp_flags & SL_TCP_SYN) && (!fwd || (fwd->flags & SL_CT_CLOSED)))
+			return TC_ACT_OK;
+		if (fwd && sl_tcp_closing(&p))
+			sl_ct_close(fwd);
+		if (p.tcp_flags & SL_TCP_RST) {
+			st = sl_stats_of(sid);
+			if (st)
+				st->backend_resets++;
+		}
+	}
+
+	if (sl_nat_rewrite(skb, &p, false, vip, vport)) {
+		sl_global_inc(SL_G_NAT_FAIL);
+		return TC_ACT_SHOT;
+	}
+	sl_global_inc(SL_G_REPLY);
+	st = sl_stats_of(sid);
+	if (st) {
+		st->packets_out += sl_wire_packets(skb);
+		st->bytes_out += len;
+	}
+	return TC_ACT_OK;
+}

@@ -1,0 +1,1477 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * YAML configuration -> struct sl_config.
+ *
+ * We load the whole document with libyaml's document API so that every node
+ * keeps its start mark, then walk it once. Validation problems are collected
+ * in the caller's sl_diag instead of stopping at the first one: an operator
+ * fixing a file wants to see every mistake in one run. Only allocation
+ * failures abort the walk.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <yaml.h>
+
+/*
+ * sluice_abi.h also defines a struct sl_config (the BPF map value); keep its
+ * name out of the way so that config.h's model can be included here.
+ */
+#define sl_config sl_abi_config
+#include "sluice_abi.h"
+#undef sl_config
+#include "config.h"
+#include "log.h"
+
+/* Long enough for any address, CIDR or endpoint we accept. */
+#define ADDR_TEXT_MAX 64
+
+struct ctx {
+	yaml_document_t *doc;
+	const char *file;
+	struct sl_diag *diag;
+	struct sl_config *cfg;
+	size_t n_keys;		/* (VIP, port) pairs so far, for SL_MAX_SERVICES */
+	bool keys_reported;	/* report the SL_MAX_SERVICES overflow once */
+};
+
+static const char *const root_keys[] = { "services", "workloads", NULL };
+static const char *const service_keys[] = { "name",	"vips",	   "ports", "affinity",
+					    "subsets", "routes", NULL };
+static const char *const port_keys[] = { "port", "protocol", "targetPort", NULL };
+static const char *const subset_keys[] = { "endpoints", NULL };
+static const char *const route_keys[] = { "match", "split", NULL };
+static const char *const match_keys[] = { "sourceCIDRs", "sourceLabels", NULL };
+static const char *const workload_keys[] = { "labels", "ips", NULL };
+
+/* Diagnostics */
+
+void sl_diag_init(struct sl_diag *diag)
+{
+	memset(diag, 0, sizeof(*diag));
+}
+
+void sl_diag_free(struct sl_diag *diag)
+{
+	size_t i;
+
+	if (!diag)
+		return;
+	for (i = 0; i < diag->n_msgs; i++)
+		free(diag->msgs[i]);
+	free(diag->msgs);
+	sl_diag_init(diag);
+}
+
+static void diag_vadd(struct sl_diag *diag, const struct sl_pos *pos, const char *kind,
+		      const char *fmt, va_list ap)
+{
+	char *text = NULL, *msg = NULL, **msgs;
+	const char *file;
+	int n;
+
+	/* Count first: even if the text cannot be stored, the load must fail. */
+	if (!strcmp(kind, "error"))
+		diag->n_errors++;
+	else
+		diag->n_warnings++;
+
+	if (vasprintf(&text, fmt, ap) < 0)
+		return;
+	file = pos && pos->file ? pos->file : "<input>";
+	if (!pos)
+		n = asprintf(&msg, "%s: %s", kind, text);
+	else if (pos->line <= 0)
+		n = asprintf(&msg, "%s: %s: %s", file, kind, text);
+	else
+		n = asprintf(&msg, "%s:%d:%d: %s: %s", file, pos->line, pos->col, kind, text);
+	free(text);
+	if (n < 0)
+		return;
+
+	msgs = realloc(diag->msgs, (diag->n_msgs + 1) * sizeof(*msgs));
+	if (!msgs) {
+		free(msg);
+		return;
+	}
+	diag->msgs = msgs;
+	diag->msgs[diag->n_msgs++] = msg;
+}
+
+void sl_diag_add(struct sl_diag *diag, const struct sl_pos *pos, const char *kind, const char *fmt,
+		 ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	diag_vadd(diag, pos, kind, fmt, ap);
+	va_end(ap);
+}
+
+/* Addresses */
+
+const char *sl_addr_str(const struct sl_addr *a, char *buf, size_t len)
+{
+	int af = a->family == SL_AF_INET6 ? AF_INET6 : AF_INET;
+
+	if ((a->family != SL_AF_INET && a->family != SL_AF_INET6) ||
+	    !inet_ntop(af, a->addr, buf, len)) {
+		snprintf(buf, len, "?");
+		return buf;
+	}
+	return buf;
+}
+
+int sl_addr_parse(const char *s, struct sl_addr *a)
+{
+	memset(a, 0, sizeof(*a));
+	if (inet_pton(AF_INET, s, a->addr) == 1) {
+		a->family = SL_AF_INET;
+		return 0;
+	}
+	if (inet_pton(AF_INET6, s, a->addr) == 1) {
+		a->family = SL_AF_INET6;
+		return 0;
+	}
+	memset(a, 0, sizeof(*a));
+	return -EINVAL;
+}
+
+static bool addr_eq(const struct sl_addr *x, const struct sl_addr *y)
+{
+	return x->family == y->family && !memcmp(x->addr, y->addr, sizeof(x->addr));
+}
+
+/* Model queries */
+
+int sl_config_subset_index(const struct sl_service_cfg *svc, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < svc->n_subsets; i++)
+		if (!strcmp(svc->subsets[i].name, name))
+			return (int)i;
+	return -1;
+}
+
+bool sl_labels_match(const struct sl_label *want, size_t n_want, const struct sl_label *have,
+		     size_t n_have)
+{
+	size_t i, j;
+
+	for (i = 0; i < n_want; i++) {
+		for (j = 0; j < n_have; j++)
+			if (!strcmp(want[i].key, have[j].key) &&
+			    !strcmp(want[i].value, have[j].value))
+				break;
+		if (j == n_have)
+			return false;
+	}
+	return true;
+}
+
+/* Freeing */
+
+static void free_labels(struct sl_label *labels, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		free(labels[i].key);
+		free(labels[i].value);
+	}
+	free(labels);
+}
+
+static void free_service(struct sl_service_cfg *svc)
+{
+	size_t i;
+
+	free(svc->vips);
+	free(svc->ports);
+	for (i = 0; i < svc->n_subsets; i++)
+		free(svc->subsets[i].eps);
+	free(svc->subsets);
+	for (i = 0; i < svc->n_routes; i++) {
+		free(svc->routes[i].cidrs);
+		free_labels(svc->routes[i].labels, svc->routes[i].n_labels);
+	}
+	free(svc->routes);
+}
+
+void sl_config_free(struct sl_config *cfg)
+{
+	size_t i;
+
+	if (!cfg)
+		return;
+	for (i = 0; i < cfg->n_services; i++)
+		free_service(&cfg->services[i]);
+	free(cfg->services);
+	for (i = 0; i < cfg->n_workloads; i++) {
+		free_labels(cfg->workloads[i].labels, cfg->workloads[i].n_labels);
+		free(cfg->workloads[i].cidrs);
+	}
+	free(cfg->workloads);
+	for (i = 0; i < cfg->n_files; i++)
+		free(cfg->files[i]);
+	free(cfg->files);
+	free(cfg);
+}
+
+/* YAML node helpers */
+
+static struct sl_pos node_pos(const struct ctx *c, const yaml_node_t *n)
+{
+	struct sl_pos pos = { .file = c->file, .line = 1, .col = 1 };
+
+	if (n) {
+		pos.line = (int)n->start_mark.line + 1;
+		pos.col = (int)n->start_mark.column + 1;
+	}
+	return pos;
+}
+
+static void report(struct ctx *c, const yaml_node_t *n, const char *kind, const char *fmt,
+		   va_list ap)
+{
+	struct sl_pos pos = node_pos(c, n);
+
+	diag_vadd(c->diag, &pos, kind, fmt, ap);
+}
+
+static __attribute__((format(printf, 3, 4))) void error_at(struct ctx *c, const yaml_node_t *n,
+							   const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	report(c, n, "error", fmt, ap);
+	va_end(ap);
+}
+
+static __attribute__((format(printf, 3, 4))) void warn_at(struct ctx *c, const yaml_node_t *n,
+							  const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	report(c, n, "warning", fmt, ap);
+	va_end(ap);
+}
+
+static yaml_node_t *node_at(struct ctx *c, int id)
+{
+	return yaml_document_get_node(c->doc, id);
+}
+
+static const char *scalar(const yaml_node_t *n)
+{
+	return n && n->type == YAML_SCALAR_NODE ? (const char *)n->data.scalar.value : NULL;
+}
+
+static const char *kind_name(const yaml_node_t *n)
+{
+	switch (n->type) {
+	case YAML_SCALAR_NODE:
+		return n->data.scalar.length ? "a string" : "nothing";
+	case YAML_SEQUENCE_NODE:
+		return "a list";
+	case YAML_MAPPING_NODE:
+		return "a mapping";
+	default:
+		return "nothing";
+	}
+}
+
+static size_t seq_len(const yaml_node_t *n)
+{
+	return n->data.sequence.items.top - n->data.sequence.items.start;
+}
+
+static size_t map_len(const yaml_node_t *n)
+{
+	return n->data.mapping.pairs.top - n->data.mapping.pairs.start;
+}
+
+static yaml_node_t *seq_item(struct ctx *c, const yaml_node_t *n, size_t i)
+{
+	return node_at(c, n->data.sequence.items.start[i]);
+}
+
+static yaml_node_t *map_key(struct ctx *c, const yaml_node_t *n, size_t i)
+{
+	return node_at(c, n->data.mapping.pairs.start[i].key);
+}
+
+static yaml_node_t *map_value(struct ctx *c, const yaml_node_t *n, size_t i)
+{
+	return node_at(c, n->data.mapping.pairs.start[i].value);
+}
+
+static bool want_type(struct ctx *c, const yaml_node_t *n, yaml_node_type_t type,
+		      const char *what)
+{
+	static const char *const names[] = {
+		[YAML_SCALAR_NODE] = "a string",
+		[YAML_SEQUENCE_NODE] = "a list",
+		[YAML_MAPPING_NODE] = "a mapping",
+	};
+
+	if (n->type == type && (type != YAML_SCALAR_NODE || n->data.scalar.length))
+		return true;
+	error_at(c, n, "%s must be %s, not %s", what, names[type], kind_name(n));
+	return false;
+}
+
+/* Value of key in mapping n, or NULL; duplicates are reported by check_keys(). */
+static yaml_node_t *map_get(struct ctx *c, const yaml_node_t *n, const char *key)
+{
+	size_t i;
+
+	for (i = 0; i < map_len(n); i++) {
+		const char *k = scalar(map_key(c, n, i));
+
+		if (k && !strcmp(k, key))
+			return map_value(c, n, i);
+	}
+	return NULL;
+}
+
+/*
+ * Every key of mapping n must be a string and appear once; with allowed set,
+ * it must also be one of those. libyaml itself accepts duplicate keys, and
+ * silently using one of two values would hide a mistake.
+ */
+static void check_keys(struct ctx *c, const yaml_node_t *n, const char *const *allowed,
+		       const char *where)
+{
+	char expected[256];
+	size_t i, j, off = 0;
+
+	expected[0] = '\0';
+	for (j = 0; allowed && allowed[j]; j++)
+		off += snprintf(expected + off, sizeof(expected) - off, "%s%s", j ? ", " : "",
+				allowed[j]);
+
+	for (i = 0; i < map_len(n); i++) {
+		yaml_node_t *kn = map_key(c, n, i);
+		const char *k = scalar(kn);
+
+		if (!k) {
+			error_at(c, kn, "keys %s must be strings, not %s", where, kind_name(kn));
+			continue;
+		}
+		for (j = 0; j < i; j++) {
+			const char *prev = scalar(map_key(c, n, j));
+
+			if (prev && !strcmp(prev, k))
+				break;
+		}
+		if (j < i) {
+			error_at(c, kn, "duplicate key '%s' %s", k, where);
+			continue;
+		}
+		if (!allowed)
+			continue;
+		for (j = 0; allowed[j]; j++)
+			if (!strcmp(allowed[j], k))
+				break;
+		if (!allowed[j])
+			error_at(c, kn, "unknown key '%s' %s; expected one of: %s", k, where,
+				 expected);
+	}
+}
+
+/* Digits only: YAML would read 0x50, 1e3 or 080 in ways nobody means here. */
+static bool all_digits(const char *s)
+{
+	if (!*s)
+		return false;
+	for (; *s; s++)
+		if (*s < '0' || *s > '9')
+			return false;
+	return true;
+}
+
+/* Parse a plain decimal in [min, max]; errors name the value as `what`. */
+static bool parse_uint(struct ctx *c, const yaml_node_t *n, const char *what, unsigned long min,
+		       unsigned long max, unsigned long *out)
+{
+	const char *s = scalar(n);
+	unsigned long v;
+
+	if (!s || !all_digits(s)) {
+		if (s)
+			error_at(c, n, "%s must be an integer, not '%s'", what, s);
+		else
+			error_at(c, n, "%s must be an integer, not %s", what, kind_name(n));
+		return false;
+	}
+	errno = 0;
+	v = strtoul(s, NULL, 10);
+	if (errno || v < min || v > max) {
+		error_at(c, n, "%s %s is out of range; it must be %lu to %lu", what, s, min, max);
+		return false;
+	}
+	*out = v;
+	return true;
+}
+
+/* CIDRs and endpoints */
+
+static unsigned int max_plen(const struct sl_addr *a)
+{
+	return a->family == SL_AF_INET ? 32 : 128;
+}
+
+static void mask_addr(struct sl_addr *a, unsigned int plen)
+{
+	unsigned int i;
+
+	for (i = 0; i < sizeof(a->addr); i++) {
+		if (plen >= 8) {
+			plen -= 8;
+			continue;
+		}
+		a->addr[i] &= (uint8_t)(0xff00 >> plen);
+		plen = 0;
+	}
+}
+
+/* "addr/len" or a plain address (a host route). */
+static bool parse_cidr(struct ctx *c, const yaml_node_t *n, struct sl_cidr *out)
+{
+	char buf[ADDR_TEXT_MAX], text[INET6_ADDRSTRLEN];
+	const char *s = scalar(n);
+	unsigned long plen;
+	struct sl_addr masked;
+	char *slash;
+
+	if (!s) {
+		error_at(c, n, "an address or CIDR must be a string, not %s", kind_name(n));
+		return false;
+	}
+	if (strlen(s) >= sizeof(buf))
+		goto invalid;
+	strcpy(buf, s);
+	slash = strchr(buf, '/');
+	if (slash)
+		*slash = '\0';
+	if (sl_addr_parse(buf, &out->a))
+		goto invalid;
+	plen = max_plen(&out->a);
+	if (slash) {
+		if (!all_digits(slash + 1) || strlen(slash + 1) > 3)
+			goto invalid;
+		plen = strtoul(slash + 1, NULL, 10);
+		if (plen > max_plen(&out->a)) {
+			error_at(c, n, "%s has prefix length %lu; %s allows at most %u", s, plen,
+				 out->a.family == SL_AF_INET ? "IPv4" : "IPv6",
+				 max_plen(&out->a));
+			return false;
+		}
+	}
+	masked = out->a;
+	mask_addr(&masked, plen);
+	if (!addr_eq(&masked, &out->a)) {
+		error_at(c, n, "%s has host bits set; did you mean %s/%lu?", s,
+			 sl_addr_str(&masked, text, sizeof(text)), plen);
+		return false;
+	}
+	out->plen = (uint8_t)plen;
+	out->pos = node_pos(c, n);
+	return true;
+
+invalid:
+	error_at(c, n, "'%s' is not a valid address or CIDR", s);
+	return false;
+}
+
+static bool parse_port_text(const char *s, uint16_t *port)
+{
+	unsigned long v;
+
+	if (!all_digits(s) || strlen(s) > 5)
+		return false;
+	v = strtoul(s, NULL, 10);
+	if (v < 1 || v > 65535)
+		return false;
+	*port = (uint16_t)v;
+	return true;
+}
+
+/* "ip", "ipv4:port" or "[ipv6]:port"; a bare IPv6 address has no port. */
+static bool parse_endpoint(struct ctx *c, const yaml_node_t *n, struct sl_endpoint_cfg *ep)
+{
+	char buf[ADDR_TEXT_MAX];
+	const char *s = scalar(n);
+	char *addr = buf, *port = NULL, *colon;
+
+	if (!s) {
+		error_at(c, n, "an endpoint must be a string, not %s", kind_name(n));
+		return false;
+	}
+	if (strlen(s) >= sizeof(buf))
+		goto invalid;
+	strcpy(buf, s);
+	memset(ep, 0, sizeof(*ep));
+
+	if (buf[0] == '[') {
+		char *close = strchr(buf, ']');
+
+		if (!close || close[1] != ':')
+			goto invalid;
+		*close = '\0';
+		addr = buf + 1;
+		port = close + 2;
+	} else {
+		colon = strchr(buf, ':');
+		/* One colon: IPv4 with a port. More: an IPv6 address alone. */
+		if (colon && !strchr(colon + 1, ':')) {
+			*colon = '\0';
+			port = colon + 1;
+		}
+	}
+	if (sl_addr_parse(addr, &ep->a))
+		goto invalid;
+	if (buf[0] == '[' && ep->a.family != SL_AF_INET6)
+		goto invalid;
+	if (port && !parse_port_text(port, &ep->port)) {
+		error_at(c, n, "endpoint '%s' has port '%s'; ports are 1 to 65535", s, port);
+		return false;
+	}
+	ep->pos = node_pos(c, n);
+	return true;
+
+invalid:
+	error_at(c, n, "endpoint '%s' is not valid; write an address, address:port or [IPv6]:port",
+		 s);
+	return false;
+}
+
+/* Labels: a non-empty mapping of string to string. */
+static int parse_labels(struct ctx *c, const yaml_node_t *n, const char *what,
+			struct sl_label **out, size_t *n_out)
+{
+	struct sl_label *labels;
+	size_t i, len;
+
+	if (!want_type(c, n, YAML_MAPPING_NODE, what))
+		return 0;
+	len = map_len(n);
+	if (!len) {
+		error_at(c, n, "%s is empty; give at least one label", what);
+		return 0;
+	}
+	check_keys(c, n, NULL, what);
+	labels = calloc(len, sizeof(*labels));
+	if (!labels)
+		return -ENOMEM;
+	*out = labels;
+	for (i = 0; i < len; i++) {
+		const char *k = scalar(map_key(c, n, i));
+		yaml_node_t *vn = map_value(c, n, i);
+		const char *v = scalar(vn);
+		struct sl_label *l = &labels[*n_out];
+
+		if (!k)
+			continue;
+		if (!v) {
+			error_at(c, vn, "label '%s' must have a string value, not %s", k,
+				 kind_name(vn));
+			continue;
+		}
+		l->key = strdup(k);
+		l->value = strdup(v);
+		if (!l->key || !l->value) {
+			free(l->key);
+			free(l->value);
+			l->key = l->value = NULL;
+			return -ENOMEM;
+		}
+		(*n_out)++;
+	}
+	return 0;
+}
+
+/* A non-empty list of addresses or CIDRs. */
+static int parse_cidr_list(struct ctx *c, const yaml_node_t *n, const char *what,
+			   struct sl_cidr **out, size_t *n_out)
+{
+	size_t i, len;
+
+	if (!want_type(c, n, YAML_SEQUENCE_NODE, what))
+		return 0;
+	len = seq_len(n);
+	if (!len) {
+		error_at(c, n, "%s is empty; give at least one address or CIDR", what);
+		return 0;
+	}
+	*out = calloc(len, sizeof(**out));
+	if (!*out)
+		return -ENOMEM;
+	for (i = 0; i < len; i++)
+		if (parse_cidr(c, seq_item(c, n, i), &(*out)[*n_out]))
+			(*n_out)++;
+	return 0;
+}
+
+/* Services */
+
+/* Like a DNS label, with dots allowed: [a-z0-9]([-a-z0-9.]*[a-z0-9])? */
+static bool valid_service_name(const char *s)
+{
+	size_t i, len = strlen(s);
+
+	if (!len)
+		return false;
+	for (i = 0; i < len; i++) {
+		bool alnum = (s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9');
+
+		if (!alnum && ((s[i] != '-' && s[i] != '.') || i == 0 || i == len - 1))
+			return false;
+	}
+	return true;
+}
+
+static bool valid_subset_name(const char *s)
+{
+	if (!*s)
+		return false;
+	for (; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+		      (*s >= '0' && *s <= '9') || *s == '_' || *s == '.' || *s == '-'))
+			return false;
+	return true;
+}
+
+static void parse_name(struct ctx *c, struct sl_service_cfg *svc, const yaml_node_t *n,
+		       const char *label)
+{
+	struct sl_config *cfg = c->cfg;
+	const char *s;
+	size_t i;
+
+	if (!want_type(c, n, YAML_SCALAR_NODE, "the name of a service"))
+		return;
+	s = scalar(n);
+	if (strlen(s) >= SL_NAME_LEN) {
+		error_at(c, n, "service name '%s' is %zu characters long; the limit is %d", s,
+			 strlen(s), SL_NAME_LEN - 1);
+		return;
+	}
+	if (!valid_service_name(s)) {
+		error_at(c, n,
+			 "service name '%s' is not valid; use lowercase letters, digits, '-' and "
+			 "'.', starting and ending with a letter or digit",
+			 s);
+		return;
+	}
+	for (i = 0; i + 1 < cfg->n_services; i++) {
+		if (!strcmp(cfg->services[i].name, s)) {
+			error_at(c, n, "duplicate service name '%s'; %s is already defined at line %d",
+				 s, label, cfg->services[i].pos.line);
+			return;
+		}
+	}
+	strcpy(svc->name, s);
+}
+
+static void parse_vips(struct ctx *c, struct sl_service_cfg *svc, const yaml_node_t *n,
+		       const char *label, int *err)
+{
+	char what[128], text[INET6_ADDRSTRLEN];
+	size_t i, j, len;
+
+	snprintf(what, sizeof(what), "'vips' of %s", label);
+	if (!want_type(c, n, YAML_SEQUENCE_NODE, what))
+		return;
+	len = seq_len(n);
+	if (!len) {
+		error_at(c, n, "%s is empty; give at least one address", what);
+		return;
+	}
+	svc->vips = calloc(len, sizeof(*svc->vips));
+	if (!svc->vips) {
+		*err = -ENOMEM;
+		return;
+	}
+	for (i = 0; i < len; i++) {
+		yaml_node_t *vn = seq_item(c, n, i);
+		struct sl_addr *a = &svc->vips[svc->n_vips];
+		const char *s = scalar(vn);
+
+		if (!s) {
+			error_at(c, vn, "a VIP must be an address, not %s", kind_name(vn));
+			continue;
+		}
+		if (sl_addr_parse(s, a)) {
+			error_at(c, vn, "VIP '%s' is not a valid IPv4 or IPv6 address", s);
+			continue;
+		}
+		for (j = 0; j < svc->n_vips; j++)
+			if (addr_eq(&svc->vips[j], a))
+				break;
+		if (j < svc->n_vips) {
+			error_at(c, vn, "duplicate VIP %s in %s", sl_addr_str(a, text, sizeof(text)),
+				 label);
+			continue;
+		}
+		svc->n_vips++;
+	}
+}
+
+static const char *proto_name(uint8_t proto)
+{
+	return proto == IPPROTO_UDP ? "UDP" : "TCP";
+}
+
+static void parse_port(struct ctx *c, struct sl_service_cfg *svc, const yaml_node_t *n,
+		       const char *label)
+{
+	struct sl_port_cfg *p = &svc->ports[svc->n_ports];
+	char where[160];
+	yaml_node_t *v;
+	unsigned long val;
+	bool ok = true;
+	size_t i;
+
+	snprintf(where, sizeof(where), "in a port of %s", label);
+	if (!want_type(c, n, YAML_MAPPING_NODE, "a port entry"))
+		return;
+	check_keys(c, n, port_keys, where);
+	p->pos = node_pos(c, n);
+
+	v = map_get(c, n, "port");
+	if (!v) {
+		error_at(c, n, "a port of %s is missing 'port'", label);
+		ok = false;
+	} else if (parse_uint(c, v, "port", 1, 65535, &val)) {
+		p->port = (uint16_t)val;
+	} else {
+		ok = false;
+	}
+
+	p->proto = IPPROTO_TCP;
+	v = map_get(c, n, "protocol");
+	if (v) {
+		const char *s = scalar(v);
+
+		if (s && !strcasecmp(s, "TCP")) {
+			p->proto = IPPROTO_TCP;
+		} else if (s && !strcasecmp(s, "UDP")) {
+			p->proto = IPPROTO_UDP;
+		} else {
+			error_at(c, v, "protocol '%s' is not supported; expected TCP or UDP",
+				 s ? s : kind_name(v));
+			ok = false;
+		}
+	}
+
+	p->target_port = p->port;
+	v = map_get(c, n, "targetPort");
+	if (v) {
+		if (parse_uint(c, v, "targetPort", 1, 65535, &val))
+			p->target_port = (uint16_t)val;
+		else
+			ok = false;
+	}
+	if (!ok)
+		return;
+
+	for (i = 0; i < svc->n_ports; i++) {
+		if (svc->ports[i].port == p->port && svc->ports[i].proto == p->proto) {
+			error_at(c, n, "duplicate port %u/%s in %s (first at line %d)", p->port,
+				 proto_name(p->proto), label, svc->ports[i].pos.line);
+			return;
+		}
+	}
+	svc->n_ports++;
+}
+
+static void parse_ports(struct ctx *c, struct sl_service_cfg *svc, const yaml_node_t *n,
+			const char *label, int *err)
+{
+	char what[128];
+	size_t i, len;
+
+	snprintf(what, sizeof(what), "'ports' of %s", label);
+	if (!want_type(c, n, YAML_SEQUENCE_NODE, what))
+		return;
+	len = seq_len(n);
+	if (!len) {
+		error_at(c, n, "%s is empty; give at least one port", what);
+		return;
+	}
+	svc->ports = calloc(len, sizeof(*svc->ports));
+	if (!svc->ports) {
+		*err = -ENOMEM;
+		return;
+	}
+	for (i = 0; i < len; i++)
+		parse_port(c, svc, seq_item(c, n, i), label);
+}
+
+static void parse_endpoints(struct ctx *c, struct sl_subset_cfg *sub, const yaml_node_t *n,
+			    const char *label, int *err)
+{
+	char what[192];
+	size_t i, j, len;
+
+	snprintf(what, sizeof(what), "'endpoints' of subset '%s' of %s", sub->name, label);
+	if (!want_type(c, n, YAML_SEQUENCE_NODE, what))
+		return;
+	len = seq_len(n);
+	if (!len)
+		return;
+	sub->eps = calloc(len, sizeof(*sub->eps));
+	if (!sub->eps) {
+		*err = -ENOMEM;
+		return;
+	}
+	for (i = 0; i < len; i++) {
+		yaml_node_t *en = seq_item(c, n, i);
+		struct sl_endpoint_cfg *ep = &sub->eps[sub->n_eps];
+
+		if (!parse_endpoint(c, en, ep))
+			continue;
+		for (j = 0; j < sub->n_eps; j++)
+			if (addr_eq(&sub->eps[j].a, &ep->a) && sub->eps[j].port == ep->port)
+				break;
+		if (j < sub->n_eps) {
+			error_at(c, en, "duplicate endpoint %s in subset '%s' of %s", scalar(en),
+				 sub->name, label);
+			continue;
+		}
+		sub->n_eps++;
+	}
+}
+
+/* Returns false if the subsets are unusable, so that routes are not checked against them. */
+static bool parse_subsets(struct ctx *c, struct sl_service_cfg *svc, const yaml_node_t *n,
+			  const char *label, int *err)
+{
+	char what[128], where[160];
+	size_t i, len;
+	bool ok = true;
+
+	snprintf(what, sizeof(what), "'subsets' of %s", label);
+	if (!want_type(c, n, YAML_MAPPING_NODE, what))
+		return false;
+	len = map_len(n);
+	if (!len) {
+		error_at(c, n, "%s has no subsets; give at least one", label);
+		return false;
+	}
+	if (len > SL_MAX_SUBSETS) {
+		error_at(c, n, "%s has %zu subsets; the limit is %d", label, len, SL_MAX_SUBSETS);
+		return false;
+	}
+	snprintf(where, sizeof(where), "in the subsets of %s", label);
+	check_keys(c, n, NULL, where);
+	svc->subsets = calloc(len, sizeof(*svc->subsets));
+	if (!svc->subsets) {
+		*err = -ENOMEM;
+		return false;
+	}
+	for (i = 0; i < len && !*err; i++) {
+		yaml_node_t *kn = map_key(c, n, i), *vn = map_value(c, n, i), *eps;
+		struct sl_subset_cfg *sub = &svc->subsets[svc->n_subsets];
+		const char *name = scalar(kn);
+
+		if (!name)
+			return false;
+		/* Keep indexes in file order even past a bad name; splits refer to them. */
+		svc->n_subsets++;
+		sub->pos = node_pos(c, kn);
+		if (strlen(name) >= SL_SUBSET_NAME_LEN) {
+			error_at(c, kn, "subset name '%s' is %zu characters long; the limit is %d",
+				 name, strlen(name), SL_SUBSET_NAME_LEN - 1);
+			ok = false;
+		} else if (!valid_subset_name(name)) {
+			error_at(c, kn,
+				 "subset name '%s' is not valid; use letters, digits, '_', '.' "
+				 "and '-'",
+				 name);
+			ok = false;
+		} else {
+			strcpy(sub->name, name);
+		}
+
+		snprintf(what, sizeof(what), "subset '%s' of %s", name, label);
+		if (!want_type(c, vn, YAML_MAPPING_NODE, what))
+			continue;
+		snprintf(where, sizeof(where), "in subset '%s' of %s", name, label);
+		check_keys(c, vn, subset_keys, where);
+		eps = map_get(c, vn, "endpoints");
+		if (!eps) {
+			error_at(c, vn, "subset '%s' of %s is missing 'endpoints'", name, label);
+			continue;
+		}
+		parse_endpoints(c, sub, eps, label, err);
+		if (!sub->n_eps && eps->type == YAML_SEQUENCE_NODE && !seq_len(eps))
+			warn_at(c, kn, "subset '%s' of %s has no endpoints", name, label);
+	}
+	return ok && !*err;
+}
+
+static void list_subsets(const struct sl_service_cfg *svc, char *buf, size_t len)
+{
+	size_t i, off = 0;
+
+	buf[0] = '\0';
+	for (i = 0; i < svc->n_subsets && off < len; i++)
+		off += snprintf(buf + off, len - off, "%s%s", i ? ", " : "", svc->subsets[i].name);
+}
+
+static void parse_split(struct ctx *c, struct sl_service_cfg *svc, struct sl_route_cfg *r,
+			const yaml_node_t *n, const char *rlabel, const char *label)
+{
+	char what[192], names[SL_MAX_SUBSETS * SL_SUBSET_NAME_LEN + 16];
+	size_t i, len;
+	uint64_t sum = 0;
+	bool ok = true;
+
+	snprintf(what, sizeof(what), "the split of %s", rlabel);
+	if (!want_type(c, n, YAML_MAPPING_NODE, what))
+		return;
+	len = map_len(n);
+	if (!len) {
+		error_at(c, n, "%s is empty; give a weight for at least one subset", what);
+		return;
+	}
+	snprintf(what, sizeof(what), "in the split of %s", rlabel);
+	check_keys(c, n, NULL, what);
+	for (i = 0; i < len; i++) {
+		yaml_node_t *kn = map_key(c, n, i), *vn = map_value(c, n, i);
+		const char *name = scalar(kn), *w = scalar(vn);
+		unsigned long v;
+		int idx;
+
+		if (!name) {
+			ok = false;
+			continue;
+		}
+		idx = sl_config_subset_index(svc, name);
+		if (idx < 0) {
+			list_subsets(svc, names, sizeof(names));
+			error_at(c, kn, "split names subset '%s', which %s does not have; its subsets are: %s",
+				 name, label, names);
+			ok = false;
+			continue;
+		}
+		if (w && w[0] == '-' && all_digits(w + 1)) {
+			error_at(c, vn, "weight %s of subset '%s' is negative; weights are 0 to %d",
+				 w, name, SL_MAX_WEIGHT);
+			ok = false;
+			continue;
+		}
+		if (!w || !all_digits(w)) {
+			error_at(c, vn, "weight of subset '%s' must be an integer, not %s%s%s", name,
+				 w ? "'" : "", w ? w : kind_name(vn), w ? "'" : "");
+			ok = false;
+			continue;
+		}
+		errno = 0;
+		v = strtoul(w, NULL, 10);
+		if (errno || v > SL_MAX_WEIGHT) {
+			error_at(c, vn, "weight %s of subset '%s' is too large; the maximum is %d", w,
+				 name, SL_MAX_WEIGHT);
+			ok = false;
+			continue;
+		}
+		r->weight[idx] = (uint32_t)v;
+		sum += v;
+		if (v && !svc->subsets[idx].n_eps)
+			warn_at(c, vn, "split sends traffic to subset '%s' of %s, which has no endpoints",
+				name, label);
+	}
+	if (ok && !sum)
+		error_at(c, n, "all weights in this split are 0; at least one subset must get traffic");
+}
+
+static int parse_match(struct ctx *c, struct sl_route_cfg *r, const yaml_node_t *n,
+		       const char *rlabel)
+{
+	char what[192];
+	yaml_node_t *v;
+	int err;
+
+	snprintf(what, sizeof(what), "the match of %s", rlabel);
+	if (!want_type(c, n, YAML_MAPPING_NODE, what))
+		return 0;
+	if (!map_len(n)) {
+		error_at(c, n,
+			 "the match of %s is empty; give sourceCIDRs or sourceLabels, or leave "
+			 "out match to match all traffic",
+			 rlabel);
+		return 0;
+	}
+	snprintf(what, sizeof(what), "in the match of %s", rlabel);
+	check_keys(c, n, match_keys, what);
+
+	v = map_get(c, n, "sourceCIDRs");
+	if (v) {
+		r->has_cidrs = true;
+		snprintf(what, sizeof(what), "'sourceCIDRs' of %s", rlabel);
+		err = parse_cidr_list(c, v, what, &r->cidrs, &r->n_cidrs);
+		if (err)
+			return err;
+	}
+	v = map_get(c, n, "sourceLabels");
+	if (v) {
+		r->has_labels = true;
+		snprintf(what, sizeof(what), "'sourceLabels' of %s", rlabel);
+		err = parse_labels(c, v, what, &r->labels, &r->n_labels);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+static void parse_routes(struct ctx *c, struct sl_service_cfg *svc, const yaml_node_t *svc_node,
+			 const yaml_node_t *n, const char *label, bool subsets_ok, int *err)
+{
+	char what[128], rlabel[160], where[192];
+	size_t i, len;
+
+	if (!n) {
+		if (!subsets_ok)
+			return;
+		if (svc->n_subsets > 1) {
+			error_at(c, svc_node,
+				 "%s has %zu subsets but no routes; add routes with a split to say "
+				 "how traffic is shared",
+				 label, svc->n_subsets);
+			return;
+		}
+		/* One subset needs no routing decision: send it everything. */
+		svc->routes = calloc(1, sizeof(*svc->routes));
+		if (!svc->routes) {
+			*err = -ENOMEM;
+			return;
+		}
+		svc->routes[0].weight[0] = 1;
+		svc->routes[0].pos = svc->pos;
+		svc->n_routes = 1;
+		return;
+	}
+
+	snprintf(what, sizeof(what), "'routes' of %s", label);
+	if (!want_type(c, n, YAML_SEQUENCE_NODE, what))
+		return;
+	len = seq_len(n);
+	if (!len) {
+		error_at(c, n, "%s is empty; give at least one route, or leave it out", what);
+		return;
+	}
+	if (len > SL_MAX_ROUTES) {
+		error_at(c, n, "%s has %zu routes; the limit is %d", label, len, SL_MAX_ROUTES);
+		return;
+	}
+	svc->routes = calloc(len, sizeof(*svc->routes));
+	if (!svc->routes) {
+		*err = -ENOMEM;
+		return;
+	}
+	for (i = 0; i < len && !*err; i++) {
+		yaml_node_t *rn = seq_item(c, n, i), *m, *split;
+		struct sl_route_cfg *r = &svc->routes[svc->n_routes];
+
+		snprintf(rlabel, sizeof(rlabel), "route %zu of %s", i + 1, label);
+		if (!want_type(c, rn, YAML_MAPPING_NODE, rlabel))
+			continue;
+		svc->n_routes++;
+		r->pos = node_pos(c, rn);
+		snprintf(where, sizeof(where), "in %s", rlabel);
+		check_keys(c, rn, route_keys, where);
+
+		m = map_get(c, rn, "match");
+		if (m)
+			*err = parse_match(c, r, m, rlabel);
+		else if (i + 1 < len)
+			error_at(c, rn,
+				 "route %zu has no match, so the routes after it can never be chosen",
+				 i + 1);
+		if (m && i + 1 == len)
+			warn_at(c, rn,
+				"the last route of %s has a match, so connections that match no "
+				"route pass to the VIP untouched",
+				label);
+
+		split = map_get(c, rn, "split");
+		if (!split)
+			error_at(c, rn, "%s is missing 'split'", rlabel);
+		else if (subsets_ok)
+			parse_split(c, svc, r, split, rlabel, label);
+	}
+}
+
+/* A (VIP, port, protocol) may belong to one service only: it is a map key. */
+static void check_keys_unique(struct ctx *c, struct sl_service_cfg *svc, const yaml_node_t *n,
+			      const char *label)
+{
+	struct sl_config *cfg = c->cfg;
+	char text[INET6_ADDRSTRLEN];
+	size_t s, v, p, ov, op;
+
+	c->n_keys += svc->n_vips * svc->n_ports;
+	if (c->n_keys > SL_MAX_SERVICES && !c->keys_reported) {
+		error_at(c, n,
+			 "%s brings the number of (VIP, port) pairs to %zu; the limit is %d",
+			 label, c->n_keys, SL_MAX_SERVICES);
+		c->keys_reported = true;
+	}
+	if (c->keys_reported)
+		return;
+
+	for (s = 0; s + 1 < cfg->n_services; s++) {
+		const struct sl_service_cfg *o = &cfg->services[s];
+		char olabel[SL_NAME_LEN + 32];
+
+		if (o->name[0])
+			snprintf(olabel, sizeof(olabel), "service '%s'", o->name);
+		else
+			snprintf(olabel, sizeof(olabel), "service %zu", s + 1);
+
+		for (v = 0; v < svc->n_vips; v++)
+			for (ov = 0; ov < o->n_vips; ov++) {
+				if (!addr_eq(&svc->vips[v], &o->vips[ov]))
+					continue;
+				for (p = 0; p < svc->n_ports; p++)
+					for (op = 0; op < o->n_ports; op++) {
+						if (svc->ports[p].port != o->ports[op].port ||
+						    svc->ports[p].proto != o->ports[op].proto)
+							continue;
+						error_at(c, n,
+							 "%s uses VIP %s port %u/%s, which "
+							 "%s already uses",
+							 label,
+							 sl_addr_str(&svc->vips[v], text,
+								     sizeof(text)),
+							 svc->ports[p].port,
+							 proto_name(svc->ports[p].proto), olabel);
+					}
+			}
+	}
+}
+
+static int parse_service(struct ctx *c, const yaml_node_t *n, size_t idx)
+{
+	struct sl_service_cfg *svc;
+	char label[SL_NAME_LEN + 32], where[SL_NAME_LEN + 48];
+	yaml_node_t *v, *name;
+	bool subsets_ok = false;
+	int err = 0;
+
+	snprintf(label, sizeof(label), "service %zu", idx + 1);
+	if (!want_type(c, n, YAML_MAPPING_NODE, label))
+		return 0;
+	svc = &c->cfg->services[c->cfg->n_services++];
+	svc->pos = node_pos(c, n);
+
+	/* Name first: every later message names the service. */
+	name = map_get(c, n, "name");
+	if (name && scalar(name) && name->data.scalar.length)
+		snprintf(label, sizeof(label), "service '%.*s'", SL_NAME_LEN, scalar(name));
+	snprintf(where, sizeof(where), "in %s", label);
+	check_keys(c, n, service_keys, where);
+	if (name)
+		parse_name(c, svc, name, label);
+	else
+		error_at(c, n, "%s is missing 'name'", label);
+
+	v = map_get(c, n, "vips");
+	if (v)
+		parse_vips(c, svc, v, label, &err);
+	else
+		error_at(c, n, "%s is missing 'vips'", label);
+	if (err)
+		return err;
+
+	v = map_get(c, n, "ports");
+	if (v)
+		parse_ports(c, svc, v, label, &err);
+	else
+		error_at(c, n, "%s is missing 'ports'", label);
+	if (err)
+		return err;
+
+	svc->affinity = SL_AFFINITY_CONNECTION;
+	v = map_get(c, n, "affinity");
+	if (v) {
+		const char *s = scalar(v);
+
+		if (s && !strcmp(s, "connection"))
+			svc->affinity = SL_AFFINITY_CONNECTION;
+		else if (s && !strcmp(s, "client-ip"))
+			svc->affinity = SL_AFFINITY_CLIENT_IP;
+		else
+			error_at(c, v, "affinity '%s' is not valid; expected connection or client-ip",
+				 s ? s : kind_name(v));
+	}
+
+	v = map_get(c, n, "subsets");
+	if (v)
+		subsets_ok = parse_subsets(c, svc, v, label, &err);
+	else
+		error_at(c, n, "%s is missing 'subsets'", label);
+	if (err)
+		return err;
+
+	parse_routes(c, svc, n, map_get(c, n, "routes"), label, subsets_ok, &err);
+	if (err)
+		return err;
+
+	check_keys_unique(c, svc, n, label);
+	return 0;
+}
+
+static int parse_workload(struct ctx *c, const yaml_node_t *n, size_t idx)
+{
+	struct sl_workload_cfg *w;
+	char label[48], what[96];
+	yaml_node_t *v;
+	int err;
+
+	snprintf(label, sizeof(label), "workload %zu", idx + 1);
+	if (!want_type(c, n, YAML_MAPPING_NODE, label))
+		return 0;
+	w = &c->cfg->workloads[c->cfg->n_workloads++];
+	w->pos = node_pos(c, n);
+	snprintf(what, sizeof(what), "in %s", label);
+	check_keys(c, n, workload_keys, what);
+
+	v = map_get(c, n, "labels");
+	if (v) {
+		snprintf(what, sizeof(what), "'labels' of %s", label);
+		err = parse_labels(c, v, what, &w->labels, &w->n_labels);
+		if (err)
+			return err;
+	} else {
+		error_at(c, n, "%s is missing 'labels'", label);
+	}
+
+	v = map_get(c, n, "ips");
+	if (v) {
+		snprintf(what, sizeof(what), "'ips' of %s", label);
+		err = parse_cidr_list(c, v, what, &w->cidrs, &w->n_cidrs);
+		if (err)
+			return err;
+	} else {
+		error_at(c, n, "%s is missing 'ips'", label);
+	}
+	return 0;
+}
+
+static int parse_root(struct ctx *c, const yaml_node_t *root)
+{
+	struct sl_config *cfg = c->cfg;
+	yaml_node_t *services, *workloads;
+	size_t i, len;
+	int err;
+
+	if (root->type != YAML_MAPPING_NODE) {
+		error_at(c, root, "the top level must be a mapping with a 'services' list, not %s",
+			 kind_name(root));
+		return 0;
+	}
+	check_keys(c, root, root_keys, "at the top level");
+
+	services = map_get(c, root, "services");
+	if (!services) {
+		error_at(c, root, "no 'services' at the top level; at least one service is needed");
+	} else if (want_type(c, services, YAML_SEQUENCE_NODE, "'services'")) {
+		len = seq_len(services);
+		if (!len)
+			error_at(c, services, "'services' is empty; at least one service is needed");
+		cfg->services = calloc(len ? len : 1, sizeof(*cfg->services));
+		if (!cfg->services)
+			return -ENOMEM;
+		for (i = 0; i < len; i++) {
+			err = parse_service(c, seq_item(c, services, i), i);
+			if (err)
+				return err;
+		}
+	}
+
+	workloads = map_get(c, root, "workloads");
+	if (workloads && want_type(c, workloads, YAML_SEQUENCE_NODE, "'workloads'")) {
+		len = seq_len(workloads);
+		cfg->workloads = calloc(len ? len : 1, sizeof(*cfg->workloads));
+		if (!cfg->workloads)
+			return -ENOMEM;
+		for (i = 0; i < len; i++) {
+			err = parse_workload(c, seq_item(c, workloads, i), i);
+			if (err)
+				return err;
+		}
+	}
+	return 0;
+}
+
+static void report_yaml_error(struct ctx *c, const yaml_parser_t *parser)
+{
+	struct sl_pos pos = {
+		.file = c->file,
+		.line = (int)parser->problem_mark.line + 1,
+		.col = (int)parser->problem_mark.column + 1,
+	};
+	const char *problem = parser->problem ? parser->problem : "cannot parse";
+
+	if (parser->error == YAML_MEMORY_ERROR)
+		problem = "out of memory";
+	if (parser->context)
+		sl_diag_add(c->diag, &pos, "error", "invalid YAML: %s (%s that starts at line %zu, column %zu)",
+			    problem, parser->context, parser->context_mark.line + 1,
+			    parser->context_mark.column + 1);
+	else
+		sl_diag_add(c->diag, &pos, "error", "invalid YAML: %s", problem);
+}
+
+int sl_config_load_buf(const char *name, const char *buf, size_t len, struct sl_config **out,
+		       struct sl_diag *diag)
+{
+	struct sl_diag local_diag;
+	struct sl_config *cfg;
+	yaml_parser_t parser;
+	yaml_document_t doc, extra;
+	yaml_node_t *root, *extra_root;
+	bool have_parser = false, have_doc = false;
+	struct ctx c = { 0 };
+	size_t errors_before;
+	int err = 0;
+
+	*out = NULL;
+	/* The contract promises diagnostics; callers that do not want them pass NULL. */
+	if (!diag) {
+		sl_diag_init(&local_diag);
+		diag = &local_diag;
+	}
+	errors_before = diag->n_errors;
+
+	cfg = calloc(1, sizeof(*cfg));
+	if (!cfg)
+		return -ENOMEM;
+	cfg->files = calloc(1, sizeof(*cfg->files));
+	if (!cfg->files) {
+		err = -ENOMEM;
+		goto out;
+	}
+	cfg->files[0] = strdup(name ? name : "<input>");
+	if (!cfg->files[0]) {
+		err = -ENOMEM;
+		goto out;
+	}
+	cfg->n_files = 1;
+	c.file = cfg->files[0];
+	c.diag = diag;
+	c.cfg = cfg;
+	c.doc = &doc;
+
+	if (!yaml_parser_initialize(&parser)) {
+		err = -ENOMEM;
+		goto out;
+	}
+	have_parser = true;
+	yaml_parser_set_input_string(&parser, (const unsigned char *)buf, len);
+	if (!yaml_parser_load(&parser, &doc)) {
+		report_yaml_error(&c, &parser);
+		goto out;
+	}
+	have_doc = true;
+
+	root = yaml_document_get_root_node(&doc);
+	if (!root) {
+		sl_diag_add(diag, &(struct sl_pos){ c.file, 1, 1 }, "error",
+			    "the file is empty; it needs a 'services' list");
+		goto out;
+	}
+
+	/* A second document would be silently ignored; say so instead. */
+	if (!yaml_parser_load(&parser, &extra)) {
+		report_yaml_error(&c, &parser);
+		goto out;
+	}
+	extra_root = yaml_document_get_root_node(&extra);
+	if (extra_root) {
+		struct sl_pos pos = {
+			.file = c.file,
+			.line = (int)extra.start_mark.line + 1,
+			.col = (int)extra.start_mark.column + 1,
+		};
+
+		sl_diag_add(diag, &pos, "error", "only one YAML document is allowed in a file");
+	}
+	yaml_document_delete(&extra);
+
+	err = parse_root(&c, root);
+	if (err == -ENOMEM)
+		sl_diag_add(diag, NULL, "error", "%s: out of memory", c.file);
+
+out:
+	if (!err && diag->n_errors > errors_before)
+		err = -EINVAL;
+	if (have_doc)
+		yaml_document_delete(&doc);
+	if (have_parser)
+		yaml_parser_delete(&parser);
+	if (err) {
+		sl_config_free(cfg);
+	} else {
+		pr_debug("%s: %zu services, %zu workloads\n", c.file, cfg->n_services,
+			 cfg->n_workloads);
+		*out = cfg;
+	}
+	if (diag == &local_diag)
+		sl_diag_free(&local_diag);
+	return err;
+}
+
+int sl_config_load_file(const char *path, struct sl_config **out, struct sl_diag *diag)
+{
+	struct sl_pos pos = { .file = path };
+	char *buf = NULL, *nbuf;
+	size_t len = 0, cap = 0, n;
+	FILE *f;
+	int err = 0;
+
+	*out = NULL;
+	f = fopen(path, "r");
+	if (!f) {
+		err = -errno;
+		goto out;
+	}
+	do {
+		if (len == cap) {
+			cap = cap ? cap * 2 : 16384;
+			nbuf = realloc(buf, cap);
+			if (!nbuf) {
+				err = -ENOMEM;
+				goto out;
+			}
+			buf = nbuf;
+		}
+		n = fread(buf + len, 1, cap - len, f);
+		len += n;
+	} while (n);
+	if (ferror(f))
+		err = errno ? -errno : -EIO;
+
+out:
+	if (f)
+		fclose(f);
+	if (!err)
+		err = sl_config_load_buf(path, buf, len, out, diag);
+	else if (diag)
+		sl_diag_add(diag, &pos, "error", "cannot read the file: %s", strerror(-err));
+	free(buf);
+	return err;
+}
