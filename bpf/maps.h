@@ -12,9 +12,9 @@ struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
-	__type(value, struct sl_config);
+	__type(value, struct sl_state);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} sl_config SEC(".maps");
+} sl_state SEC(".maps");
 
 /* Values are replaced whole; NO_PREALLOC frees old values after RCU. */
 struct {

@@ -50,15 +50,15 @@ static __always_inline int sl_new_conn(const struct sl_pkt *p, const struct sl_c
 	struct sl_ct_key rk;
 	struct sl_svc_key sk = {};
 	struct sl_service *svc;
-	struct sl_config *cfg;
+	struct sl_state *state;
 	struct sl_stats *st;
 	__u32 zero = 0;
 	int res;
 
-	cfg = bpf_map_lookup_elem(&sl_config, &zero);
-	if (!cfg)
+	state = bpf_map_lookup_elem(&sl_state, &zero);
+	if (!state)
 		return SL_NEW_PASS;
-	sk.slot = cfg->active_slot;
+	sk.slot = state->active_slot;
 	__builtin_memcpy(sk.addr, p->daddr, 16);
 	sk.port = p->dport;
 	sk.proto = p->proto;
@@ -69,7 +69,7 @@ static __always_inline int sl_new_conn(const struct sl_pkt *p, const struct sl_c
 		return SL_NEW_PASS;
 	}
 
-	res = sl_select(svc, cfg, p, e);
+	res = sl_select(svc, state, p, e);
 	if (res == SL_SEL_NO_ROUTE) {
 		sl_global_inc(SL_G_NO_ROUTE);
 		return SL_NEW_PASS;

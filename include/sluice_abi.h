@@ -28,7 +28,7 @@
 /*
  * Configuration tables are double-buffered: every table a new connection
  * reads is keyed (or indexed) by a slot, 0 or 1. The loader writes the
- * inactive slot, flips sl_config.active_slot in one 4-byte store, waits for
+ * inactive slot, flips sl_state.active_slot in one 4-byte store, waits for
  * an RCU grace period and only then may touch the old slot again. A packet
  * reads active_slot once, so it sees one whole configuration or the other.
  */
@@ -36,7 +36,7 @@
 
 /* Pinned names (map and program names as the kernel shows them). */
 #define SL_PIN_DIR_DEFAULT "/sys/fs/bpf/sluice"
-#define SL_MAP_CONFIG "sl_config"
+#define SL_MAP_STATE "sl_state"
 #define SL_MAP_SERVICES "sl_services"
 #define SL_MAP_ENDPOINTS "sl_endpoints"
 #define SL_MAP_SRC_MATCH "sl_src_match"
@@ -55,14 +55,14 @@ enum sl_family {
 	SL_AF_INET6 = 6,
 };
 
-/* sl_config: ARRAY of one. */
-struct sl_config {
+/* sl_state: ARRAY of one. */
+struct sl_state {
 	__u32 active_slot;   /* 0 or 1 */
 	__u32 hash_seed;     /* random per fresh load, kept across restarts */
 	__u64 generation;    /* bumped on every flip, for status */
 	__u64 applied_ns;    /* CLOCK_REALTIME of the last flip */
 };
-_Static_assert(sizeof(struct sl_config) == 24, "sl_config size");
+_Static_assert(sizeof(struct sl_state) == 24, "sl_state size");
 
 /* sl_services: HASH, one entry per (slot, VIP, port, protocol). */
 struct sl_svc_key {

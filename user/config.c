@@ -19,13 +19,6 @@
 
 #include <yaml.h>
 
-/*
- * sluice_abi.h also defines a struct sl_config (the BPF map value); keep its
- * name out of the way so that config.h's model can be included here.
- */
-#define sl_config sl_abi_config
-#include "sluice_abi.h"
-#undef sl_config
 #include "config.h"
 #include "log.h"
 
@@ -37,18 +30,18 @@ struct ctx {
 	const char *file;
 	struct sl_diag *diag;
 	struct sl_config *cfg;
-	size_t n_keys;		/* (VIP, port) pairs so far, for SL_MAX_SERVICES */
-	bool keys_reported;	/* report the SL_MAX_SERVICES overflow once */
+	size_t n_keys;	    /* (VIP, port) pairs so far, for SL_MAX_SERVICES */
+	bool keys_reported; /* report the SL_MAX_SERVICES overflow once */
 };
 
-static const char *const root_keys[] = { "services", "workloads", NULL };
-static const char *const service_keys[] = { "name",	"vips",	   "ports", "affinity",
-					    "subsets", "routes", NULL };
-static const char *const port_keys[] = { "port", "protocol", "targetPort", NULL };
-static const char *const subset_keys[] = { "endpoints", NULL };
-static const char *const route_keys[] = { "match", "split", NULL };
-static const char *const match_keys[] = { "sourceCIDRs", "sourceLabels", NULL };
-static const char *const workload_keys[] = { "labels", "ips", NULL };
+static const char *const root_keys[] = {"services", "workloads", NULL};
+static const char *const service_keys[] = {"name",    "vips",	"ports", "affinity",
+					   "subsets", "routes", NULL};
+static const char *const port_keys[] = {"port", "protocol", "targetPort", NULL};
+static const char *const subset_keys[] = {"endpoints", NULL};
+static const char *const route_keys[] = {"match", "split", NULL};
+static const char *const match_keys[] = {"sourceCIDRs", "sourceLabels", NULL};
+static const char *const workload_keys[] = {"labels", "ips", NULL};
 
 /* Diagnostics */
 
@@ -229,7 +222,7 @@ void sl_config_free(struct sl_config *cfg)
 
 static struct sl_pos node_pos(const struct ctx *c, const yaml_node_t *n)
 {
-	struct sl_pos pos = { .file = c->file, .line = 1, .col = 1 };
+	struct sl_pos pos = {.file = c->file, .line = 1, .col = 1};
 
 	if (n) {
 		pos.line = (int)n->start_mark.line + 1;
@@ -315,13 +308,12 @@ static yaml_node_t *map_value(struct ctx *c, const yaml_node_t *n, size_t i)
 	return node_at(c, n->data.mapping.pairs.start[i].value);
 }
 
-static bool want_type(struct ctx *c, const yaml_node_t *n, yaml_node_type_t type,
-		      const char *what)
+static bool want_type(struct ctx *c, const yaml_node_t *n, yaml_node_type_t type, const char *what)
 {
 	static const char *const names[] = {
-		[YAML_SCALAR_NODE] = "a string",
-		[YAML_SEQUENCE_NODE] = "a list",
-		[YAML_MAPPING_NODE] = "a mapping",
+	    [YAML_SCALAR_NODE] = "a string",
+	    [YAML_SEQUENCE_NODE] = "a list",
+	    [YAML_MAPPING_NODE] = "a mapping",
 	};
 
 	if (n->type == type && (type != YAML_SCALAR_NODE || n->data.scalar.length))
@@ -473,8 +465,7 @@ static bool parse_cidr(struct ctx *c, const yaml_node_t *n, struct sl_cidr *out)
 		plen = strtoul(slash + 1, NULL, 10);
 		if (plen > max_plen(&out->a)) {
 			error_at(c, n, "%s has prefix length %lu; %s allows at most %u", s, plen,
-				 out->a.family == SL_AF_INET ? "IPv4" : "IPv6",
-				 max_plen(&out->a));
+				 out->a.family == SL_AF_INET ? "IPv4" : "IPv6", max_plen(&out->a));
 			return false;
 		}
 	}
@@ -676,8 +667,9 @@ static void parse_name(struct ctx *c, struct sl_service_cfg *svc, const yaml_nod
 	}
 	for (i = 0; i + 1 < cfg->n_services; i++) {
 		if (!strcmp(cfg->services[i].name, s)) {
-			error_at(c, n, "duplicate service name '%s'; %s is already defined at line %d",
-				 s, label, cfg->services[i].pos.line);
+			error_at(c, n,
+				 "duplicate service name '%s'; %s is already defined at line %d", s,
+				 label, cfg->services[i].pos.line);
 			return;
 		}
 	}
@@ -720,8 +712,8 @@ static void parse_vips(struct ctx *c, struct sl_service_cfg *svc, const yaml_nod
 			if (addr_eq(&svc->vips[j], a))
 				break;
 		if (j < svc->n_vips) {
-			error_at(c, vn, "duplicate VIP %s in %s", sl_addr_str(a, text, sizeof(text)),
-				 label);
+			error_at(c, vn, "duplicate VIP %s in %s",
+				 sl_addr_str(a, text, sizeof(text)), label);
 			continue;
 		}
 		svc->n_vips++;
@@ -962,8 +954,10 @@ static void parse_split(struct ctx *c, struct sl_service_cfg *svc, struct sl_rou
 		idx = sl_config_subset_index(svc, name);
 		if (idx < 0) {
 			list_subsets(svc, names, sizeof(names));
-			error_at(c, kn, "split names subset '%s', which %s does not have; its subsets are: %s",
-				 name, label, names);
+			error_at(
+			    c, kn,
+			    "split names subset '%s', which %s does not have; its subsets are: %s",
+			    name, label, names);
 			ok = false;
 			continue;
 		}
@@ -974,27 +968,29 @@ static void parse_split(struct ctx *c, struct sl_service_cfg *svc, struct sl_rou
 			continue;
 		}
 		if (!w || !all_digits(w)) {
-			error_at(c, vn, "weight of subset '%s' must be an integer, not %s%s%s", name,
-				 w ? "'" : "", w ? w : kind_name(vn), w ? "'" : "");
+			error_at(c, vn, "weight of subset '%s' must be an integer, not %s%s%s",
+				 name, w ? "'" : "", w ? w : kind_name(vn), w ? "'" : "");
 			ok = false;
 			continue;
 		}
 		errno = 0;
 		v = strtoul(w, NULL, 10);
 		if (errno || v > SL_MAX_WEIGHT) {
-			error_at(c, vn, "weight %s of subset '%s' is too large; the maximum is %d", w,
-				 name, SL_MAX_WEIGHT);
+			error_at(c, vn, "weight %s of subset '%s' is too large; the maximum is %d",
+				 w, name, SL_MAX_WEIGHT);
 			ok = false;
 			continue;
 		}
 		r->weight[idx] = (uint32_t)v;
 		sum += v;
 		if (v && !svc->subsets[idx].n_eps)
-			warn_at(c, vn, "split sends traffic to subset '%s' of %s, which has no endpoints",
+			warn_at(c, vn,
+				"split sends traffic to subset '%s' of %s, which has no endpoints",
 				name, label);
 	}
 	if (ok && !sum)
-		error_at(c, n, "all weights in this split are 0; at least one subset must get traffic");
+		error_at(c, n,
+			 "all weights in this split are 0; at least one subset must get traffic");
 }
 
 static int parse_match(struct ctx *c, struct sl_route_cfg *r, const yaml_node_t *n,
@@ -1097,9 +1093,10 @@ static void parse_routes(struct ctx *c, struct sl_service_cfg *svc, const yaml_n
 		if (m)
 			*err = parse_match(c, r, m, rlabel);
 		else if (i + 1 < len)
-			error_at(c, rn,
-				 "route %zu has no match, so the routes after it can never be chosen",
-				 i + 1);
+			error_at(
+			    c, rn,
+			    "route %zu has no match, so the routes after it can never be chosen",
+			    i + 1);
 		if (m && i + 1 == len)
 			warn_at(c, rn,
 				"the last route of %s has a match, so connections that match no "
@@ -1114,52 +1111,63 @@ static void parse_routes(struct ctx *c, struct sl_service_cfg *svc, const yaml_n
 	}
 }
 
+static bool has_vip(const struct sl_service_cfg *svc, const struct sl_addr *a)
+{
+	size_t i;
+
+	for (i = 0; i < svc->n_vips; i++)
+		if (addr_eq(&svc->vips[i], a))
+			return true;
+	return false;
+}
+
+static bool has_port(const struct sl_service_cfg *svc, const struct sl_port_cfg *p)
+{
+	size_t i;
+
+	for (i = 0; i < svc->n_ports; i++)
+		if (svc->ports[i].port == p->port && svc->ports[i].proto == p->proto)
+			return true;
+	return false;
+}
+
 /* A (VIP, port, protocol) may belong to one service only: it is a map key. */
 static void check_keys_unique(struct ctx *c, struct sl_service_cfg *svc, const yaml_node_t *n,
 			      const char *label)
 {
 	struct sl_config *cfg = c->cfg;
-	char text[INET6_ADDRSTRLEN];
-	size_t s, v, p, ov, op;
+	char text[INET6_ADDRSTRLEN], olabel[SL_NAME_LEN + 32];
+	size_t s, v, p;
 
 	c->n_keys += svc->n_vips * svc->n_ports;
 	if (c->n_keys > SL_MAX_SERVICES && !c->keys_reported) {
-		error_at(c, n,
-			 "%s brings the number of (VIP, port) pairs to %zu; the limit is %d",
+		error_at(c, n, "%s brings the number of (VIP, port) pairs to %zu; the limit is %d",
 			 label, c->n_keys, SL_MAX_SERVICES);
 		c->keys_reported = true;
 	}
+	/* Past the limit the pairwise check below would only cost time. */
 	if (c->keys_reported)
 		return;
 
 	for (s = 0; s + 1 < cfg->n_services; s++) {
 		const struct sl_service_cfg *o = &cfg->services[s];
-		char olabel[SL_NAME_LEN + 32];
 
 		if (o->name[0])
 			snprintf(olabel, sizeof(olabel), "service '%s'", o->name);
 		else
 			snprintf(olabel, sizeof(olabel), "service %zu", s + 1);
-
-		for (v = 0; v < svc->n_vips; v++)
-			for (ov = 0; ov < o->n_vips; ov++) {
-				if (!addr_eq(&svc->vips[v], &o->vips[ov]))
-					continue;
-				for (p = 0; p < svc->n_ports; p++)
-					for (op = 0; op < o->n_ports; op++) {
-						if (svc->ports[p].port != o->ports[op].port ||
-						    svc->ports[p].proto != o->ports[op].proto)
-							continue;
-						error_at(c, n,
-							 "%s uses VIP %s port %u/%s, which "
-							 "%s already uses",
-							 label,
-							 sl_addr_str(&svc->vips[v], text,
-								     sizeof(text)),
-							 svc->ports[p].port,
-							 proto_name(svc->ports[p].proto), olabel);
-					}
-			}
+		for (v = 0; v < svc->n_vips; v++) {
+			if (!has_vip(o, &svc->vips[v]))
+				continue;
+			for (p = 0; p < svc->n_ports; p++)
+				if (has_port(o, &svc->ports[p]))
+					error_at(c, n,
+						 "%s uses VIP %s port %u/%s, which %s already uses",
+						 label,
+						 sl_addr_str(&svc->vips[v], text, sizeof(text)),
+						 svc->ports[p].port,
+						 proto_name(svc->ports[p].proto), olabel);
+		}
 	}
 }
 
@@ -1214,7 +1222,8 @@ static int parse_service(struct ctx *c, const yaml_node_t *n, size_t idx)
 		else if (s && !strcmp(s, "client-ip"))
 			svc->affinity = SL_AFFINITY_CLIENT_IP;
 		else
-			error_at(c, v, "affinity '%s' is not valid; expected connection or client-ip",
+			error_at(c, v,
+				 "affinity '%s' is not valid; expected connection or client-ip",
 				 s ? s : kind_name(v));
 	}
 
@@ -1291,7 +1300,8 @@ static int parse_root(struct ctx *c, const yaml_node_t *root)
 	} else if (want_type(c, services, YAML_SEQUENCE_NODE, "'services'")) {
 		len = seq_len(services);
 		if (!len)
-			error_at(c, services, "'services' is empty; at least one service is needed");
+			error_at(c, services,
+				 "'services' is empty; at least one service is needed");
 		cfg->services = calloc(len ? len : 1, sizeof(*cfg->services));
 		if (!cfg->services)
 			return -ENOMEM;
@@ -1320,17 +1330,18 @@ static int parse_root(struct ctx *c, const yaml_node_t *root)
 static void report_yaml_error(struct ctx *c, const yaml_parser_t *parser)
 {
 	struct sl_pos pos = {
-		.file = c->file,
-		.line = (int)parser->problem_mark.line + 1,
-		.col = (int)parser->problem_mark.column + 1,
+	    .file = c->file,
+	    .line = (int)parser->problem_mark.line + 1,
+	    .col = (int)parser->problem_mark.column + 1,
 	};
 	const char *problem = parser->problem ? parser->problem : "cannot parse";
 
 	if (parser->error == YAML_MEMORY_ERROR)
 		problem = "out of memory";
 	if (parser->context)
-		sl_diag_add(c->diag, &pos, "error", "invalid YAML: %s (%s that starts at line %zu, column %zu)",
-			    problem, parser->context, parser->context_mark.line + 1,
+		sl_diag_add(c->diag, &pos, "error",
+			    "invalid YAML: %s (%s that starts at line %zu, column %zu)", problem,
+			    parser->context, parser->context_mark.line + 1,
 			    parser->context_mark.column + 1);
 	else
 		sl_diag_add(c->diag, &pos, "error", "invalid YAML: %s", problem);
@@ -1345,7 +1356,7 @@ int sl_config_load_buf(const char *name, const char *buf, size_t len, struct sl_
 	yaml_document_t doc, extra;
 	yaml_node_t *root, *extra_root;
 	bool have_parser = false, have_doc = false;
-	struct ctx c = { 0 };
+	struct ctx c = {0};
 	size_t errors_before;
 	int err = 0;
 
@@ -1381,7 +1392,9 @@ int sl_config_load_buf(const char *name, const char *buf, size_t len, struct sl_
 		goto out;
 	}
 	have_parser = true;
-	yaml_parser_set_input_string(&parser, (const unsigned char *)buf, len);
+	/* libyaml asserts on a NULL input, even an empty one. */
+	yaml_parser_set_input_string(&parser, (const unsigned char *)(buf ? buf : ""),
+				     buf ? len : 0);
 	if (!yaml_parser_load(&parser, &doc)) {
 		report_yaml_error(&c, &parser);
 		goto out;
@@ -1390,7 +1403,7 @@ int sl_config_load_buf(const char *name, const char *buf, size_t len, struct sl_
 
 	root = yaml_document_get_root_node(&doc);
 	if (!root) {
-		sl_diag_add(diag, &(struct sl_pos){ c.file, 1, 1 }, "error",
+		sl_diag_add(diag, &(struct sl_pos){c.file, 1, 1}, "error",
 			    "the file is empty; it needs a 'services' list");
 		goto out;
 	}
@@ -1403,9 +1416,9 @@ int sl_config_load_buf(const char *name, const char *buf, size_t len, struct sl_
 	extra_root = yaml_document_get_root_node(&extra);
 	if (extra_root) {
 		struct sl_pos pos = {
-			.file = c.file,
-			.line = (int)extra.start_mark.line + 1,
-			.col = (int)extra.start_mark.column + 1,
+		    .file = c.file,
+		    .line = (int)extra.start_mark.line + 1,
+		    .col = (int)extra.start_mark.column + 1,
 		};
 
 		sl_diag_add(diag, &pos, "error", "only one YAML document is allowed in a file");
@@ -1437,7 +1450,7 @@ out:
 
 int sl_config_load_file(const char *path, struct sl_config **out, struct sl_diag *diag)
 {
-	struct sl_pos pos = { .file = path };
+	struct sl_pos pos = {.file = path};
 	char *buf = NULL, *nbuf;
 	size_t len = 0, cap = 0, n;
 	FILE *f;

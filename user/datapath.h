@@ -3,6 +3,7 @@
 #ifndef SLUICE_DATAPATH_H
 #define SLUICE_DATAPATH_H
 
+#include <net/if.h>
 #include <stdbool.h>
 
 #include "tables.h"
@@ -31,8 +32,11 @@ void sl_dp_close(struct sl_datapath *dp);
 int sl_dp_attach(struct sl_datapath *dp, const char *ifname);
 /* Remove our filters from ifname; others' filters and the qdisc stay. */
 int sl_dp_detach(const char *ifname);
-/* Interfaces (in this netns) that carry our filters; returns count or -errno. */
-int sl_dp_attached(char names[][16], int max);
+/*
+ * Interfaces (in this netns) whose filters run this pin directory's programs
+ * (any sluice programs if pin_dir is NULL); returns the count or -errno.
+ */
+int sl_dp_attached(const char *pin_dir, char names[][IF_NAMESIZE], int max);
 /* Detach from every interface and remove the pins. */
 int sl_dp_down(const char *pin_dir);
 

@@ -16,7 +16,7 @@
 
 /* File descriptors of the datapath's maps (not owned unless opened pinned). */
 struct sl_maps {
-	int config;
+	int state;
 	int services;
 	int endpoints;
 	int src_match;
@@ -91,7 +91,7 @@ struct sl_status_service {
 };
 
 struct sl_status {
-	struct sl_config cfg; /* the sl_config map's value */
+	struct sl_state state; /* the sl_state map's value */
 	struct sl_status_service *services;
 	size_t n_services;
 	uint64_t global[SL_G_MAX];
