@@ -1,0 +1,1051 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * Writing the configuration tables. Every apply follows the same steps:
+ *   1. wait out readers of the inactive slot (an RCU grace period),
+ *   2. clear and fill the inactive slot,
+ *   3. flip sl_state.active_slot to it in one map update,
+ *   4. wait out readers of the old slot again.
+ * A packet reads active_slot once, then only that slot's entries, so it sees
+ * one whole configuration. Until step 3 nothing visible has changed: a
+ * failed apply leaves the datapath on its last good configuration.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/random.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "log.h"
+#include "tables.h"
+#include "sluice.skel.h"
+
+void sl_maps_from_skel(struct sl_maps *m, const struct sluice_bpf *skel)
+{
+	m->state = bpf_map__fd(skel->maps.sl_state);
+	m->services = bpf_map__fd(skel->maps.sl_services);
+	m->endpoints = bpf_map__fd(skel->maps.sl_endpoints);
+	m->src_match = bpf_map__fd(skel->maps.sl_src_match);
+	m->conntrack = bpf_map__fd(skel->maps.sl_conntrack);
+	m->revnat = bpf_map__fd(skel->maps.sl_revnat);
+	m->stats = bpf_map__fd(skel->maps.sl_stats);
+	m->global = bpf_map__fd(skel->maps.sl_global);
+	m->subset_names = bpf_map__fd(skel->maps.sl_subset_names);
+	m->svc_names = bpf_map__fd(skel->maps.sl_svc_names);
+	m->owned = false;
+}
+
+int sl_maps_open_pinned(struct sl_maps *m, const char *pin_dir)
+{
+	const struct {
+		const char *name;
+		int *fd;
+	} tab[] = {
+		{ SL_MAP_STATE, &m->state },		{ SL_MAP_SERVICES, &m->services },
+		{ SL_MAP_ENDPOINTS, &m->endpoints },	{ SL_MAP_SRC_MATCH, &m->src_match },
+		{ SL_MAP_CONNTRACK, &m->conntrack },	{ SL_MAP_REVNAT, &m->revnat },
+		{ SL_MAP_STATS, &m->stats },		{ SL_MAP_GLOBAL, &m->global },
+		{ SL_MAP_SUBSETS, &m->subset_names },	{ SL_MAP_SVC_NAMES, &m->svc_names },
+	};
+	char path[512];
+	size_t i;
+	int err;
+
+	for (i = 0; i < sizeof(tab) / sizeof(tab[0]); i++)
+		*tab[i].fd = -1;
+	m->owned = true;
+	for (i = 0; i < sizeof(tab) / sizeof(tab[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", pin_dir, tab[i].name);
+		*tab[i].fd = bpf_obj_get(path);
+		if (*tab[i].fd < 0) {
+			err = -errno;
+			sl_maps_close(m);
+			return err;
+		}
+	}
+	return 0;
+}
+
+void sl_maps_close(struct sl_maps *m)
+{
+	int *fds[] = { &m->state,    &m->services, &m->endpoints, &m->src_match,
+		       &m->conntrack, &m->revnat,   &m->stats,	   &m->global,
+		       &m->subset_names, &m->svc_names };
+	size_t i;
+
+	if (!m->owned)
+		return;
+	for (i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
+		if (*fds[i] >= 0)
+			close(*fds[i]);
+		*fds[i] = -1;
+	}
+}
+
+static int read_config(const struct sl_maps *m, struct sl_state *c)
+{
+	__u32 zero = 0;
+
+	if (bpf_map_lookup_elem(m->state, &zero, c))
+		return -errno;
+	return 0;
+}
+
+static int write_config(const struct sl_maps *m, const struct sl_state *c)
+{
+	__u32 zero = 0;
+
+	if (bpf_map_update_elem(m->state, &zero, c, BPF_ANY))
+		return -errno;
+	return 0;
+}
+
+int sl_tables_init(const struct sl_maps *m)
+{
+	struct sl_state c;
+	int err;
+
+	err = read_config(m, &c);
+	if (err)
+		return err;
+	if (c.hash_seed)
+		return 0;
+	/* The seed keeps clients from steering their own choice of backend. */
+	while (!c.hash_seed)
+		if (getrandom(&c.hash_seed, sizeof(c.hash_seed), 0) != sizeof(c.hash_seed))
+			return -errno;
+	return write_config(m, &c);
+}
+
+/*
+ * Wait until every BPF program that might have read the old value of
+ * anything has finished: updating a map-in-map makes the kernel wait for an
+ * RCU grace period (maybe_wait_bpf_programs()) before the syscall returns.
+ */
+static int rcu_barrier(void)
+{
+	LIBBPF_OPTS(bpf_map_create_opts, opts);
+	int inner, outer, err = 0;
+	__u32 zero = 0;
+
+	inner = bpf_map_create(BPF_MAP_TYPE_ARRAY, "sl_rcu_inner", 4, 4, 1, NULL);
+	if (inner < 0)
+		return -errno;
+	opts.inner_map_fd = inner;
+	outer = bpf_map_create(BPF_MAP_TYPE_ARRAY_OF_MAPS, SL_MAP_RCU, 4, 4, 1, &opts);
+	if (outer < 0) {
+		err = -errno;
+		goto out;
+	}
+	if (bpf_map_update_elem(outer, &zero, &inner, BPF_ANY))
+		err = -errno;
+	close(outer);
+out:
+	close(inner);
+	return err;
+}
+
+/* Delete every key of one slot from a hash or LPM map keyed with a slot. */
+static int clear_slot(int fd, size_t key_size, size_t slot_off, __u32 slot)
+{
+	unsigned char key[64], next[64], *cur = NULL;
+	unsigned char (*dead)[64] = NULL;
+	size_t n = 0, cap = 0, i;
+	int err = 0;
+
+	/* Collect first: deleting while walking would restart the walk. */
+	while (!bpf_map_get_next_key(fd, cur, next)) {
+		__u32 s;
+
+		memcpy(&s, next + slot_off, sizeof(s));
+		if (s == slot) {
+			if (n == cap) {
+				void *p;
+
+				cap = cap ? cap * 2 : 256;
+				p = realloc(dead, cap * sizeof(*dead));
+				if (!p) {
+					err = -ENOMEM;
+					goto out;
+				}
+				dead = p;
+			}
+			memcpy(dead[n++], next, key_size);
+		}
+		memcpy(key, next, key_size);
+		cur = key;
+	}
+	for (i = 0; i < n; i++)
+		if (bpf_map_delete_elem(fd, dead[i]) && errno != ENOENT) {
+			err = -errno;
+			goto out;
+		}
+out:
+	free(dead);
+	return err;
+}
+
+static int clear_inactive(const struct sl_maps *m, __u32 slot)
+{
+	int err;
+
+	err = clear_slot(m->services, sizeof(struct sl_svc_key), offsetof(struct sl_svc_key, slot),
+			 slot);
+	if (!err)
+		err = clear_slot(m->src_match, sizeof(struct sl_src_key),
+				 offsetof(struct sl_src_key, slot), slot);
+	return err;
+}
+
+/* ---- stable ids: service and subset rows keep their number across applies ---- */
+
+struct id_alloc {
+	bool used[SL_MAX_SUBSET_IDS];	/* taken by the new config */
+	bool was[SL_MAX_SUBSET_IDS];	/* in use before this apply */
+	__u32 next;			/* where the search for a free id starts */
+};
+
+static void id_alloc_init(struct id_alloc *a, int fd, bool subsets)
+{
+	__u32 i, top = 0;
+
+	memset(a, 0, sizeof(*a));
+	for (i = 0; i < SL_MAX_SUBSET_IDS; i++) {
+		struct sl_subset_name sn;
+		struct sl_svc_name vn;
+		__u32 in_use = 0;
+
+		if (subsets) {
+			if (!bpf_map_lookup_elem(fd, &i, &sn))
+				in_use = sn.in_use;
+		} else if (!bpf_map_lookup_elem(fd, &i, &vn)) {
+			in_use = vn.in_use;
+		}
+		a->was[i] = in_use;
+		if (in_use)
+			top = i + 1;
+	}
+	/*
+	 * Hand out ids above the highest one in use before wrapping: a row
+	 * freed now may still be counted into by connections of the removed
+	 * subset, so it should not be reused soon.
+	 */
+	a->next = top % SL_MAX_SUBSET_IDS;
+}
+
+static int id_take(struct id_alloc *a, __u32 *id)
+{
+	__u32 i;
+
+	for (i = 0; i < SL_MAX_SUBSET_IDS; i++) {
+		__u32 c = (a->next + i) % SL_MAX_SUBSET_IDS;
+
+		if (!a->used[c] && !a->was[c]) {
+			a->used[c] = true;
+			a->next = (c + 1) % SL_MAX_SUBSET_IDS;
+			*id = c;
+			return 0;
+		}
+	}
+	return -ENOSPC;
+}
+
+static int find_svc_id(int fd, const char *name, __u32 *id)
+{
+	struct sl_svc_name vn;
+	__u32 i;
+
+	for (i = 0; i < SL_MAX_SUBSET_IDS; i++)
+		if (!bpf_map_lookup_elem(fd, &i, &vn) && vn.in_use &&
+		    !strncmp(vn.name, name, sizeof(vn.name))) {
+			*id = i;
+			return 0;
+		}
+	return -ENOENT;
+}
+
+static int find_subset_id(int fd, const char *svc, const char *subset, __u32 *id)
+{
+	struct sl_subset_name sn;
+	__u32 i;
+
+	for (i = 0; i < SL_MAX_SUBSET_IDS; i++)
+		if (!bpf_map_lookup_elem(fd, &i, &sn) && sn.in_use &&
+		    !strncmp(sn.service, svc, sizeof(sn.service)) &&
+		    !strncmp(sn.subset, subset, sizeof(sn.subset))) {
+			*id = i;
+			return 0;
+		}
+	return -ENOENT;
+}
+
+/* Per-service plan: ids, built before anything is written. */
+struct svc_plan {
+	__u32 svc_id;
+	bool new_svc;
+	__u32 subset_id[SL_MAX_SUBSETS];
+	bool new_subset[SL_MAX_SUBSETS];
+};
+
+static int zero_stats_row(const struct sl_maps *m, __u32 id)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	struct sl_stats *z;
+	int err = 0;
+
+	if (ncpu < 0)
+		return ncpu;
+	z = calloc(ncpu, sizeof(*z));
+	if (!z)
+		return -ENOMEM;
+	if (bpf_map_update_elem(m->stats, &id, z, BPF_ANY))
+		err = -errno;
+	free(z);
+	return err;
+}
+
+static int plan_ids(const struct sl_maps *m, const struct sl_config *cfg, struct svc_plan *plan,
+		    struct id_alloc *svc_ids, struct id_alloc *sub_ids)
+{
+	size_t i, j;
+	int err;
+
+	id_alloc_init(svc_ids, m->svc_names, false);
+	id_alloc_init(sub_ids, m->subset_names, true);
+
+	/* Keep existing ids first, so a new name cannot take an old one's row. */
+	for (i = 0; i < cfg->n_services; i++) {
+		const struct sl_service_cfg *s = &cfg->services[i];
+
+		plan[i].new_svc = find_svc_id(m->svc_names, s->name, &plan[i].svc_id) != 0;
+		if (!plan[i].new_svc)
+			svc_ids->used[plan[i].svc_id] = true;
+		for (j = 0; j < s->n_subsets; j++) {
+			plan[i].new_subset[j] = find_subset_id(m->subset_names, s->name,
+							       s->subsets[j].name,
+							       &plan[i].subset_id[j]) != 0;
+			if (!plan[i].new_subset[j])
+				sub_ids->used[plan[i].subset_id[j]] = true;
+		}
+	}
+	for (i = 0; i < cfg->n_services; i++) {
+		if (plan[i].new_svc) {
+			err = id_take(svc_ids, &plan[i].svc_id);
+			if (err)
+				return err;
+		}
+		for (j = 0; j < cfg->services[i].n_subsets; j++) {
+			if (!plan[i].new_subset[j])
+				continue;
+			err = id_take(sub_ids, &plan[i].subset_id[j]);
+			if (err)
+				return err;
+		}
+	}
+	return 0;
+}
+
+static int write_names(const struct sl_maps *m, const struct sl_config *cfg,
+		       const struct svc_plan *plan)
+{
+	size_t i, j;
+	int err;
+
+	for (i = 0; i < cfg->n_services; i++) {
+		const struct sl_service_cfg *s = &cfg->services[i];
+		struct sl_svc_name vn = { .in_use = 1 };
+
+		snprintf(vn.name, sizeof(vn.name), "%s", s->name);
+		if (bpf_map_update_elem(m->svc_names, &plan[i].svc_id, &vn, BPF_ANY))
+			return -errno;
+		for (j = 0; j < s->n_subsets; j++) {
+			struct sl_subset_name sn = { .in_use = 1, .svc_id = plan[i].svc_id };
+
+			snprintf(sn.service, sizeof(sn.service), "%s", s->name);
+			snprintf(sn.subset, sizeof(sn.subset), "%s", s->subsets[j].name);
+			if (plan[i].new_subset[j]) {
+				/* a reused row starts from zero */
+				err = zero_stats_row(m, plan[i].subset_id[j]);
+				if (err)
+					return err;
+			}
+			if (bpf_map_update_elem(m->subset_names, &plan[i].subset_id[j], &sn,
+						BPF_ANY))
+				return -errno;
+		}
+	}
+	return 0;
+}
+
+/* After the flip: rows the new config does not use are free again. */
+static void release_ids(const struct sl_maps *m, const struct id_alloc *svc_ids,
+			const struct id_alloc *sub_ids)
+{
+	__u32 i;
+
+	for (i = 0; i < SL_MAX_SUBSET_IDS; i++) {
+		if (svc_ids->was[i] && !svc_ids->used[i]) {
+			struct sl_svc_name vn = {};
+
+			bpf_map_update_elem(m->svc_names, &i, &vn, BPF_ANY);
+		}
+		if (sub_ids->was[i] && !sub_ids->used[i]) {
+			struct sl_subset_name sn = {};
+
+			bpf_map_update_elem(m->subset_names, &i, &sn, BPF_ANY);
+		}
+	}
+}
+
+/* ---- source matches ---- */
+
+struct src_prefix {
+	struct sl_cidr c;
+	__u32 cidr_bits;  /* routes naming this prefix in sourceCIDRs */
+	__u32 label_bits; /* routes whose sourceLabels select this prefix */
+};
+
+static bool cidr_contains(const struct sl_cidr *outer, const struct sl_cidr *inner)
+{
+	int full, rest;
+
+	if (outer->a.family != inner->a.family || outer->plen > inner->plen)
+		return false;
+	full = outer->plen / 8;
+	rest = outer->plen % 8;
+	if (memcmp(outer->a.addr, inner->a.addr, full))
+		return false;
+	if (rest) {
+		uint8_t mask = (uint8_t)(0xff << (8 - rest));
+
+		if ((outer->a.addr[full] & mask) != (inner->a.addr[full] & mask))
+			return false;
+	}
+	return true;
+}
+
+static int add_prefix(struct src_prefix **v, size_t *n, size_t *cap, const struct sl_cidr *c,
+		      __u32 cidr_bit, __u32 label_bit)
+{
+	size_t i;
+
+	for (i = 0; i < *n; i++)
+		if ((*v)[i].c.plen == c->plen && cidr_contains(&(*v)[i].c, c)) {
+			(*v)[i].cidr_bits |= cidr_bit;
+			(*v)[i].label_bits |= label_bit;
+			return 0;
+		}
+	if (*n == *cap) {
+		void *p;
+
+		*cap = *cap ? *cap * 2 : 16;
+		p = realloc(*v, *cap * sizeof(**v));
+		if (!p)
+			return -ENOMEM;
+		*v = p;
+	}
+	(*v)[*n].c = *c;
+	(*v)[*n].cidr_bits = cidr_bit;
+	(*v)[*n].label_bits = label_bit;
+	(*n)++;
+	return 0;
+}
+
+/*
+ * LPM returns only the longest prefix that contains the client, so each
+ * prefix's value must also carry the routes of every shorter prefix that
+ * contains it.
+ */
+static int write_src_match(const struct sl_maps *m, const struct sl_config *cfg,
+			   const struct sl_service_cfg *s, __u32 svc_id, __u32 slot)
+{
+	struct src_prefix *v = NULL;
+	size_t n = 0, cap = 0, r, i, j, w;
+	int err = 0;
+
+	for (r = 0; r < s->n_routes; r++) {
+		const struct sl_route_cfg *rt = &s->routes[r];
+
+		for (i = 0; rt->has_cidrs && i < rt->n_cidrs; i++) {
+			err = add_prefix(&v, &n, &cap, &rt->cidrs[i], 1U << r, 0);
+			if (err)
+				goto out;
+		}
+		for (w = 0; rt->has_labels && w < cfg->n_workloads; w++) {
+			const struct sl_workload_cfg *wl = &cfg->workloads[w];
+
+			if (!sl_labels_match(rt->labels, rt->n_labels, wl->labels, wl->n_labels))
+				continue;
+			for (i = 0; i < wl->n_cidrs; i++) {
+				err = add_prefix(&v, &n, &cap, &wl->cidrs[i], 0, 1U << r);
+				if (err)
+					goto out;
+			}
+		}
+	}
+	for (i = 0; i < n; i++) {
+		struct sl_src_routes val = {};
+		struct sl_src_key key = {
+			.prefixlen = SL_SRC_KEY_FIXED_BITS + v[i].c.plen,
+			.slot = slot,
+			.svc_id = svc_id,
+			.family = v[i].c.a.family,
+		};
+
+		for (j = 0; j < n; j++)
+			if (cidr_contains(&v[j].c, &v[i].c)) {
+				val.cidr_routes |= v[j].cidr_bits;
+				val.label_routes |= v[j].label_bits;
+			}
+		memcpy(key.addr, v[i].c.a.addr, 16);
+		if (bpf_map_update_elem(m->src_match, &key, &val, BPF_ANY)) {
+			err = -errno;
+			goto out;
+		}
+	}
+out:
+	free(v);
+	return err;
+}
+
+/* ---- services and endpoints ---- */
+
+static void fill_routes(struct sl_service *val, const struct sl_service_cfg *s)
+{
+	size_t r, j;
+
+	val->n_routes = s->n_routes;
+	for (r = 0; r < s->n_routes && r < SL_MAX_ROUTES; r++) {
+		const struct sl_route_cfg *rt = &s->routes[r];
+		struct sl_route *out = &val->routes[r];
+
+		out->flags = (rt->has_cidrs ? SL_ROUTE_MATCH_CIDR : 0) |
+			     (rt->has_labels ? SL_ROUTE_MATCH_LABELS : 0);
+		if (out->flags)
+			val->flags |= SL_SVC_SRC_MATCH;
+		out->total_weight = 0;
+		for (j = 0; j < SL_MAX_SUBSETS; j++) {
+			out->weight[j] = j < s->n_subsets ? rt->weight[j] : 0;
+			out->total_weight += out->weight[j];
+		}
+	}
+}
+
+static int write_service(const struct sl_maps *m, const struct sl_config *cfg,
+			 const struct sl_service_cfg *s, const struct svc_plan *plan, __u32 slot,
+			 __u32 *ep_next, struct sl_diag *diag)
+{
+	__u32 base[2][SL_MAX_SUBSETS] = {}, count[2][SL_MAX_SUBSETS] = {};
+	size_t f, j, e, v, p;
+	int err;
+
+	/* Endpoints per family: a v4 VIP can only be DNATed to v4 endpoints. */
+	for (f = 0; f < 2; f++) {
+		uint8_t fam = f ? SL_AF_INET6 : SL_AF_INET;
+
+		for (j = 0; j < s->n_subsets; j++) {
+			const struct sl_subset_cfg *sub = &s->subsets[j];
+
+			base[f][j] = slot * SL_MAX_ENDPOINTS + *ep_next;
+			for (e = 0; e < sub->n_eps; e++) {
+				struct sl_endpoint ep = { .family = fam };
+				__u32 idx = slot * SL_MAX_ENDPOINTS + *ep_next;
+
+				if (sub->eps[e].a.family != fam)
+					continue;
+				if (*ep_next >= SL_MAX_ENDPOINTS) {
+					sl_diag_add(diag, &s->pos, "error",
+						    "more than %d endpoints in all services",
+						    SL_MAX_ENDPOINTS);
+					return -ENOSPC;
+				}
+				memcpy(ep.addr, sub->eps[e].a.addr, 16);
+				ep.port = htons(sub->eps[e].port);
+				if (bpf_map_update_elem(m->endpoints, &idx, &ep, BPF_ANY))
+					return -errno;
+				(*ep_next)++;
+				count[f][j]++;
+			}
+		}
+	}
+
+	for (v = 0; v < s->n_vips; v++) {
+		f = s->vips[v].family == SL_AF_INET6;
+		for (p = 0; p < s->n_ports; p++) {
+			struct sl_service val = {
+				.svc_id = plan->svc_id,
+				.flags = s->affinity == SL_AFFINITY_CLIENT_IP ?
+						 SL_SVC_AFFINITY_CLIENT_IP :
+						 0,
+				.target_port = htons(s->ports[p].target_port),
+				.n_subsets = s->n_subsets,
+			};
+			struct sl_svc_key key = {
+				.slot = slot,
+				.port = htons(s->ports[p].port),
+				.proto = s->ports[p].proto,
+				.family = s->vips[v].family,
+			};
+
+			memcpy(key.addr, s->vips[v].addr, 16);
+			for (j = 0; j < s->n_subsets; j++) {
+				val.subset_id[j] = plan->subset_id[j];
+				val.ep_base[j] = base[f][j];
+				val.ep_count[j] = count[f][j];
+			}
+			fill_routes(&val, s);
+			if (bpf_map_update_elem(m->services, &key, &val, BPF_NOEXIST)) {
+				err = -errno;
+				if (err == -EEXIST)
+					sl_diag_add(diag, &s->ports[p].pos, "error",
+						    "service '%s': this VIP and port are already "
+						    "used by another service",
+						    s->name);
+				return err;
+			}
+		}
+	}
+	return write_src_match(m, cfg, s, plan->svc_id, slot);
+}
+
+static int flip(const struct sl_maps *m, __u32 slot)
+{
+	struct sl_state c;
+	struct timespec ts;
+	int err;
+
+	err = read_config(m, &c);
+	if (err)
+		return err;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	c.active_slot = slot;
+	c.generation++;
+	c.applied_ns = (__u64)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+	err = write_config(m, &c);
+	if (err)
+		return err;
+	return rcu_barrier();
+}
+
+int sl_tables_apply(const struct sl_maps *m, const struct sl_config *cfg, struct sl_diag *diag)
+{
+	struct id_alloc *svc_ids = NULL, *sub_ids = NULL;
+	struct svc_plan *plan = NULL;
+		struct sl_state cur;
+	__u32 slot, ep_next = 0;
+	size_t i;
+	int err;
+
+	err = read_config(m, &cur);
+	if (err)
+		return err;
+	slot = cur.active_slot ^ 1;
+
+	plan = calloc(cfg->n_services ?: 1, sizeof(*plan));
+	svc_ids = calloc(1, sizeof(*svc_ids));
+	sub_ids = calloc(1, sizeof(*sub_ids));
+	if (!plan || !svc_ids || !sub_ids) {
+		err = -ENOMEM;
+		goto out;
+	}
+
+	/* A flip by someone else may still have readers on this slot. */
+	err = rcu_barrier();
+	err = err ?: clear_inactive(m, slot);
+	err = err ?: plan_ids(m, cfg, plan, svc_ids, sub_ids);
+	err = err ?: write_names(m, cfg, plan);
+	if (err)
+		goto out;
+	for (i = 0; i < cfg->n_services; i++) {
+		err = write_service(m, cfg, &cfg->services[i], &plan[i], slot, &ep_next, diag);
+		if (err)
+			goto out;
+	}
+	err = flip(m, slot);
+	if (err)
+		goto out;
+	release_ids(m, svc_ids, sub_ids);
+out:
+	free(plan);
+	free(svc_ids);
+	free(sub_ids);
+	return err;
+}
+
+/* ---- weights override: copy the active slot, change one route, flip ---- */
+
+/* The route `status` and `weights` talk about: the last one without a match. */
+static int default_route(const struct sl_service *val)
+{
+	int r;
+
+	for (r = (int)val->n_routes - 1; r >= 0; r--)
+		if (r < SL_MAX_ROUTES &&
+		    !(val->routes[r].flags & (SL_ROUTE_MATCH_CIDR | SL_ROUTE_MATCH_LABELS)))
+			return r;
+	return val->n_routes ? (int)val->n_routes - 1 : -1;
+}
+
+static int copy_slot(const struct sl_maps *m, __u32 from, __u32 to, __u32 svc_id,
+		     const __u32 *weights)
+{
+	struct sl_svc_key k, nk, *cur = NULL;
+	struct sl_src_key sk, nsk, *scur = NULL;
+	__u32 max_ep = 0, i;
+	struct sl_service v;
+	struct sl_src_routes sv;
+	int err = 0;
+
+	while (!bpf_map_get_next_key(m->services, cur, &nk)) {
+		k = nk;
+		cur = &k;
+		if (k.slot != from || bpf_map_lookup_elem(m->services, &k, &v))
+			continue;
+		for (i = 0; i < SL_MAX_SUBSETS; i++) {
+			__u32 end = v.ep_base[i] - from * SL_MAX_ENDPOINTS + v.ep_count[i];
+
+			if (v.ep_count[i] && end > max_ep)
+				max_ep = end;
+			v.ep_base[i] = v.ep_base[i] - from * SL_MAX_ENDPOINTS + to * SL_MAX_ENDPOINTS;
+		}
+		if (v.svc_id == svc_id) {
+			int r = default_route(&v);
+
+			if (r >= 0) {
+				v.routes[r].total_weight = 0;
+				for (i = 0; i < SL_MAX_SUBSETS; i++) {
+					v.routes[r].weight[i] = i < v.n_subsets ? weights[i] : 0;
+					v.routes[r].total_weight += v.routes[r].weight[i];
+				}
+				v.routes[r].flags |= SL_ROUTE_OVERRIDDEN;
+			}
+		}
+		k.slot = to;
+		if (bpf_map_update_elem(m->services, &k, &v, BPF_ANY))
+			return -errno;
+		k.slot = from;
+	}
+	for (i = 0; i < max_ep; i++) {
+		struct sl_endpoint ep;
+		__u32 src = from * SL_MAX_ENDPOINTS + i, dst = to * SL_MAX_ENDPOINTS + i;
+
+		if (bpf_map_lookup_elem(m->endpoints, &src, &ep) ||
+		    bpf_map_update_elem(m->endpoints, &dst, &ep, BPF_ANY))
+			return -errno;
+	}
+	while (!bpf_map_get_next_key(m->src_match, scur, &nsk)) {
+		sk = nsk;
+		scur = &sk;
+		if (sk.slot != from || bpf_map_lookup_elem(m->src_match, &sk, &sv))
+			continue;
+		sk.slot = to;
+		if (bpf_map_update_elem(m->src_match, &sk, &sv, BPF_ANY))
+			return -errno;
+		sk.slot = from;
+	}
+	return err;
+}
+
+int sl_tables_set_weights(const struct sl_maps *m, const char *service, char *const names[],
+			  const uint32_t weights[], size_t n, struct sl_diag *diag)
+{
+	__u32 w[SL_MAX_SUBSETS] = {}, total = 0, svc_id;
+	const struct sl_status_service *ss;
+	struct sl_status st = {};
+	struct sl_state cur;
+	size_t i, j;
+	int err;
+
+	err = sl_tables_read_status(m, &st);
+	if (err)
+		return err;
+	ss = sl_status_find(&st, service);
+	if (!ss) {
+		sl_diag_add(diag, NULL, "error", "no service '%s' in the running configuration",
+			    service);
+		err = -ENOENT;
+		goto out;
+	}
+	svc_id = ss->svc_id;
+	for (i = 0; i < n; i++) {
+		for (j = 0; j < ss->n_subsets; j++)
+			if (!strcmp(ss->subsets[j].name, names[i]))
+				break;
+		if (j == ss->n_subsets) {
+			sl_diag_add(diag, NULL, "error", "service '%s' has no subset '%s'", service,
+				    names[i]);
+			err = -EINVAL;
+			goto out;
+		}
+		if (weights[i] > SL_MAX_WEIGHT) {
+			sl_diag_add(diag, NULL, "error", "weight %u of '%s' is above %d", weights[i],
+				    names[i], SL_MAX_WEIGHT);
+			err = -EINVAL;
+			goto out;
+		}
+		w[j] = weights[i];
+	}
+	for (j = 0; j < SL_MAX_SUBSETS; j++)
+		total += w[j];
+	if (!total) {
+		sl_diag_add(diag, NULL, "error",
+			    "all weights are 0; at least one subset must get traffic");
+		err = -EINVAL;
+		goto out;
+	}
+
+	err = read_config(m, &cur);
+	err = err ?: rcu_barrier();
+	err = err ?: clear_inactive(m, cur.active_slot ^ 1);
+	err = err ?: copy_slot(m, cur.active_slot, cur.active_slot ^ 1, svc_id, w);
+	err = err ?: flip(m, cur.active_slot ^ 1);
+out:
+	sl_status_free(&st);
+	return err;
+}
+
+/* ---- reading back ---- */
+
+static const char *const global_names[SL_G_MAX] = {
+	[SL_G_PASS] = "pass",
+	[SL_G_NEW_CONN] = "new_conn",
+	[SL_G_ESTABLISHED] = "established",
+	[SL_G_REPLY] = "reply",
+	[SL_G_FRAGMENT] = "fragment",
+	[SL_G_MALFORMED] = "malformed",
+	[SL_G_NO_ROUTE] = "no_route",
+	[SL_G_NO_ENDPOINT] = "no_endpoint",
+	[SL_G_CT_FULL] = "ct_full",
+	[SL_G_PORT_REUSE] = "port_reuse",
+	[SL_G_NAT_FAIL] = "nat_fail",
+};
+
+const char *sl_global_name(int idx)
+{
+	return idx >= 0 && idx < SL_G_MAX && global_names[idx] ? global_names[idx] : "?";
+}
+
+static int read_stats(const struct sl_maps *m, __u32 id, struct sl_stats *sum)
+{
+	int ncpu = libbpf_num_possible_cpus(), c;
+	struct sl_stats *v;
+
+	memset(sum, 0, sizeof(*sum));
+	if (ncpu < 0)
+		return ncpu;
+	v = calloc(ncpu, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	if (bpf_map_lookup_elem(m->stats, &id, v)) {
+		free(v);
+		return -errno;
+	}
+	for (c = 0; c < ncpu; c++) {
+		sum->conns_opened += v[c].conns_opened;
+		sum->conns_closed += v[c].conns_closed;
+		sum->packets_in += v[c].packets_in;
+		sum->bytes_in += v[c].bytes_in;
+		sum->packets_out += v[c].packets_out;
+		sum->bytes_out += v[c].bytes_out;
+		sum->backend_resets += v[c].backend_resets;
+		sum->no_endpoint += v[c].no_endpoint;
+	}
+	free(v);
+	return 0;
+}
+
+static int read_global(const struct sl_maps *m, uint64_t *out)
+{
+	int ncpu = libbpf_num_possible_cpus(), c;
+	__u32 i;
+	__u64 *v;
+
+	if (ncpu < 0)
+		return ncpu;
+	v = calloc(ncpu, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	for (i = 0; i < SL_G_MAX; i++) {
+		out[i] = 0;
+		if (bpf_map_lookup_elem(m->global, &i, v))
+			continue;
+		for (c = 0; c < ncpu; c++)
+			out[i] += v[c];
+	}
+	free(v);
+	return 0;
+}
+
+static struct sl_status_service *status_service(struct sl_status *st, __u32 svc_id)
+{
+	size_t i;
+	void *p;
+
+	for (i = 0; i < st->n_services; i++)
+		if (st->services[i].svc_id == svc_id)
+			return &st->services[i];
+	p = realloc(st->services, (st->n_services + 1) * sizeof(*st->services));
+	if (!p)
+		return NULL;
+	st->services = p;
+	memset(&st->services[st->n_services], 0, sizeof(*st->services));
+	st->services[st->n_services].svc_id = svc_id;
+	return &st->services[st->n_services++];
+}
+
+static int add_port(struct sl_status_service *ss, const struct sl_svc_key *k,
+		    const struct sl_service *v)
+{
+	struct sl_status_port *p;
+
+	p = realloc(ss->ports, (ss->n_ports + 1) * sizeof(*ss->ports));
+	if (!p)
+		return -ENOMEM;
+	ss->ports = p;
+	p = &ss->ports[ss->n_ports++];
+	memset(p, 0, sizeof(*p));
+	p->vip.family = k->family;
+	memcpy(p->vip.addr, k->addr, 16);
+	p->port = ntohs(k->port);
+	p->target_port = ntohs(v->target_port);
+	p->proto = k->proto;
+	return 0;
+}
+
+static int add_endpoints(const struct sl_maps *m, struct sl_status_subset *sub, __u32 base,
+			 __u32 count)
+{
+	__u32 i, k;
+
+	for (i = 0; i < count; i++) {
+		__u32 idx = base + i;
+		struct sl_endpoint ep;
+		struct sl_status_endpoint *p;
+
+		if (bpf_map_lookup_elem(m->endpoints, &idx, &ep))
+			return -errno;
+		for (k = 0; k < sub->n_eps; k++)
+			if (sub->eps[k].a.family == ep.family &&
+			    !memcmp(sub->eps[k].a.addr, ep.addr, 16) &&
+			    sub->eps[k].port == ntohs(ep.port))
+				break;
+		if (k < sub->n_eps)
+			continue;
+		p = realloc(sub->eps, (sub->n_eps + 1) * sizeof(*sub->eps));
+		if (!p)
+			return -ENOMEM;
+		sub->eps = p;
+		p = &sub->eps[sub->n_eps++];
+		memset(p, 0, sizeof(*p));
+		p->a.family = ep.family;
+		memcpy(p->a.addr, ep.addr, 16);
+		p->port = ntohs(ep.port);
+	}
+	return 0;
+}
+
+static int cmp_service(const void *a, const void *b)
+{
+	return strcmp(((const struct sl_status_service *)a)->name,
+		      ((const struct sl_status_service *)b)->name);
+}
+
+int sl_tables_read_status(const struct sl_maps *m, struct sl_status *st)
+{
+	struct sl_svc_key k, nk, *cur = NULL;
+	struct sl_ct_key ck, nck, *ccur = NULL;
+	struct sl_service v;
+	size_t j;
+	int err;
+
+	memset(st, 0, sizeof(*st));
+	err = read_config(m, &st->state);
+	err = err ?: read_global(m, st->global);
+	if (err)
+		return err;
+
+	while (!bpf_map_get_next_key(m->services, cur, &nk)) {
+		struct sl_status_service *ss;
+		struct sl_svc_name vn;
+
+		k = nk;
+		cur = &k;
+		if (k.slot != st->state.active_slot || bpf_map_lookup_elem(m->services, &k, &v))
+			continue;
+		ss = status_service(st, v.svc_id);
+		if (!ss) {
+			err = -ENOMEM;
+			goto fail;
+		}
+		if (!ss->name[0]) {
+			if (!bpf_map_lookup_elem(m->svc_names, &v.svc_id, &vn))
+				snprintf(ss->name, sizeof(ss->name), "%s", vn.name);
+			ss->flags = v.flags;
+			ss->n_subsets = v.n_subsets < SL_MAX_SUBSETS ? v.n_subsets : SL_MAX_SUBSETS;
+			ss->n_routes = v.n_routes < SL_MAX_ROUTES ? v.n_routes : SL_MAX_ROUTES;
+			memcpy(ss->routes, v.routes, sizeof(ss->routes));
+			ss->default_route = default_route(&v);
+			ss->overridden = ss->default_route >= 0 &&
+					 (v.routes[ss->default_route].flags & SL_ROUTE_OVERRIDDEN);
+			for (j = 0; j < ss->n_subsets; j++) {
+				struct sl_status_subset *sub = &ss->subsets[j];
+				struct sl_subset_name sn;
+
+				sub->subset_id = v.subset_id[j];
+				if (!bpf_map_lookup_elem(m->subset_names, &sub->subset_id, &sn))
+					snprintf(sub->name, sizeof(sub->name), "%s", sn.subset);
+				sub->weight = ss->default_route >= 0 ?
+						      v.routes[ss->default_route].weight[j] :
+						      0;
+				err = read_stats(m, sub->subset_id, &sub->stats);
+				if (err)
+					goto fail;
+			}
+		}
+		err = add_port(ss, &k, &v);
+		for (j = 0; !err && j < ss->n_subsets; j++)
+			err = add_endpoints(m, &ss->subsets[j], v.ep_base[j], v.ep_count[j]);
+		if (err)
+			goto fail;
+	}
+	while (!bpf_map_get_next_key(m->conntrack, ccur, &nck)) {
+		ck = nck;
+		ccur = &ck;
+		st->ct_entries++;
+	}
+	if (st->n_services)
+		qsort(st->services, st->n_services, sizeof(*st->services), cmp_service);
+	return 0;
+fail:
+	sl_status_free(st);
+	return err;
+}
+
+void sl_status_free(struct sl_status *st)
+{
+	size_t i, j;
+
+	for (i = 0; i < st->n_services; i++) {
+		free(st->services[i].ports);
+		for (j = 0; j < SL_MAX_SUBSETS; j++)
+			free(st->services[i].subsets[j].eps);
+	}
+	free(st->services);
+	memset(st, 0, sizeof(*st));
+}
+
+const struct sl_status_service *sl_status_find(const struct sl_status *st, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < st->n_services; i++)
+		if (!strcmp(st->services[i].name, name))
+			return &st->services[i];
+	return NULL;
+}
