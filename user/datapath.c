@@ -68,7 +68,8 @@ static int pin_prog(struct bpf_program *prog, const char *dir)
 
 	/* Pin under a temporary name, then rename over the old pin: atomic. */
 	snprintf(path, sizeof(path), "%s/%s", dir, bpf_program__name(prog));
-	snprintf(tmp, sizeof(tmp), "%s.new", path);
+	/* bpffs refuses dots in names */
+	snprintf(tmp, sizeof(tmp), "%s_new", path);
 	unlink(tmp);
 	if (bpf_obj_pin(bpf_program__fd(prog), tmp))
 		return -errno;

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 #include <time.h>
 
 #include <bpf/libbpf.h>
@@ -39,11 +40,18 @@ void sl_log(enum sl_log_level level, const char *fmt, ...)
 static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
 	enum sl_log_level l = level == LIBBPF_WARN ? SL_LOG_WARN : SL_LOG_DEBUG;
+	char buf[1024];
 
 	if (l > log_level)
 		return 0;
-	fputs("libbpf: ", stderr);
-	return vfprintf(stderr, fmt, ap);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	/*
+	 * bpf_tc_hook_create() on an interface that already has clsact: the
+	 * caller treats -EEXIST as success, so the kernel's message is noise.
+	 */
+	if (strstr(buf, "Exclusivity flag on") && l == SL_LOG_WARN && log_level < SL_LOG_DEBUG)
+		return 0;
+	return fprintf(stderr, "libbpf: %s", buf);
 }
 
 void sl_log_hook_libbpf(void)
