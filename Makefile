@@ -37,7 +37,7 @@ USER_OBJS := $(patsubst user/%.c,$(BUILD)/user/%.o,$(USER_SRCS))
 LIB_OBJS  := $(filter-out $(BUILD)/user/main.o,$(USER_OBJS))
 SKEL      := $(BUILD)/sluice.skel.h
 
-TEST_BINS := $(BUILD)/tests/test_config $(BUILD)/tests/test_pkt
+TEST_BINS := $(BUILD)/tests/test_config $(BUILD)/tests/test_pkt $(BUILD)/tests/test_atomic
 
 .DELETE_ON_ERROR:
 .PHONY: all deps test test-bins demo bench clean format
@@ -69,6 +69,10 @@ $(BUILD)/tests/test_config: tests/unit/test_config.c $(LIB_OBJS)
 $(BUILD)/tests/test_pkt: tests/pkt/test_pkt.c $(wildcard tests/pkt/*.h) $(LIB_OBJS)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) -Itests/pkt $(filter %.c %.o,$^) $(LDLIBS) -o $@
+
+$(BUILD)/tests/test_atomic: tests/pkt/test_atomic.c $(wildcard tests/pkt/*.h) $(LIB_OBJS)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -Itests/pkt $(filter %.c %.o,$^) $(LDLIBS) -lpthread -o $@
 
 $(BUILD):
 	$(Q)mkdir -p $(BUILD)/user $(BUILD)/tests

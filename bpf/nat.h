@@ -22,10 +22,14 @@
 #define SL_IP6_SADDR_OFF (ETH_HLEN + offsetof(struct ipv6hdr, saddr))
 #define SL_IP6_DADDR_OFF (ETH_HLEN + offsetof(struct ipv6hdr, daddr))
 
-/* UDP over IPv4 may carry no checksum (0): leave it so. */
+/*
+ * UDP over IPv4 may carry no checksum (0): leave it so. A UDP checksum that
+ * computes to 0 goes out as 0xffff, over IPv6 too (RFC 8200 8.1: there a 0
+ * is invalid and the receiver drops the datagram).
+ */
 static __always_inline __u64 sl_l4_flags(const struct sl_pkt *p)
 {
-	return p->proto == IPPROTO_UDP && p->family == SL_AF_INET ? BPF_F_MARK_MANGLED_0 : 0;
+	return p->proto == IPPROTO_UDP ? BPF_F_MARK_MANGLED_0 : 0;
 }
 
 /*

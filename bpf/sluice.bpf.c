@@ -189,8 +189,16 @@ int sl_egress(struct __sk_buff *skb)
 		 * A SYN-ACK on a closed connection answers a later direct
 		 * connection that reuses the client port: not ours.
 		 */
-		if ((p.tcp_flags & SL_TCP_SYN) && (!fwd || (fwd->flags & SL_CT_CLOSED)))
+		if ((p.tcp_flags & SL_TCP_SYN) && (!fwd || (fwd->flags & SL_CT_CLOSED))) {
+			/*
+			 * The rest of that direct connection is not ours either:
+			 * forget the stale reverse entry, or its data would come
+			 * back from the VIP.
+			 */
+			sl_ct_key_fwd(&k, &p);
+			bpf_map_delete_elem(&sl_revnat, &k);
 			return TC_ACT_OK;
+		}
 		if (fwd && sl_tcp_closing(&p))
 			sl_ct_close(fwd);
 		if (p.tcp_flags & SL_TCP_RST) {

@@ -223,6 +223,7 @@ int cmd_status(int argc, char **argv)
 		sl_maps_close(&maps);
 		return SL_EXIT_SYSTEM;
 	}
+	st.ct_entries = sl_tables_count_conntrack(&maps);
 	n_ifs = sl_dp_attached(cli.pin_dir, ifs, 256);
 	if (n_ifs < 0)
 		n_ifs = 0;

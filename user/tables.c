@@ -959,7 +959,6 @@ static int cmp_service(const void *a, const void *b)
 int sl_tables_read_status(const struct sl_maps *m, struct sl_status *st)
 {
 	struct sl_svc_key k, nk, *cur = NULL;
-	struct sl_ct_key ck, nck, *ccur = NULL;
 	struct sl_service v;
 	size_t j;
 	int err;
@@ -1014,11 +1013,6 @@ int sl_tables_read_status(const struct sl_maps *m, struct sl_status *st)
 		if (err)
 			goto fail;
 	}
-	while (!bpf_map_get_next_key(m->conntrack, ccur, &nck)) {
-		ck = nck;
-		ccur = &ck;
-		st->ct_entries++;
-	}
 	if (st->n_services)
 		qsort(st->services, st->n_services, sizeof(*st->services), cmp_service);
 	return 0;
@@ -1038,6 +1032,19 @@ void sl_status_free(struct sl_status *st)
 	}
 	free(st->services);
 	memset(st, 0, sizeof(*st));
+}
+
+int sl_tables_count_conntrack(const struct sl_maps *m)
+{
+	struct sl_ct_key k, nk, *cur = NULL;
+	int n = 0;
+
+	while (!bpf_map_get_next_key(m->conntrack, cur, &nk)) {
+		k = nk;
+		cur = &k;
+		n++;
+	}
+	return n;
 }
 
 const struct sl_status_service *sl_status_find(const struct sl_status *st, const char *name)

@@ -95,11 +95,13 @@ struct sl_status {
 	struct sl_status_service *services;
 	size_t n_services;
 	uint64_t global[SL_G_MAX];
-	uint32_t ct_entries; /* forward conntrack entries (counted) */
+	uint32_t ct_entries; /* forward conntrack entries, if counted */
 };
 
 int sl_tables_read_status(const struct sl_maps *m, struct sl_status *st);
 void sl_status_free(struct sl_status *st);
+/* Walks the whole map: for status, not for hot paths. */
+int sl_tables_count_conntrack(const struct sl_maps *m);
 const struct sl_status_service *sl_status_find(const struct sl_status *st, const char *name);
 
 /* Names of enum sl_global_idx entries ("new_conn", ...). */

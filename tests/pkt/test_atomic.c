@@ -1,0 +1,228 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * Live updates are atomic: while one thread sends new connections through
+ * the real sl_ingress with BPF_PROG_TEST_RUN, another flips between two
+ * configurations that only make sense whole:
+ *
+ *   A: v1 = {10.0.1.10} weight 1, v2 = {}          weight 0
+ *   B: v1 = {}          weight 0, v2 = {10.0.2.10} weight 1
+ *
+ * Any mix of the two (B's weights with A's endpoint ranges, say) picks a
+ * subset with no endpoint, which the datapath drops and counts. So every
+ * SYN must come out DNATed to exactly 10.0.1.10 or 10.0.2.10, and the
+ * no_endpoint counter must stay 0, across hundreds of applies.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "check.h"
+#include "config.h"
+#include "datapath.h"
+#include "pkt.h"
+#include "sluice.skel.h"
+#include "tables.h"
+
+#define FLIPS 200
+
+static const char cfg_a[] = "services:\n"
+			    "  - name: backend\n"
+			    "    vips: [10.96.0.10]\n"
+			    "    ports: [{port: 80, targetPort: 8080}]\n"
+			    "    subsets:\n"
+			    "      v1: {endpoints: [10.0.1.10]}\n"
+			    "      v2: {endpoints: []}\n"
+			    "    routes:\n"
+			    "      - split: {v1: 1, v2: 0}\n";
+
+static const char cfg_b[] = "services:\n"
+			    "  - name: backend\n"
+			    "    vips: [10.96.0.10]\n"
+			    "    ports: [{port: 80, targetPort: 8080}]\n"
+			    "    subsets:\n"
+			    "      v1: {endpoints: []}\n"
+			    "      v2: {endpoints: [10.0.2.10]}\n"
+			    "    routes:\n"
+			    "      - split: {v1: 0, v2: 1}\n";
+
+struct sender {
+	int prog_fd;
+	atomic_bool stop;
+	long sent, to_v1, to_v2, wrong, dropped, errors;
+};
+
+static void *send_syns(void *arg)
+{
+	struct sender *s = arg;
+	uint8_t v1[16], v2[16];
+	struct frame in, out;
+	struct flow fl = {
+		.family = 4,
+		.proto = PROTO_TCP,
+		.dport = 80,
+		.tcp_flags = TH_SYN,
+	};
+	uint32_t n = 0;
+
+	pkt_addr("10.96.0.10", fl.daddr);
+	pkt_addr("10.0.1.10", v1);
+	pkt_addr("10.0.2.10", v2);
+	while (!atomic_load(&s->stop)) {
+		LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = in.b, .data_out = out.b,
+			    .data_size_out = sizeof(out.b), .repeat = 1);
+
+		/* a new tuple every time: each SYN is a new connection */
+		pkt_addr("10.1.0.0", fl.saddr);
+		fl.saddr[2] = (uint8_t)(n >> 16);
+		fl.saddr[3] = (uint8_t)(n >> 8);
+		fl.sport = 1024 + (n & 0x3fff);
+		n++;
+		opts.data_size_in = pkt_build(&in, &fl);
+		if (bpf_prog_test_run_opts(s->prog_fd, &opts)) {
+			s->errors++;
+			continue;
+		}
+		s->sent++;
+		if (opts.retval != 0 /* TC_ACT_OK */)
+			s->dropped++;
+		else if (!memcmp(out.b + ETH_LEN + 16, v1, 4))
+			s->to_v1++;
+		else if (!memcmp(out.b + ETH_LEN + 16, v2, 4))
+			s->to_v2++;
+		else
+			s->wrong++;
+	}
+	return NULL;
+}
+
+static int load(const char *yaml, struct sl_config **cfg)
+{
+	struct sl_diag diag;
+	int err;
+
+	sl_diag_init(&diag);
+	err = sl_config_load_buf("atomic.yaml", yaml, strlen(yaml), cfg, &diag);
+	sl_diag_free(&diag);
+	return err;
+}
+
+static uint64_t global_counter(const struct sl_maps *m, int idx)
+{
+	struct sl_status st;
+	uint64_t v = 0;
+
+	if (!sl_tables_read_status(m, &st)) {
+		v = st.global[idx];
+		sl_status_free(&st);
+	}
+	return v;
+}
+
+static void test_flips_under_load(void)
+{
+	struct sl_config *a = NULL, *b = NULL;
+	struct sender s = {};
+	struct sl_datapath dp;
+	struct sl_diag diag;
+	pthread_t th;
+	int i, err;
+
+	if (!ASSERT_OK(sl_dp_load(&dp, NULL), "load"))
+		return;
+	if (!ASSERT_OK(load(cfg_a, &a), "parse A") || !ASSERT_OK(load(cfg_b, &b), "parse B"))
+		goto out;
+	sl_diag_init(&diag);
+	if (!ASSERT_OK(sl_tables_apply(&dp.maps, a, &diag), "apply A"))
+		goto out_diag;
+
+	s.prog_fd = bpf_program__fd(dp.skel->progs.sl_ingress);
+	if (!ASSERT_OK(pthread_create(&th, NULL, send_syns, &s), "thread"))
+		goto out_diag;
+	for (i = 0; i < FLIPS; i++) {
+		err = sl_tables_apply(&dp.maps, i % 2 ? a : b, &diag);
+		if (!ASSERT_OK(err, "apply"))
+			break;
+	}
+	atomic_store(&s.stop, true);
+	pthread_join(th, NULL);
+
+	printf("  %d applies, %ld SYNs: %ld to v1, %ld to v2, %ld dropped, %ld elsewhere\n", i,
+	       s.sent, s.to_v1, s.to_v2, s.dropped, s.wrong);
+	ASSERT_EQ(s.errors, 0, "test-run errors");
+	ASSERT_TRUE(s.sent > 1000, "enough SYNs ran during the flips");
+	ASSERT_TRUE(s.to_v1 > 0 && s.to_v2 > 0, "both configurations were seen");
+	ASSERT_EQ(s.dropped, 0, "SYNs dropped (a half-applied table)");
+	ASSERT_EQ(s.wrong, 0, "SYNs DNATed to neither endpoint");
+	ASSERT_EQ(global_counter(&dp.maps, SL_G_NO_ENDPOINT), 0, "no_endpoint counter");
+	ASSERT_EQ(global_counter(&dp.maps, SL_G_NO_ROUTE) + global_counter(&dp.maps, SL_G_PASS),
+		  0, "SYNs that found no service");
+out_diag:
+	sl_diag_free(&diag);
+out:
+	sl_config_free(a);
+	sl_config_free(b);
+	sl_dp_close(&dp);
+}
+
+/* The override path (`sluice weights`) copies slots: same property. */
+static void test_weight_flips_under_load(void)
+{
+	static const char cfg[] = "services:\n"
+				  "  - name: backend\n"
+				  "    vips: [10.96.0.10]\n"
+				  "    ports: [{port: 80, targetPort: 8080}]\n"
+				  "    subsets:\n"
+				  "      v1: {endpoints: [10.0.1.10]}\n"
+				  "      v2: {endpoints: [10.0.2.10]}\n"
+				  "    routes:\n"
+				  "      - split: {v1: 1, v2: 0}\n";
+	char *names[2] = { "v1", "v2" };
+	struct sl_config *c = NULL;
+	struct sender s = {};
+	struct sl_datapath dp;
+	struct sl_diag diag;
+	pthread_t th;
+	int i;
+
+	if (!ASSERT_OK(sl_dp_load(&dp, NULL), "load"))
+		return;
+	sl_diag_init(&diag);
+	if (!ASSERT_OK(load(cfg, &c), "parse") ||
+	    !ASSERT_OK(sl_tables_apply(&dp.maps, c, &diag), "apply"))
+		goto out;
+	s.prog_fd = bpf_program__fd(dp.skel->progs.sl_ingress);
+	if (!ASSERT_OK(pthread_create(&th, NULL, send_syns, &s), "thread"))
+		goto out;
+	for (i = 0; i < FLIPS; i++) {
+		uint32_t w[2] = { i % 2, !(i % 2) };
+
+		if (!ASSERT_OK(sl_tables_set_weights(&dp.maps, "backend", names, w, 2, &diag),
+			       "set weights"))
+			break;
+	}
+	atomic_store(&s.stop, true);
+	pthread_join(th, NULL);
+	printf("  %d weight changes, %ld SYNs: %ld to v1, %ld to v2, %ld dropped\n", i, s.sent,
+	       s.to_v1, s.to_v2, s.dropped);
+	ASSERT_TRUE(s.to_v1 > 0 && s.to_v2 > 0, "both weight tables were seen");
+	ASSERT_EQ(s.dropped + s.wrong + s.errors, 0, "SYNs not DNATed to an endpoint");
+out:
+	sl_diag_free(&diag);
+	sl_config_free(c);
+	sl_dp_close(&dp);
+}
+
+int main(void)
+{
+	libbpf_set_print(NULL);
+	check_run("atomic_apply_under_load", test_flips_under_load);
+	check_run("atomic_weights_under_load", test_weight_flips_under_load);
+	printf("%d passed, %d failed\n", check_st.n_pass, check_st.n_fail);
+	return check_st.n_fail ? 1 : 0;
+}
