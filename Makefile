@@ -29,7 +29,6 @@ Q := @
 msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
-BPF_SRCS  := $(wildcard bpf/*.bpf.c)
 BPF_HDRS  := $(wildcard bpf/*.h) include/sluice_abi.h
 USER_SRCS := $(wildcard user/*.c)
 USER_HDRS := $(wildcard user/*.h) include/sluice_abi.h
@@ -49,6 +48,10 @@ $(BUILD)/sluice.bpf.o: bpf/sluice.bpf.c $(BPF_HDRS) | $(BUILD)
 	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@.tmp.o
 	$(Q)$(BPFTOOL) gen object $@ $@.tmp.o
 	$(Q)rm -f $@.tmp.o
+
+$(BUILD)/empty.bpf.o: bpf/empty.bpf.c | $(BUILD)
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
 $(SKEL): $(BUILD)/sluice.bpf.o
 	$(call msg,SKEL,$@)
@@ -74,6 +77,10 @@ $(BUILD)/tests/test_atomic: tests/pkt/test_atomic.c $(wildcard tests/pkt/*.h) $(
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) -Itests/pkt $(filter %.c %.o,$^) $(LDLIBS) -lpthread -o $@
 
+$(BUILD)/tests/bench_pkt: tests/pkt/bench_pkt.c $(wildcard tests/pkt/*.h) $(LIB_OBJS)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -Itests/pkt $(filter %.c %.o,$^) $(LDLIBS) -o $@
+
 $(BUILD):
 	$(Q)mkdir -p $(BUILD)/user $(BUILD)/tests
 
@@ -93,7 +100,7 @@ demo: deps
 	$(Q)scripts/demo.sh
 
 bench: deps
-	$(Q)$(MAKE) --no-print-directory all
+	$(Q)$(MAKE) --no-print-directory all $(BUILD)/empty.bpf.o $(BUILD)/tests/bench_pkt
 	$(Q)scripts/bench.sh
 
 format:

@@ -1,0 +1,200 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * ns per packet of each datapath path, through BPF_PROG_TEST_RUN (as
+ * Katran's perf testing does): one fixture per path, run many times with
+ * repeat=1 so each run sees the original packet (a rewriting program would
+ * see its own output on repeat > 1), and the kernel's own per-run duration
+ * averaged. An empty TC program run the same way is the floor. Test runs
+ * get private, uncloned skbs: real traffic adds the cost of un-sharing a
+ * cloned skb on its first write, which `scripts/bench.sh` measures.
+ *
+ *   build/tests/bench_pkt [RUNS]     (prints a Markdown table)
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "config.h"
+#include "datapath.h"
+#include "pkt.h"
+#include "sluice.skel.h"
+#include "tables.h"
+
+static const char cfg_yaml[] = "services:\n"
+			       "  - name: backend\n"
+			       "    vips: [10.96.0.10, \"fd00::10\"]\n"
+			       "    ports: [{port: 80, targetPort: 8080}]\n"
+			       "    subsets:\n"
+			       "      v1: {endpoints: [10.0.1.10, 10.0.1.11, \"fd00:1::10\"]}\n"
+			       "      v2: {endpoints: [10.0.2.10, \"fd00:2::10\"]}\n"
+			       "    routes:\n"
+			       "      - match: {sourceLabels: {app: frontend, version: v2}}\n"
+			       "        split: {v2: 100}\n"
+			       "      - split: {v1: 90, v2: 10}\n"
+			       "workloads:\n"
+			       "  - labels: {app: frontend, version: v2}\n"
+			       "    ips: [10.0.3.10]\n";
+
+struct result {
+	const char *name;
+	double ns;
+	long runs;
+};
+
+/* Average duration of one run of prog over frames made by make(i). */
+static int run_many(int prog_fd, long runs, void (*make)(struct frame *, long, void *), void *arg,
+		    double *avg)
+{
+	struct frame in, out;
+	unsigned long long total = 0;
+	long i;
+
+	for (i = 0; i < runs; i++) {
+		LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = in.b, .data_out = out.b,
+			    .data_size_out = sizeof(out.b), .repeat = 1);
+
+		make(&in, i, arg);
+		opts.data_size_in = in.len;
+		if (bpf_prog_test_run_opts(prog_fd, &opts))
+			return -errno;
+		total += opts.duration;
+	}
+	*avg = (double)total / runs;
+	return 0;
+}
+
+static void tcp_frame(struct frame *f, const char *src, uint16_t sport, const char *dst,
+		      uint16_t dport, uint8_t flags)
+{
+	struct flow fl = { .proto = PROTO_TCP, .sport = sport, .dport = dport, .tcp_flags = flags };
+
+	fl.family = pkt_addr(src, fl.saddr);
+	pkt_addr(dst, fl.daddr);
+	f->len = pkt_build(f, &fl);
+}
+
+/* A new connection every run: distinct client ports (50000 of them). */
+static void mk_syn(struct frame *f, long i, void *arg)
+{
+	tcp_frame(f, arg, 10000 + (i % 50000), strchr(arg, ':') ? "fd00::10" : "10.96.0.10", 80,
+		  TH_SYN);
+}
+
+/* The same established connection every run (its SYN went first). */
+static void mk_ack(struct frame *f, long i, void *arg)
+{
+	tcp_frame(f, arg, 5555, strchr(arg, ':') ? "fd00::10" : "10.96.0.10", 80, TH_ACK);
+}
+
+static void mk_pass(struct frame *f, long i, void *arg)
+{
+	tcp_frame(f, "10.0.9.2", 5555, "10.0.7.7", 80, TH_ACK);
+}
+
+/* Backend's reply to the connection mk_ack uses; backend found from conntrack. */
+struct reply_arg {
+	char backend[64];
+	char client[64];
+};
+
+static void mk_reply(struct frame *f, long i, void *arg)
+{
+	struct reply_arg *r = arg;
+
+	tcp_frame(f, r->backend, 8080, r->client, 5555, TH_ACK);
+}
+
+static int find_backend(int ct_fd, const char *client, char *out, size_t len)
+{
+	struct sl_ct_key k, nk, *cur = NULL;
+	struct sl_ct_entry e;
+	struct sl_addr a = {}, c = {};
+
+	sl_addr_parse(client, &c);
+	while (!bpf_map_get_next_key(ct_fd, cur, &nk)) {
+		k = nk;
+		cur = &k;
+		if (memcmp(k.saddr, c.addr, 16) || k.sport != htons(5555) ||
+		    bpf_map_lookup_elem(ct_fd, &k, &e))
+			continue;
+		a.family = e.family;
+		memcpy(a.addr, e.addr, 16);
+		sl_addr_str(&a, out, len);
+		return 0;
+	}
+	return -ENOENT;
+}
+
+int main(int argc, char **argv)
+{
+	long runs = argc > 1 ? atol(argv[1]) : 200000;
+	struct bpf_object *empty_obj = NULL;
+	struct sl_config *cfg = NULL;
+	struct result res[16];
+	struct reply_arg r4 = { .client = "10.0.9.2" }, r6 = { .client = "fd00:9::2" };
+	struct sl_datapath dp;
+	struct sl_diag diag;
+	int n = 0, ing, egr, empty_fd, err, i;
+	double ns;
+
+	libbpf_set_print(NULL);
+	sl_diag_init(&diag);
+	err = sl_dp_load(&dp, NULL);
+	if (err)
+		return 2;
+	err = sl_config_load_buf("bench.yaml", cfg_yaml, strlen(cfg_yaml), &cfg, &diag);
+	err = err ?: sl_tables_apply(&dp.maps, cfg, &diag);
+	if (err) {
+		fprintf(stderr, "setup: %s\n", strerror(-err));
+		return 2;
+	}
+	empty_obj = bpf_object__open_file("build/empty.bpf.o", NULL);
+	if (!empty_obj || bpf_object__load(empty_obj)) {
+		fprintf(stderr, "cannot load build/empty.bpf.o (make build/empty.bpf.o)\n");
+		return 2;
+	}
+	empty_fd = bpf_program__fd(bpf_object__find_program_by_name(empty_obj, "sl_bench_empty"));
+	ing = bpf_program__fd(dp.skel->progs.sl_ingress);
+	egr = bpf_program__fd(dp.skel->progs.sl_egress);
+
+#define MEASURE(label, fd, make, arg)                                                              \
+	do {                                                                                       \
+		long cnt = make == mk_syn && runs > 50000 ? 50000 : runs;                          \
+		if (run_many(fd, cnt, make, arg, &ns)) {                                           \
+			fprintf(stderr, "%s: test run failed\n", label);                          \
+			return 2;                                                                  \
+		}                                                                                  \
+		res[n++] = (struct result){ label, ns, cnt };                                      \
+	} while (0)
+
+	MEASURE("empty TC program (floor)", empty_fd, mk_ack, "10.0.9.2");
+	MEASURE("not service traffic (pass)", ing, mk_pass, NULL);
+	MEASURE("IPv4 new connection (SYN)", ing, mk_syn, "10.0.9.2");
+	MEASURE("IPv4 new connection, labelled source", ing, mk_syn, "10.0.3.10");
+	MEASURE("IPv6 new connection (SYN)", ing, mk_syn, "fd00:9::2");
+	MEASURE("IPv4 established (DNAT)", ing, mk_ack, "10.0.9.2");
+	MEASURE("IPv6 established (DNAT)", ing, mk_ack, "fd00:9::2");
+	if (find_backend(dp.maps.conntrack, r4.client, r4.backend, sizeof(r4.backend)) ||
+	    find_backend(dp.maps.conntrack, r6.client, r6.backend, sizeof(r6.backend))) {
+		fprintf(stderr, "no conntrack entry for the established fixture\n");
+		return 2;
+	}
+	MEASURE("IPv4 reply (reverse NAT)", egr, mk_reply, &r4);
+	MEASURE("IPv6 reply (reverse NAT)", egr, mk_reply, &r6);
+
+	printf("| path (BPF_PROG_TEST_RUN) | runs | ns/packet | minus floor | vs floor |\n");
+	printf("|---|---:|---:|---:|---:|\n");
+	for (i = 0; i < n; i++)
+		printf("| %s | %ld | %.1f | %.1f | %.1fx |\n", res[i].name, res[i].runs, res[i].ns,
+		       res[i].ns - res[0].ns, res[i].ns / res[0].ns);
+
+	bpf_object__close(empty_obj);
+	sl_config_free(cfg);
+	sl_diag_free(&diag);
+	sl_dp_close(&dp);
+	return 0;
+}
