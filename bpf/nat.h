@@ -16,8 +16,6 @@
 
 #include "parse.h"
 
-#define SL_IP4_SADDR_OFF (ETH_HLEN + offsetof(struct iphdr, saddr))
-#define SL_IP4_DADDR_OFF (ETH_HLEN + offsetof(struct iphdr, daddr))
 #define SL_IP4_CSUM_OFF (ETH_HLEN + offsetof(struct iphdr, check))
 #define SL_IP6_SADDR_OFF (ETH_HLEN + offsetof(struct ipv6hdr, saddr))
 #define SL_IP6_DADDR_OFF (ETH_HLEN + offsetof(struct ipv6hdr, daddr))
@@ -30,6 +28,22 @@
 static __always_inline __u64 sl_l4_flags(const struct sl_pkt *p)
 {
 	return p->proto == IPPROTO_UDP ? BPF_F_MARK_MANGLED_0 : 0;
+}
+
+/*
+ * The IPv4 header checksum after one 32-bit word changes (RFC 1624, eqn. 3).
+ * The header checksum is never offloaded, so it is safe to compute here;
+ * the L4 checksum is left to the helpers, which know CHECKSUM_PARTIAL.
+ */
+static __always_inline __u16 sl_csum_replace4(__u16 check, __be32 from, __be32 to)
+{
+	__u32 sum = (__u16)~check;
+
+	sum += (__u16)~(from >> 16) + (__u16)~(from & 0xffff);
+	sum += (to >> 16) + (to & 0xffff);
+	sum = (sum & 0xffff) + (sum >> 16);
+	sum = (sum & 0xffff) + (sum >> 16);
+	return (__u16)~sum;
 }
 
 /*
@@ -46,14 +60,21 @@ static __always_inline int sl_nat_rewrite(struct __sk_buff *skb, const struct sl
 	int err;
 
 	if (p->family == SL_AF_INET) {
-		__u32 addr_off = dst ? SL_IP4_DADDR_OFF : SL_IP4_SADDR_OFF;
+		/* check, saddr, daddr: adjacent, so one store writes all three */
+		struct {
+			__u16 check;
+			__be32 saddr;
+			__be32 daddr;
+		} __attribute__((packed)) l3 = {
+			.check = sl_csum_replace4(p->ip_check, old_addr[0], new_addr[0]),
+			.saddr = dst ? p->saddr[0] : new_addr[0],
+			.daddr = dst ? new_addr[0] : p->daddr[0],
+		};
 
 		if (old_addr[0] != new_addr[0]) {
 			err = bpf_l4_csum_replace(skb, p->csum_off, old_addr[0], new_addr[0],
 						  l4f | BPF_F_PSEUDO_HDR | 4);
-			err = err ?: bpf_l3_csum_replace(skb, SL_IP4_CSUM_OFF, old_addr[0],
-							 new_addr[0], 4);
-			err = err ?: bpf_skb_store_bytes(skb, addr_off, &new_addr[0], 4, 0);
+			err = err ?: bpf_skb_store_bytes(skb, SL_IP4_CSUM_OFF, &l3, sizeof(l3), 0);
 			if (err)
 				return err;
 		}

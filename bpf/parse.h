@@ -42,6 +42,8 @@ struct sl_pkt {
 	__u8 family;
 	__u8 tcp_flags;
 	__u8 pad;
+	__u16 ip_check; /* IPv4 header checksum as in the packet */
+	__u16 pad2;
 	__u32 l4_off;	/* from the start of the frame */
 	__u32 csum_off; /* L4 checksum field, from the start of the frame */
 };
@@ -144,6 +146,7 @@ static __always_inline int sl_parse(struct __sk_buff *skb, struct sl_pkt *p)
 		p->proto = iph->protocol;
 		p->saddr[0] = iph->saddr;
 		p->daddr[0] = iph->daddr;
+		p->ip_check = iph->check;
 		p->saddr[1] = p->saddr[2] = p->saddr[3] = 0;
 		p->daddr[1] = p->daddr[2] = p->daddr[3] = 0;
 		p->l4_off = ETH_HLEN + ihl;
