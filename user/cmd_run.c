@@ -42,33 +42,6 @@ struct run_ctx {
 	size_t last_len;
 };
 
-static char *read_file(const char *path, size_t *len)
-{
-	size_t cap = 0, n = 0, r;
-	char *buf = NULL, *p;
-	FILE *f = fopen(path, "re");
-
-	if (!f)
-		return NULL;
-	do {
-		if (n == cap) {
-			cap = cap ? cap * 2 : 8192;
-			p = realloc(buf, cap);
-			if (!p) {
-				free(buf);
-				fclose(f);
-				return NULL;
-			}
-			buf = p;
-		}
-		r = fread(buf + n, 1, cap - n, f);
-		n += r;
-	} while (r);
-	fclose(f);
-	*len = n;
-	return buf;
-}
-
 static __u64 generation(const struct sl_maps *m)
 {
 	struct sl_state s = {};
@@ -90,11 +63,11 @@ static int reload(struct run_ctx *c, bool force)
 	char *content;
 	int err, lock;
 
-	content = read_file(c->config, &len);
-	if (!content) {
+	err = sl_read_file(c->config, &content, &len);
+	if (err) {
 		pr_warn("Error: cannot read %s: %s; keeping generation %llu\n", c->config,
-			strerror(errno), (unsigned long long)generation(&c->dp.maps));
-		return -errno;
+			strerror(-err), (unsigned long long)generation(&c->dp.maps));
+		return err;
 	}
 	if (!force && c->last && len == c->last_len && !memcmp(content, c->last, len)) {
 		free(content);

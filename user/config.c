@@ -1448,20 +1448,18 @@ out:
 	return err;
 }
 
-int sl_config_load_file(const char *path, struct sl_config **out, struct sl_diag *diag)
+int sl_read_file(const char *path, char **out, size_t *out_len)
 {
-	struct sl_pos pos = {.file = path};
 	char *buf = NULL, *nbuf;
 	size_t len = 0, cap = 0, n;
-	FILE *f;
 	int err = 0;
+	FILE *f;
 
 	*out = NULL;
-	f = fopen(path, "r");
-	if (!f) {
-		err = -errno;
-		goto out;
-	}
+	*out_len = 0;
+	f = fopen(path, "re");
+	if (!f)
+		return -errno;
 	do {
 		if (len == cap) {
 			cap = cap ? cap * 2 : 16384;
@@ -1477,10 +1475,26 @@ int sl_config_load_file(const char *path, struct sl_config **out, struct sl_diag
 	} while (n);
 	if (ferror(f))
 		err = errno ? -errno : -EIO;
-
 out:
-	if (f)
-		fclose(f);
+	fclose(f);
+	if (err) {
+		free(buf);
+		return err;
+	}
+	*out = buf;
+	*out_len = len;
+	return 0;
+}
+
+int sl_config_load_file(const char *path, struct sl_config **out, struct sl_diag *diag)
+{
+	struct sl_pos pos = {.file = path};
+	char *buf;
+	size_t len;
+	int err;
+
+	*out = NULL;
+	err = sl_read_file(path, &buf, &len);
 	if (!err)
 		err = sl_config_load_buf(path, buf, len, out, diag);
 	else if (diag)

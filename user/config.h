@@ -129,6 +129,9 @@ int sl_config_load_buf(const char *name, const char *buf, size_t len, struct sl_
 
 void sl_config_free(struct sl_config *cfg);
 
+/* Read a whole file into a malloc'd buffer; 0 or a negative errno. */
+int sl_read_file(const char *path, char **buf, size_t *len);
+
 /* Index of the subset called name in svc, or -1. */
 int sl_config_subset_index(const struct sl_service_cfg *svc, const char *name);
 
