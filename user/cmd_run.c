@@ -40,7 +40,14 @@ struct run_ctx {
 	struct sl_datapath dp;
 	char *last;	/* content of the last file applied */
 	size_t last_len;
+	char *last_bad; /* content of the last file rejected, reported once */
+	size_t last_bad_len;
 };
+
+static bool same(const char *a, size_t a_len, const char *b, size_t b_len)
+{
+	return a && a_len == b_len && !memcmp(a, b, a_len);
+}
 
 static __u64 generation(const struct sl_maps *m)
 {
@@ -69,7 +76,12 @@ static int reload(struct run_ctx *c, bool force)
 			strerror(-err), (unsigned long long)generation(&c->dp.maps));
 		return err;
 	}
-	if (!force && c->last && len == c->last_len && !memcmp(content, c->last, len)) {
+	/*
+	 * The directory also changes for other files (swap files, logs): a
+	 * content that was applied, or rejected, already needs nothing more.
+	 */
+	if (!force && (same(content, len, c->last, c->last_len) ||
+		       same(content, len, c->last_bad, c->last_bad_len))) {
 		free(content);
 		return 0;
 	}
@@ -81,6 +93,10 @@ static int reload(struct run_ctx *c, bool force)
 	if (err) {
 		pr_warn("Error: %s is invalid; keeping generation %llu\n", c->config,
 			(unsigned long long)generation(&c->dp.maps));
+		free(c->last_bad);
+		c->last_bad = content;
+		c->last_bad_len = len;
+		content = NULL;
 		goto out;
 	}
 	sl_diag_free(&diag);
@@ -290,5 +306,6 @@ out:
 	}
 	sl_dp_close(&c.dp);
 	free(c.last);
+	free(c.last_bad);
 	return ret;
 }

@@ -1,0 +1,106 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+"""A test backend: answers with its own name, so a client can tell who served it.
+
+    backend.py NAME [--http-port 8080] [--udp-port 5353]
+
+HTTP (IPv4 and IPv6 on one socket, HTTP/1.0, one request per connection):
+    GET /              -> "NAME\\n"
+    GET /big?mb=N      -> N MiB of deterministic data (see big_block), with
+                          header X-Backend: NAME, for long downloads
+UDP echo: a datagram D is answered with "NAME:" + D, to its sender.
+"""
+import argparse
+import hashlib
+import socket
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlparse
+
+MIB = 1 << 20
+
+
+def big_block(i):
+    """MiB number i of a /big download; client.py bigsum computes the same."""
+    return hashlib.sha256(b"sluice-big-%d" % i).digest() * (MIB // 32)
+
+
+class Server(ThreadingHTTPServer):
+    address_family = socket.AF_INET6
+    daemon_threads = True
+    allow_reuse_address = True
+    # Bursts of new connections must not overflow the accept queue: a lost
+    # SYN costs a 1 s retransmission and skews timing, not correctness.
+    request_queue_size = 1024
+
+    def server_bind(self):
+        self.socket.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+        super().server_bind()
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.0"
+    name = "unknown"
+
+    def log_message(self, fmt, *args):
+        pass
+
+    def do_GET(self):
+        url = urlparse(self.path)
+        if url.path == "/big":
+            try:
+                mb = int(parse_qs(url.query).get("mb", ["10"])[0])
+            except ValueError:
+                self.send_error(400)
+                return
+            self.send_response(200)
+            self.send_header("Content-Type", "application/octet-stream")
+            self.send_header("Content-Length", str(mb * MIB))
+            self.send_header("X-Backend", self.name)
+            self.end_headers()
+            try:
+                for i in range(mb):
+                    self.wfile.write(big_block(i))
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+            return
+        body = (self.name + "\n").encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("X-Backend", self.name)
+        self.end_headers()
+        self.wfile.write(body)
+
+
+def udp_echo(name, port):
+    s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+    s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+    s.bind(("::", port))
+    prefix = (name + ":").encode()
+    while True:
+        data, addr = s.recvfrom(65535)
+        s.sendto(prefix + data, addr)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("name")
+    ap.add_argument("--http-port", type=int, default=8080)
+    ap.add_argument("--udp-port", type=int, default=5353)
+    args = ap.parse_args()
+
+    Handler.name = args.name
+    srv = Server(("::", args.http_port), Handler)
+    if args.udp_port:
+        threading.Thread(target=udp_echo, args=(args.name, args.udp_port), daemon=True).start()
+    try:
+        srv.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

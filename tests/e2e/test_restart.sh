@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+# The datapath does not depend on the daemon: `sluice run` killed with
+# SIGKILL under load, or stopped with SIGTERM, and started again, loses no
+# request. Counters and connections survive through the pinned maps.
+# `sluice down` then removes everything.
+set -uo pipefail
+SL_TEST_NAME=restart
+# shellcheck source=scripts/netns-lib.sh disable=SC2034
+. "$(dirname "$0")/../../scripts/netns-lib.sh"
+
+CFG=$SL_CFG
+
+sl_topo_up
+sl_check_hardening
+sl_config "$CFG" 80 20
+sl_run_start "$CFG" c1 || sl_die "sluice run did not attach and apply"
+sl_wait_weights "v1=80 v2=20" || sl_die "weights never showed 80/20: $(sl_weights_now)"
+
+sl_status "$SL_TMP/before.json"
+sl_bg LOOP_PID client "$SL_TMP/loop.json" timeout 120 "$SL_PY" "$SL_E2E/client.py" loop \
+	--host "$SL_VIP4" -c 2 --timeout 5
+sleep 1
+
+_filters_present() { sl_filters_present c1; }
+
+# 1. SIGKILL: nothing gets to clean up.
+old=$SL_RUN_PID
+sl_run_stop KILL
+sl_info "sluice run (pid $old) killed with SIGKILL"
+sleep 1.5
+sl_check datapath-survives-sigkill "filters on c1, pins in $SL_PIN_DIR" \
+	eval '_filters_present && [ -d "$SL_PIN_DIR" ]'
+sl_run_start "$CFG" c1
+sl_check restart-after-sigkill "pid $SL_RUN_PID, status $(sl_weights_now)" \
+	_sl_weights_are "v1=80 v2=20"
+sleep 1
+
+# 2. SIGTERM without --detach-on-exit leaves the datapath in place too.
+sl_run_stop TERM
+rc=$?
+sl_check sigterm-clean-exit "exit $rc" test "$rc" = 0
+sleep 1
+sl_check datapath-survives-sigterm "filters on c1" _filters_present
+sl_run_start "$CFG" c1
+sl_check restart-after-sigterm "pid $SL_RUN_PID, status $(sl_weights_now)" \
+	_sl_weights_are "v1=80 v2=20"
+sleep 1
+
+sl_stop "$LOOP_PID" TERM 15
+sl_status "$SL_TMP/after.json"
+ok=$(sl_jget "$SL_TMP/loop.json" 'd["ok"]')
+fail=$(sl_jget "$SL_TMP/loop.json" 'd["fail"]')
+sl_check no-failed-requests "$(sl_counts "$SL_TMP/loop.json") over $(sl_jget "$SL_TMP/loop.json" 'd["seconds"]') s; $(sl_jget "$SL_TMP/loop.json" 'd["first_errors"][:3]')" \
+	test "$fail" = 0 -a "$ok" -gt 100
+sl_check both-subsets-served "$(sl_counts "$SL_TMP/loop.json")" \
+	test "$(sl_jget "$SL_TMP/loop.json" 'fold(d).get("v2", 0)')" -gt 0
+sl_check_counters counters-survive-restarts "$SL_TMP/before.json" "$SL_TMP/after.json" \
+	"$SL_TMP/loop.json" connections_opened
+
+# 3. `sluice down` removes filters and pins.
+sl_run_stop TERM
+out=$(sl_sluice down 2>&1)
+rc=$?
+sl_check down "exit $rc $out" test "$rc" = 0
+sl_check down-removes-filters "$(sl_nsx node tc filter show dev c1 ingress | head -3)" \
+	eval '! _filters_present'
+left=$(ls -A "$SL_PIN_DIR" 2>/dev/null | tr '\n' ' ')
+sl_check down-removes-pins "left in $SL_PIN_DIR: ${left:-nothing}" test -z "$left"
+
+sl_check_csum
+sl_finish

@@ -1,0 +1,109 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+# Run every sluice test suite: unit (cmocka), packet (BPF_PROG_TEST_RUN) and
+# other C test binaries in build/tests/, and end-to-end (network namespaces,
+# tests/e2e/test_*.sh), then print one summary.
+#
+#   tests/run.sh [PATTERN]    only the suites whose name contains PATTERN
+#
+# Needs root and a built tree (make test-bins). A suite that crashes, times
+# out or prints no counts counts as one failure. Exit 0 only if every suite
+# ran and nothing failed. Logs of each suite: build/tests/logs/.
+set -uo pipefail
+
+cd "$(dirname "$0")/.." || exit 2
+ROOT=$PWD
+PATTERN=${1:-}
+LOGS=$ROOT/build/tests/logs
+SUITE_TIMEOUT=${SL_SUITE_TIMEOUT:-240}
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "tests/run.sh: must run as root (BPF, TC and network namespaces)" >&2
+	exit 2
+fi
+mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf || {
+	echo "tests/run.sh: cannot mount bpffs on /sys/fs/bpf" >&2
+	exit 2
+}
+mkdir -p "$LOGS"
+
+# Network namespaces left by an e2e run that was killed outright (its EXIT
+# trap never ran): named sl<PID>-*, removed once that PID is gone.
+for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep -E '^sl[0-9]+-'); do
+	pid=${ns#sl}
+	pid=${pid%%-*}
+	[ -d "/proc/$pid" ] || ip netns del "$ns" 2>/dev/null
+done
+for d in /sys/fs/bpf/sluice-test-*; do
+	[ -e "$d" ] || continue
+	pid=${d#/sys/fs/bpf/sluice-test-}
+	pid=${pid%%-*}
+	[ -d "/proc/$pid" ] || rm -rf "$d"
+done
+
+total_pass=0
+total_fail=0
+summary=()
+
+# run_suite NAME CMD...: run, tee the output to a log, parse the counts.
+run_suite() {
+	local name=$1 log="$LOGS/${1//\//-}.log" rc pass fail note="" start=$SECONDS
+	shift
+	case "$name" in *"$PATTERN"*) ;; *) return 0 ;; esac
+	echo "=== $name"
+	timeout --kill-after=10 "$SUITE_TIMEOUT" "$@" 2>&1 | tee "$log"
+	rc=${PIPESTATUS[0]}
+
+	# cmocka: "[  PASSED  ] N test(s)." / "[  FAILED  ] N test(s), listed below:"
+	# ours:   "N passed, N failed"
+	pass=$(sed -nE 's/^\[  PASSED  \] ([0-9]+) test.*/\1/p' "$log" | tail -1)
+	fail=$(sed -nE 's/^\[  FAILED  \] ([0-9]+) test.*/\1/p' "$log" | tail -1)
+	if [ -z "$pass$fail" ]; then
+		pass=$(sed -nE 's/^([0-9]+) passed, ([0-9]+) failed$/\1/p' "$log" | tail -1)
+		fail=$(sed -nE 's/^([0-9]+) passed, ([0-9]+) failed$/\2/p' "$log" | tail -1)
+	fi
+	pass=${pass:-0}
+	fail=${fail:-0}
+	if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
+		note=" (timed out after ${SUITE_TIMEOUT}s)"
+		fail=$((fail + 1))
+	elif [ "$rc" != 0 ] && [ "$fail" = 0 ]; then
+		note=" (exit status $rc without a failed test: crashed)"
+		fail=$((fail + 1))
+	elif [ "$rc" = 0 ] && [ "$fail" != 0 ]; then
+		note=" (exit status 0 despite failures)"
+	elif [ "$pass" = 0 ] && [ "$fail" = 0 ]; then
+		note=" (no test counts printed)"
+		fail=1
+	fi
+	total_pass=$((total_pass + pass))
+	total_fail=$((total_fail + fail))
+	summary+=("$(printf '%-28s %4d passed, %3d failed  %4ds%s' "$name" "$pass" "$fail" \
+		$((SECONDS - start)) "$note")")
+}
+
+# C test binaries: the unit tests must be there (make test-bins builds them);
+# every other build/tests/test_* binary (packet tests and the like) runs too.
+if [ -x build/tests/test_config ]; then
+	run_suite unit/test_config build/tests/test_config
+elif [[ unit/test_config == *"$PATTERN"* ]]; then
+	summary+=("$(printf '%-28s missing: build/tests/test_config (make test-bins)' unit/test_config)")
+	total_fail=$((total_fail + 1))
+fi
+for b in build/tests/test_*; do
+	{ [ -f "$b" ] && [ -x "$b" ]; } || continue
+	[ "$b" = build/tests/test_config ] && continue
+	run_suite "bin/${b#build/tests/}" "$b"
+done
+
+for t in tests/e2e/test_*.sh; do
+	[ -e "$t" ] || continue
+	n=${t#tests/}
+	run_suite "${n%.sh}" "$t"
+done
+
+echo
+echo "=== summary"
+printf '%s\n' "${summary[@]}"
+echo "$total_pass passed, $total_fail failed"
+[ "$total_fail" -eq 0 ]
