@@ -118,6 +118,10 @@ static int reload(struct run_ctx *c, bool force)
 	c->last = content;
 	c->last_len = len;
 	content = NULL;
+	/* the same mistake made again later is worth reporting again */
+	free(c->last_bad);
+	c->last_bad = NULL;
+	c->last_bad_len = 0;
 out:
 	free(content);
 	sl_diag_free(&diag);
