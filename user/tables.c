@@ -950,6 +950,16 @@ static int add_endpoints(const struct sl_maps *m, struct sl_status_subset *sub, 
 	return 0;
 }
 
+static int cmp_port(const void *a, const void *b)
+{
+	const struct sl_status_port *x = a, *y = b;
+	int c = x->vip.family - y->vip.family;
+
+	c = c ?: memcmp(x->vip.addr, y->vip.addr, 16);
+	c = c ?: x->port - y->port;
+	return c ?: x->proto - y->proto;
+}
+
 static int cmp_service(const void *a, const void *b)
 {
 	return strcmp(((const struct sl_status_service *)a)->name,
@@ -1015,6 +1025,9 @@ int sl_tables_read_status(const struct sl_maps *m, struct sl_status *st)
 	}
 	if (st->n_services)
 		qsort(st->services, st->n_services, sizeof(*st->services), cmp_service);
+	for (j = 0; j < st->n_services; j++)
+		qsort(st->services[j].ports, st->services[j].n_ports, sizeof(*st->services[j].ports),
+		      cmp_port);
 	return 0;
 fail:
 	sl_status_free(st);
