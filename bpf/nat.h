@@ -88,8 +88,15 @@ static __always_inline int sl_nat_rewrite(struct __sk_buff *skb, const struct sl
 		diff = bpf_csum_diff(from, 16, to, 16, 0);
 		if (diff < 0)
 			return (int)diff;
+		/*
+		 * On a CHECKSUM_COMPLETE skb the pseudo-header update also takes
+		 * the address change out of skb->csum, as if an IPv4 header
+		 * checksum had absorbed it; IPv6 has none, so the address store
+		 * puts it back (RECOMPUTE_CSUM only acts on CHECKSUM_COMPLETE).
+		 * Kernels from 6.16 offer BPF_F_IPV6 for this; this works on all.
+		 */
 		err = bpf_l4_csum_replace(skb, p->csum_off, 0, diff, l4f | BPF_F_PSEUDO_HDR);
-		err = err ?: bpf_skb_store_bytes(skb, addr_off, to, 16, 0);
+		err = err ?: bpf_skb_store_bytes(skb, addr_off, to, 16, BPF_F_RECOMPUTE_CSUM);
 		if (err)
 			return err;
 	}
