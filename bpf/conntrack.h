@@ -63,6 +63,19 @@ static __always_inline void sl_ct_close(struct sl_ct_entry *fwd)
 		__sync_fetch_and_add(&st->conns_closed, 1);
 }
 
+/* Does reply packet p come from fwd's backend? */
+static __always_inline bool sl_ct_is_backend(const struct sl_ct_entry *fwd, const struct sl_pkt *p)
+{
+	return fwd->port == p->sport && fwd->addr[0] == p->saddr[0] &&
+	       fwd->addr[1] == p->saddr[1] && fwd->addr[2] == p->saddr[2] &&
+	       fwd->addr[3] == p->saddr[3];
+}
+
+static __always_inline __u32 sl_now_ticks(void)
+{
+	return bpf_ktime_get_coarse_ns() >> 30;
+}
+
 static __always_inline bool sl_tcp_closing(const struct sl_pkt *p)
 {
 	return p->proto == IPPROTO_TCP && (p->tcp_flags & (SL_TCP_FIN | SL_TCP_RST));
@@ -72,6 +85,30 @@ static __always_inline bool sl_tcp_syn_only(const struct sl_pkt *p)
 {
 	return p->proto == IPPROTO_TCP &&
 	       (p->tcp_flags & (SL_TCP_SYN | SL_TCP_ACK)) == SL_TCP_SYN;
+}
+
+/*
+ * Is the connection this entry describes over, so that packet p starts a
+ * new one? A bare SYN after FIN/RST (the client reused its port), or a UDP
+ * datagram after the flow was idle.
+ */
+static __always_inline bool sl_ct_over(const struct sl_ct_entry *ct, const struct sl_pkt *p)
+{
+	if (p->proto == IPPROTO_UDP)
+		return sl_now_ticks() - ct->last_seen > SL_CT_UDP_IDLE_TICKS;
+	return (ct->flags & SL_CT_CLOSED) && sl_tcp_syn_only(p);
+}
+
+/* UDP flows age; written at most once a tick to keep the cache line shared. */
+static __always_inline void sl_ct_touch(struct sl_ct_entry *ct, const struct sl_pkt *p)
+{
+	__u32 now;
+
+	if (p->proto != IPPROTO_UDP)
+		return;
+	now = sl_now_ticks();
+	if (ct->last_seen != now)
+		ct->last_seen = now;
 }
 
 #endif /* SLUICE_BPF_CONNTRACK_H */

@@ -64,7 +64,7 @@ static __always_inline int sl_select_route(const struct sl_service *svc, __u32 s
  * of the client alone for affinity: client-ip, seeded per load; the same
  * packet under the same config always lands on the same endpoint.
  */
-__noinline int sl_select(const struct sl_service *svc, const struct sl_state *state,
+__noinline int sl_select(const struct sl_service *svc, __u32 slot, __u32 seed,
 			 const struct sl_pkt *p, struct sl_ct_entry *out)
 {
 	const struct sl_route *rt;
@@ -73,18 +73,18 @@ __noinline int sl_select(const struct sl_service *svc, const struct sl_state *st
 	int r, s;
 
 	/* a global function's pointer arguments may be NULL as far as the verifier knows */
-	if (!svc || !state || !p || !out)
+	if (!svc || !p || !out)
 		return SL_SEL_NO_ROUTE;
-	r = sl_select_route(svc, state->active_slot, p);
+	r = sl_select_route(svc, slot, p);
 	if (r < 0 || r >= SL_MAX_ROUTES)
 		return SL_SEL_NO_ROUTE;
 	rt = &svc->routes[r];
 
 	if (svc->flags & SL_SVC_AFFINITY_CLIENT_IP) {
-		h = sl_hash_client(state->hash_seed, p->saddr);
+		h = sl_hash_client(seed, p->saddr);
 		s = sl_pick_rendezvous(rt->weight, svc->subset_id, svc->n_subsets, h);
 	} else {
-		h = sl_hash_conn(state->hash_seed, p->saddr, p->daddr, p->sport, p->dport, p->proto);
+		h = sl_hash_conn(seed, p->saddr, p->daddr, p->sport, p->dport, p->proto);
 		s = sl_pick_cumulative(rt->weight, rt->total_weight, h);
 	}
 	if (s < 0 || s >= SL_MAX_SUBSETS)
@@ -109,6 +109,7 @@ __noinline int sl_select(const struct sl_service *svc, const struct sl_state *st
 	out->family = ep->family;
 	out->subset_id = sid;
 	out->flags = 0;
+	out->last_seen = bpf_ktime_get_coarse_ns() >> 30;
 	return SL_SEL_OK;
 }
 

@@ -38,16 +38,30 @@ enum sl_new {
 	SL_NEW_DROP,	/* the chosen subset has no endpoint */
 };
 
+/* The reverse entry of forward entry e, for the packet p that made it. */
+static __always_inline void sl_revnat_put(const struct sl_pkt *p, const struct sl_ct_entry *e,
+					  __u64 flags)
+{
+	struct sl_ct_key rk;
+
+	sl_ct_key_rev(&rk, p, e);
+	bpf_map_update_elem(&sl_revnat, &rk, &(struct sl_ct_entry){
+		.addr = { p->daddr[0], p->daddr[1], p->daddr[2], p->daddr[3] },
+		.port = p->dport,
+		.family = p->family,
+		.subset_id = e->subset_id,
+	}, flags);
+}
+
 /*
  * First packet of a connection to a service, or one whose entry is gone:
  * look the VIP up in the active table slot, choose, and remember the choice.
- * reuse: a SYN found a closed entry for this tuple, which it replaces.
+ * reuse: the tuple's entry is over (a SYN after FIN/RST, an idle UDP flow)
+ * and this packet's choice replaces it.
  */
-
 static __always_inline int sl_new_conn(const struct sl_pkt *p, const struct sl_ct_key *fk,
 				       struct sl_ct_entry *e, bool reuse)
 {
-	struct sl_ct_key rk;
 	struct sl_svc_key sk = {};
 	struct sl_service *svc;
 	struct sl_state *state;
@@ -69,7 +83,8 @@ static __always_inline int sl_new_conn(const struct sl_pkt *p, const struct sl_c
 		return SL_NEW_PASS;
 	}
 
-	res = sl_select(svc, state, p, e);
+	/* the slot read above, not a second read: a flip in between would mix */
+	res = sl_select(svc, sk.slot, state->hash_seed, p, e);
 	if (res == SL_SEL_NO_ROUTE) {
 		sl_global_inc(SL_G_NO_ROUTE);
 		return SL_NEW_PASS;
@@ -94,15 +109,8 @@ static __always_inline int sl_new_conn(const struct sl_pkt *p, const struct sl_c
 		}
 	} else if (reuse) {
 		bpf_map_update_elem(&sl_conntrack, fk, e, BPF_ANY);
-		sl_global_inc(SL_G_PORT_REUSE);
 	}
-	sl_ct_key_rev(&rk, p, e);
-	bpf_map_update_elem(&sl_revnat, &rk, &(struct sl_ct_entry){
-		.addr = { p->daddr[0], p->daddr[1], p->daddr[2], p->daddr[3] },
-		.port = p->dport,
-		.family = p->family,
-		.subset_id = e->subset_id,
-	}, BPF_ANY);
+	sl_revnat_put(p, e, BPF_ANY);
 
 	sl_global_inc(SL_G_NEW_CONN);
 	st = sl_stats_of(e->subset_id);
@@ -127,12 +135,31 @@ int sl_ingress(struct __sk_buff *skb)
 
 	sl_ct_key_fwd(&fk, &p);
 	ct = bpf_map_lookup_elem(&sl_conntrack, &fk);
-	if (ct && !((ct->flags & SL_CT_CLOSED) && sl_tcp_syn_only(&p))) {
+	if (ct && sl_ct_over(ct, &p)) {
+		/* counted closed once; the next connection on the tuple starts here */
+		sl_ct_close(ct);
+		sl_global_inc(p.proto == IPPROTO_UDP ? SL_G_UDP_EXPIRED : SL_G_PORT_REUSE);
+	} else if (ct) {
+		struct sl_ct_key rk;
+
 		sl_global_inc(SL_G_ESTABLISHED);
 		if (sl_tcp_closing(&p))
 			sl_ct_close(ct);
+		sl_ct_touch(ct, &p);
 		e = *ct;
-	} else {
+		/*
+		 * The two directions live in separate LRU maps: if the reverse
+		 * entry went alone, replies would leave with the backend's
+		 * address. Put it back.
+		 */
+		sl_ct_key_rev(&rk, &p, &e);
+		if (!bpf_map_lookup_elem(&sl_revnat, &rk)) {
+			sl_revnat_put(&p, &e, BPF_NOEXIST);
+			sl_global_inc(SL_G_REVNAT_RESTORED);
+		}
+		goto nat;
+	}
+	{
 		res = sl_new_conn(&p, &fk, &e, ct != NULL);
 		if (res == SL_NEW_PASS)
 			return TC_ACT_OK;
@@ -145,6 +172,7 @@ int sl_ingress(struct __sk_buff *skb)
 		}
 	}
 
+nat:
 	if (sl_nat_rewrite(skb, &p, true, e.addr, e.port)) {
 		sl_global_inc(SL_G_NAT_FAIL);
 		return TC_ACT_SHOT;
@@ -186,10 +214,13 @@ int sl_egress(struct __sk_buff *skb)
 		sl_ct_key_fwd_of_reply(&k, &p, rn);
 		fwd = bpf_map_lookup_elem(&sl_conntrack, &k);
 		/*
-		 * A SYN-ACK on a closed connection answers a later direct
-		 * connection that reuses the client port: not ours.
+		 * A SYN-ACK on a closed connection, or from a backend that
+		 * is not the connection's (it was picked afresh since),
+		 * answers a direct connection that reuses the client port:
+		 * not ours.
 		 */
-		if ((p.tcp_flags & SL_TCP_SYN) && (!fwd || (fwd->flags & SL_CT_CLOSED))) {
+		if ((p.tcp_flags & SL_TCP_SYN) &&
+		    (!fwd || (fwd->flags & SL_CT_CLOSED) || !sl_ct_is_backend(fwd, &p))) {
 			/*
 			 * The rest of that direct connection is not ours either:
 			 * forget the stale reverse entry, or its data would come

@@ -61,8 +61,9 @@ struct sl_state {
 	__u32 hash_seed;     /* random per fresh load, kept across restarts */
 	__u64 generation;    /* bumped on every flip, for status */
 	__u64 applied_ns;    /* CLOCK_REALTIME of the last flip */
+	__u64 config_digest; /* of the last config file applied (FNV-1a) */
 };
-_Static_assert(sizeof(struct sl_state) == 24, "sl_state size");
+_Static_assert(sizeof(struct sl_state) == 32, "sl_state size");
 
 /* sl_services: HASH, one entry per (slot, VIP, port, protocol). */
 struct sl_svc_key {
@@ -154,14 +155,21 @@ _Static_assert(sizeof(struct sl_ct_key) == 40, "sl_ct_key size");
 /* sl_ct_entry.flags */
 #define SL_CT_CLOSED (1U << 0) /* FIN or RST seen, counted as closed */
 
+/*
+ * UDP has no close: a flow idle this long (in 2^30 ns ticks, ~64 s) is a
+ * new flow on its next datagram, so a client with a fixed source port
+ * follows weight and endpoint changes instead of staying put forever.
+ */
+#define SL_CT_UDP_IDLE_TICKS 60
+
 struct sl_ct_entry {
 	__be32 addr[4]; /* forward: backend; reply: VIP */
 	__be16 port;	/* forward: backend port; reply: VIP port */
 	__u8 family;
 	__u8 pad;
 	__u32 subset_id;
-	__u32 flags; /* SL_CT_*, forward entry only */
-	__u32 pad2;
+	__u32 flags;	 /* SL_CT_*, forward entry only */
+	__u32 last_seen; /* forward entry: bpf_ktime_get_coarse_ns() >> 30 */
 };
 _Static_assert(sizeof(struct sl_ct_entry) == 32, "sl_ct_entry size");
 
@@ -194,8 +202,15 @@ enum sl_global_idx {
 	SL_G_CT_FULL,	     /* conntrack insert failed, NATed uncached */
 	SL_G_PORT_REUSE,     /* SYN on a closed entry: picked afresh */
 	SL_G_NAT_FAIL,	     /* a rewrite helper failed, dropped */
+	SL_G_UDP_EXPIRED,    /* idle UDP flow: picked afresh */
+	SL_G_REVNAT_RESTORED, /* reverse entry evicted alone: rebuilt */
 	SL_G_MAX,
 };
+
+/* sl_subset_names and sl_svc_names .in_use */
+#define SL_ID_FREE 0
+#define SL_ID_IN_USE 1
+#define SL_ID_RETIRED 2 /* no longer configured; connections may still drain */
 
 /* sl_subset_names: ARRAY indexed by subset id, so rows read by name. */
 struct sl_subset_name {

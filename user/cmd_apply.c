@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <bpf/bpf.h>
@@ -84,7 +85,9 @@ int cmd_apply(int argc, char **argv)
 	struct sl_diag diag;
 	int err, lock = -1, ret = SL_EXIT_SYSTEM;
 	const char *path;
+	char *content;
 	__u32 zero = 0;
+	size_t len;
 
 	sl_diag_init(&diag);
 	if (parse_config_arg(argc, argv, "apply", &path)) {
@@ -105,6 +108,11 @@ int cmd_apply(int argc, char **argv)
 	}
 	lock = sl_lock(cli.pin_dir);
 	err = lock < 0 ? lock : sl_tables_apply(&maps, cfg, &diag);
+	if (!err && !sl_read_file(path, &content, &len)) {
+		/* a later `run` of the same file keeps what apply set */
+		sl_tables_set_digest(&maps, sl_config_digest(content, len));
+		free(content);
+	}
 	if (err) {
 		sl_diag_print(&diag);
 		sl_error("applying %s failed: %s; the previous configuration stays in force", path,

@@ -21,6 +21,7 @@
 #include <unistd.h>
 #include <sys/inotify.h>
 #include <sys/signalfd.h>
+#include <time.h>
 
 #include <bpf/bpf.h>
 
@@ -31,6 +32,7 @@
 
 #define MAX_IFACES 64
 #define DEBOUNCE_MS 100
+#define WRITE_WAIT_MS 2000
 
 struct run_ctx {
 	const char *config;
@@ -104,6 +106,8 @@ static int reload(struct run_ctx *c, bool force)
 
 	lock = sl_lock(c->dp.pin_dir);
 	err = lock < 0 ? lock : sl_tables_apply(&c->dp.maps, cfg, &diag);
+	if (!err)
+		sl_tables_set_digest(&c->dp.maps, sl_config_digest(content, len));
 	sl_unlock(lock);
 	for (i = 0; i < diag.n_msgs; i++)
 		pr_warn("%s\n", diag.msgs[i]);
@@ -129,6 +133,32 @@ out:
 	return err;
 }
 
+/*
+ * After a restart the tables may already hold this very file: then applying
+ * it again would only undo a `sluice weights` override, which is meant to
+ * last until the file changes.
+ */
+static int first_load(struct run_ctx *c)
+{
+	struct sl_state s = {};
+	__u32 zero = 0;
+	char *content;
+	size_t len;
+
+	if (bpf_map_lookup_elem(c->dp.maps.state, &zero, &s) || !s.generation ||
+	    sl_read_file(c->config, &content, &len))
+		return reload(c, true);
+	if (sl_config_digest(content, len) != s.config_digest) {
+		free(content);
+		return reload(c, true);
+	}
+	pr_info("%s is what generation %llu was applied from: keeping it\n", c->config,
+		(unsigned long long)s.generation);
+	c->last = content;
+	c->last_len = len;
+	return 0;
+}
+
 static int watch_dirs(int ino, const char *path)
 {
 	char a[PATH_MAX], b[PATH_MAX], real[PATH_MAX];
@@ -147,13 +177,47 @@ static int watch_dirs(int ino, const char *path)
 	return 0;
 }
 
+/*
+ * Is this directory event about the config? Its own name, the name of the
+ * file it links to, or a ConfigMap's "..data" and "..<timestamp>" entries.
+ * Anything else in the directory (logs, swap files) is not.
+ */
+static bool about_config(const struct run_ctx *c, const struct inotify_event *ev)
+{
+	char a[PATH_MAX], real[PATH_MAX];
+
+	if (!ev->len)
+		return false;
+	if (!strncmp(ev->name, "..", 2))
+		return true;
+	snprintf(a, sizeof(a), "%s", c->config);
+	if (!strcmp(ev->name, basename(a)))
+		return true;
+	return realpath(c->config, real) && !strcmp(ev->name, basename(real));
+}
+
+static __u64 now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000ULL + ts.tv_nsec / 1000000;
+}
+
+/*
+ * A change is applied once the config has been quiet for DEBOUNCE_MS. A
+ * write in progress (modified, not yet closed) is waited for, up to
+ * WRITE_WAIT_MS, so a half-written file that happens to parse never goes
+ * live; a writer that keeps the file open longer gets its content read then.
+ */
 static int event_loop(struct run_ctx *c)
 {
 	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+	__u64 last_ev = 0, write_start = 0;
+	bool pending = false, writing = false;
 	struct pollfd pfd[2];
 	sigset_t set;
 	int sfd, ino, err = 0;
-	bool pending = false;
 
 	sigemptyset(&set);
 	sigaddset(&set, SIGHUP);
@@ -174,7 +238,9 @@ static int event_loop(struct run_ctx *c)
 	pfd[1] = (struct pollfd){ .fd = ino, .events = POLLIN };
 
 	for (;;) {
-		int n = poll(pfd, 2, pending ? DEBOUNCE_MS : -1);
+		int n = poll(pfd, 2, pending ? DEBOUNCE_MS / 4 : -1);
+		__u64 now = now_ms();
+		ssize_t len;
 
 		if (n < 0) {
 			if (errno == EINTR)
@@ -182,18 +248,32 @@ static int event_loop(struct run_ctx *c)
 			err = -errno;
 			break;
 		}
-		if (n == 0) {
-			/* Quiet for DEBOUNCE_MS after a burst: the write is done. */
-			pending = false;
+		if (pending && now - last_ev >= DEBOUNCE_MS &&
+		    (!writing || now - write_start >= WRITE_WAIT_MS)) {
+			pending = writing = false;
 			reload(c, false);
 			/* A swapped symlink may now point into another directory. */
 			watch_dirs(ino, c->config);
-			continue;
 		}
 		if (pfd[1].revents & POLLIN) {
-			while (read(ino, buf, sizeof(buf)) > 0)
-				;
-			pending = true;
+			while ((len = read(ino, buf, sizeof(buf))) > 0) {
+				const struct inotify_event *ev;
+				char *p;
+
+				for (p = buf; p < buf + len; p += sizeof(*ev) + ev->len) {
+					ev = (const struct inotify_event *)p;
+					if (!about_config(c, ev))
+						continue;
+					if ((ev->mask & IN_MODIFY) && !writing) {
+						writing = true;
+						write_start = now;
+					}
+					if (ev->mask & IN_CLOSE_WRITE)
+						writing = false;
+					pending = true;
+					last_ev = now;
+				}
+			}
 		}
 		if (pfd[0].revents & POLLIN) {
 			struct signalfd_siginfo si;
@@ -287,7 +367,7 @@ int cmd_run(int argc, char **argv)
 	 * A bad file at start is fatal only when there is nothing to keep: after
 	 * a restart the pinned tables still hold the last good configuration.
 	 */
-	err = reload(&c, true);
+	err = first_load(&c);
 	valid = !err;
 	if (!valid && !generation(&c.dp.maps)) {
 		ret = err == -EINVAL ? SL_EXIT_INVALID : SL_EXIT_SYSTEM;

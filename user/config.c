@@ -1448,6 +1448,18 @@ out:
 	return err;
 }
 
+uint64_t sl_config_digest(const char *buf, size_t len)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		h ^= (unsigned char)buf[i];
+		h *= 0x100000001b3ULL;
+	}
+	return h;
+}
+
 int sl_read_file(const char *path, char **out, size_t *out_len)
 {
 	char *buf = NULL, *nbuf;

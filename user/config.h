@@ -129,6 +129,9 @@ int sl_config_load_buf(const char *name, const char *buf, size_t len, struct sl_
 
 void sl_config_free(struct sl_config *cfg);
 
+/* FNV-1a of a config file's bytes: "is this the file applied last?" */
+uint64_t sl_config_digest(const char *buf, size_t len);
+
 /* Read a whole file into a malloc'd buffer; 0 or a negative errno. */
 int sl_read_file(const char *path, char **buf, size_t *len);
 

@@ -206,9 +206,12 @@ static int clear_inactive(const struct sl_maps *m, __u32 slot)
 /* ---- stable ids: service and subset rows keep their number across applies ---- */
 
 struct id_alloc {
-	bool used[SL_MAX_SUBSET_IDS];	/* taken by the new config */
-	bool was[SL_MAX_SUBSET_IDS];	/* in use before this apply */
-	__u32 next;			/* where the search for a free id starts */
+	bool used[SL_MAX_SUBSET_IDS];	 /* taken by the new config */
+	bool was[SL_MAX_SUBSET_IDS];	 /* in use before this apply */
+	bool retired[SL_MAX_SUBSET_IDS]; /* used once, maybe still counted into */
+	/* "service" or "service/subset" of each row, read once per apply */
+	char name[SL_MAX_SUBSET_IDS][SL_NAME_LEN + SL_SUBSET_NAME_LEN];
+	__u32 next;			 /* where the search for a free id starts */
 };
 
 static void id_alloc_init(struct id_alloc *a, int fd, bool subsets)
@@ -222,31 +225,40 @@ static void id_alloc_init(struct id_alloc *a, int fd, bool subsets)
 		__u32 in_use = 0;
 
 		if (subsets) {
-			if (!bpf_map_lookup_elem(fd, &i, &sn))
+			if (!bpf_map_lookup_elem(fd, &i, &sn)) {
 				in_use = sn.in_use;
+				snprintf(a->name[i], sizeof(a->name[i]), "%.*s/%.*s",
+					 (int)sizeof(sn.service), sn.service,
+					 (int)sizeof(sn.subset), sn.subset);
+			}
 		} else if (!bpf_map_lookup_elem(fd, &i, &vn)) {
 			in_use = vn.in_use;
+			snprintf(a->name[i], sizeof(a->name[i]), "%.*s", (int)sizeof(vn.name),
+				 vn.name);
 		}
-		a->was[i] = in_use;
+		a->was[i] = in_use == SL_ID_IN_USE;
+		a->retired[i] = in_use == SL_ID_RETIRED;
 		if (in_use)
 			top = i + 1;
 	}
-	/*
-	 * Hand out ids above the highest one in use before wrapping: a row
-	 * freed now may still be counted into by connections of the removed
-	 * subset, so it should not be reused soon.
-	 */
 	a->next = top % SL_MAX_SUBSET_IDS;
 }
 
+/*
+ * A new name gets a row never used before if there is one, and only then
+ * a retired row: connections of a removed subset drain into its row, which
+ * must not be counted as someone else's while they do.
+ */
 static int id_take(struct id_alloc *a, __u32 *id)
 {
-	__u32 i;
+	__u32 i, pass;
 
-	for (i = 0; i < SL_MAX_SUBSET_IDS; i++) {
-		__u32 c = (a->next + i) % SL_MAX_SUBSET_IDS;
+	for (pass = 0; pass < 2; pass++) {
+		for (i = 0; i < SL_MAX_SUBSET_IDS; i++) {
+			__u32 c = (a->next + i) % SL_MAX_SUBSET_IDS;
 
-		if (!a->used[c] && !a->was[c]) {
+			if (a->used[c] || a->was[c] || (!pass && a->retired[c]))
+				continue;
 			a->used[c] = true;
 			a->next = (c + 1) % SL_MAX_SUBSET_IDS;
 			*id = c;
@@ -256,29 +268,18 @@ static int id_take(struct id_alloc *a, __u32 *id)
 	return -ENOSPC;
 }
 
-static int find_svc_id(int fd, const char *name, __u32 *id)
+/* The row that has (or had) this name; a returning name gets its row back. */
+static int find_id(const struct id_alloc *a, const char *svc, const char *subset, __u32 *id)
 {
-	struct sl_svc_name vn;
+	char want[SL_NAME_LEN + SL_SUBSET_NAME_LEN];
 	__u32 i;
 
+	if (subset)
+		snprintf(want, sizeof(want), "%s/%s", svc, subset);
+	else
+		snprintf(want, sizeof(want), "%s", svc);
 	for (i = 0; i < SL_MAX_SUBSET_IDS; i++)
-		if (!bpf_map_lookup_elem(fd, &i, &vn) && vn.in_use &&
-		    !strncmp(vn.name, name, sizeof(vn.name))) {
-			*id = i;
-			return 0;
-		}
-	return -ENOENT;
-}
-
-static int find_subset_id(int fd, const char *svc, const char *subset, __u32 *id)
-{
-	struct sl_subset_name sn;
-	__u32 i;
-
-	for (i = 0; i < SL_MAX_SUBSET_IDS; i++)
-		if (!bpf_map_lookup_elem(fd, &i, &sn) && sn.in_use &&
-		    !strncmp(sn.service, svc, sizeof(sn.service)) &&
-		    !strncmp(sn.subset, subset, sizeof(sn.subset))) {
+		if ((a->was[i] || a->retired[i]) && !strcmp(a->name[i], want)) {
 			*id = i;
 			return 0;
 		}
@@ -323,13 +324,12 @@ static int plan_ids(const struct sl_maps *m, const struct sl_config *cfg, struct
 	for (i = 0; i < cfg->n_services; i++) {
 		const struct sl_service_cfg *s = &cfg->services[i];
 
-		plan[i].new_svc = find_svc_id(m->svc_names, s->name, &plan[i].svc_id) != 0;
+		plan[i].new_svc = find_id(svc_ids, s->name, NULL, &plan[i].svc_id) != 0;
 		if (!plan[i].new_svc)
 			svc_ids->used[plan[i].svc_id] = true;
 		for (j = 0; j < s->n_subsets; j++) {
-			plan[i].new_subset[j] = find_subset_id(m->subset_names, s->name,
-							       s->subsets[j].name,
-							       &plan[i].subset_id[j]) != 0;
+			plan[i].new_subset[j] = find_id(sub_ids, s->name, s->subsets[j].name,
+							&plan[i].subset_id[j]) != 0;
 			if (!plan[i].new_subset[j])
 				sub_ids->used[plan[i].subset_id[j]] = true;
 		}
@@ -359,13 +359,14 @@ static int write_names(const struct sl_maps *m, const struct sl_config *cfg,
 
 	for (i = 0; i < cfg->n_services; i++) {
 		const struct sl_service_cfg *s = &cfg->services[i];
-		struct sl_svc_name vn = { .in_use = 1 };
+		struct sl_svc_name vn = { .in_use = SL_ID_IN_USE };
 
 		snprintf(vn.name, sizeof(vn.name), "%s", s->name);
 		if (bpf_map_update_elem(m->svc_names, &plan[i].svc_id, &vn, BPF_ANY))
 			return -errno;
 		for (j = 0; j < s->n_subsets; j++) {
-			struct sl_subset_name sn = { .in_use = 1, .svc_id = plan[i].svc_id };
+			struct sl_subset_name sn = { .in_use = SL_ID_IN_USE,
+						     .svc_id = plan[i].svc_id };
 
 			snprintf(sn.service, sizeof(sn.service), "%s", s->name);
 			snprintf(sn.subset, sizeof(sn.subset), "%s", s->subsets[j].name);
@@ -383,21 +384,27 @@ static int write_names(const struct sl_maps *m, const struct sl_config *cfg,
 	return 0;
 }
 
-/* After the flip: rows the new config does not use are free again. */
+/*
+ * After the flip: rows the new config does not use are retired. They keep
+ * their names (a subset that comes back gets its row and counters back).
+ */
 static void release_ids(const struct sl_maps *m, const struct id_alloc *svc_ids,
 			const struct id_alloc *sub_ids)
 {
 	__u32 i;
 
 	for (i = 0; i < SL_MAX_SUBSET_IDS; i++) {
-		if (svc_ids->was[i] && !svc_ids->used[i]) {
-			struct sl_svc_name vn = {};
+		struct sl_subset_name sn;
+		struct sl_svc_name vn;
 
+		if (svc_ids->was[i] && !svc_ids->used[i] &&
+		    !bpf_map_lookup_elem(m->svc_names, &i, &vn)) {
+			vn.in_use = SL_ID_RETIRED;
 			bpf_map_update_elem(m->svc_names, &i, &vn, BPF_ANY);
 		}
-		if (sub_ids->was[i] && !sub_ids->used[i]) {
-			struct sl_subset_name sn = {};
-
+		if (sub_ids->was[i] && !sub_ids->used[i] &&
+		    !bpf_map_lookup_elem(m->subset_names, &i, &sn)) {
+			sn.in_use = SL_ID_RETIRED;
 			bpf_map_update_elem(m->subset_names, &i, &sn, BPF_ANY);
 		}
 	}
@@ -633,6 +640,18 @@ static int flip(const struct sl_maps *m, __u32 slot)
 	return rcu_barrier();
 }
 
+int sl_tables_set_digest(const struct sl_maps *m, uint64_t digest)
+{
+	struct sl_state c;
+	int err;
+
+	err = read_config(m, &c);
+	if (err)
+		return err;
+	c.config_digest = digest;
+	return write_config(m, &c);
+}
+
 int sl_tables_apply(const struct sl_maps *m, const struct sl_config *cfg, struct sl_diag *diag)
 {
 	struct id_alloc *svc_ids = NULL, *sub_ids = NULL;
@@ -824,6 +843,8 @@ static const char *const global_names[SL_G_MAX] = {
 	[SL_G_CT_FULL] = "ct_full",
 	[SL_G_PORT_REUSE] = "port_reuse",
 	[SL_G_NAT_FAIL] = "nat_fail",
+	[SL_G_UDP_EXPIRED] = "udp_expired",
+	[SL_G_REVNAT_RESTORED] = "revnat_restored",
 };
 
 const char *sl_global_name(int idx)

@@ -45,6 +45,9 @@ int sl_tables_init(const struct sl_maps *m);
  */
 int sl_tables_apply(const struct sl_maps *m, const struct sl_config *cfg, struct sl_diag *diag);
 
+/* Remember which file the tables came from (sl_config_digest), for restarts. */
+int sl_tables_set_digest(const struct sl_maps *m, uint64_t digest);
+
 /*
  * Set the default route's weights of one service live: the active tables
  * are copied to the inactive slot with the new weights and flipped to.
