@@ -137,6 +137,9 @@ static __always_inline int sl_parse(struct __sk_buff *skb, struct sl_pkt *p)
 			return SL_PARSE_OTHER;
 		ihl = iph->ihl * 4;
 		tot = bpf_ntohs(iph->tot_len);
+		/* BIG TCP: a GSO packet above 64 KiB says 0 (see iph_totlen()) */
+		if (!tot && skb->gso_segs > 1)
+			tot = skb->len - ETH_HLEN;
 		if (iph->version != 4 || ihl < sizeof(*iph) || tot < ihl ||
 		    tot > skb->len - ETH_HLEN)
 			return SL_PARSE_MALFORMED;

@@ -13,7 +13,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <net/if_arp.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
 #include <linux/magic.h>
@@ -157,6 +160,24 @@ static int attach_one(int ifindex, enum bpf_tc_attach_point where, int prog_fd)
 	return bpf_tc_attach(&hook, &opts);
 }
 
+/* The parser reads an Ethernet header first: L3 devices (tun, wireguard) have none. */
+static int check_ethernet(const char *ifname)
+{
+	struct ifreq ifr = {};
+	int fd, err = 0;
+
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
+	if (ioctl(fd, SIOCGIFHWADDR, &ifr))
+		err = -errno;
+	else if (ifr.ifr_hwaddr.sa_family != ARPHRD_ETHER)
+		err = -EPROTONOSUPPORT;
+	close(fd);
+	return err;
+}
+
 int sl_dp_attach(struct sl_datapath *dp, const char *ifname)
 {
 	int ifindex = if_nametoindex(ifname), err;
@@ -164,6 +185,13 @@ int sl_dp_attach(struct sl_datapath *dp, const char *ifname)
 	if (!ifindex) {
 		pr_warn("Error: no interface '%s'\n", ifname);
 		return -ENODEV;
+	}
+	err = check_ethernet(ifname);
+	if (err) {
+		pr_warn("Error: %s: %s\n", ifname,
+			err == -EPROTONOSUPPORT ? "not an Ethernet interface; sluice needs one" :
+						  strerror(-err));
+		return err;
 	}
 	err = attach_one(ifindex, BPF_TC_INGRESS, bpf_program__fd(dp->skel->progs.sl_ingress));
 	err = err ?: attach_one(ifindex, BPF_TC_EGRESS, bpf_program__fd(dp->skel->progs.sl_egress));

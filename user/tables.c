@@ -637,7 +637,16 @@ static int flip(const struct sl_maps *m, __u32 slot)
 	err = write_config(m, &c);
 	if (err)
 		return err;
-	return rcu_barrier();
+	/*
+	 * The new tables are live now: report success whatever happens next.
+	 * A failed wait only matters to the next writer, which waits again
+	 * before it touches the old slot.
+	 */
+	err = rcu_barrier();
+	if (err)
+		pr_warn("warning: waiting for readers of the old tables failed: %s\n",
+			strerror(-err));
+	return 0;
 }
 
 int sl_tables_set_digest(const struct sl_maps *m, uint64_t digest)
