@@ -36,6 +36,12 @@ static int parse_config_arg(int argc, char **argv, const char *cmd, const char *
 	return 0;
 }
 
+/* An invalid file is bad input; one that cannot be read is a system error. */
+static int exit_code(int err)
+{
+	return !err ? SL_EXIT_OK : err == -EINVAL ? SL_EXIT_INVALID : SL_EXIT_SYSTEM;
+}
+
 /* Validate; in JSON mode the diagnostics go into the result object. */
 static int validate(const char *path, struct sl_config **cfg, json_object *res)
 {
@@ -73,7 +79,7 @@ int cmd_check(int argc, char **argv)
 		printf("%s: valid (%zu services, %zu workloads)\n", path, cfg->n_services,
 		       cfg->n_workloads);
 	sl_config_free(cfg);
-	return err ? SL_EXIT_INVALID : SL_EXIT_OK;
+	return exit_code(err);
 }
 
 int cmd_apply(int argc, char **argv)
@@ -94,8 +100,9 @@ int cmd_apply(int argc, char **argv)
 		json_object_put(res);
 		return SL_EXIT_INVALID;
 	}
-	if (validate(path, &cfg, res)) {
-		ret = SL_EXIT_INVALID;
+	err = validate(path, &cfg, res);
+	if (err) {
+		ret = exit_code(err);
 		goto out;
 	}
 	err = sl_maps_open_pinned(&maps, cli.pin_dir);

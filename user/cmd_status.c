@@ -306,7 +306,7 @@ static int parse_weight_arg(const char *arg, char **name, uint32_t *w)
 	}
 	errno = 0;
 	v = strtoul(eq + 1, &end, 10);
-	if (errno || *end || eq[1] == '-' || eq[1] == '+' || v > SL_MAX_WEIGHT) {
+	if (errno || *end || eq[1] < '0' || eq[1] > '9' || v > SL_MAX_WEIGHT) {
 		sl_error("'%s': weight must be an integer from 0 to %d", arg, SL_MAX_WEIGHT);
 		return -EINVAL;
 	}

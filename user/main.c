@@ -32,6 +32,10 @@ static int usage(FILE *f)
 {
 	size_t i;
 
+	if (f != stdout && cli.json) {
+		sl_error("invalid arguments; see `sluice help`");
+		return SL_EXIT_INVALID;
+	}
 	fprintf(f, "Usage: sluice [OPTIONS] COMMAND [ARGS]\n\nCommands:\n");
 	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
 		fprintf(f, "  sluice %s\n", cmds[i].help);
@@ -62,6 +66,11 @@ int main(int argc, char **argv)
 	int opt;
 
 	sl_log_hook_libbpf();
+	/* -j anywhere among the global options: errors then go out as JSON */
+	for (i = 1; i < (size_t)argc && argv[i][0] == '-'; i++)
+		if (!strcmp(argv[i], "-j") || !strcmp(argv[i], "-p") ||
+		    !strcmp(argv[i], "--json") || !strcmp(argv[i], "--pretty"))
+			opterr = 0;
 	/* '+': stop at the command; its own options are parsed by the command. */
 	while ((opt = getopt_long(argc, argv, "+jpdqVh", opts, NULL)) != -1) {
 		switch (opt) {
@@ -123,6 +132,8 @@ int main(int argc, char **argv)
 			argc -= 2;
 			i--;
 			continue;
+		} else if (!strncmp(argv[i], "--pin-dir=", 10)) {
+			cli.pin_dir = argv[i] + 10;
 		} else {
 			continue;
 		}
