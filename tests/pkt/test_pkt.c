@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <bpf/bpf.h>
@@ -1591,6 +1592,451 @@ out:
 	fx_down(&fx);
 }
 
+/* ---- review fixes: conntrack repair, UDP ageing, stale replies, subset ids ---- */
+
+/* A packet's tuple as a conntrack key (forward: as sent; reverse: as the reply). */
+static struct sl_ct_key ct_key(const char *src, uint16_t sport, const char *dst, uint16_t dport,
+			       uint8_t proto)
+{
+	struct sl_ct_key k;
+	uint8_t a[16];
+
+	memset(&k, 0, sizeof(k));
+	k.family = pkt_addr(src, a) == 4 ? SL_AF_INET : SL_AF_INET6;
+	memcpy(k.saddr, a, 16);
+	pkt_addr(dst, a);
+	memcpy(k.daddr, a, 16);
+	k.sport = htons(sport);
+	k.dport = htons(dport);
+	k.proto = proto;
+	return k;
+}
+
+/* Does the map hold key k? */
+static bool ct_has(int fd, const struct sl_ct_key *k)
+{
+	struct sl_ct_entry e;
+
+	return !bpf_map_lookup_elem(fd, k, &e);
+}
+
+/*
+ * The forward and reverse entries live in separate LRU maps and can be
+ * evicted one without the other. A reverse entry gone alone is rebuilt by
+ * the next forward packet, so replies keep coming from the VIP.
+ */
+static void test_revnat_restored(void)
+{
+	const char *client = "192.168.1.5";
+	char y[1024], be[INET6_ADDRSTRLEN], a[INET6_ADDRSTRLEN];
+	struct sl_ct_entry rn;
+	struct sl_ct_key rk;
+	struct frame in, out;
+	struct flow f, r;
+	struct fx fx;
+
+	if (!fx_up(&fx, yaml_split(y, sizeof(y), "connection", 90, 10)))
+		goto out;
+	f = mkflow(PROTO_TCP, client, 45000, VIP4, 80, TH_SYN);
+	if (!open_conn(&fx, &f, &out))
+		goto out;
+	pkt_addr_str(&out, true, be, sizeof(be));
+
+	rk = ct_key(be, 8080, client, 45000, PROTO_TCP);
+	if (!ASSERT_TRUE(ct_has(fx.dp.maps.revnat, &rk), "reverse entry of the new connection"))
+		goto out;
+	if (!ASSERT_OK(bpf_map_delete_elem(fx.dp.maps.revnat, &rk) ? -errno : 0,
+		       "delete the reverse entry"))
+		goto out;
+	ASSERT_TRUE(!ct_has(fx.dp.maps.revnat, &rk), "reverse entry gone");
+
+	/* without it, the backend's reply would leave with the backend's address */
+	f.tcp_flags = TH_ACK;
+	pkt_build(&in, &f);
+	if (!ASSERT_EQ(xmit(fx.ing, &in, &out), TC_ACT_OK, "ACK verdict"))
+		goto out;
+	if (!check_dnat(&f, &out, (const char *const[]){be, NULL}, 8080, a))
+		goto out;
+	if (ASSERT_OK(bpf_map_lookup_elem(fx.dp.maps.revnat, &rk, &rn) ? -errno : 0,
+		      "reverse entry rebuilt by the ACK")) {
+		char vip[INET6_ADDRSTRLEN];
+
+		inet_ntop(AF_INET, rn.addr, vip, sizeof(vip));
+		ASSERT_STREQ(vip, VIP4, "rebuilt entry's VIP");
+		ASSERT_EQ(ntohs(rn.port), 80, "rebuilt entry's VIP port");
+	}
+	ASSERT_EQ(global_get(&fx, SL_G_REVNAT_RESTORED), 1, "revnat_restored");
+	ASSERT_EQ(global_get(&fx, SL_G_NEW_CONN), 1, "the ACK opened no new connection");
+
+	r = mkflow(PROTO_TCP, be, 8080, client, 45000, TH_ACK | TH_PSH);
+	r.payload = odd_payload;
+	r.plen = sizeof(odd_payload) - 1;
+	pkt_build(&in, &r);
+	if (ASSERT_EQ(xmit(fx.egr, &in, &out), TC_ACT_OK, "reply verdict"))
+		check_snat(&r, &out, VIP4, 80);
+
+	/* the entry is there now: the next packet restores nothing */
+	pkt_build(&in, &f);
+	xmit(fx.ing, &in, &out);
+	ASSERT_EQ(global_get(&fx, SL_G_REVNAT_RESTORED), 1, "revnat_restored after one more ACK");
+out:
+	fx_down(&fx);
+}
+
+/* bpf_ktime_get_coarse_ns() >> 30, from userspace: the same clock. */
+static uint32_t now_ticks(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (uint32_t)(((uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec) >> 30);
+}
+
+/*
+ * UDP has no close: a flow stays on its backend while it is active, and is
+ * picked afresh (following weight changes) once it was idle longer than
+ * SL_CT_UDP_IDLE_TICKS. Idleness is made by moving last_seen back (ticks
+ * are u32 and compared by modular difference, so this works at any uptime).
+ */
+static void test_udp_idle_expiry(void)
+{
+	const char *client = "192.168.1.5";
+	struct flow dg = mkflow(PROTO_UDP, client, 5353, VIP4, 80, 0);
+	struct sl_ct_entry e;
+	struct sl_stats s1, s2;
+	struct sl_ct_key fk;
+	struct frame in, out;
+	uint32_t t;
+	char y[1024];
+	struct fx fx;
+
+	if (!fx_up(&fx, yaml_split(y, sizeof(y), "connection", 100, 0)))
+		goto out;
+	dg.payload = "ping";
+	dg.plen = 4;
+	if (!ASSERT_EQ(open_conn(&fx, &dg, &out), 1, "first datagram at 100/0"))
+		goto out;
+	fk = ct_key(client, 5353, VIP4, 80, PROTO_UDP);
+	if (!ASSERT_OK(bpf_map_lookup_elem(fx.dp.maps.conntrack, &fk, &e) ? -errno : 0,
+		       "read forward entry"))
+		goto out;
+	t = now_ticks();
+	if (!ASSERT_TRUE(e.last_seen + 2 >= t && e.last_seen <= t + 2,
+			 "last_seen is now, in 2^30 ns ticks of CLOCK_MONOTONIC"))
+		printf("  last_seen %u, userspace now %u\n", e.last_seen, t);
+
+	if (!fx_weights(&fx, 0, 100))
+		goto out;
+
+	/* fresh: sticky */
+	pkt_build(&in, &dg);
+	if (!ASSERT_EQ(xmit(fx.ing, &in, &out), TC_ACT_OK, "verdict") ||
+	    !ASSERT_EQ(subset_of(&out, true), 1, "fresh flow stays on v1 after 0/100"))
+		goto out;
+
+	/* idle for less than the limit: still sticky, and the datagram refreshes it */
+	e.last_seen -= SL_CT_UDP_IDLE_TICKS - 10;
+	if (!ASSERT_OK(bpf_map_update_elem(fx.dp.maps.conntrack, &fk, &e, BPF_EXIST) ? -errno : 0,
+		       "age the entry a little"))
+		goto out;
+	pkt_build(&in, &dg);
+	if (!ASSERT_EQ(xmit(fx.ing, &in, &out), TC_ACT_OK, "verdict") ||
+	    !ASSERT_EQ(subset_of(&out, true), 1, "flow idle below the limit stays on v1"))
+		goto out;
+	if (!ASSERT_OK(bpf_map_lookup_elem(fx.dp.maps.conntrack, &fk, &e) ? -errno : 0,
+		       "read forward entry"))
+		goto out;
+	t = now_ticks();
+	if (!ASSERT_TRUE(e.last_seen + 2 >= t && e.last_seen <= t + 2,
+			 "a datagram refreshes last_seen"))
+		printf("  last_seen %u, userspace now %u\n", e.last_seen, t);
+	ASSERT_EQ(global_get(&fx, SL_G_UDP_EXPIRED), 0, "udp_expired while active");
+
+	/* idle for far longer than the limit: a new flow, picked under 0/100 */
+	e.last_seen -= 1000;
+	if (!ASSERT_OK(bpf_map_update_elem(fx.dp.maps.conntrack, &fk, &e, BPF_EXIST) ? -errno : 0,
+		       "age the entry past the limit"))
+		goto out;
+	pkt_build(&in, &dg);
+	if (!ASSERT_EQ(xmit(fx.ing, &in, &out), TC_ACT_OK, "verdict"))
+		goto out;
+	{
+		char ep[INET6_ADDRSTRLEN];
+
+		if (!check_dnat(&dg, &out, (const char *const[]){"10.0.2.10", NULL}, 8080, ep))
+			goto out;
+	}
+	ASSERT_EQ(global_get(&fx, SL_G_UDP_EXPIRED), 1, "udp_expired");
+	ASSERT_EQ(global_get(&fx, SL_G_NEW_CONN), 2, "new_conn");
+	if (subset_stats(&fx, "v1", &s1) && subset_stats(&fx, "v2", &s2)) {
+		ASSERT_EQ(s1.conns_opened, 1, "v1 conns_opened");
+		ASSERT_EQ(s1.conns_closed, 1, "v1 conns_closed (the expired flow)");
+		ASSERT_EQ(s2.conns_opened, 1, "v2 conns_opened");
+		ASSERT_EQ(s2.conns_closed, 0, "v2 conns_closed");
+	}
+
+	/* the new flow's entry is fresh and stays on v2; replies from v2 carry the VIP */
+	pkt_build(&in, &dg);
+	if (ASSERT_EQ(xmit(fx.ing, &in, &out), TC_ACT_OK, "verdict"))
+		ASSERT_EQ(subset_of(&out, true), 2, "the new flow stays on v2");
+	ASSERT_EQ(global_get(&fx, SL_G_UDP_EXPIRED), 1, "udp_expired after the new flow's next datagram");
+	{
+		struct flow r = mkflow(PROTO_UDP, "10.0.2.10", 8080, client, 5353, 0);
+
+		r.payload = "pong";
+		r.plen = 4;
+		pkt_build(&in, &r);
+		if (ASSERT_EQ(xmit(fx.egr, &in, &out), TC_ACT_OK, "v2 reply verdict"))
+			check_snat(&r, &out, VIP4, 80);
+	}
+out:
+	fx_down(&fx);
+}
+
+/* v1 has one endpoint, so a v1 pick is X = 10.0.1.10; v2 is Y = 10.0.2.10. */
+static const char *yaml_one_each(char *buf, size_t len, uint32_t w1, uint32_t w2)
+{
+	snprintf(buf, len,
+		 "services:\n"
+		 "  - name: backend\n"
+		 "    vips: [10.96.0.10]\n"
+		 "    ports: [{port: 80, targetPort: 8080}]\n"
+		 "    subsets:\n"
+		 "      v1: {endpoints: [10.0.1.10]}\n"
+		 "      v2: {endpoints: [10.0.2.10]}\n"
+		 "    routes:\n"
+		 "      - split: {v1: %u, v2: %u}\n",
+		 w1, w2);
+	return buf;
+}
+
+/*
+ * Client port P went to X through the VIP, closed, and was reused for a new
+ * VIP connection that went to Y. X's reverse entry for P is stale: a SYN-ACK
+ * from X to P answers a direct connection to X and must be left alone (and
+ * the stale entry dropped, so the rest of that connection is left alone
+ * too), while Y's SYN-ACK is the VIP connection's and is reverse-NATed.
+ */
+static void test_synack_from_old_backend(void)
+{
+	const char *client = "192.168.1.5", *X = "10.0.1.10", *Y = "10.0.2.10";
+	const uint16_t P = 7100;
+	struct sl_ct_key rkx, rky;
+	struct frame in, out;
+	char y[1024], a[INET6_ADDRSTRLEN];
+	struct flow f;
+	struct fx fx;
+
+	if (!fx_up(&fx, yaml_one_each(y, sizeof(y), 100, 0)))
+		goto out;
+	f = mkflow(PROTO_TCP, client, P, VIP4, 80, TH_SYN);
+	pkt_build(&in, &f);
+	if (!ASSERT_EQ(xmit(fx.ing, &in, &out), TC_ACT_OK, "first SYN verdict") ||
+	    !check_dnat(&f, &out, (const char *const[]){X, NULL}, 8080, a))
+		goto out;
+	/* closed by the client and by X */
+	f.tcp_flags = TH_FIN | TH_ACK;
+	pkt_build(&in, &f);
+	xmit(fx.ing, &in, &out);
+	f = mkflow(PROTO_TCP, X, 8080, client, P, TH_FIN | TH_ACK);
+	pkt_build(&in, &f);
+	if (!ASSERT_EQ(xmit(fx.egr, &in, &out), TC_ACT_OK, "X's FIN verdict") ||
+	    !check_snat(&f, &out, VIP4, 80))
+		goto out;
+
+	if (!fx_weights(&fx, 0, 100))
+		goto out;
+	f = mkflow(PROTO_TCP, client, P, VIP4, 80, TH_SYN);
+	pkt_build(&in, &f);
+	if (!ASSERT_EQ(xmit(fx.ing, &in, &out), TC_ACT_OK, "reused port SYN verdict") ||
+	    !check_dnat(&f, &out, (const char *const[]){Y, NULL}, 8080, a))
+		goto out;
+	ASSERT_EQ(global_get(&fx, SL_G_PORT_REUSE), 1, "port_reuse");
+
+	rkx = ct_key(X, 8080, client, P, PROTO_TCP);
+	rky = ct_key(Y, 8080, client, P, PROTO_TCP);
+	if (!ASSERT_TRUE(ct_has(fx.dp.maps.revnat, &rky), "Y's reverse entry"))
+		goto out;
+	ASSERT_TRUE(ct_has(fx.dp.maps.revnat, &rkx),
+		    "X's stale reverse entry is still there before its SYN-ACK");
+
+	/* the client connects to X directly from P */
+	f = mkflow(PROTO_TCP, client, P, X, 8080, TH_SYN);
+	pkt_build(&in, &f);
+	check_untouched(&in, &out, xmit(fx.ing, &in, &out), "direct SYN to X");
+	f = mkflow(PROTO_TCP, X, 8080, client, P, TH_SYN | TH_ACK);
+	pkt_build(&in, &f);
+	check_untouched(&in, &out, xmit(fx.egr, &in, &out), "SYN-ACK from X (not the backend)");
+	ASSERT_TRUE(!ct_has(fx.dp.maps.revnat, &rkx), "X's stale reverse entry deleted");
+	f.tcp_flags = TH_ACK;
+	pkt_build(&in, &f);
+	check_untouched(&in, &out, xmit(fx.egr, &in, &out), "ACK from X on the direct connection");
+	f.tcp_flags = TH_ACK | TH_PSH;
+	f.payload = odd_payload;
+	f.plen = sizeof(odd_payload) - 1;
+	pkt_build(&in, &f);
+	check_untouched(&in, &out, xmit(fx.egr, &in, &out), "data from X on the direct connection");
+
+	/* Y's SYN-ACK answers the VIP connection */
+	ASSERT_TRUE(ct_has(fx.dp.maps.revnat, &rky), "Y's reverse entry kept");
+	f = mkflow(PROTO_TCP, Y, 8080, client, P, TH_SYN | TH_ACK);
+	pkt_build(&in, &f);
+	if (ASSERT_EQ(xmit(fx.egr, &in, &out), TC_ACT_OK, "SYN-ACK from Y verdict"))
+		check_snat(&f, &out, VIP4, 80);
+	f.tcp_flags = TH_ACK | TH_PSH;
+	f.payload = odd_payload;
+	f.plen = sizeof(odd_payload) - 1;
+	pkt_build(&in, &f);
+	if (ASSERT_EQ(xmit(fx.egr, &in, &out), TC_ACT_OK, "data from Y verdict"))
+		check_snat(&f, &out, VIP4, 80);
+	ASSERT_EQ(global_get(&fx, SL_G_REPLY), 3, "replies NATed (X's FIN, Y's SYN-ACK, Y's data)");
+out:
+	fx_down(&fx);
+}
+
+static const char *yaml_subsets(char *buf, size_t len, const char *subsets, const char *split)
+{
+	snprintf(buf, len,
+		 "services:\n"
+		 "  - name: backend\n"
+		 "    vips: [10.96.0.10]\n"
+		 "    ports: [{port: 80, targetPort: 8080}]\n"
+		 "    subsets:\n"
+		 "%s"
+		 "    routes:\n"
+		 "      - split: {%s}\n",
+		 subsets, split);
+	return buf;
+}
+
+#define SUB_V1 "      v1: {endpoints: [10.0.1.10]}\n"
+#define SUB_V2 "      v2: {endpoints: [10.0.2.10]}\n"
+#define SUB_V3 "      v3: {endpoints: [10.0.3.20]}\n"
+
+/* A subset's id in `status`; ~0 when the service has no such subset. */
+static uint32_t subset_id_of(struct fx *fx, const char *subset)
+{
+	const struct sl_status_service *ss;
+	struct sl_status st = {};
+	uint32_t id = ~0U;
+	size_t i;
+
+	if (!ASSERT_OK(sl_tables_read_status(&fx->dp.maps, &st), "sl_tables_read_status"))
+		return id;
+	ss = sl_status_find(&st, "backend");
+	for (i = 0; ss && i < ss->n_subsets; i++)
+		if (!strcmp(ss->subsets[i].name, subset))
+			id = ss->subsets[i].subset_id;
+	sl_status_free(&st);
+	return id;
+}
+
+/* One row of sl_stats, summed over CPUs, whatever name (if any) it has. */
+static bool stats_row(struct fx *fx, uint32_t id, struct sl_stats *sum)
+{
+	int ncpu = libbpf_num_possible_cpus(), c;
+	struct sl_stats v[ncpu > 0 ? ncpu : 1];
+
+	memset(sum, 0, sizeof(*sum));
+	if (!ASSERT_OK(bpf_map_lookup_elem(fx->dp.maps.stats, &id, v) ? -errno : 0, "stats row"))
+		return false;
+	for (c = 0; c < ncpu; c++) {
+		sum->conns_opened += v[c].conns_opened;
+		sum->conns_closed += v[c].conns_closed;
+		sum->packets_in += v[c].packets_in;
+		sum->bytes_in += v[c].bytes_in;
+		sum->packets_out += v[c].packets_out;
+		sum->bytes_out += v[c].bytes_out;
+	}
+	return true;
+}
+
+/*
+ * A removed subset's connections keep draining into its counter row: the
+ * next new subset must not be given that row (it would count someone else's
+ * traffic), and the removed subset coming back gets its row, counters and
+ * all, back.
+ */
+static void test_subset_id_retired(void)
+{
+	const char *client = "192.168.1.5";
+	struct flow f = mkflow(PROTO_TCP, client, 5555, VIP4, 80, TH_SYN);
+	uint32_t v1id, v2id, v3id;
+	struct sl_stats s, s3;
+	struct frame in, out;
+	char y[1024];
+	struct fx fx;
+	int i;
+
+	if (!fx_up(&fx, yaml_subsets(y, sizeof(y), SUB_V1 SUB_V2, "v1: 0, v2: 1")))
+		goto out;
+	v1id = subset_id_of(&fx, "v1");
+	v2id = subset_id_of(&fx, "v2");
+	if (!ASSERT_TRUE(v1id != ~0U && v2id != ~0U && v1id != v2id, "v1 and v2 have ids"))
+		goto out;
+	if (!ASSERT_EQ(open_conn(&fx, &f, &out), 2, "connection on v2"))
+		goto out;
+
+	/* v2 removed: its connection drains, into v2's old row */
+	if (!fx_apply(&fx, yaml_subsets(y, sizeof(y), SUB_V1, "v1: 100")))
+		goto out;
+	ASSERT_EQ(subset_id_of(&fx, "v2"), ~0U, "v2 no longer in status");
+	f.tcp_flags = TH_ACK | TH_PSH;
+	f.payload = odd_payload;
+	f.plen = sizeof(odd_payload) - 1;
+	pkt_build(&in, &f);
+	if (!ASSERT_EQ(xmit(fx.ing, &in, &out), TC_ACT_OK, "draining data verdict") ||
+	    !ASSERT_EQ(subset_of(&out, true), 2, "the v2 connection keeps its backend"))
+		goto out;
+	if (stats_row(&fx, v2id, &s))
+		ASSERT_EQ(s.packets_in, 2, "v2's old row counts the draining packet");
+
+	/* v3 added: a row of its own, not v2's */
+	if (!fx_apply(&fx, yaml_subsets(y, sizeof(y), SUB_V1 SUB_V3, "v1: 100")))
+		goto out;
+	v3id = subset_id_of(&fx, "v3");
+	printf("  ids: v1 %u, v2 %u (retired), v3 %u\n", v1id, v2id, v3id);
+	ASSERT_TRUE(v3id != ~0U, "v3 has an id");
+	ASSERT_TRUE(v3id != v2id, "v3 does not get the retired v2's id");
+	ASSERT_TRUE(v3id != v1id, "v3 does not get v1's id");
+	ASSERT_EQ(subset_id_of(&fx, "v1"), v1id, "v1 keeps its id");
+	if (subset_stats(&fx, "v3", &s3))
+		ASSERT_EQ(s3.conns_opened + s3.packets_in + s3.bytes_in + s3.conns_closed, 0,
+			  "v3's counters start at 0");
+	for (i = 0; i < 3; i++) {
+		pkt_build(&in, &f);
+		xmit(fx.ing, &in, &out);
+		ASSERT_EQ(subset_of(&out, true), 2, "the v2 connection still drains to v2");
+	}
+	if (subset_stats(&fx, "v3", &s3))
+		ASSERT_EQ(s3.conns_opened + s3.packets_in + s3.bytes_in + s3.conns_closed, 0,
+			  "v3's counters stay 0 while v2 drains");
+	if (stats_row(&fx, v2id, &s))
+		ASSERT_EQ(s.packets_in, 5, "v2's old row counts every draining packet");
+
+	/* v2 back: its id and its counters */
+	if (!fx_apply(&fx, yaml_subsets(y, sizeof(y), SUB_V1 SUB_V2, "v1: 1, v2: 1")))
+		goto out;
+	ASSERT_EQ(subset_id_of(&fx, "v2"), v2id, "v2 gets its old id back");
+	ASSERT_EQ(subset_id_of(&fx, "v1"), v1id, "v1 keeps its id");
+	if (subset_stats(&fx, "v2", &s)) {
+		ASSERT_EQ(s.conns_opened, 1, "v2 conns_opened (from before its removal)");
+		ASSERT_EQ(s.packets_in, 5, "v2 packets_in (SYN + 4 draining packets)");
+	}
+	f.tcp_flags = TH_FIN | TH_ACK;
+	f.plen = 0;
+	pkt_build(&in, &f);
+	xmit(fx.ing, &in, &out);
+	if (subset_stats(&fx, "v2", &s)) {
+		ASSERT_EQ(s.conns_closed, 1, "v2 conns_closed");
+		ASSERT_EQ(s.packets_in, 6, "v2 packets_in");
+	}
+	if (stats_row(&fx, v3id, &s3))
+		ASSERT_EQ(s3.conns_closed + s3.packets_in, 0, "retired v3's row untouched");
+out:
+	fx_down(&fx);
+}
+
 /* ---- main ---- */
 
 static const struct {
@@ -1629,6 +2075,10 @@ static const struct {
     {"port_reuse", test_port_reuse},
     {"port_reuse_direct_connection", test_port_reuse_direct_connection},
     {"counters", test_counters},
+    {"revnat_restored", test_revnat_restored},
+    {"udp_idle_expiry", test_udp_idle_expiry},
+    {"synack_from_old_backend", test_synack_from_old_backend},
+    {"subset_id_retired", test_subset_id_retired},
 };
 
 int main(int argc, char **argv)
