@@ -83,8 +83,7 @@ static __always_inline bool sl_tcp_closing(const struct sl_pkt *p)
 
 static __always_inline bool sl_tcp_syn_only(const struct sl_pkt *p)
 {
-	return p->proto == IPPROTO_TCP &&
-	       (p->tcp_flags & (SL_TCP_SYN | SL_TCP_ACK)) == SL_TCP_SYN;
+	return p->proto == IPPROTO_TCP && (p->tcp_flags & (SL_TCP_SYN | SL_TCP_ACK)) == SL_TCP_SYN;
 }
 
 /*

@@ -19,7 +19,7 @@ struct {
 /* Values are replaced whole; NO_PREALLOC frees old values after RCU. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, SL_SLOTS * SL_MAX_SERVICES);
+	__uint(max_entries, (SL_SLOTS * SL_MAX_SERVICES));
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, struct sl_svc_key);
 	__type(value, struct sl_service);
@@ -28,7 +28,7 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, SL_SLOTS * SL_MAX_ENDPOINTS);
+	__uint(max_entries, (SL_SLOTS * SL_MAX_ENDPOINTS));
 	__type(key, __u32);
 	__type(value, struct sl_endpoint);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
@@ -36,7 +36,7 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
-	__uint(max_entries, SL_SLOTS * SL_MAX_SRC_PREFIXES);
+	__uint(max_entries, (SL_SLOTS * SL_MAX_SRC_PREFIXES));
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, struct sl_src_key);
 	__type(value, struct sl_src_routes);

@@ -16,7 +16,7 @@
 
 #include "parse.h"
 
-#define SL_IP4_CSUM_OFF (ETH_HLEN + offsetof(struct iphdr, check))
+#define SL_IP4_CSUM_OFF	 (ETH_HLEN + offsetof(struct iphdr, check))
 #define SL_IP6_SADDR_OFF (ETH_HLEN + offsetof(struct ipv6hdr, saddr))
 #define SL_IP6_DADDR_OFF (ETH_HLEN + offsetof(struct ipv6hdr, daddr))
 
@@ -39,7 +39,7 @@ static __always_inline __u16 sl_csum_replace4(__u16 check, __be32 from, __be32 t
 {
 	__u32 sum = (__u16)~check;
 
-	sum += (__u16)~(from >> 16) + (__u16)~(from & 0xffff);
+	sum += (__u16) ~(from >> 16) + (__u16) ~(from & 0xffff);
 	sum += (to >> 16) + (to & 0xffff);
 	sum = (sum & 0xffff) + (sum >> 16);
 	sum = (sum & 0xffff) + (sum >> 16);
@@ -51,7 +51,7 @@ static __always_inline __u16 sl_csum_replace4(__u16 check, __be32 from, __be32 t
  * port. old_* come from the parsed packet, new_* from conntrack.
  */
 static __always_inline int sl_nat_rewrite(struct __sk_buff *skb, const struct sl_pkt *p, bool dst,
-					   const __be32 new_addr[4], __be16 new_port)
+					  const __be32 new_addr[4], __be16 new_port)
 {
 	const __be32 *old_addr = dst ? p->daddr : p->saddr;
 	__be16 old_port = dst ? p->dport : p->sport;
@@ -66,9 +66,9 @@ static __always_inline int sl_nat_rewrite(struct __sk_buff *skb, const struct sl
 			__be32 saddr;
 			__be32 daddr;
 		} __attribute__((packed)) l3 = {
-			.check = sl_csum_replace4(p->ip_check, old_addr[0], new_addr[0]),
-			.saddr = dst ? p->saddr[0] : new_addr[0],
-			.daddr = dst ? new_addr[0] : p->daddr[0],
+		    .check = sl_csum_replace4(p->ip_check, old_addr[0], new_addr[0]),
+		    .saddr = dst ? p->saddr[0] : new_addr[0],
+		    .daddr = dst ? new_addr[0] : p->daddr[0],
 		};
 
 		if (old_addr[0] != new_addr[0]) {

@@ -17,7 +17,7 @@
 
 #include "sluice_abi.h"
 
-#define SL_IP_MF 0x2000
+#define SL_IP_MF     0x2000
 #define SL_IP_OFFSET 0x1fff
 
 /* TCP flag bits as in byte 13 of the header. */

@@ -32,10 +32,10 @@ static __always_inline int sl_select_route(const struct sl_service *svc, __u32 s
 
 	if (svc->flags & SL_SVC_SRC_MATCH) {
 		struct sl_src_key k = {
-			.prefixlen = SL_SRC_KEY_FIXED_BITS + (p->family == SL_AF_INET ? 32 : 128),
-			.slot = slot,
-			.svc_id = svc->svc_id,
-			.family = p->family,
+		    .prefixlen = SL_SRC_KEY_FIXED_BITS + (p->family == SL_AF_INET ? 32 : 128),
+		    .slot = slot,
+		    .svc_id = svc->svc_id,
+		    .family = p->family,
 		};
 
 		__builtin_memcpy(k.addr, p->saddr, 16);

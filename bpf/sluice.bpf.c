@@ -45,12 +45,14 @@ static __always_inline void sl_revnat_put(const struct sl_pkt *p, const struct s
 	struct sl_ct_key rk;
 
 	sl_ct_key_rev(&rk, p, e);
-	bpf_map_update_elem(&sl_revnat, &rk, &(struct sl_ct_entry){
-		.addr = { p->daddr[0], p->daddr[1], p->daddr[2], p->daddr[3] },
-		.port = p->dport,
-		.family = p->family,
-		.subset_id = e->subset_id,
-	}, flags);
+	bpf_map_update_elem(&sl_revnat, &rk,
+			    &(struct sl_ct_entry){
+				.addr = {p->daddr[0], p->daddr[1], p->daddr[2], p->daddr[3]},
+				.port = p->dport,
+				.family = p->family,
+				.subset_id = e->subset_id,
+			    },
+			    flags);
 }
 
 /*

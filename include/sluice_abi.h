@@ -14,16 +14,16 @@
 #include <linux/types.h>
 
 /* Limits. */
-#define SL_MAX_SUBSETS 8	   /* subsets (versions) per service */
-#define SL_MAX_ROUTES 8		   /* routes per service */
-#define SL_MAX_SERVICES 16384	   /* (VIP, port, proto) keys per table slot */
-#define SL_MAX_ENDPOINTS 65536	   /* endpoints per table slot */
-#define SL_MAX_SUBSET_IDS 4096	   /* stable subset ids (counter rows) */
-#define SL_MAX_SRC_PREFIXES 65536  /* source-match prefixes per slot */
-#define SL_CT_SIZE 262144	   /* conntrack entries (each direction) */
-#define SL_MAX_WEIGHT 1000000	   /* keeps weight sums far from u32 overflow */
-#define SL_NAME_LEN 64		   /* service name, NUL included */
-#define SL_SUBSET_NAME_LEN 32	   /* subset name, NUL included */
+#define SL_MAX_SUBSETS	    8	    /* subsets (versions) per service */
+#define SL_MAX_ROUTES	    8	    /* routes per service */
+#define SL_MAX_SERVICES	    16384   /* (VIP, port, proto) keys per table slot */
+#define SL_MAX_ENDPOINTS    65536   /* endpoints per table slot */
+#define SL_MAX_SUBSET_IDS   4096    /* stable subset ids (counter rows) */
+#define SL_MAX_SRC_PREFIXES 65536   /* source-match prefixes per slot */
+#define SL_CT_SIZE	    262144  /* conntrack entries (each direction) */
+#define SL_MAX_WEIGHT	    1000000 /* keeps weight sums far from u32 overflow */
+#define SL_NAME_LEN	    64	    /* service name, NUL included */
+#define SL_SUBSET_NAME_LEN  32	    /* subset name, NUL included */
 
 /*
  * Configuration tables are double-buffered: every table a new connection
@@ -36,19 +36,19 @@
 
 /* Pinned names (map and program names as the kernel shows them). */
 #define SL_PIN_DIR_DEFAULT "/sys/fs/bpf/sluice"
-#define SL_MAP_STATE "sl_state"
-#define SL_MAP_SERVICES "sl_services"
-#define SL_MAP_ENDPOINTS "sl_endpoints"
-#define SL_MAP_SRC_MATCH "sl_src_match"
-#define SL_MAP_CONNTRACK "sl_conntrack"
-#define SL_MAP_REVNAT "sl_revnat"
-#define SL_MAP_STATS "sl_stats"
-#define SL_MAP_GLOBAL "sl_global"
-#define SL_MAP_SUBSETS "sl_subset_names"
-#define SL_MAP_SVC_NAMES "sl_svc_names"
-#define SL_MAP_RCU "sl_rcu_barrier"
-#define SL_PROG_INGRESS "sl_ingress"
-#define SL_PROG_EGRESS "sl_egress"
+#define SL_MAP_STATE	   "sl_state"
+#define SL_MAP_SERVICES	   "sl_services"
+#define SL_MAP_ENDPOINTS   "sl_endpoints"
+#define SL_MAP_SRC_MATCH   "sl_src_match"
+#define SL_MAP_CONNTRACK   "sl_conntrack"
+#define SL_MAP_REVNAT	   "sl_revnat"
+#define SL_MAP_STATS	   "sl_stats"
+#define SL_MAP_GLOBAL	   "sl_global"
+#define SL_MAP_SUBSETS	   "sl_subset_names"
+#define SL_MAP_SVC_NAMES   "sl_svc_names"
+#define SL_MAP_RCU	   "sl_rcu_barrier"
+#define SL_PROG_INGRESS	   "sl_ingress"
+#define SL_PROG_EGRESS	   "sl_egress"
 
 enum sl_family {
 	SL_AF_INET = 4,
@@ -77,24 +77,24 @@ _Static_assert(sizeof(struct sl_svc_key) == 24, "sl_svc_key size");
 
 /* sl_service.flags */
 #define SL_SVC_AFFINITY_CLIENT_IP (1U << 0) /* hash the client address only */
-#define SL_SVC_SRC_MATCH (1U << 1)	    /* some route matches on source */
+#define SL_SVC_SRC_MATCH	  (1U << 1) /* some route matches on source */
 
 /* sl_route.flags */
-#define SL_ROUTE_MATCH_CIDR (1U << 0)	/* route needs a sourceCIDRs hit */
+#define SL_ROUTE_MATCH_CIDR   (1U << 0) /* route needs a sourceCIDRs hit */
 #define SL_ROUTE_MATCH_LABELS (1U << 1) /* route needs a sourceLabels hit */
-#define SL_ROUTE_OVERRIDDEN (1U << 2)	/* weights set by `sluice weights` */
+#define SL_ROUTE_OVERRIDDEN   (1U << 2) /* weights set by `sluice weights` */
 
 struct sl_route {
 	__u32 flags;
-	__u32 total_weight; /* sum of weight[]; 0 means nothing to pick */
+	__u32 total_weight;	      /* sum of weight[]; 0 means nothing to pick */
 	__u32 weight[SL_MAX_SUBSETS]; /* by the service's subset index */
 };
 _Static_assert(sizeof(struct sl_route) == 40, "sl_route size");
 
 struct sl_service {
-	__u32 svc_id;	     /* stable id, row in sl_svc_names */
-	__u32 flags;	     /* SL_SVC_* */
-	__be16 target_port;  /* default backend port for this service port */
+	__u32 svc_id;	    /* stable id, row in sl_svc_names */
+	__u32 flags;	    /* SL_SVC_* */
+	__be16 target_port; /* default backend port for this service port */
 	__u16 n_subsets;
 	__u16 n_routes;
 	__u16 pad;
@@ -109,7 +109,7 @@ _Static_assert(sizeof(struct sl_service) == 16 + 3 * 4 * SL_MAX_SUBSETS + 40 * S
 /* sl_endpoints: ARRAY of SL_SLOTS * SL_MAX_ENDPOINTS; a slot owns one half. */
 struct sl_endpoint {
 	__be32 addr[4];
-	__be16 port;   /* 0: use the service's target_port */
+	__be16 port; /* 0: use the service's target_port */
 	__u8 family;
 	__u8 pad;
 	__u32 pad2;
@@ -191,25 +191,25 @@ _Static_assert(sizeof(struct sl_stats) == 64, "sl_stats size");
 
 /* sl_global: PERCPU_ARRAY indexed by enum sl_global_idx. */
 enum sl_global_idx {
-	SL_G_PASS = 0,	     /* not service traffic, untouched */
-	SL_G_NEW_CONN,	     /* conntrack entries created */
-	SL_G_ESTABLISHED,    /* forward packets that hit conntrack */
-	SL_G_REPLY,	     /* reply packets reverse-NATed */
-	SL_G_FRAGMENT,	     /* IP fragments, passed untouched */
-	SL_G_MALFORMED,	     /* truncated headers, passed untouched */
-	SL_G_NO_ROUTE,	     /* no route matched, passed untouched */
-	SL_G_NO_ENDPOINT,    /* subset had no endpoint, dropped */
-	SL_G_CT_FULL,	     /* conntrack insert failed, NATed uncached */
-	SL_G_PORT_REUSE,     /* SYN on a closed entry: picked afresh */
-	SL_G_NAT_FAIL,	     /* a rewrite helper failed, dropped */
-	SL_G_UDP_EXPIRED,    /* idle UDP flow: picked afresh */
+	SL_G_PASS = 0,	      /* not service traffic, untouched */
+	SL_G_NEW_CONN,	      /* conntrack entries created */
+	SL_G_ESTABLISHED,     /* forward packets that hit conntrack */
+	SL_G_REPLY,	      /* reply packets reverse-NATed */
+	SL_G_FRAGMENT,	      /* IP fragments, passed untouched */
+	SL_G_MALFORMED,	      /* truncated headers, passed untouched */
+	SL_G_NO_ROUTE,	      /* no route matched, passed untouched */
+	SL_G_NO_ENDPOINT,     /* subset had no endpoint, dropped */
+	SL_G_CT_FULL,	      /* conntrack insert failed, NATed uncached */
+	SL_G_PORT_REUSE,      /* SYN on a closed entry: picked afresh */
+	SL_G_NAT_FAIL,	      /* a rewrite helper failed, dropped */
+	SL_G_UDP_EXPIRED,     /* idle UDP flow: picked afresh */
 	SL_G_REVNAT_RESTORED, /* reverse entry evicted alone: rebuilt */
 	SL_G_MAX,
 };
 
 /* sl_subset_names and sl_svc_names .in_use */
-#define SL_ID_FREE 0
-#define SL_ID_IN_USE 1
+#define SL_ID_FREE    0
+#define SL_ID_IN_USE  1
 #define SL_ID_RETIRED 2 /* no longer configured; connections may still drain */
 
 /* sl_subset_names: ARRAY indexed by subset id, so rows read by name. */

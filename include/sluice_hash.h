@@ -43,8 +43,8 @@ SL_INLINE __u32 sl_fmix(__u32 h)
 }
 
 /* Hash of a whole connection (client and service side of the tuple). */
-SL_INLINE __u32 sl_hash_conn(__u32 seed, const __be32 saddr[4], const __be32 daddr[4],
-			     __be16 sport, __be16 dport, __u8 proto)
+SL_INLINE __u32 sl_hash_conn(__u32 seed, const __be32 saddr[4], const __be32 daddr[4], __be16 sport,
+			     __be16 dport, __u8 proto)
 {
 	__u32 h = seed;
 

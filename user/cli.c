@@ -10,12 +10,12 @@
 #include "cli.h"
 #include "log.h"
 
-struct sl_cli cli = { .pin_dir = SL_PIN_DIR_DEFAULT };
+struct sl_cli cli = {.pin_dir = SL_PIN_DIR_DEFAULT};
 
 void sl_json_print(json_object *obj)
 {
-	int flags = cli.pretty ? JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED :
-				 JSON_C_TO_STRING_PLAIN;
+	int flags =
+	    cli.pretty ? JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED : JSON_C_TO_STRING_PLAIN;
 
 	puts(json_object_to_json_string_ext(obj, flags | JSON_C_TO_STRING_NOSLASHESCAPE));
 	json_object_put(obj);

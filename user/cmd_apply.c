@@ -15,8 +15,8 @@
 static int parse_config_arg(int argc, char **argv, const char *cmd, const char **path)
 {
 	static const struct option opts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{},
+	    {"config", required_argument, NULL, 'c'},
+	    {},
 	};
 	int c;
 
@@ -107,8 +107,8 @@ int cmd_apply(int argc, char **argv)
 	}
 	err = sl_maps_open_pinned(&maps, cli.pin_dir);
 	if (err) {
-		sl_error("sluice is not loaded in %s (%s): start it with `sluice run`",
-			 cli.pin_dir, strerror(-err));
+		sl_error("sluice is not loaded in %s (%s): start it with `sluice run`", cli.pin_dir,
+			 strerror(-err));
 		json_object_put(res);
 		res = NULL;
 		goto out;

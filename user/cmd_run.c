@@ -30,8 +30,8 @@
 #include "log.h"
 #include "tables.h"
 
-#define MAX_IFACES 64
-#define DEBOUNCE_MS 100
+#define MAX_IFACES    64
+#define DEBOUNCE_MS   100
 #define WRITE_WAIT_MS 2000
 
 struct run_ctx {
@@ -40,7 +40,7 @@ struct run_ctx {
 	int n_ifaces;
 	bool detach_on_exit;
 	struct sl_datapath dp;
-	char *last;	/* content of the last file applied */
+	char *last; /* content of the last file applied */
 	size_t last_len;
 	char *last_bad; /* content of the last file rejected, reported once */
 	size_t last_bad_len;
@@ -234,8 +234,8 @@ static int event_loop(struct run_ctx *c)
 		pr_warn("Error: cannot watch %s: %s\n", c->config, strerror(-err));
 		goto out;
 	}
-	pfd[0] = (struct pollfd){ .fd = sfd, .events = POLLIN };
-	pfd[1] = (struct pollfd){ .fd = ino, .events = POLLIN };
+	pfd[0] = (struct pollfd){.fd = sfd, .events = POLLIN};
+	pfd[1] = (struct pollfd){.fd = ino, .events = POLLIN};
 
 	for (;;) {
 		int n = poll(pfd, 2, pending ? DEBOUNCE_MS / 4 : -1);
@@ -306,10 +306,10 @@ static int usage(void)
 int cmd_run(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "iface", required_argument, NULL, 'i' },
-		{ "detach-on-exit", no_argument, NULL, 'D' },
-		{},
+	    {"config", required_argument, NULL, 'c'},
+	    {"iface", required_argument, NULL, 'i'},
+	    {"detach-on-exit", no_argument, NULL, 'D'},
+	    {},
 	};
 	struct run_ctx c = {};
 	sigset_t set;
@@ -373,8 +373,8 @@ int cmd_run(int argc, char **argv)
 		ret = err == -EINVAL ? SL_EXIT_INVALID : SL_EXIT_SYSTEM;
 		goto out;
 	}
-	pr_info("running: %d interface(s), generation %llu, pins in %s; watching %s\n",
-		c.n_ifaces, (unsigned long long)generation(&c.dp.maps), cli.pin_dir, c.config);
+	pr_info("running: %d interface(s), generation %llu, pins in %s; watching %s\n", c.n_ifaces,
+		(unsigned long long)generation(&c.dp.maps), cli.pin_dir, c.config);
 
 	err = event_loop(&c);
 	ret = err ? SL_EXIT_SYSTEM : SL_EXIT_OK;

@@ -57,9 +57,9 @@ static json_object *subset_json(const struct sl_status_subset *s)
 	json_object_object_add(o, "connections_opened", json_object_new_uint64(st->conns_opened));
 	json_object_object_add(o, "connections_closed", json_object_new_uint64(st->conns_closed));
 	json_object_object_add(o, "connections_active",
-			       json_object_new_uint64(st->conns_opened > st->conns_closed ?
-							      st->conns_opened - st->conns_closed :
-							      0));
+			       json_object_new_uint64(st->conns_opened > st->conns_closed
+							  ? st->conns_opened - st->conns_closed
+							  : 0));
 	json_object_object_add(o, "packets_in", json_object_new_uint64(st->packets_in));
 	json_object_object_add(o, "bytes_in", json_object_new_uint64(st->bytes_in));
 	json_object_object_add(o, "packets_out", json_object_new_uint64(st->packets_out));
@@ -79,16 +79,16 @@ static json_object *service_json(const struct sl_status_service *s)
 	json_object_object_add(o, "name", json_object_new_string(s->name));
 	json_object_object_add(o, "id", json_object_new_int(s->svc_id));
 	json_object_object_add(o, "affinity",
-			       json_object_new_string(s->flags & SL_SVC_AFFINITY_CLIENT_IP ?
-							      "client-ip" :
-							      "connection"));
+			       json_object_new_string(s->flags & SL_SVC_AFFINITY_CLIENT_IP
+							  ? "client-ip"
+							  : "connection"));
 	json_object_object_add(o, "overridden", json_object_new_boolean(s->overridden));
 	for (i = 0; i < s->n_ports; i++) {
 		json_object *p = json_object_new_object();
 
-		json_object_object_add(p, "vip",
-				       json_object_new_string(sl_addr_str(&s->ports[i].vip, buf,
-									  sizeof(buf))));
+		json_object_object_add(
+		    p, "vip",
+		    json_object_new_string(sl_addr_str(&s->ports[i].vip, buf, sizeof(buf))));
 		json_object_object_add(p, "port", json_object_new_int(s->ports[i].port));
 		json_object_object_add(p, "protocol",
 				       json_object_new_string(proto_name(s->ports[i].proto)));
@@ -110,11 +110,11 @@ static json_object *service_json(const struct sl_status_service *s)
 		json_object_object_add(r, "index", json_object_new_int(i));
 		json_object_object_add(r, "match", m);
 		json_object_object_add(r, "weights", w);
-		json_object_object_add(r, "default", json_object_new_boolean((int)i ==
-									     s->default_route));
-		json_object_object_add(r, "overridden",
-				       json_object_new_boolean(s->routes[i].flags &
-							       SL_ROUTE_OVERRIDDEN));
+		json_object_object_add(r, "default",
+				       json_object_new_boolean((int)i == s->default_route));
+		json_object_object_add(
+		    r, "overridden",
+		    json_object_new_boolean(s->routes[i].flags & SL_ROUTE_OVERRIDDEN));
 		json_object_array_add(routes, r);
 	}
 	for (i = 0; i < s->n_subsets; i++)
@@ -148,21 +148,21 @@ static void print_text(const struct sl_status *st, char ifs[][IF_NAMESIZE], int 
 		       s->flags & SL_SVC_AFFINITY_CLIENT_IP ? "client-ip" : "connection");
 		for (k = 0; k < s->n_ports; k++) {
 			sl_addr_str(&s->ports[k].vip, buf, sizeof(buf));
-			printf("  %s%s%s:%u/%s -> %u\n", s->ports[k].vip.family == SL_AF_INET6 ? "[" : "",
-			       buf, s->ports[k].vip.family == SL_AF_INET6 ? "]" : "",
-			       s->ports[k].port, proto_name(s->ports[k].proto),
-			       s->ports[k].target_port);
+			printf("  %s%s%s:%u/%s -> %u\n",
+			       s->ports[k].vip.family == SL_AF_INET6 ? "[" : "", buf,
+			       s->ports[k].vip.family == SL_AF_INET6 ? "]" : "", s->ports[k].port,
+			       proto_name(s->ports[k].proto), s->ports[k].target_port);
 		}
 		printf("  routes:\n");
 		for (k = 0; k < s->n_routes; k++) {
-			printf("    %zu %-24s", k, route_match(&s->routes[k])[0] ?
-							   route_match(&s->routes[k]) :
-							   "(default)");
+			printf("    %zu %-24s", k,
+			       route_match(&s->routes[k])[0] ? route_match(&s->routes[k])
+							     : "(default)");
 			for (j = 0; j < s->n_subsets; j++)
 				printf(" %s=%u", s->subsets[j].name, s->routes[k].weight[j]);
-			printf("%s\n", s->routes[k].flags & SL_ROUTE_OVERRIDDEN ?
-					       "  [overridden by `sluice weights`]" :
-					       "");
+			printf("%s\n", s->routes[k].flags & SL_ROUTE_OVERRIDDEN
+					   ? "  [overridden by `sluice weights`]"
+					   : "");
 		}
 		printf("  %-10s %7s %9s %9s %7s %10s %12s %10s %12s %7s  %s\n", "SUBSET", "WEIGHT",
 		       "OPENED", "CLOSED", "ACTIVE", "PKTS_IN", "BYTES_IN", "PKTS_OUT", "BYTES_OUT",
@@ -174,9 +174,9 @@ static void print_text(const struct sl_status *st, char ifs[][IF_NAMESIZE], int 
 			printf("  %-10s %7u %9llu %9llu %7llu %10llu %12llu %10llu %12llu %7llu ",
 			       sub->name, sub->weight, (unsigned long long)c->conns_opened,
 			       (unsigned long long)c->conns_closed,
-			       (unsigned long long)(c->conns_opened > c->conns_closed ?
-							    c->conns_opened - c->conns_closed :
-							    0),
+			       (unsigned long long)(c->conns_opened > c->conns_closed
+							? c->conns_opened - c->conns_closed
+							: 0),
 			       (unsigned long long)c->packets_in, (unsigned long long)c->bytes_in,
 			       (unsigned long long)c->packets_out, (unsigned long long)c->bytes_out,
 			       (unsigned long long)c->backend_resets);
@@ -198,8 +198,8 @@ static int open_maps(struct sl_maps *maps)
 	int err = sl_maps_open_pinned(maps, cli.pin_dir);
 
 	if (err)
-		sl_error("sluice is not loaded in %s (%s): start it with `sluice run`",
-			 cli.pin_dir, strerror(-err));
+		sl_error("sluice is not loaded in %s (%s): start it with `sluice run`", cli.pin_dir,
+			 strerror(-err));
 	return err;
 }
 
@@ -238,10 +238,13 @@ int cmd_status(int argc, char **argv)
 					       json_object_new_uint64(st.global[i]));
 		for (i = 0; i < (size_t)n_ifs; i++)
 			json_object_array_add(ia, json_object_new_string(ifs[i]));
-		json_object_object_add(o, "generation", json_object_new_uint64(st.state.generation));
-		json_object_object_add(o, "applied_ns", json_object_new_uint64(st.state.applied_ns));
+		json_object_object_add(o, "generation",
+				       json_object_new_uint64(st.state.generation));
+		json_object_object_add(o, "applied_ns",
+				       json_object_new_uint64(st.state.applied_ns));
 		json_object_object_add(o, "active_slot", json_object_new_int(st.state.active_slot));
-		json_object_object_add(o, "conntrack_entries", json_object_new_int64(st.ct_entries));
+		json_object_object_add(o, "conntrack_entries",
+				       json_object_new_int64(st.ct_entries));
 		json_object_object_add(o, "interfaces", ia);
 		json_object_object_add(o, "datapath", g);
 		json_object_object_add(o, "services", svcs);
@@ -286,8 +289,9 @@ static int show_weights(const struct sl_maps *maps, const char *service)
 		printf("%s:", s->name);
 		for (j = 0; j < s->n_subsets; j++)
 			printf(" %s=%u", s->subsets[j].name, s->subsets[j].weight);
-		printf("%s\n", s->overridden ? "  (overridden; the config file wins on its next change)" :
-					       "");
+		printf("%s\n", s->overridden
+				   ? "  (overridden; the config file wins on its next change)"
+				   : "");
 	}
 	sl_status_free(&st);
 	return SL_EXIT_OK;
@@ -357,7 +361,8 @@ int cmd_weights(int argc, char **argv)
 	err = lock < 0 ? lock : sl_tables_set_weights(&maps, argv[1], names, w, n, &diag);
 	if (err) {
 		if (diag.n_msgs)
-			sl_error("%s", diag.msgs[0] + (strncmp(diag.msgs[0], "error: ", 7) ? 0 : 7));
+			sl_error("%s",
+				 diag.msgs[0] + (strncmp(diag.msgs[0], "error: ", 7) ? 0 : 7));
 		else
 			sl_error("setting weights failed: %s", strerror(-err));
 		ret = err == -EINVAL || err == -ENOENT ? SL_EXIT_INVALID : SL_EXIT_SYSTEM;

@@ -49,7 +49,7 @@ struct sl_subset_cfg {
 };
 
 struct sl_route_cfg {
-	bool has_cidrs;	 /* match.sourceCIDRs present */
+	bool has_cidrs; /* match.sourceCIDRs present */
 	struct sl_cidr *cidrs;
 	size_t n_cidrs;
 	bool has_labels; /* match.sourceLabels present */
@@ -81,7 +81,7 @@ struct sl_service_cfg {
 	enum sl_affinity affinity;
 	struct sl_subset_cfg *subsets; /* in file order; index = subset index */
 	size_t n_subsets;
-	struct sl_route_cfg *routes;   /* in file order; first match wins */
+	struct sl_route_cfg *routes; /* in file order; first match wins */
 	size_t n_routes;
 	struct sl_pos pos;
 };

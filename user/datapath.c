@@ -113,7 +113,7 @@ int sl_dp_load(struct sl_datapath *dp, const char *pin_dir)
 		return err;
 	}
 	if (!pin_dir)
-		bpf_object__for_each_map(map, dp->skel->obj)
+		bpf_object__for_each_map (map, dp->skel->obj)
 			bpf_map__set_pin_path(map, NULL);
 
 	err = sluice_bpf__load(dp->skel);
@@ -189,8 +189,8 @@ int sl_dp_attach(struct sl_datapath *dp, const char *ifname)
 	err = check_ethernet(ifname);
 	if (err) {
 		pr_warn("Error: %s: %s\n", ifname,
-			err == -EPROTONOSUPPORT ? "not an Ethernet interface; sluice needs one" :
-						  strerror(-err));
+			err == -EPROTONOSUPPORT ? "not an Ethernet interface; sluice needs one"
+						: strerror(-err));
 		return err;
 	}
 	err = attach_one(ifindex, BPF_TC_INGRESS, bpf_program__fd(dp->skel->progs.sl_ingress));
@@ -300,9 +300,9 @@ int sl_dp_attached(const char *pin_dir, char names[][IF_NAMESIZE], int max)
 int sl_dp_down(const char *pin_dir)
 {
 	static const char *const pins[] = {
-		SL_PROG_INGRESS,  SL_PROG_EGRESS,  SL_MAP_STATE,     SL_MAP_SERVICES,
-		SL_MAP_ENDPOINTS, SL_MAP_SRC_MATCH, SL_MAP_CONNTRACK, SL_MAP_REVNAT,
-		SL_MAP_STATS,	  SL_MAP_GLOBAL,   SL_MAP_SUBSETS,   SL_MAP_SVC_NAMES,
+	    SL_PROG_INGRESS,  SL_PROG_EGRESS,	SL_MAP_STATE,	  SL_MAP_SERVICES,
+	    SL_MAP_ENDPOINTS, SL_MAP_SRC_MATCH, SL_MAP_CONNTRACK, SL_MAP_REVNAT,
+	    SL_MAP_STATS,     SL_MAP_GLOBAL,	SL_MAP_SUBSETS,	  SL_MAP_SVC_NAMES,
 	};
 	char names[256][IF_NAMESIZE], path[PATH_MAX];
 	int n, i, err = 0;

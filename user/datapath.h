@@ -10,7 +10,7 @@
 
 /* Our TC filters, on clsact ingress and egress of each client interface. */
 #define SL_TC_HANDLE 0x5c1ce
-#define SL_TC_PRIO 0x5c
+#define SL_TC_PRIO   0x5c
 
 struct sluice_bpf;
 

@@ -15,8 +15,8 @@ enum sl_log_level sl_log_get_level(void);
 void sl_log_hook_libbpf(void);
 void sl_log(enum sl_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-#define pr_warn(fmt, ...) sl_log(SL_LOG_WARN, fmt, ##__VA_ARGS__)
-#define pr_info(fmt, ...) sl_log(SL_LOG_INFO, fmt, ##__VA_ARGS__)
+#define pr_warn(fmt, ...)  sl_log(SL_LOG_WARN, fmt, ##__VA_ARGS__)
+#define pr_info(fmt, ...)  sl_log(SL_LOG_INFO, fmt, ##__VA_ARGS__)
 #define pr_debug(fmt, ...) sl_log(SL_LOG_DEBUG, fmt, ##__VA_ARGS__)
 
 #endif /* SLUICE_LOG_H */

@@ -20,12 +20,12 @@ static const struct cmd {
 	int (*fn)(int argc, char **argv);
 	const char *help;
 } cmds[] = {
-	{ "run", cmd_run, "run --config FILE --iface IF [--iface IF ...] [--detach-on-exit]" },
-	{ "apply", cmd_apply, "apply --config FILE" },
-	{ "check", cmd_check, "check --config FILE" },
-	{ "weights", cmd_weights, "weights SERVICE [SUBSET=WEIGHT ...]" },
-	{ "status", cmd_status, "status" },
-	{ "down", cmd_down, "down" },
+    {"run", cmd_run, "run --config FILE --iface IF [--iface IF ...] [--detach-on-exit]"},
+    {"apply", cmd_apply, "apply --config FILE"},
+    {"check", cmd_check, "check --config FILE"},
+    {"weights", cmd_weights, "weights SERVICE [SUBSET=WEIGHT ...]"},
+    {"status", cmd_status, "status"},
+    {"down", cmd_down, "down"},
 };
 
 static int usage(FILE *f)
@@ -39,16 +39,17 @@ static int usage(FILE *f)
 	fprintf(f, "Usage: sluice [OPTIONS] COMMAND [ARGS]\n\nCommands:\n");
 	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
 		fprintf(f, "  sluice %s\n", cmds[i].help);
-	fprintf(f, "\nOptions:\n"
-		   "  -j, --json        JSON output\n"
-		   "  -p, --pretty      pretty JSON output (implies -j)\n"
-		   "      --pin-dir DIR where maps and programs are pinned (default %s)\n"
-		   "  -d, --debug       debug logging, libbpf's included\n"
-		   "  -q, --quiet       warnings and errors only\n"
-		   "  -V, --version     print the version\n"
-		   "  -h, --help        this help\n"
-		   "\nExit status: 0 success, 1 invalid arguments or configuration (nothing was\n"
-		   "applied), 2 system error (BPF, kernel, files).\n",
+	fprintf(f,
+		"\nOptions:\n"
+		"  -j, --json        JSON output\n"
+		"  -p, --pretty      pretty JSON output (implies -j)\n"
+		"      --pin-dir DIR where maps and programs are pinned (default %s)\n"
+		"  -d, --debug       debug logging, libbpf's included\n"
+		"  -q, --quiet       warnings and errors only\n"
+		"  -V, --version     print the version\n"
+		"  -h, --help        this help\n"
+		"\nExit status: 0 success, 1 invalid arguments or configuration (nothing was\n"
+		"applied), 2 system error (BPF, kernel, files).\n",
 		SL_PIN_DIR_DEFAULT);
 	return f == stdout ? SL_EXIT_OK : SL_EXIT_INVALID;
 }
@@ -56,10 +57,10 @@ static int usage(FILE *f)
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "json", no_argument, NULL, 'j' },	  { "pretty", no_argument, NULL, 'p' },
-		{ "pin-dir", required_argument, NULL, 'P' }, { "debug", no_argument, NULL, 'd' },
-		{ "quiet", no_argument, NULL, 'q' },	  { "version", no_argument, NULL, 'V' },
-		{ "help", no_argument, NULL, 'h' },	  {},
+	    {"json", no_argument, NULL, 'j'},	       {"pretty", no_argument, NULL, 'p'},
+	    {"pin-dir", required_argument, NULL, 'P'}, {"debug", no_argument, NULL, 'd'},
+	    {"quiet", no_argument, NULL, 'q'},	       {"version", no_argument, NULL, 'V'},
+	    {"help", no_argument, NULL, 'h'},	       {},
 	};
 	const struct cmd *match = NULL;
 	size_t i, len;

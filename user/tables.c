@@ -47,11 +47,11 @@ int sl_maps_open_pinned(struct sl_maps *m, const char *pin_dir)
 		const char *name;
 		int *fd;
 	} tab[] = {
-		{ SL_MAP_STATE, &m->state },		{ SL_MAP_SERVICES, &m->services },
-		{ SL_MAP_ENDPOINTS, &m->endpoints },	{ SL_MAP_SRC_MATCH, &m->src_match },
-		{ SL_MAP_CONNTRACK, &m->conntrack },	{ SL_MAP_REVNAT, &m->revnat },
-		{ SL_MAP_STATS, &m->stats },		{ SL_MAP_GLOBAL, &m->global },
-		{ SL_MAP_SUBSETS, &m->subset_names },	{ SL_MAP_SVC_NAMES, &m->svc_names },
+	    {SL_MAP_STATE, &m->state},		{SL_MAP_SERVICES, &m->services},
+	    {SL_MAP_ENDPOINTS, &m->endpoints},	{SL_MAP_SRC_MATCH, &m->src_match},
+	    {SL_MAP_CONNTRACK, &m->conntrack},	{SL_MAP_REVNAT, &m->revnat},
+	    {SL_MAP_STATS, &m->stats},		{SL_MAP_GLOBAL, &m->global},
+	    {SL_MAP_SUBSETS, &m->subset_names}, {SL_MAP_SVC_NAMES, &m->svc_names},
 	};
 	char path[512];
 	size_t i;
@@ -74,9 +74,8 @@ int sl_maps_open_pinned(struct sl_maps *m, const char *pin_dir)
 
 void sl_maps_close(struct sl_maps *m)
 {
-	int *fds[] = { &m->state,    &m->services, &m->endpoints, &m->src_match,
-		       &m->conntrack, &m->revnat,   &m->stats,	   &m->global,
-		       &m->subset_names, &m->svc_names };
+	int *fds[] = {&m->state,  &m->services, &m->endpoints, &m->src_match,	 &m->conntrack,
+		      &m->revnat, &m->stats,	&m->global,    &m->subset_names, &m->svc_names};
 	size_t i;
 
 	if (!m->owned)
@@ -155,7 +154,7 @@ out:
 static int clear_slot(int fd, size_t key_size, size_t slot_off, __u32 slot)
 {
 	unsigned char key[64], next[64], *cur = NULL;
-	unsigned char (*dead)[64] = NULL;
+	unsigned char(*dead)[64] = NULL;
 	size_t n = 0, cap = 0, i;
 	int err = 0;
 
@@ -211,7 +210,7 @@ struct id_alloc {
 	bool retired[SL_MAX_SUBSET_IDS]; /* used once, maybe still counted into */
 	/* "service" or "service/subset" of each row, read once per apply */
 	char name[SL_MAX_SUBSET_IDS][SL_NAME_LEN + SL_SUBSET_NAME_LEN];
-	__u32 next;			 /* where the search for a free id starts */
+	__u32 next; /* where the search for a free id starts */
 };
 
 static void id_alloc_init(struct id_alloc *a, int fd, bool subsets)
@@ -359,14 +358,14 @@ static int write_names(const struct sl_maps *m, const struct sl_config *cfg,
 
 	for (i = 0; i < cfg->n_services; i++) {
 		const struct sl_service_cfg *s = &cfg->services[i];
-		struct sl_svc_name vn = { .in_use = SL_ID_IN_USE };
+		struct sl_svc_name vn = {.in_use = SL_ID_IN_USE};
 
 		snprintf(vn.name, sizeof(vn.name), "%s", s->name);
 		if (bpf_map_update_elem(m->svc_names, &plan[i].svc_id, &vn, BPF_ANY))
 			return -errno;
 		for (j = 0; j < s->n_subsets; j++) {
-			struct sl_subset_name sn = { .in_use = SL_ID_IN_USE,
-						     .svc_id = plan[i].svc_id };
+			struct sl_subset_name sn = {.in_use = SL_ID_IN_USE,
+						    .svc_id = plan[i].svc_id};
 
 			snprintf(sn.service, sizeof(sn.service), "%s", s->name);
 			snprintf(sn.subset, sizeof(sn.subset), "%s", s->subsets[j].name);
@@ -499,10 +498,10 @@ static int write_src_match(const struct sl_maps *m, const struct sl_config *cfg,
 	for (i = 0; i < n; i++) {
 		struct sl_src_routes val = {};
 		struct sl_src_key key = {
-			.prefixlen = SL_SRC_KEY_FIXED_BITS + v[i].c.plen,
-			.slot = slot,
-			.svc_id = svc_id,
-			.family = v[i].c.a.family,
+		    .prefixlen = SL_SRC_KEY_FIXED_BITS + v[i].c.plen,
+		    .slot = slot,
+		    .svc_id = svc_id,
+		    .family = v[i].c.a.family,
 		};
 
 		for (j = 0; j < n; j++)
@@ -561,7 +560,7 @@ static int write_service(const struct sl_maps *m, const struct sl_config *cfg,
 
 			base[f][j] = slot * SL_MAX_ENDPOINTS + *ep_next;
 			for (e = 0; e < sub->n_eps; e++) {
-				struct sl_endpoint ep = { .family = fam };
+				struct sl_endpoint ep = {.family = fam};
 				__u32 idx = slot * SL_MAX_ENDPOINTS + *ep_next;
 
 				if (sub->eps[e].a.family != fam)
@@ -586,18 +585,18 @@ static int write_service(const struct sl_maps *m, const struct sl_config *cfg,
 		f = s->vips[v].family == SL_AF_INET6;
 		for (p = 0; p < s->n_ports; p++) {
 			struct sl_service val = {
-				.svc_id = plan->svc_id,
-				.flags = s->affinity == SL_AFFINITY_CLIENT_IP ?
-						 SL_SVC_AFFINITY_CLIENT_IP :
-						 0,
-				.target_port = htons(s->ports[p].target_port),
-				.n_subsets = s->n_subsets,
+			    .svc_id = plan->svc_id,
+			    .flags = s->affinity == SL_AFFINITY_CLIENT_IP
+					 ? SL_SVC_AFFINITY_CLIENT_IP
+					 : 0,
+			    .target_port = htons(s->ports[p].target_port),
+			    .n_subsets = s->n_subsets,
 			};
 			struct sl_svc_key key = {
-				.slot = slot,
-				.port = htons(s->ports[p].port),
-				.proto = s->ports[p].proto,
-				.family = s->vips[v].family,
+			    .slot = slot,
+			    .port = htons(s->ports[p].port),
+			    .proto = s->ports[p].proto,
+			    .family = s->vips[v].family,
 			};
 
 			memcpy(key.addr, s->vips[v].addr, 16);
@@ -665,7 +664,7 @@ int sl_tables_apply(const struct sl_maps *m, const struct sl_config *cfg, struct
 {
 	struct id_alloc *svc_ids = NULL, *sub_ids = NULL;
 	struct svc_plan *plan = NULL;
-		struct sl_state cur;
+	struct sl_state cur;
 	__u32 slot, ep_next = 0;
 	size_t i;
 	int err;
@@ -740,7 +739,8 @@ static int copy_slot(const struct sl_maps *m, __u32 from, __u32 to, __u32 svc_id
 
 			if (v.ep_count[i] && end > max_ep)
 				max_ep = end;
-			v.ep_base[i] = v.ep_base[i] - from * SL_MAX_ENDPOINTS + to * SL_MAX_ENDPOINTS;
+			v.ep_base[i] =
+			    v.ep_base[i] - from * SL_MAX_ENDPOINTS + to * SL_MAX_ENDPOINTS;
 		}
 		if (v.svc_id == svc_id) {
 			int r = default_route(&v);
@@ -812,8 +812,8 @@ int sl_tables_set_weights(const struct sl_maps *m, const char *service, char *co
 			goto out;
 		}
 		if (weights[i] > SL_MAX_WEIGHT) {
-			sl_diag_add(diag, NULL, "error", "weight %u of '%s' is above %d", weights[i],
-				    names[i], SL_MAX_WEIGHT);
+			sl_diag_add(diag, NULL, "error", "weight %u of '%s' is above %d",
+				    weights[i], names[i], SL_MAX_WEIGHT);
 			err = -EINVAL;
 			goto out;
 		}
@@ -841,19 +841,19 @@ out:
 /* ---- reading back ---- */
 
 static const char *const global_names[SL_G_MAX] = {
-	[SL_G_PASS] = "pass",
-	[SL_G_NEW_CONN] = "new_conn",
-	[SL_G_ESTABLISHED] = "established",
-	[SL_G_REPLY] = "reply",
-	[SL_G_FRAGMENT] = "fragment",
-	[SL_G_MALFORMED] = "malformed",
-	[SL_G_NO_ROUTE] = "no_route",
-	[SL_G_NO_ENDPOINT] = "no_endpoint",
-	[SL_G_CT_FULL] = "ct_full",
-	[SL_G_PORT_REUSE] = "port_reuse",
-	[SL_G_NAT_FAIL] = "nat_fail",
-	[SL_G_UDP_EXPIRED] = "udp_expired",
-	[SL_G_REVNAT_RESTORED] = "revnat_restored",
+    [SL_G_PASS] = "pass",
+    [SL_G_NEW_CONN] = "new_conn",
+    [SL_G_ESTABLISHED] = "established",
+    [SL_G_REPLY] = "reply",
+    [SL_G_FRAGMENT] = "fragment",
+    [SL_G_MALFORMED] = "malformed",
+    [SL_G_NO_ROUTE] = "no_route",
+    [SL_G_NO_ENDPOINT] = "no_endpoint",
+    [SL_G_CT_FULL] = "ct_full",
+    [SL_G_PORT_REUSE] = "port_reuse",
+    [SL_G_NAT_FAIL] = "nat_fail",
+    [SL_G_UDP_EXPIRED] = "udp_expired",
+    [SL_G_REVNAT_RESTORED] = "revnat_restored",
 };
 
 const char *sl_global_name(int idx)
@@ -1039,9 +1039,9 @@ int sl_tables_read_status(const struct sl_maps *m, struct sl_status *st)
 				sub->subset_id = v.subset_id[j];
 				if (!bpf_map_lookup_elem(m->subset_names, &sub->subset_id, &sn))
 					snprintf(sub->name, sizeof(sub->name), "%s", sn.subset);
-				sub->weight = ss->default_route >= 0 ?
-						      v.routes[ss->default_route].weight[j] :
-						      0;
+				sub->weight = ss->default_route >= 0
+						  ? v.routes[ss->default_route].weight[j]
+						  : 0;
 				err = read_stats(m, sub->subset_id, &sub->stats);
 				if (err)
 					goto fail;
@@ -1056,8 +1056,8 @@ int sl_tables_read_status(const struct sl_maps *m, struct sl_status *st)
 	if (st->n_services)
 		qsort(st->services, st->n_services, sizeof(*st->services), cmp_service);
 	for (j = 0; j < st->n_services; j++)
-		qsort(st->services[j].ports, st->services[j].n_ports, sizeof(*st->services[j].ports),
-		      cmp_port);
+		qsort(st->services[j].ports, st->services[j].n_ports,
+		      sizeof(*st->services[j].ports), cmp_port);
 	return 0;
 fail:
 	sl_status_free(st);

@@ -70,7 +70,7 @@ static int run_many(int prog_fd, long runs, void (*make)(struct frame *, long, v
 static void tcp_frame(struct frame *f, const char *src, uint16_t sport, const char *dst,
 		      uint16_t dport, uint8_t flags)
 {
-	struct flow fl = { .proto = PROTO_TCP, .sport = sport, .dport = dport, .tcp_flags = flags };
+	struct flow fl = {.proto = PROTO_TCP, .sport = sport, .dport = dport, .tcp_flags = flags};
 
 	fl.family = pkt_addr(src, fl.saddr);
 	pkt_addr(dst, fl.daddr);
@@ -135,7 +135,7 @@ int main(int argc, char **argv)
 	struct bpf_object *empty_obj = NULL;
 	struct sl_config *cfg = NULL;
 	struct result res[16];
-	struct reply_arg r4 = { .client = "10.0.9.2" }, r6 = { .client = "fd00:9::2" };
+	struct reply_arg r4 = {.client = "10.0.9.2"}, r6 = {.client = "fd00:9::2"};
 	struct sl_datapath dp;
 	struct sl_diag diag;
 	int n = 0, ing, egr, empty_fd, err, i;
@@ -165,10 +165,10 @@ int main(int argc, char **argv)
 	do {                                                                                       \
 		long cnt = make == mk_syn && runs > 50000 ? 50000 : runs;                          \
 		if (run_many(fd, cnt, make, arg, &ns)) {                                           \
-			fprintf(stderr, "%s: test run failed\n", label);                          \
+			fprintf(stderr, "%s: test run failed\n", label);                           \
 			return 2;                                                                  \
 		}                                                                                  \
-		res[n++] = (struct result){ label, ns, cnt };                                      \
+		res[n++] = (struct result){label, ns, cnt};                                        \
 	} while (0)
 
 	MEASURE("empty TC program (floor)", empty_fd, mk_ack, "10.0.9.2");

@@ -64,10 +64,10 @@ static void *send_syns(void *arg)
 	uint8_t v1[16], v2[16];
 	struct frame in, out;
 	struct flow fl = {
-		.family = 4,
-		.proto = PROTO_TCP,
-		.dport = 80,
-		.tcp_flags = TH_SYN,
+	    .family = 4,
+	    .proto = PROTO_TCP,
+	    .dport = 80,
+	    .tcp_flags = TH_SYN,
 	};
 	uint32_t n = 0;
 
@@ -166,8 +166,8 @@ static void test_flips_under_load(void)
 	ASSERT_EQ(s.dropped, 0, "SYNs dropped (a half-applied table)");
 	ASSERT_EQ(s.wrong, 0, "SYNs DNATed to neither endpoint");
 	ASSERT_EQ(global_counter(&dp.maps, SL_G_NO_ENDPOINT), 0, "no_endpoint counter");
-	ASSERT_EQ(global_counter(&dp.maps, SL_G_NO_ROUTE) + global_counter(&dp.maps, SL_G_PASS),
-		  0, "SYNs that found no service");
+	ASSERT_EQ(global_counter(&dp.maps, SL_G_NO_ROUTE) + global_counter(&dp.maps, SL_G_PASS), 0,
+		  "SYNs that found no service");
 out_diag:
 	sl_diag_free(&diag);
 out:
@@ -188,7 +188,7 @@ static void test_weight_flips_under_load(void)
 				  "      v2: {endpoints: [10.0.2.10]}\n"
 				  "    routes:\n"
 				  "      - split: {v1: 1, v2: 0}\n";
-	char *names[2] = { "v1", "v2" };
+	char *names[2] = {"v1", "v2"};
 	struct sl_config *c = NULL;
 	struct sender s = {};
 	struct sl_datapath dp;
@@ -206,7 +206,7 @@ static void test_weight_flips_under_load(void)
 	if (!ASSERT_OK(pthread_create(&th, NULL, send_syns, &s), "thread"))
 		goto out;
 	for (i = 0; i < FLIPS; i++) {
-		uint32_t w[2] = { i % 2, !(i % 2) };
+		uint32_t w[2] = {i % 2, !(i % 2)};
 
 		if (!ASSERT_OK(sl_tables_set_weights(&dp.maps, "backend", names, w, 2, &diag),
 			       "set weights"))
@@ -248,7 +248,7 @@ static void test_routes_and_sources_whole(void)
 				       "      - split: {v2: 1}\n";
 	char yaml_a[1024], yaml_b[1024];
 	struct sl_config *a = NULL, *b = NULL;
-	struct sender s = { .in_10_0_9 = true };
+	struct sender s = {.in_10_0_9 = true};
 	struct sl_datapath dp;
 	struct sl_diag diag;
 	pthread_t th;
