@@ -152,6 +152,42 @@ cm_update 90 10
 sl_check configmap-swap-after-inplace "status: $(sl_wait_weights "v1=90 v2=10"; _state_now)" \
 	_sl_weights_are "v1=90 v2=10"
 
+# 3b. Churn in the volume directory (an app writing its log next to the
+# config every 50 ms, more often than the debounce) must not hold back a
+# ConfigMap swap: events about other files are not about the config.
+CHURN_STOP=$SL_TMP/churn.stop
+rm -f "$CHURN_STOP"
+(
+	end=$((SECONDS + 10))
+	while [ "$SECONDS" -lt "$end" ] && [ ! -e "$CHURN_STOP" ]; do
+		echo "$(date +%T.%N) log line" >>"$(dirname "$CFG")/app.log"
+		sleep 0.05
+	done
+) &
+CHURN_PID=$!
+SL_PIDS+=("$CHURN_PID")
+sleep 0.5 # churning before the swap, and all through it
+gen=$(_generation)
+n_applied=$(grep -c '^applied ' "$SL_RUN_LOG")
+t0=$(date +%s%N)
+cm_update 30 70
+_ms_since() { echo $((($(date +%s%N) - $1) / 1000000)); }
+# (polled by the millisecond clock: sl_wait_for counts whole seconds)
+until _sl_weights_are "v1=30 v2=70" || [ "$(_ms_since "$t0")" -gt 3000 ]; do sleep 0.05; done
+t1=$(date +%s%N)
+_churn_running() { kill -0 "$CHURN_PID" 2>/dev/null && ! _sl_gone "$CHURN_PID"; }
+sl_check churn-still-running-at-swap "churn pid $CHURN_PID, $(wc -l <"$(dirname "$CFG")/app.log") log lines" \
+	_churn_running
+sl_check configmap-swap-under-churn "status: $(_state_now) after $(((t1 - t0) / 1000000)) ms" \
+	eval '_sl_weights_are "v1=30 v2=70" && [ $(((t1 - t0) / 1000000)) -le 2000 ]'
+sleep 1 # still churning: nothing more may be applied
+sl_check churn-applies-once "generation $gen -> $(_generation), applied lines +$(($(grep -c '^applied ' "$SL_RUN_LOG") - n_applied))" \
+	eval '[ "$(_generation)" = "$((gen + 1))" ] &&
+		[ "$(grep -c "^applied " "$SL_RUN_LOG")" = "$((n_applied + 1))" ]'
+touch "$CHURN_STOP"
+sl_reap "$CHURN_PID" 2
+rm -f "$CM/app.log" "$CHURN_STOP"
+
 # 4. The same in-place write on a plain file (no symlinks at all): `run`
 # restarted on $SL_CFG (pins kept), the file rewritten with `cat >`.
 sl_run_stop TERM
@@ -166,6 +202,56 @@ sl_config "$SL_TMP/inplace2.yaml" 50 50
 cat "$SL_TMP/inplace2.yaml" >"$SL_CFG"
 sl_check inplace-write-plain-file "status: $(sl_wait_weights "v1=50 v2=50"; _state_now)" \
 	_sl_weights_are "v1=50 v2=50"
+
+# 5. A slow in-place write: the first part of the file, a pause, the rest.
+# The first part alone is a valid config (the backend service at 20/80, no
+# workloads); the whole file adds a second service and the workloads. Only
+# the whole file may be applied: one new generation, one "applied" line.
+_slow_cfg() {
+	sl_config "$SL_TMP/slow-full.yaml" 20 80
+	# everything before "workloads:", then another service, then the workloads
+	sed '/^workloads:/,$d' "$SL_TMP/slow-full.yaml" >"$SL_TMP/slow-part1.yaml"
+	{
+		cat <<EOF
+  - name: other
+    vips: [10.96.0.11]
+    ports:
+      - {port: 80, protocol: TCP, targetPort: 8080}
+    subsets:
+      v1: {endpoints: [10.0.1.10]}
+    routes:
+      - split: {v1: 100}
+EOF
+		sed -n '/^workloads:/,$p' "$SL_TMP/slow-full.yaml"
+	} >"$SL_TMP/slow-part2.yaml"
+	cat "$SL_TMP/slow-part1.yaml" "$SL_TMP/slow-part2.yaml" >"$SL_TMP/slow-full.yaml"
+}
+_slow_cfg
+sl_check slow-write-parts-valid "part 1 alone and the whole file pass check" \
+	eval 'sl_sluice check --config "$SL_TMP/slow-part1.yaml" >/dev/null 2>&1 &&
+		sl_sluice check --config "$SL_TMP/slow-full.yaml" >/dev/null 2>&1 &&
+		! grep -q "^workloads:" "$SL_TMP/slow-part1.yaml"'
+_n_services() {
+	local f="$SL_TMP/status.svc.json"
+	sl_status "$f" && sl_jget "$f" 'len(d["services"])'
+}
+sleep 0.5 # quiet since the last write
+gen=$(_generation)
+n_applied=$(grep -c '^applied ' "$SL_RUN_LOG")
+from=$(wc -l <"$SL_RUN_LOG")
+{
+	cat "$SL_TMP/slow-part1.yaml"
+	sleep 0.5
+	cat "$SL_TMP/slow-part2.yaml"
+} >"$SL_CFG"
+sl_wait_for 5 eval '[ "$(_n_services)" = 2 ]'
+sleep 1 # a late second apply would show up by now
+sl_check slow-write-applied-once "generation $gen -> $(_generation), applied lines +$(($(grep -c '^applied ' "$SL_RUN_LOG") - n_applied)): $(tail -n +"$((from + 1))" "$SL_RUN_LOG" | grep '^applied ' | tr '\n' ' ')" \
+	eval '[ "$(_generation)" = "$((gen + 1))" ] &&
+		[ "$(grep -c "^applied " "$SL_RUN_LOG")" = "$((n_applied + 1))" ]'
+sl_check slow-write-final-status "services $(_n_services), $(_state_now); last applied: $(grep '^applied ' "$SL_RUN_LOG" | tail -1)" \
+	eval '[ "$(_n_services)" = 2 ] && _sl_weights_are "v1=20 v2=80" &&
+		grep "^applied " "$SL_RUN_LOG" | tail -1 | grep -q ", 2 services"'
 
 # Nothing invalid was ever reported.
 errs=$(grep -c 'Error' "$SL_RUN_LOG")

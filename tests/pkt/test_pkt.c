@@ -1779,7 +1779,8 @@ static void test_udp_idle_expiry(void)
 	pkt_build(&in, &dg);
 	if (ASSERT_EQ(xmit(fx.ing, &in, &out), TC_ACT_OK, "verdict"))
 		ASSERT_EQ(subset_of(&out, true), 2, "the new flow stays on v2");
-	ASSERT_EQ(global_get(&fx, SL_G_UDP_EXPIRED), 1, "udp_expired after the new flow's next datagram");
+	ASSERT_EQ(global_get(&fx, SL_G_UDP_EXPIRED), 1,
+		  "udp_expired after the new flow's next datagram");
 	{
 		struct flow r = mkflow(PROTO_UDP, "10.0.2.10", 8080, client, 5353, 0);
 
@@ -1974,6 +1975,23 @@ static void test_subset_id_retired(void)
 	v2id = subset_id_of(&fx, "v2");
 	if (!ASSERT_TRUE(v1id != ~0U && v2id != ~0U && v1id != v2id, "v1 and v2 have ids"))
 		goto out;
+	/*
+	 * A long history: the last row was handed out (and retired) long ago,
+	 * so the search for a free row wraps to the low ids, right past v2's.
+	 */
+	{
+		struct sl_subset_name old = {.in_use = SL_ID_RETIRED};
+		uint32_t top = SL_MAX_SUBSET_IDS - 1;
+
+		snprintf(old.service, sizeof(old.service), "backend");
+		snprintf(old.subset, sizeof(old.subset), "v0");
+		if (!ASSERT_TRUE(top != v1id && top != v2id, "the last row is free") ||
+		    !ASSERT_OK(bpf_map_update_elem(fx.dp.maps.subset_names, &top, &old, BPF_ANY)
+				   ? -errno
+				   : 0,
+			       "retire the last row"))
+			goto out;
+	}
 	if (!ASSERT_EQ(open_conn(&fx, &f, &out), 2, "connection on v2"))
 		goto out;
 
