@@ -138,8 +138,13 @@ int sl_ingress(struct __sk_buff *skb)
 	sl_ct_key_fwd(&fk, &p);
 	ct = bpf_map_lookup_elem(&sl_conntrack, &fk);
 	if (ct && sl_ct_over(ct, &p)) {
+		struct sl_ct_key rk;
+
 		/* counted closed once; the next connection on the tuple starts here */
 		sl_ct_close(ct);
+		/* the old backend's replies to this client port are no longer ours */
+		sl_ct_key_rev(&rk, &p, ct);
+		bpf_map_delete_elem(&sl_revnat, &rk);
 		sl_global_inc(p.proto == IPPROTO_UDP ? SL_G_UDP_EXPIRED : SL_G_PORT_REUSE);
 	} else if (ct) {
 		struct sl_ct_key rk;
