@@ -98,16 +98,19 @@ static __always_inline bool sl_ct_over(const struct sl_ct_entry *ct, const struc
 	return (ct->flags & SL_CT_CLOSED) && sl_tcp_syn_only(p);
 }
 
-/* UDP flows age; written at most once a tick to keep the cache line shared. */
-static __always_inline void sl_ct_touch(struct sl_ct_entry *ct, const struct sl_pkt *p)
+/*
+ * Note that the connection is alive. Written at most once a tick (~1 s), to
+ * keep the entry's cache line shared between CPUs; returns true when it
+ * was, so that once-a-tick checks can ride along.
+ */
+static __always_inline bool sl_ct_touch(struct sl_ct_entry *ct)
 {
-	__u32 now;
+	__u32 now = sl_now_ticks();
 
-	if (p->proto != IPPROTO_UDP)
-		return;
-	now = sl_now_ticks();
-	if (ct->last_seen != now)
-		ct->last_seen = now;
+	if (ct->last_seen == now)
+		return false;
+	ct->last_seen = now;
+	return true;
 }
 
 #endif /* SLUICE_BPF_CONNTRACK_H */

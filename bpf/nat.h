@@ -60,25 +60,45 @@ static __always_inline int sl_nat_rewrite(struct __sk_buff *skb, const struct sl
 	int err;
 
 	if (p->family == SL_AF_INET) {
-		/* check, saddr, daddr: adjacent, so one store writes all three */
+		/*
+		 * check, saddr, daddr, and (without IP options) the ports right
+		 * after them: one store writes the whole rewrite.
+		 */
 		struct {
 			__u16 check;
 			__be32 saddr;
 			__be32 daddr;
-		} __attribute__((packed)) l3 = {
-		    .check = sl_csum_replace4(p->ip_check, old_addr[0], new_addr[0]),
+			__be16 sport;
+			__be16 dport;
+		} __attribute__((packed)) h = {
+		    .check = old_addr[0] != new_addr[0]
+				 ? sl_csum_replace4(p->ip_check, old_addr[0], new_addr[0])
+				 : p->ip_check,
 		    .saddr = dst ? p->saddr[0] : new_addr[0],
 		    .daddr = dst ? new_addr[0] : p->daddr[0],
+		    .sport = dst ? p->sport : new_port,
+		    .dport = dst ? new_port : p->dport,
 		};
 
-		if (old_addr[0] != new_addr[0]) {
+		err = 0;
+		if (old_addr[0] != new_addr[0])
 			err = bpf_l4_csum_replace(skb, p->csum_off, old_addr[0], new_addr[0],
 						  l4f | BPF_F_PSEUDO_HDR | 4);
-			err = err ?: bpf_skb_store_bytes(skb, SL_IP4_CSUM_OFF, &l3, sizeof(l3), 0);
-			if (err)
-				return err;
-		}
-	} else {
+		if (old_port != new_port)
+			err = err
+				  ?: bpf_l4_csum_replace(skb, p->csum_off, old_port, new_port,
+							 l4f | 2);
+		if (p->l4_off == ETH_HLEN + sizeof(struct iphdr))
+			return err ?: bpf_skb_store_bytes(skb, SL_IP4_CSUM_OFF, &h, sizeof(h), 0);
+		err = err ?: bpf_skb_store_bytes(skb, SL_IP4_CSUM_OFF, &h, 10, 0);
+		if (old_port != new_port)
+			err = err ?: bpf_skb_store_bytes(skb, port_off, &new_port, 2, 0);
+		return err;
+	}
+
+	/* IPv6 */
+	if (old_addr[0] != new_addr[0] || old_addr[1] != new_addr[1] ||
+	    old_addr[2] != new_addr[2] || old_addr[3] != new_addr[3]) {
 		__u32 addr_off = dst ? SL_IP6_DADDR_OFF : SL_IP6_SADDR_OFF;
 		__be32 from[4], to[4];
 		__s64 diff;

@@ -152,17 +152,18 @@ int sl_ingress(struct __sk_buff *skb)
 		sl_global_inc(SL_G_ESTABLISHED);
 		if (sl_tcp_closing(&p))
 			sl_ct_close(ct);
-		sl_ct_touch(ct, &p);
 		e = *ct;
 		/*
 		 * The two directions live in separate LRU maps: if the reverse
 		 * entry went alone, replies would leave with the backend's
-		 * address. Put it back.
+		 * address. Put it back; checked once a tick, not per packet.
 		 */
-		sl_ct_key_rev(&rk, &p, &e);
-		if (!bpf_map_lookup_elem(&sl_revnat, &rk)) {
-			sl_revnat_put(&p, &e, BPF_NOEXIST);
-			sl_global_inc(SL_G_REVNAT_RESTORED);
+		if (sl_ct_touch(ct)) {
+			sl_ct_key_rev(&rk, &p, &e);
+			if (!bpf_map_lookup_elem(&sl_revnat, &rk)) {
+				sl_revnat_put(&p, &e, BPF_NOEXIST);
+				sl_global_inc(SL_G_REVNAT_RESTORED);
+			}
 		}
 		goto nat;
 	}

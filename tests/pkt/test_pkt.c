@@ -1629,8 +1629,8 @@ static void test_revnat_restored(void)
 {
 	const char *client = "192.168.1.5";
 	char y[1024], be[INET6_ADDRSTRLEN], a[INET6_ADDRSTRLEN];
-	struct sl_ct_entry rn;
-	struct sl_ct_key rk;
+	struct sl_ct_entry rn, fe;
+	struct sl_ct_key rk, fk;
 	struct frame in, out;
 	struct flow f, r;
 	struct fx fx;
@@ -1649,6 +1649,16 @@ static void test_revnat_restored(void)
 		       "delete the reverse entry"))
 		goto out;
 	ASSERT_TRUE(!ct_has(fx.dp.maps.revnat, &rk), "reverse entry gone");
+
+	/* the check runs once a tick: make the forward entry a tick old */
+	fk = ct_key(client, 45000, VIP4, 80, PROTO_TCP);
+	if (!ASSERT_OK(bpf_map_lookup_elem(fx.dp.maps.conntrack, &fk, &fe) ? -errno : 0,
+		       "read forward entry"))
+		goto out;
+	fe.last_seen -= 2;
+	if (!ASSERT_OK(bpf_map_update_elem(fx.dp.maps.conntrack, &fk, &fe, BPF_EXIST) ? -errno : 0,
+		       "age forward entry"))
+		goto out;
 
 	/* without it, the backend's reply would leave with the backend's address */
 	f.tcp_flags = TH_ACK;
