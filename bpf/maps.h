@@ -75,6 +75,23 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } sl_global SEC(".maps");
 
+/* Cheap "not service traffic" tests: see sluice_abi.h. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, SL_FILTER_WORDS);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} sl_vip_filter SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, SL_FILTER_WORDS);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} sl_be_filter SEC(".maps");
+
 /* Names for the ids above, written by the loader, read by people. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);

@@ -7,9 +7,7 @@
 #include "parse.h"
 #include "stats.h"
 
-__u32 sl_neg_log2(__u32 h);
-#define sl_score(h) sl_neg_log2(h)
-#include "sluice_hash.h"
+#include "hash.h"
 
 /* Global (not static): the verifier checks it once, on its own. */
 __noinline __u32 sl_neg_log2(__u32 h)

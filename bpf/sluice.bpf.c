@@ -20,6 +20,7 @@
 #include "stats.h"
 #include "select.h"
 #include "conntrack.h"
+#include "filter.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -134,6 +135,10 @@ int sl_ingress(struct __sk_buff *skb)
 	res = sl_parse(skb, &p);
 	if (res != SL_PARSE_OK)
 		return sl_count_parse(res);
+	if (!sl_filter_maybe(&sl_vip_filter, p.daddr, p.dport, p.proto)) {
+		sl_global_inc(SL_G_PASS);
+		return TC_ACT_OK;
+	}
 
 	sl_ct_key_fwd(&fk, &p);
 	ct = bpf_map_lookup_elem(&sl_conntrack, &fk);
@@ -209,6 +214,8 @@ int sl_egress(struct __sk_buff *skb)
 	res = sl_parse(skb, &p);
 	if (res != SL_PARSE_OK)
 		return sl_count_parse(res);
+	if (!sl_filter_maybe(&sl_be_filter, p.saddr, p.sport, p.proto))
+		return TC_ACT_OK;
 
 	sl_ct_key_fwd(&k, &p);
 	rn = bpf_map_lookup_elem(&sl_revnat, &k);

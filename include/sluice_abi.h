@@ -23,6 +23,7 @@
 #define SL_CT_SIZE	    262144  /* conntrack entries (each direction) */
 #define SL_MAX_WEIGHT	    1000000 /* keeps weight sums far from u32 overflow */
 #define SL_NAME_LEN	    64	    /* service name, NUL included */
+#define SL_FILTER_WORDS	    4096    /* 2^18 bits in each address filter */
 #define SL_SUBSET_NAME_LEN  32	    /* subset name, NUL included */
 
 /*
@@ -46,6 +47,8 @@
 #define SL_MAP_GLOBAL	   "sl_global"
 #define SL_MAP_SUBSETS	   "sl_subset_names"
 #define SL_MAP_SVC_NAMES   "sl_svc_names"
+#define SL_MAP_VIP_FILTER  "sl_vip_filter"
+#define SL_MAP_BE_FILTER   "sl_be_filter"
 #define SL_MAP_RCU	   "sl_rcu_barrier"
 #define SL_PROG_INGRESS	   "sl_ingress"
 #define SL_PROG_EGRESS	   "sl_egress"
@@ -206,6 +209,15 @@ enum sl_global_idx {
 	SL_G_REVNAT_RESTORED, /* reverse entry evicted alone: rebuilt */
 	SL_G_MAX,
 };
+
+/*
+ * sl_vip_filter and sl_be_filter: ARRAY of SL_FILTER_WORDS __u64, one bit
+ * per hash of (address, port, protocol) of every VIP (resp. backend) ever
+ * configured since the datapath was loaded (sl_filter_bit()). A clear bit
+ * proves a packet is not service traffic, before any hash-map lookup; bits
+ * are only ever set, so established connections of a removed service keep
+ * their NAT, and a stale bit costs only the normal lookups.
+ */
 
 /* sl_subset_names and sl_svc_names .in_use */
 #define SL_ID_FREE    0

@@ -79,6 +79,19 @@ SL_INLINE __u32 sl_hash_again(__u32 h, __u32 salt)
 	return sl_fmix(sl_mix(h, salt) ^ 4);
 }
 
+/* Bit of (addr, port, proto) in an address filter. */
+SL_INLINE __u32 sl_filter_bit(const __be32 addr[4], __be16 port, __u8 proto)
+{
+	__u32 h = 0x51ce;
+
+	h = sl_mix(h, addr[0]);
+	h = sl_mix(h, addr[1]);
+	h = sl_mix(h, addr[2]);
+	h = sl_mix(h, addr[3]);
+	h = sl_mix(h, ((__u32)port << 8) | proto);
+	return sl_fmix(h) & (SL_FILTER_WORDS * 64 - 1);
+}
+
 /* Scale a uniform 32-bit hash to [0, n). */
 SL_INLINE __u32 sl_scale(__u32 h, __u32 n)
 {

@@ -300,9 +300,10 @@ int sl_dp_attached(const char *pin_dir, char names[][IF_NAMESIZE], int max)
 int sl_dp_down(const char *pin_dir)
 {
 	static const char *const pins[] = {
-	    SL_PROG_INGRESS,  SL_PROG_EGRESS,	SL_MAP_STATE,	  SL_MAP_SERVICES,
-	    SL_MAP_ENDPOINTS, SL_MAP_SRC_MATCH, SL_MAP_CONNTRACK, SL_MAP_REVNAT,
-	    SL_MAP_STATS,     SL_MAP_GLOBAL,	SL_MAP_SUBSETS,	  SL_MAP_SVC_NAMES,
+	    SL_PROG_INGRESS,   SL_PROG_EGRESS,	 SL_MAP_STATE,	   SL_MAP_SERVICES,
+	    SL_MAP_ENDPOINTS,  SL_MAP_SRC_MATCH, SL_MAP_CONNTRACK, SL_MAP_REVNAT,
+	    SL_MAP_STATS,      SL_MAP_GLOBAL,	 SL_MAP_SUBSETS,   SL_MAP_SVC_NAMES,
+	    SL_MAP_VIP_FILTER, SL_MAP_BE_FILTER,
 	};
 	char names[256][IF_NAMESIZE], path[PATH_MAX];
 	int n, i, err = 0;

@@ -24,6 +24,7 @@
 
 #include "log.h"
 #include "tables.h"
+#include "sluice_hash.h"
 #include "sluice.skel.h"
 
 void sl_maps_from_skel(struct sl_maps *m, const struct sluice_bpf *skel)
@@ -38,6 +39,8 @@ void sl_maps_from_skel(struct sl_maps *m, const struct sluice_bpf *skel)
 	m->global = bpf_map__fd(skel->maps.sl_global);
 	m->subset_names = bpf_map__fd(skel->maps.sl_subset_names);
 	m->svc_names = bpf_map__fd(skel->maps.sl_svc_names);
+	m->vip_filter = bpf_map__fd(skel->maps.sl_vip_filter);
+	m->be_filter = bpf_map__fd(skel->maps.sl_be_filter);
 	m->owned = false;
 }
 
@@ -47,11 +50,12 @@ int sl_maps_open_pinned(struct sl_maps *m, const char *pin_dir)
 		const char *name;
 		int *fd;
 	} tab[] = {
-	    {SL_MAP_STATE, &m->state},		{SL_MAP_SERVICES, &m->services},
-	    {SL_MAP_ENDPOINTS, &m->endpoints},	{SL_MAP_SRC_MATCH, &m->src_match},
-	    {SL_MAP_CONNTRACK, &m->conntrack},	{SL_MAP_REVNAT, &m->revnat},
-	    {SL_MAP_STATS, &m->stats},		{SL_MAP_GLOBAL, &m->global},
-	    {SL_MAP_SUBSETS, &m->subset_names}, {SL_MAP_SVC_NAMES, &m->svc_names},
+	    {SL_MAP_STATE, &m->state},		 {SL_MAP_SERVICES, &m->services},
+	    {SL_MAP_ENDPOINTS, &m->endpoints},	 {SL_MAP_SRC_MATCH, &m->src_match},
+	    {SL_MAP_CONNTRACK, &m->conntrack},	 {SL_MAP_REVNAT, &m->revnat},
+	    {SL_MAP_STATS, &m->stats},		 {SL_MAP_GLOBAL, &m->global},
+	    {SL_MAP_SUBSETS, &m->subset_names},	 {SL_MAP_SVC_NAMES, &m->svc_names},
+	    {SL_MAP_VIP_FILTER, &m->vip_filter}, {SL_MAP_BE_FILTER, &m->be_filter},
 	};
 	char path[512];
 	size_t i;
@@ -74,8 +78,9 @@ int sl_maps_open_pinned(struct sl_maps *m, const char *pin_dir)
 
 void sl_maps_close(struct sl_maps *m)
 {
-	int *fds[] = {&m->state,  &m->services, &m->endpoints, &m->src_match,	 &m->conntrack,
-		      &m->revnat, &m->stats,	&m->global,    &m->subset_names, &m->svc_names};
+	int *fds[] = {&m->state,	&m->services,  &m->endpoints,  &m->src_match,
+		      &m->conntrack,	&m->revnat,    &m->stats,      &m->global,
+		      &m->subset_names, &m->svc_names, &m->vip_filter, &m->be_filter};
 	size_t i;
 
 	if (!m->owned)
@@ -105,12 +110,61 @@ static int write_config(const struct sl_maps *m, const struct sl_state *c)
 	return 0;
 }
 
+/* ---- address filters: bits are only ever set (see sluice_abi.h) ---- */
+
+static int filter_set(int fd, const __be32 addr[4], __be16 port, __u8 proto)
+{
+	__u32 bit = sl_filter_bit(addr, port, proto), word = bit >> 6;
+	__u64 w;
+
+	if (bpf_map_lookup_elem(fd, &word, &w))
+		return -errno;
+	if (w & (1ULL << (bit & 63)))
+		return 0;
+	w |= 1ULL << (bit & 63);
+	/* one aligned 8-byte value: readers see the word before or after */
+	return bpf_map_update_elem(fd, &word, &w, BPF_ANY) ? -errno : 0;
+}
+
+/* Cover every VIP and backend of one slot (or of both, slot < 0). */
+static int filter_add(const struct sl_maps *m, int slot)
+{
+	struct sl_svc_key k, nk, *cur = NULL;
+	struct sl_service v;
+	struct sl_endpoint ep;
+	__u32 i, j, idx;
+	int err;
+
+	while (!bpf_map_get_next_key(m->services, cur, &nk)) {
+		k = nk;
+		cur = &k;
+		if ((slot >= 0 && k.slot != (__u32)slot) ||
+		    bpf_map_lookup_elem(m->services, &k, &v))
+			continue;
+		err = filter_set(m->vip_filter, k.addr, k.port, k.proto);
+		if (err)
+			return err;
+		for (i = 0; i < SL_MAX_SUBSETS && i < v.n_subsets; i++)
+			for (j = 0; j < v.ep_count[i]; j++) {
+				idx = v.ep_base[i] + j;
+				if (bpf_map_lookup_elem(m->endpoints, &idx, &ep))
+					return -errno;
+				err = filter_set(m->be_filter, ep.addr, ep.port ?: v.target_port,
+						 k.proto);
+				if (err)
+					return err;
+			}
+	}
+	return 0;
+}
+
 int sl_tables_init(const struct sl_maps *m)
 {
 	struct sl_state c;
 	int err;
 
-	err = read_config(m, &c);
+	err = filter_add(m, -1);
+	err = err ?: read_config(m, &c);
 	if (err)
 		return err;
 	if (c.hash_seed)
@@ -694,7 +748,9 @@ int sl_tables_apply(const struct sl_maps *m, const struct sl_config *cfg, struct
 		if (err)
 			goto out;
 	}
-	err = flip(m, slot);
+	/* before the flip: a new VIP must not be filtered out once it is live */
+	err = filter_add(m, slot);
+	err = err ?: flip(m, slot);
 	if (err)
 		goto out;
 	release_ids(m, svc_ids, sub_ids);

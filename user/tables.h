@@ -26,6 +26,8 @@ struct sl_maps {
 	int global;
 	int subset_names;
 	int svc_names;
+	int vip_filter;
+	int be_filter;
 	bool owned; /* close the fds in sl_maps_close() */
 };
 
@@ -36,7 +38,11 @@ void sl_maps_from_skel(struct sl_maps *m, const struct sluice_bpf *skel);
 int sl_maps_open_pinned(struct sl_maps *m, const char *pin_dir);
 void sl_maps_close(struct sl_maps *m);
 
-/* Give a fresh datapath its hash seed (kept if one is already there). */
+/*
+ * Give a fresh datapath its hash seed (kept if one is already there), and
+ * make the address filters cover every VIP and backend in the tables (maps
+ * created by a newer build start empty while the tables are re-used).
+ */
 int sl_tables_init(const struct sl_maps *m);
 
 /*

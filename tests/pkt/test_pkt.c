@@ -2092,6 +2092,95 @@ out:
 
 /* ---- main ---- */
 
+/* ---- address filters: cheap "not ours", never at the cost of a live connection ---- */
+
+/*
+ * A service taken out of the config: its established connections keep
+ * their NAT (conntrack decides, the filter bit stays), new ones pass.
+ */
+static void test_removed_service_drains(void)
+{
+	static const char other[] = "services:\n"
+				    "  - name: other\n"
+				    "    vips: [10.96.0.20]\n"
+				    "    ports: [{port: 80, targetPort: 8080}]\n"
+				    "    subsets:\n"
+				    "      v1: {endpoints: [10.0.1.10]}\n";
+	char y[1024], be[INET6_ADDRSTRLEN], a[INET6_ADDRSTRLEN];
+	struct flow f, r;
+	struct frame in, out;
+	struct fx fx;
+
+	if (!fx_up(&fx, yaml_split(y, sizeof(y), "connection", 90, 10)))
+		goto out;
+	f = mkflow(PROTO_TCP, "192.168.1.5", 41000, VIP4, 80, TH_SYN);
+	if (!open_conn(&fx, &f, &out))
+		goto out;
+	pkt_addr_str(&out, true, be, sizeof(be));
+	if (!fx_apply(&fx, other))
+		goto out;
+
+	f.tcp_flags = TH_ACK;
+	pkt_build(&in, &f);
+	if (ASSERT_EQ(xmit(fx.ing, &in, &out), TC_ACT_OK, "ACK verdict"))
+		check_dnat(&f, &out, (const char *const[]){be, NULL}, 8080, a);
+	r = mkflow(PROTO_TCP, be, 8080, "192.168.1.5", 41000, TH_ACK);
+	pkt_build(&in, &r);
+	if (ASSERT_EQ(xmit(fx.egr, &in, &out), TC_ACT_OK, "reply verdict"))
+		check_snat(&r, &out, VIP4, 80);
+
+	/* a new connection to the removed VIP is not service traffic any more */
+	f = mkflow(PROTO_TCP, "192.168.1.5", 41001, VIP4, 80, TH_SYN);
+	pkt_build(&in, &f);
+	check_untouched(&in, &out, xmit(fx.ing, &in, &out), "SYN to the removed VIP");
+out:
+	fx_down(&fx);
+}
+
+/*
+ * Maps created by a newer build start empty while the tables are re-used:
+ * loading rebuilds the filters from the tables before anything attaches.
+ */
+static void test_filters_rebuilt_on_load(void)
+{
+	char y[1024], be[INET6_ADDRSTRLEN], a[INET6_ADDRSTRLEN];
+	uint64_t zero = 0, before;
+	struct frame in, out;
+	struct flow f, r;
+	struct fx fx;
+	__u32 w;
+
+	if (!fx_up(&fx, yaml_split(y, sizeof(y), "connection", 90, 10)))
+		goto out;
+	f = mkflow(PROTO_TCP, "192.168.1.5", 42000, VIP4, 80, TH_SYN);
+	if (!open_conn(&fx, &f, &out))
+		goto out;
+	pkt_addr_str(&out, true, be, sizeof(be));
+
+	for (w = 0; w < SL_FILTER_WORDS; w++) {
+		bpf_map_update_elem(fx.dp.maps.vip_filter, &w, &zero, BPF_ANY);
+		bpf_map_update_elem(fx.dp.maps.be_filter, &w, &zero, BPF_ANY);
+	}
+	/* empty filters: the connection's packets look like anyone's */
+	before = global_get(&fx, SL_G_PASS);
+	f.tcp_flags = TH_ACK;
+	pkt_build(&in, &f);
+	check_untouched(&in, &out, xmit(fx.ing, &in, &out), "ACK with empty filters");
+	ASSERT_EQ(global_get(&fx, SL_G_PASS), before + 1, "counted as pass");
+
+	if (!ASSERT_OK(sl_tables_init(&fx.dp.maps), "sl_tables_init"))
+		goto out;
+	pkt_build(&in, &f);
+	if (ASSERT_EQ(xmit(fx.ing, &in, &out), TC_ACT_OK, "ACK verdict"))
+		check_dnat(&f, &out, (const char *const[]){be, NULL}, 8080, a);
+	r = mkflow(PROTO_TCP, be, 8080, "192.168.1.5", 42000, TH_ACK);
+	pkt_build(&in, &r);
+	if (ASSERT_EQ(xmit(fx.egr, &in, &out), TC_ACT_OK, "reply verdict"))
+		check_snat(&r, &out, VIP4, 80);
+out:
+	fx_down(&fx);
+}
+
 static const struct {
 	const char *name;
 	void (*fn)(void);
@@ -2132,6 +2221,8 @@ static const struct {
     {"udp_idle_expiry", test_udp_idle_expiry},
     {"synack_from_old_backend", test_synack_from_old_backend},
     {"subset_id_retired", test_subset_id_retired},
+    {"removed_service_drains", test_removed_service_drains},
+    {"filters_rebuilt_on_load", test_filters_rebuilt_on_load},
 };
 
 int main(int argc, char **argv)
