@@ -2,13 +2,18 @@
 /*
  * YAML configuration -> struct sl_config.
  *
- * We load the whole document with libyaml's document API so that every node
- * keeps its start mark, then walk it once. Validation problems are collected
- * in the caller's sl_diag instead of stopping at the first one: an operator
- * fixing a file wants to see every mistake in one run. Only allocation
- * failures abort the walk.
+ * The input is one or more files (a directory stands for its *.yaml and
+ * *.yml files), each a stream of YAML documents. We load one document at a
+ * time with libyaml's document API so that every node keeps its start mark,
+ * and walk it once into the one merged config: checks that span services
+ * (duplicate names, a (VIP, port) taken twice, the table limit) compare
+ * against everything read before, whatever file it came from. Validation
+ * problems are collected in the caller's sl_diag instead of stopping at the
+ * first one: an operator fixing a file wants to see every mistake in one
+ * run. Only allocation failures abort the walk.
  */
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdarg.h>
@@ -16,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 
 #include <yaml.h>
 
@@ -26,12 +32,18 @@
 #define ADDR_TEXT_MAX 64
 
 struct ctx {
-	yaml_document_t *doc;
-	const char *file;
+	yaml_document_t *doc; /* the document being walked */
+	const char *file;     /* the file it is in (owned by cfg->files) */
 	struct sl_diag *diag;
 	struct sl_config *cfg;
+	size_t services_cap, workloads_cap;
 	size_t n_keys;	    /* (VIP, port) pairs so far, for SL_MAX_SERVICES */
 	bool keys_reported; /* report the SL_MAX_SERVICES overflow once */
+	size_t n_docs;	    /* documents that were not empty */
+	size_t own_docs;    /* documents in sluice's own format */
+	size_t services_seen; /* entries of every 'services' list */
+	struct sl_pos first_own;      /* top of the first own-format document */
+	struct sl_pos empty_services; /* the first 'services: []' (line 0: none) */
 };
 
 static const char *const root_keys[] = {"services", "workloads", NULL};
