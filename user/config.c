@@ -15,6 +15,7 @@
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -678,12 +679,19 @@ static void parse_name(struct ctx *c, struct sl_service_cfg *svc, const yaml_nod
 		return;
 	}
 	for (i = 0; i + 1 < cfg->n_services; i++) {
-		if (!strcmp(cfg->services[i].name, s)) {
+		const struct sl_pos *first = &cfg->services[i].pos;
+
+		if (strcmp(cfg->services[i].name, s))
+			continue;
+		if (!strcmp(first->file, c->file))
 			error_at(c, n,
 				 "duplicate service name '%s'; %s is already defined at line %d", s,
-				 label, cfg->services[i].pos.line);
-			return;
-		}
+				 label, first->line);
+		else
+			error_at(c, n,
+				 "duplicate service name '%s'; %s is already defined at %s:%d", s,
+				 label, first->file, first->line);
+		return;
 	}
 	strcpy(svc->name, s);
 }
@@ -1148,7 +1156,7 @@ static void check_keys_unique(struct ctx *c, struct sl_service_cfg *svc, const y
 			      const char *label)
 {
 	struct sl_config *cfg = c->cfg;
-	char text[INET6_ADDRSTRLEN], olabel[SL_NAME_LEN + 32];
+	char text[INET6_ADDRSTRLEN], olabel[SL_NAME_LEN + PATH_MAX + 64];
 	size_t s, v, p;
 
 	c->n_keys += svc->n_vips * svc->n_ports;
@@ -1168,6 +1176,10 @@ static void check_keys_unique(struct ctx *c, struct sl_service_cfg *svc, const y
 			snprintf(olabel, sizeof(olabel), "service '%s'", o->name);
 		else
 			snprintf(olabel, sizeof(olabel), "service %zu", s + 1);
+		/* Another file: say where, or the reader has to search for it. */
+		if (strcmp(o->pos.file, c->file))
+			snprintf(olabel + strlen(olabel), sizeof(olabel) - strlen(olabel),
+				 " at %s:%d", o->pos.file, o->pos.line);
 		for (v = 0; v < svc->n_vips; v++) {
 			if (!has_vip(o, &svc->vips[v]))
 				continue;
