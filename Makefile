@@ -84,7 +84,8 @@ $(BUILD)/tests/bench_pkt: tests/pkt/bench_pkt.c $(wildcard tests/pkt/*.h) $(LIB_
 $(BUILD):
 	$(Q)mkdir -p $(BUILD)/user $(BUILD)/tests
 
-test-bins: all $(TEST_BINS)
+# bench_pkt and the empty program: the bench smoke test runs them.
+test-bins: all $(TEST_BINS) $(BUILD)/tests/bench_pkt $(BUILD)/empty.bpf.o
 
 deps:
 	$(Q)scripts/install-deps.sh
