@@ -119,6 +119,12 @@ int sl_dp_load(struct sl_datapath *dp, const char *pin_dir)
 	err = sluice_bpf__load(dp->skel);
 	if (err) {
 		pr_warn("Error: cannot load the BPF programs: %s\n", strerror(-err));
+		/* libbpf refuses a pinned map whose layout differs from ours */
+		if (pin_dir && err == -EINVAL)
+			pr_warn("hint: maps pinned in %s may come from an incompatible sluice "
+				"version (see libbpf's message above); `sluice --pin-dir %s down` "
+				"removes them, and with them the conntrack state\n",
+				pin_dir, pin_dir);
 		goto fail;
 	}
 	sl_maps_from_skel(&dp->maps, dp->skel);

@@ -51,7 +51,8 @@ static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list 
 	 */
 	if (strstr(buf, "Exclusivity flag on") && l == SL_LOG_WARN && log_level < SL_LOG_DEBUG)
 		return 0;
-	return fprintf(stderr, "libbpf: %s", buf);
+	/* libbpf's messages carry their own "libbpf: " prefix */
+	return fputs(buf, stderr);
 }
 
 void sl_log_hook_libbpf(void)
