@@ -12,7 +12,20 @@
 #include "log.h"
 #include "tables.h"
 
-static int parse_config_arg(int argc, char **argv, const char *cmd, const char **path)
+/* --config may be given several times: everything is merged into one config. */
+struct config_args {
+	const char **paths;
+	size_t n;
+	char *what; /* the paths, for messages */
+};
+
+static void config_args_free(struct config_args *a)
+{
+	free(a->paths);
+	free(a->what);
+}
+
+static int parse_config_arg(int argc, char **argv, const char *cmd, struct config_args *a)
 {
 	static const struct option opts[] = {
 	    {"config", required_argument, NULL, 'c'},
@@ -20,20 +33,25 @@ static int parse_config_arg(int argc, char **argv, const char *cmd, const char *
 	};
 	int c;
 
-	*path = NULL;
+	memset(a, 0, sizeof(*a));
+	a->paths = calloc(argc > 0 ? argc : 1, sizeof(*a->paths));
+	if (!a->paths)
+		return -ENOMEM;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "c:", opts, NULL)) != -1) {
-		if (c != 'c') {
-			sl_error("usage: sluice %s --config FILE", cmd);
-			return -EINVAL;
-		}
-		*path = optarg;
+		if (c != 'c')
+			goto usage;
+		a->paths[a->n++] = optarg;
 	}
-	if (!*path || optind != argc) {
-		sl_error("usage: sluice %s --config FILE", cmd);
-		return -EINVAL;
-	}
+	if (!a->n || optind != argc)
+		goto usage;
+	a->what = sl_config_paths_str(a->paths, a->n);
+	if (!a->what)
+		return -ENOMEM;
 	return 0;
+usage:
+	sl_error("usage: sluice %s --config FILE|DIR [--config FILE|DIR ...]", cmd);
+	return -EINVAL;
 }
 
 /* An invalid file is bad input; one that cannot be read is a system error. */
@@ -43,15 +61,30 @@ static int exit_code(int err)
 }
 
 /* Validate; in JSON mode the diagnostics go into the result object. */
-static int validate(const char *path, struct sl_config **cfg, json_object *res)
+static int validate(const struct config_args *a, struct sl_config **cfg, uint64_t *digest,
+		    json_object *res)
 {
 	struct sl_diag diag;
+	json_object *arr;
+	size_t i;
 	int err;
 
 	sl_diag_init(&diag);
-	err = sl_config_load_file(path, cfg, &diag);
+	err = sl_config_load_paths_digest(a->paths, a->n, cfg, &diag, digest);
 	if (res) {
-		json_object_object_add(res, "file", json_object_new_string(path));
+		if (a->n == 1)
+			json_object_object_add(res, "file", json_object_new_string(a->paths[0]));
+		arr = json_object_new_array();
+		for (i = 0; i < a->n; i++)
+			json_object_array_add(arr, json_object_new_string(a->paths[i]));
+		json_object_object_add(res, "configs", arr);
+		if (*cfg) {
+			arr = json_object_new_array();
+			for (i = 0; i < (*cfg)->n_files; i++)
+				json_object_array_add(arr,
+						      json_object_new_string((*cfg)->files[i]));
+			json_object_object_add(res, "files", arr);
+		}
 		json_object_object_add(res, "valid", json_object_new_boolean(!err));
 		json_object_object_add(res, "diagnostics", sl_diag_json(&diag));
 	} else {
@@ -65,20 +98,27 @@ int cmd_check(int argc, char **argv)
 {
 	json_object *res = cli.json ? json_object_new_object() : NULL;
 	struct sl_config *cfg = NULL;
-	const char *path;
+	struct config_args a;
+	uint64_t digest;
 	int err;
 
-	if (parse_config_arg(argc, argv, "check", &path)) {
+	err = parse_config_arg(argc, argv, "check", &a);
+	if (err) {
 		json_object_put(res);
-		return SL_EXIT_INVALID;
+		config_args_free(&a);
+		return exit_code(err);
 	}
-	err = validate(path, &cfg, res);
+	err = validate(&a, &cfg, &digest, res);
 	if (res)
 		sl_json_print(res);
-	else if (!err)
-		printf("%s: valid (%zu services, %zu workloads)\n", path, cfg->n_services,
+	else if (!err && cfg->n_files == 1)
+		printf("%s: valid (%zu services, %zu workloads)\n", a.what, cfg->n_services,
 		       cfg->n_workloads);
+	else if (!err)
+		printf("%s: valid (%zu services, %zu workloads, from %zu files)\n", a.what,
+		       cfg->n_services, cfg->n_workloads, cfg->n_files);
 	sl_config_free(cfg);
+	config_args_free(&a);
 	return exit_code(err);
 }
 
@@ -88,19 +128,20 @@ int cmd_apply(int argc, char **argv)
 	struct sl_config *cfg = NULL;
 	struct sl_maps maps = {};
 	struct sl_state state = {};
+	struct config_args a;
 	struct sl_diag diag;
 	int err, lock = -1, ret = SL_EXIT_SYSTEM;
-	const char *path;
-	char *content;
+	uint64_t digest = 0;
 	__u32 zero = 0;
-	size_t len;
 
 	sl_diag_init(&diag);
-	if (parse_config_arg(argc, argv, "apply", &path)) {
+	err = parse_config_arg(argc, argv, "apply", &a);
+	if (err) {
 		json_object_put(res);
-		return SL_EXIT_INVALID;
+		config_args_free(&a);
+		return exit_code(err);
 	}
-	err = validate(path, &cfg, res);
+	err = validate(&a, &cfg, &digest, res);
 	if (err) {
 		ret = exit_code(err);
 		goto out;
@@ -115,15 +156,13 @@ int cmd_apply(int argc, char **argv)
 	}
 	lock = sl_lock(cli.pin_dir);
 	err = lock < 0 ? lock : sl_tables_apply(&maps, cfg, &diag);
-	if (!err && !sl_read_file(path, &content, &len)) {
-		/* a later `run` of the same file keeps what apply set */
-		sl_tables_set_digest(&maps, sl_config_digest(content, len));
-		free(content);
-	}
+	/* a later `run` of the same files keeps what apply set */
+	if (!err && digest)
+		sl_tables_set_digest(&maps, digest);
 	if (err) {
 		sl_diag_print(&diag);
-		sl_error("applying %s failed: %s; the previous configuration stays in force", path,
-			 strerror(-err));
+		sl_error("applying %s failed: %s; the previous configuration stays in force",
+			 a.what, strerror(-err));
 		json_object_put(res);
 		res = NULL;
 		goto out;
@@ -132,7 +171,7 @@ int cmd_apply(int argc, char **argv)
 	if (res)
 		json_object_object_add(res, "generation", json_object_new_uint64(state.generation));
 	else
-		printf("applied %s (generation %llu)\n", path,
+		printf("applied %s (generation %llu)\n", a.what,
 		       (unsigned long long)state.generation);
 	ret = SL_EXIT_OK;
 out:
@@ -142,5 +181,6 @@ out:
 	sl_maps_close(&maps);
 	sl_diag_free(&diag);
 	sl_config_free(cfg);
+	config_args_free(&a);
 	return ret;
 }

@@ -1,11 +1,15 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
- * sluice run: load, attach, apply, then follow the config file. Editors
+ * sluice run: load, attach, apply, then follow the configuration: one or
+ * more files and directories (--config, merged into one config). Editors
  * save by writing a temporary file and renaming it over the old one, and
  * Kubernetes ConfigMap volumes swap a "..data" symlink: both show up as
- * events on the directory, not on the file, so the directory is watched and
- * the file re-read whenever anything in it changes. A file whose content
- * did not change is not applied again (that would drop a `sluice weights`
+ * events on the directory, not on the file, so the directory of each file is
+ * watched and the configuration re-read whenever something in it changes
+ * that is about the configuration. A directory given as --config is watched
+ * for its *.yaml and *.yml files being created, written, renamed or deleted.
+ * A configuration whose content did not change (one digest over every file,
+ * in order) is not applied again (that would drop a `sluice weights`
  * override for nothing); SIGHUP applies it regardless.
  */
 #include <errno.h>
@@ -21,6 +25,7 @@
 #include <unistd.h>
 #include <sys/inotify.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include <bpf/bpf.h>
@@ -31,25 +36,35 @@
 #include "tables.h"
 
 #define MAX_IFACES    64
+#define MAX_CONFIGS   64
+#define MAX_WRITING   16
 #define DEBOUNCE_MS   100
 #define WRITE_WAIT_MS 2000
 
 struct run_ctx {
-	const char *config;
+	const char *configs[MAX_CONFIGS]; /* --config, files and directories */
+	size_t n_configs;
+	char *what; /* the same, for messages */
 	const char *ifaces[MAX_IFACES];
 	int n_ifaces;
 	bool detach_on_exit;
 	struct sl_datapath dp;
-	char *last; /* content of the last file applied */
-	size_t last_len;
-	char *last_bad; /* content of the last file rejected, reported once */
-	size_t last_bad_len;
+	bool have_last; /* digest of the configuration applied last */
+	uint64_t last;
+	bool have_bad; /* digest of the configuration rejected last, reported once */
+	uint64_t last_bad;
+	/* What the inotify watches are for (see about_config). */
+	char **names; /* basenames of every config file and of the file each links to */
+	size_t n_names;
+	int dir_wds[MAX_CONFIGS]; /* watches of the directories given as --config */
+	size_t n_dir_wds;
+	/* Config files modified and not closed yet: a write in progress. */
+	struct {
+		int wd;
+		char name[NAME_MAX + 1];
+	} writing[MAX_WRITING];
+	size_t n_writing;
 };
-
-static bool same(const char *a, size_t a_len, const char *b, size_t b_len)
-{
-	return a && a_len == b_len && !memcmp(a, b, a_len);
-}
 
 static __u64 generation(const struct sl_maps *m)
 {
@@ -61,44 +76,42 @@ static __u64 generation(const struct sl_maps *m)
 }
 
 /*
- * Validate and apply the file. A bad file is logged with its positions and
- * changes nothing: the datapath keeps the last good configuration.
+ * Validate and apply the configuration. A bad one is logged with its
+ * positions and changes nothing: the datapath keeps the last good
+ * configuration.
  */
 static int reload(struct run_ctx *c, bool force)
 {
 	struct sl_config *cfg = NULL;
+	uint64_t digest = 0;
 	struct sl_diag diag;
-	size_t len = 0, i;
-	char *content;
+	size_t i;
 	int err, lock;
 
-	err = sl_read_file(c->config, &content, &len);
-	if (err) {
-		pr_warn("Error: cannot read %s: %s; keeping generation %llu\n", c->config,
-			strerror(-err), (unsigned long long)generation(&c->dp.maps));
-		return err;
-	}
-	/*
-	 * The directory also changes for other files (swap files, logs): a
-	 * content that was applied, or rejected, already needs nothing more.
-	 */
-	if (!force && (same(content, len, c->last, c->last_len) ||
-		       same(content, len, c->last_bad, c->last_bad_len))) {
-		free(content);
-		return 0;
-	}
-
 	sl_diag_init(&diag);
-	err = sl_config_load_buf(c->config, content, len, &cfg, &diag);
+	err = sl_config_load_paths_digest(c->configs, c->n_configs, &cfg, &diag, &digest);
+	/*
+	 * The directories also change for other reasons (a file rewritten with
+	 * the same bytes, a ConfigMap swap of other keys): an input that was
+	 * applied, or rejected, already needs nothing more.
+	 */
+	if (!force && digest &&
+	    ((c->have_last && digest == c->last) || (c->have_bad && digest == c->last_bad))) {
+		err = 0;
+		goto out;
+	}
 	for (i = 0; i < diag.n_msgs; i++)
 		pr_warn("%s\n", diag.msgs[i]);
-	if (err) {
-		pr_warn("Error: %s is invalid; keeping generation %llu\n", c->config,
+	if (err == -EINVAL) {
+		pr_warn("Error: %s is invalid; keeping generation %llu\n", c->what,
 			(unsigned long long)generation(&c->dp.maps));
-		free(c->last_bad);
-		c->last_bad = content;
-		c->last_bad_len = len;
-		content = NULL;
+		c->have_bad = digest != 0;
+		c->last_bad = digest;
+		goto out;
+	}
+	if (err) {
+		pr_warn("Error: cannot read %s: %s; keeping generation %llu\n", c->what,
+			strerror(-err), (unsigned long long)generation(&c->dp.maps));
 		goto out;
 	}
 	sl_diag_free(&diag);
@@ -107,93 +120,194 @@ static int reload(struct run_ctx *c, bool force)
 	lock = sl_lock(c->dp.pin_dir);
 	err = lock < 0 ? lock : sl_tables_apply(&c->dp.maps, cfg, &diag);
 	if (!err)
-		sl_tables_set_digest(&c->dp.maps, sl_config_digest(content, len));
+		sl_tables_set_digest(&c->dp.maps, digest);
 	sl_unlock(lock);
 	for (i = 0; i < diag.n_msgs; i++)
 		pr_warn("%s\n", diag.msgs[i]);
 	if (err) {
-		pr_warn("Error: applying %s failed: %s; keeping generation %llu\n", c->config,
+		pr_warn("Error: applying %s failed: %s; keeping generation %llu\n", c->what,
 			strerror(-err), (unsigned long long)generation(&c->dp.maps));
 		goto out;
 	}
-	pr_info("applied %s: generation %llu, %zu services\n", c->config,
+	pr_info("applied %s: generation %llu, %zu services\n", c->what,
 		(unsigned long long)generation(&c->dp.maps), cfg->n_services);
-	free(c->last);
-	c->last = content;
-	c->last_len = len;
-	content = NULL;
+	c->have_last = true;
+	c->last = digest;
 	/* the same mistake made again later is worth reporting again */
-	free(c->last_bad);
-	c->last_bad = NULL;
-	c->last_bad_len = 0;
+	c->have_bad = false;
 out:
-	free(content);
 	sl_diag_free(&diag);
 	sl_config_free(cfg);
 	return err;
 }
 
 /*
- * After a restart the tables may already hold this very file: then applying
- * it again would only undo a `sluice weights` override, which is meant to
- * last until the file changes.
+ * After a restart the tables may already hold this very configuration: then
+ * applying it again would only undo a `sluice weights` override, which is
+ * meant to last until the configuration changes.
  */
 static int first_load(struct run_ctx *c)
 {
+	struct sl_config *cfg = NULL;
 	struct sl_state s = {};
+	uint64_t digest = 0;
+	struct sl_diag diag;
 	__u32 zero = 0;
-	char *content;
-	size_t len;
+	int err;
 
-	if (bpf_map_lookup_elem(c->dp.maps.state, &zero, &s) || !s.generation ||
-	    sl_read_file(c->config, &content, &len))
+	if (bpf_map_lookup_elem(c->dp.maps.state, &zero, &s) || !s.generation)
 		return reload(c, true);
-	if (sl_config_digest(content, len) != s.config_digest) {
-		free(content);
+	sl_diag_init(&diag);
+	err = sl_config_load_paths_digest(c->configs, c->n_configs, &cfg, &diag, &digest);
+	sl_config_free(cfg);
+	sl_diag_free(&diag);
+	if (err || !digest || digest != s.config_digest)
 		return reload(c, true);
-	}
-	pr_info("%s is what generation %llu was applied from: keeping it\n", c->config,
+	pr_info("%s is what generation %llu was applied from: keeping it\n", c->what,
 		(unsigned long long)s.generation);
-	c->last = content;
-	c->last_len = len;
+	c->have_last = true;
+	c->last = digest;
 	return 0;
 }
 
-static int watch_dirs(int ino, const char *path)
+static void free_names(struct run_ctx *c)
 {
-	char a[PATH_MAX], b[PATH_MAX], real[PATH_MAX];
-	const __u32 mask = IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE | IN_DELETE | IN_MODIFY |
-			   IN_ATTRIB | IN_MOVED_FROM;
+	size_t i;
 
-	snprintf(a, sizeof(a), "%s", path);
-	if (inotify_add_watch(ino, dirname(a), mask) < 0)
-		return -errno;
-	/* A symlinked config may live elsewhere: watch where it points too. */
-	if (realpath(path, real)) {
-		snprintf(b, sizeof(b), "%s", real);
-		if (inotify_add_watch(ino, dirname(b), mask) < 0)
-			return -errno;
+	for (i = 0; i < c->n_names; i++)
+		free(c->names[i]);
+	free(c->names);
+	c->names = NULL;
+	c->n_names = 0;
+}
+
+static void add_name(struct run_ctx *c, const char *path)
+{
+	char buf[PATH_MAX], *name, **names;
+	size_t i;
+
+	snprintf(buf, sizeof(buf), "%s", path);
+	name = basename(buf);
+	for (i = 0; i < c->n_names; i++)
+		if (!strcmp(c->names[i], name))
+			return;
+	names = realloc(c->names, (c->n_names + 1) * sizeof(*names));
+	if (!names)
+		return;
+	c->names = names;
+	c->names[c->n_names] = strdup(name);
+	if (c->names[c->n_names])
+		c->n_names++;
+}
+
+#define WATCH_MASK                                                                                 \
+	(IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE | IN_DELETE | IN_MODIFY | IN_ATTRIB |            \
+	 IN_MOVED_FROM)
+
+static int watch_dir_of(int ino, const char *path)
+{
+	char buf[PATH_MAX];
+
+	snprintf(buf, sizeof(buf), "%s", path);
+	return inotify_add_watch(ino, dirname(buf), WATCH_MASK) < 0 ? -errno : 0;
+}
+
+/* A file: its directory, and where it links to (a symlinked config may live elsewhere). */
+static int watch_file(struct run_ctx *c, int ino, const char *path)
+{
+	char real[PATH_MAX];
+	int err;
+
+	err = watch_dir_of(ino, path);
+	add_name(c, path);
+	if (!err && realpath(path, real)) {
+		err = watch_dir_of(ino, real);
+		add_name(c, real);
 	}
-	return 0;
+	return err;
 }
 
 /*
- * Is this directory event about the config? Its own name, the name of the
- * file it links to, or a ConfigMap's "..data" and "..<timestamp>" entries.
- * Anything else in the directory (logs, swap files) is not.
+ * (Re)build the watches: every --config file, every directory, and every
+ * file now in those directories (and where it links to, say into a
+ * ConfigMap's "..data"). Called after each reload: files come and go, and a
+ * swapped symlink may now point into another directory. inotify gives the
+ * same watch back for a directory watched twice.
+ */
+static int watch_configs(struct run_ctx *c, int ino)
+{
+	char **files = NULL;
+	struct sl_diag diag;
+	size_t i, n_files = 0;
+	struct stat st;
+	int err = 0, e, wd;
+
+	free_names(c);
+	c->n_dir_wds = 0;
+	for (i = 0; i < c->n_configs; i++) {
+		e = 0;
+		if (!stat(c->configs[i], &st) && S_ISDIR(st.st_mode)) {
+			wd = inotify_add_watch(ino, c->configs[i], WATCH_MASK);
+			if (wd < 0)
+				e = -errno;
+			else
+				c->dir_wds[c->n_dir_wds++] = wd;
+		} else {
+			e = watch_file(c, ino, c->configs[i]);
+		}
+		if (e && !err)
+			err = e;
+	}
+	sl_diag_init(&diag);
+	sl_config_list_files(c->configs, c->n_configs, &files, &n_files, &diag);
+	for (i = 0; i < n_files; i++)
+		watch_file(c, ino, files[i]);
+	sl_config_free_files(files, n_files);
+	sl_diag_free(&diag);
+	return err;
+}
+
+/*
+ * Is this directory event about the config? The name of a config file or of
+ * the file it links to; in a directory given as --config, any *.yaml or
+ * *.yml; a ConfigMap's "..data" and "..<timestamp>" entries. Anything else
+ * (logs, swap files, editors' temporary files) is not.
  */
 static bool about_config(const struct run_ctx *c, const struct inotify_event *ev)
 {
-	char a[PATH_MAX], real[PATH_MAX];
+	size_t i;
 
 	if (!ev->len)
 		return false;
 	if (!strncmp(ev->name, "..", 2))
 		return true;
-	snprintf(a, sizeof(a), "%s", c->config);
-	if (!strcmp(ev->name, basename(a)))
-		return true;
-	return realpath(c->config, real) && !strcmp(ev->name, basename(real));
+	for (i = 0; i < c->n_dir_wds; i++)
+		if (ev->wd == c->dir_wds[i] && sl_config_yaml_name(ev->name))
+			return true;
+	for (i = 0; i < c->n_names; i++)
+		if (!strcmp(ev->name, c->names[i]))
+			return true;
+	return false;
+}
+
+/* Track config files being written: modified and not closed yet. */
+static void note_write(struct run_ctx *c, const struct inotify_event *ev, __u64 now,
+		       __u64 *write_start)
+{
+	size_t i;
+
+	for (i = 0; i < c->n_writing; i++)
+		if (c->writing[i].wd == ev->wd && !strcmp(c->writing[i].name, ev->name))
+			break;
+	if ((ev->mask & IN_MODIFY) && i == c->n_writing && i < MAX_WRITING) {
+		if (!c->n_writing)
+			*write_start = now;
+		c->writing[i].wd = ev->wd;
+		snprintf(c->writing[i].name, sizeof(c->writing[i].name), "%s", ev->name);
+		c->n_writing++;
+	}
+	if ((ev->mask & (IN_CLOSE_WRITE | IN_DELETE | IN_MOVED_FROM)) && i < c->n_writing)
+		c->writing[i] = c->writing[--c->n_writing];
 }
 
 static __u64 now_ms(void)
@@ -214,7 +328,7 @@ static int event_loop(struct run_ctx *c)
 {
 	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
 	__u64 last_ev = 0, write_start = 0;
-	bool pending = false, writing = false;
+	bool pending = false;
 	struct pollfd pfd[2];
 	sigset_t set;
 	int sfd, ino, err = 0;
@@ -229,9 +343,9 @@ static int event_loop(struct run_ctx *c)
 		err = -errno;
 		goto out;
 	}
-	err = watch_dirs(ino, c->config);
+	err = watch_configs(c, ino);
 	if (err) {
-		pr_warn("Error: cannot watch %s: %s\n", c->config, strerror(-err));
+		pr_warn("Error: cannot watch %s: %s\n", c->what, strerror(-err));
 		goto out;
 	}
 	pfd[0] = (struct pollfd){.fd = sfd, .events = POLLIN};
@@ -249,11 +363,11 @@ static int event_loop(struct run_ctx *c)
 			break;
 		}
 		if (pending && now - last_ev >= DEBOUNCE_MS &&
-		    (!writing || now - write_start >= WRITE_WAIT_MS)) {
-			pending = writing = false;
+		    (!c->n_writing || now - write_start >= WRITE_WAIT_MS)) {
+			pending = false;
+			c->n_writing = 0;
 			reload(c, false);
-			/* A swapped symlink may now point into another directory. */
-			watch_dirs(ino, c->config);
+			watch_configs(c, ino);
 		}
 		if (pfd[1].revents & POLLIN) {
 			while ((len = read(ino, buf, sizeof(buf))) > 0) {
@@ -264,12 +378,7 @@ static int event_loop(struct run_ctx *c)
 					ev = (const struct inotify_event *)p;
 					if (!about_config(c, ev))
 						continue;
-					if ((ev->mask & IN_MODIFY) && !writing) {
-						writing = true;
-						write_start = now;
-					}
-					if (ev->mask & IN_CLOSE_WRITE)
-						writing = false;
+					note_write(c, ev, now, &write_start);
 					pending = true;
 					last_ev = now;
 				}
@@ -281,8 +390,9 @@ static int event_loop(struct run_ctx *c)
 			if (read(sfd, &si, sizeof(si)) != sizeof(si))
 				continue;
 			if (si.ssi_signo == SIGHUP) {
-				pr_info("SIGHUP: reloading %s\n", c->config);
+				pr_info("SIGHUP: reloading %s\n", c->what);
 				reload(c, true);
+				watch_configs(c, ino);
 				continue;
 			}
 			pr_info("%s: exiting\n", strsignal(si.ssi_signo));
@@ -299,7 +409,8 @@ out:
 
 static int usage(void)
 {
-	sl_error("usage: sluice run --config FILE --iface IF [--iface IF ...] [--detach-on-exit]");
+	sl_error("usage: sluice run --config FILE|DIR [--config FILE|DIR ...] --iface IF "
+		 "[--iface IF ...] [--detach-on-exit]");
 	return SL_EXIT_INVALID;
 }
 
@@ -320,7 +431,11 @@ int cmd_run(int argc, char **argv)
 	while ((opt = getopt_long(argc, argv, "c:i:", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'c':
-			c.config = optarg;
+			if (c.n_configs == MAX_CONFIGS) {
+				sl_error("at most %d --config", MAX_CONFIGS);
+				return SL_EXIT_INVALID;
+			}
+			c.configs[c.n_configs++] = optarg;
 			break;
 		case 'i':
 			if (c.n_ifaces == MAX_IFACES) {
@@ -341,13 +456,16 @@ int cmd_run(int argc, char **argv)
 			return usage();
 		}
 	}
-	if (!c.config || !c.n_ifaces || optind != argc)
+	if (!c.n_configs || !c.n_ifaces || optind != argc)
 		return usage();
 	for (i = 0; i < c.n_ifaces; i++)
 		if (!if_nametoindex(c.ifaces[i])) {
 			sl_error("--iface '%s': no such interface", c.ifaces[i]);
 			return SL_EXIT_INVALID;
 		}
+	c.what = sl_config_paths_str(c.configs, c.n_configs);
+	if (!c.what)
+		return SL_EXIT_SYSTEM;
 
 	/* Signals are read from a signalfd; block them before anything else. */
 	sigemptyset(&set);
@@ -357,8 +475,10 @@ int cmd_run(int argc, char **argv)
 	sigprocmask(SIG_BLOCK, &set, NULL);
 
 	err = sl_dp_load(&c.dp, cli.pin_dir);
-	if (err)
+	if (err) {
+		free(c.what);
 		return SL_EXIT_SYSTEM;
+	}
 	for (i = 0; i < c.n_ifaces; i++)
 		if (sl_dp_attach(&c.dp, c.ifaces[i]))
 			goto out;
@@ -374,7 +494,7 @@ int cmd_run(int argc, char **argv)
 		goto out;
 	}
 	pr_info("running: %d interface(s), generation %llu, pins in %s; watching %s\n", c.n_ifaces,
-		(unsigned long long)generation(&c.dp.maps), cli.pin_dir, c.config);
+		(unsigned long long)generation(&c.dp.maps), cli.pin_dir, c.what);
 
 	err = event_loop(&c);
 	ret = err ? SL_EXIT_SYSTEM : SL_EXIT_OK;
@@ -389,7 +509,7 @@ out:
 			cli.pin_dir);
 	}
 	sl_dp_close(&c.dp);
-	free(c.last);
-	free(c.last_bad);
+	free_names(&c);
+	free(c.what);
 	return ret;
 }

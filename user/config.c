@@ -38,11 +38,11 @@ struct ctx {
 	struct sl_diag *diag;
 	struct sl_config *cfg;
 	size_t services_cap, workloads_cap;
-	size_t n_keys;	    /* (VIP, port) pairs so far, for SL_MAX_SERVICES */
-	bool keys_reported; /* report the SL_MAX_SERVICES overflow once */
-	size_t n_docs;	    /* documents that were not empty */
-	size_t own_docs;    /* documents in sluice's own format */
-	size_t services_seen; /* entries of every 'services' list */
+	size_t n_keys;		      /* (VIP, port) pairs so far, for SL_MAX_SERVICES */
+	bool keys_reported;	      /* report the SL_MAX_SERVICES overflow once */
+	size_t n_docs;		      /* documents that were not empty */
+	size_t own_docs;	      /* documents in sluice's own format */
+	size_t services_seen;	      /* entries of every 'services' list */
 	struct sl_pos first_own;      /* top of the first own-format document */
 	struct sl_pos empty_services; /* the first 'services: []' (line 0: none) */
 };
@@ -1304,30 +1304,46 @@ static int parse_workload(struct ctx *c, const yaml_node_t *n, size_t idx)
 	return 0;
 }
 
-static int parse_root(struct ctx *c, const yaml_node_t *root)
+/* Room for `more` entries after the n already in *arr (zeroed), growing by doubling. */
+static int reserve(void **arr, size_t *cap, size_t n, size_t more, size_t size)
+{
+	size_t want = n + more, ncap = *cap ? *cap : 4;
+	void *p;
+
+	if (want <= *cap)
+		return 0;
+	while (ncap < want)
+		ncap *= 2;
+	p = realloc(*arr, ncap * size);
+	if (!p)
+		return -ENOMEM;
+	memset((char *)p + *cap * size, 0, (ncap - *cap) * size);
+	*arr = p;
+	*cap = ncap;
+	return 0;
+}
+
+/* A document in sluice's own format: 'services' and/or 'workloads'. */
+static int parse_own(struct ctx *c, const yaml_node_t *root)
 {
 	struct sl_config *cfg = c->cfg;
 	yaml_node_t *services, *workloads;
 	size_t i, len;
 	int err;
 
-	if (root->type != YAML_MAPPING_NODE) {
-		error_at(c, root, "the top level must be a mapping with a 'services' list, not %s",
-			 kind_name(root));
-		return 0;
-	}
+	if (!c->own_docs++)
+		c->first_own = node_pos(c, root);
 	check_keys(c, root, root_keys, "at the top level");
 
 	services = map_get(c, root, "services");
-	if (!services) {
-		error_at(c, root, "no 'services' at the top level; at least one service is needed");
-	} else if (want_type(c, services, YAML_SEQUENCE_NODE, "'services'")) {
+	if (services && want_type(c, services, YAML_SEQUENCE_NODE, "'services'")) {
 		len = seq_len(services);
-		if (!len)
-			error_at(c, services,
-				 "'services' is empty; at least one service is needed");
-		cfg->services = calloc(len ? len : 1, sizeof(*cfg->services));
-		if (!cfg->services)
+		/* Reported at the end, if no other document has services either. */
+		if (!len && !c->empty_services.line)
+			c->empty_services = node_pos(c, services);
+		c->services_seen += len;
+		if (reserve((void **)&cfg->services, &c->services_cap, cfg->n_services, len,
+			    sizeof(*cfg->services)))
 			return -ENOMEM;
 		for (i = 0; i < len; i++) {
 			err = parse_service(c, seq_item(c, services, i), i);
@@ -1339,8 +1355,8 @@ static int parse_root(struct ctx *c, const yaml_node_t *root)
 	workloads = map_get(c, root, "workloads");
 	if (workloads && want_type(c, workloads, YAML_SEQUENCE_NODE, "'workloads'")) {
 		len = seq_len(workloads);
-		cfg->workloads = calloc(len ? len : 1, sizeof(*cfg->workloads));
-		if (!cfg->workloads)
+		if (reserve((void **)&cfg->workloads, &c->workloads_cap, cfg->n_workloads, len,
+			    sizeof(*cfg->workloads)))
 			return -ENOMEM;
 		for (i = 0; i < len; i++) {
 			err = parse_workload(c, seq_item(c, workloads, i), i);
@@ -1348,6 +1364,149 @@ static int parse_root(struct ctx *c, const yaml_node_t *root)
 				return err;
 		}
 	}
+	return 0;
+}
+
+/*
+ * Kubernetes kinds that carry routing sluice will read (issue 3) but does
+ * not yet. Until then they are errors: skipping a VirtualService would
+ * apply a config without the routing its author wrote.
+ */
+static const struct {
+	const char *group; /* "" for the core group (apiVersion: v1) */
+	const char *kind;
+} k8s_routing_kinds[] = {
+    {"networking.istio.io", "VirtualService"},
+    {"networking.istio.io", "DestinationRule"},
+    {"", "Service"},
+    {"", "Pod"},
+    {"", "Endpoints"},
+    {"discovery.k8s.io", "EndpointSlice"},
+};
+
+/* Also true for their typed lists (VirtualServiceList...), which hold them. */
+static bool k8s_routing_kind(const char *api_version, const char *kind)
+{
+	const char *slash = strchr(api_version, '/');
+	size_t glen = slash ? (size_t)(slash - api_version) : 0;
+	size_t klen = strlen(kind), i;
+
+	if (klen > 4 && !strcmp(kind + klen - 4, "List"))
+		klen -= 4;
+	for (i = 0; i < sizeof(k8s_routing_kinds) / sizeof(k8s_routing_kinds[0]); i++) {
+		const char *g = k8s_routing_kinds[i].group, *k = k8s_routing_kinds[i].kind;
+
+		if (strlen(g) == glen && !strncmp(g, api_version, glen) && strlen(k) == klen &&
+		    !strncmp(k, kind, klen))
+			return true;
+	}
+	return false;
+}
+
+static int parse_k8s(struct ctx *c, const yaml_node_t *n, const yaml_node_t *av,
+		     const yaml_node_t *kind, bool in_list)
+{
+	const char *a, *k;
+	yaml_node_t *items;
+	struct sl_pos pos;
+	size_t i;
+
+	if (!want_type(c, av, YAML_SCALAR_NODE, "'apiVersion'") ||
+	    !want_type(c, kind, YAML_SCALAR_NODE, "'kind'"))
+		return 0;
+	a = scalar(av);
+	k = scalar(kind);
+	pos = node_pos(c, n);
+
+	/* `kubectl get ... -o yaml` wraps what it prints in a v1 List. */
+	if (!strcmp(k, "List")) {
+		if (in_list) {
+			error_at(c, n, "a List inside a List is not supported");
+			return 0;
+		}
+		items = map_get(c, n, "items");
+		if (!items || (items->type == YAML_SCALAR_NODE && !items->data.scalar.length)) {
+			pr_debug("%s:%d: an empty List\n", pos.file, pos.line);
+			return 0;
+		}
+		if (!want_type(c, items, YAML_SEQUENCE_NODE, "'items' of a List"))
+			return 0;
+		for (i = 0; i < seq_len(items); i++) {
+			yaml_node_t *it = seq_item(c, items, i), *iav, *ik;
+
+			if (it->type != YAML_MAPPING_NODE) {
+				error_at(c, it,
+					 "item %zu of the List must be a Kubernetes object, not %s",
+					 i + 1, kind_name(it));
+				continue;
+			}
+			iav = map_get(c, it, "apiVersion");
+			ik = map_get(c, it, "kind");
+			if (!iav || !ik) {
+				error_at(
+				    c, it,
+				    "item %zu of the List is missing '%s'; every item must be a "
+				    "Kubernetes object with 'apiVersion' and 'kind'",
+				    i + 1, iav ? "kind" : "apiVersion");
+				continue;
+			}
+			parse_k8s(c, it, iav, ik, true);
+		}
+		return 0;
+	}
+
+	if (k8s_routing_kind(a, k)) {
+		error_at(c, n,
+			 "%s is not supported yet; sluice reads its own format only "
+			 "(Istio/Kubernetes input is issue 3)",
+			 k);
+		return 0;
+	}
+	pr_debug("%s:%d: skipping %s %s: sluice does not use this kind\n", pos.file, pos.line, a,
+		 k);
+	return 0;
+}
+
+/* "---" with nothing after it; also an explicit null. */
+static bool empty_document(const yaml_node_t *root)
+{
+	const char *s = scalar(root);
+
+	return s && root->data.scalar.style == YAML_PLAIN_SCALAR_STYLE &&
+	       (!*s || !strcmp(s, "~") || !strcmp(s, "null") || !strcmp(s, "Null") ||
+		!strcmp(s, "NULL"));
+}
+
+/* One document: our own format, a Kubernetes object, or nothing. */
+static int parse_document(struct ctx *c, const yaml_node_t *root)
+{
+	yaml_node_t *av, *kind;
+
+	if (empty_document(root)) {
+		pr_debug("%s:%d: an empty document\n", c->file, node_pos(c, root).line);
+		return 0;
+	}
+	c->n_docs++;
+	if (root->type != YAML_MAPPING_NODE) {
+		error_at(c, root, "the top level must be a mapping with a 'services' list, not %s",
+			 kind_name(root));
+		return 0;
+	}
+	av = map_get(c, root, "apiVersion");
+	kind = map_get(c, root, "kind");
+	if (av && kind)
+		return parse_k8s(c, root, av, kind, false);
+	if (map_get(c, root, "services") || map_get(c, root, "workloads"))
+		return parse_own(c, root);
+	if (av || kind)
+		error_at(c, root,
+			 "this document has '%s' but no '%s'; a Kubernetes object needs both",
+			 av ? "apiVersion" : "kind", av ? "kind" : "apiVersion");
+	else
+		error_at(c, root,
+			 "this document is neither a sluice configuration (with 'services' or "
+			 "'workloads') nor a Kubernetes object (with 'apiVersion' and 'kind')");
+	check_keys(c, root, root_keys, "at the top level");
 	return 0;
 }
 
@@ -1371,117 +1530,110 @@ static void report_yaml_error(struct ctx *c, const yaml_parser_t *parser)
 		sl_diag_add(c->diag, &pos, "error", "invalid YAML: %s", problem);
 }
 
-int sl_config_load_buf(const char *name, const char *buf, size_t len, struct sl_config **out,
-		       struct sl_diag *diag)
+/* Every document of one file (or buffer) into c->cfg; 0 or -ENOMEM. */
+static int parse_stream(struct ctx *c, const char *buf, size_t len)
 {
-	struct sl_diag local_diag;
-	struct sl_config *cfg;
 	yaml_parser_t parser;
-	yaml_document_t doc, extra;
-	yaml_node_t *root, *extra_root;
-	bool have_parser = false, have_doc = false;
-	struct ctx c = {0};
-	size_t errors_before;
+	yaml_document_t doc;
+	yaml_node_t *root;
 	int err = 0;
 
-	*out = NULL;
-	/* The contract promises diagnostics; callers that do not want them pass NULL. */
-	if (!diag) {
-		sl_diag_init(&local_diag);
-		diag = &local_diag;
-	}
-	errors_before = diag->n_errors;
-
-	cfg = calloc(1, sizeof(*cfg));
-	if (!cfg)
+	if (!yaml_parser_initialize(&parser))
 		return -ENOMEM;
-	cfg->files = calloc(1, sizeof(*cfg->files));
-	if (!cfg->files) {
-		err = -ENOMEM;
-		goto out;
-	}
-	cfg->files[0] = strdup(name ? name : "<input>");
-	if (!cfg->files[0]) {
-		err = -ENOMEM;
-		goto out;
-	}
-	cfg->n_files = 1;
-	c.file = cfg->files[0];
-	c.diag = diag;
-	c.cfg = cfg;
-	c.doc = &doc;
-
-	if (!yaml_parser_initialize(&parser)) {
-		err = -ENOMEM;
-		goto out;
-	}
-	have_parser = true;
 	/* libyaml asserts on a NULL input, even an empty one. */
 	yaml_parser_set_input_string(&parser, (const unsigned char *)(buf ? buf : ""),
 				     buf ? len : 0);
-	if (!yaml_parser_load(&parser, &doc)) {
-		report_yaml_error(&c, &parser);
-		goto out;
-	}
-	have_doc = true;
-
-	root = yaml_document_get_root_node(&doc);
-	if (!root) {
-		sl_diag_add(diag, &(struct sl_pos){c.file, 1, 1}, "error",
-			    "the file is empty; it needs a 'services' list");
-		goto out;
-	}
-
-	/* A second document would be silently ignored; say so instead. */
-	if (!yaml_parser_load(&parser, &extra)) {
-		report_yaml_error(&c, &parser);
-		goto out;
-	}
-	extra_root = yaml_document_get_root_node(&extra);
-	if (extra_root) {
-		struct sl_pos pos = {
-		    .file = c.file,
-		    .line = (int)extra.start_mark.line + 1,
-		    .col = (int)extra.start_mark.column + 1,
-		};
-
-		sl_diag_add(diag, &pos, "error", "only one YAML document is allowed in a file");
-	}
-	yaml_document_delete(&extra);
-
-	err = parse_root(&c, root);
-	if (err == -ENOMEM)
-		sl_diag_add(diag, NULL, "error", "%s: out of memory", c.file);
-
-out:
-	if (!err && diag->n_errors > errors_before)
-		err = -EINVAL;
-	if (have_doc)
+	for (;;) {
+		/* After a syntax error the parser cannot find the next document. */
+		if (!yaml_parser_load(&parser, &doc)) {
+			report_yaml_error(c, &parser);
+			if (parser.error == YAML_MEMORY_ERROR)
+				err = -ENOMEM;
+			break;
+		}
+		root = yaml_document_get_root_node(&doc);
+		if (!root) { /* the end of the stream */
+			yaml_document_delete(&doc);
+			break;
+		}
+		c->doc = &doc;
+		err = parse_document(c, root);
+		c->doc = NULL;
 		yaml_document_delete(&doc);
-	if (have_parser)
-		yaml_parser_delete(&parser);
-	if (err) {
-		sl_config_free(cfg);
-	} else {
-		pr_debug("%s: %zu services, %zu workloads\n", c.file, cfg->n_services,
-			 cfg->n_workloads);
-		*out = cfg;
+		if (err)
+			break;
 	}
-	if (diag == &local_diag)
-		sl_diag_free(&local_diag);
+	yaml_parser_delete(&parser);
 	return err;
 }
 
-uint64_t sl_config_digest(const char *buf, size_t len)
+/* Add name to cfg->files and make it the file positions point to. */
+static int begin_file(struct ctx *c, const char *name)
 {
-	uint64_t h = 0xcbf29ce484222325ULL;
+	struct sl_config *cfg = c->cfg;
+	char **files, *copy;
+
+	copy = strdup(name);
+	if (!copy)
+		return -ENOMEM;
+	files = realloc(cfg->files, (cfg->n_files + 1) * sizeof(*files));
+	if (!files) {
+		free(copy);
+		return -ENOMEM;
+	}
+	cfg->files = files;
+	cfg->files[cfg->n_files++] = copy;
+	c->file = copy;
+	return 0;
+}
+
+/*
+ * Whole-config checks once everything is read: at least one service. Said
+ * only when nothing else is wrong: with a VirtualService rejected, "no
+ * services" would be noise.
+ */
+static void finish(struct ctx *c, const char *what, size_t errors_before)
+{
+	struct sl_pos pos = {.file = what};
+
+	if (c->services_seen || c->diag->n_errors > errors_before)
+		return;
+	if (c->empty_services.line)
+		sl_diag_add(c->diag, &c->empty_services, "error",
+			    "'services' is empty; at least one service is needed");
+	else if (c->own_docs == 1)
+		sl_diag_add(c->diag, &c->first_own, "error",
+			    "no 'services' at the top level; at least one service is needed");
+	else if (c->own_docs)
+		sl_diag_add(c->diag, &c->first_own, "error",
+			    "no document has 'services'; at least one service is needed");
+	else if (c->cfg->n_files == 1 && !c->n_docs)
+		sl_diag_add(c->diag, &(struct sl_pos){c->cfg->files[0], 1, 1}, "error",
+			    "the file is empty; it needs a 'services' list");
+	else
+		sl_diag_add(c->diag, &pos, "error",
+			    "no sluice configuration found (only empty documents and kinds "
+			    "sluice skips); at least one service is needed");
+}
+
+/* FNV-1a, continued from h. */
+static uint64_t fnv1a(uint64_t h, const void *buf, size_t len)
+{
+	const unsigned char *p = buf;
 	size_t i;
 
 	for (i = 0; i < len; i++) {
-		h ^= (unsigned char)buf[i];
+		h ^= p[i];
 		h *= 0x100000001b3ULL;
 	}
 	return h;
+}
+
+#define FNV1A_INIT 0xcbf29ce484222325ULL
+
+uint64_t sl_config_digest(const char *buf, size_t len)
+{
+	return fnv1a(FNV1A_INIT, buf, len);
 }
 
 int sl_read_file(const char *path, char **out, size_t *out_len)
@@ -1522,19 +1674,327 @@ out:
 	return 0;
 }
 
-int sl_config_load_file(const char *path, struct sl_config **out, struct sl_diag *diag)
+/* Inputs */
+
+bool sl_config_yaml_name(const char *name)
 {
-	struct sl_pos pos = {.file = path};
-	char *buf;
-	size_t len;
+	size_t len = strlen(name);
+
+	/* Hidden names are editors' (".#x.yaml" is Emacs' lock, a dangling link). */
+	if (name[0] == '.')
+		return false;
+	return (len > 5 && !strcmp(name + len - 5, ".yaml")) ||
+	       (len > 4 && !strcmp(name + len - 4, ".yml"));
+}
+
+struct file_list {
+	char **paths;
+	struct stat *st; /* to notice one file given twice */
+	size_t n, cap, st_cap;
+};
+
+/* Keep the first error, but a system error wins over an invalid input. */
+static void keep_err(int *err, int e)
+{
+	if (e && (!*err || (*err == -EINVAL && e != -EINVAL)))
+		*err = e;
+}
+
+/* Append path (taken over, freed on error). */
+static int push_file(struct file_list *l, char *path, const struct stat *st, struct sl_diag *diag)
+{
+	size_t i;
+
+	for (i = 0; i < l->n; i++) {
+		if (l->st[i].st_dev == st->st_dev && l->st[i].st_ino == st->st_ino) {
+			sl_diag_add(diag, &(struct sl_pos){.file = path}, "error",
+				    "this is the same file as %s; give each file once",
+				    l->paths[i]);
+			free(path);
+			return -EINVAL;
+		}
+	}
+	if (reserve((void **)&l->paths, &l->cap, l->n, 1, sizeof(*l->paths)) ||
+	    reserve((void **)&l->st, &l->st_cap, l->n, 1, sizeof(*l->st))) {
+		free(path);
+		return -ENOMEM;
+	}
+	l->st[l->n] = *st;
+	l->paths[l->n++] = path;
+	return 0;
+}
+
+static int cmp_names(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Like `kubectl apply -f DIR`: its *.yaml and *.yml files, by name, not recursive. */
+static int list_dir(struct file_list *l, const char *dir, struct sl_diag *diag)
+{
+	struct sl_pos pos = {.file = dir};
+	size_t n = 0, cap = 0, i, found = 0, dlen = strlen(dir);
+	char **names = NULL, *path;
+	struct dirent *de;
+	struct stat st;
+	int err = 0, e;
+	DIR *d;
+
+	d = opendir(dir);
+	if (!d) {
+		err = -errno;
+		sl_diag_add(diag, &pos, "error", "cannot read the directory: %s", strerror(-err));
+		return err;
+	}
+	for (;;) {
+		errno = 0;
+		de = readdir(d);
+		if (!de) {
+			if (errno) {
+				err = -errno;
+				sl_diag_add(diag, &pos, "error", "cannot read the directory: %s",
+					    strerror(-err));
+			}
+			break;
+		}
+		if (!sl_config_yaml_name(de->d_name))
+			continue;
+		if (reserve((void **)&names, &cap, n, 1, sizeof(*names)) ||
+		    !(names[n] = strdup(de->d_name))) {
+			err = -ENOMEM;
+			break;
+		}
+		n++;
+	}
+	closedir(d);
+	if (!err)
+		qsort(names, n, sizeof(*names), cmp_names);
+	for (i = 0; i < n && !err; i++) {
+		if (asprintf(&path, "%s%s%s", dir, dlen && dir[dlen - 1] == '/' ? "" : "/",
+			     names[i]) < 0) {
+			err = -ENOMEM;
+			break;
+		}
+		if (stat(path, &st)) {
+			e = -errno;
+			sl_diag_add(diag, &(struct sl_pos){.file = path}, "error",
+				    "cannot read the file: %s", strerror(-e));
+			keep_err(&err, e);
+			free(path);
+			continue;
+		}
+		if (!S_ISREG(st.st_mode)) {
+			pr_debug("%s: not a regular file, skipped\n", path);
+			free(path);
+			continue;
+		}
+		found++;
+		e = push_file(l, path, &st, diag);
+		if (e == -ENOMEM)
+			err = e;
+		keep_err(&err, e);
+	}
+	if (!err && !found) {
+		sl_diag_add(diag, &pos, "error",
+			    "the directory has no *.yaml or *.yml files; sluice reads those");
+		err = -EINVAL;
+	}
+	for (i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+	return err;
+}
+
+int sl_config_list_files(const char *const paths[], size_t n, char ***files, size_t *n_files,
+			 struct sl_diag *diag)
+{
+	struct file_list l = {0};
+	struct stat st;
+	size_t i;
+	int err = 0, e;
+	char *copy;
+
+	*files = NULL;
+	*n_files = 0;
+	if (!n) {
+		sl_diag_add(diag, NULL, "error", "no configuration file given");
+		return -EINVAL;
+	}
+	for (i = 0; i < n && err != -ENOMEM; i++) {
+		if (stat(paths[i], &st)) {
+			e = -errno;
+			sl_diag_add(diag, &(struct sl_pos){.file = paths[i]}, "error",
+				    "cannot read the file: %s", strerror(-e));
+		} else if (S_ISDIR(st.st_mode)) {
+			e = list_dir(&l, paths[i], diag);
+		} else {
+			copy = strdup(paths[i]);
+			e = copy ? push_file(&l, copy, &st, diag) : -ENOMEM;
+		}
+		if (e == -ENOMEM)
+			err = e;
+		keep_err(&err, e);
+	}
+	free(l.st);
+	*files = l.paths;
+	*n_files = l.n;
+	return err;
+}
+
+void sl_config_free_files(char **files, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		free(files[i]);
+	free(files);
+}
+
+/* Loading */
+
+static void load_begin(struct ctx *c, struct sl_diag *diag)
+{
+	memset(c, 0, sizeof(*c));
+	c->diag = diag;
+	c->cfg = calloc(1, sizeof(*c->cfg));
+}
+
+static int load_end(struct ctx *c, int err, size_t errors_before, struct sl_config **out)
+{
+	if (err == -ENOMEM)
+		sl_diag_add(c->diag, NULL, "error", "%s: out of memory",
+			    c->file ? c->file : "<input>");
+	if (!err && c->diag->n_errors > errors_before)
+		err = -EINVAL;
+	if (err) {
+		sl_config_free(c->cfg);
+		return err;
+	}
+	pr_debug("%s%s: %zu services, %zu workloads\n", c->cfg->files[0],
+		 c->cfg->n_files > 1 ? " and the files after it" : "", c->cfg->n_services,
+		 c->cfg->n_workloads);
+	*out = c->cfg;
+	return 0;
+}
+
+int sl_config_load_buf(const char *name, const char *buf, size_t len, struct sl_config **out,
+		       struct sl_diag *diag)
+{
+	struct sl_diag local_diag;
+	size_t errors_before;
+	struct ctx c;
 	int err;
 
 	*out = NULL;
-	err = sl_read_file(path, &buf, &len);
+	/* The contract promises diagnostics; callers that do not want them pass NULL. */
+	if (!diag) {
+		sl_diag_init(&local_diag);
+		diag = &local_diag;
+	}
+	errors_before = diag->n_errors;
+	load_begin(&c, diag);
+	err = c.cfg ? begin_file(&c, name ? name : "<input>") : -ENOMEM;
 	if (!err)
-		err = sl_config_load_buf(path, buf, len, out, diag);
-	else if (diag)
-		sl_diag_add(diag, &pos, "error", "cannot read the file: %s", strerror(-err));
-	free(buf);
+		err = parse_stream(&c, buf, len);
+	if (!err)
+		finish(&c, c.file, errors_before);
+	err = load_end(&c, err, errors_before, out);
+	if (diag == &local_diag)
+		sl_diag_free(&local_diag);
 	return err;
+}
+
+int sl_config_load_paths_digest(const char *const paths[], size_t n, struct sl_config **out,
+				struct sl_diag *diag, uint64_t *digest)
+{
+	uint64_t h = FNV1A_INIT;
+	struct sl_diag local_diag;
+	char **files = NULL, *buf, *what = NULL;
+	size_t n_files = 0, len, errors_before, i;
+	unsigned char len_le[8];
+	bool all_read;
+	struct ctx c;
+	int err, e, j;
+
+	*out = NULL;
+	if (digest)
+		*digest = 0;
+	if (!diag) {
+		sl_diag_init(&local_diag);
+		diag = &local_diag;
+	}
+	errors_before = diag->n_errors;
+	load_begin(&c, diag);
+	if (!c.cfg) {
+		err = -ENOMEM;
+		goto out;
+	}
+	err = sl_config_list_files(paths, n, &files, &n_files, diag);
+	all_read = !err && n_files;
+	for (i = 0; i < n_files && err != -ENOMEM; i++) {
+		e = sl_read_file(files[i], &buf, &len);
+		if (e) {
+			sl_diag_add(diag, &(struct sl_pos){.file = files[i]}, "error",
+				    "cannot read the file: %s", strerror(-e));
+			keep_err(&err, e);
+			all_read = false;
+			continue;
+		}
+		/* One file: the digest of its bytes, as `apply` of that file records it. */
+		if (n_files > 1) {
+			for (j = 0; j < 8; j++)
+				len_le[j] = (unsigned char)((uint64_t)len >> (8 * j));
+			h = fnv1a(h, len_le, sizeof(len_le));
+		}
+		h = fnv1a(h, buf, len);
+		e = begin_file(&c, files[i]);
+		if (!e)
+			e = parse_stream(&c, buf, len);
+		free(buf);
+		if (e)
+			err = e;
+	}
+	if (err != -ENOMEM) {
+		what = sl_config_paths_str(paths, n);
+		finish(&c, what ? what : paths[0], errors_before);
+	}
+	if (digest && all_read)
+		*digest = h;
+out:
+	err = load_end(&c, err, errors_before, out);
+	sl_config_free_files(files, n_files);
+	free(what);
+	if (diag == &local_diag)
+		sl_diag_free(&local_diag);
+	return err;
+}
+
+int sl_config_load_paths(const char *const paths[], size_t n, struct sl_config **out,
+			 struct sl_diag *diag)
+{
+	return sl_config_load_paths_digest(paths, n, out, diag, NULL);
+}
+
+int sl_config_load_file(const char *path, struct sl_config **out, struct sl_diag *diag)
+{
+	return sl_config_load_paths(&path, 1, out, diag);
+}
+
+char *sl_config_paths_str(const char *const paths[], size_t n)
+{
+	size_t i, len = 1;
+	char *s;
+
+	for (i = 0; i < n; i++)
+		len += strlen(paths[i]) + 2;
+	s = malloc(len);
+	if (!s)
+		return NULL;
+	s[0] = '\0';
+	for (i = 0; i < n; i++) {
+		if (i)
+			strcat(s, ", ");
+		strcat(s, paths[i]);
+	}
+	return s;
 }

@@ -116,18 +116,58 @@ struct sl_diag {
 };
 
 /*
- * Parse and validate one YAML file. On success returns 0 and *out owns a
- * config to free with sl_config_free(). On failure returns a negative errno
- * (-EINVAL for an invalid file, -ENOENT etc. for I/O), *out is NULL and diag
- * holds at least one error naming the position.
+ * Parse and validate the configuration in paths, merged into one config.
+ * Each path is a file or a directory; a directory stands for every *.yaml
+ * and *.yml file directly in it (not hidden ones), sorted by name, like
+ * `kubectl apply -f DIR` (one without any is an error). Each file may hold
+ * several YAML documents ("---"); each document is sluice's own format (a
+ * mapping with 'services' and/or 'workloads'), a Kubernetes object (with
+ * 'apiVersion' and 'kind'; a List stands for its items) or empty. Kinds
+ * sluice will read later (Istio VirtualService/DestinationRule, Service,
+ * Pod, Endpoints, EndpointSlice) are errors for now; other kinds are skipped
+ * with a debug line. Services and workloads are concatenated in the order
+ * read; names and (VIP, port, protocol) must be unique across all of them.
+ *
+ * On success returns 0 and *out owns a config to free with sl_config_free();
+ * cfg->files lists every file read. On failure returns a negative errno
+ * (-EINVAL for invalid input, -ENOENT etc. when a file cannot be read), *out
+ * is NULL and diag holds at least one error naming the position.
  */
+int sl_config_load_paths(const char *const paths[], size_t n, struct sl_config **out,
+			 struct sl_diag *diag);
+
+/*
+ * Same, and *digest (if not NULL) is the digest of every file read, in order
+ * (for one file, sl_config_digest() of its bytes), also when the config is
+ * invalid; 0 when a file could not be read.
+ */
+int sl_config_load_paths_digest(const char *const paths[], size_t n, struct sl_config **out,
+				struct sl_diag *diag, uint64_t *digest);
+
+/* One path: sl_config_load_paths(&path, 1, ...). */
 int sl_config_load_file(const char *path, struct sl_config **out, struct sl_diag *diag);
 
-/* Same, from a buffer; name is used as FILE in diagnostics. */
+/* From a buffer, as one file; name is used as FILE in diagnostics. */
 int sl_config_load_buf(const char *name, const char *buf, size_t len, struct sl_config **out,
 		       struct sl_diag *diag);
 
 void sl_config_free(struct sl_config *cfg);
+
+/*
+ * The files paths stand for, in the order sl_config_load_paths() reads them.
+ * Also on error (a missing path, an empty directory: reported in diag, and a
+ * negative errno returned), *files lists what was found. Free with
+ * sl_config_free_files().
+ */
+int sl_config_list_files(const char *const paths[], size_t n, char ***files, size_t *n_files,
+			 struct sl_diag *diag);
+void sl_config_free_files(char **files, size_t n);
+
+/* True for a file name a directory given as config contributes: *.yaml, *.yml, not hidden. */
+bool sl_config_yaml_name(const char *name);
+
+/* "a, b, c": paths for messages; malloc'd, NULL without memory. */
+char *sl_config_paths_str(const char *const paths[], size_t n);
 
 /* FNV-1a of a config file's bytes: "is this the file applied last?" */
 uint64_t sl_config_digest(const char *buf, size_t len);
