@@ -47,6 +47,8 @@ static __always_inline int sl_select_route(const struct sl_service *svc, __u32 s
 		if (r >= svc->n_routes)
 			break;
 		f = svc->routes[r].flags;
+		if (f & (SL_ROUTE_SKIP | SL_ROUTE_NEEDS_L7))
+			continue;
 		if ((f & SL_ROUTE_MATCH_CIDR) && !(hit->cidr_routes & bit))
 			continue;
 		if ((f & SL_ROUTE_MATCH_LABELS) && !(hit->label_routes & bit))

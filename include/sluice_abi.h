@@ -86,6 +86,9 @@ _Static_assert(sizeof(struct sl_svc_key) == 24, "sl_svc_key size");
 #define SL_ROUTE_MATCH_CIDR   (1U << 0) /* route needs a sourceCIDRs hit */
 #define SL_ROUTE_MATCH_LABELS (1U << 1) /* route needs a sourceLabels hit */
 #define SL_ROUTE_OVERRIDDEN   (1U << 2) /* weights set by `sluice weights` */
+#define SL_ROUTE_MATCH_DST    (1U << 3) /* matches on port or destination subnet */
+#define SL_ROUTE_SKIP	      (1U << 4) /* ...which this VIP and port do not meet */
+#define SL_ROUTE_NEEDS_L7     (1U << 5) /* matches on the HTTP request: never matched */
 
 struct sl_route {
 	__u32 flags;

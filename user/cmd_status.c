@@ -32,11 +32,36 @@ static void endpoint_str(const struct sl_status_endpoint *e, char *buf, size_t l
 		snprintf(buf, len, "%s:%u", a, e->port);
 }
 
-static const char *route_match(const struct sl_route *r)
-{
-	bool c = r->flags & SL_ROUTE_MATCH_CIDR, l = r->flags & SL_ROUTE_MATCH_LABELS;
+static const struct {
+	__u32 flag;
+	const char *name;
+} match_names[] = {
+    {SL_ROUTE_MATCH_CIDR, "sourceCIDRs"},
+    {SL_ROUTE_MATCH_LABELS, "sourceLabels"},
+    {SL_ROUTE_MATCH_DST, "destination"},
+    {SL_ROUTE_NEEDS_L7, "http"},
+};
 
-	return c && l ? "sourceCIDRs+sourceLabels" : c ? "sourceCIDRs" : l ? "sourceLabels" : "";
+/* "sourceCIDRs+sourceLabels", or "(default)" for a match-less route. */
+static const char *route_match(const struct sl_route *r, char *buf, size_t len)
+{
+	size_t i, n = 0;
+
+	buf[0] = 0;
+	for (i = 0; i < sizeof(match_names) / sizeof(match_names[0]); i++)
+		if (r->flags & match_names[i].flag)
+			n += snprintf(buf + n, n < len ? len - n : 0, "%s%s", n ? "+" : "",
+				      match_names[i].name);
+	return buf[0] ? buf : "(default)";
+}
+
+static const char *route_note(const struct sl_route *r)
+{
+	if (r->flags & SL_ROUTE_NEEDS_L7)
+		return "  [not enforced: matches on the HTTP request; skipped]";
+	if (r->flags & SL_ROUTE_OVERRIDDEN)
+		return "  [overridden by `sluice weights`]";
+	return "";
 }
 
 static json_object *subset_json(const struct sl_status_subset *s)
@@ -100,10 +125,13 @@ static json_object *service_json(const struct sl_status_service *s)
 		json_object *r = json_object_new_object(), *w = json_object_new_object();
 		json_object *m = json_object_new_array();
 
-		if (s->routes[i].flags & SL_ROUTE_MATCH_CIDR)
-			json_object_array_add(m, json_object_new_string("sourceCIDRs"));
-		if (s->routes[i].flags & SL_ROUTE_MATCH_LABELS)
-			json_object_array_add(m, json_object_new_string("sourceLabels"));
+		for (j = 0; j < sizeof(match_names) / sizeof(match_names[0]); j++)
+			if (s->routes[i].flags & match_names[j].flag)
+				json_object_array_add(m,
+						      json_object_new_string(match_names[j].name));
+		json_object_object_add(
+		    r, "enforced",
+		    json_object_new_boolean(!(s->routes[i].flags & SL_ROUTE_NEEDS_L7)));
 		for (j = 0; j < s->n_subsets; j++)
 			json_object_object_add(w, s->subsets[j].name,
 					       json_object_new_int64(s->routes[i].weight[j]));
@@ -155,14 +183,10 @@ static void print_text(const struct sl_status *st, char ifs[][IF_NAMESIZE], int 
 		}
 		printf("  routes:\n");
 		for (k = 0; k < s->n_routes; k++) {
-			printf("    %zu %-24s", k,
-			       route_match(&s->routes[k])[0] ? route_match(&s->routes[k])
-							     : "(default)");
+			printf("    %zu %-24s", k, route_match(&s->routes[k], buf, sizeof(buf)));
 			for (j = 0; j < s->n_subsets; j++)
 				printf(" %s=%u", s->subsets[j].name, s->routes[k].weight[j]);
-			printf("%s\n", s->routes[k].flags & SL_ROUTE_OVERRIDDEN
-					   ? "  [overridden by `sluice weights`]"
-					   : "");
+			printf("%s\n", route_note(&s->routes[k]));
 		}
 		printf("  %-10s %7s %9s %9s %7s %10s %12s %10s %12s %7s  %s\n", "SUBSET", "WEIGHT",
 		       "OPENED", "CLOSED", "ACTIVE", "PKTS_IN", "BYTES_IN", "PKTS_OUT", "BYTES_OUT",

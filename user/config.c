@@ -206,6 +206,8 @@ static void free_service(struct sl_service_cfg *svc)
 	free(svc->subsets);
 	for (i = 0; i < svc->n_routes; i++) {
 		free(svc->routes[i].cidrs);
+		free(svc->routes[i].dst_cidrs);
+		free(svc->routes[i].name);
 		free_labels(svc->routes[i].labels, svc->routes[i].n_labels);
 	}
 	free(svc->routes);

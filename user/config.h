@@ -57,6 +57,20 @@ struct sl_route_cfg {
 	size_t n_labels;
 	/* split, by subset index in the service (0 = not in the split) */
 	uint32_t weight[SL_MAX_SUBSETS];
+	/*
+	 * Matches on the service side (from Istio input): the route exists
+	 * only for connections to this port, or to VIPs inside these subnets.
+	 */
+	uint16_t match_port; /* host order; 0: any port */
+	bool has_dst_cidrs;
+	struct sl_cidr *dst_cidrs;
+	size_t n_dst_cidrs;
+	/*
+	 * The route matches on the HTTP request (headers, uri...), which the
+	 * datapath cannot see: kept for status and warnings, never matched.
+	 */
+	bool needs_l7;
+	char *name; /* optional, for messages and status */
 	struct sl_pos pos;
 };
 

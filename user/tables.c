@@ -576,7 +576,25 @@ out:
 
 /* ---- services and endpoints ---- */
 
-static void fill_routes(struct sl_service *val, const struct sl_service_cfg *s)
+static bool vip_in(const struct sl_addr *vip, const struct sl_cidr *c, size_t n)
+{
+	struct sl_cidr host = {.a = *vip, .plen = vip->family == SL_AF_INET6 ? 128 : 32};
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (cidr_contains(&c[i], &host))
+			return true;
+	return false;
+}
+
+/*
+ * The routes of one (VIP, port) key. Every key carries all of the
+ * service's routes, so a route's index (its bit in sl_src_match) is the
+ * same for all of them; a route whose port or destination match this key
+ * does not meet is marked SL_ROUTE_SKIP.
+ */
+static void fill_routes(struct sl_service *val, const struct sl_service_cfg *s,
+			const struct sl_addr *vip, uint16_t port)
 {
 	size_t r, j;
 
@@ -589,6 +607,13 @@ static void fill_routes(struct sl_service *val, const struct sl_service_cfg *s)
 			     (rt->has_labels ? SL_ROUTE_MATCH_LABELS : 0);
 		if (out->flags)
 			val->flags |= SL_SVC_SRC_MATCH;
+		if (rt->match_port || rt->has_dst_cidrs)
+			out->flags |= SL_ROUTE_MATCH_DST;
+		if ((rt->match_port && rt->match_port != port) ||
+		    (rt->has_dst_cidrs && !vip_in(vip, rt->dst_cidrs, rt->n_dst_cidrs)))
+			out->flags |= SL_ROUTE_SKIP;
+		if (rt->needs_l7)
+			out->flags |= SL_ROUTE_NEEDS_L7;
 		out->total_weight = 0;
 		for (j = 0; j < SL_MAX_SUBSETS; j++) {
 			out->weight[j] = j < s->n_subsets ? rt->weight[j] : 0;
@@ -659,7 +684,7 @@ static int write_service(const struct sl_maps *m, const struct sl_config *cfg,
 				val.ep_base[j] = base[f][j];
 				val.ep_count[j] = count[f][j];
 			}
-			fill_routes(&val, s);
+			fill_routes(&val, s, &s->vips[v], s->ports[p].port);
 			if (bpf_map_update_elem(m->services, &key, &val, BPF_NOEXIST)) {
 				err = -errno;
 				if (err == -EEXIST)
@@ -770,7 +795,8 @@ static int default_route(const struct sl_service *val)
 
 	for (r = (int)val->n_routes - 1; r >= 0; r--)
 		if (r < SL_MAX_ROUTES &&
-		    !(val->routes[r].flags & (SL_ROUTE_MATCH_CIDR | SL_ROUTE_MATCH_LABELS)))
+		    !(val->routes[r].flags & (SL_ROUTE_MATCH_CIDR | SL_ROUTE_MATCH_LABELS |
+					      SL_ROUTE_MATCH_DST | SL_ROUTE_NEEDS_L7)))
 			return r;
 	return val->n_routes ? (int)val->n_routes - 1 : -1;
 }
