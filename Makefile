@@ -71,7 +71,7 @@ $(BUILD)/tests/test_config: tests/unit/test_config.c $(LIB_OBJS)
 
 $(BUILD)/tests/test_pkt: tests/pkt/test_pkt.c $(wildcard tests/pkt/*.h) $(LIB_OBJS)
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) -Itests/pkt $(filter %.c %.o,$^) $(LDLIBS) -o $@
+	$(Q)$(CC) $(CFLAGS) -Itests/pkt $(filter %.c %.o,$^) $(LDLIBS) -lm -o $@
 
 $(BUILD)/tests/test_atomic: tests/pkt/test_atomic.c $(wildcard tests/pkt/*.h) $(LIB_OBJS)
 	$(call msg,CC,$@)

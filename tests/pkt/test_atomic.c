@@ -4,13 +4,15 @@
  * the real sl_ingress with BPF_PROG_TEST_RUN, another flips between two
  * configurations that only make sense whole:
  *
- *   A: v1 = {10.0.1.10} weight 1, v2 = {}          weight 0
- *   B: v1 = {}          weight 0, v2 = {10.0.2.10} weight 1
+ *   A:                       v1 = {10.0.1.10} weight 1, v2 = {}          weight 0
+ *   B: v0 = {10.0.9.99} w 0, v1 = {}          weight 0, v2 = {10.0.2.10} weight 1
  *
- * Any mix of the two (B's weights with A's endpoint ranges, say) picks a
- * subset with no endpoint, which the datapath drops and counts. So every
- * SYN must come out DNATed to exactly 10.0.1.10 or 10.0.2.10, and the
- * no_endpoint counter must stay 0, across hundreds of applies.
+ * A's v1 endpoint is the first of its slot's endpoints, B's v2 endpoint the
+ * second: a mix (A's service entry with B's endpoints, or the reverse) sends
+ * a SYN to 10.0.9.99 or to an empty endpoint slot, which is dropped and
+ * counted. So every SYN must come out DNATed to exactly 10.0.1.10 or
+ * 10.0.2.10, and the no_endpoint counter must stay 0, across hundreds of
+ * applies.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -46,10 +48,11 @@ static const char cfg_b[] = "services:\n"
 			    "    vips: [10.96.0.10]\n"
 			    "    ports: [{port: 80, targetPort: 8080}]\n"
 			    "    subsets:\n"
+			    "      v0: {endpoints: [10.0.9.99]}\n"
 			    "      v1: {endpoints: []}\n"
 			    "      v2: {endpoints: [10.0.2.10]}\n"
 			    "    routes:\n"
-			    "      - split: {v1: 0, v2: 1}\n";
+			    "      - split: {v0: 0, v1: 0, v2: 1}\n";
 
 struct sender {
 	int prog_fd;

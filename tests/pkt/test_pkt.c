@@ -10,6 +10,7 @@
  * The last line is "N passed, N failed"; the exit status is 1 on failure.
  */
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -959,7 +960,18 @@ static void split(uint32_t w1, uint32_t w2)
 	v2 = 100.0 * count[2] / SPLIT_CONNS;
 	printf("  %u/%u: v2 %.2f%% (%u of %u), v1 endpoints %u/%u\n", w1, w2, v2, count[2],
 	       SPLIT_CONNS, ep_count[0], ep_count[1]);
-	ASSERT_RANGE(v2, 100.0 * w2 / (w1 + w2) - 1, 100.0 * w2 / (w1 + w2) + 1, "v2 share, %");
+	/*
+	 * The issue asks for +-1 point; at 99/1 that would accept 0%, so the
+	 * bound is also held to 4.5 standard deviations of a fair split
+	 * (0.13 points at 90/10, 0.04 at 99/1 over 50,000 connections).
+	 */
+	{
+		double want = 100.0 * w2 / (w1 + w2),
+		       sd = 100.0 * sqrt(want / 100 * (1 - want / 100) / SPLIT_CONNS),
+		       tol = 4.5 * sd < 1 ? 4.5 * sd : 1;
+
+		ASSERT_RANGE(v2, want - tol, want + tol, "v2 share, %");
+	}
 	ASSERT_RANGE(100.0 * ep_count[0] / count[1], 45, 55, "10.0.1.10's share of v1, %");
 	ASSERT_EQ(global_get(&fx, SL_G_NEW_CONN), SPLIT_CONNS, "new connections");
 out:
