@@ -22,6 +22,9 @@
 #   SL_TEST_NAME  short name, part of the pin directory (default: basename)
 #   SLUICE        the binary (default: build/sluice of this repo)
 
+# ip, tc, ethtool, iptables, sysctl and bpftool live in /usr/sbin on Debian.
+export PATH="$PATH:/usr/sbin:/sbin"
+
 SL_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 SL_E2E="$SL_ROOT/tests/e2e"
 SLUICE=${SLUICE:-$SL_ROOT/build/sluice}

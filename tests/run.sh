@@ -11,6 +11,9 @@
 # ran and nothing failed. Logs of each suite: build/tests/logs/.
 set -uo pipefail
 
+# ip, tc, ethtool, iptables, sysctl and bpftool live in /usr/sbin on Debian.
+export PATH="$PATH:/usr/sbin:/sbin"
+
 cd "$(dirname "$0")/.." || exit 2
 ROOT=$PWD
 PATTERN=${1:-}
