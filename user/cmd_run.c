@@ -76,6 +76,30 @@ static __u64 generation(const struct sl_maps *m)
 }
 
 /*
+ * With -j, `run` also reports what it does as JSON lines on stdout, one
+ * object per event ({"event": "applied", ...}), for tools that follow it;
+ * the human log stays on stderr.
+ */
+static void json_event(const char *event, const struct run_ctx *c, const struct sl_diag *diag,
+		       json_object *extra)
+{
+	json_object *o;
+
+	if (!cli.json) {
+		json_object_put(extra);
+		return;
+	}
+	o = extra ?: json_object_new_object();
+	json_object_object_add(o, "event", json_object_new_string(event));
+	json_object_object_add(o, "config", json_object_new_string(c->what));
+	json_object_object_add(o, "generation", json_object_new_uint64(generation(&c->dp.maps)));
+	if (diag && diag->n_msgs)
+		json_object_object_add(o, "diagnostics", sl_diag_json(diag));
+	sl_json_print(o);
+	fflush(stdout);
+}
+
+/*
  * Validate and apply the configuration. A bad one is logged with its
  * positions and changes nothing: the datapath keeps the last good
  * configuration.
@@ -105,6 +129,7 @@ static int reload(struct run_ctx *c, bool force)
 	if (err == -EINVAL) {
 		pr_warn("Error: %s is invalid; keeping generation %llu\n", c->what,
 			(unsigned long long)generation(&c->dp.maps));
+		json_event("rejected", c, &diag, NULL);
 		c->have_bad = digest != 0;
 		c->last_bad = digest;
 		goto out;
@@ -112,6 +137,7 @@ static int reload(struct run_ctx *c, bool force)
 	if (err) {
 		pr_warn("Error: cannot read %s: %s; keeping generation %llu\n", c->what,
 			strerror(-err), (unsigned long long)generation(&c->dp.maps));
+		json_event("rejected", c, &diag, NULL);
 		goto out;
 	}
 	sl_diag_free(&diag);
@@ -127,10 +153,19 @@ static int reload(struct run_ctx *c, bool force)
 	if (err) {
 		pr_warn("Error: applying %s failed: %s; keeping generation %llu\n", c->what,
 			strerror(-err), (unsigned long long)generation(&c->dp.maps));
+		json_event("apply-failed", c, &diag, NULL);
 		goto out;
 	}
 	pr_info("applied %s: generation %llu, %zu services\n", c->what,
 		(unsigned long long)generation(&c->dp.maps), cfg->n_services);
+	{
+		json_object *x = cli.json ? json_object_new_object() : NULL;
+
+		if (x)
+			json_object_object_add(x, "services",
+					       json_object_new_uint64(cfg->n_services));
+		json_event("applied", c, &diag, x);
+	}
 	c->have_last = true;
 	c->last = digest;
 	/* the same mistake made again later is worth reporting again */
@@ -165,6 +200,7 @@ static int first_load(struct run_ctx *c)
 		return reload(c, true);
 	pr_info("%s is what generation %llu was applied from: keeping it\n", c->what,
 		(unsigned long long)s.generation);
+	json_event("kept", c, NULL, NULL);
 	c->have_last = true;
 	c->last = digest;
 	return 0;
@@ -396,6 +432,15 @@ static int event_loop(struct run_ctx *c)
 				continue;
 			}
 			pr_info("%s: exiting\n", strsignal(si.ssi_signo));
+			{
+				json_object *x = cli.json ? json_object_new_object() : NULL;
+
+				if (x)
+					json_object_object_add(
+					    x, "signal",
+					    json_object_new_string(strsignal(si.ssi_signo)));
+				json_event("exiting", c, NULL, x);
+			}
 			break;
 		}
 	}
@@ -495,6 +540,18 @@ int cmd_run(int argc, char **argv)
 	}
 	pr_info("running: %d interface(s), generation %llu, pins in %s; watching %s\n", c.n_ifaces,
 		(unsigned long long)generation(&c.dp.maps), cli.pin_dir, c.what);
+	{
+		json_object *x = cli.json ? json_object_new_object() : NULL, *ifs;
+
+		if (x) {
+			ifs = json_object_new_array();
+			for (i = 0; i < c.n_ifaces; i++)
+				json_object_array_add(ifs, json_object_new_string(c.ifaces[i]));
+			json_object_object_add(x, "interfaces", ifs);
+			json_object_object_add(x, "pin_dir", json_object_new_string(cli.pin_dir));
+		}
+		json_event("running", &c, NULL, x);
+	}
 
 	err = event_loop(&c);
 	ret = err ? SL_EXIT_SYSTEM : SL_EXIT_OK;
