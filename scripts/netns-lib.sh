@@ -375,6 +375,30 @@ sl_weights_now() {
 	sl_status "$f" && $SL_PY "$SL_E2E/jtool.py" weights "$f" backend
 }
 
+# sl_overridden true|false: `status` says the backend's weights are (not)
+# overridden by `sluice weights`.
+sl_overridden() {
+	local f="$SL_TMP/status.ovr.json"
+	sl_status "$f" && [ "$(sl_jget "$f" '[s["overridden"] for s in d["services"] if s["name"] == "backend"][0]')" = "$1" ]
+}
+
+# sl_state_is "v1=.. v2=.." true|false: weights and override flag at once.
+sl_state_is() { _sl_weights_are "$1" && sl_overridden "$2"; }
+
+# sl_state_now: weights, override flag and generation, for messages.
+sl_state_now() {
+	local f="$SL_TMP/status.state.json"
+	sl_status "$f" &&
+		echo "$($SL_PY "$SL_E2E/jtool.py" weights "$f" backend)" \
+			"overridden=$(sl_jget "$f" '[s["overridden"] for s in d["services"] if s["name"] == "backend"][0]')" \
+			"generation=$(sl_jget "$f" 'd["generation"]')"
+}
+
+sl_generation() {
+	local f="$SL_TMP/status.gen.json"
+	sl_status "$f" && sl_jget "$f" 'd["generation"]'
+}
+
 # sl_filters_present IF: something is attached to IF's ingress and egress.
 # (Output captured, not piped into grep -q: under pipefail, tc killed by
 # SIGPIPE would fail the check at random.)

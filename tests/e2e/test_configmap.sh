@@ -65,43 +65,26 @@ _cm_layout_ok() {
 		[ "$(find "$CM" -mindepth 1 -maxdepth 1 -name '..2026_*' | wc -l)" = 1 ]
 }
 
-_overridden() {
-	local f="$SL_TMP/status.ovr.json"
-	sl_status "$f" && [ "$(sl_jget "$f" '[s["overridden"] for s in d["services"] if s["name"] == "backend"][0]')" = "$1" ]
-}
 
-# _state WEIGHTS OVERRIDDEN: both at once, from one status.
-_state() { _sl_weights_are "$1" && _overridden "$2"; }
 
-_state_now() {
-	local f="$SL_TMP/status.state.json"
-	sl_status "$f" &&
-		echo "$($SL_PY "$SL_E2E/jtool.py" weights "$f" backend)" \
-			"overridden=$(sl_jget "$f" '[s["overridden"] for s in d["services"] if s["name"] == "backend"][0]')" \
-			"generation=$(sl_jget "$f" 'd["generation"]')"
-}
 
-_generation() {
-	local f="$SL_TMP/status.gen.json"
-	sl_status "$f" && sl_jget "$f" 'd["generation"]'
-}
 
 sl_topo_up
 cm_init 90 10
 sl_check configmap-layout "$(find "$CM" -mindepth 1 -maxdepth 1 -printf '%f -> %l; ' | sed 's/ -> ;/;/g')" \
 	_cm_layout_ok
 sl_run_start "$CFG" c1 || sl_die "sluice run did not attach and apply $CFG"
-sl_check configmap-initial-90-10 "status: $(sl_wait_weights "v1=90 v2=10"; _state_now)" \
-	_state "v1=90 v2=10" False
+sl_check configmap-initial-90-10 "status: $(sl_wait_weights "v1=90 v2=10"; sl_state_now)" \
+	sl_state_is "v1=90 v2=10" False
 
 # 1. ..data swaps: 50/50, then 0/100.
 cm_update 50 50
 sl_check configmap-swap-layout "..data -> $(readlink "$CM/..data")" _cm_layout_ok
-sl_check configmap-swap-50-50 "status: $(sl_wait_weights "v1=50 v2=50"; _state_now)" \
+sl_check configmap-swap-50-50 "status: $(sl_wait_weights "v1=50 v2=50"; sl_state_now)" \
 	_sl_weights_are "v1=50 v2=50"
 
 cm_update 0 100
-sl_check configmap-swap-0-100 "status: $(sl_wait_weights "v1=0 v2=100"; _state_now)" \
+sl_check configmap-swap-0-100 "status: $(sl_wait_weights "v1=0 v2=100"; sl_state_now)" \
 	_sl_weights_are "v1=0 v2=100"
 sl_burst client "$SL_VIP4" "$N_ALL" "$SL_TMP/b-0-100.json"
 sl_check_split configmap-swap-0-100-traffic "$SL_TMP/b-0-100.json" v2 100 0
@@ -110,46 +93,46 @@ sl_check_split configmap-swap-0-100-traffic "$SL_TMP/b-0-100.json" v2 100 0
 # volume directory; SIGHUP re-applies the file and clears it.
 out=$(sl_sluice weights backend v1=0 v2=1 2>&1)
 rc=$?
-sl_check override-set "exit $rc: $out; status $(_state_now)" \
-	eval '[ "$rc" = 0 ] && _state "v1=0 v2=1" True'
-gen=$(_generation)
+sl_check override-set "exit $rc: $out; status $(sl_state_now)" \
+	eval '[ "$rc" = 0 ] && sl_state_is "v1=0 v2=1" True'
+gen=$(sl_generation)
 touch "$CM/unrelated"
 echo scratch >"$CM/.sluice.yaml.swp"
 touch "$CM/$CM_CUR/sluice.yaml" # IN_ATTRIB on the file itself, content unchanged
 sleep 1                         # the watcher debounces for 100 ms
 rm -f "$CM/.sluice.yaml.swp"
 sleep 0.5
-sl_check override-survives-unrelated-changes "status $(_state_now), generation before $gen" \
-	eval '_state "v1=0 v2=1" True && [ "$(_generation)" = "$gen" ]'
+sl_check override-survives-unrelated-changes "status $(sl_state_now), generation before $gen" \
+	eval 'sl_state_is "v1=0 v2=1" True && [ "$(sl_generation)" = "$gen" ]'
 
 from=$(wc -l <"$SL_RUN_LOG")
 kill -HUP "$SL_RUN_PID"
-sl_wait_for 10 _state "v1=0 v2=100" False
-sl_check sighup-restores-file-weights "status $(_state_now)" _state "v1=0 v2=100" False
+sl_wait_for 10 sl_state_is "v1=0 v2=100" False
+sl_check sighup-restores-file-weights "status $(sl_state_now)" sl_state_is "v1=0 v2=100" False
 sl_check sighup-logged "$(tail -n +"$((from + 1))" "$SL_RUN_LOG" | head -3 | tr '\n' ' ')" \
 	eval 'tail -n +"$((from + 1))" "$SL_RUN_LOG" | grep -q "SIGHUP"'
 sl_check sighup-run-alive "pid $SL_RUN_PID" kill -0 "$SL_RUN_PID"
 
 # An override, then a ConfigMap update: the file wins again.
 sl_sluice weights backend v1=1 v2=0 >/dev/null 2>&1
-sl_wait_for 5 _state "v1=1 v2=0" True
+sl_wait_for 5 sl_state_is "v1=1 v2=0" True
 cm_update 50 50
-sl_wait_for 10 _state "v1=50 v2=50" False
-sl_check configmap-swap-clears-override "status $(_state_now)" _state "v1=50 v2=50" False
+sl_wait_for 10 sl_state_is "v1=50 v2=50" False
+sl_check configmap-swap-clears-override "status $(sl_state_now)" sl_state_is "v1=50 v2=50" False
 
 # 3. The file rewritten in place (truncate + write, IN_CLOSE_WRITE, no
 # rename). Through the symlinks this writes into the version directory the
 # last swap created: the watch must have followed ..data there.
 sl_config "$SL_TMP/inplace.yaml" 0 100
 cat "$SL_TMP/inplace.yaml" >"$CFG"
-sl_check inplace-write-0-100 "status: $(sl_wait_weights "v1=0 v2=100"; _state_now)" \
+sl_check inplace-write-0-100 "status: $(sl_wait_weights "v1=0 v2=100"; sl_state_now)" \
 	_sl_weights_are "v1=0 v2=100"
 sl_burst client "$SL_VIP4" "$N_ALL" "$SL_TMP/b-inplace.json"
 sl_check_split inplace-write-0-100-traffic "$SL_TMP/b-inplace.json" v2 100 0
 
 # ... and a swap after the in-place write still works.
 cm_update 90 10
-sl_check configmap-swap-after-inplace "status: $(sl_wait_weights "v1=90 v2=10"; _state_now)" \
+sl_check configmap-swap-after-inplace "status: $(sl_wait_weights "v1=90 v2=10"; sl_state_now)" \
 	_sl_weights_are "v1=90 v2=10"
 
 # 3b. Churn in the volume directory (an app writing its log next to the
@@ -167,7 +150,7 @@ rm -f "$CHURN_STOP"
 CHURN_PID=$!
 SL_PIDS+=("$CHURN_PID")
 sleep 0.5 # churning before the swap, and all through it
-gen=$(_generation)
+gen=$(sl_generation)
 n_applied=$(grep -c '^applied ' "$SL_RUN_LOG")
 t0=$(date +%s%N)
 cm_update 30 70
@@ -178,11 +161,11 @@ t1=$(date +%s%N)
 _churn_running() { kill -0 "$CHURN_PID" 2>/dev/null && ! _sl_gone "$CHURN_PID"; }
 sl_check churn-still-running-at-swap "churn pid $CHURN_PID, $(wc -l <"$(dirname "$CFG")/app.log") log lines" \
 	_churn_running
-sl_check configmap-swap-under-churn "status: $(_state_now) after $(((t1 - t0) / 1000000)) ms" \
+sl_check configmap-swap-under-churn "status: $(sl_state_now) after $(((t1 - t0) / 1000000)) ms" \
 	eval '_sl_weights_are "v1=30 v2=70" && [ $(((t1 - t0) / 1000000)) -le 2000 ]'
 sleep 1 # still churning: nothing more may be applied
-sl_check churn-applies-once "generation $gen -> $(_generation), applied lines +$(($(grep -c '^applied ' "$SL_RUN_LOG") - n_applied))" \
-	eval '[ "$(_generation)" = "$((gen + 1))" ] &&
+sl_check churn-applies-once "generation $gen -> $(sl_generation), applied lines +$(($(grep -c '^applied ' "$SL_RUN_LOG") - n_applied))" \
+	eval '[ "$(sl_generation)" = "$((gen + 1))" ] &&
 		[ "$(grep -c "^applied " "$SL_RUN_LOG")" = "$((n_applied + 1))" ]'
 touch "$CHURN_STOP"
 sl_reap "$CHURN_PID" 2
@@ -200,7 +183,7 @@ _run_watching() { [ "$(grep -c '^running:' "$SL_RUN_LOG")" -gt "$n_running" ]; }
 	sl_die "sluice run did not restart on $SL_CFG"
 sl_config "$SL_TMP/inplace2.yaml" 50 50
 cat "$SL_TMP/inplace2.yaml" >"$SL_CFG"
-sl_check inplace-write-plain-file "status: $(sl_wait_weights "v1=50 v2=50"; _state_now)" \
+sl_check inplace-write-plain-file "status: $(sl_wait_weights "v1=50 v2=50"; sl_state_now)" \
 	_sl_weights_are "v1=50 v2=50"
 
 # 5. A slow in-place write: the first part of the file, a pause, the rest.
@@ -236,7 +219,7 @@ _n_services() {
 	sl_status "$f" && sl_jget "$f" 'len(d["services"])'
 }
 sleep 0.5 # quiet since the last write
-gen=$(_generation)
+gen=$(sl_generation)
 n_applied=$(grep -c '^applied ' "$SL_RUN_LOG")
 from=$(wc -l <"$SL_RUN_LOG")
 {
@@ -246,10 +229,10 @@ from=$(wc -l <"$SL_RUN_LOG")
 } >"$SL_CFG"
 sl_wait_for 5 eval '[ "$(_n_services)" = 2 ]'
 sleep 1 # a late second apply would show up by now
-sl_check slow-write-applied-once "generation $gen -> $(_generation), applied lines +$(($(grep -c '^applied ' "$SL_RUN_LOG") - n_applied)): $(tail -n +"$((from + 1))" "$SL_RUN_LOG" | grep '^applied ' | tr '\n' ' ')" \
-	eval '[ "$(_generation)" = "$((gen + 1))" ] &&
+sl_check slow-write-applied-once "generation $gen -> $(sl_generation), applied lines +$(($(grep -c '^applied ' "$SL_RUN_LOG") - n_applied)): $(tail -n +"$((from + 1))" "$SL_RUN_LOG" | grep '^applied ' | tr '\n' ' ')" \
+	eval '[ "$(sl_generation)" = "$((gen + 1))" ] &&
 		[ "$(grep -c "^applied " "$SL_RUN_LOG")" = "$((n_applied + 1))" ]'
-sl_check slow-write-final-status "services $(_n_services), $(_state_now); last applied: $(grep '^applied ' "$SL_RUN_LOG" | tail -1)" \
+sl_check slow-write-final-status "services $(_n_services), $(sl_state_now); last applied: $(grep '^applied ' "$SL_RUN_LOG" | tail -1)" \
 	eval '[ "$(_n_services)" = 2 ] && _sl_weights_are "v1=20 v2=80" &&
 		grep "^applied " "$SL_RUN_LOG" | tail -1 | grep -q ", 2 services"'
 

@@ -49,16 +49,6 @@ _services() {
 	sl_status "$f" && sl_jget "$f" '" ".join(sorted(s["name"] for s in d["services"]))'
 }
 
-_generation() {
-	local f="$SL_TMP/status.gen.json"
-	sl_status "$f" && sl_jget "$f" 'd["generation"]'
-}
-
-_overridden() {
-	local f="$SL_TMP/status.ovr.json"
-	sl_status "$f" && sl_jget "$f" '[s["overridden"] for s in d["services"] if s["name"] == "backend"][0]'
-}
-
 sl_topo_up client2
 sl_check_hardening
 mkdir -p "$DIR"
@@ -119,7 +109,7 @@ sl_check backend-unchanged-by-new-file "status: $(sl_weights_now)" _sl_weights_a
 
 # 4. A broken file in the directory: rejected with its position, nothing
 # changes, and the error is logged once.
-gen=$(_generation)
+gen=$(sl_generation)
 from=$(wc -l <"$SL_RUN_LOG")
 printf 'services:\n  - name: broken\n    vips: [10.96.0.12\n' >"$DIR/40-broken.yaml"
 _logged_broken() { tail -n +"$((from + 1))" "$SL_RUN_LOG" | grep -Eq "^$DIR/40-broken.yaml:[0-9]+:[0-9]+: error: "; }
@@ -130,8 +120,8 @@ sl_check broken-file-says-invalid "$(tail -n +"$((from + 1))" "$SL_RUN_LOG" | gr
 	eval 'tail -n +"$((from + 1))" "$SL_RUN_LOG" | grep -q "^Error: $DIR is invalid; keeping generation $gen"'
 touch "$DIR/20-workloads.yml" # an event about the config, the same content
 sleep 1
-sl_check broken-file-changes-nothing "generation $gen -> $(_generation), services: $(_services), $(sl_weights_now)" \
-	eval '[ "$(_generation)" = "$gen" ] && [ "$(_services)" = "backend other" ] && _sl_weights_are "v1=100 v2=0"'
+sl_check broken-file-changes-nothing "generation $gen -> $(sl_generation), services: $(_services), $(sl_weights_now)" \
+	eval '[ "$(sl_generation)" = "$gen" ] && [ "$(_services)" = "backend other" ] && _sl_weights_are "v1=100 v2=0"'
 n=$(tail -n +"$((from + 1))" "$SL_RUN_LOG" | grep -Ec "^$DIR/40-broken.yaml:[0-9]+:[0-9]+: error: ")
 sl_check broken-file-logged-once "$n error lines" test "$n" = 1
 out=$(sl_sluice check --config "$DIR" 2>&1)
@@ -143,8 +133,8 @@ sl_check check-dir-broken "exit $rc: $(echo "$out" | head -2 | tr '\n' ' ')" \
 n_applied=$(grep -c '^applied ' "$SL_RUN_LOG")
 rm -f "$DIR/40-broken.yaml"
 sleep 1
-sl_check broken-file-removed-no-reapply "generation $gen -> $(_generation), applied lines +$(($(grep -c '^applied ' "$SL_RUN_LOG") - n_applied))" \
-	eval '[ "$(_generation)" = "$gen" ] && [ "$(grep -c "^applied " "$SL_RUN_LOG")" = "$n_applied" ]'
+sl_check broken-file-removed-no-reapply "generation $gen -> $(sl_generation), applied lines +$(($(grep -c '^applied ' "$SL_RUN_LOG") - n_applied))" \
+	eval '[ "$(sl_generation)" = "$gen" ] && [ "$(grep -c "^applied " "$SL_RUN_LOG")" = "$n_applied" ]'
 
 # 5. Deleting a file removes its service.
 rm -f "$DIR/30-other.yaml"
@@ -154,22 +144,22 @@ sl_check deleted-file-service-gone "services: $(_services)" eval '[ "$(_services
 # 6. A restart on the same directory keeps a `sluice weights` override: the
 # digest over all the files matches the one the tables were applied from.
 out=$(sl_sluice weights backend v1=50 v2=50 2>&1)
-sl_check override-set "$out; overridden $(_overridden)" \
-	eval '_sl_weights_are "v1=50 v2=50" && [ "$(_overridden)" = True ]'
+sl_check override-set "$out; $(sl_state_now)" \
+	eval '_sl_weights_are "v1=50 v2=50" && sl_overridden True'
 sl_run_stop TERM
 n_running=$(grep -c '^running:' "$SL_RUN_LOG")
 _run_watching() { [ "$(grep -c '^running:' "$SL_RUN_LOG")" -gt "$n_running" ]; }
 { sl_run_start "$DIR" c1 c2 && sl_wait_for 10 _run_watching; } ||
 	sl_die "sluice run did not restart on $DIR"
-sl_check restart-keeps-override "$(grep 'keeping it' "$SL_RUN_LOG" | tail -1); $(sl_weights_now) overridden $(_overridden)" \
-	eval '_sl_weights_are "v1=50 v2=50" && [ "$(_overridden)" = True ] &&
+sl_check restart-keeps-override "$(grep 'keeping it' "$SL_RUN_LOG" | tail -1); $(sl_weights_now) $(sl_state_now)" \
+	eval '_sl_weights_are "v1=50 v2=50" && sl_overridden True &&
 		grep -q "^$DIR is what generation [0-9]* was applied from: keeping it" "$SL_RUN_LOG"'
 
 # ... and the next edit of a file wins again.
 services_file "$SVC.tmp.$$" 90 10
 mv -f "$SVC.tmp.$$" "$SVC"
-sl_check edit-after-restart "status: $(sl_wait_weights "v1=90 v2=10"; sl_weights_now) overridden $(_overridden)" \
-	eval '_sl_weights_are "v1=90 v2=10" && [ "$(_overridden)" = False ]'
+sl_check edit-after-restart "status: $(sl_wait_weights "v1=90 v2=10"; sl_weights_now) $(sl_state_now)" \
+	eval '_sl_weights_are "v1=90 v2=10" && sl_overridden False'
 
 errs=$(grep '^Error' "$SL_RUN_LOG" | grep -vc "40-broken\|$DIR is invalid")
 sl_check run-log-no-other-errors "$errs: $(grep '^Error' "$SL_RUN_LOG" | grep -v "40-broken\|$DIR is invalid" | head -3 | tr '\n' ' ')" \

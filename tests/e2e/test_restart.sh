@@ -71,22 +71,6 @@ sl_check down-removes-pins "left in $SL_PIN_DIR: ${left:-nothing}" test -z "$lef
 # 4. A `sluice weights` override lasts until the config file changes, also
 # across a restart of `run` on the unchanged file (which must not re-apply
 # it); a file changed while run was down, or while it runs, wins again.
-_overridden() {
-	local f="$SL_TMP/status.ovr.json"
-	sl_status "$f" && [ "$(sl_jget "$f" '[s["overridden"] for s in d["services"] if s["name"] == "backend"][0]')" = "$1" ]
-}
-_state() { _sl_weights_are "$1" && _overridden "$2"; }
-_state_now() {
-	local f="$SL_TMP/status.state.json"
-	sl_status "$f" &&
-		echo "$($SL_PY "$SL_E2E/jtool.py" weights "$f" backend)" \
-			"overridden=$(sl_jget "$f" '[s["overridden"] for s in d["services"] if s["name"] == "backend"][0]')" \
-			"generation=$(sl_jget "$f" 'd["generation"]')"
-}
-_generation() {
-	local f="$SL_TMP/status.gen.json"
-	sl_status "$f" && sl_jget "$f" 'd["generation"]'
-}
 _n_running() { grep -c '^running:' "$SL_RUN_LOG"; }
 # _restart_run: start run again on $CFG and wait until it watches the file
 # (with the pins in place, sl_run_start may return before its first load).
@@ -100,17 +84,17 @@ sl_run_start "$CFG" c1 || sl_die "sluice run did not start again after down"
 sl_wait_weights "v1=80 v2=20" || sl_die "weights never showed 80/20 after down: $(sl_weights_now)"
 out=$(sl_sluice weights backend v1=100 v2=0 2>&1)
 rc=$?
-sl_check override-set "exit $rc: $out; status $(_state_now)" \
-	eval '[ "$rc" = 0 ] && _state "v1=100 v2=0" True'
-gen=$(_generation)
+sl_check override-set "exit $rc: $out; status $(sl_state_now)" \
+	eval '[ "$rc" = 0 ] && sl_state_is "v1=100 v2=0" True'
+gen=$(sl_generation)
 sl_run_stop TERM
 rc=$?
 sl_check override-sigterm-exit "exit $rc" test "$rc" = 0
 from=$(wc -l <"$SL_RUN_LOG")
 _restart_run || sl_die "sluice run did not restart on $CFG"
 sleep 0.5 # a wrong re-apply would land about now
-sl_check override-survives-restart "status $(_state_now), generation before $gen" \
-	eval '_state "v1=100 v2=0" True && [ "$(_generation)" = "$gen" ]'
+sl_check override-survives-restart "status $(sl_state_now), generation before $gen" \
+	eval 'sl_state_is "v1=100 v2=0" True && [ "$(sl_generation)" = "$gen" ]'
 sl_check override-restart-kept-file "$(tail -n +"$((from + 1))" "$SL_RUN_LOG" | grep -v '^---' | head -2 | tr '\n' ' ')" \
 	eval 'tail -n +"$((from + 1))" "$SL_RUN_LOG" | grep -q "was applied from: keeping it" &&
 		! tail -n +"$((from + 1))" "$SL_RUN_LOG" | grep -q "^applied "'
@@ -119,17 +103,17 @@ sl_check_split override-traffic-all-v1 "$SL_TMP/b-override.json" v1 100 0
 
 # the file changed while run is up: the file wins
 sl_config_swap "$CFG" 50 50
-sl_wait_for 10 _state "v1=50 v2=50" False
-sl_check override-file-change-wins "status $(_state_now)" _state "v1=50 v2=50" False
+sl_wait_for 10 sl_state_is "v1=50 v2=50" False
+sl_check override-file-change-wins "status $(sl_state_now)" sl_state_is "v1=50 v2=50" False
 
 # an override, then the file changed while run is down: the file wins at start
 sl_sluice weights backend v1=100 v2=0 >/dev/null 2>&1
-sl_wait_for 5 _state "v1=100 v2=0" True
+sl_wait_for 5 sl_state_is "v1=100 v2=0" True
 sl_run_stop TERM
 sl_config "$CFG" 90 10
 _restart_run || sl_die "sluice run did not restart on the changed $CFG"
-sl_wait_for 10 _state "v1=90 v2=10" False
-sl_check override-file-changed-while-down-wins "status $(_state_now)" _state "v1=90 v2=10" False
+sl_wait_for 10 sl_state_is "v1=90 v2=10" False
+sl_check override-file-changed-while-down-wins "status $(sl_state_now)" sl_state_is "v1=90 v2=10" False
 sl_run_stop TERM
 
 sl_check_csum
