@@ -87,15 +87,18 @@ run_suite() {
 
 # C test binaries: the unit tests must be there (make test-bins builds them);
 # every other build/tests/test_* binary (packet tests and the like) runs too.
-if [ -x build/tests/test_config ]; then
-	run_suite unit/test_config build/tests/test_config
-elif [[ unit/test_config == *"$PATTERN"* ]]; then
-	summary+=("$(printf '%-28s missing: build/tests/test_config (make test-bins)' unit/test_config)")
-	total_fail=$((total_fail + 1))
-fi
+UNIT="test_config test_k8s"
+for u in $UNIT; do
+	if [ -x "build/tests/$u" ]; then
+		run_suite "unit/$u" "build/tests/$u"
+	elif [[ unit/$u == *"$PATTERN"* ]]; then
+		summary+=("$(printf '%-28s missing: build/tests/%s (make test-bins)' "unit/$u" "$u")")
+		total_fail=$((total_fail + 1))
+	fi
+done
 for b in build/tests/test_*; do
 	{ [ -f "$b" ] && [ -x "$b" ]; } || continue
-	[ "$b" = build/tests/test_config ] && continue
+	[[ " $UNIT " == *" ${b#build/tests/} "* ]] && continue
 	run_suite "bin/${b#build/tests/}" "$b"
 done
 

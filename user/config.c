@@ -27,6 +27,7 @@
 #include <yaml.h>
 
 #include "config.h"
+#include "k8s.h"
 #include "log.h"
 
 /* Long enough for any address, CIDR or endpoint we accept. */
@@ -45,6 +46,8 @@ struct ctx {
 	size_t services_seen;	      /* entries of every 'services' list */
 	struct sl_pos first_own;      /* top of the first own-format document */
 	struct sl_pos empty_services; /* the first 'services: []' (line 0: none) */
+	struct sl_k8s *k8s;	      /* Kubernetes/Istio objects, built into services at the end */
+	size_t k8s_objects;	      /* how many were read */
 };
 
 static const char *const root_keys[] = {"services", "workloads", NULL};
@@ -1369,42 +1372,6 @@ static int parse_own(struct ctx *c, const yaml_node_t *root)
 	return 0;
 }
 
-/*
- * Kubernetes kinds that carry routing sluice will read (issue 3) but does
- * not yet. Until then they are errors: skipping a VirtualService would
- * apply a config without the routing its author wrote.
- */
-static const struct {
-	const char *group; /* "" for the core group (apiVersion: v1) */
-	const char *kind;
-} k8s_routing_kinds[] = {
-    {"networking.istio.io", "VirtualService"},
-    {"networking.istio.io", "DestinationRule"},
-    {"", "Service"},
-    {"", "Pod"},
-    {"", "Endpoints"},
-    {"discovery.k8s.io", "EndpointSlice"},
-};
-
-/* Also true for their typed lists (VirtualServiceList...), which hold them. */
-static bool k8s_routing_kind(const char *api_version, const char *kind)
-{
-	const char *slash = strchr(api_version, '/');
-	size_t glen = slash ? (size_t)(slash - api_version) : 0;
-	size_t klen = strlen(kind), i;
-
-	if (klen > 4 && !strcmp(kind + klen - 4, "List"))
-		klen -= 4;
-	for (i = 0; i < sizeof(k8s_routing_kinds) / sizeof(k8s_routing_kinds[0]); i++) {
-		const char *g = k8s_routing_kinds[i].group, *k = k8s_routing_kinds[i].kind;
-
-		if (strlen(g) == glen && !strncmp(g, api_version, glen) && strlen(k) == klen &&
-		    !strncmp(k, kind, klen))
-			return true;
-	}
-	return false;
-}
-
 static int parse_k8s(struct ctx *c, const yaml_node_t *n, const yaml_node_t *av,
 		     const yaml_node_t *kind, bool in_list)
 {
@@ -1412,6 +1379,7 @@ static int parse_k8s(struct ctx *c, const yaml_node_t *n, const yaml_node_t *av,
 	yaml_node_t *items;
 	struct sl_pos pos;
 	size_t i;
+	int err;
 
 	if (!want_type(c, av, YAML_SCALAR_NODE, "'apiVersion'") ||
 	    !want_type(c, kind, YAML_SCALAR_NODE, "'kind'"))
@@ -1420,8 +1388,12 @@ static int parse_k8s(struct ctx *c, const yaml_node_t *n, const yaml_node_t *av,
 	k = scalar(kind);
 	pos = node_pos(c, n);
 
-	/* `kubectl get ... -o yaml` wraps what it prints in a v1 List. */
-	if (!strcmp(k, "List")) {
+	/*
+	 * `kubectl get ... -o yaml` wraps what it prints in a v1 List; the API
+	 * lists one kind as a typed list (VirtualServiceList...).
+	 */
+	if (!strcmp(k, "List") ||
+	    (sl_k8s_kind(a, k) && strlen(k) > 4 && !strcmp(k + strlen(k) - 4, "List"))) {
 		if (in_list) {
 			error_at(c, n, "a List inside a List is not supported");
 			return 0;
@@ -1452,17 +1424,18 @@ static int parse_k8s(struct ctx *c, const yaml_node_t *n, const yaml_node_t *av,
 				    i + 1, iav ? "kind" : "apiVersion");
 				continue;
 			}
-			parse_k8s(c, it, iav, ik, true);
+			err = parse_k8s(c, it, iav, ik, true);
+			if (err)
+				return err;
 		}
 		return 0;
 	}
 
-	if (k8s_routing_kind(a, k)) {
-		error_at(c, n,
-			 "%s is not supported yet; sluice reads its own format only "
-			 "(Istio/Kubernetes input is issue 3)",
-			 k);
-		return 0;
+	if (sl_k8s_kind(a, k)) {
+		if (!c->k8s && !(c->k8s = sl_k8s_new()))
+			return -ENOMEM;
+		c->k8s_objects++;
+		return sl_k8s_add(c->k8s, c->doc, (yaml_node_t *)n, c->file, c->diag);
 	}
 	pr_debug("%s:%d: skipping %s %s: sluice does not use this kind\n", pos.file, pos.line, a,
 		 k);
@@ -1590,6 +1563,69 @@ static int begin_file(struct ctx *c, const char *name)
 }
 
 /*
+ * A service built from Kubernetes objects against every service before it:
+ * the same checks parse_name() and check_keys_unique() make for our own
+ * format, with the service's position (its VirtualService host).
+ */
+static void check_added_service(struct ctx *c, size_t idx)
+{
+	struct sl_config *cfg = c->cfg;
+	const struct sl_service_cfg *svc = &cfg->services[idx];
+	char text[INET6_ADDRSTRLEN];
+	size_t s, v, p;
+
+	c->n_keys += svc->n_vips * svc->n_ports;
+	if (c->n_keys > SL_MAX_SERVICES && !c->keys_reported) {
+		sl_diag_add(c->diag, &svc->pos, "error",
+			    "service '%s' brings the number of (VIP, port) pairs to %zu; the limit "
+			    "is %d",
+			    svc->name, c->n_keys, SL_MAX_SERVICES);
+		c->keys_reported = true;
+	}
+	if (c->keys_reported)
+		return;
+	for (s = 0; s < idx; s++) {
+		const struct sl_service_cfg *o = &cfg->services[s];
+
+		if (!strcmp(o->name, svc->name))
+			sl_diag_add(c->diag, &svc->pos, "error",
+				    "duplicate service name '%s'; it is already defined at %s:%d",
+				    svc->name, o->pos.file, o->pos.line);
+		for (v = 0; v < svc->n_vips; v++) {
+			if (!has_vip(o, &svc->vips[v]))
+				continue;
+			for (p = 0; p < svc->n_ports; p++)
+				if (has_port(o, &svc->ports[p]))
+					sl_diag_add(c->diag, &svc->pos, "error",
+						    "service '%s' uses VIP %s port %u/%s, which "
+						    "service '%s' at %s:%d already uses",
+						    svc->name,
+						    sl_addr_str(&svc->vips[v], text, sizeof(text)),
+						    svc->ports[p].port,
+						    proto_name(svc->ports[p].proto), o->name,
+						    o->pos.file, o->pos.line);
+		}
+	}
+}
+
+/* Kubernetes and Istio objects into services and workloads, once all are read. */
+static int build_k8s(struct ctx *c)
+{
+	size_t first = c->cfg->n_services, added = 0, i;
+	int err;
+
+	if (!c->k8s)
+		return 0;
+	err = sl_k8s_build(c->k8s, c->cfg, c->diag, &added);
+	if (err)
+		return err;
+	for (i = first; i < first + added; i++)
+		check_added_service(c, i);
+	c->services_seen += added;
+	return 0;
+}
+
+/*
  * Whole-config checks once everything is read: at least one service. Said
  * only when nothing else is wrong: with a VirtualService rejected, "no
  * services" would be noise.
@@ -1609,6 +1645,10 @@ static void finish(struct ctx *c, const char *what, size_t errors_before)
 	else if (c->own_docs)
 		sl_diag_add(c->diag, &c->first_own, "error",
 			    "no document has 'services'; at least one service is needed");
+	else if (c->k8s_objects)
+		sl_diag_add(c->diag, &pos, "error",
+			    "no VirtualService routes a Service, and there is no sluice "
+			    "configuration; at least one service is needed");
 	else if (c->cfg->n_files == 1 && !c->n_docs)
 		sl_diag_add(c->diag, &(struct sl_pos){c->cfg->files[0], 1, 1}, "error",
 			    "the file is empty; it needs a 'services' list");
@@ -1863,6 +1903,8 @@ static void load_begin(struct ctx *c, struct sl_diag *diag)
 
 static int load_end(struct ctx *c, int err, size_t errors_before, struct sl_config **out)
 {
+	sl_k8s_free(c->k8s);
+	c->k8s = NULL;
 	if (err == -ENOMEM)
 		sl_diag_add(c->diag, NULL, "error", "%s: out of memory",
 			    c->file ? c->file : "<input>");
@@ -1898,6 +1940,8 @@ int sl_config_load_buf(const char *name, const char *buf, size_t len, struct sl_
 	err = c.cfg ? begin_file(&c, name ? name : "<input>") : -ENOMEM;
 	if (!err)
 		err = parse_stream(&c, buf, len);
+	if (!err)
+		err = build_k8s(&c);
 	if (!err)
 		finish(&c, c.file, errors_before);
 	err = load_end(&c, err, errors_before, out);
@@ -1956,6 +2000,8 @@ int sl_config_load_paths_digest(const char *const paths[], size_t n, struct sl_c
 		if (e)
 			err = e;
 	}
+	if (err != -ENOMEM && (e = build_k8s(&c)))
+		err = e;
 	if (err != -ENOMEM) {
 		what = sl_config_paths_str(paths, n);
 		finish(&c, what ? what : paths[0], errors_before);

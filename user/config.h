@@ -136,10 +136,10 @@ struct sl_diag {
  * `kubectl apply -f DIR` (one without any is an error). Each file may hold
  * several YAML documents ("---"); each document is sluice's own format (a
  * mapping with 'services' and/or 'workloads'), a Kubernetes object (with
- * 'apiVersion' and 'kind'; a List stands for its items) or empty. Kinds
- * sluice will read later (Istio VirtualService/DestinationRule, Service,
- * Pod, Endpoints, EndpointSlice) are errors for now; other kinds are skipped
- * with a debug line. Services and workloads are concatenated in the order
+ * 'apiVersion' and 'kind'; a List stands for its items) or empty. Istio
+ * VirtualService/DestinationRule, Service, Pod, Endpoints and EndpointSlice
+ * are read and, once every file is read, become services and workloads
+ * (k8s.h); other kinds are skipped with a debug line. Services and workloads are concatenated in the order
  * read; names and (VIP, port, protocol) must be unique across all of them.
  *
  * On success returns 0 and *out owns a config to free with sl_config_free();

@@ -1,0 +1,694 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * Kubernetes/Istio input: the model a typical setup becomes (weights by
+ * subset index, endpoints of ready pods only, named target ports, host
+ * forms, matches, header routes), then one test per class of error, each
+ * pinning the "FILE:LINE:COL: error: ..." line an operator would see.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#pragma GCC diagnostic ignored "-Wunused-parameter"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "k8s.h"
+
+/*
+ * The fixture, by line: 1-7 Service shop/reviews (named targetPort http),
+ * 8 ---, 9-16 a List of pods, 17 ---, 18-26 DestinationRule, 27 ---,
+ * 28-33 the VirtualService up to 'http:' (hosts: line 32); routes start at
+ * line 34.
+ */
+#define SVC                                                                                        \
+	"apiVersion: v1\n"                                                                         \
+	"kind: Service\n"                                                                          \
+	"metadata: {name: reviews, namespace: shop}\n"                                             \
+	"spec:\n"                                                                                  \
+	"  clusterIPs: [10.96.0.20, \"fd00::20\"]\n"                                               \
+	"  selector: {app: reviews}\n"                                                             \
+	"  ports: [{name: http, port: 9080, targetPort: http}]\n"
+#define POD(name, labels, ip, port, ready)                                                         \
+	"- {apiVersion: v1, kind: Pod, metadata: {name: " name ", namespace: shop, labels: "       \
+	"{" labels "}}, spec: {containers: [{ports: [{name: http, containerPort: " port            \
+	"}]}]}, status: {podIP: " ip ", conditions: [{type: Ready, status: \"" ready "\"}]}}\n"
+#define PODS                                                                                       \
+	"---\n"                                                                                    \
+	"apiVersion: v1\n"                                                                         \
+	"kind: List\n"                                                                             \
+	"items:\n" POD("r1", "app: reviews, version: v1", "10.0.1.1", "8080", "True")              \
+	    POD("r2", "app: reviews, version: v1", "10.0.1.2", "8081", "True")                     \
+		POD("r3", "app: reviews, version: v2", "10.0.2.1", "8080", "True")                 \
+		    POD("r4", "app: reviews, version: v2", "10.0.2.2", "8080", "False")            \
+			POD("f1", "app: frontend", "10.0.9.1", "80", "True")
+#define DR                                                                                         \
+	"---\n"                                                                                    \
+	"apiVersion: networking.istio.io/v1beta1\n"                                                \
+	"kind: DestinationRule\n"                                                                  \
+	"metadata: {name: reviews, namespace: shop}\n"                                             \
+	"spec:\n"                                                                                  \
+	"  host: reviews.shop.svc.cluster.local\n"                                                 \
+	"  trafficPolicy: {loadBalancer: {consistentHash: {useSourceIp: true}}}\n"                 \
+	"  subsets:\n"                                                                             \
+	"  - {name: v1, labels: {version: v1}}\n"                                                  \
+	"  - {name: v2, labels: {version: v2}}\n"
+#define VS_NS(ns, host)                                                                            \
+	"---\n"                                                                                    \
+	"apiVersion: networking.istio.io/v1alpha3\n"                                               \
+	"kind: VirtualService\n"                                                                   \
+	"metadata: {name: reviews, namespace: " ns "}\n"                                           \
+	"spec:\n"                                                                                  \
+	"  hosts: [" host "]\n"                                                                    \
+	"  http:\n"
+#define VS   VS_NS("shop", "reviews")
+#define BASE SVC PODS DR VS
+/* A 75/25 split, lines 34-38 when first. */
+#define SPLIT                                                                                      \
+	"  - route:\n"                                                                             \
+	"    - destination: {host: reviews, subset: v1}\n"                                         \
+	"      weight: 75\n"                                                                       \
+	"    - destination: {host: reviews, subset: v2}\n"                                         \
+	"      weight: 25\n"
+
+static void dump_diag(const struct sl_diag *d)
+{
+	size_t i;
+
+	for (i = 0; i < d->n_msgs; i++)
+		print_message("  | %s\n", d->msgs[i]);
+}
+
+static bool has_msg(const struct sl_diag *d, const char *msg)
+{
+	size_t i;
+
+	for (i = 0; i < d->n_msgs; i++)
+		if (!strcmp(d->msgs[i], msg))
+			return true;
+	print_message("expected: %s\ngot:\n", msg);
+	dump_diag(d);
+	return false;
+}
+
+static int load(const char *yaml, struct sl_config **cfg, struct sl_diag *d)
+{
+	sl_diag_init(d);
+	return sl_config_load_buf("k.yaml", yaml, strlen(yaml), cfg, d);
+}
+
+/* Loads, or fails the test showing why. */
+static struct sl_config *load_ok(const char *yaml, struct sl_diag *d)
+{
+	struct sl_config *cfg = NULL;
+	int err = load(yaml, &cfg, d);
+
+	if (err)
+		dump_diag(d);
+	assert_int_equal(err, 0);
+	return cfg;
+}
+
+static void assert_error(const char *yaml, const char *msg)
+{
+	struct sl_config *cfg = NULL;
+	struct sl_diag d;
+
+	assert_int_equal(load(yaml, &cfg, &d), -EINVAL);
+	assert_null(cfg);
+	assert_true(has_msg(&d, msg));
+	sl_diag_free(&d);
+}
+
+static const char *ep_str(const struct sl_endpoint_cfg *ep, char *buf, size_t len)
+{
+	char a[64];
+
+	sl_addr_str(&ep->a, a, sizeof(a));
+	if (ep->port)
+		snprintf(buf, len, "%s:%u", a, ep->port);
+	else
+		snprintf(buf, len, "%s", a);
+	return buf;
+}
+
+/* "10.0.1.1:8080 10.0.1.2:8081" */
+static const char *eps(const struct sl_subset_cfg *sub)
+{
+	static char out[512];
+	char buf[80];
+	size_t i, off = 0;
+
+	out[0] = '\0';
+	for (i = 0; i < sub->n_eps; i++)
+		off += snprintf(out + off, sizeof(out) - off, "%s%s", i ? " " : "",
+				ep_str(&sub->eps[i], buf, sizeof(buf)));
+	return out;
+}
+
+static const struct sl_service_cfg *svc_named(const struct sl_config *cfg, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < cfg->n_services; i++)
+		if (!strcmp(cfg->services[i].name, name))
+			return &cfg->services[i];
+	fail_msg("no service %s", name);
+	return NULL;
+}
+
+static const char *label_of(const struct sl_label *l, size_t n, const char *key)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (!strcmp(l[i].key, key))
+			return l[i].value;
+	return NULL;
+}
+
+/* The positive mapping */
+
+static void test_mapping(void **state)
+{
+	const struct sl_service_cfg *s;
+	struct sl_config *cfg;
+	struct sl_diag d;
+	char a[64];
+
+	cfg = load_ok(BASE SPLIT, &d);
+	assert_int_equal(d.n_warnings, 0);
+	assert_int_equal(cfg->n_services, 1);
+	s = svc_named(cfg, "reviews.shop");
+	assert_string_equal(s->pos.file, "k.yaml");
+	assert_int_equal(s->pos.line, 32);
+	assert_int_equal(s->n_vips, 2);
+	assert_string_equal(sl_addr_str(&s->vips[0], a, sizeof(a)), "10.96.0.20");
+	assert_string_equal(sl_addr_str(&s->vips[1], a, sizeof(a)), "fd00::20");
+	assert_int_equal(s->n_ports, 1);
+	assert_int_equal(s->ports[0].port, 9080);
+	assert_int_equal(s->ports[0].proto, IPPROTO_TCP);
+	/* useSourceIp */
+	assert_int_equal(s->affinity, SL_AFFINITY_CLIENT_IP);
+	/* The DestinationRule's subsets, in its order; only ready pods; the named port per pod. */
+	assert_int_equal(s->n_subsets, 2);
+	assert_string_equal(s->subsets[0].name, "v1");
+	assert_string_equal(s->subsets[1].name, "v2");
+	assert_string_equal(eps(&s->subsets[0]), "10.0.1.1:8080 10.0.1.2:8081");
+	assert_string_equal(eps(&s->subsets[1]), "10.0.2.1:8080");
+	/* Weights by subset index. */
+	assert_int_equal(s->n_routes, 1);
+	assert_int_equal(s->routes[0].weight[0], 75);
+	assert_int_equal(s->routes[0].weight[1], 25);
+	assert_false(s->routes[0].has_labels || s->routes[0].needs_l7 || s->routes[0].match_port);
+	assert_string_equal(s->routes[0].name, "http[0]");
+	assert_int_equal(s->routes[0].pos.line, 34);
+	/* Every pod is a workload, with its namespace as a label no Kubernetes label can be. */
+	assert_int_equal(cfg->n_workloads, 5);
+	assert_string_equal(label_of(cfg->workloads[4].labels, cfg->workloads[4].n_labels, "app"),
+			    "frontend");
+	assert_string_equal(
+	    label_of(cfg->workloads[4].labels, cfg->workloads[4].n_labels, SL_K8S_NAMESPACE_LABEL),
+	    "shop");
+	assert_int_equal(cfg->workloads[4].cidrs[0].plen, 32);
+	sl_config_free(cfg);
+	sl_diag_free(&d);
+}
+
+/* One port number on every pod: the model's targetPort, endpoints without a port. */
+static void test_uniform_target_port(void **state)
+{
+	const struct sl_service_cfg *s;
+	struct sl_config *cfg;
+	struct sl_diag d;
+
+	cfg = load_ok(SVC "---\napiVersion: v1\nkind: List\nitems:\n" POD(
+			  "r1", "app: reviews, version: v1", "10.0.1.1", "8080", "True")
+			  POD("r3", "app: reviews, version: v2", "10.0.2.1", "8080", "True") DR VS
+		      "  - route:\n    - destination: {host: reviews, subset: v2}\n",
+		      &d);
+	s = svc_named(cfg, "reviews.shop");
+	assert_int_equal(s->ports[0].target_port, 8080);
+	assert_string_equal(eps(&s->subsets[0]), "10.0.1.1");
+	assert_string_equal(eps(&s->subsets[1]), "10.0.2.1");
+	/* A lone destination without a weight gets everything. */
+	assert_int_equal(s->routes[0].weight[0], 0);
+	assert_true(s->routes[0].weight[1] > 0);
+	sl_config_free(cfg);
+	sl_diag_free(&d);
+}
+
+static void test_host_forms(void **state)
+{
+	static const struct {
+		const char *vs_ns, *host;
+	} ok[] = {
+	    {"shop", "reviews"},	  {"shop", "reviews.shop"},
+	    {"shop", "reviews.shop.svc"}, {"shop", "reviews.shop.svc.cluster.local"},
+	    {"web", "reviews.shop"},	  {"web", "reviews.shop.svc.cluster.local"},
+	};
+	struct sl_config *cfg;
+	struct sl_diag d;
+	char yaml[4096];
+	size_t i;
+
+	for (i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		snprintf(yaml, sizeof(yaml),
+			 SVC PODS DR
+			 "---\napiVersion: networking.istio.io/v1\nkind: VirtualService\n"
+			 "metadata: {name: r, namespace: %s}\nspec:\n  hosts: [%s]\n"
+			 "  http:\n  - route:\n    - destination: {host: %s, subset: v1}\n",
+			 ok[i].vs_ns, ok[i].host, ok[i].host);
+		cfg = load_ok(yaml, &d);
+		assert_string_equal(cfg->services[0].name, "reviews.shop");
+		sl_config_free(cfg);
+		sl_diag_free(&d);
+	}
+	/* A short name is completed with the VirtualService's namespace, not the Service's. */
+	assert_error(SVC PODS DR VS_NS("web", "reviews") SPLIT,
+		     "k.yaml:32:11: error: host 'reviews' of VirtualService web/reviews matches no "
+		     "Service: there is no Service reviews in namespace web");
+}
+
+static void test_matches(void **state)
+{
+	const struct sl_service_cfg *s;
+	struct sl_config *cfg;
+	struct sl_diag d;
+
+	cfg = load_ok(BASE "  - match:\n"
+			   "    - sourceLabels: {app: frontend}\n"
+			   "    - sourceNamespace: web\n"
+			   "      port: 9080\n"
+			   "    route:\n"
+			   "    - destination: {host: reviews, subset: v2}\n" SPLIT,
+		      &d);
+	s = svc_named(cfg, "reviews.shop");
+	/* Two match blocks: two routes with the same split (OR), then the default. */
+	assert_int_equal(s->n_routes, 3);
+	assert_true(s->routes[0].has_labels);
+	assert_int_equal(s->routes[0].n_labels, 1);
+	assert_string_equal(label_of(s->routes[0].labels, 1, "app"), "frontend");
+	assert_int_equal(s->routes[0].match_port, 0);
+	assert_true(s->routes[1].has_labels);
+	assert_string_equal(
+	    label_of(s->routes[1].labels, s->routes[1].n_labels, SL_K8S_NAMESPACE_LABEL), "web");
+	assert_int_equal(s->routes[1].match_port, 9080);
+	assert_int_equal(s->routes[0].weight[1], s->routes[1].weight[1]);
+	assert_int_equal(s->routes[0].weight[0], 0);
+	assert_false(s->routes[2].has_labels);
+	assert_int_equal(s->routes[2].weight[0], 75);
+	sl_config_free(cfg);
+	sl_diag_free(&d);
+
+	/* tcp: destinationSubnets and sourceSubnet. */
+	cfg =
+	    load_ok(SVC PODS DR "---\napiVersion: networking.istio.io/v1\nkind: VirtualService\n"
+				"metadata: {name: r, namespace: shop}\nspec:\n  hosts: [reviews]\n"
+				"  tcp:\n  - match:\n    - destinationSubnets: [10.96.0.0/16]\n"
+				"      sourceSubnet: 10.0.9.0/24\n"
+				"    route:\n    - destination: {host: reviews, subset: v2}\n",
+		    &d);
+	s = svc_named(cfg, "reviews.shop");
+	assert_int_equal(s->n_routes, 1);
+	assert_true(s->routes[0].has_dst_cidrs);
+	assert_int_equal(s->routes[0].n_dst_cidrs, 1);
+	assert_int_equal(s->routes[0].dst_cidrs[0].plen, 16);
+	assert_true(s->routes[0].has_cidrs);
+	assert_int_equal(s->routes[0].cidrs[0].plen, 24);
+	/* No catch-all: the existing warning says unmatched traffic passes. */
+	assert_true(has_msg(&d, "k.yaml:34:5: warning: the last route of VirtualService shop/r for "
+				"Service shop/reviews has a match, so connections that match no "
+				"route pass to the VIP untouched"));
+	sl_config_free(cfg);
+	sl_diag_free(&d);
+}
+
+static void test_header_route(void **state)
+{
+	const struct sl_service_cfg *s;
+	struct sl_config *cfg;
+	struct sl_diag d;
+
+	cfg = load_ok(BASE "  - name: testers\n"
+			   "    match:\n"
+			   "    - headers: {x-tester: {exact: \"yes\"}}\n"
+			   "      uri: {prefix: /api}\n"
+			   "    route:\n"
+			   "    - destination: {host: reviews, subset: v2}\n" SPLIT,
+		      &d);
+	s = svc_named(cfg, "reviews.shop");
+	assert_int_equal(s->n_routes, 2);
+	assert_true(s->routes[0].needs_l7);
+	assert_string_equal(s->routes[0].name, "testers");
+	assert_false(s->routes[1].needs_l7);
+	assert_int_equal(d.n_warnings, 1);
+	assert_true(has_msg(&d, "k.yaml:36:7: warning: http route 'testers' of VirtualService "
+				"shop/reviews matches on uri, headers, which sluice cannot see (it "
+				"routes connections, not HTTP requests): this match is kept but "
+				"never matched"));
+	sl_config_free(cfg);
+	sl_diag_free(&d);
+
+	/* The shape is still checked. */
+	assert_error(BASE "  - match:\n    - uri: {startsWith: /api}\n"
+			  "    route:\n    - destination: {host: reviews}\n",
+		     "k.yaml:35:13: error: 'startsWith' in uri of VirtualService shop/reviews is "
+		     "not a match type; expected exact, prefix or regex");
+}
+
+static void test_ignored_fields(void **state)
+{
+	struct sl_config *cfg;
+	struct sl_diag d;
+
+	cfg =
+	    load_ok(SVC PODS "---\napiVersion: networking.istio.io/v1\nkind: DestinationRule\n"
+			     "metadata: {name: reviews, namespace: shop}\nspec:\n  host: reviews\n"
+			     "  trafficPolicy: {outlierDetection: {consecutive5xxErrors: 7}}\n" VS
+			     "  - timeout: 10s\n    retries: {attempts: 3}\n"
+			     "    route:\n    - destination: {host: reviews}\n",
+		    &d);
+	assert_true(has_msg(&d, "k.yaml:23:19: warning: 'outlierDetection' in trafficPolicy of "
+				"DestinationRule shop/reviews is ignored: sluice does not do it"));
+	assert_true(has_msg(&d, "k.yaml:31:5: warning: 'timeout' in http[0] of VirtualService "
+				"shop/reviews is ignored: sluice does not do it"));
+	assert_true(has_msg(&d, "k.yaml:32:5: warning: 'retries' in http[0] of VirtualService "
+				"shop/reviews is ignored: sluice does not do it"));
+	/* No subset named: the whole Service, ready pods only. */
+	assert_string_equal(cfg->services[0].subsets[0].name, SL_K8S_ALL_SUBSET);
+	assert_string_equal(eps(&cfg->services[0].subsets[0]),
+			    "10.0.1.1:8080 10.0.1.2:8081 10.0.2.1:8080");
+	sl_config_free(cfg);
+	sl_diag_free(&d);
+}
+
+/* EndpointSlice readiness wins over the pods', and its ports are the pods' ports. */
+static void test_endpoint_slice(void **state)
+{
+	const struct sl_service_cfg *s;
+	struct sl_config *cfg;
+	struct sl_diag d;
+
+	cfg = load_ok(BASE SPLIT
+		      "---\napiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\n"
+		      "metadata: {name: reviews-abc, namespace: shop, labels: "
+		      "{kubernetes.io/service-name: reviews}}\naddressType: IPv4\n"
+		      "ports: [{name: http, port: 7070, protocol: TCP}]\nendpoints:\n"
+		      "- {addresses: [10.0.1.1], conditions: {ready: true}, targetRef: {kind: Pod, "
+		      "name: r1}}\n"
+		      "- {addresses: [10.0.1.2], conditions: {ready: false}}\n"
+		      "- {addresses: [10.0.2.1]}\n",
+		      &d);
+	s = svc_named(cfg, "reviews.shop");
+	assert_int_equal(s->ports[0].target_port, 7070);
+	assert_string_equal(eps(&s->subsets[0]), "10.0.1.1");
+	assert_string_equal(eps(&s->subsets[1]), "10.0.2.1");
+	sl_config_free(cfg);
+	sl_diag_free(&d);
+
+	/* v1 Endpoints: notReadyAddresses are not endpoints. */
+	cfg = load_ok(BASE SPLIT "---\napiVersion: v1\nkind: Endpoints\n"
+				 "metadata: {name: reviews, namespace: shop}\nsubsets:\n"
+				 "- addresses: [{ip: 10.0.1.2}, {ip: 10.0.2.1}]\n"
+				 "  notReadyAddresses: [{ip: 10.0.1.1}]\n"
+				 "  ports: [{name: http, port: 8081}]\n",
+		      &d);
+	s = svc_named(cfg, "reviews.shop");
+	assert_string_equal(eps(&s->subsets[0]), "10.0.1.2");
+	assert_string_equal(eps(&s->subsets[1]), "10.0.2.1");
+	sl_config_free(cfg);
+	sl_diag_free(&d);
+}
+
+/* `kubectl get ... -o yaml`: a List, typed lists inside, next to our own format. */
+static void test_kubectl_list(void **state)
+{
+	struct sl_config *cfg;
+	struct sl_diag d;
+
+	cfg = load_ok(
+	    "apiVersion: v1\nkind: List\nitems:\n"
+	    "- apiVersion: v1\n  kind: Service\n"
+	    "  metadata: {name: reviews, namespace: shop}\n"
+	    "  spec: {clusterIP: 10.96.0.20, selector: {app: reviews}, ports: [{port: 80}]}\n"
+	    "- apiVersion: apps/v1\n  kind: Deployment\n  metadata: {name: reviews}\n"
+	    "- apiVersion: networking.istio.io/v1beta1\n  kind: VirtualService\n"
+	    "  metadata: {name: reviews, namespace: shop}\n"
+	    "  spec: {hosts: [reviews], http: [{route: [{destination: {host: reviews}}]}]}\n"
+	    "---\napiVersion: networking.istio.io/v1\nkind: DestinationRuleList\nitems: []\n"
+	    "---\nservices:\n- name: own\n  vips: [10.96.0.30]\n  ports: [{port: 80}]\n"
+	    "  subsets: {v1: {endpoints: [10.0.1.1]}}\n",
+	    &d);
+	assert_int_equal(cfg->n_services, 2);
+	assert_string_equal(cfg->services[0].name, "own");
+	assert_string_equal(cfg->services[1].name, "reviews.shop");
+	/* No pods: no endpoints, said once. */
+	assert_int_equal(cfg->services[1].subsets[0].n_eps, 0);
+	assert_int_equal(d.n_warnings, 1);
+	sl_config_free(cfg);
+	sl_diag_free(&d);
+}
+
+/*
+ * Istio's own examples, unchanged: samples/bookinfo/networking/ in
+ * github.com/istio/istio (Apache-2.0), the files the "Request routing" and
+ * "Traffic shifting" tasks apply. The Service and pods around them are ours.
+ */
+#define BOOKINFO_REVIEWS                                                                           \
+	"apiVersion: v1\nkind: Service\nmetadata: {name: reviews}\n"                               \
+	"spec: {clusterIP: 10.96.0.40, selector: {app: reviews}, ports: [{name: http, port: "      \
+	"9080}]}\n"                                                                                \
+	"---\napiVersion: v1\nkind: List\nitems:\n"                                                \
+	"- {apiVersion: v1, kind: Pod, metadata: {name: r1, labels: {app: reviews, version: "      \
+	"v1}}, "                                                                                   \
+	"status: {podIP: 10.0.1.1}}\n"                                                             \
+	"- {apiVersion: v1, kind: Pod, metadata: {name: r2, labels: {app: reviews, version: "      \
+	"v2}}, "                                                                                   \
+	"status: {podIP: 10.0.2.1}}\n"                                                             \
+	"- {apiVersion: v1, kind: Pod, metadata: {name: r3, labels: {app: reviews, version: "      \
+	"v3}}, "                                                                                   \
+	"status: {podIP: 10.0.3.1}}\n"                                                             \
+	"---\n"
+/* destination-rule-reviews.yaml; lines 13-31 after BOOKINFO_REVIEWS. */
+#define ISTIO_DR_REVIEWS                                                                           \
+	"apiVersion: networking.istio.io/v1\n"                                                     \
+	"kind: DestinationRule\n"                                                                  \
+	"metadata:\n"                                                                              \
+	"  name: reviews\n"                                                                        \
+	"spec:\n"                                                                                  \
+	"  host: reviews\n"                                                                        \
+	"  trafficPolicy:\n"                                                                       \
+	"    loadBalancer:\n"                                                                      \
+	"      simple: RANDOM\n"                                                                   \
+	"  subsets:\n"                                                                             \
+	"  - name: v1\n"                                                                           \
+	"    labels:\n"                                                                            \
+	"      version: v1\n"                                                                      \
+	"  - name: v2\n"                                                                           \
+	"    labels:\n"                                                                            \
+	"      version: v2\n"                                                                      \
+	"  - name: v3\n"                                                                           \
+	"    labels:\n"                                                                            \
+	"      version: v3\n"                                                                      \
+	"---\n"
+/* virtual-service-reviews-80-20.yaml */
+#define ISTIO_VS_80_20                                                                             \
+	"apiVersion: networking.istio.io/v1alpha3\n"                                               \
+	"kind: VirtualService\n"                                                                   \
+	"metadata:\n"                                                                              \
+	"  name: reviews\n"                                                                        \
+	"spec:\n"                                                                                  \
+	"  hosts:\n"                                                                               \
+	"    - reviews\n"                                                                          \
+	"  http:\n"                                                                                \
+	"  - route:\n"                                                                             \
+	"    - destination:\n"                                                                     \
+	"        host: reviews\n"                                                                  \
+	"        subset: v1\n"                                                                     \
+	"      weight: 80\n"                                                                       \
+	"    - destination:\n"                                                                     \
+	"        host: reviews\n"                                                                  \
+	"        subset: v2\n"                                                                     \
+	"      weight: 20\n"
+/* virtual-service-reviews-jason-v2-v3.yaml */
+#define ISTIO_VS_JASON                                                                             \
+	"apiVersion: networking.istio.io/v1alpha3\n"                                               \
+	"kind: VirtualService\n"                                                                   \
+	"metadata:\n"                                                                              \
+	"  name: reviews\n"                                                                        \
+	"spec:\n"                                                                                  \
+	"  hosts:\n"                                                                               \
+	"  - reviews\n"                                                                            \
+	"  http:\n"                                                                                \
+	"  - match:\n"                                                                             \
+	"    - headers:\n"                                                                         \
+	"        end-user:\n"                                                                      \
+	"          exact: jason\n"                                                                 \
+	"    route:\n"                                                                             \
+	"    - destination:\n"                                                                     \
+	"        host: reviews\n"                                                                  \
+	"        subset: v2\n"                                                                     \
+	"  - route:\n"                                                                             \
+	"    - destination:\n"                                                                     \
+	"        host: reviews\n"                                                                  \
+	"        subset: v3\n"
+
+/* They load, and give the routes Istio's tasks describe. */
+static void test_istio_docs_examples(void **state)
+{
+	const struct sl_service_cfg *s;
+	struct sl_config *cfg;
+	struct sl_diag d;
+
+	/* Traffic shifting: 80% to v1, 20% to v2, nothing to v3. */
+	cfg = load_ok(BOOKINFO_REVIEWS ISTIO_DR_REVIEWS ISTIO_VS_80_20, &d);
+	s = svc_named(cfg, "reviews.default");
+	assert_int_equal(s->n_subsets, 3);
+	assert_string_equal(eps(&s->subsets[2]), "10.0.3.1");
+	assert_int_equal(s->n_routes, 1);
+	assert_int_equal(s->routes[0].weight[0], 80);
+	assert_int_equal(s->routes[0].weight[1], 20);
+	assert_int_equal(s->routes[0].weight[2], 0);
+	/* The load balancer is ours: said once, at its line. */
+	assert_true(has_msg(&d,
+			    "k.yaml:21:7: warning: 'simple' in trafficPolicy.loadBalancer of "
+			    "DestinationRule default/reviews is ignored: sluice picks an endpoint "
+			    "by a hash of the connection"));
+	assert_int_equal(d.n_warnings, 1);
+	sl_config_free(cfg);
+	sl_diag_free(&d);
+
+	/* Request routing: jason (a header) to v2, not enforced; everyone else to v3. */
+	cfg = load_ok(BOOKINFO_REVIEWS ISTIO_DR_REVIEWS ISTIO_VS_JASON, &d);
+	s = svc_named(cfg, "reviews.default");
+	assert_int_equal(s->n_routes, 2);
+	assert_true(s->routes[0].needs_l7);
+	assert_int_equal(s->routes[0].weight[1], 100);
+	assert_false(s->routes[1].needs_l7 || s->routes[1].has_labels);
+	assert_int_equal(s->routes[1].weight[0], 0);
+	assert_int_equal(s->routes[1].weight[2], 100);
+	assert_true(has_msg(&d,
+			    "k.yaml:42:7: warning: http[0] of VirtualService default/reviews "
+			    "matches on headers, which sluice cannot see (it routes connections, "
+			    "not HTTP requests): this match is kept but never matched"));
+	sl_config_free(cfg);
+	sl_diag_free(&d);
+}
+
+/* Errors: one test per class */
+
+static void test_error_unknown_subset(void **state)
+{
+	assert_error(BASE "  - route:\n    - destination: {host: reviews, subset: v3}\n",
+		     "k.yaml:35:44: error: subset 'v3' of host 'reviews' is not defined: "
+		     "DestinationRule shop/reviews (k.yaml:18) has subsets v1, v2");
+	assert_error(SVC PODS VS "  - route:\n    - destination: {host: reviews, subset: v1}\n",
+		     "k.yaml:25:44: error: subset 'v1' of host 'reviews' is not defined: no "
+		     "DestinationRule for Service shop/reviews defines subsets");
+}
+
+static void test_error_host_no_service(void **state)
+{
+	assert_error(SVC PODS DR VS_NS("shop", "ratings") SPLIT,
+		     "k.yaml:32:11: error: host 'ratings' of VirtualService shop/reviews matches "
+		     "no Service: there is no Service ratings in namespace shop");
+	assert_error(BASE "  - route:\n    - destination: {host: details.shop.svc.cluster.local}\n",
+		     "k.yaml:35:27: error: destination host 'details.shop.svc.cluster.local' of "
+		     "http[0] of VirtualService shop/reviews matches no Service: there is no "
+		     "Service details in namespace shop");
+	assert_error(SVC PODS DR VS_NS("shop", "www.example.com") SPLIT,
+		     "k.yaml:32:11: error: host 'www.example.com' of VirtualService shop/reviews "
+		     "matches no Service: it is not a Service of this cluster (write NAME, "
+		     "NAME.NAMESPACE or NAME.NAMESPACE.svc.cluster.local)");
+}
+
+static void test_error_negative_weight(void **state)
+{
+	assert_error(BASE "  - route:\n    - destination: {host: reviews, subset: v1}\n"
+			  "      weight: 110\n    - destination: {host: reviews, subset: v2}\n"
+			  "      weight: -10\n",
+		     "k.yaml:38:15: error: weight -10 of a destination of http[0] of "
+		     "VirtualService shop/reviews is negative; weights are 0 or more");
+}
+
+static void test_error_zero_weights(void **state)
+{
+	assert_error(BASE "  - route:\n    - destination: {host: reviews, subset: v1}\n"
+			  "      weight: 0\n    - destination: {host: reviews, subset: v2}\n",
+		     "k.yaml:35:5: error: all weights of http[0] of VirtualService shop/reviews "
+		     "are 0 (or missing); at least one destination must get traffic");
+}
+
+static void test_error_port(void **state)
+{
+	assert_error(BASE "  - route:\n    - destination: {host: reviews, subset: v1, port: "
+			  "{number: 8080}}\n",
+		     "k.yaml:35:63: error: destination port 8080 of http[0] is not a port of "
+		     "Service shop/reviews; its ports are: 9080/TCP");
+}
+
+static void test_error_duplicate(void **state)
+{
+	assert_error(SVC PODS DR VS SPLIT "---\n" SVC,
+		     "k.yaml:42:18: error: duplicate Service shop/reviews; it is already defined "
+		     "at line 1");
+	assert_error(SVC PODS DR VS SPLIT DR,
+		     "k.yaml:42:18: error: duplicate DestinationRule shop/reviews; it is already "
+		     "defined at line 18");
+	assert_error(SVC PODS DR VS SPLIT VS_NS("shop", "reviews.shop") SPLIT,
+		     "k.yaml:42:18: error: duplicate VirtualService shop/reviews; it is already "
+		     "defined at line 28");
+	/* The same Service routed by two VirtualServices. */
+	assert_error(
+	    SVC PODS DR VS SPLIT
+	    "---\napiVersion: networking.istio.io/v1\nkind: VirtualService\n"
+	    "metadata: {name: other, namespace: shop}\n"
+	    "spec: {hosts: [reviews.shop], tcp: [{route: [{destination: {host: reviews}}]}]}\n",
+	    "k.yaml:43:16: error: Service shop/reviews is already routed by VirtualService "
+	    "shop/reviews (k.yaml:28); sluice takes one VirtualService per Service");
+	/* A model name taken by our own format. */
+	assert_error(BASE SPLIT
+		     "---\nservices:\n- name: reviews.shop\n  vips: [10.96.0.20]\n"
+		     "  ports: [{port: 9080}]\n  subsets: {v1: {endpoints: [10.0.1.1]}}\n",
+		     "k.yaml:32:11: error: duplicate service name 'reviews.shop'; it is already "
+		     "defined at k.yaml:41");
+}
+
+static void test_error_yaml_syntax(void **state)
+{
+	assert_error(BASE "  - route: [\n",
+		     "k.yaml:35:1: error: invalid YAML: did not find expected node content (while "
+		     "parsing a flow node that starts at line 35, column 1)");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_mapping),
+	    cmocka_unit_test(test_uniform_target_port),
+	    cmocka_unit_test(test_host_forms),
+	    cmocka_unit_test(test_matches),
+	    cmocka_unit_test(test_header_route),
+	    cmocka_unit_test(test_ignored_fields),
+	    cmocka_unit_test(test_endpoint_slice),
+	    cmocka_unit_test(test_kubectl_list),
+	    cmocka_unit_test(test_istio_docs_examples),
+	    cmocka_unit_test(test_error_unknown_subset),
+	    cmocka_unit_test(test_error_host_no_service),
+	    cmocka_unit_test(test_error_negative_weight),
+	    cmocka_unit_test(test_error_zero_weights),
+	    cmocka_unit_test(test_error_port),
+	    cmocka_unit_test(test_error_duplicate),
+	    cmocka_unit_test(test_error_yaml_syntax),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
