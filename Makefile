@@ -16,7 +16,7 @@ MULTIARCH := $(shell $(CC) -print-multiarch 2>/dev/null)
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers \
 	   -D_GNU_SOURCE -Iinclude -Iuser -I$(BUILD)
-LDLIBS  := -lbpf -lelf -lz -lyaml -ljson-c
+LDLIBS  := -lbpf -lelf -lz -lyaml -ljson-c -lmicrohttpd -lncursesw
 
 BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
 	      -Iinclude -Ibpf -I/usr/include/$(MULTIARCH)
@@ -56,6 +56,12 @@ $(BUILD)/empty.bpf.o: bpf/empty.bpf.c | $(BUILD)
 $(SKEL): $(BUILD)/sluice.bpf.o
 	$(call msg,SKEL,$@)
 	$(Q)$(BPFTOOL) gen skeleton $< name sluice_bpf > $@
+
+$(BUILD)/dashboard_html.h: user/dashboard.html scripts/embed-file.py | $(BUILD)
+	$(call msg,EMBED,$@)
+	$(Q)scripts/embed-file.py $< sl_dashboard_page > $@
+
+$(BUILD)/user/dashboard.o: $(BUILD)/dashboard_html.h
 
 $(BUILD)/user/%.o: user/%.c $(USER_HDRS) $(SKEL) | $(BUILD)
 	$(call msg,CC,$@)

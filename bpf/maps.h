@@ -75,6 +75,14 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } sl_global SEC(".maps");
 
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, SL_MAX_HTTP_CODES);
+	__type(key, struct sl_http_code_key);
+	__type(value, __u64);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} sl_http_codes SEC(".maps");
+
 /* Cheap "not service traffic" tests: see sluice_abi.h. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);

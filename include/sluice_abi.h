@@ -49,6 +49,7 @@
 #define SL_MAP_SVC_NAMES   "sl_svc_names"
 #define SL_MAP_VIP_FILTER  "sl_vip_filter"
 #define SL_MAP_BE_FILTER   "sl_be_filter"
+#define SL_MAP_HTTP_CODES  "sl_http_codes"
 #define SL_MAP_RCU	   "sl_rcu_barrier"
 #define SL_PROG_INGRESS	   "sl_ingress"
 #define SL_PROG_EGRESS	   "sl_egress"
@@ -192,8 +193,21 @@ struct sl_stats {
 	__u64 bytes_out;
 	__u64 backend_resets;
 	__u64 no_endpoint; /* picked this subset but it had no endpoint */
+	/*
+	 * HTTP/1.x responses seen on the reply path, by status class: [0] is
+	 * 1xx, [1] 2xx ... [4] 5xx. Exact codes go to sl_http_codes.
+	 */
+	__u64 http_responses[5];
+	__u64 pad;
 };
-_Static_assert(sizeof(struct sl_stats) == 64, "sl_stats size");
+_Static_assert(sizeof(struct sl_stats) == 112, "sl_stats size");
+
+/* sl_http_codes: PERCPU_HASH, responses by subset and exact status code. */
+struct sl_http_code_key {
+	__u32 subset_id;
+	__u32 code; /* 100..599 */
+};
+#define SL_MAX_HTTP_CODES 8192
 
 /* sl_global: PERCPU_ARRAY indexed by enum sl_global_idx. */
 enum sl_global_idx {

@@ -7,10 +7,15 @@ PKGS=(
 	# build
 	make gcc clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev
 	libyaml-dev libjson-c-dev pkg-config linux-libc-dev
+	# metrics endpoint, terminal view
+	libmicrohttpd-dev libncurses-dev
 	# unit tests
 	libcmocka-dev
 	# packet, netns and end-to-end tests, demo
-	iproute2 ethtool curl python3 iptables procps psmisc util-linux
+	iproute2 ethtool curl python3 iptables procps util-linux
+	# metrics tests: a real Prometheus server and promtool; the dashboard in
+	# headless Chromium; `sluice top` under tmux
+	prometheus chromium tmux
 )
 
 missing=()

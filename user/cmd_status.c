@@ -12,146 +12,8 @@
 #include "cli.h"
 #include "datapath.h"
 #include "log.h"
+#include "status_json.h"
 #include "tables.h"
-
-static const char *proto_name(uint8_t p)
-{
-	return p == IPPROTO_UDP ? "UDP" : "TCP";
-}
-
-static void endpoint_str(const struct sl_status_endpoint *e, char *buf, size_t len)
-{
-	char a[64];
-
-	sl_addr_str(&e->a, a, sizeof(a));
-	if (!e->port)
-		snprintf(buf, len, "%s", a);
-	else if (e->a.family == SL_AF_INET6)
-		snprintf(buf, len, "[%s]:%u", a, e->port);
-	else
-		snprintf(buf, len, "%s:%u", a, e->port);
-}
-
-static const struct {
-	__u32 flag;
-	const char *name;
-} match_names[] = {
-    {SL_ROUTE_MATCH_CIDR, "sourceCIDRs"},
-    {SL_ROUTE_MATCH_LABELS, "sourceLabels"},
-    {SL_ROUTE_MATCH_DST, "destination"},
-    {SL_ROUTE_NEEDS_L7, "http"},
-};
-
-/* "sourceCIDRs+sourceLabels", or "(default)" for a match-less route. */
-static const char *route_match(const struct sl_route *r, char *buf, size_t len)
-{
-	size_t i, n = 0;
-
-	buf[0] = 0;
-	for (i = 0; i < sizeof(match_names) / sizeof(match_names[0]); i++)
-		if (r->flags & match_names[i].flag)
-			n += snprintf(buf + n, n < len ? len - n : 0, "%s%s", n ? "+" : "",
-				      match_names[i].name);
-	return buf[0] ? buf : "(default)";
-}
-
-static const char *route_note(const struct sl_route *r)
-{
-	if (r->flags & SL_ROUTE_NEEDS_L7)
-		return "  [not enforced: matches on the HTTP request; skipped]";
-	if (r->flags & SL_ROUTE_OVERRIDDEN)
-		return "  [overridden by `sluice weights`]";
-	return "";
-}
-
-static json_object *subset_json(const struct sl_status_subset *s)
-{
-	json_object *o = json_object_new_object(), *eps = json_object_new_array();
-	const struct sl_stats *st = &s->stats;
-	char buf[80];
-	size_t i;
-
-	for (i = 0; i < s->n_eps; i++) {
-		endpoint_str(&s->eps[i], buf, sizeof(buf));
-		json_object_array_add(eps, json_object_new_string(buf));
-	}
-	json_object_object_add(o, "name", json_object_new_string(s->name));
-	json_object_object_add(o, "id", json_object_new_int(s->subset_id));
-	json_object_object_add(o, "weight", json_object_new_int64(s->weight));
-	json_object_object_add(o, "endpoints", eps);
-	json_object_object_add(o, "connections_opened", json_object_new_uint64(st->conns_opened));
-	json_object_object_add(o, "connections_closed", json_object_new_uint64(st->conns_closed));
-	json_object_object_add(o, "connections_active",
-			       json_object_new_uint64(st->conns_opened > st->conns_closed
-							  ? st->conns_opened - st->conns_closed
-							  : 0));
-	json_object_object_add(o, "packets_in", json_object_new_uint64(st->packets_in));
-	json_object_object_add(o, "bytes_in", json_object_new_uint64(st->bytes_in));
-	json_object_object_add(o, "packets_out", json_object_new_uint64(st->packets_out));
-	json_object_object_add(o, "bytes_out", json_object_new_uint64(st->bytes_out));
-	json_object_object_add(o, "backend_resets", json_object_new_uint64(st->backend_resets));
-	json_object_object_add(o, "no_endpoint", json_object_new_uint64(st->no_endpoint));
-	return o;
-}
-
-static json_object *service_json(const struct sl_status_service *s)
-{
-	json_object *o = json_object_new_object(), *ports = json_object_new_array(),
-		    *routes = json_object_new_array(), *subsets = json_object_new_array();
-	char buf[64];
-	size_t i, j;
-
-	json_object_object_add(o, "name", json_object_new_string(s->name));
-	json_object_object_add(o, "id", json_object_new_int(s->svc_id));
-	json_object_object_add(o, "affinity",
-			       json_object_new_string(s->flags & SL_SVC_AFFINITY_CLIENT_IP
-							  ? "client-ip"
-							  : "connection"));
-	json_object_object_add(o, "overridden", json_object_new_boolean(s->overridden));
-	for (i = 0; i < s->n_ports; i++) {
-		json_object *p = json_object_new_object();
-
-		json_object_object_add(
-		    p, "vip",
-		    json_object_new_string(sl_addr_str(&s->ports[i].vip, buf, sizeof(buf))));
-		json_object_object_add(p, "port", json_object_new_int(s->ports[i].port));
-		json_object_object_add(p, "protocol",
-				       json_object_new_string(proto_name(s->ports[i].proto)));
-		json_object_object_add(p, "target_port",
-				       json_object_new_int(s->ports[i].target_port));
-		json_object_array_add(ports, p);
-	}
-	for (i = 0; i < s->n_routes; i++) {
-		json_object *r = json_object_new_object(), *w = json_object_new_object();
-		json_object *m = json_object_new_array();
-
-		for (j = 0; j < sizeof(match_names) / sizeof(match_names[0]); j++)
-			if (s->routes[i].flags & match_names[j].flag)
-				json_object_array_add(m,
-						      json_object_new_string(match_names[j].name));
-		json_object_object_add(
-		    r, "enforced",
-		    json_object_new_boolean(!(s->routes[i].flags & SL_ROUTE_NEEDS_L7)));
-		for (j = 0; j < s->n_subsets; j++)
-			json_object_object_add(w, s->subsets[j].name,
-					       json_object_new_int64(s->routes[i].weight[j]));
-		json_object_object_add(r, "index", json_object_new_int(i));
-		json_object_object_add(r, "match", m);
-		json_object_object_add(r, "weights", w);
-		json_object_object_add(r, "default",
-				       json_object_new_boolean((int)i == s->default_route));
-		json_object_object_add(
-		    r, "overridden",
-		    json_object_new_boolean(s->routes[i].flags & SL_ROUTE_OVERRIDDEN));
-		json_object_array_add(routes, r);
-	}
-	for (i = 0; i < s->n_subsets; i++)
-		json_object_array_add(subsets, subset_json(&s->subsets[i]));
-	json_object_object_add(o, "ports", ports);
-	json_object_object_add(o, "routes", routes);
-	json_object_object_add(o, "subsets", subsets);
-	return o;
-}
 
 static void print_text(const struct sl_status *st, char ifs[][IF_NAMESIZE], int n_ifs)
 {
@@ -179,14 +41,14 @@ static void print_text(const struct sl_status *st, char ifs[][IF_NAMESIZE], int 
 			printf("  %s%s%s:%u/%s -> %u\n",
 			       s->ports[k].vip.family == SL_AF_INET6 ? "[" : "", buf,
 			       s->ports[k].vip.family == SL_AF_INET6 ? "]" : "", s->ports[k].port,
-			       proto_name(s->ports[k].proto), s->ports[k].target_port);
+			       sl_proto_name(s->ports[k].proto), s->ports[k].target_port);
 		}
 		printf("  routes:\n");
 		for (k = 0; k < s->n_routes; k++) {
-			printf("    %zu %-24s", k, route_match(&s->routes[k], buf, sizeof(buf)));
+			printf("    %zu %-24s", k, sl_route_match(&s->routes[k], buf, sizeof(buf)));
 			for (j = 0; j < s->n_subsets; j++)
 				printf(" %s=%u", s->subsets[j].name, s->routes[k].weight[j]);
-			printf("%s\n", route_note(&s->routes[k]));
+			printf("%s\n", sl_route_note(&s->routes[k]));
 		}
 		printf("  %-10s %7s %9s %9s %7s %10s %12s %10s %12s %7s  %s\n", "SUBSET", "WEIGHT",
 		       "OPENED", "CLOSED", "ACTIVE", "PKTS_IN", "BYTES_IN", "PKTS_OUT", "BYTES_OUT",
@@ -205,7 +67,7 @@ static void print_text(const struct sl_status *st, char ifs[][IF_NAMESIZE], int 
 			       (unsigned long long)c->packets_out, (unsigned long long)c->bytes_out,
 			       (unsigned long long)c->backend_resets);
 			for (k = 0; k < sub->n_eps; k++) {
-				endpoint_str(&sub->eps[k], buf, sizeof(buf));
+				sl_endpoint_str(&sub->eps[k], buf, sizeof(buf));
 				printf(" %s", buf);
 			}
 			printf("%s\n", sub->n_eps ? "" : " (none)");
@@ -252,26 +114,12 @@ int cmd_status(int argc, char **argv)
 	if (n_ifs < 0)
 		n_ifs = 0;
 	if (cli.json) {
-		json_object *o = json_object_new_object(), *svcs = json_object_new_array();
-		json_object *g = json_object_new_object(), *ia = json_object_new_array();
+		json_object *o = sl_status_json(&st);
+		json_object *ia = json_object_new_array();
 
-		for (i = 0; i < st.n_services; i++)
-			json_object_array_add(svcs, service_json(&st.services[i]));
-		for (i = 0; i < SL_G_MAX; i++)
-			json_object_object_add(g, sl_global_name(i),
-					       json_object_new_uint64(st.global[i]));
 		for (i = 0; i < (size_t)n_ifs; i++)
 			json_object_array_add(ia, json_object_new_string(ifs[i]));
-		json_object_object_add(o, "generation",
-				       json_object_new_uint64(st.state.generation));
-		json_object_object_add(o, "applied_ns",
-				       json_object_new_uint64(st.state.applied_ns));
-		json_object_object_add(o, "active_slot", json_object_new_int(st.state.active_slot));
-		json_object_object_add(o, "conntrack_entries",
-				       json_object_new_int64(st.ct_entries));
 		json_object_object_add(o, "interfaces", ia);
-		json_object_object_add(o, "datapath", g);
-		json_object_object_add(o, "services", svcs);
 		sl_json_print(o);
 	} else {
 		print_text(&st, ifs, n_ifs);

@@ -41,6 +41,7 @@ void sl_maps_from_skel(struct sl_maps *m, const struct sluice_bpf *skel)
 	m->svc_names = bpf_map__fd(skel->maps.sl_svc_names);
 	m->vip_filter = bpf_map__fd(skel->maps.sl_vip_filter);
 	m->be_filter = bpf_map__fd(skel->maps.sl_be_filter);
+	m->http_codes = bpf_map__fd(skel->maps.sl_http_codes);
 	m->owned = false;
 }
 
@@ -56,6 +57,7 @@ int sl_maps_open_pinned(struct sl_maps *m, const char *pin_dir)
 	    {SL_MAP_STATS, &m->stats},		 {SL_MAP_GLOBAL, &m->global},
 	    {SL_MAP_SUBSETS, &m->subset_names},	 {SL_MAP_SVC_NAMES, &m->svc_names},
 	    {SL_MAP_VIP_FILTER, &m->vip_filter}, {SL_MAP_BE_FILTER, &m->be_filter},
+	    {SL_MAP_HTTP_CODES, &m->http_codes},
 	};
 	char path[512];
 	size_t i;
@@ -78,9 +80,9 @@ int sl_maps_open_pinned(struct sl_maps *m, const char *pin_dir)
 
 void sl_maps_close(struct sl_maps *m)
 {
-	int *fds[] = {&m->state,	&m->services,  &m->endpoints,  &m->src_match,
-		      &m->conntrack,	&m->revnat,    &m->stats,      &m->global,
-		      &m->subset_names, &m->svc_names, &m->vip_filter, &m->be_filter};
+	int *fds[] = {&m->state,      &m->services,  &m->endpoints, &m->src_match,    &m->conntrack,
+		      &m->revnat,     &m->stats,     &m->global,    &m->subset_names, &m->svc_names,
+		      &m->vip_filter, &m->be_filter, &m->http_codes};
 	size_t i;
 
 	if (!m->owned)
@@ -945,7 +947,7 @@ const char *sl_global_name(int idx)
 
 static int read_stats(const struct sl_maps *m, __u32 id, struct sl_stats *sum)
 {
-	int ncpu = libbpf_num_possible_cpus(), c;
+	int ncpu = libbpf_num_possible_cpus(), c, k;
 	struct sl_stats *v;
 
 	memset(sum, 0, sizeof(*sum));
@@ -967,6 +969,8 @@ static int read_stats(const struct sl_maps *m, __u32 id, struct sl_stats *sum)
 		sum->bytes_out += v[c].bytes_out;
 		sum->backend_resets += v[c].backend_resets;
 		sum->no_endpoint += v[c].no_endpoint;
+		for (k = 0; k < 5; k++)
+			sum->http_responses[k] += v[c].http_responses[k];
 	}
 	free(v);
 	return 0;
@@ -989,6 +993,49 @@ static int read_global(const struct sl_maps *m, uint64_t *out)
 			continue;
 		for (c = 0; c < ncpu; c++)
 			out[i] += v[c];
+	}
+	free(v);
+	return 0;
+}
+
+/* Attach every (subset, code) counter to its subset in st. */
+static int read_http_codes(const struct sl_maps *m, struct sl_status *st)
+{
+	int ncpu = libbpf_num_possible_cpus(), c;
+	struct sl_http_code_key k, nk, *cur = NULL;
+	size_t i, j;
+	__u64 *v;
+
+	if (ncpu < 0)
+		return ncpu;
+	v = calloc(ncpu, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	while (!bpf_map_get_next_key(m->http_codes, cur, &nk)) {
+		__u64 sum = 0;
+
+		k = nk;
+		cur = &k;
+		if (bpf_map_lookup_elem(m->http_codes, &k, v))
+			continue;
+		for (c = 0; c < ncpu; c++)
+			sum += v[c];
+		for (i = 0; i < st->n_services; i++)
+			for (j = 0; j < st->services[i].n_subsets; j++) {
+				struct sl_status_subset *sub = &st->services[i].subsets[j];
+				struct sl_status_http_code *p;
+
+				if (sub->subset_id != k.subset_id)
+					continue;
+				p = realloc(sub->codes, (sub->n_codes + 1) * sizeof(*p));
+				if (!p) {
+					free(v);
+					return -ENOMEM;
+				}
+				sub->codes = p;
+				sub->codes[sub->n_codes++] =
+				    (struct sl_status_http_code){.code = k.code, .count = sum};
+			}
 	}
 	free(v);
 	return 0;
@@ -1140,6 +1187,9 @@ int sl_tables_read_status(const struct sl_maps *m, struct sl_status *st)
 	for (j = 0; j < st->n_services; j++)
 		qsort(st->services[j].ports, st->services[j].n_ports,
 		      sizeof(*st->services[j].ports), cmp_port);
+	err = read_http_codes(m, st);
+	if (err)
+		goto fail;
 	return 0;
 fail:
 	sl_status_free(st);
@@ -1152,8 +1202,10 @@ void sl_status_free(struct sl_status *st)
 
 	for (i = 0; i < st->n_services; i++) {
 		free(st->services[i].ports);
-		for (j = 0; j < SL_MAX_SUBSETS; j++)
+		for (j = 0; j < SL_MAX_SUBSETS; j++) {
 			free(st->services[i].subsets[j].eps);
+			free(st->services[i].subsets[j].codes);
+		}
 	}
 	free(st->services);
 	memset(st, 0, sizeof(*st));

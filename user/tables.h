@@ -28,6 +28,7 @@ struct sl_maps {
 	int svc_names;
 	int vip_filter;
 	int be_filter;
+	int http_codes;
 	bool owned; /* close the fds in sl_maps_close() */
 };
 
@@ -76,13 +77,20 @@ struct sl_status_port {
 	uint8_t proto;
 };
 
+struct sl_status_http_code {
+	uint32_t code;
+	uint64_t count;
+};
+
 struct sl_status_subset {
 	char name[SL_SUBSET_NAME_LEN];
 	uint32_t subset_id;
 	uint32_t weight; /* in the default route */
 	struct sl_status_endpoint *eps;
 	size_t n_eps;
-	struct sl_stats stats; /* summed over CPUs */
+	struct sl_stats stats;		   /* summed over CPUs */
+	struct sl_status_http_code *codes; /* HTTP responses by exact code */
+	size_t n_codes;
 };
 
 struct sl_status_service {
