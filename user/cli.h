@@ -44,6 +44,7 @@ int cmd_apply(int argc, char **argv);
 int cmd_check(int argc, char **argv);
 int cmd_weights(int argc, char **argv);
 int cmd_status(int argc, char **argv);
+int cmd_top(int argc, char **argv);
 int cmd_down(int argc, char **argv);
 
 #endif /* SLUICE_CLI_H */

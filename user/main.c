@@ -25,6 +25,7 @@ static const struct cmd {
     {"check", cmd_check, "check --config FILE"},
     {"weights", cmd_weights, "weights SERVICE [SUBSET=WEIGHT ...]"},
     {"status", cmd_status, "status"},
+    {"top", cmd_top, "top [--interval SEC] [--count N | --once]"},
     {"down", cmd_down, "down"},
 };
 

@@ -89,7 +89,7 @@ static json_object *subset_json(const struct sl_status_subset *s)
 	json_object_object_add(o, "backend_resets", json_object_new_uint64(st->backend_resets));
 	json_object_object_add(o, "no_endpoint", json_object_new_uint64(st->no_endpoint));
 	for (i = 0; i < 5; i++) {
-		snprintf(buf, sizeof(buf), "%zux", i + 1);
+		snprintf(buf, sizeof(buf), "%zuxx", i + 1);
 		json_object_object_add(http, buf, json_object_new_uint64(st->http_responses[i]));
 	}
 	json_object_object_add(o, "http_responses", http);
