@@ -81,6 +81,7 @@ struct kpod {
 	struct kcport *cports;
 	size_t n_cports;
 	bool ready;
+	bool terminal; /* Succeeded or Failed: its address may belong to another pod by now */
 };
 
 struct kaddr {
@@ -601,6 +602,31 @@ static void ignore_others(struct rd *r, const yaml_node_t *map, const char *cons
 	}
 }
 
+/*
+ * Every key of map that is not in known[] is an error: the field is not in
+ * Istio's schema (a typo), and the API server would refuse the object.
+ * Leaving it out would widen a match or change a split.
+ */
+static void reject_others(struct rd *r, const yaml_node_t *map, const char *const known[],
+			  const char *where)
+{
+	size_t i, j;
+
+	if (!map || map->type != YAML_MAPPING_NODE)
+		return;
+	for (i = 0; i < map_len(map); i++) {
+		yaml_node_t *kn = map_key(r, map, i);
+		const char *key = scal(kn);
+
+		for (j = 0; key && known[j]; j++)
+			if (!strcmp(known[j], key))
+				break;
+		if (!key || !known[j])
+			err_at(r, kn, "'%s' %s of %s is not an Istio field (a typo?)", key ? key : "?",
+			       where, r->what);
+	}
+}
+
 /* Metadata and duplicates */
 
 static int parse_meta(struct rd *r, const yaml_node_t *obj, const char *kind, struct kmeta *m)
@@ -861,6 +887,12 @@ static int add_pod(struct rd *r, const yaml_node_t *obj)
 			tmp.n_ips = 1;
 	}
 	tmp.ready = pod_ready(r, obj, status);
+	{
+		const char *phase = scal(get(r, status, "phase"));
+
+		/* Istio's PodCache indexes Pending and Running pods only (kube/controller/pod.go). */
+		tmp.terminal = phase && (!strcmp(phase, "Succeeded") || !strcmp(phase, "Failed"));
+	}
 	p = grow(k, (void **)&k->pods, &k->n_pods, sizeof(*p));
 	if (!p)
 		return -ENOMEM;
@@ -1217,7 +1249,7 @@ static int parse_match(struct rd *r, const yaml_node_t *n, bool tcp, const char 
 	*applies = true;
 	if (!want(r, n, YAML_MAPPING_NODE, "a match block"))
 		return 0;
-	ignore_others(r, n, tcp ? tcp_known : http_known, "in a match block", NOT_DONE);
+	reject_others(r, n, tcp ? tcp_known : http_known, "in a match block");
 	if (gateways_only(r, get(r, n, "gateways"))) {
 		warn_at(r, n,
 			"this match block of %s of %s applies to gateways only (not 'mesh'); "
@@ -1240,7 +1272,7 @@ static int parse_match(struct rd *r, const yaml_node_t *n, bool tcp, const char 
 		get_port(r, v, "port", &m->port);
 		m->port_pos = pos_of(r, v);
 	}
-	v = get(r, n, "destinationSubnets");
+	v = tcp ? get(r, n, "destinationSubnets") : NULL;
 	if (v && want(r, v, YAML_SEQUENCE_NODE, "destinationSubnets")) {
 		m->dst = kalloc(r->k, seq_len(v), sizeof(*m->dst));
 		if (!m->dst)
@@ -1250,7 +1282,7 @@ static int parse_match(struct rd *r, const yaml_node_t *n, bool tcp, const char 
 				       &m->dst[m->n_dst]))
 				m->n_dst++;
 	}
-	v = get(r, n, "sourceSubnet");
+	v = tcp ? get(r, n, "sourceSubnet") : NULL;
 	if (v) {
 		m->src = kalloc(r->k, 1, sizeof(*m->src));
 		if (!m->src)
@@ -1285,7 +1317,7 @@ static int parse_match(struct rd *r, const yaml_node_t *n, bool tcp, const char 
 static int parse_dest(struct rd *r, const yaml_node_t *n, const char *rname, struct kdest *d,
 		      bool *weight_given)
 {
-	static const char *const dw_known[] = {"destination", "weight", NULL};
+	static const char *const dw_known[] = {"destination", "weight", "headers", NULL};
 	static const char *const dest_known[] = {"host", "subset", "port", NULL};
 	yaml_node_t *dn, *v;
 	const char *w;
@@ -1293,7 +1325,10 @@ static int parse_dest(struct rd *r, const yaml_node_t *n, const char *rname, str
 	*weight_given = false;
 	if (!want(r, n, YAML_MAPPING_NODE, "a route destination"))
 		return -EINVAL;
-	ignore_others(r, n, dw_known, "in a route destination", NOT_DONE);
+	reject_others(r, n, dw_known, "in a route destination");
+	for (size_t i = 0; i < map_len(n); i++)
+		if (scal(map_key(r, n, i)) && !strcmp(scal(map_key(r, n, i)), "headers"))
+			ignored(r, map_key(r, n, i), "in a route destination", NOT_DONE);
 	dn = get(r, n, "destination");
 	if (!dn) {
 		err_at(r, n, "a destination of %s of %s has no 'destination'", rname, r->what);
@@ -1301,7 +1336,7 @@ static int parse_dest(struct rd *r, const yaml_node_t *n, const char *rname, str
 	}
 	if (!want(r, dn, YAML_MAPPING_NODE, "destination"))
 		return -EINVAL;
-	ignore_others(r, dn, dest_known, "in a destination", NOT_DONE);
+	reject_others(r, dn, dest_known, "in a destination");
 	v = get(r, dn, "host");
 	if (!v) {
 		err_at(r, dn, "a destination of %s of %s has no 'host'", rname, r->what);
@@ -1492,7 +1527,11 @@ static int add_virtual_service(struct rd *r, const yaml_node_t *obj)
 	}
 	hosts = get(r, spec, "hosts");
 	if (!hosts) {
-		err_at(r, spec, "%s has no spec.hosts; say which Services it routes", r->what);
+		/* Istio: a VirtualService without hosts is a delegate, used only through another's 'delegate'. */
+		warn_at(r, spec,
+			"%s has no spec.hosts, so it is a delegate; sluice does not follow 'delegate' "
+			"and leaves it out",
+			r->what);
 		return 0;
 	}
 	if (!want(r, hosts, YAML_SEQUENCE_NODE, "spec.hosts"))
@@ -1603,7 +1642,9 @@ static bool ends_with(const char *s, const char *suffix)
  * based on the namespace of the rule"); NAME.NAMESPACE.svc.cluster.local is
  * the full name. Like the pods' DNS search path, NAME.NAMESPACE and
  * NAME.NAMESPACE.svc are accepted too. why (if not NULL) says what was
- * looked for when nothing is found.
+ * looked for when nothing is found. -1: no such Service; -2: the host is not
+ * a name of this cluster's Services at all (a wildcard, or a ServiceEntry
+ * or external host such as api.example.com).
  */
 static int find_service(const struct sl_k8s *k, const char *host, const char *ns, char *why,
 			size_t len)
@@ -1618,7 +1659,7 @@ static int find_service(const struct sl_k8s *k, const char *host, const char *ns
 			    why, len,
 			    "it is a wildcard; sluice routes Kubernetes Services, named one by "
 			    "one");
-		return -1;
+		return -2;
 	}
 	if (strlen(host) >= sizeof(buf))
 		goto foreign;
@@ -1645,7 +1686,7 @@ foreign:
 		snprintf(why, len,
 			 "it is not a Service of this cluster (write NAME, NAME.NAMESPACE or "
 			 "NAME.NAMESPACE." CLUSTER_DOMAIN ")");
-	return -1;
+	return -2;
 }
 
 static const struct kpod *pod_by_name(const struct sl_k8s *k, const char *ns, const char *name)
@@ -1663,7 +1704,9 @@ static const struct kpod *pod_by_ip(const struct sl_k8s *k, const char *ns, cons
 	size_t i, j;
 
 	for (i = 0; i < k->n_pods; i++)
-		for (j = 0; !strcmp(k->pods[i].m.ns, ns) && j < k->pods[i].n_ips; j++)
+		for (j = 0; !k->pods[i].terminal && !strcmp(k->pods[i].m.ns, ns) &&
+			    j < k->pods[i].n_ips;
+		     j++)
 			if (addr_eq(&k->pods[i].ips[j], a))
 				return &k->pods[i];
 	return NULL;
@@ -2041,6 +2084,15 @@ static int build_service(struct bld *b, struct kvs *vs, const struct khost *h)
 	int si, err;
 
 	si = find_service(b->k, h->name, vs->m.ns, why, sizeof(why));
+	if (si == -2) {
+		/* Istio routes ServiceEntry and external hosts too; sluice only Services. */
+		sl_diag_add(b->diag, &h->pos, "warning",
+			    "host '%s' of VirtualService %s/%s is not a Kubernetes Service of "
+			    "this cluster (a ServiceEntry or external host?); sluice leaves it "
+			    "alone",
+			    h->name, vs->m.ns, vs->m.name);
+		return 0;
+	}
 	if (si < 0) {
 		sl_diag_add(b->diag, &h->pos, "error",
 			    "host '%s' of VirtualService %s/%s matches no Service: %s", h->name,
@@ -2048,6 +2100,8 @@ static int build_service(struct bld *b, struct kvs *vs, const struct khost *h)
 		return 0;
 	}
 	svc = &b->k->svcs[si];
+	if (svc->routed_by == vs)
+		return 0; /* hosts: [backend, backend.default.svc.cluster.local] */
 	if (svc->routed_by) {
 		snprintf(where, sizeof(where), "%s:%d", svc->routed_by->m.pos.file,
 			 svc->routed_by->m.pos.line);
@@ -2127,14 +2181,12 @@ static int build_service(struct bld *b, struct kvs *vs, const struct khost *h)
 	}
 	if (s->n_ports != svc->n_ports)
 		return 0;
-	err = build_subsets(b, svc, dr, all, s, &h->pos);
-	if (err)
-		return err;
-	if (!s->n_subsets && !n_routes) {
+	if (!n_routes) {
 		/* Nothing to route with: not a model service at all. */
 		sl_diag_add(b->diag, &h->pos, "warning",
-			    "VirtualService %s/%s has no route sluice can use for Service %s/%s, "
-			    "and no DestinationRule subsets; sluice leaves the Service alone",
+			    "VirtualService %s/%s has no route sluice can use for Service %s/%s "
+			    "(tls, gateway-only or redirect routes only); sluice leaves the Service "
+			    "alone",
 			    vs->m.ns, vs->m.name, svc->m.ns, svc->m.name);
 		free(s->vips);
 		free(s->ports);
@@ -2143,6 +2195,9 @@ static int build_service(struct bld *b, struct kvs *vs, const struct khost *h)
 		b->added--;
 		return 0;
 	}
+	err = build_subsets(b, svc, dr, all, s, &h->pos);
+	if (err)
+		return err;
 
 	if (n_routes > SL_MAX_ROUTES) {
 		sl_diag_add(b->diag, &vs->m.pos, "error",
@@ -2208,7 +2263,7 @@ static int build_workloads(struct bld *b)
 	for (i = 0; i < b->k->n_pods; i++) {
 		const struct kpod *p = &b->k->pods[i];
 
-		if (!p->n_ips)
+		if (!p->n_ips || p->terminal)
 			continue;
 		w = realloc(cfg->workloads, (cfg->n_workloads + 1) * sizeof(*w));
 		if (!w)
@@ -2263,6 +2318,27 @@ int sl_k8s_build(struct sl_k8s *k, struct sl_config *cfg, struct sl_diag *diag, 
 			if (b.dr_svc[j] == b.dr_svc[i])
 				break;
 		if (j < i) {
+			/*
+			 * Istio looks a rule up in the client's namespace, then the
+			 * Service's, then the root namespace (deploy guidelines,
+			 * "Cross-namespace configuration"). sluice has no per-client
+			 * rules: the Service's own namespace wins, the other is said.
+			 */
+			const char *sns = k->svcs[b.dr_svc[i]].m.ns;
+			bool mine = !strcmp(d->m.ns, sns), theirs = !strcmp(k->drs[j].m.ns, sns);
+			size_t lose = mine ? j : i, keep = mine ? i : j;
+
+			if (mine != theirs) {
+				sl_diag_add(diag, &k->drs[lose].host_pos, "warning",
+					    "DestinationRule %s/%s is for Service %s/%s, which has "
+					    "its own DestinationRule %s/%s; sluice uses that one (Istio "
+					    "would use this one for clients in namespace %s)",
+					    k->drs[lose].m.ns, k->drs[lose].m.name, sns,
+					    k->svcs[b.dr_svc[i]].m.name, k->drs[keep].m.ns,
+					    k->drs[keep].m.name, k->drs[lose].m.ns);
+				b.dr_svc[lose] = -1;
+				continue;
+			}
 			sl_diag_add(
 			    diag, &d->host_pos, "error",
 			    "DestinationRule %s/%s is for Service %s/%s, like DestinationRule "

@@ -604,10 +604,65 @@ static void test_error_host_no_service(void **state)
 		     "k.yaml:35:27: error: destination host 'details.shop.svc.cluster.local' of "
 		     "http[0] of VirtualService shop/reviews matches no Service: there is no "
 		     "Service details in namespace shop");
-	assert_error(SVC PODS DR VS_NS("shop", "www.example.com") SPLIT,
-		     "k.yaml:32:11: error: host 'www.example.com' of VirtualService shop/reviews "
-		     "matches no Service: it is not a Service of this cluster (write NAME, "
-		     "NAME.NAMESPACE or NAME.NAMESPACE.svc.cluster.local)");
+	/* A host outside the cluster (ServiceEntry, egress): Istio routes it, sluice leaves it. */
+	{
+		struct sl_config *cfg;
+		struct sl_diag d;
+
+		cfg = load_ok(BASE SPLIT "---\napiVersion: networking.istio.io/v1\n"
+					 "kind: VirtualService\nmetadata: {name: ext, namespace: shop}\n"
+					 "spec: {hosts: [www.example.com], http: [{route: [{destination: "
+					 "{host: www.example.com}}]}]}\n",
+			      &d);
+		assert_int_equal(cfg->n_services, 1);
+		assert_true(has_msg(&d, "k.yaml:43:16: warning: host 'www.example.com' of "
+					"VirtualService shop/ext is not a Kubernetes Service of this "
+					"cluster (a ServiceEntry or external host?); sluice leaves it "
+					"alone"));
+		sl_config_free(cfg);
+		sl_diag_free(&d);
+	}
+}
+
+/* Review of issue 3: what real `kubectl get -o yaml` output holds. */
+static void test_real_world(void **state)
+{
+	const struct sl_service_cfg *s;
+	struct sl_config *cfg;
+	struct sl_diag d;
+	size_t i;
+
+	/* A typo in a match block is an error, never a catch-all. */
+	assert_error(BASE "  - match: [{sourcelabels: {app: frontend}}]\n"
+			  "    route: [{destination: {host: reviews, subset: v2}}]\n" SPLIT,
+		     "k.yaml:34:14: error: 'sourcelabels' in a match block of VirtualService "
+		     "shop/reviews is not an Istio field (a typo?)");
+	/* destinationSubnets is a tcp match only. */
+	assert_error(BASE "  - match: [{destinationSubnets: [10.96.0.0/16]}]\n"
+			  "    route: [{destination: {host: reviews, subset: v2}}]\n" SPLIT,
+		     "k.yaml:34:14: error: 'destinationSubnets' in a match block of VirtualService "
+		     "shop/reviews is not an Istio field (a typo?)");
+	/* The same Service under two names in one VirtualService. */
+	cfg = load_ok(SVC PODS DR VS_NS("shop", "reviews, reviews.shop.svc.cluster.local") SPLIT,
+		      &d);
+	assert_int_equal(cfg->n_services, 1);
+	sl_config_free(cfg);
+	sl_diag_free(&d);
+	/* A finished Job's pod kept its address, now reused: it is no workload. */
+	cfg = load_ok(BASE SPLIT "---\napiVersion: v1\nkind: Pod\n"
+				 "metadata: {name: job, namespace: shop, labels: {app: job}}\n"
+				 "status: {phase: Succeeded, podIP: 10.0.9.1}\n",
+		      &d);
+	for (i = 0; i < cfg->n_workloads; i++) {
+		const char *app =
+		    label_of(cfg->workloads[i].labels, cfg->workloads[i].n_labels, "app");
+
+		assert_true(!app || strcmp(app, "job"));
+	}
+	s = svc_named(cfg, "reviews.shop");
+	assert_int_equal(s->n_subsets, 2);
+	sl_config_free(cfg);
+	sl_diag_free(&d);
 }
 
 static void test_error_negative_weight(void **state)
@@ -688,6 +743,7 @@ int main(void)
 	    cmocka_unit_test(test_error_port),
 	    cmocka_unit_test(test_error_duplicate),
 	    cmocka_unit_test(test_error_yaml_syntax),
+	    cmocka_unit_test(test_real_world),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
