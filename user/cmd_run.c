@@ -33,6 +33,7 @@
 #include "cli.h"
 #include "datapath.h"
 #include "log.h"
+#include "metrics.h"
 #include "tables.h"
 
 #define MAX_IFACES    64
@@ -49,7 +50,8 @@ struct run_ctx {
 	int n_ifaces;
 	bool detach_on_exit;
 	struct sl_datapath dp;
-	bool have_last; /* digest of the configuration applied last */
+	struct sl_metrics *metrics; /* --metrics; NULL when off */
+	bool have_last;		    /* digest of the configuration applied last */
 	uint64_t last;
 	bool have_bad; /* digest of the configuration rejected last, reported once */
 	uint64_t last_bad;
@@ -130,6 +132,7 @@ static int reload(struct run_ctx *c, bool force)
 		pr_warn("Error: %s is invalid; keeping generation %llu\n", c->what,
 			(unsigned long long)generation(&c->dp.maps));
 		json_event("rejected", c, &diag, NULL);
+		sl_metrics_reloaded(c->metrics, false);
 		c->have_bad = digest != 0;
 		c->last_bad = digest;
 		goto out;
@@ -138,6 +141,7 @@ static int reload(struct run_ctx *c, bool force)
 		pr_warn("Error: cannot read %s: %s; keeping generation %llu\n", c->what,
 			strerror(-err), (unsigned long long)generation(&c->dp.maps));
 		json_event("rejected", c, &diag, NULL);
+		sl_metrics_reloaded(c->metrics, false);
 		goto out;
 	}
 	sl_diag_free(&diag);
@@ -154,6 +158,7 @@ static int reload(struct run_ctx *c, bool force)
 		pr_warn("Error: applying %s failed: %s; keeping generation %llu\n", c->what,
 			strerror(-err), (unsigned long long)generation(&c->dp.maps));
 		json_event("apply-failed", c, &diag, NULL);
+		sl_metrics_reloaded(c->metrics, false);
 		goto out;
 	}
 	pr_info("applied %s: generation %llu, %zu services\n", c->what,
@@ -166,6 +171,7 @@ static int reload(struct run_ctx *c, bool force)
 					       json_object_new_uint64(cfg->n_services));
 		json_event("applied", c, &diag, x);
 	}
+	sl_metrics_reloaded(c->metrics, true);
 	c->have_last = true;
 	c->last = digest;
 	/* the same mistake made again later is worth reporting again */
@@ -201,6 +207,7 @@ static int first_load(struct run_ctx *c)
 	pr_info("%s is what generation %llu was applied from: keeping it\n", c->what,
 		(unsigned long long)s.generation);
 	json_event("kept", c, NULL, NULL);
+	sl_metrics_reloaded(c->metrics, true);
 	c->have_last = true;
 	c->last = digest;
 	return 0;
@@ -455,18 +462,20 @@ out:
 static int usage(void)
 {
 	sl_error("usage: sluice run --config FILE|DIR [--config FILE|DIR ...] --iface IF "
-		 "[--iface IF ...] [--detach-on-exit]");
+		 "[--iface IF ...] [--detach-on-exit] [--metrics [ADDR:]PORT [--metrics-istio]]");
 	return SL_EXIT_INVALID;
 }
 
 int cmd_run(int argc, char **argv)
 {
 	static const struct option opts[] = {
-	    {"config", required_argument, NULL, 'c'},
-	    {"iface", required_argument, NULL, 'i'},
-	    {"detach-on-exit", no_argument, NULL, 'D'},
-	    {},
+	    {"config", required_argument, NULL, 'c'},	{"iface", required_argument, NULL, 'i'},
+	    {"detach-on-exit", no_argument, NULL, 'D'}, {"metrics", required_argument, NULL, 'm'},
+	    {"metrics-istio", no_argument, NULL, 'I'},	{},
 	};
+	struct sl_metrics_addr maddr;
+	const char *metrics = NULL, *why;
+	bool metrics_istio = false;
 	struct run_ctx c = {};
 	sigset_t set;
 	int opt, i, err, ret = SL_EXIT_SYSTEM;
@@ -497,6 +506,12 @@ int cmd_run(int argc, char **argv)
 		case 'D':
 			c.detach_on_exit = true;
 			break;
+		case 'm':
+			metrics = optarg;
+			break;
+		case 'I':
+			metrics_istio = true;
+			break;
 		default:
 			return usage();
 		}
@@ -508,6 +523,15 @@ int cmd_run(int argc, char **argv)
 			sl_error("--iface '%s': no such interface", c.ifaces[i]);
 			return SL_EXIT_INVALID;
 		}
+	if (metrics && sl_metrics_parse_addr(metrics, &maddr, &why)) {
+		sl_error("--metrics '%s': %s (PORT, :PORT, IPV4:PORT or [IPV6]:PORT)", metrics,
+			 why);
+		return SL_EXIT_INVALID;
+	}
+	if (metrics_istio && !metrics) {
+		sl_error("--metrics-istio needs --metrics");
+		return SL_EXIT_INVALID;
+	}
 	c.what = sl_config_paths_str(c.configs, c.n_configs);
 	if (!c.what)
 		return SL_EXIT_SYSTEM;
@@ -519,10 +543,29 @@ int cmd_run(int argc, char **argv)
 	sigaddset(&set, SIGTERM);
 	sigprocmask(SIG_BLOCK, &set, NULL);
 
+	/* Before anything is loaded: a port in use changes nothing. */
+	if (metrics) {
+		err = sl_metrics_bind(&c.metrics, &maddr, metrics_istio);
+		if (err) {
+			sl_error("--metrics %s: cannot listen: %s", maddr.str, strerror(-err));
+			free(c.what);
+			return SL_EXIT_SYSTEM;
+		}
+	}
 	err = sl_dp_load(&c.dp, cli.pin_dir);
 	if (err) {
+		sl_metrics_stop(c.metrics);
 		free(c.what);
 		return SL_EXIT_SYSTEM;
+	}
+	/* Its thread inherits the blocked signals: they stay the signalfd's. */
+	if (c.metrics) {
+		err = sl_metrics_start(c.metrics, cli.pin_dir);
+		if (err) {
+			sl_error("--metrics %s: cannot start the server: %s", maddr.str,
+				 strerror(-err));
+			goto out;
+		}
 	}
 	for (i = 0; i < c.n_ifaces; i++)
 		if (sl_dp_attach(&c.dp, c.ifaces[i]))
@@ -549,13 +592,18 @@ int cmd_run(int argc, char **argv)
 				json_object_array_add(ifs, json_object_new_string(c.ifaces[i]));
 			json_object_object_add(x, "interfaces", ifs);
 			json_object_object_add(x, "pin_dir", json_object_new_string(cli.pin_dir));
+			if (c.metrics)
+				json_object_object_add(x, "metrics",
+						       json_object_new_string(maddr.str));
 		}
 		json_event("running", &c, NULL, x);
 	}
+	sl_metrics_set_ready(c.metrics, true);
 
 	err = event_loop(&c);
 	ret = err ? SL_EXIT_SYSTEM : SL_EXIT_OK;
 out:
+	sl_metrics_stop(c.metrics);
 	if (c.detach_on_exit) {
 		for (i = 0; i < c.n_ifaces; i++)
 			sl_dp_detach(c.ifaces[i]);

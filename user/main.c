@@ -10,10 +10,8 @@
 
 #include "cli.h"
 #include "log.h"
+#include "version.h"
 
-#ifndef SLUICE_VERSION
-#define SLUICE_VERSION "0.1.0"
-#endif
 
 static const struct cmd {
 	const char *name;
