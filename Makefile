@@ -36,7 +36,8 @@ USER_OBJS := $(patsubst user/%.c,$(BUILD)/user/%.o,$(USER_SRCS))
 LIB_OBJS  := $(filter-out $(BUILD)/user/main.o,$(USER_OBJS))
 SKEL      := $(BUILD)/sluice.skel.h
 
-TEST_BINS := $(BUILD)/tests/test_config $(BUILD)/tests/test_k8s $(BUILD)/tests/test_pkt $(BUILD)/tests/test_atomic
+TEST_BINS := $(BUILD)/tests/test_config $(BUILD)/tests/test_k8s $(BUILD)/tests/test_pkt $(BUILD)/tests/test_atomic \
+	     $(BUILD)/tests/test_http
 
 .DELETE_ON_ERROR:
 .PHONY: all deps test test-bins demo bench clean format
@@ -82,6 +83,10 @@ $(BUILD)/tests/test_k8s: tests/unit/test_k8s.c $(LIB_OBJS)
 $(BUILD)/tests/test_pkt: tests/pkt/test_pkt.c $(wildcard tests/pkt/*.h) $(LIB_OBJS)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) -Itests/pkt $(filter %.c %.o,$^) $(LDLIBS) -lm -o $@
+
+$(BUILD)/tests/test_http: tests/pkt/test_http.c $(wildcard tests/pkt/*.h) $(LIB_OBJS)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -Itests/pkt $(filter %.c %.o,$^) $(LDLIBS) -o $@
 
 $(BUILD)/tests/test_atomic: tests/pkt/test_atomic.c $(wildcard tests/pkt/*.h) $(LIB_OBJS)
 	$(call msg,CC,$@)

@@ -44,8 +44,10 @@ struct sl_pkt {
 	__u8 pad;
 	__u16 ip_check; /* IPv4 header checksum as in the packet */
 	__u16 pad2;
-	__u32 l4_off;	/* from the start of the frame */
-	__u32 csum_off; /* L4 checksum field, from the start of the frame */
+	__u32 l4_off;	   /* from the start of the frame */
+	__u32 csum_off;	   /* L4 checksum field, from the start of the frame */
+	__u32 payload_off; /* TCP: l4_off + doff * 4 */
+	__u32 payload_len; /* TCP: bytes after the header per the IP length; else 0 */
 };
 
 /* Largest header chain we read: Ethernet + IPv4 with options + TCP. */
@@ -85,6 +87,9 @@ static __always_inline int sl_parse_l4(struct __sk_buff *skb, struct sl_pkt *p, 
 			return SL_PARSE_MALFORMED;
 		if (th->doff < 5 || th->doff * 4 > l4_payload)
 			return SL_PARSE_MALFORMED;
+		/* a GSO skb's IP length covers all its segments: payload_len too */
+		p->payload_off = p->l4_off + th->doff * 4;
+		p->payload_len = l4_payload - th->doff * 4;
 		p->sport = th->source;
 		p->dport = th->dest;
 		p->tcp_flags = ((__u8 *)th)[13];

@@ -21,6 +21,7 @@
 #include "select.h"
 #include "conntrack.h"
 #include "filter.h"
+#include "http.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -263,6 +264,8 @@ int sl_egress(struct __sk_buff *skb)
 	if (st) {
 		st->packets_out += sl_wire_packets(skb);
 		st->bytes_out += len;
+		/* plaintext HTTP/1.x status lines only: limits in http.h */
+		sl_http_count(skb, &p, st, sid);
 	}
 	return TC_ACT_OK;
 }

@@ -8,6 +8,12 @@ HTTP (IPv4 and IPv6 on one socket, HTTP/1.0, one request per connection):
     GET /              -> "NAME\\n"
     GET /big?mb=N      -> N MiB of deterministic data (see big_block), with
                           header X-Backend: NAME, for long downloads
+    GET /flaky?every=N[&backend=B]
+                       -> "NAME\\n" with status 500 on every Nth /flaky request
+                          this process serves (the Nth, 2Nth, ...), 200 on the
+                          others; with backend=B, only the backend named B
+                          fails, the others always answer 200. Header
+                          X-Backend: NAME either way.
 UDP echo: a datagram D is answered with "NAME:" + D, to its sender.
 """
 import argparse
@@ -42,6 +48,22 @@ class Server(ThreadingHTTPServer):
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.0"
     name = "unknown"
+    flaky_lock = threading.Lock()
+    flaky_count = 0
+
+    def flaky_status(self, query):
+        """500 for every Nth /flaky request of this process, else 200."""
+        try:
+            every = int(parse_qs(query).get("every", ["0"])[0])
+        except ValueError:
+            return 400
+        only = parse_qs(query).get("backend", [None])[0]
+        if every <= 0 or (only is not None and only != self.name):
+            return 200
+        with Handler.flaky_lock:
+            Handler.flaky_count += 1
+            n = Handler.flaky_count
+        return 500 if n % every == 0 else 200
 
     def log_message(self, fmt, *args):
         pass
@@ -65,8 +87,12 @@ class Handler(BaseHTTPRequestHandler):
             except (BrokenPipeError, ConnectionResetError):
                 pass
             return
+        status = self.flaky_status(url.query) if url.path == "/flaky" else 200
+        if status == 400:
+            self.send_error(400)
+            return
         body = (self.name + "\n").encode()
-        self.send_response(200)
+        self.send_response(status)
         self.send_header("Content-Type", "text/plain")
         self.send_header("Content-Length", str(len(body)))
         self.send_header("X-Backend", self.name)

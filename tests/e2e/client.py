@@ -5,10 +5,14 @@
 Every request is its own TCP connection (HTTP/1.0, Connection: close), so
 every request is a fresh pick by sluice. Output is one JSON object on stdout:
     {"total": N, "ok": N, "fail": N, "by_backend": {"v1a": N, ...},
+     "by_status": {"v1a": {"200": N, ...}, ...},
      "errors": {"ConnectionRefusedError": N, ...}, "first_errors": [...],
      "seconds": S}
+A response other than 200 is a failure (HttpError), unless --any-status:
+then every complete response counts as ok, for the backend named by its
+X-Backend header (else its body), and by_status tells the codes apart.
 
-    client.py burst --host VIP [--port 80] -n N [-c CONC]
+    client.py burst --host VIP [--port 80] [--path /] [--any-status] -n N [-c CONC]
     client.py loop  --host VIP [--port 80] [-c CONC] [--interval S] [--duration S]
                     (runs until SIGTERM/SIGINT or --duration, then prints)
     client.py udp   --host VIP [--port 53] -n N
@@ -38,14 +42,17 @@ class Tally:
         self.ok = 0
         self.fail = 0
         self.by_backend = {}
+        self.by_status = {}
         self.errors = {}
         self.first_errors = []
         self.start = time.monotonic()
 
-    def good(self, name):
+    def good(self, name, status=200):
         with self.lock:
             self.ok += 1
             self.by_backend[name] = self.by_backend.get(name, 0) + 1
+            codes = self.by_status.setdefault(name, {})
+            codes[str(status)] = codes.get(str(status), 0) + 1
 
     def bad(self, exc):
         kind = type(exc).__name__
@@ -63,6 +70,8 @@ class Tally:
                 "ok": self.ok,
                 "fail": self.fail,
                 "by_backend": dict(sorted(self.by_backend.items())),
+                "by_status": {k: dict(sorted(v.items()))
+                              for k, v in sorted(self.by_status.items())},
                 "errors": self.errors,
                 "first_errors": self.first_errors,
                 "seconds": round(time.monotonic() - self.start, 3),
@@ -71,7 +80,9 @@ class Tally:
         print(json.dumps(out), flush=True)
 
 
-def http_get(host, port, path, timeout):
+def http_get(host, port, path, timeout, any_status=False):
+    """(backend name, status) of one GET; raises on failure (and on a status
+    other than 200 unless any_status)."""
     req = ("GET %s HTTP/1.0\r\nHost: %s\r\nConnection: close\r\n\r\n" % (path, host)).encode()
     s = socket.create_connection((host, port), timeout=timeout)
     try:
@@ -87,13 +98,21 @@ def http_get(host, port, path, timeout):
     head, sep, body = b"".join(chunks).partition(b"\r\n\r\n")
     if not sep:
         raise HttpError("truncated response (%d bytes)" % len(head))
-    parts = head.split(b" ", 2)
-    if len(parts) < 2 or parts[1] != b"200":
-        raise HttpError("status line %r" % head.split(b"\r\n", 1)[0])
+    lines = head.split(b"\r\n")
+    parts = lines[0].split(b" ", 2)
+    ok = len(parts) >= 2 and (parts[1] == b"200" or (any_status and len(parts[1]) == 3 and
+                                                     parts[1].isdigit()))
+    if not ok:
+        raise HttpError("status line %r" % lines[0])
     name = body.strip().decode(errors="replace")
+    if any_status:
+        for line in lines[1:]:
+            k, _, v = line.partition(b":")
+            if k.strip().lower() == b"x-backend":
+                name = v.strip().decode(errors="replace")
     if not name:
         raise HttpError("empty body")
-    return name
+    return name, int(parts[1])
 
 
 def cmd_burst(args):
@@ -108,7 +127,8 @@ def cmd_burst(args):
                     return
                 left[0] -= 1
             try:
-                tally.good(http_get(args.host, args.port, args.path, args.timeout))
+                tally.good(*http_get(args.host, args.port, args.path, args.timeout,
+                                     args.any_status))
             except Exception as e:  # every failure is counted, never fatal
                 tally.bad(e)
 
@@ -134,7 +154,8 @@ def cmd_loop(args):
     def worker():
         while not stop.is_set():
             try:
-                tally.good(http_get(args.host, args.port, args.path, args.timeout))
+                tally.good(*http_get(args.host, args.port, args.path, args.timeout,
+                                     args.any_status))
             except Exception as e:
                 tally.bad(e)
             if args.interval:
@@ -207,6 +228,9 @@ def main():
         p.add_argument("-c", type=int, default=4)
         p.add_argument("--interval", type=float, default=0.0)
         p.add_argument("--duration", type=float, default=0.0)
+        if name != "udp":
+            p.add_argument("--any-status", action="store_true",
+                           help="count any complete response as ok, by status")
     p = sub.add_parser("bigsum")
     p.add_argument("mb", type=int)
     args = ap.parse_args()
