@@ -6,7 +6,8 @@
 # v2 share; it fits 80 columns, survives a resize, scrolls, and `q` exits
 # with the terminal restored. Also: a "not loaded" error leaves the terminal
 # as it was and exits 2, and `-j` gives JSON lines with the rates.
-# Saves the screen to docs/img/top.txt for the README.
+# Saves the screen to build/tests/artifacts/top.txt (SL_TOP_CAPTURE=docs/img/top.txt
+# refreshes the README's copy).
 # Checks are strings for sl_check to eval (expanded late, on purpose).
 # shellcheck disable=SC2016,SC2317
 set -uo pipefail
@@ -19,7 +20,7 @@ CFG=$SL_CFG
 # can kill exactly this one.
 TMUX_SOCK="sl$$"
 CAP=$SL_TMP/screen.txt
-CAPTURE_OUT=${SL_TOP_CAPTURE:-$SL_ROOT/docs/img/top.txt}
+CAPTURE_OUT=${SL_TOP_CAPTURE:-$SL_ROOT/build/tests/artifacts/top.txt}
 
 command -v tmux >/dev/null || sl_die "missing tool: tmux"
 
