@@ -16,7 +16,8 @@ MULTIARCH := $(shell $(CC) -print-multiarch 2>/dev/null)
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers \
 	   -D_GNU_SOURCE -Iinclude -Iuser -I$(BUILD)
-LDLIBS  := -lbpf -lelf -lz -lyaml -ljson-c -lmicrohttpd -lncursesw
+# libcurl: run --kubernetes (HTTPS, streaming watches, one thread per kind)
+LDLIBS  := -lbpf -lelf -lz -lyaml -ljson-c -lmicrohttpd -lncursesw -lcurl -lpthread
 
 BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
 	      -Iinclude -Ibpf -I/usr/include/$(MULTIARCH)
@@ -124,3 +125,25 @@ format:
 
 clean:
 	$(Q)rm -rf $(BUILD)
+
+# deploy/ manifests, parsed with libyaml and checked
+TEST_BINS += $(BUILD)/tests/test_deploy
+test-bins: $(BUILD)/tests/test_deploy
+$(BUILD)/tests/test_deploy: tests/unit/test_deploy.c $(LIB_OBJS)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -lcmocka -o $@
+
+# A second build of the same sources whose BPF programs differ (another
+# instruction set level: other instructions, the same maps), for
+# tests/e2e/test_upgrade.sh to replace the running programs with.
+VARIANT := build/variant
+VARIANT_BPF_CFLAGS ?= -Os
+BPF_CFLAGS += $(BPF_EXTRA_CFLAGS)
+.PHONY: variant
+variant: $(VARIANT)/sluice
+ifneq ($(BUILD),$(VARIANT))
+$(VARIANT)/sluice: $(wildcard bpf/*.c) $(BPF_HDRS) $(USER_SRCS) $(USER_HDRS)
+	$(Q)$(MAKE) --no-print-directory BUILD=$(VARIANT) \
+		BPF_EXTRA_CFLAGS="$(VARIANT_BPF_CFLAGS)" $(VARIANT)/sluice
+test-bins: $(VARIANT)/sluice
+endif

@@ -7,8 +7,8 @@ PKGS=(
 	# build
 	make gcc clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev
 	libyaml-dev libjson-c-dev pkg-config linux-libc-dev
-	# metrics endpoint, terminal view
-	libmicrohttpd-dev libncurses-dev
+	# metrics endpoint, terminal view, Kubernetes API client
+	libmicrohttpd-dev libncurses-dev libcurl4-openssl-dev
 	# unit tests
 	libcmocka-dev
 	# packet, netns and end-to-end tests, demo
@@ -16,6 +16,8 @@ PKGS=(
 	# metrics tests: a real Prometheus server and promtool; the dashboard in
 	# headless Chromium; `sluice top` under tmux
 	prometheus chromium tmux
+	# the fake kube-apiserver's certificate
+	openssl
 )
 
 missing=()

@@ -11,6 +11,11 @@
  * A configuration whose content did not change (one digest over every file,
  * in order) is not applied again (that would drop a `sluice weights`
  * override for nothing); SIGHUP applies it regardless.
+ *
+ * With --iface-pattern, interfaces are followed through rtnetlink in the
+ * same poll loop (pods' veths come and go); with --kubernetes, the cluster's
+ * objects are one more input (kube.c), applied once every kind is listed
+ * and then on every change, debounced like file events.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -32,11 +37,14 @@
 
 #include "cli.h"
 #include "datapath.h"
+#include "kube.h"
 #include "log.h"
 #include "metrics.h"
+#include "netlink.h"
 #include "tables.h"
 
 #define MAX_IFACES    64
+#define MAX_PATTERNS  1024 /* characters of every --iface-pattern, joined by commas */
 #define MAX_CONFIGS   64
 #define MAX_WRITING   16
 #define DEBOUNCE_MS   100
@@ -48,7 +56,27 @@ struct run_ctx {
 	char *what; /* the same, for messages */
 	const char *ifaces[MAX_IFACES];
 	int n_ifaces;
+	/*
+	 * --iface-pattern: globs, joined by commas, and the interfaces found
+	 * through rtnetlink (those named by --iface too, so none is attached
+	 * twice). nl_fd is -1 without a pattern.
+	 */
+	char patterns[MAX_PATTERNS];
+	int nl_fd;
+	struct run_link {
+		int ifindex;
+		char name[IF_NAMESIZE];
+		bool skipped; /* not Ethernet: said once, never attached */
+	} * links;
+	size_t n_links;
+	struct {
+		unsigned long attached, detached, failed, skipped;
+	} nl_count;
 	bool detach_on_exit;
+	/* --kubernetes: the cluster's objects, merged with --config if any */
+	bool kubernetes;
+	struct sl_kube *kube;
+	bool kube_loaded; /* the first whole picture has been loaded */
 	struct sl_datapath dp;
 	struct sl_metrics *metrics; /* --metrics; NULL when off */
 	bool have_last;		    /* digest of the configuration applied last */
@@ -102,6 +130,29 @@ static void json_event(const char *event, const struct run_ctx *c, const struct 
 }
 
 /*
+ * The configuration: the --config files, and with --kubernetes the objects
+ * from the cluster as one more input (where no service at all is valid: a
+ * cluster without a routed Service yet).
+ */
+static int load_config(struct run_ctx *c, struct sl_config **cfg, struct sl_diag *diag,
+		       uint64_t *digest)
+{
+	struct sl_config_buf b = {.name = "kubernetes"};
+	char *text;
+	int err;
+
+	if (!c->kube)
+		return sl_config_load_paths_digest(c->configs, c->n_configs, cfg, diag, digest);
+	text = sl_kube_render(c->kube, &b.len);
+	if (!text)
+		return -ENOMEM;
+	b.data = text;
+	err = sl_config_load_sources(c->configs, c->n_configs, &b, 1, true, cfg, diag, digest);
+	free(text);
+	return err;
+}
+
+/*
  * Validate and apply the configuration. A bad one is logged with its
  * positions and changes nothing: the datapath keeps the last good
  * configuration.
@@ -115,7 +166,7 @@ static int reload(struct run_ctx *c, bool force)
 	int err, lock;
 
 	sl_diag_init(&diag);
-	err = sl_config_load_paths_digest(c->configs, c->n_configs, &cfg, &diag, &digest);
+	err = load_config(c, &cfg, &diag, &digest);
 	/*
 	 * The directories also change for other reasons (a file rewritten with
 	 * the same bytes, a ConfigMap swap of other keys): an input that was
@@ -199,7 +250,7 @@ static int first_load(struct run_ctx *c)
 	if (bpf_map_lookup_elem(c->dp.maps.state, &zero, &s) || !s.generation)
 		return reload(c, true);
 	sl_diag_init(&diag);
-	err = sl_config_load_paths_digest(c->configs, c->n_configs, &cfg, &diag, &digest);
+	err = load_config(c, &cfg, &diag, &digest);
 	sl_config_free(cfg);
 	sl_diag_free(&diag);
 	if (err || !digest || digest != s.config_digest)
@@ -210,6 +261,180 @@ static int first_load(struct run_ctx *c)
 	sl_metrics_reloaded(c->metrics, true);
 	c->have_last = true;
 	c->last = digest;
+	return 0;
+}
+
+/*
+ * --iface-pattern: every interface whose name matches, as it appears
+ * (RTM_NEWLINK, or the dump at start), is attached; one that goes away
+ * (RTM_DELLINK: deleted, or moved into a pod's namespace) takes its filters
+ * with it, so only the bookkeeping is left to do. An interface renamed to a
+ * name that no longer matches is detached.
+ */
+static bool explicit_iface(const struct run_ctx *c, const char *name)
+{
+	int i;
+
+	for (i = 0; i < c->n_ifaces; i++)
+		if (!strcmp(c->ifaces[i], name))
+			return true;
+	return false;
+}
+
+static bool wanted_link(const struct run_ctx *c, const char *name)
+{
+	return explicit_iface(c, name) || sl_nl_match(c->patterns, name);
+}
+
+static struct run_link *find_link(struct run_ctx *c, int ifindex)
+{
+	size_t i;
+
+	for (i = 0; i < c->n_links; i++)
+		if (c->links[i].ifindex == ifindex)
+			return &c->links[i];
+	return NULL;
+}
+
+static struct run_link *add_link(struct run_ctx *c, int ifindex, const char *name)
+{
+	struct run_link *l = realloc(c->links, (c->n_links + 1) * sizeof(*l));
+
+	if (!l)
+		return NULL;
+	c->links = l;
+	l = &c->links[c->n_links++];
+	memset(l, 0, sizeof(*l));
+	l->ifindex = ifindex;
+	snprintf(l->name, sizeof(l->name), "%s", name);
+	return l;
+}
+
+static void drop_link(struct run_ctx *c, struct run_link *l)
+{
+	*l = c->links[--c->n_links];
+}
+
+static void link_event(const char *event, const struct run_ctx *c, const char *name, int ifindex)
+{
+	json_object *x = cli.json ? json_object_new_object() : NULL;
+
+	if (x) {
+		json_object_object_add(x, "interface", json_object_new_string(name));
+		json_object_object_add(x, "ifindex", json_object_new_int(ifindex));
+	}
+	json_event(event, c, NULL, x);
+}
+
+static void on_link(void *ctx, const struct sl_nl_link *nl)
+{
+	struct run_ctx *c = ctx;
+	struct run_link *l = find_link(c, nl->ifindex);
+	int err;
+
+	if (nl->gone) {
+		if (!l)
+			return;
+		if (!l->skipped) {
+			c->nl_count.detached++;
+			pr_info("interface %s (ifindex %d) is gone, and our filters with it\n",
+				l->name, l->ifindex);
+			link_event("detached", c, l->name, l->ifindex);
+		}
+		drop_link(c, l);
+		return;
+	}
+	if (l) {
+		if (!strcmp(l->name, nl->name))
+			return; /* an up/down, an address, a MTU change... */
+		pr_info("interface %s (ifindex %d) renamed %s\n", l->name, l->ifindex, nl->name);
+		snprintf(l->name, sizeof(l->name), "%s", nl->name);
+		if (wanted_link(c, nl->name))
+			return;
+		if (!l->skipped) {
+			err = sl_dp_detach(nl->name);
+			c->nl_count.detached++;
+			pr_info("detached from %s: the name no longer matches%s%s\n", nl->name,
+				err ? ": " : "", err ? strerror(-err) : "");
+			link_event("detached", c, nl->name, nl->ifindex);
+		}
+		drop_link(c, l);
+		return;
+	}
+	if (!wanted_link(c, nl->name))
+		return;
+	if (!nl->ether) {
+		if (add_link(c, nl->ifindex, nl->name)) {
+			c->links[c->n_links - 1].skipped = true;
+			c->nl_count.skipped++;
+			pr_info("not attaching to %s: not an Ethernet interface\n", nl->name);
+		}
+		return;
+	}
+	err = sl_dp_attach(&c->dp, nl->name);
+	if (err) {
+		/* Gone already, most likely; a later RTM_NEWLINK tries again. */
+		c->nl_count.failed++;
+		link_event("attach-failed", c, nl->name, nl->ifindex);
+		return;
+	}
+	if (!add_link(c, nl->ifindex, nl->name)) {
+		pr_warn("Error: out of memory tracking %s\n", nl->name);
+		return;
+	}
+	c->nl_count.attached++;
+	pr_info("attached to %s (ifindex %d): %zu interface(s) now\n", nl->name, nl->ifindex,
+		c->n_links);
+	link_event("attached", c, nl->name, nl->ifindex);
+}
+
+/*
+ * The kernel dropped events: forget the interfaces that no longer exist
+ * under the same name, then take every link again from a dump.
+ */
+static void resync_links(struct run_ctx *c)
+{
+	char name[IF_NAMESIZE];
+	size_t i = 0;
+
+	pr_warn("rtnetlink: events lost (socket buffer overrun); listing interfaces again\n");
+	while (i < c->n_links) {
+		if (if_indextoname(c->links[i].ifindex, name) && !strcmp(name, c->links[i].name)) {
+			i++;
+			continue;
+		}
+		on_link(c, &(struct sl_nl_link){.ifindex = c->links[i].ifindex, .gone = true});
+	}
+	sl_nl_dump(c->nl_fd);
+}
+
+static void read_links(struct run_ctx *c)
+{
+	int err = sl_nl_read(c->nl_fd, on_link, c);
+
+	if (err == -ENOBUFS)
+		resync_links(c);
+	else if (err)
+		pr_warn("Error: rtnetlink: %s\n", strerror(-err));
+}
+
+/* Start following interfaces: the socket first, then the dump, so none is missed. */
+static int watch_links(struct run_ctx *c)
+{
+	int err;
+
+	c->nl_fd = sl_nl_open();
+	if (c->nl_fd < 0) {
+		err = c->nl_fd;
+		pr_warn("Error: cannot open an rtnetlink socket: %s\n", strerror(-err));
+		return err;
+	}
+	err = sl_nl_dump(c->nl_fd);
+	if (err) {
+		pr_warn("Error: cannot list interfaces: %s\n", strerror(-err));
+		return err;
+	}
+	read_links(c);
 	return 0;
 }
 
@@ -362,6 +587,25 @@ static __u64 now_ms(void)
 }
 
 /*
+ * --kubernetes: nothing is applied until every kind has been listed (a
+ * Service without its VirtualService yet would lose its routes); until then
+ * the datapath keeps what is pinned, and /healthz says not ready.
+ */
+static void kube_first_load(struct run_ctx *c)
+{
+	struct sl_kube_stats st;
+
+	if (!sl_kube_synced(c->kube))
+		return;
+	sl_kube_stats(c->kube, &st);
+	pr_info("kubernetes: every kind listed (%lu lists)\n", st.lists);
+	if (first_load(c) && !generation(&c->dp.maps))
+		return; /* nothing in force: stay not ready, wait for a change */
+	c->kube_loaded = true;
+	sl_metrics_set_ready(c->metrics, true);
+}
+
+/*
  * A change is applied once the config has been quiet for DEBOUNCE_MS. A
  * write in progress (modified, not yet closed) is waited for, up to
  * WRITE_WAIT_MS, so a half-written file that happens to parse never goes
@@ -372,7 +616,7 @@ static int event_loop(struct run_ctx *c)
 	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
 	__u64 last_ev = 0, write_start = 0;
 	bool pending = false;
-	struct pollfd pfd[2];
+	struct pollfd pfd[4];
 	sigset_t set;
 	int sfd, ino, err = 0;
 
@@ -393,9 +637,12 @@ static int event_loop(struct run_ctx *c)
 	}
 	pfd[0] = (struct pollfd){.fd = sfd, .events = POLLIN};
 	pfd[1] = (struct pollfd){.fd = ino, .events = POLLIN};
+	/* no pattern: -1, which poll() skips */
+	pfd[2] = (struct pollfd){.fd = c->nl_fd, .events = POLLIN};
+	pfd[3] = (struct pollfd){.fd = c->kube ? sl_kube_fd(c->kube) : -1, .events = POLLIN};
 
 	for (;;) {
-		int n = poll(pfd, 2, pending ? DEBOUNCE_MS / 4 : -1);
+		int n = poll(pfd, 4, pending ? DEBOUNCE_MS / 4 : -1);
 		__u64 now = now_ms();
 		ssize_t len;
 
@@ -409,9 +656,22 @@ static int event_loop(struct run_ctx *c)
 		    (!c->n_writing || now - write_start >= WRITE_WAIT_MS)) {
 			pending = false;
 			c->n_writing = 0;
-			reload(c, false);
+			if (c->kube && !c->kube_loaded)
+				kube_first_load(c);
+			else
+				reload(c, false);
 			watch_configs(c, ino);
 		}
+		if (pfd[3].revents & POLLIN) {
+			/* Many objects change at once (a rollout): debounced like files. */
+			sl_kube_ack(c->kube);
+			if (c->kube_loaded || sl_kube_synced(c->kube)) {
+				pending = true;
+				last_ev = now;
+			}
+		}
+		if (pfd[2].revents & POLLIN)
+			read_links(c);
 		if (pfd[1].revents & POLLIN) {
 			while ((len = read(ino, buf, sizeof(buf))) > 0) {
 				const struct inotify_event *ev;
@@ -434,6 +694,8 @@ static int event_loop(struct run_ctx *c)
 				continue;
 			if (si.ssi_signo == SIGHUP) {
 				pr_info("SIGHUP: reloading %s\n", c->what);
+				if (c->kube && !c->kube_loaded)
+					continue; /* not a whole picture yet */
 				reload(c, true);
 				watch_configs(c, ino);
 				continue;
@@ -461,22 +723,29 @@ out:
 
 static int usage(void)
 {
-	sl_error("usage: sluice run --config FILE|DIR [--config FILE|DIR ...] --iface IF "
-		 "[--iface IF ...] [--detach-on-exit] [--metrics [ADDR:]PORT [--metrics-istio]]");
+	sl_error("usage: sluice run {--config FILE|DIR [--config FILE|DIR ...] | --kubernetes} "
+		 "{--iface IF [--iface IF ...] | --iface-pattern GLOB[,GLOB...]} "
+		 "[--detach-on-exit] [--metrics [ADDR:]PORT [--metrics-istio]]");
 	return SL_EXIT_INVALID;
 }
 
 int cmd_run(int argc, char **argv)
 {
 	static const struct option opts[] = {
-	    {"config", required_argument, NULL, 'c'},	{"iface", required_argument, NULL, 'i'},
-	    {"detach-on-exit", no_argument, NULL, 'D'}, {"metrics", required_argument, NULL, 'm'},
-	    {"metrics-istio", no_argument, NULL, 'I'},	{},
+	    {"config", required_argument, NULL, 'c'},
+	    {"iface", required_argument, NULL, 'i'},
+	    {"detach-on-exit", no_argument, NULL, 'D'},
+	    {"metrics", required_argument, NULL, 'm'},
+	    {"metrics-istio", no_argument, NULL, 'I'},
+	    {"iface-pattern", required_argument, NULL, 'P'},
+	    {"kubernetes", no_argument, NULL, 'K'},
+	    {},
 	};
 	struct sl_metrics_addr maddr;
 	const char *metrics = NULL, *why;
 	bool metrics_istio = false;
-	struct run_ctx c = {};
+	struct run_ctx c = {.nl_fd = -1};
+	size_t plen;
 	sigset_t set;
 	int opt, i, err, ret = SL_EXIT_SYSTEM;
 	bool valid;
@@ -503,8 +772,21 @@ int cmd_run(int argc, char **argv)
 			}
 			c.ifaces[c.n_ifaces++] = optarg;
 			break;
+		case 'P':
+			plen = strlen(c.patterns);
+			if (!*optarg || plen + strlen(optarg) + 2 > sizeof(c.patterns)) {
+				sl_error("--iface-pattern '%s': %s", optarg,
+					 *optarg ? "too many patterns" : "empty");
+				return SL_EXIT_INVALID;
+			}
+			snprintf(c.patterns + plen, sizeof(c.patterns) - plen, "%s%s",
+				 plen ? "," : "", optarg);
+			break;
 		case 'D':
 			c.detach_on_exit = true;
+			break;
+		case 'K':
+			c.kubernetes = true;
 			break;
 		case 'm':
 			metrics = optarg;
@@ -516,7 +798,7 @@ int cmd_run(int argc, char **argv)
 			return usage();
 		}
 	}
-	if (!c.n_configs || !c.n_ifaces || optind != argc)
+	if ((!c.n_configs && !c.kubernetes) || (!c.n_ifaces && !c.patterns[0]) || optind != argc)
 		return usage();
 	for (i = 0; i < c.n_ifaces; i++)
 		if (!if_nametoindex(c.ifaces[i])) {
@@ -533,6 +815,14 @@ int cmd_run(int argc, char **argv)
 		return SL_EXIT_INVALID;
 	}
 	c.what = sl_config_paths_str(c.configs, c.n_configs);
+	if (c.what && c.kubernetes) {
+		char *w = NULL;
+
+		if (asprintf(&w, "%s%skubernetes", c.what, c.n_configs ? " + " : "") < 0)
+			w = NULL;
+		free(c.what);
+		c.what = w;
+	}
 	if (!c.what)
 		return SL_EXIT_SYSTEM;
 
@@ -567,21 +857,40 @@ int cmd_run(int argc, char **argv)
 			goto out;
 		}
 	}
-	for (i = 0; i < c.n_ifaces; i++)
+	for (i = 0; i < c.n_ifaces; i++) {
 		if (sl_dp_attach(&c.dp, c.ifaces[i]))
 			goto out;
+		if (c.patterns[0] && !add_link(&c, (int)if_nametoindex(c.ifaces[i]), c.ifaces[i]))
+			goto out;
+	}
+	if (c.patterns[0]) {
+		if (watch_links(&c))
+			goto out;
+		pr_info("following interfaces matching %s: %zu attached\n", c.patterns, c.n_links);
+	}
 
 	/*
 	 * A bad file at start is fatal only when there is nothing to keep: after
 	 * a restart the pinned tables still hold the last good configuration.
 	 */
-	err = first_load(&c);
+	if (c.kubernetes) {
+		err = sl_kube_start(&c.kube);
+		if (err) {
+			ret = err == -EINVAL ? SL_EXIT_INVALID : SL_EXIT_SYSTEM;
+			goto out;
+		}
+		pr_info("kubernetes: nothing applied until every kind is listed\n");
+		err = 0;
+	} else {
+		err = first_load(&c);
+	}
 	valid = !err;
 	if (!valid && !generation(&c.dp.maps)) {
 		ret = err == -EINVAL ? SL_EXIT_INVALID : SL_EXIT_SYSTEM;
 		goto out;
 	}
-	pr_info("running: %d interface(s), generation %llu, pins in %s; watching %s\n", c.n_ifaces,
+	pr_info("running: %d interface(s), generation %llu, pins in %s; watching %s\n",
+		c.patterns[0] ? (int)c.n_links : c.n_ifaces,
 		(unsigned long long)generation(&c.dp.maps), cli.pin_dir, c.what);
 	{
 		json_object *x = cli.json ? json_object_new_object() : NULL, *ifs;
@@ -590,7 +899,14 @@ int cmd_run(int argc, char **argv)
 			ifs = json_object_new_array();
 			for (i = 0; i < c.n_ifaces; i++)
 				json_object_array_add(ifs, json_object_new_string(c.ifaces[i]));
+			for (i = 0; c.patterns[0] && i < (int)c.n_links; i++)
+				if (!c.links[i].skipped && !explicit_iface(&c, c.links[i].name))
+					json_object_array_add(
+					    ifs, json_object_new_string(c.links[i].name));
 			json_object_object_add(x, "interfaces", ifs);
+			if (c.patterns[0])
+				json_object_object_add(x, "iface_pattern",
+						       json_object_new_string(c.patterns));
 			json_object_object_add(x, "pin_dir", json_object_new_string(cli.pin_dir));
 			if (c.metrics)
 				json_object_object_add(x, "metrics",
@@ -598,15 +914,32 @@ int cmd_run(int argc, char **argv)
 		}
 		json_event("running", &c, NULL, x);
 	}
-	sl_metrics_set_ready(c.metrics, true);
+	if (!c.kube)
+		sl_metrics_set_ready(c.metrics, true);
 
 	err = event_loop(&c);
 	ret = err ? SL_EXIT_SYSTEM : SL_EXIT_OK;
 out:
+	if (c.kube) {
+		struct sl_kube_stats st;
+
+		sl_kube_stats(c.kube, &st);
+		pr_info(
+		    "kubernetes: %lu lists, %lu watches, %lu gone (410), %lu events, %lu errors\n",
+		    st.lists, st.watches, st.gone, st.events, st.errors);
+	}
+	sl_kube_stop(c.kube);
 	sl_metrics_stop(c.metrics);
+	if (c.patterns[0])
+		pr_info("interfaces: %lu attached, %lu detached, %lu failed, %lu not Ethernet\n",
+			c.nl_count.attached, c.nl_count.detached, c.nl_count.failed,
+			c.nl_count.skipped);
 	if (c.detach_on_exit) {
 		for (i = 0; i < c.n_ifaces; i++)
 			sl_dp_detach(c.ifaces[i]);
+		for (i = 0; i < (int)c.n_links; i++)
+			if (!c.links[i].skipped)
+				sl_dp_detach(c.links[i].name);
 		sl_dp_down(cli.pin_dir);
 		pr_info("detached and unpinned\n");
 	} else if (ret == SL_EXIT_OK) {
@@ -614,6 +947,9 @@ out:
 			cli.pin_dir);
 	}
 	sl_dp_close(&c.dp);
+	if (c.nl_fd >= 0)
+		close(c.nl_fd);
+	free(c.links);
 	free_names(&c);
 	free(c.what);
 	return ret;

@@ -2017,6 +2017,86 @@ out:
 	return err;
 }
 
+int sl_config_load_sources(const char *const paths[], size_t n, const struct sl_config_buf *bufs,
+			   size_t n_bufs, bool allow_empty, struct sl_config **out,
+			   struct sl_diag *diag, uint64_t *digest)
+{
+	uint64_t h = FNV1A_INIT;
+	struct sl_diag local_diag;
+	char **files = NULL, *buf, *what = NULL;
+	size_t n_files = 0, len, errors_before, i;
+	unsigned char len_le[8];
+	bool all_read = true;
+	struct ctx c;
+	int err = 0, e, j;
+
+	*out = NULL;
+	if (digest)
+		*digest = 0;
+	if (!diag) {
+		sl_diag_init(&local_diag);
+		diag = &local_diag;
+	}
+	errors_before = diag->n_errors;
+	load_begin(&c, diag);
+	if (!c.cfg) {
+		err = -ENOMEM;
+		goto out;
+	}
+	if (n) {
+		err = sl_config_list_files(paths, n, &files, &n_files, diag);
+		all_read = !err && n_files;
+	}
+	/* Every source with its length first: the same bytes split differently differ. */
+	for (i = 0; i < n_files + n_bufs && err != -ENOMEM; i++) {
+		const char *name;
+
+		if (i < n_files) {
+			name = files[i];
+			e = sl_read_file(name, &buf, &len);
+			if (e) {
+				sl_diag_add(diag, &(struct sl_pos){.file = name}, "error",
+					    "cannot read the file: %s", strerror(-e));
+				keep_err(&err, e);
+				all_read = false;
+				continue;
+			}
+		} else {
+			name = bufs[i - n_files].name;
+			buf = (char *)bufs[i - n_files].data;
+			len = bufs[i - n_files].len;
+		}
+		for (j = 0; j < 8; j++)
+			len_le[j] = (unsigned char)((uint64_t)len >> (8 * j));
+		h = fnv1a(h, len_le, sizeof(len_le));
+		h = fnv1a(h, buf, len);
+		e = begin_file(&c, name);
+		if (!e)
+			e = parse_stream(&c, buf, len);
+		if (i < n_files)
+			free(buf);
+		if (e)
+			err = e;
+	}
+	if (err != -ENOMEM && (e = build_k8s(&c)))
+		err = e;
+	if (err != -ENOMEM && !allow_empty) {
+		what = n ? sl_config_paths_str(paths, n) : NULL;
+		finish(&c, what ? what : n_bufs ? bufs[0].name : "<input>", errors_before);
+	}
+	if (digest && all_read)
+		*digest = h;
+out:
+	if (!err && !c.cfg->n_files && begin_file(&c, "<none>"))
+		err = -ENOMEM;
+	err = load_end(&c, err, errors_before, out);
+	sl_config_free_files(files, n_files);
+	free(what);
+	if (diag == &local_diag)
+		sl_diag_free(&local_diag);
+	return err;
+}
+
 int sl_config_load_paths(const char *const paths[], size_t n, struct sl_config **out,
 			 struct sl_diag *diag)
 {

@@ -139,8 +139,8 @@ struct sl_diag {
  * 'apiVersion' and 'kind'; a List stands for its items) or empty. Istio
  * VirtualService/DestinationRule, Service, Pod, Endpoints and EndpointSlice
  * are read and, once every file is read, become services and workloads
- * (k8s.h); other kinds are skipped with a debug line. Services and workloads are concatenated in the order
- * read; names and (VIP, port, protocol) must be unique across all of them.
+ * (k8s.h); other kinds are skipped with a debug line. Services and workloads are concatenated in
+ * the order read; names and (VIP, port, protocol) must be unique across all of them.
  *
  * On success returns 0 and *out owns a config to free with sl_config_free();
  * cfg->files lists every file read. On failure returns a negative errno
@@ -157,6 +157,23 @@ int sl_config_load_paths(const char *const paths[], size_t n, struct sl_config *
  */
 int sl_config_load_paths_digest(const char *const paths[], size_t n, struct sl_config **out,
 				struct sl_diag *diag, uint64_t *digest);
+
+/* A configuration held in memory, read as if it were one more file. */
+struct sl_config_buf {
+	const char *name; /* FILE in diagnostics */
+	const char *data;
+	size_t len;
+};
+
+/*
+ * sl_config_load_paths_digest() over paths (n may be 0) and then bufs, all
+ * merged into one configuration; the digest covers every file and buffer.
+ * With allow_empty, a configuration without any service is valid (a
+ * cluster where no VirtualService routes a Service yet): `run --kubernetes`.
+ */
+int sl_config_load_sources(const char *const paths[], size_t n, const struct sl_config_buf *bufs,
+			   size_t n_bufs, bool allow_empty, struct sl_config **out,
+			   struct sl_diag *diag, uint64_t *digest);
 
 /* One path: sl_config_load_paths(&path, 1, ...). */
 int sl_config_load_file(const char *path, struct sl_config **out, struct sl_diag *diag);

@@ -1,0 +1,212 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+# `sluice run --kubernetes` against a fake API server (tests/e2e/kube_fake.py,
+# HTTPS with a self-signed CA, a bearer token), with real traffic through
+# the netns topology. No kube-apiserver can run here: the fake serves what
+# one serves to a client that lists and watches. Checked:
+#   - nothing applied before every kind is listed; then the cluster's
+#     VirtualService weights and the ready pods as endpoints, split for real;
+#   - a VirtualService MODIFIED: new weights, live; a Pod ADDED (not ready,
+#     then ready): a new endpoint that gets traffic;
+#   - BOOKMARK: the watch resumes from it, nothing listed or applied again;
+#   - 410 Gone as an ERROR event and as an HTTP status: listed again, and a
+#     change only a new list can show is applied;
+#   - a dropped connection: resumed from the last resourceVersion (no new
+#     list), the events missed meanwhile applied;
+#   - an invalid VirtualService rejected with its position, the last good
+#     configuration kept;
+#   - no request fails through all of it; run holds only the DaemonSet's
+#     capabilities (CAP_BPF, CAP_NET_ADMIN, CAP_PERFMON).
+set -uo pipefail
+SL_TEST_NAME=kube
+# shellcheck source=scripts/netns-lib.sh disable=SC2034
+. "$(dirname "$0")/../../scripts/netns-lib.sh"
+
+command -v openssl >/dev/null || sl_die "missing tool: openssl"
+command -v setpriv >/dev/null || sl_die "missing tool: setpriv"
+K=$SL_TMP/kube
+mkdir -p "$K/fixtures"
+PORT=16443
+API=https://127.0.0.1:$PORT
+echo "sluice-test-token-$$" >"$K/token"
+openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj "/CN=kube-fake" \
+	-addext "subjectAltName=IP:127.0.0.1" -keyout "$K/key.pem" -out "$K/ca.crt" \
+	>/dev/null 2>&1 || sl_die "openssl req"
+
+# ------------------------------------------------------------- fixtures
+
+_pod() { # _pod NAME VERSION IP [READY]
+	printf '%s' "{\"apiVersion\": \"v1\", \"kind\": \"Pod\",
+ \"metadata\": {\"name\": \"$1\", \"namespace\": \"default\", \"labels\": {\"app\": \"backend\", \"version\": \"$2\"}},
+ \"spec\": {\"containers\": [{\"name\": \"backend\", \"ports\": [{\"name\": \"http\", \"containerPort\": 8080, \"protocol\": \"TCP\"}]}]},
+ \"status\": {\"phase\": \"Running\", \"podIP\": \"$3\", \"podIPs\": [{\"ip\": \"$3\"}],
+            \"conditions\": [{\"type\": \"Ready\", \"status\": \"${4:-True}\"}]}}"
+}
+_vs() { # _vs W1 W2 [SUBSET2]
+	printf '%s' "{\"apiVersion\": \"networking.istio.io/v1beta1\", \"kind\": \"VirtualService\",
+ \"metadata\": {\"name\": \"backend\", \"namespace\": \"default\"},
+ \"spec\": {\"hosts\": [\"backend\"], \"http\": [{\"name\": \"split\", \"route\": [
+   {\"destination\": {\"host\": \"backend\", \"subset\": \"v1\"}, \"weight\": $1},
+   {\"destination\": {\"host\": \"backend\", \"subset\": \"${3:-v2}\"}, \"weight\": $2}]}]}}"
+}
+printf '%s\n' "[{\"apiVersion\": \"v1\", \"kind\": \"Service\",
+  \"metadata\": {\"name\": \"backend\", \"namespace\": \"default\"},
+  \"spec\": {\"type\": \"ClusterIP\", \"clusterIP\": \"$SL_VIP4\", \"clusterIPs\": [\"$SL_VIP4\"],
+           \"selector\": {\"app\": \"backend\"},
+           \"ports\": [{\"name\": \"http\", \"port\": 80, \"protocol\": \"TCP\", \"targetPort\": \"http\"}]}}]" \
+	>"$K/fixtures/services.json"
+echo "[$(_pod backend-v1-a v1 10.0.1.10), $(_pod backend-v2-a v2 10.0.2.10)]" >"$K/fixtures/pods.json"
+printf '%s\n' '[{"apiVersion": "networking.istio.io/v1beta1", "kind": "DestinationRule",
+  "metadata": {"name": "backend", "namespace": "default"},
+  "spec": {"host": "backend", "subsets": [{"name": "v1", "labels": {"version": "v1"}},
+                                          {"name": "v2", "labels": {"version": "v2"}}]}}]' \
+	>"$K/fixtures/destinationrules.json"
+echo "[$(_vs 80 20)]" >"$K/fixtures/virtualservices.json"
+echo "[]" >"$K/fixtures/endpointslices.json"
+
+# ------------------------------------------------------------- helpers
+
+sl_topo_up
+sl_check_hardening
+sl_bg FAKE_PID node "$K/fake.log" "$SL_PY" "$SL_E2E/kube_fake.py" --port "$PORT" \
+	--cert "$K/ca.crt" --key "$K/key.pem" --token "$K/token" --fixtures "$K/fixtures"
+
+_api() { # _api METHOD PATH [BODY]
+	sl_nsx node curl -sS --cacert "$K/ca.crt" -H "Authorization: Bearer $(cat "$K/token")" \
+		-X "$1" ${3:+--data-binary "$3"} "$API$2"
+}
+sl_wait_for 10 _api GET /_ctl/stats || sl_die "the fake API server did not start: $(tail -3 "$K/fake.log")"
+_ev() { _api POST "/_ctl/event?kind=$1" "{\"type\": \"$2\", \"object\": $3}" >/dev/null; }
+_silent() { _api POST "/_ctl/silent?kind=$1" "{\"type\": \"$2\", \"object\": $3}" >/dev/null; }
+_stat() { _api GET /_ctl/stats >"$K/stats.json" && sl_jget "$K/stats.json" "$1"; }
+_lists() { _stat "d['lists'].get('$1', 0)"; }
+_watches() { _stat "len(d['watches'].get('$1', []))"; }
+
+# _endpoints SUBSET: the subset's endpoint addresses in `sluice status`, sorted.
+_endpoints() {
+	local f=$SL_TMP/status.ep.json
+	sl_status "$f" && sl_jget "$f" "' '.join(sorted(str(e).rsplit(':', 1)[0] for s in d['services'] if s['name'] == '$SVC' for b in s['subsets'] if b['name'] == '$1' for e in b['endpoints']))"
+}
+_endpoints_are() { [ "$(_endpoints "$1")" = "$2" ]; }
+
+# Services from Kubernetes are named NAME.NAMESPACE.
+SVC=backend.default
+_weights() {
+	local f=$SL_TMP/status.w.json
+	sl_status "$f" && $SL_PY "$SL_E2E/jtool.py" weights "$f" "$SVC"
+}
+_w_are() { [ "$(_weights)" = "$1" ]; }
+_w_wait() { sl_wait_for "${2:-10}" _w_are "$1"; }
+_ready() {
+	local f=$SL_TMP/status.ready.json
+	_sl_gone "$SL_RUN_PID" && return 1
+	sl_filters_present c1 || return 1
+	sl_status "$f" && $SL_PY "$SL_E2E/jtool.py" has-service "$f" "$SVC"
+}
+
+# ------------------------------------------------------------- start
+
+CAPS=bpf,net_admin,perfmon
+SL_RUN_LOG=$SL_TMP/run.log
+nsenter --net="/var/run/netns/$(sl_ns node)" env SLUICE_KUBE_API="$API" \
+	SLUICE_KUBE_TOKEN_FILE="$K/token" SLUICE_KUBE_CA_FILE="$K/ca.crt" \
+	setpriv --bounding-set "-all,+${CAPS//,/,+}" --inh-caps=-all -- \
+	"$SLUICE" --pin-dir "$SL_PIN_DIR" run --kubernetes --iface c1 \
+	--metrics 127.0.0.1:19190 >>"$SL_RUN_LOG" 2>&1 &
+SL_RUN_PID=$!
+SL_PIDS+=("$SL_RUN_PID")
+sl_wait_for 20 _ready || sl_die "sluice run --kubernetes did not attach and apply"
+sl_check first-list-applied "status $(_weights), v1 $(_endpoints v1), v2 $(_endpoints v2), lists $(_stat 'd["lists"]')" \
+	eval '_w_wait "v1=80 v2=20" 5 && _endpoints_are v1 10.0.1.10 && _endpoints_are v2 10.0.2.10'
+sl_check every-kind-listed-first "$(grep -m1 'every kind listed' "$SL_RUN_LOG")" \
+	eval 'grep -q "every kind listed" "$SL_RUN_LOG" && [ "$(grep -c "^applied " "$SL_RUN_LOG")" = 1 ]'
+caps=$(awk '/^CapEff/ {print $2}' "/proc/$SL_RUN_PID/status")
+sl_check daemonset-capabilities "CapEff $caps (CAP_NET_ADMIN|CAP_PERFMON|CAP_BPF = 000000c000001000)" \
+	test "$caps" = 000000c000001000
+sl_check healthz-ready "$(sl_nsx node curl -s 127.0.0.1:19190/healthz)" \
+	test "$(sl_nsx node curl -s 127.0.0.1:19190/healthz)" = ok
+sl_check watches-with-bookmarks "$(_stat 'd["watches"].get("virtualservices")')" \
+	test "$(_stat 'all(w["bookmarks"] and w["rv"] > 0 for k in d["watches"].values() for w in k)')" = True
+
+sl_bg LOOP_PID client "$SL_TMP/loop.json" timeout 200 "$SL_PY" "$SL_E2E/client.py" loop \
+	--host "$SL_VIP4" -c 2 --timeout 5
+sl_burst client "$SL_VIP4" 1000 "$SL_TMP/b1.json"
+sl_check_split split-80-20-from-cluster "$SL_TMP/b1.json" v2 20 4
+
+# ------------------------------------------------------------- events
+
+_ev virtualservices MODIFIED "$(_vs 50 50)"
+_w_wait "v1=50 v2=50" 3
+sl_check vs-modified-applied "status $(_weights)" _w_are "v1=50 v2=50"
+sl_burst client "$SL_VIP4" 1000 "$SL_TMP/b2.json"
+sl_check_split split-50-50-after-modified "$SL_TMP/b2.json" v2 50 5
+
+_ev pods ADDED "$(_pod backend-v1-b v1 10.0.1.11 False)"
+sleep 1
+sl_check pod-not-ready-not-endpoint "v1: $(_endpoints v1)" _endpoints_are v1 10.0.1.10
+_ev pods MODIFIED "$(_pod backend-v1-b v1 10.0.1.11)"
+sl_wait_for 3 _endpoints_are v1 "10.0.1.10 10.0.1.11"
+sl_check pod-ready-is-endpoint "v1: $(_endpoints v1)" _endpoints_are v1 "10.0.1.10 10.0.1.11"
+sl_burst client "$SL_VIP4" 600 "$SL_TMP/b3.json"
+sl_check new-pod-gets-traffic "$(sl_jget "$SL_TMP/b3.json" 'd["by_backend"]')" \
+	test "$(sl_jget "$SL_TMP/b3.json" 'd["by_backend"].get("v1b", 0) > 0 and d["fail"] == 0')" = True
+
+# BOOKMARK: the next watch starts from it; nothing is listed or applied again.
+gen=$(sl_generation)
+l0=$(_lists virtualservices)
+w0=$(_watches virtualservices)
+brv=$(_api POST "/_ctl/bookmark?kind=virtualservices" | sed 's/[^0-9]//g')
+sleep 1
+_api POST "/_ctl/drop?kind=virtualservices" >/dev/null
+sl_wait_for 5 eval '[ "$(_watches virtualservices)" -gt "$w0" ]'
+wrv=$(_stat 'd["watches"]["virtualservices"][-1]["rv"]')
+sl_check bookmark-resumes "watch again from rv $wrv (bookmark at $brv), lists $(_lists virtualservices) (was $l0), generation $(sl_generation) (was $gen)" \
+	eval '[ "$(_lists virtualservices)" = "$l0" ] && [ "$(sl_generation)" = "$gen" ] && [ "$wrv" = "$brv" ]'
+
+# A dropped connection: what happens while it is down is replayed on resume.
+l0=$(_lists virtualservices)
+_api POST "/_ctl/drop?kind=virtualservices" >/dev/null
+_ev virtualservices MODIFIED "$(_vs 90 10)"
+_w_wait "v1=90 v2=10" 5
+sl_check drop-resumed-events-replayed "status $(_weights); lists $(_lists virtualservices) (was $l0); $(grep -c 'watch dropped' "$SL_RUN_LOG") drops logged" \
+	eval '_w_are "v1=90 v2=10" && [ "$(_lists virtualservices)" = "$l0" ] && grep -q "watch dropped" "$SL_RUN_LOG"'
+
+# 410 Gone as an ERROR event: a pod deleted behind the watch's back.
+l0=$(_lists pods)
+_silent pods DELETED "$(_pod backend-v1-b v1 10.0.1.11)"
+_api POST "/_ctl/compact?kind=pods&mode=event" >/dev/null
+sl_wait_for 5 _endpoints_are v1 10.0.1.10
+sl_check gone-event-relists "pods listed $(_lists pods) times (was $l0); v1: $(_endpoints v1)" \
+	eval '_endpoints_are v1 10.0.1.10 && [ "$(_lists pods)" = $((l0 + 1)) ]'
+
+# 410 Gone as the HTTP status of the next watch.
+l0=$(_lists virtualservices)
+_silent virtualservices MODIFIED "$(_vs 70 30)"
+_api POST "/_ctl/compact?kind=virtualservices&mode=http" >/dev/null
+_w_wait "v1=70 v2=30" 5
+sl_check gone-http-relists "status $(_weights); lists $(_lists virtualservices) (was $l0)" \
+	eval '_w_are "v1=70 v2=30" && [ "$(_lists virtualservices)" = $((l0 + 1)) ]'
+sl_check gone-logged-once-each "$(grep -c 'is gone (410)' "$SL_RUN_LOG") times" \
+	test "$(grep -c 'is gone (410)' "$SL_RUN_LOG")" = 2
+
+# An invalid VirtualService: rejected with its position, the last good kept.
+gen=$(sl_generation)
+_ev virtualservices MODIFIED "$(_vs 70 30 v3)"
+sl_wait_for 5 grep -q "kubernetes is invalid" "$SL_RUN_LOG"
+sl_check invalid-vs-rejected "$(grep -m1 'kubernetes:[0-9]*:[0-9]*: error' "$SL_RUN_LOG"); status $(_weights)" \
+	eval 'grep -q "kubernetes:[0-9]*:[0-9]*: error.*v3" "$SL_RUN_LOG" && _w_are "v1=70 v2=30" && [ "$(sl_generation)" = "$gen" ]'
+_ev virtualservices MODIFIED "$(_vs 80 20)"
+_w_wait "v1=80 v2=20" 3
+sl_check fixed-vs-applied "status $(_weights)" _w_are "v1=80 v2=20"
+
+sl_stop "$LOOP_PID" TERM 15
+ok=$(sl_jget "$SL_TMP/loop.json" 'd["ok"]')
+fail=$(sl_jget "$SL_TMP/loop.json" 'd["fail"]')
+sl_check no-failed-requests "$(sl_counts "$SL_TMP/loop.json") over $(sl_jget "$SL_TMP/loop.json" 'd["seconds"]') s; $(sl_jget "$SL_TMP/loop.json" 'd["first_errors"][:3]')" \
+	test "$fail" = 0 -a "$ok" -gt 100
+
+sl_run_stop TERM
+sl_check stats-logged "$(grep 'kubernetes: [0-9]* lists' "$SL_RUN_LOG")" \
+	grep -q 'kubernetes: [0-9]* lists, [0-9]* watches, [1-9][0-9]* gone' "$SL_RUN_LOG"
+sl_check_csum
+sl_finish
