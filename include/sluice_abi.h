@@ -18,7 +18,7 @@
 #define SL_MAX_ROUTES	    8	    /* routes per service */
 #define SL_MAX_SERVICES	    16384   /* (VIP, port, proto) keys per table slot */
 #define SL_MAX_ENDPOINTS    65536   /* endpoints per table slot */
-#define SL_MAX_SUBSET_IDS   4096    /* stable subset ids (counter rows) */
+#define SL_MAX_SUBSET_IDS   20480   /* stable subset ids (counter rows): 10,000 services x 2 */
 #define SL_MAX_SRC_PREFIXES 65536   /* source-match prefixes per slot */
 #define SL_CT_SIZE	    262144  /* conntrack entries (each direction) */
 #define SL_MAX_WEIGHT	    1000000 /* keeps weight sums far from u32 overflow */

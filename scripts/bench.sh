@@ -1,60 +1,227 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
-# Datapath cost per packet, on real traffic in network namespaces: sluice's
-# programs against an empty TC program attached the same way (the floor),
-# from the kernel's own accounting (kernel.bpf_stats_enabled: run time / run
-# count per program). Benchmarks, not tests: numbers vary with the machine,
-# so the table gives ratios against the floor measured in the same run.
+# sluice benchmarks (issue 5), in network namespaces: a client, the node
+# (router, where sluice / kube-proxy's rules / the L7 proxy run) and three
+# nginx backends (v1a, v1b: subset v1; v2: subset v2). Every contender gets
+# the same machine, the same run and the same traffic; the tables give
+# ratios against the baseline of the same run. Benchmarks, not tests.
 #
-#   sudo make bench            (QUICK=1 for a short run)
+#   sudo make bench            (QUICK=1: one run each, short phases, < 3 min)
 #
-# Then the same paths one by one through BPF_PROG_TEST_RUN fixtures
-# (tests/pkt/bench_pkt.c), where no skb is shared and nothing else runs.
+# Sections (SECTIONS="1 2 3 4 5" selects):
+#   1 datapath cost per packet: kernel run-time accounting on real traffic
+#     (sluice vs an empty TC program) and the BPF_PROG_TEST_RUN fixtures
+#   2 throughput and latency: plain routing to one backend (floor), sluice,
+#     kube-proxy iptables mode, kube-proxy nftables mode, nginx split_clients
+#   3 scale: 1 .. 10,000 services configured, traffic to one
+#   4 control plane: apply time, weight change to first new connection, RSS
+#     and map memory
+#   5 split accuracy, and established connections across live weight changes
 #
-# Phases, each run against the empty program and against sluice:
-#   bulk   one keep-alive download: ingress sees the client's ACKs
-#          (established packets), egress the data (reply path)
-#   conns  many short connections: each one SYN (new connection) and a
-#          handful of established packets
+# Method, load and CPU accounting: docs/bench.md.
 set -uo pipefail
 SL_TEST_NAME=bench
 . "$(dirname "$0")/netns-lib.sh"
+B=$SL_ROOT/scripts/bench
 
 QUICK=${QUICK:-}
-RUNS=${RUNS:-$([ -n "$QUICK" ] && echo 1 || echo 3)}
-BULK_MB=${BULK_MB:-$([ -n "$QUICK" ] && echo 50 || echo 400)}
-CONNS=${CONNS:-$([ -n "$QUICK" ] && echo 500 || echo 3000)}
+q() { if [ -n "$QUICK" ]; then echo "$1"; else echo "$2"; fi; }
+RUNS=${RUNS:-$(q 1 3)}
+SECTIONS=${SECTIONS:-1 2 3 4 5}
+BULK_MB=${BULK_MB:-$(q 50 200)}
+CONNS=${CONNS:-$(q 500 3000)}
+DUR=${DUR:-$(q 2 5)}                      # seconds of each wrk run
+WRK_C=${WRK_C:-32}                        # wrk connections
+SIZES=${SIZES:-$(q "1 100 1000" "1 100 1000 10000")}
+APPLY_SIZES=${APPLY_SIZES:-$(q "10 1000" "10 1000 10000")}
+SPLIT_N=${SPLIT_N:-$(q 2000 10000)}
+HOLD=${HOLD:-50}
+CHANGES=${CHANGES:-$(q 20 100)}
+FIXTURE_RUNS=${FIXTURE_RUNS:-$(q 20000 200000)}
+RESULTS=${RESULTS:-$SL_ROOT/build/bench-results.json}
 EMPTY_OBJ=$SL_ROOT/build/empty.bpf.o
 EMPTY_PIN=$SL_PIN_DIR-empty
-RESULTS=${RESULTS:-$SL_ROOT/build/bench-results.csv}
+RAW=$SL_TMP/raw.jsonl
+CPU_CLIENT=0                               # wrk / probes
+CPU_SERVER=$(($(nproc) > 1 ? 1 : 0))       # backends
+IPT_RESTORE=iptables-legacy-restore        # see docs/bench.md
+IPT=iptables-legacy
 
 [ -f "$EMPTY_OBJ" ] || sl_die "$EMPTY_OBJ not built (make build/empty.bpf.o)"
+for t in wrk ab nginx nft "$IPT_RESTORE" taskset; do
+	command -v "$t" >/dev/null || sl_die "missing tool: $t (scripts/install-deps.sh)"
+done
 STATS_WAS=$(sysctl -n kernel.bpf_stats_enabled)
 _bench_cleanup() {
 	sysctl -qw kernel.bpf_stats_enabled="$STATS_WAS"
 	rm -rf "$EMPTY_PIN"
 }
 trap '_bench_cleanup; sl_cleanup' EXIT
+T_START=$SECONDS
+: >"$RAW"
 
-# prog_stats ID: "run_time_ns run_cnt" of one program.
+# rec SECTION KEY METRIC VALUE: one raw result of the current $RUN.
+rec() { printf '{"section":%s,"key":"%s","metric":"%s","run":%s,"value":%s}\n' \
+	"$1" "$2" "$3" "${RUN:-1}" "${4:-null}" >>"$RAW"; }
+log() { printf '# [%4ds] %s\n' "$((SECONDS - T_START))" "$*" >&2; }
+
+# ---------------------------------------------------------------- backends
+
+# nginx in each backend netns instead of backend.py: a tiny static body
+# ("v1a\n", as backend.py answers), /big for the bulk download, stub_status.
+declare -A NGX_PID
+sl_start_backends() {
+	local b name a4 a6 d
+	for b in $SL_BACKENDS; do
+		name=${b%%:*}
+		a4=${b#*:}
+		a6=${a4#*:}
+		a4=${a4%%:*}
+		d=$SL_TMP/nginx-$name
+		mkdir -p "$d"
+		truncate -s "${BULK_MB}M" "$d/big"
+		"$SL_PY" "$B/gen.py" nginx-backend "$name" "$a4" "$a6" "$d" >"$d/nginx.conf"
+		sl_bg "NGX_PID[$name]" "$name" "$d/out.log" taskset -c "$CPU_SERVER" \
+			nginx -c "$d/nginx.conf" -p "$d"
+	done
+	for b in $SL_BACKENDS; do
+		name=${b%%:*}
+		a4=${b#*:}
+		a4=${a4%%:*}
+		sl_wait_for 10 _sl_backend_answers "$name" "http://$a4:8080/" ||
+			sl_die "backend $name (nginx) not answering on $a4:8080"
+	done
+}
+
+# backend_requests NAME: requests served so far (stub_status), asked by the node.
+backend_requests() {
+	local a4
+	a4=$(echo "$SL_BACKENDS" | tr ' ' '\n' | awk -F: -v n="$1" '$1 == n { print $2 }')
+	sl_nsx node curl -s --max-time 2 "http://$a4:8080/status" | awk 'NR == 3 { print $3 }'
+}
+
+# ---------------------------------------------------------------- helpers
+
 prog_stats() {
 	bpftool prog show id "$1" -j | $SL_PY -c \
 		'import json,sys; p=json.load(sys.stdin); print(p.get("run_time_ns",0), p.get("run_cnt",0))'
 }
-
-# pinned_id PATH: id of a pinned program.
 pinned_id() {
 	bpftool prog show pinned "$1" -j | $SL_PY -c 'import json,sys; print(json.load(sys.stdin)["id"])'
 }
-
 global_counter() {
 	sl_sluice -j status | $SL_PY -c "import json,sys; print(json.load(sys.stdin)['datapath']['$1'])"
 }
 
+# Client port ranges: direct connections (the floor) and connections through
+# a VIP reach the backends with different TCP timestamp bases; a port reused
+# across the two would meet a TIME_WAIT socket and PAWS. Each kind of
+# contender gets its own range.
+ports_direct() { sl_nsx client sysctl -qw net.ipv4.ip_local_port_range="10000 29999"; }
+ports_vip() { sl_nsx client sysctl -qw net.ipv4.ip_local_port_range="30000 60999"; }
+
+cpu_busy() { # jiffies: all busy time (user nice system irq softirq steal), softirq
+	awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9, $8 }' /proc/stat
+}
+
+# wrk_run KEY SECTION URL close|keep: one wrk run from the client, CPU from
+# /proc/stat around it; records rps, p50, p99, CPU s per 100k requests.
+HZ=$(getconf CLK_TCK)
+wrk_run() {
+	local key=$1 sec=$2 url=$3 mode=$4 b0 s0 b1 s1 out js hdr=()
+	[ "$mode" = close ] && hdr=(-H "Connection: close")
+	read -r b0 s0 < <(cpu_busy)
+	out=$(sl_nsx client taskset -c "$CPU_CLIENT" wrk -t1 -c"$WRK_C" -d"${DUR}s" --latency \
+		"${hdr[@]}" "$url" 2>&1)
+	read -r b1 s1 < <(cpu_busy)
+	js=$(echo "$out" | "$SL_PY" "$B/gen.py" wrk)
+	"$SL_PY" - "$js" "$((b1 - b0))" "$((s1 - s0))" "$HZ" "$sec" "$key" "$mode" "${RUN:-1}" >>"$RAW" <<'EOF'
+import json, sys
+r = json.loads(sys.argv[1]); busy, soft, hz = (int(x) for x in sys.argv[2:5])
+sec, key, mode, run = sys.argv[5], sys.argv[6], sys.argv[7], sys.argv[8]
+n = r["requests"] or 1
+vals = {"rps": r["rps"], "p50_ms": r["p50_ms"], "p99_ms": r["p99_ms"],
+        "cpu_s_per_100k": busy / hz / n * 1e5, "softirq_s_per_100k": soft / hz / n * 1e5,
+        "errors": r["socket_errors"] + r["non2xx"]}
+for m, v in vals.items():
+    print(json.dumps({"section": int(sec), "key": key, "metric": mode + "/" + m, "run": int(run), "value": v}))
+EOF
+	[ "$(echo "$js" | "$SL_PY" -c 'import json,sys; print(json.load(sys.stdin)["requests"])')" -gt 0 ] ||
+		log "wrk $key $mode: no requests: $(echo "$out" | tail -3 | tr '\n' ' ')"
+}
+
+# ---------------------------------------------------------------- contenders
+
+sluice_up() { # CONFIG
+	sl_run_start "$1" c1 || sl_die "sluice run did not start"
+}
+sluice_down() {
+	sl_run_stop
+	sl_sluice down >/dev/null 2>&1
+	rm -rf "$SL_PIN_DIR"
+}
+ipt_up() { # N
+	"$SL_PY" "$B/gen.py" iptables "$1" 90 10 >"$SL_TMP/ipt.rules"
+	sl_nsx node "$IPT_RESTORE" -w 5 --noflush <"$SL_TMP/ipt.rules" || sl_die "iptables-restore"
+}
+ipt_down() {
+	sl_nsx node "$IPT" -w 5 -t nat -F
+	sl_nsx node "$IPT" -w 5 -t nat -X
+}
+nft_up() { # N
+	"$SL_PY" "$B/gen.py" nft "$1" 90 10 >"$SL_TMP/kp.nft"
+	sl_nsx node nft -f "$SL_TMP/kp.nft" || sl_die "nft -f"
+}
+nft_down() { sl_nsx node nft delete table ip kube-proxy; }
+PROXY_PID=
+proxy_up() {
+	local d=$SL_TMP/nginx-proxy
+	mkdir -p "$d"
+	"$SL_PY" "$B/gen.py" nginx-proxy "$SL_VIP4" 90 "$d" >"$d/nginx.conf"
+	sl_nsx node ip addr add "$SL_VIP4/32" dev lo
+	sl_bg PROXY_PID node "$d/out.log" nginx -c "$d/nginx.conf" -p "$d"
+	sl_wait_for 10 sl_nsx client curl -sf --max-time 1 "http://$SL_VIP4/" ||
+		sl_die "nginx proxy not answering"
+}
+proxy_down() {
+	sl_stop "$PROXY_PID" QUIT
+	PROXY_PID=
+	sl_nsx node ip addr del "$SL_VIP4/32" dev lo
+}
+timed() { # VAR CMD...: wall seconds of CMD into VAR
+	local var=$1 t0 t1
+	shift
+	t0=$(date +%s.%N)
+	"$@" || return 1
+	t1=$(date +%s.%N)
+	printf -v "$var" '%s' "$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')"
+}
+
+sl_topo_up
+# Backends: deep accept queues for bursts of new connections.
+for n in v1a v1b v2 client node; do sl_nsx "$n" sysctl -qw net.core.somaxconn=4096; done
+# The node's conntrack (its INVALID-drop rule tracks every contender's
+# connections) would pile up TIME_WAIT entries, 120 s each: at thousands of
+# connections a second the hash chains grow and every later run is slower
+# than the one before. Short timeouts keep the table at a steady size.
+sl_nsx node sysctl -qw net.netfilter.nf_conntrack_max=1048576 \
+	net.netfilter.nf_conntrack_tcp_timeout_time_wait=1 \
+	net.netfilter.nf_conntrack_tcp_timeout_close_wait=1 \
+	net.netfilter.nf_conntrack_tcp_timeout_fin_wait=1 2>/dev/null
+log "topology up; sections: $SECTIONS; runs: $RUNS"
+mkdir -p "$SL_TMP/cfg"
+gen_cfg() { # N W1 W2 -> path (a directory of its own: `run` watches it)
+	local d=$SL_TMP/cfg/$1-$2-$3
+	mkdir -p "$d"
+	[ -f "$d/sluice.yaml" ] || "$SL_PY" "$B/gen.py" sluice "$1" "$2" "$3" >"$d/sluice.yaml"
+	echo "$d/sluice.yaml"
+}
+has() { case " $SECTIONS " in *" $1 "*) return 0 ;; esac; return 1; }
+
+# ---------------------------------------------------------------- section 1
 attach_empty() {
 	mkdir -p "$EMPTY_PIN"
-	bpftool prog load "$EMPTY_OBJ" "$EMPTY_PIN/prog" type classifier ||
-		sl_die "cannot load $EMPTY_OBJ"
+	bpftool prog load "$EMPTY_OBJ" "$EMPTY_PIN/prog" type classifier || sl_die "load $EMPTY_OBJ"
 	sl_nsx node tc qdisc add dev c1 clsact 2>/dev/null
 	sl_nsx node tc filter add dev c1 ingress prio 92 handle 0x5c1ce bpf da \
 		object-pinned "$EMPTY_PIN/prog" || sl_die "attach empty ingress"
@@ -62,123 +229,226 @@ attach_empty() {
 		object-pinned "$EMPTY_PIN/prog" || sl_die "attach empty egress"
 	EMPTY_ID=$(pinned_id "$EMPTY_PIN/prog")
 }
-
 detach_empty() {
 	sl_nsx node tc filter del dev c1 ingress prio 92 handle 0x5c1ce bpf 2>/dev/null
 	sl_nsx node tc filter del dev c1 egress prio 92 handle 0x5c1ce bpf 2>/dev/null
 	rm -rf "$EMPTY_PIN"
 }
-
-# bulk HOST PORT: one keep-alive download of BULK_MB MiB.
 bulk() {
-	sl_nsx client curl -s -o /dev/null --max-time 120 "http://$1:$2/big?mb=$BULK_MB" ||
+	sl_nsx client curl -s -o /dev/null --max-time 120 "http://$1:$2/big" ||
 		sl_die "bulk download from $1:$2 failed"
 }
-
-# conns HOST PORT: CONNS short connections.
 conns() {
 	sl_nsx client "$SL_PY" "$SL_E2E/client.py" burst --host "$1" --port "$2" -n "$CONNS" \
 		-c 4 >"$SL_TMP/conns.json" || sl_die "burst to $1:$2 failed"
 }
-
-# measure LABEL PHASE IDS...: run PHASE, print "LABEL ns_per_run runs" per id.
-measure() {
-	local label=$1 phase=$2 host=$3 port=$4 id
+measure() { # LABEL PHASE HOST PORT IDS...: "LABEL id ns runs" per id
+	local label=$1 phase=$2 host=$3 port=$4 id t c
 	shift 4
 	declare -A t0 c0
 	for id in "$@"; do read -r t0[$id] c0[$id] < <(prog_stats "$id"); done
 	"$phase" "$host" "$port"
 	for id in "$@"; do
-		local t c
 		read -r t c < <(prog_stats "$id")
 		echo "$label $id $((t - t0[$id])) $((c - c0[$id]))"
 	done
 }
+per() { awk -v t="$1" -v c="$2" 'BEGIN { printf "%.1f", c ? t / c : 0 }'; }
 
-sysctl -qw kernel.bpf_stats_enabled=1
-sl_topo_up
-echo "run,phase,program,ns_total,runs,ns_per_run" >"$RESULTS"
+# Run-time accounting adds two clock reads to every program run: on only
+# where its numbers are taken (section 1, and section 3's ns/packet runs).
+stats() { sysctl -qw kernel.bpf_stats_enabled="$1"; }
+if has 1; then
+	log "section 1: datapath cost per packet"
+	stats 1
+	for RUN in $(seq 1 "$RUNS"); do
+		ports_direct
+		attach_empty
+		read -r _ _ t c < <(measure empty bulk 10.0.1.10 8080 "$EMPTY_ID")
+		rec 1 bulk/empty ns "$(per "$t" "$c")"
+		read -r _ _ t c < <(measure empty conns 10.0.1.10 8080 "$EMPTY_ID")
+		rec 1 conns/empty ns "$(per "$t" "$c")"
+		detach_empty
+		ports_vip
+		sluice_up "$(gen_cfg 1 100 0)"
+		ING=$(pinned_id "$SL_PIN_DIR/sl_ingress")
+		EGR=$(pinned_id "$SL_PIN_DIR/sl_egress")
+		while read -r _ id t c; do
+			[ "$id" = "$ING" ] && { rec 1 bulk/ingress ns "$(per "$t" "$c")"; EST_NS=$(per "$t" "$c"); }
+			[ "$id" = "$EGR" ] && rec 1 bulk/egress ns "$(per "$t" "$c")"
+		done < <(measure sluice bulk "$SL_VIP4" 80 "$ING" "$EGR")
+		new0=$(global_counter new_conn)
+		est0=$(global_counter established)
+		while read -r _ id t c; do
+			[ "$id" = "$ING" ] && { rec 1 conns/ingress ns "$(per "$t" "$c")"; CT=$t; }
+			[ "$id" = "$EGR" ] && rec 1 conns/egress ns "$(per "$t" "$c")"
+		done < <(measure sluice conns "$SL_VIP4" 80 "$ING" "$EGR")
+		new=$(($(global_counter new_conn) - new0))
+		est=$(($(global_counter established) - est0))
+		# ingress time of the conns phase = new * t_new + est * t_est, with
+		# t_est from the bulk phase (established ACKs): solve for t_new.
+		rec 1 new-conn/ingress ns "$(awk -v T="$CT" -v e="$est" -v te="$EST_NS" -v n="$new" \
+			'BEGIN { printf "%.1f", n ? (T - e * te) / n : 0 }')"
+		sluice_down
+	done
+	stats 0
+	(cd "$SL_ROOT" && build/tests/bench_pkt "$FIXTURE_RUNS" -j) >"$SL_TMP/fixtures.json" ||
+		sl_die "bench_pkt failed"
+	"$SL_PY" -c '
+import json, sys
+for r in json.load(open(sys.argv[1])):
+    print(json.dumps({"section": 1, "key": "fixture/" + r["name"], "metric": "ns", "run": 1, "value": r["ns"], "runs": r["runs"]}))' \
+		"$SL_TMP/fixtures.json" >>"$RAW"
+fi
 
-declare -A NS
-record() { # KEY ns runs
-	local per
-	per=$(awk -v t="$2" -v c="$3" 'BEGIN { printf "%.1f", c ? t / c : 0 }')
-	NS[$1]+="$per "
-	echo "$RUN,${1%%/*},${1#*/},$2,$3,$per" >>"$RESULTS"
+# ---------------------------------------------------------------- section 2
+if has 2; then
+	log "section 2: throughput and latency ($RUNS x ${DUR}s per mode)"
+	for RUN in $(seq 1 "$RUNS"); do
+		ports_direct
+		for mode in close keep; do wrk_run floor 2 "http://10.0.1.10:8080/" "$mode"; done
+		ports_vip
+		sluice_up "$(gen_cfg 1 90 10)"
+		for mode in close keep; do wrk_run sluice 2 "http://$SL_VIP4/" "$mode"; done
+		sluice_down
+		ipt_up 1
+		for mode in close keep; do wrk_run iptables 2 "http://$SL_VIP4/" "$mode"; done
+		ipt_down
+		nft_up 1
+		for mode in close keep; do wrk_run nftables 2 "http://$SL_VIP4/" "$mode"; done
+		nft_down
+		proxy_up
+		for mode in close keep; do wrk_run nginx 2 "http://$SL_VIP4/" "$mode"; done
+		proxy_down
+		log "section 2 run $RUN done"
+	done
+fi
+
+# ---------------------------------------------------------------- section 3
+if has 3; then
+	log "section 3: scale ($SIZES services)"
+	ports_vip
+	for n in $SIZES; do
+		sluice_up "$(gen_cfg "$n" 90 10)"
+		ING=$(pinned_id "$SL_PIN_DIR/sl_ingress")
+		for RUN in $(seq 1 "$RUNS"); do wrk_run "sluice/$n" 3 "http://$SL_VIP4/" close; done
+		# ns/packet from a separate run with the accounting on
+		stats 1
+		read -r t0 c0 < <(prog_stats "$ING")
+		sl_nsx client taskset -c "$CPU_CLIENT" wrk -t1 -c"$WRK_C" -d1s -H "Connection: close" \
+			"http://$SL_VIP4/" >/dev/null 2>&1
+		read -r t1 c1 < <(prog_stats "$ING")
+		stats 0
+		RUN=1 rec 3 "sluice/$n" ingress_ns "$(per $((t1 - t0)) $((c1 - c0)))"
+		sluice_down
+		timed T ipt_up "$n"
+		RUN=1 rec 3 "iptables/$n" load_s "$T"
+		for RUN in $(seq 1 "$RUNS"); do wrk_run "iptables/$n" 3 "http://$SL_VIP4/" close; done
+		ipt_down
+		timed T nft_up "$n"
+		RUN=1 rec 3 "nftables/$n" load_s "$T"
+		for RUN in $(seq 1 "$RUNS"); do wrk_run "nftables/$n" 3 "http://$SL_VIP4/" close; done
+		nft_down
+		log "section 3: $n services done"
+	done
+fi
+
+# ---------------------------------------------------------------- section 4
+map_memlock() { # total bytes_memlock of the maps pinned in the pin dir
+	local f id total=0
+	for f in "$SL_PIN_DIR"/*; do
+		id=$(bpftool map show pinned "$f" -j 2>/dev/null | "$SL_PY" -c \
+			'import json,sys; print(json.load(sys.stdin).get("bytes_memlock",0))' 2>/dev/null) || continue
+		total=$((total + id))
+	done
+	echo "$total"
 }
+if has 4; then
+	log "section 4: control plane"
+	ports_vip
+	sluice_up "$(gen_cfg 1 90 10)"
+	for n in $APPLY_SIZES; do
+		for RUN in $(seq 1 "$RUNS"); do
+			# alternate weights so every apply changes something
+			cfg=$(gen_cfg "$n" $((90 - RUN % 2)) $((10 + RUN % 2)))
+			timed T sl_sluice -q apply --config "$cfg" >/dev/null || sl_die "apply $n services"
+			rec 4 "apply/$n" seconds "$T"
+		done
+		RUN=1 rec 4 "rss/$n" kib "$(awk '/VmRSS/ { print $2 }' "/proc/$SL_RUN_PID/status")"
+		RUN=1 rec 4 "memlock/$n" bytes "$(map_memlock)"
+	done
+	sluice_down
+	# weight change -> first new connection following it: from 100/0 to 0/100
+	# and back (the first connection served by the other subset).
+	cfg=$(gen_cfg 1 100 0)
+	sluice_up "$cfg"
+	for RUN in $(seq 1 "$RUNS"); do
+		for dir in "v2 0 100" "v1 100 0"; do
+			set -- $dir
+			sl_nsx client taskset -c "$CPU_CLIENT" "$SL_PY" "$B/probe.py" flip --want "$1" -- \
+				nsenter --net="/var/run/netns/$(sl_ns node)" "$SLUICE" --pin-dir "$SL_PIN_DIR" \
+				-q weights backend "v1=$2" "v2=$3" >"$SL_TMP/flip.json" || log "flip (cli) failed"
+			rec 4 "flip/cli" ms "$("$SL_PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["ms"])' "$SL_TMP/flip.json")"
+		done
+	done
+	sluice_down
+	# the same through the config file `run` watches (write + rename)
+	d=$SL_TMP/flipcfg
+	mkdir -p "$d"
+	"$SL_PY" "$B/gen.py" sluice 1 100 0 >"$d/sluice.yaml"
+	"$SL_PY" "$B/gen.py" sluice 1 100 0 >"$d/a.yaml.new"
+	"$SL_PY" "$B/gen.py" sluice 1 0 100 >"$d/b.yaml.new"
+	sluice_up "$d/sluice.yaml"
+	for RUN in $(seq 1 "$RUNS"); do
+		for dir in "v2 b" "v1 a"; do
+			set -- $dir
+			cp "$d/$2.yaml.new" "$SL_TMP/$2.tmp"
+			sl_nsx client taskset -c "$CPU_CLIENT" "$SL_PY" "$B/probe.py" flip --want "$1" -- \
+				mv -f "$SL_TMP/$2.tmp" "$d/sluice.yaml" >"$SL_TMP/flip.json" || log "flip (file) failed"
+			rec 4 "flip/file" ms "$("$SL_PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["ms"])' "$SL_TMP/flip.json")"
+		done
+	done
+	sluice_down
+fi
 
-for RUN in $(seq 1 "$RUNS"); do
-	# The floor: empty program, traffic straight to one backend.
-	attach_empty
-	read -r _ _ t c < <(measure empty bulk 10.0.1.10 8080 "$EMPTY_ID")
-	record "bulk/empty" "$t" "$c"
-	read -r _ _ t c < <(measure empty conns 10.0.1.10 8080 "$EMPTY_ID")
-	record "conns/empty" "$t" "$c"
-	detach_empty
+# ---------------------------------------------------------------- section 5
+if has 5; then
+	log "section 5: split accuracy ($SPLIT_N connections per split)"
+	ports_vip
+	sluice_up "$(gen_cfg 1 90 10)"
+	for RUN in $(seq 1 "$RUNS"); do
+		for w in "99 1" "90 10" "50 50"; do
+			set -- $w
+			sl_sluice -q weights backend "v1=$1" "v2=$2" >/dev/null || sl_die "weights $1/$2"
+			declare -A r0
+			for b in v1a v1b v2; do r0[$b]=$(backend_requests "$b"); done
+			sl_nsx client taskset -c "$CPU_CLIENT" ab -q -n "$SPLIT_N" -c 16 "http://$SL_VIP4/" \
+				>"$SL_TMP/ab.out" 2>&1 || log "ab: $(tail -2 "$SL_TMP/ab.out")"
+			v1=$(($(backend_requests v1a) - r0[v1a] - 1 + $(backend_requests v1b) - r0[v1b] - 1))
+			v2=$(($(backend_requests v2) - r0[v2] - 1))
+			rec 5 "split/$1-$2" v2_pct "$(awk -v a="$v1" -v b="$v2" 'BEGIN { printf "%.2f", (a + b) ? 100 * b / (a + b) : 0 }')"
+			rec 5 "split/$1-$2" total "$((v1 + v2))"
+		done
+	done
+	# established connections across live weight changes
+	sl_sluice -q weights backend v1=50 v2=50 >/dev/null
+	RUN=1
+	sl_nsx client "$SL_PY" "$B/probe.py" hold -n "$HOLD" --changes "$CHANGES" -- \
+		nsenter --net="/var/run/netns/$(sl_ns node)" "$SLUICE" --pin-dir "$SL_PIN_DIR" -q \
+		weights backend v1=10 v2=90 -- \
+		nsenter --net="/var/run/netns/$(sl_ns node)" "$SLUICE" --pin-dir "$SL_PIN_DIR" -q \
+		weights backend v1=90 v2=10 >"$SL_TMP/hold.json"
+	for m in conns changes moved broken requests; do
+		rec 5 hold "$m" "$("$SL_PY" -c 'import json,sys; print(json.load(open(sys.argv[1])).get(sys.argv[2]))' "$SL_TMP/hold.json" "$m")"
+	done
+	sluice_down
+fi
 
-	# sluice: the same traffic through the VIP, all of it to v1a.
-	sl_config "$SL_CFG" 100 0
-	sl_run_start "$SL_CFG" c1 || sl_die "sluice run did not start"
-	ING=$(pinned_id "$SL_PIN_DIR/sl_ingress")
-	EGR=$(pinned_id "$SL_PIN_DIR/sl_egress")
-	while read -r _ id t c; do
-		[ "$id" = "$ING" ] && record "bulk/ingress" "$t" "$c"
-		[ "$id" = "$EGR" ] && record "bulk/egress" "$t" "$c"
-	done < <(measure sluice bulk "$SL_VIP4" 80 "$ING" "$EGR")
-	new0=$(global_counter new_conn)
-	est0=$(global_counter established)
-	while read -r _ id t c; do
-		[ "$id" = "$ING" ] && { record "conns/ingress" "$t" "$c"; CT=$t; CC=$c; }
-		[ "$id" = "$EGR" ] && record "conns/egress" "$t" "$c"
-	done < <(measure sluice conns "$SL_VIP4" 80 "$ING" "$EGR")
-	new=$(($(global_counter new_conn) - new0))
-	est=$(($(global_counter established) - est0))
-	# Ingress time of the conns phase = new * t_new + est * t_est, with
-	# t_est from the bulk phase (established ACKs): solve for t_new.
-	est_ns=$(echo "${NS[bulk/ingress]}" | awk '{ print $NF }')
-	t_new=$(awk -v T="$CT" -v e="$est" -v te="$est_ns" -v n="$new" \
-		'BEGIN { printf "%.0f", n ? (T - e * te) / n : 0 }')
-	record "new-conn/ingress" "$((t_new * new))" "$new"
-	sl_run_stop
-	sl_sluice down >/dev/null 2>&1
-	rm -rf "$SL_PIN_DIR"
-done
-
-median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{ a[NR] = $1 } END { print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
-spread() { tr ' ' '\n' | grep -v '^$' | sort -g | awk 'NR == 1 { lo = $1 } { hi = $1 } END { printf "%s-%s", lo, hi }'; }
-
-row() { # LABEL KEY FLOOR_KEY
-	local m f s
-	m=$(echo "${NS[$2]}" | median)
-	s=$(echo "${NS[$2]}" | spread)
-	f=$(echo "${NS[$3]}" | median)
-	printf '| %-44s | %8s | %13s | %6s |\n' "$1" "$m" "$s" \
-		"$(awk -v a="$m" -v b="$f" 'BEGIN { printf "%.1fx", (b > 0 ? a / b : 0) }')"
-}
-
+# ---------------------------------------------------------------- report
+ELAPSED=$((SECONDS - T_START))
+MACHINE="$(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), kernel $(uname -r)"
+"$SL_PY" "$B/report.py" "$RAW" "$RESULTS" "$MACHINE" "$RUNS" "$DUR" "$WRK_C" "$ELAPSED" \
+	"${QUICK:+quick}" || sl_die "report failed"
 echo
-echo "## Datapath cost per packet (ns per program run, median of $RUNS)"
-echo
-echo "Machine: $(nproc) cores, $(uname -r), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
-echo "Traffic: bulk = one ${BULK_MB} MiB keep-alive download; conns = $CONNS short connections."
-echo
-echo "| path                                         | ns/packet |  spread (ns) | vs empty |"
-echo "|----------------------------------------------|-----------|---------------|----------|"
-row "empty TC program (floor), bulk"               "bulk/empty"  "bulk/empty"
-row "sluice ingress, established (bulk ACKs)"      "bulk/ingress" "bulk/empty"
-row "sluice egress, reply path (bulk data)"        "bulk/egress" "bulk/empty"
-row "empty TC program (floor), short connections"  "conns/empty" "conns/empty"
-row "sluice ingress, short connections (mix)"      "conns/ingress" "conns/empty"
-row "sluice ingress, new connection (first packet)" "new-conn/ingress" "conns/empty"
-row "sluice egress, short connections"             "conns/egress" "conns/empty"
-echo
-echo "## Per-path cost, BPF_PROG_TEST_RUN fixtures (uncloned skbs; no un-sharing cost)"
-echo
-# Run-time accounting adds its own clock reads to every run: off here, where
-# the test run's own duration is the measure.
-sysctl -qw kernel.bpf_stats_enabled="$STATS_WAS"
-(cd "$SL_ROOT" && build/tests/bench_pkt "$([ -n "$QUICK" ] && echo 20000 || echo 200000)") ||
-	sl_die "bench_pkt failed"
-echo
-echo "Raw numbers: $RESULTS"
+echo "Raw results: $RESULTS (${ELAPSED} s)"
 exit 0

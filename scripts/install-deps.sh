@@ -18,6 +18,9 @@ PKGS=(
 	prometheus chromium tmux
 	# the fake kube-apiserver's certificate
 	openssl
+	# benchmarks (and their smoke test): kube-proxy's rule layouts, an L7
+	# proxy and fast backends, load generators
+	nftables nginx wrk apache2-utils
 )
 
 missing=()

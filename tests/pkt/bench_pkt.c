@@ -8,7 +8,7 @@
  * get private, uncloned skbs: real traffic adds the cost of un-sharing a
  * cloned skb on its first write, which `scripts/bench.sh` measures.
  *
- *   build/tests/bench_pkt [RUNS]     (prints a Markdown table)
+ *   build/tests/bench_pkt [RUNS] [-j]   (a Markdown table; -j: JSON)
  */
 #include <errno.h>
 #include <stdio.h>
@@ -186,11 +186,19 @@ int main(int argc, char **argv)
 	MEASURE("IPv4 reply (reverse NAT)", egr, mk_reply, &r4);
 	MEASURE("IPv6 reply (reverse NAT)", egr, mk_reply, &r6);
 
-	printf("| path (BPF_PROG_TEST_RUN) | runs | ns/packet | minus floor | vs floor |\n");
-	printf("|---|---:|---:|---:|---:|\n");
-	for (i = 0; i < n; i++)
-		printf("| %s | %ld | %.1f | %.1f | %.1fx |\n", res[i].name, res[i].runs, res[i].ns,
-		       res[i].ns - res[0].ns, res[i].ns / res[0].ns);
+	if (argc > 2 && !strcmp(argv[2], "-j")) {
+		printf("[");
+		for (i = 0; i < n; i++)
+			printf("%s{\"name\": \"%s\", \"runs\": %ld, \"ns\": %.1f}", i ? ", " : "",
+			       res[i].name, res[i].runs, res[i].ns);
+		printf("]\n");
+	} else {
+		printf("| path (BPF_PROG_TEST_RUN) | runs | ns/packet | minus floor | vs floor |\n");
+		printf("|---|---:|---:|---:|---:|\n");
+		for (i = 0; i < n; i++)
+			printf("| %s | %ld | %.1f | %.1f | %.1fx |\n", res[i].name, res[i].runs,
+			       res[i].ns, res[i].ns - res[0].ns, res[i].ns / res[0].ns);
+	}
 
 	bpf_object__close(empty_obj);
 	sl_config_free(cfg);

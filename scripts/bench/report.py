@@ -1,0 +1,210 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+"""Tables for scripts/bench.sh: raw JSON lines in, Markdown out, and the
+results file (JSON: machine, parameters, every raw result, the medians).
+
+    report.py RAW.jsonl RESULTS.json MACHINE RUNS DUR WRK_C ELAPSED [quick]
+"""
+import json
+import statistics
+import sys
+
+raw_path, out_path, machine, runs, dur, wrk_c, elapsed = sys.argv[1:8]
+quick = len(sys.argv) > 8 and sys.argv[8] == "quick"
+rows = [json.loads(line) for line in open(raw_path) if line.strip()]
+
+vals = {}
+for r in rows:
+    if r["value"] is None:
+        continue
+    vals.setdefault((r["section"], r["key"], r["metric"]), []).append(float(r["value"]))
+
+
+def get(sec, key, metric):
+    return vals.get((sec, key, metric), [])
+
+
+def med(sec, key, metric):
+    v = get(sec, key, metric)
+    return statistics.median(v) if v else None
+
+
+def fmt(x, nd=1):
+    if x is None:
+        return "n/a"
+    if nd == 0:
+        return "{:,.0f}".format(x)
+    return "{:,.{}f}".format(x, nd)
+
+
+def spread(sec, key, metric, nd=1):
+    v = get(sec, key, metric)
+    if len(v) < 2:
+        return "-"
+    return "%s-%s" % (fmt(min(v), nd), fmt(max(v), nd))
+
+
+def ratio(a, b):
+    if a is None or b is None or b == 0:
+        return "n/a"
+    return "%.2fx" % (a / b)
+
+
+def table(head, body):
+    print("| " + " | ".join(head) + " |")
+    print("|" + "|".join("---" if i == 0 else "---:" for i in range(len(head))) + "|")
+    for b in body:
+        print("| " + " | ".join(str(x) for x in b) + " |")
+    print()
+
+
+print()
+print("# sluice benchmarks%s" % (" (QUICK: one short run each, indicative only)" if quick else ""))
+print()
+print("Machine: %s. %s run(s) per configuration (median, spread = min-max); "
+      "wrk: 1 thread, %s connections, %s s per run. Total %s s." % (machine, runs, wrk_c, dur, elapsed))
+print()
+
+secs = {r["section"] for r in rows}
+
+if 1 in secs:
+    print("## 1. Datapath cost per packet")
+    print()
+    print("Real traffic, kernel run-time accounting (run time / run count); "
+          "the empty TC program on the same interface with the same traffic is the floor.")
+    print()
+    body = []
+    for label, key, floor in [
+        ("empty TC program (floor), bulk download", "bulk/empty", "bulk/empty"),
+        ("sluice ingress, established (download's ACKs)", "bulk/ingress", "bulk/empty"),
+        ("sluice egress, reply path (download's data)", "bulk/egress", "bulk/empty"),
+        ("empty TC program (floor), short connections", "conns/empty", "conns/empty"),
+        ("sluice ingress, short connections (mix)", "conns/ingress", "conns/empty"),
+        ("sluice ingress, new connection (first packet, derived)", "new-conn/ingress", "conns/empty"),
+        ("sluice egress, short connections", "conns/egress", "conns/empty"),
+    ]:
+        m = med(1, key, "ns")
+        if m is not None and m <= 0:
+            m = None  # the derivation failed (see docs/bench.md)
+        body.append((label, fmt(m), spread(1, key, "ns"), ratio(m, med(1, floor, "ns"))))
+    table(["path", "ns/packet", "spread", "vs empty"], body)
+    fx = [r for r in rows if r["section"] == 1 and r["key"].startswith("fixture/")]
+    if fx:
+        print("BPF_PROG_TEST_RUN fixtures (`build/tests/bench_pkt`, %s runs per path):" % fx[-1].get("runs"))
+        print()
+        floor = fx[0]["value"]
+        table(["path", "ns/packet", "minus floor", "vs floor"],
+              [(r["key"][8:], fmt(r["value"]), fmt(r["value"] - floor), ratio(r["value"], floor))
+               for r in fx])
+
+NAMES = {"floor": "plain routing, one backend (floor)", "sluice": "sluice (TC eBPF, 90/10)",
+         "iptables": "kube-proxy iptables mode", "nftables": "kube-proxy nftables mode",
+         "nginx": "nginx split_clients 90/10 (L7 proxy)"}
+
+if 2 in secs:
+    print("## 2. Throughput and latency")
+    print()
+    print("New connections: wrk with `Connection: close` (one request per TCP connection). "
+          "Keep-alive: wrk's persistent connections. CPU: busy time of the whole machine "
+          "(/proc/stat: user+system+irq+softirq, client and backends included) per 100k "
+          "requests; the softirq part in brackets. Ratios against the floor.")
+    print()
+    for mode, title in (("close", "New connections"), ("keep", "Keep-alive requests")):
+        body = []
+        f_rps = med(2, "floor", mode + "/rps")
+        f_cpu = med(2, "floor", mode + "/cpu_s_per_100k")
+        for k in ("floor", "sluice", "iptables", "nftables", "nginx"):
+            if not get(2, k, mode + "/rps"):
+                continue
+            rps = med(2, k, mode + "/rps")
+            cpu = med(2, k, mode + "/cpu_s_per_100k")
+            body.append((NAMES[k], fmt(rps, 0), spread(2, k, mode + "/rps", 0), ratio(rps, f_rps),
+                         fmt(med(2, k, mode + "/p50_ms"), 3), fmt(med(2, k, mode + "/p99_ms"), 3),
+                         "%s (%s)" % (fmt(cpu, 2), fmt(med(2, k, mode + "/softirq_s_per_100k"), 2)),
+                         ratio(cpu, f_cpu), fmt(sum(get(2, k, mode + "/errors")), 0)))
+        print("**%s**" % title)
+        print()
+        table(["path", "req/s", "spread", "vs floor", "p50 ms", "p99 ms",
+               "CPU s/100k req (softirq)", "CPU vs floor", "errors"], body)
+
+if 3 in secs:
+    print("## 3. Scale: services configured, traffic to one")
+    print()
+    print("New connections/s (wrk, `Connection: close`) and whole-machine CPU per "
+          "connection; for sluice also its ingress program's ns per packet on that traffic "
+          "(SYN + established mix). Ratios against the same contender with 1 service.")
+    print()
+    sizes = sorted({int(k.split("/")[1]) for (s, k, m) in vals if s == 3})
+    body = []
+    for c in ("sluice", "iptables", "nftables"):
+        base = med(3, "%s/%d" % (c, sizes[0]), "close/rps") if sizes else None
+        for n in sizes:
+            k = "%s/%d" % (c, n)
+            rps = med(3, k, "close/rps")
+            if rps is None:
+                continue
+            cpu = med(3, k, "close/cpu_s_per_100k")
+            body.append((c, "{:,}".format(n), fmt(rps, 0), spread(3, k, "close/rps", 0),
+                         ratio(rps, base),
+                         fmt(cpu * 10 if cpu is not None else None, 1),
+                         fmt(med(3, k, "close/p99_ms"), 3),
+                         fmt(med(3, k, "ingress_ns")) if c == "sluice" else "-",
+                         fmt(med(3, k, "load_s"), 2) if c != "sluice" else "-"))
+    table(["contender", "services", "new conn/s", "spread", "vs 1 service",
+           "CPU us/conn", "p99 ms", "sluice ingress ns/pkt", "rules load s"], body)
+
+if 4 in secs:
+    print("## 4. Control plane")
+    print()
+    body = []
+    for (s, k, m) in sorted((x for x in vals if x[0] == 4 and x[1].startswith("apply/")),
+                            key=lambda x: int(x[1].split("/")[1])):
+        n = k.split("/")[1]
+        body.append(("{:,}".format(int(n)), fmt(med(4, k, m), 3), spread(4, k, m, 3),
+                     fmt(med(4, "rss/" + n, "kib") / 1024 if med(4, "rss/" + n, "kib") else None, 1),
+                     fmt(med(4, "memlock/" + n, "bytes") / 2**20 if med(4, "memlock/" + n, "bytes") else None, 1)))
+    print("`sluice apply` of a config with N services (2 subsets, 3 endpoints for the measured "
+          "one, 2 for the others) to a running `sluice run`; RSS of `sluice run` and the "
+          "bytes_memlock of its pinned maps after that apply.")
+    print()
+    table(["services", "apply s", "spread", "run RSS MiB", "maps MiB (memlock)"], body)
+    body = []
+    for k, label in (("flip/cli", "`sluice weights` (CLI)"), ("flip/file", "config file write + rename")):
+        if get(4, k, "ms"):
+            body.append((label, fmt(med(4, k, "ms"), 1), spread(4, k, "ms", 1), len(get(4, k, "ms"))))
+    print("Weight change (100/0 -> 0/100 and back) to the first new connection served by the "
+          "newly weighted subset, timed from just before the change starts, by a client "
+          "opening connections back to back:")
+    print()
+    table(["change through", "ms", "spread", "samples"], body)
+
+if 5 in secs:
+    print("## 5. Split accuracy")
+    print()
+    body = []
+    for w in ("99-1", "90-10", "50-50"):
+        k = "split/" + w
+        if not get(5, k, "v2_pct"):
+            continue
+        want = float(w.split("-")[1])
+        obs = med(5, k, "v2_pct")
+        body.append((w.replace("-", "/"), "%.0f%%" % want, "%.2f%%" % obs,
+                     "%+.2f" % (obs - want), spread(5, k, "v2_pct", 2),
+                     fmt(med(5, k, "total"), 0)))
+    print("New connections (ab, no keep-alive), counted by the backends (nginx stub_status):")
+    print()
+    table(["v1/v2", "configured v2", "observed v2", "error (points)", "spread", "connections"], body)
+    if get(5, "hold", "moved"):
+        print("Established connections across live weight changes (keep-alive connections, "
+              "each asked its backend after every change):")
+        print()
+        table(["connections", "weight changes", "requests", "changed backend", "broken"],
+              [(fmt(med(5, "hold", "conns"), 0), fmt(med(5, "hold", "changes"), 0),
+                fmt(med(5, "hold", "requests"), 0), fmt(med(5, "hold", "moved"), 0),
+                fmt(med(5, "hold", "broken"), 0))])
+
+summary = {"%d/%s/%s" % k: {"median": statistics.median(v), "min": min(v), "max": max(v), "n": len(v)}
+           for k, v in vals.items()}
+json.dump({"machine": machine, "runs": int(runs), "duration_s": int(dur), "wrk_connections": int(wrk_c),
+           "quick": quick, "elapsed_s": int(elapsed), "summary": summary, "raw": rows},
+          open(out_path, "w"), indent=1)
