@@ -1177,17 +1177,18 @@ static void check_keys_unique(struct ctx *c, struct sl_service_cfg *svc, const y
 	for (s = 0; s + 1 < cfg->n_services; s++) {
 		const struct sl_service_cfg *o = &cfg->services[s];
 
-		if (o->name[0])
-			snprintf(olabel, sizeof(olabel), "service '%s'", o->name);
-		else
-			snprintf(olabel, sizeof(olabel), "service %zu", s + 1);
-		/* Another file: say where, or the reader has to search for it. */
-		if (strcmp(o->pos.file, c->file))
-			snprintf(olabel + strlen(olabel), sizeof(olabel) - strlen(olabel),
-				 " at %s:%d", o->pos.file, o->pos.line);
 		for (v = 0; v < svc->n_vips; v++) {
 			if (!has_vip(o, &svc->vips[v]))
 				continue;
+			/* Named only on a clash: formatting it for every pair is quadratic. */
+			if (o->name[0])
+				snprintf(olabel, sizeof(olabel), "service '%s'", o->name);
+			else
+				snprintf(olabel, sizeof(olabel), "service %zu", s + 1);
+			/* Another file: say where, or the reader has to search for it. */
+			if (strcmp(o->pos.file, c->file))
+				snprintf(olabel + strlen(olabel), sizeof(olabel) - strlen(olabel),
+					 " at %s:%d", o->pos.file, o->pos.line);
 			for (p = 0; p < svc->n_ports; p++)
 				if (has_port(o, &svc->ports[p]))
 					error_at(c, n,
