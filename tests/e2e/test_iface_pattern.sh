@@ -82,6 +82,9 @@ sleep 1
 # 1. Pods appear: each veth attached within a second.
 for spec in pod1:lxc1:11 pod2:lxc2:12 pod3:cali3:13; do
 	IFS=: read -r ns nif n <<<"$spec"
+	# _pod runs in a subshell here: register its namespace for cleanup in
+	# this shell, or the EXIT trap would never delete it.
+	SL_NSS+=("$(sl_ns "$ns")")
 	ms=$(_pod "$ns" "$nif" "$n")
 	sl_check "attach-$nif" "filters on $nif ${ms} ms after it was created" \
 		test "$ms" -lt 1000
@@ -137,6 +140,7 @@ _loop_ok no-failures-cali3 "$SL_TMP/loop-pod3.json" 50
 sl_check run-still-up "pid $SL_RUN_PID" eval '! _sl_gone "$SL_RUN_PID"'
 
 # 6. A pod comes back under a name used before: attached again.
+SL_NSS+=("$(sl_ns pod5)")
 ms=$(_pod pod5 lxc1 15)
 sl_check reattach-reused-name "lxc1 again, ${ms} ms" test "$ms" -lt 1000
 sl_burst pod5 "$SL_VIP4" 200 "$SL_TMP/b-pod5.json"
