@@ -173,17 +173,16 @@ int sl_ingress(struct __sk_buff *skb)
 		}
 		goto nat;
 	}
-	{
-		res = sl_new_conn(&p, &fk, &e, ct != NULL);
-		if (res == SL_NEW_PASS)
-			return TC_ACT_OK;
-		if (res == SL_NEW_DROP)
-			return TC_ACT_SHOT;
-		if (sl_tcp_closing(&p)) {
-			ct = bpf_map_lookup_elem(&sl_conntrack, &fk);
-			if (ct)
-				sl_ct_close(ct);
-		}
+
+	res = sl_new_conn(&p, &fk, &e, ct != NULL);
+	if (res == SL_NEW_PASS)
+		return TC_ACT_OK;
+	if (res == SL_NEW_DROP)
+		return TC_ACT_SHOT;
+	if (sl_tcp_closing(&p)) {
+		ct = bpf_map_lookup_elem(&sl_conntrack, &fk);
+		if (ct)
+			sl_ct_close(ct);
 	}
 
 nat:
@@ -225,6 +224,7 @@ int sl_egress(struct __sk_buff *skb)
 	__builtin_memcpy(vip, rn->addr, 16);
 	vport = rn->port;
 	sid = rn->subset_id;
+	st = sl_stats_of(sid);
 
 	if (p.proto == IPPROTO_TCP && (p.tcp_flags & (SL_TCP_SYN | SL_TCP_FIN | SL_TCP_RST))) {
 		sl_ct_key_fwd_of_reply(&k, &p, rn);
@@ -248,11 +248,8 @@ int sl_egress(struct __sk_buff *skb)
 		}
 		if (fwd && sl_tcp_closing(&p))
 			sl_ct_close(fwd);
-		if (p.tcp_flags & SL_TCP_RST) {
-			st = sl_stats_of(sid);
-			if (st)
-				st->backend_resets++;
-		}
+		if ((p.tcp_flags & SL_TCP_RST) && st)
+			st->backend_resets++;
 	}
 
 	if (sl_nat_rewrite(skb, &p, false, vip, vport)) {
@@ -260,7 +257,6 @@ int sl_egress(struct __sk_buff *skb)
 		return TC_ACT_SHOT;
 	}
 	sl_global_inc(SL_G_REPLY);
-	st = sl_stats_of(sid);
 	if (st) {
 		st->packets_out += sl_wire_packets(skb);
 		st->bytes_out += len;

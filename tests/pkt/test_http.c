@@ -27,19 +27,13 @@
 #include "tables.h"
 
 #include "check.h"
+#include "fixture.h"
 #include "pkt.h"
 
 #define VIP4 "10.96.0.10"
 #define VIP6 "fd00::10"
 
 /* ---- fixture: one private datapath and its configuration ---- */
-
-struct fx {
-	struct sl_datapath dp;
-	int ing;
-	int egr;
-	bool up;
-};
 
 /* v1 and v2 with one endpoint per family each, so a reply's source says its subset. */
 static const char *yaml(char *buf, size_t len, uint32_t w1, uint32_t w2)
@@ -60,56 +54,11 @@ static const char *yaml(char *buf, size_t len, uint32_t w1, uint32_t w2)
 	return buf;
 }
 
-static bool fx_up(struct fx *fx, uint32_t w1, uint32_t w2)
+static bool fx_up_split(struct fx *fx, uint32_t w1, uint32_t w2)
 {
-	struct sl_config *cfg = NULL;
-	struct sl_diag diag;
 	char y[1024];
-	size_t i;
-	int err;
 
-	memset(fx, 0, sizeof(*fx));
-	err = sl_dp_load(&fx->dp, NULL);
-	if (!ASSERT_OK(err, "sl_dp_load"))
-		return false;
-	fx->up = true;
-	fx->ing = bpf_program__fd(fx->dp.skel->progs.sl_ingress);
-	fx->egr = bpf_program__fd(fx->dp.skel->progs.sl_egress);
-
-	yaml(y, sizeof(y), w1, w2);
-	sl_diag_init(&diag);
-	err = sl_config_load_buf("t.yaml", y, strlen(y), &cfg, &diag);
-	if (!err)
-		err = sl_tables_apply(&fx->dp.maps, cfg, &diag);
-	if (err || diag.n_errors)
-		for (i = 0; i < diag.n_msgs; i++)
-			printf("  | %s\n", diag.msgs[i]);
-	sl_config_free(cfg);
-	sl_diag_free(&diag);
-	return ASSERT_OK(err, "config load + apply");
-}
-
-static void fx_down(struct fx *fx)
-{
-	if (fx->up)
-		sl_dp_close(&fx->dp);
-	fx->up = false;
-}
-
-static bool fx_weights(struct fx *fx, uint32_t w1, uint32_t w2)
-{
-	char *names[] = {"v1", "v2"};
-	uint32_t w[] = {w1, w2};
-	struct sl_diag diag;
-	size_t i;
-	int err;
-
-	sl_diag_init(&diag);
-	err = sl_tables_set_weights(&fx->dp.maps, "backend", names, w, 2, &diag);
-	for (i = 0; i < diag.n_msgs; i++)
-		printf("  | %s\n", diag.msgs[i]);
-	sl_diag_free(&diag);
-	return ASSERT_OK(err, "sl_tables_set_weights");
+	return fx_up(fx, yaml(y, sizeof(y), w1, w2));
 }
 
 /* HTTP counters of one subset, as `sluice status` reads them. */
@@ -164,55 +113,6 @@ static bool http_read(struct fx *fx, const char *subset, struct http_view *hv)
 	})
 
 /* ---- sending frames ---- */
-
-static int xmit_ctx(int prog, const struct frame *in, struct frame *out, struct __sk_buff *ctx)
-{
-	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = in->b, .data_size_in = in->len,
-		    .data_out = out->b, .data_size_out = sizeof(out->b), .repeat = 1);
-	int err;
-
-	if (ctx) {
-		o.ctx_in = ctx;
-		o.ctx_size_in = sizeof(*ctx);
-	}
-	memset(out->b, 0, sizeof(out->b));
-	err = bpf_prog_test_run_opts(prog, &o);
-	if (!ASSERT_OK(err ? -errno : 0, "BPF_PROG_TEST_RUN"))
-		return -1;
-	out->len = o.data_size_out;
-	return (int)o.retval;
-}
-
-static int xmit(int prog, const struct frame *in, struct frame *out)
-{
-	return xmit_ctx(prog, in, out, NULL);
-}
-
-static struct flow mkflow(uint8_t proto, const char *src, uint16_t sport, const char *dst,
-			  uint16_t dport, uint8_t tcp_flags)
-{
-	struct flow f = {
-	    .proto = proto,
-	    .sport = sport,
-	    .dport = dport,
-	    .tcp_flags = tcp_flags,
-	    .seq = 0x11223344,
-	    .ack_seq = tcp_flags & TH_ACK ? 0x55667788 : 0,
-	};
-
-	f.family = pkt_addr(src, f.saddr);
-	pkt_addr(dst, f.daddr);
-	return f;
-}
-
-#define ASSERT_CSUMS(f, what)                                                                      \
-	({                                                                                         \
-		char ___why[128];                                                                  \
-		bool ___ok = pkt_csums_ok(f, ___why, sizeof(___why));                              \
-		if (!___ok)                                                                        \
-			check_fail(__FILE__, __LINE__, "%s: %s", what, ___why);                    \
-		___ok;                                                                             \
-	})
 
 /* out must be in with the source replaced by addr:port, nothing else changed. */
 static bool check_snat(const struct flow *in, const struct frame *out, const char *addr,
@@ -278,7 +178,7 @@ static void status_lines(const char *client)
 	struct fx fx;
 	const uint8_t flags = TH_ACK | TH_PSH;
 
-	if (!fx_up(&fx, 100, 0) || !open_conn(&fx, client, 40000, be, sizeof(be)))
+	if (!fx_up_split(&fx, 100, 0) || !open_conn(&fx, client, 40000, be, sizeof(be)))
 		goto out;
 
 	/* counted */
@@ -351,7 +251,7 @@ static void test_per_subset(void)
 	struct fx fx;
 	int i;
 
-	if (!fx_up(&fx, 100, 0) || !open_conn(&fx, client, 40001, be1, sizeof(be1)))
+	if (!fx_up_split(&fx, 100, 0) || !open_conn(&fx, client, 40001, be1, sizeof(be1)))
 		goto out;
 	if (!fx_weights(&fx, 0, 100) || !open_conn(&fx, client, 40002, be2, sizeof(be2)))
 		goto out;
@@ -389,7 +289,7 @@ static void test_only_tracked_replies(void)
 	struct flow f;
 	struct fx fx;
 
-	if (!fx_up(&fx, 100, 0) || !open_conn(&fx, client, 40003, be, sizeof(be)))
+	if (!fx_up_split(&fx, 100, 0) || !open_conn(&fx, client, 40003, be, sizeof(be)))
 		goto out;
 
 	/* a request on the forward path that happens to look like a response */
@@ -442,7 +342,7 @@ static void test_payload_offset(void)
 	struct fx fx;
 	long at;
 
-	if (!fx_up(&fx, 100, 0) || !open_conn(&fx, client, 40005, be, sizeof(be)))
+	if (!fx_up_split(&fx, 100, 0) || !open_conn(&fx, client, 40005, be, sizeof(be)))
 		goto out;
 
 	r = mkflow(PROTO_TCP, be, 8080, client, 40005, TH_ACK | TH_PSH);
@@ -502,7 +402,7 @@ static void test_gso_once(void)
 	struct flow r;
 	struct fx fx;
 
-	if (!fx_up(&fx, 100, 0) || !open_conn(&fx, client, 40006, be, sizeof(be)))
+	if (!fx_up_split(&fx, 100, 0) || !open_conn(&fx, client, 40006, be, sizeof(be)))
 		goto out;
 	memset(body, 'x', sizeof(body));
 	memcpy(body, "HTTP/1.1 500 Oops\r\n", 19);
@@ -510,7 +410,7 @@ static void test_gso_once(void)
 	r.payload = body;
 	r.plen = sizeof(body);
 	pkt_build(&in, &r);
-	if (!ASSERT_EQ(xmit_ctx(fx.egr, &in, &out, &ctx), TC_ACT_OK, "GSO verdict"))
+	if (!ASSERT_EQ(xmit_run(fx.egr, &in, &out, &ctx, false), TC_ACT_OK, "GSO verdict"))
 		goto out;
 	check_snat(&r, &out, VIP4, 80, "GSO reply");
 	if (!http_read(&fx, "v1", &hv))
@@ -530,7 +430,7 @@ static void test_retransmission_counts_again(void)
 	struct http_view hv;
 	struct fx fx;
 
-	if (!fx_up(&fx, 100, 0) || !open_conn(&fx, client, 40007, be, sizeof(be)))
+	if (!fx_up_split(&fx, 100, 0) || !open_conn(&fx, client, 40007, be, sizeof(be)))
 		goto out;
 	reply(&fx, be, client, 40007, S(resp_200), TH_ACK | TH_PSH, "200");
 	reply(&fx, be, client, 40007, S(resp_200), TH_ACK | TH_PSH, "200 again");
@@ -553,7 +453,7 @@ static void test_codes_map_full(void)
 	struct fx fx;
 	uint64_t *zero = NULL;
 
-	if (!fx_up(&fx, 100, 0) || !open_conn(&fx, client, 40008, be, sizeof(be)))
+	if (!fx_up_split(&fx, 100, 0) || !open_conn(&fx, client, 40008, be, sizeof(be)))
 		goto out;
 	reply(&fx, be, client, 40008, S(resp_200), TH_ACK | TH_PSH, "200 before");
 	/* fill the rest with rows of a subset id nobody uses */

@@ -28,72 +28,8 @@
 #include "tables.h"
 
 #include "check.h"
+#include "fixture.h"
 #include "pkt.h"
-
-/* ---- fixture: one private datapath and its configuration ---- */
-
-struct fx {
-	struct sl_datapath dp;
-	int ing;
-	int egr;
-	bool up;
-};
-
-static bool fx_apply(struct fx *fx, const char *yaml)
-{
-	struct sl_config *cfg = NULL;
-	struct sl_diag diag;
-	size_t i;
-	int err;
-
-	sl_diag_init(&diag);
-	err = sl_config_load_buf("t.yaml", yaml, strlen(yaml), &cfg, &diag);
-	if (!err)
-		err = sl_tables_apply(&fx->dp.maps, cfg, &diag);
-	if (err || diag.n_errors)
-		for (i = 0; i < diag.n_msgs; i++)
-			printf("  | %s\n", diag.msgs[i]);
-	sl_config_free(cfg);
-	sl_diag_free(&diag);
-	return ASSERT_OK(err, "config load + apply");
-}
-
-static bool fx_up(struct fx *fx, const char *yaml)
-{
-	int err;
-
-	memset(fx, 0, sizeof(*fx));
-	err = sl_dp_load(&fx->dp, NULL);
-	if (!ASSERT_OK(err, "sl_dp_load"))
-		return false;
-	fx->up = true;
-	fx->ing = bpf_program__fd(fx->dp.skel->progs.sl_ingress);
-	fx->egr = bpf_program__fd(fx->dp.skel->progs.sl_egress);
-	return fx_apply(fx, yaml);
-}
-
-static void fx_down(struct fx *fx)
-{
-	if (fx->up)
-		sl_dp_close(&fx->dp);
-	fx->up = false;
-}
-
-static bool fx_weights(struct fx *fx, uint32_t w1, uint32_t w2)
-{
-	char *names[] = {"v1", "v2"};
-	uint32_t w[] = {w1, w2};
-	struct sl_diag diag;
-	size_t i;
-	int err;
-
-	sl_diag_init(&diag);
-	err = sl_tables_set_weights(&fx->dp.maps, "backend", names, w, 2, &diag);
-	for (i = 0; i < diag.n_msgs; i++)
-		printf("  | %s\n", diag.msgs[i]);
-	sl_diag_free(&diag);
-	return ASSERT_OK(err, "sl_tables_set_weights");
-}
 
 static uint64_t global_get(struct fx *fx, int idx)
 {
@@ -159,53 +95,6 @@ static bool subset_stats(struct fx *fx, const char *subset, struct sl_stats *out
 	return ASSERT_TRUE(found, subset);
 }
 
-/* ---- sending frames ---- */
-
-/* Run one frame through prog; *out gets the result. Returns the verdict, -1 on error. */
-static int xmit(int prog, const struct frame *in, struct frame *out)
-{
-	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = in->b, .data_size_in = in->len,
-		    .data_out = out->b, .data_size_out = sizeof(out->b), .repeat = 1);
-	int err;
-
-	memset(out->b, 0, sizeof(out->b));
-	err = bpf_prog_test_run_opts(prog, &o);
-	if (!ASSERT_OK(err ? -errno : 0, "BPF_PROG_TEST_RUN"))
-		return -1;
-	out->len = o.data_size_out;
-	return (int)o.retval;
-}
-
-/* Like xmit, but a refused frame is not a failure: returns -errno. */
-static int xmit_raw(int prog, const struct frame *in, struct frame *out)
-{
-	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = in->b, .data_size_in = in->len,
-		    .data_out = out->b, .data_size_out = sizeof(out->b), .repeat = 1);
-
-	memset(out->b, 0, sizeof(out->b));
-	if (bpf_prog_test_run_opts(prog, &o))
-		return -errno;
-	out->len = o.data_size_out;
-	return (int)o.retval;
-}
-
-static struct flow mkflow(uint8_t proto, const char *src, uint16_t sport, const char *dst,
-			  uint16_t dport, uint8_t tcp_flags)
-{
-	struct flow f = {
-	    .proto = proto,
-	    .sport = sport,
-	    .dport = dport,
-	    .tcp_flags = tcp_flags,
-	    .seq = 0x11223344,
-	    .ack_seq = tcp_flags & TH_ACK ? 0x55667788 : 0,
-	};
-
-	f.family = pkt_addr(src, f.saddr);
-	pkt_addr(dst, f.daddr);
-	return f;
-}
-
 static void set_addr(uint8_t a[16], const char *s)
 {
 	pkt_addr(s, a);
@@ -225,14 +114,6 @@ static struct flow client_flow(int family, unsigned i, uint8_t proto, uint8_t fl
 }
 
 /* Every checksum of f recomputed from scratch; the reason goes into the failure. */
-#define ASSERT_CSUMS(f, what)                                                                      \
-	({                                                                                         \
-		char ___why[128];                                                                  \
-		bool ___ok = pkt_csums_ok(f, ___why, sizeof(___why));                              \
-		if (!___ok)                                                                        \
-			check_fail(__FILE__, __LINE__, "%s: %s", what, ___why);                    \
-		___ok;                                                                             \
-	})
 
 /* ---- configurations ---- */
 
@@ -1900,7 +1781,7 @@ static void test_synack_from_old_backend(void)
 	 * check below must then still keep X's direct connection untouched.
 	 */
 	{
-		struct sl_ct_entry stale = { .port = htons(80), .family = SL_AF_INET };
+		struct sl_ct_entry stale = {.port = htons(80), .family = SL_AF_INET};
 
 		inet_pton(AF_INET, VIP4, stale.addr);
 		if (!ASSERT_OK(bpf_map_update_elem(fx.dp.maps.revnat, &rkx, &stale, BPF_ANY),
