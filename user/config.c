@@ -27,6 +27,7 @@
 #include <yaml.h>
 
 #include "config.h"
+#include "yaml_node.h"
 #include "k8s.h"
 #include "log.h"
 
@@ -277,55 +278,6 @@ static __attribute__((format(printf, 3, 4))) void warn_at(struct ctx *c, const y
 	va_end(ap);
 }
 
-static yaml_node_t *node_at(struct ctx *c, int id)
-{
-	return yaml_document_get_node(c->doc, id);
-}
-
-static const char *scalar(const yaml_node_t *n)
-{
-	return n && n->type == YAML_SCALAR_NODE ? (const char *)n->data.scalar.value : NULL;
-}
-
-static const char *kind_name(const yaml_node_t *n)
-{
-	switch (n->type) {
-	case YAML_SCALAR_NODE:
-		return n->data.scalar.length ? "a string" : "nothing";
-	case YAML_SEQUENCE_NODE:
-		return "a list";
-	case YAML_MAPPING_NODE:
-		return "a mapping";
-	default:
-		return "nothing";
-	}
-}
-
-static size_t seq_len(const yaml_node_t *n)
-{
-	return n->data.sequence.items.top - n->data.sequence.items.start;
-}
-
-static size_t map_len(const yaml_node_t *n)
-{
-	return n->data.mapping.pairs.top - n->data.mapping.pairs.start;
-}
-
-static yaml_node_t *seq_item(struct ctx *c, const yaml_node_t *n, size_t i)
-{
-	return node_at(c, n->data.sequence.items.start[i]);
-}
-
-static yaml_node_t *map_key(struct ctx *c, const yaml_node_t *n, size_t i)
-{
-	return node_at(c, n->data.mapping.pairs.start[i].key);
-}
-
-static yaml_node_t *map_value(struct ctx *c, const yaml_node_t *n, size_t i)
-{
-	return node_at(c, n->data.mapping.pairs.start[i].value);
-}
-
 static bool want_type(struct ctx *c, const yaml_node_t *n, yaml_node_type_t type, const char *what)
 {
 	static const char *const names[] = {
@@ -336,22 +288,8 @@ static bool want_type(struct ctx *c, const yaml_node_t *n, yaml_node_type_t type
 
 	if (n->type == type && (type != YAML_SCALAR_NODE || n->data.scalar.length))
 		return true;
-	error_at(c, n, "%s must be %s, not %s", what, names[type], kind_name(n));
+	error_at(c, n, "%s must be %s, not %s", what, names[type], sl_yaml_type_name(n));
 	return false;
-}
-
-/* Value of key in mapping n, or NULL; duplicates are reported by check_keys(). */
-static yaml_node_t *map_get(struct ctx *c, const yaml_node_t *n, const char *key)
-{
-	size_t i;
-
-	for (i = 0; i < map_len(n); i++) {
-		const char *k = scalar(map_key(c, n, i));
-
-		if (k && !strcmp(k, key))
-			return map_value(c, n, i);
-	}
-	return NULL;
 }
 
 /*
@@ -370,16 +308,17 @@ static void check_keys(struct ctx *c, const yaml_node_t *n, const char *const *a
 		off += snprintf(expected + off, sizeof(expected) - off, "%s%s", j ? ", " : "",
 				allowed[j]);
 
-	for (i = 0; i < map_len(n); i++) {
-		yaml_node_t *kn = map_key(c, n, i);
-		const char *k = scalar(kn);
+	for (i = 0; i < sl_yaml_map_len(n); i++) {
+		yaml_node_t *kn = sl_yaml_map_key(c->doc, n, i);
+		const char *k = sl_yaml_scalar(kn);
 
 		if (!k) {
-			error_at(c, kn, "keys %s must be strings, not %s", where, kind_name(kn));
+			error_at(c, kn, "keys %s must be strings, not %s", where,
+				 sl_yaml_type_name(kn));
 			continue;
 		}
 		for (j = 0; j < i; j++) {
-			const char *prev = scalar(map_key(c, n, j));
+			const char *prev = sl_yaml_scalar(sl_yaml_map_key(c->doc, n, j));
 
 			if (prev && !strcmp(prev, k))
 				break;
@@ -399,29 +338,18 @@ static void check_keys(struct ctx *c, const yaml_node_t *n, const char *const *a
 	}
 }
 
-/* Digits only: YAML would read 0x50, 1e3 or 080 in ways nobody means here. */
-static bool all_digits(const char *s)
-{
-	if (!*s)
-		return false;
-	for (; *s; s++)
-		if (*s < '0' || *s > '9')
-			return false;
-	return true;
-}
-
 /* Parse a plain decimal in [min, max]; errors name the value as `what`. */
 static bool parse_uint(struct ctx *c, const yaml_node_t *n, const char *what, unsigned long min,
 		       unsigned long max, unsigned long *out)
 {
-	const char *s = scalar(n);
+	const char *s = sl_yaml_scalar(n);
 	unsigned long v;
 
-	if (!s || !all_digits(s)) {
+	if (!s || !sl_all_digits(s)) {
 		if (s)
 			error_at(c, n, "%s must be an integer, not '%s'", what, s);
 		else
-			error_at(c, n, "%s must be an integer, not %s", what, kind_name(n));
+			error_at(c, n, "%s must be an integer, not %s", what, sl_yaml_type_name(n));
 		return false;
 	}
 	errno = 0;
@@ -459,13 +387,13 @@ static void mask_addr(struct sl_addr *a, unsigned int plen)
 static bool parse_cidr(struct ctx *c, const yaml_node_t *n, struct sl_cidr *out)
 {
 	char buf[ADDR_TEXT_MAX], text[INET6_ADDRSTRLEN];
-	const char *s = scalar(n);
+	const char *s = sl_yaml_scalar(n);
 	unsigned long plen;
 	struct sl_addr masked;
 	char *slash;
 
 	if (!s) {
-		error_at(c, n, "an address or CIDR must be a string, not %s", kind_name(n));
+		error_at(c, n, "an address or CIDR must be a string, not %s", sl_yaml_type_name(n));
 		return false;
 	}
 	if (strlen(s) >= sizeof(buf))
@@ -478,7 +406,7 @@ static bool parse_cidr(struct ctx *c, const yaml_node_t *n, struct sl_cidr *out)
 		goto invalid;
 	plen = max_plen(&out->a);
 	if (slash) {
-		if (!all_digits(slash + 1) || strlen(slash + 1) > 3)
+		if (!sl_all_digits(slash + 1) || strlen(slash + 1) > 3)
 			goto invalid;
 		plen = strtoul(slash + 1, NULL, 10);
 		if (plen > max_plen(&out->a)) {
@@ -507,7 +435,7 @@ static bool parse_port_text(const char *s, uint16_t *port)
 {
 	unsigned long v;
 
-	if (!all_digits(s) || strlen(s) > 5)
+	if (!sl_all_digits(s) || strlen(s) > 5)
 		return false;
 	v = strtoul(s, NULL, 10);
 	if (v < 1 || v > 65535)
@@ -520,11 +448,11 @@ static bool parse_port_text(const char *s, uint16_t *port)
 static bool parse_endpoint(struct ctx *c, const yaml_node_t *n, struct sl_endpoint_cfg *ep)
 {
 	char buf[ADDR_TEXT_MAX];
-	const char *s = scalar(n);
+	const char *s = sl_yaml_scalar(n);
 	char *addr = buf, *port = NULL, *colon;
 
 	if (!s) {
-		error_at(c, n, "an endpoint must be a string, not %s", kind_name(n));
+		error_at(c, n, "an endpoint must be a string, not %s", sl_yaml_type_name(n));
 		return false;
 	}
 	if (strlen(s) >= sizeof(buf))
@@ -574,7 +502,7 @@ static int parse_labels(struct ctx *c, const yaml_node_t *n, const char *what,
 
 	if (!want_type(c, n, YAML_MAPPING_NODE, what))
 		return 0;
-	len = map_len(n);
+	len = sl_yaml_map_len(n);
 	if (!len) {
 		error_at(c, n, "%s is empty; give at least one label", what);
 		return 0;
@@ -585,16 +513,16 @@ static int parse_labels(struct ctx *c, const yaml_node_t *n, const char *what,
 		return -ENOMEM;
 	*out = labels;
 	for (i = 0; i < len; i++) {
-		const char *k = scalar(map_key(c, n, i));
-		yaml_node_t *vn = map_value(c, n, i);
-		const char *v = scalar(vn);
+		const char *k = sl_yaml_scalar(sl_yaml_map_key(c->doc, n, i));
+		yaml_node_t *vn = sl_yaml_map_value(c->doc, n, i);
+		const char *v = sl_yaml_scalar(vn);
 		struct sl_label *l = &labels[*n_out];
 
 		if (!k)
 			continue;
 		if (!v) {
 			error_at(c, vn, "label '%s' must have a string value, not %s", k,
-				 kind_name(vn));
+				 sl_yaml_type_name(vn));
 			continue;
 		}
 		l->key = strdup(k);
@@ -618,7 +546,7 @@ static int parse_cidr_list(struct ctx *c, const yaml_node_t *n, const char *what
 
 	if (!want_type(c, n, YAML_SEQUENCE_NODE, what))
 		return 0;
-	len = seq_len(n);
+	len = sl_yaml_seq_len(n);
 	if (!len) {
 		error_at(c, n, "%s is empty; give at least one address or CIDR", what);
 		return 0;
@@ -627,7 +555,7 @@ static int parse_cidr_list(struct ctx *c, const yaml_node_t *n, const char *what
 	if (!*out)
 		return -ENOMEM;
 	for (i = 0; i < len; i++)
-		if (parse_cidr(c, seq_item(c, n, i), &(*out)[*n_out]))
+		if (parse_cidr(c, sl_yaml_seq_item(c->doc, n, i), &(*out)[*n_out]))
 			(*n_out)++;
 	return 0;
 }
@@ -670,7 +598,7 @@ static void parse_name(struct ctx *c, struct sl_service_cfg *svc, const yaml_nod
 
 	if (!want_type(c, n, YAML_SCALAR_NODE, "the name of a service"))
 		return;
-	s = scalar(n);
+	s = sl_yaml_scalar(n);
 	if (strlen(s) >= SL_NAME_LEN) {
 		error_at(c, n, "service name '%s' is %zu characters long; the limit is %d", s,
 			 strlen(s), SL_NAME_LEN - 1);
@@ -710,7 +638,7 @@ static void parse_vips(struct ctx *c, struct sl_service_cfg *svc, const yaml_nod
 	snprintf(what, sizeof(what), "'vips' of %s", label);
 	if (!want_type(c, n, YAML_SEQUENCE_NODE, what))
 		return;
-	len = seq_len(n);
+	len = sl_yaml_seq_len(n);
 	if (!len) {
 		error_at(c, n, "%s is empty; give at least one address", what);
 		return;
@@ -721,12 +649,12 @@ static void parse_vips(struct ctx *c, struct sl_service_cfg *svc, const yaml_nod
 		return;
 	}
 	for (i = 0; i < len; i++) {
-		yaml_node_t *vn = seq_item(c, n, i);
+		yaml_node_t *vn = sl_yaml_seq_item(c->doc, n, i);
 		struct sl_addr *a = &svc->vips[svc->n_vips];
-		const char *s = scalar(vn);
+		const char *s = sl_yaml_scalar(vn);
 
 		if (!s) {
-			error_at(c, vn, "a VIP must be an address, not %s", kind_name(vn));
+			error_at(c, vn, "a VIP must be an address, not %s", sl_yaml_type_name(vn));
 			continue;
 		}
 		if (sl_addr_parse(s, a)) {
@@ -766,7 +694,7 @@ static void parse_port(struct ctx *c, struct sl_service_cfg *svc, const yaml_nod
 	check_keys(c, n, port_keys, where);
 	p->pos = node_pos(c, n);
 
-	v = map_get(c, n, "port");
+	v = sl_yaml_get(c->doc, n, "port");
 	if (!v) {
 		error_at(c, n, "a port of %s is missing 'port'", label);
 		ok = false;
@@ -777,9 +705,9 @@ static void parse_port(struct ctx *c, struct sl_service_cfg *svc, const yaml_nod
 	}
 
 	p->proto = IPPROTO_TCP;
-	v = map_get(c, n, "protocol");
+	v = sl_yaml_get(c->doc, n, "protocol");
 	if (v) {
-		const char *s = scalar(v);
+		const char *s = sl_yaml_scalar(v);
 
 		if (s && !strcasecmp(s, "TCP")) {
 			p->proto = IPPROTO_TCP;
@@ -787,13 +715,13 @@ static void parse_port(struct ctx *c, struct sl_service_cfg *svc, const yaml_nod
 			p->proto = IPPROTO_UDP;
 		} else {
 			error_at(c, v, "protocol '%s' is not supported; expected TCP or UDP",
-				 s ? s : kind_name(v));
+				 s ? s : sl_yaml_type_name(v));
 			ok = false;
 		}
 	}
 
 	p->target_port = p->port;
-	v = map_get(c, n, "targetPort");
+	v = sl_yaml_get(c->doc, n, "targetPort");
 	if (v) {
 		if (parse_uint(c, v, "targetPort", 1, 65535, &val))
 			p->target_port = (uint16_t)val;
@@ -822,7 +750,7 @@ static void parse_ports(struct ctx *c, struct sl_service_cfg *svc, const yaml_no
 	snprintf(what, sizeof(what), "'ports' of %s", label);
 	if (!want_type(c, n, YAML_SEQUENCE_NODE, what))
 		return;
-	len = seq_len(n);
+	len = sl_yaml_seq_len(n);
 	if (!len) {
 		error_at(c, n, "%s is empty; give at least one port", what);
 		return;
@@ -833,7 +761,7 @@ static void parse_ports(struct ctx *c, struct sl_service_cfg *svc, const yaml_no
 		return;
 	}
 	for (i = 0; i < len; i++)
-		parse_port(c, svc, seq_item(c, n, i), label);
+		parse_port(c, svc, sl_yaml_seq_item(c->doc, n, i), label);
 }
 
 static void parse_endpoints(struct ctx *c, struct sl_subset_cfg *sub, const yaml_node_t *n,
@@ -845,7 +773,7 @@ static void parse_endpoints(struct ctx *c, struct sl_subset_cfg *sub, const yaml
 	snprintf(what, sizeof(what), "'endpoints' of subset '%s' of %s", sub->name, label);
 	if (!want_type(c, n, YAML_SEQUENCE_NODE, what))
 		return;
-	len = seq_len(n);
+	len = sl_yaml_seq_len(n);
 	if (!len)
 		return;
 	sub->eps = calloc(len, sizeof(*sub->eps));
@@ -854,7 +782,7 @@ static void parse_endpoints(struct ctx *c, struct sl_subset_cfg *sub, const yaml
 		return;
 	}
 	for (i = 0; i < len; i++) {
-		yaml_node_t *en = seq_item(c, n, i);
+		yaml_node_t *en = sl_yaml_seq_item(c->doc, n, i);
 		struct sl_endpoint_cfg *ep = &sub->eps[sub->n_eps];
 
 		if (!parse_endpoint(c, en, ep))
@@ -863,8 +791,8 @@ static void parse_endpoints(struct ctx *c, struct sl_subset_cfg *sub, const yaml
 			if (addr_eq(&sub->eps[j].a, &ep->a) && sub->eps[j].port == ep->port)
 				break;
 		if (j < sub->n_eps) {
-			error_at(c, en, "duplicate endpoint %s in subset '%s' of %s", scalar(en),
-				 sub->name, label);
+			error_at(c, en, "duplicate endpoint %s in subset '%s' of %s",
+				 sl_yaml_scalar(en), sub->name, label);
 			continue;
 		}
 		sub->n_eps++;
@@ -882,7 +810,7 @@ static bool parse_subsets(struct ctx *c, struct sl_service_cfg *svc, const yaml_
 	snprintf(what, sizeof(what), "'subsets' of %s", label);
 	if (!want_type(c, n, YAML_MAPPING_NODE, what))
 		return false;
-	len = map_len(n);
+	len = sl_yaml_map_len(n);
 	if (!len) {
 		error_at(c, n, "%s has no subsets; give at least one", label);
 		return false;
@@ -899,9 +827,10 @@ static bool parse_subsets(struct ctx *c, struct sl_service_cfg *svc, const yaml_
 		return false;
 	}
 	for (i = 0; i < len && !*err; i++) {
-		yaml_node_t *kn = map_key(c, n, i), *vn = map_value(c, n, i), *eps;
+		yaml_node_t *kn = sl_yaml_map_key(c->doc, n, i),
+			    *vn = sl_yaml_map_value(c->doc, n, i), *eps;
 		struct sl_subset_cfg *sub = &svc->subsets[svc->n_subsets];
-		const char *name = scalar(kn);
+		const char *name = sl_yaml_scalar(kn);
 
 		if (!name)
 			return false;
@@ -927,13 +856,13 @@ static bool parse_subsets(struct ctx *c, struct sl_service_cfg *svc, const yaml_
 			continue;
 		snprintf(where, sizeof(where), "in subset '%s' of %s", name, label);
 		check_keys(c, vn, subset_keys, where);
-		eps = map_get(c, vn, "endpoints");
+		eps = sl_yaml_get(c->doc, vn, "endpoints");
 		if (!eps) {
 			error_at(c, vn, "subset '%s' of %s is missing 'endpoints'", name, label);
 			continue;
 		}
 		parse_endpoints(c, sub, eps, label, err);
-		if (!sub->n_eps && eps->type == YAML_SEQUENCE_NODE && !seq_len(eps))
+		if (!sub->n_eps && eps->type == YAML_SEQUENCE_NODE && !sl_yaml_seq_len(eps))
 			warn_at(c, kn, "subset '%s' of %s has no endpoints", name, label);
 	}
 	return ok && !*err;
@@ -959,7 +888,7 @@ static void parse_split(struct ctx *c, struct sl_service_cfg *svc, struct sl_rou
 	snprintf(what, sizeof(what), "the split of %s", rlabel);
 	if (!want_type(c, n, YAML_MAPPING_NODE, what))
 		return;
-	len = map_len(n);
+	len = sl_yaml_map_len(n);
 	if (!len) {
 		error_at(c, n, "%s is empty; give a weight for at least one subset", what);
 		return;
@@ -967,8 +896,9 @@ static void parse_split(struct ctx *c, struct sl_service_cfg *svc, struct sl_rou
 	snprintf(what, sizeof(what), "in the split of %s", rlabel);
 	check_keys(c, n, NULL, what);
 	for (i = 0; i < len; i++) {
-		yaml_node_t *kn = map_key(c, n, i), *vn = map_value(c, n, i);
-		const char *name = scalar(kn), *w = scalar(vn);
+		yaml_node_t *kn = sl_yaml_map_key(c->doc, n, i),
+			    *vn = sl_yaml_map_value(c->doc, n, i);
+		const char *name = sl_yaml_scalar(kn), *w = sl_yaml_scalar(vn);
 		unsigned long v;
 		int idx;
 
@@ -986,15 +916,15 @@ static void parse_split(struct ctx *c, struct sl_service_cfg *svc, struct sl_rou
 			ok = false;
 			continue;
 		}
-		if (w && w[0] == '-' && all_digits(w + 1)) {
+		if (w && w[0] == '-' && sl_all_digits(w + 1)) {
 			error_at(c, vn, "weight %s of subset '%s' is negative; weights are 0 to %d",
 				 w, name, SL_MAX_WEIGHT);
 			ok = false;
 			continue;
 		}
-		if (!w || !all_digits(w)) {
+		if (!w || !sl_all_digits(w)) {
 			error_at(c, vn, "weight of subset '%s' must be an integer, not %s%s%s",
-				 name, w ? "'" : "", w ? w : kind_name(vn), w ? "'" : "");
+				 name, w ? "'" : "", w ? w : sl_yaml_type_name(vn), w ? "'" : "");
 			ok = false;
 			continue;
 		}
@@ -1028,7 +958,7 @@ static int parse_match(struct ctx *c, struct sl_route_cfg *r, const yaml_node_t 
 	snprintf(what, sizeof(what), "the match of %s", rlabel);
 	if (!want_type(c, n, YAML_MAPPING_NODE, what))
 		return 0;
-	if (!map_len(n)) {
+	if (!sl_yaml_map_len(n)) {
 		error_at(c, n,
 			 "the match of %s is empty; give sourceCIDRs or sourceLabels, or leave "
 			 "out match to match all traffic",
@@ -1038,7 +968,7 @@ static int parse_match(struct ctx *c, struct sl_route_cfg *r, const yaml_node_t 
 	snprintf(what, sizeof(what), "in the match of %s", rlabel);
 	check_keys(c, n, match_keys, what);
 
-	v = map_get(c, n, "sourceCIDRs");
+	v = sl_yaml_get(c->doc, n, "sourceCIDRs");
 	if (v) {
 		r->has_cidrs = true;
 		snprintf(what, sizeof(what), "'sourceCIDRs' of %s", rlabel);
@@ -1046,7 +976,7 @@ static int parse_match(struct ctx *c, struct sl_route_cfg *r, const yaml_node_t 
 		if (err)
 			return err;
 	}
-	v = map_get(c, n, "sourceLabels");
+	v = sl_yaml_get(c->doc, n, "sourceLabels");
 	if (v) {
 		r->has_labels = true;
 		snprintf(what, sizeof(what), "'sourceLabels' of %s", rlabel);
@@ -1088,7 +1018,7 @@ static void parse_routes(struct ctx *c, struct sl_service_cfg *svc, const yaml_n
 	snprintf(what, sizeof(what), "'routes' of %s", label);
 	if (!want_type(c, n, YAML_SEQUENCE_NODE, what))
 		return;
-	len = seq_len(n);
+	len = sl_yaml_seq_len(n);
 	if (!len) {
 		error_at(c, n, "%s is empty; give at least one route, or leave it out", what);
 		return;
@@ -1103,7 +1033,7 @@ static void parse_routes(struct ctx *c, struct sl_service_cfg *svc, const yaml_n
 		return;
 	}
 	for (i = 0; i < len && !*err; i++) {
-		yaml_node_t *rn = seq_item(c, n, i), *m, *split;
+		yaml_node_t *rn = sl_yaml_seq_item(c->doc, n, i), *m, *split;
 		struct sl_route_cfg *r = &svc->routes[svc->n_routes];
 
 		snprintf(rlabel, sizeof(rlabel), "route %zu of %s", i + 1, label);
@@ -1114,7 +1044,7 @@ static void parse_routes(struct ctx *c, struct sl_service_cfg *svc, const yaml_n
 		snprintf(where, sizeof(where), "in %s", rlabel);
 		check_keys(c, rn, route_keys, where);
 
-		m = map_get(c, rn, "match");
+		m = sl_yaml_get(c->doc, rn, "match");
 		if (m)
 			*err = parse_match(c, r, m, rlabel);
 		else if (i + 1 < len)
@@ -1128,7 +1058,7 @@ static void parse_routes(struct ctx *c, struct sl_service_cfg *svc, const yaml_n
 				"route pass to the VIP untouched",
 				label);
 
-		split = map_get(c, rn, "split");
+		split = sl_yaml_get(c->doc, rn, "split");
 		if (!split)
 			error_at(c, rn, "%s is missing 'split'", rlabel);
 		else if (subsets_ok)
@@ -1216,9 +1146,9 @@ static int parse_service(struct ctx *c, const yaml_node_t *n, size_t idx)
 	svc->pos = node_pos(c, n);
 
 	/* Name first: every later message names the service. */
-	name = map_get(c, n, "name");
-	if (name && scalar(name) && name->data.scalar.length)
-		snprintf(label, sizeof(label), "service '%.*s'", SL_NAME_LEN, scalar(name));
+	name = sl_yaml_get(c->doc, n, "name");
+	if (name && sl_yaml_scalar(name) && name->data.scalar.length)
+		snprintf(label, sizeof(label), "service '%.*s'", SL_NAME_LEN, sl_yaml_scalar(name));
 	snprintf(where, sizeof(where), "in %s", label);
 	check_keys(c, n, service_keys, where);
 	if (name)
@@ -1226,7 +1156,7 @@ static int parse_service(struct ctx *c, const yaml_node_t *n, size_t idx)
 	else
 		error_at(c, n, "%s is missing 'name'", label);
 
-	v = map_get(c, n, "vips");
+	v = sl_yaml_get(c->doc, n, "vips");
 	if (v)
 		parse_vips(c, svc, v, label, &err);
 	else
@@ -1234,7 +1164,7 @@ static int parse_service(struct ctx *c, const yaml_node_t *n, size_t idx)
 	if (err)
 		return err;
 
-	v = map_get(c, n, "ports");
+	v = sl_yaml_get(c->doc, n, "ports");
 	if (v)
 		parse_ports(c, svc, v, label, &err);
 	else
@@ -1243,9 +1173,9 @@ static int parse_service(struct ctx *c, const yaml_node_t *n, size_t idx)
 		return err;
 
 	svc->affinity = SL_AFFINITY_CONNECTION;
-	v = map_get(c, n, "affinity");
+	v = sl_yaml_get(c->doc, n, "affinity");
 	if (v) {
-		const char *s = scalar(v);
+		const char *s = sl_yaml_scalar(v);
 
 		if (s && !strcmp(s, "connection"))
 			svc->affinity = SL_AFFINITY_CONNECTION;
@@ -1254,10 +1184,10 @@ static int parse_service(struct ctx *c, const yaml_node_t *n, size_t idx)
 		else
 			error_at(c, v,
 				 "affinity '%s' is not valid; expected connection or client-ip",
-				 s ? s : kind_name(v));
+				 s ? s : sl_yaml_type_name(v));
 	}
 
-	v = map_get(c, n, "subsets");
+	v = sl_yaml_get(c->doc, n, "subsets");
 	if (v)
 		subsets_ok = parse_subsets(c, svc, v, label, &err);
 	else
@@ -1265,7 +1195,7 @@ static int parse_service(struct ctx *c, const yaml_node_t *n, size_t idx)
 	if (err)
 		return err;
 
-	parse_routes(c, svc, n, map_get(c, n, "routes"), label, subsets_ok, &err);
+	parse_routes(c, svc, n, sl_yaml_get(c->doc, n, "routes"), label, subsets_ok, &err);
 	if (err)
 		return err;
 
@@ -1288,7 +1218,7 @@ static int parse_workload(struct ctx *c, const yaml_node_t *n, size_t idx)
 	snprintf(what, sizeof(what), "in %s", label);
 	check_keys(c, n, workload_keys, what);
 
-	v = map_get(c, n, "labels");
+	v = sl_yaml_get(c->doc, n, "labels");
 	if (v) {
 		snprintf(what, sizeof(what), "'labels' of %s", label);
 		err = parse_labels(c, v, what, &w->labels, &w->n_labels);
@@ -1298,7 +1228,7 @@ static int parse_workload(struct ctx *c, const yaml_node_t *n, size_t idx)
 		error_at(c, n, "%s is missing 'labels'", label);
 	}
 
-	v = map_get(c, n, "ips");
+	v = sl_yaml_get(c->doc, n, "ips");
 	if (v) {
 		snprintf(what, sizeof(what), "'ips' of %s", label);
 		err = parse_cidr_list(c, v, what, &w->cidrs, &w->n_cidrs);
@@ -1341,9 +1271,9 @@ static int parse_own(struct ctx *c, const yaml_node_t *root)
 		c->first_own = node_pos(c, root);
 	check_keys(c, root, root_keys, "at the top level");
 
-	services = map_get(c, root, "services");
+	services = sl_yaml_get(c->doc, root, "services");
 	if (services && want_type(c, services, YAML_SEQUENCE_NODE, "'services'")) {
-		len = seq_len(services);
+		len = sl_yaml_seq_len(services);
 		/* Reported at the end, if no other document has services either. */
 		if (!len && !c->empty_services.line)
 			c->empty_services = node_pos(c, services);
@@ -1352,20 +1282,20 @@ static int parse_own(struct ctx *c, const yaml_node_t *root)
 			    sizeof(*cfg->services)))
 			return -ENOMEM;
 		for (i = 0; i < len; i++) {
-			err = parse_service(c, seq_item(c, services, i), i);
+			err = parse_service(c, sl_yaml_seq_item(c->doc, services, i), i);
 			if (err)
 				return err;
 		}
 	}
 
-	workloads = map_get(c, root, "workloads");
+	workloads = sl_yaml_get(c->doc, root, "workloads");
 	if (workloads && want_type(c, workloads, YAML_SEQUENCE_NODE, "'workloads'")) {
-		len = seq_len(workloads);
+		len = sl_yaml_seq_len(workloads);
 		if (reserve((void **)&cfg->workloads, &c->workloads_cap, cfg->n_workloads, len,
 			    sizeof(*cfg->workloads)))
 			return -ENOMEM;
 		for (i = 0; i < len; i++) {
-			err = parse_workload(c, seq_item(c, workloads, i), i);
+			err = parse_workload(c, sl_yaml_seq_item(c->doc, workloads, i), i);
 			if (err)
 				return err;
 		}
@@ -1385,8 +1315,8 @@ static int parse_k8s(struct ctx *c, const yaml_node_t *n, const yaml_node_t *av,
 	if (!want_type(c, av, YAML_SCALAR_NODE, "'apiVersion'") ||
 	    !want_type(c, kind, YAML_SCALAR_NODE, "'kind'"))
 		return 0;
-	a = scalar(av);
-	k = scalar(kind);
+	a = sl_yaml_scalar(av);
+	k = sl_yaml_scalar(kind);
 	pos = node_pos(c, n);
 
 	/*
@@ -1399,24 +1329,24 @@ static int parse_k8s(struct ctx *c, const yaml_node_t *n, const yaml_node_t *av,
 			error_at(c, n, "a List inside a List is not supported");
 			return 0;
 		}
-		items = map_get(c, n, "items");
+		items = sl_yaml_get(c->doc, n, "items");
 		if (!items || (items->type == YAML_SCALAR_NODE && !items->data.scalar.length)) {
 			pr_debug("%s:%d: an empty List\n", pos.file, pos.line);
 			return 0;
 		}
 		if (!want_type(c, items, YAML_SEQUENCE_NODE, "'items' of a List"))
 			return 0;
-		for (i = 0; i < seq_len(items); i++) {
-			yaml_node_t *it = seq_item(c, items, i), *iav, *ik;
+		for (i = 0; i < sl_yaml_seq_len(items); i++) {
+			yaml_node_t *it = sl_yaml_seq_item(c->doc, items, i), *iav, *ik;
 
 			if (it->type != YAML_MAPPING_NODE) {
 				error_at(c, it,
 					 "item %zu of the List must be a Kubernetes object, not %s",
-					 i + 1, kind_name(it));
+					 i + 1, sl_yaml_type_name(it));
 				continue;
 			}
-			iav = map_get(c, it, "apiVersion");
-			ik = map_get(c, it, "kind");
+			iav = sl_yaml_get(c->doc, it, "apiVersion");
+			ik = sl_yaml_get(c->doc, it, "kind");
 			if (!iav || !ik) {
 				error_at(
 				    c, it,
@@ -1446,7 +1376,7 @@ static int parse_k8s(struct ctx *c, const yaml_node_t *n, const yaml_node_t *av,
 /* "---" with nothing after it; also an explicit null. */
 static bool empty_document(const yaml_node_t *root)
 {
-	const char *s = scalar(root);
+	const char *s = sl_yaml_scalar(root);
 
 	return s && root->data.scalar.style == YAML_PLAIN_SCALAR_STYLE &&
 	       (!*s || !strcmp(s, "~") || !strcmp(s, "null") || !strcmp(s, "Null") ||
@@ -1465,14 +1395,14 @@ static int parse_document(struct ctx *c, const yaml_node_t *root)
 	c->n_docs++;
 	if (root->type != YAML_MAPPING_NODE) {
 		error_at(c, root, "the top level must be a mapping with a 'services' list, not %s",
-			 kind_name(root));
+			 sl_yaml_type_name(root));
 		return 0;
 	}
-	av = map_get(c, root, "apiVersion");
-	kind = map_get(c, root, "kind");
+	av = sl_yaml_get(c->doc, root, "apiVersion");
+	kind = sl_yaml_get(c->doc, root, "kind");
 	if (av && kind)
 		return parse_k8s(c, root, av, kind, false);
-	if (map_get(c, root, "services") || map_get(c, root, "workloads"))
+	if (sl_yaml_get(c->doc, root, "services") || sl_yaml_get(c->doc, root, "workloads"))
 		return parse_own(c, root);
 	if (av || kind)
 		error_at(c, root,

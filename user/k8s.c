@@ -31,6 +31,7 @@
 #include <netinet/in.h>
 
 #include "k8s.h"
+#include "yaml_node.h"
 #include "log.h"
 
 #define DEFAULT_NAMESPACE "default"
@@ -336,15 +337,10 @@ static __attribute__((format(printf, 3, 4))) void warn_at(struct rd *r, const ya
 	free(text);
 }
 
-static const char *scal(const yaml_node_t *n)
-{
-	return n && n->type == YAML_SCALAR_NODE ? (const char *)n->data.scalar.value : NULL;
-}
-
 /* Absent, "~", "null" or nothing: Kubernetes output writes these for unset fields. */
 static bool is_null(const yaml_node_t *n)
 {
-	const char *s = scal(n);
+	const char *s = sl_yaml_scalar(n);
 
 	if (!n)
 		return true;
@@ -352,62 +348,12 @@ static bool is_null(const yaml_node_t *n)
 	       (!*s || !strcmp(s, "~") || !strcmp(s, "null"));
 }
 
-static size_t seq_len(const yaml_node_t *n)
-{
-	return n->data.sequence.items.top - n->data.sequence.items.start;
-}
-
-static yaml_node_t *seq_at(const struct rd *r, const yaml_node_t *n, size_t i)
-{
-	return yaml_document_get_node(r->doc, n->data.sequence.items.start[i]);
-}
-
-static size_t map_len(const yaml_node_t *n)
-{
-	return n->data.mapping.pairs.top - n->data.mapping.pairs.start;
-}
-
-static yaml_node_t *map_key(const struct rd *r, const yaml_node_t *n, size_t i)
-{
-	return yaml_document_get_node(r->doc, n->data.mapping.pairs.start[i].key);
-}
-
-static yaml_node_t *map_val(const struct rd *r, const yaml_node_t *n, size_t i)
-{
-	return yaml_document_get_node(r->doc, n->data.mapping.pairs.start[i].value);
-}
-
 /* Value of key in mapping n; NULL if absent, null, or n is not a mapping. */
 static yaml_node_t *get(const struct rd *r, const yaml_node_t *n, const char *key)
 {
-	size_t i;
+	yaml_node_t *v = sl_yaml_get(r->doc, n, key);
 
-	if (!n || n->type != YAML_MAPPING_NODE)
-		return NULL;
-	for (i = 0; i < map_len(n); i++) {
-		const char *k = scal(map_key(r, n, i));
-
-		if (k && !strcmp(k, key)) {
-			yaml_node_t *v = map_val(r, n, i);
-
-			return is_null(v) ? NULL : v;
-		}
-	}
-	return NULL;
-}
-
-static const char *type_name(const yaml_node_t *n)
-{
-	switch (n->type) {
-	case YAML_SCALAR_NODE:
-		return n->data.scalar.length ? "a string" : "nothing";
-	case YAML_SEQUENCE_NODE:
-		return "a list";
-	case YAML_MAPPING_NODE:
-		return "a mapping";
-	default:
-		return "nothing";
-	}
+	return is_null(v) ? NULL : v;
 }
 
 static bool want(struct rd *r, const yaml_node_t *n, yaml_node_type_t type, const char *what)
@@ -420,30 +366,21 @@ static bool want(struct rd *r, const yaml_node_t *n, yaml_node_type_t type, cons
 
 	if (n->type == type && (type != YAML_SCALAR_NODE || n->data.scalar.length))
 		return true;
-	err_at(r, n, "%s in %s must be %s, not %s", what, r->what, names[type], type_name(n));
+	err_at(r, n, "%s in %s must be %s, not %s", what, r->what, names[type],
+	       sl_yaml_type_name(n));
 	return false;
-}
-
-static bool digits(const char *s)
-{
-	if (!*s)
-		return false;
-	for (; *s; s++)
-		if (*s < '0' || *s > '9')
-			return false;
-	return true;
 }
 
 /* A plain decimal in [min, max]. */
 static bool get_uint(struct rd *r, const yaml_node_t *n, const char *what, unsigned long min,
 		     unsigned long max, unsigned long *out)
 {
-	const char *s = scal(n);
+	const char *s = sl_yaml_scalar(n);
 	unsigned long v;
 
-	if (!s || !digits(s) || strlen(s) > 10) {
+	if (!s || !sl_all_digits(s) || strlen(s) > 10) {
 		err_at(r, n, "%s in %s must be an integer, not %s%s%s", what, r->what, s ? "'" : "",
-		       s ? s : type_name(n), s ? "'" : "");
+		       s ? s : sl_yaml_type_name(n), s ? "'" : "");
 		return false;
 	}
 	v = strtoul(s, NULL, 10);
@@ -469,7 +406,7 @@ static bool get_port(struct rd *r, const yaml_node_t *n, const char *what, uint1
 /* TCP (also when absent), UDP; 0 for SCTP and anything else. */
 static uint8_t get_proto(const struct rd *r, const yaml_node_t *map)
 {
-	const char *s = scal(get(r, map, "protocol"));
+	const char *s = sl_yaml_scalar(get(r, map, "protocol"));
 
 	if (!s || !strcmp(s, "TCP"))
 		return IPPROTO_TCP;
@@ -480,7 +417,7 @@ static uint8_t get_proto(const struct rd *r, const yaml_node_t *map)
 
 static bool get_bool(const yaml_node_t *n)
 {
-	const char *s = scal(n);
+	const char *s = sl_yaml_scalar(n);
 
 	return s && (!strcmp(s, "true") || !strcmp(s, "True") || !strcmp(s, "TRUE"));
 }
@@ -490,7 +427,7 @@ static char *get_str(struct rd *r, const yaml_node_t *n, const char *what)
 {
 	if (!want(r, n, YAML_SCALAR_NODE, what))
 		return NULL;
-	return kstrdup(r->k, scal(n));
+	return kstrdup(r->k, sl_yaml_scalar(n));
 }
 
 static int get_labels(struct rd *r, const yaml_node_t *n, const char *what, struct sl_label **out,
@@ -503,15 +440,16 @@ static int get_labels(struct rd *r, const yaml_node_t *n, const char *what, stru
 		return 0;
 	if (!want(r, n, YAML_MAPPING_NODE, what))
 		return 0;
-	*out = kalloc(r->k, map_len(n), sizeof(**out));
+	*out = kalloc(r->k, sl_yaml_map_len(n), sizeof(**out));
 	if (!*out)
 		return -ENOMEM;
-	for (i = 0; i < map_len(n); i++) {
-		const char *key = scal(map_key(r, n, i)), *v = scal(map_val(r, n, i));
+	for (i = 0; i < sl_yaml_map_len(n); i++) {
+		const char *key = sl_yaml_scalar(sl_yaml_map_key(r->doc, n, i)),
+			   *v = sl_yaml_scalar(sl_yaml_map_value(r->doc, n, i));
 
 		if (!key || !v) {
-			err_at(r, map_val(r, n, i), "%s in %s must map strings to strings", what,
-			       r->what);
+			err_at(r, sl_yaml_map_value(r->doc, n, i),
+			       "%s in %s must map strings to strings", what, r->what);
 			continue;
 		}
 		(*out)[*n_out].key = kstrdup(r->k, key);
@@ -525,11 +463,11 @@ static int get_labels(struct rd *r, const yaml_node_t *n, const char *what, stru
 
 static bool parse_addr(struct rd *r, const yaml_node_t *n, const char *what, struct sl_addr *a)
 {
-	const char *s = scal(n);
+	const char *s = sl_yaml_scalar(n);
 
 	if (!s || sl_addr_parse(s, a)) {
 		err_at(r, n, "%s in %s is not an IPv4 or IPv6 address: '%s'", what, r->what,
-		       s ? s : type_name(n));
+		       s ? s : sl_yaml_type_name(n));
 		return false;
 	}
 	return true;
@@ -538,7 +476,7 @@ static bool parse_addr(struct rd *r, const yaml_node_t *n, const char *what, str
 static bool parse_cidr(struct rd *r, const yaml_node_t *n, const char *what, struct sl_cidr *c)
 {
 	char buf[64], *slash;
-	const char *s = scal(n);
+	const char *s = sl_yaml_scalar(n);
 	unsigned long plen;
 	unsigned int i, bits;
 
@@ -553,7 +491,7 @@ static bool parse_cidr(struct rd *r, const yaml_node_t *n, const char *what, str
 	bits = c->a.family == SL_AF_INET ? 32 : 128;
 	plen = bits;
 	if (slash) {
-		if (!digits(slash + 1) || strlen(slash + 1) > 3)
+		if (!sl_all_digits(slash + 1) || strlen(slash + 1) > 3)
 			goto bad;
 		plen = strtoul(slash + 1, NULL, 10);
 		if (plen > bits)
@@ -570,14 +508,14 @@ static bool parse_cidr(struct rd *r, const yaml_node_t *n, const char *what, str
 	return true;
 bad:
 	err_at(r, n, "%s in %s is not an address or CIDR: '%s'", what, r->what,
-	       s ? s : type_name(n));
+	       s ? s : sl_yaml_type_name(n));
 	return false;
 }
 
 /* A field sluice reads but does not act on: said once, where it is. */
 static void ignored(struct rd *r, const yaml_node_t *key, const char *where, const char *why)
 {
-	warn_at(r, key, "'%s' %s of %s is ignored: %s", scal(key), where, r->what, why);
+	warn_at(r, key, "'%s' %s of %s is ignored: %s", sl_yaml_scalar(key), where, r->what, why);
 }
 
 /* Every key of map that is not in known[] is reported as ignored. */
@@ -588,9 +526,9 @@ static void ignore_others(struct rd *r, const yaml_node_t *map, const char *cons
 
 	if (!map || map->type != YAML_MAPPING_NODE)
 		return;
-	for (i = 0; i < map_len(map); i++) {
-		yaml_node_t *kn = map_key(r, map, i);
-		const char *key = scal(kn);
+	for (i = 0; i < sl_yaml_map_len(map); i++) {
+		yaml_node_t *kn = sl_yaml_map_key(r->doc, map, i);
+		const char *key = sl_yaml_scalar(kn);
 
 		if (!key)
 			continue;
@@ -614,16 +552,16 @@ static void reject_others(struct rd *r, const yaml_node_t *map, const char *cons
 
 	if (!map || map->type != YAML_MAPPING_NODE)
 		return;
-	for (i = 0; i < map_len(map); i++) {
-		yaml_node_t *kn = map_key(r, map, i);
-		const char *key = scal(kn);
+	for (i = 0; i < sl_yaml_map_len(map); i++) {
+		yaml_node_t *kn = sl_yaml_map_key(r->doc, map, i);
+		const char *key = sl_yaml_scalar(kn);
 
 		for (j = 0; key && known[j]; j++)
 			if (!strcmp(known[j], key))
 				break;
 		if (!key || !known[j])
-			err_at(r, kn, "'%s' %s of %s is not an Istio field (a typo?)", key ? key : "?",
-			       where, r->what);
+			err_at(r, kn, "'%s' %s of %s is not an Istio field (a typo?)",
+			       key ? key : "?", where, r->what);
 	}
 }
 
@@ -642,12 +580,12 @@ static int parse_meta(struct rd *r, const yaml_node_t *obj, const char *kind, st
 	}
 	if (!want(r, name, YAML_SCALAR_NODE, "metadata.name"))
 		return -EINVAL;
-	m->name = kstrdup(r->k, scal(name));
+	m->name = kstrdup(r->k, sl_yaml_scalar(name));
 	m->name_pos = pos_of(r, name);
 	ns = get(r, md, "namespace");
 	if (ns && !want(r, ns, YAML_SCALAR_NODE, "metadata.namespace"))
 		return -EINVAL;
-	m->ns = kstrdup(r->k, ns ? scal(ns) : DEFAULT_NAMESPACE);
+	m->ns = kstrdup(r->k, ns ? sl_yaml_scalar(ns) : DEFAULT_NAMESPACE);
 	if (r->k->oom)
 		return -ENOMEM;
 	snprintf(r->what, sizeof(r->what), "%s %s/%s", kind, m->ns, m->name);
@@ -699,13 +637,13 @@ static int add_service(struct rd *r, const yaml_node_t *obj)
 	/* clusterIPs holds clusterIP first, then the other family's address. */
 	v = get(r, spec, "clusterIPs");
 	if (v && want(r, v, YAML_SEQUENCE_NODE, "spec.clusterIPs")) {
-		tmp.vips = kalloc(k, seq_len(v), sizeof(*tmp.vips));
+		tmp.vips = kalloc(k, sl_yaml_seq_len(v), sizeof(*tmp.vips));
 		if (!tmp.vips)
 			return -ENOMEM;
-		for (i = 0; i < seq_len(v); i++) {
-			yaml_node_t *a = seq_at(r, v, i);
+		for (i = 0; i < sl_yaml_seq_len(v); i++) {
+			yaml_node_t *a = sl_yaml_seq_item(r->doc, v, i);
 
-			if (scal(a) && !strcmp(scal(a), "None")) {
+			if (sl_yaml_scalar(a) && !strcmp(sl_yaml_scalar(a), "None")) {
 				tmp.headless = true;
 				continue;
 			}
@@ -714,7 +652,7 @@ static int add_service(struct rd *r, const yaml_node_t *obj)
 				tmp.n_vips++;
 		}
 	} else if ((v = get(r, spec, "clusterIP"))) {
-		if (scal(v) && !strcmp(scal(v), "None")) {
+		if (sl_yaml_scalar(v) && !strcmp(sl_yaml_scalar(v), "None")) {
 			tmp.headless = true;
 		} else {
 			tmp.vips = kalloc(k, 1, sizeof(*tmp.vips));
@@ -727,19 +665,19 @@ static int add_service(struct rd *r, const yaml_node_t *obj)
 
 	ports = get(r, spec, "ports");
 	if (ports && want(r, ports, YAML_SEQUENCE_NODE, "spec.ports")) {
-		n = seq_len(ports);
+		n = sl_yaml_seq_len(ports);
 		tmp.ports = kalloc(k, n, sizeof(*tmp.ports));
 		if (!tmp.ports)
 			return -ENOMEM;
 		for (i = 0; i < n; i++) {
-			yaml_node_t *pn = seq_at(r, ports, i), *t;
+			yaml_node_t *pn = sl_yaml_seq_item(r->doc, ports, i), *t;
 			struct kport *p = &tmp.ports[tmp.n_ports];
 
 			if (!want(r, pn, YAML_MAPPING_NODE, "a port"))
 				continue;
 			p->pos = pos_of(r, pn);
 			v = get(r, pn, "name");
-			p->name = kstrdup(k, scal(v) ? scal(v) : "");
+			p->name = kstrdup(k, sl_yaml_scalar(v) ? sl_yaml_scalar(v) : "");
 			if (!p->name)
 				return -ENOMEM;
 			v = get(r, pn, "port");
@@ -754,17 +692,17 @@ static int add_service(struct rd *r, const yaml_node_t *obj)
 				warn_at(r, get(r, pn, "protocol"),
 					"port %u of %s is %s, which sluice does not route; it is "
 					"ignored",
-					p->port, r->what, scal(get(r, pn, "protocol")));
+					p->port, r->what, sl_yaml_scalar(get(r, pn, "protocol")));
 				continue;
 			}
 			t = get(r, pn, "targetPort");
 			if (!t) {
 				p->target = p->port;
-			} else if (scal(t) && digits(scal(t))) {
+			} else if (sl_yaml_scalar(t) && sl_all_digits(sl_yaml_scalar(t))) {
 				if (!get_port(r, t, "targetPort", &p->target))
 					continue;
 			} else if (want(r, t, YAML_SCALAR_NODE, "targetPort")) {
-				p->target_name = kstrdup(k, scal(t));
+				p->target_name = kstrdup(k, sl_yaml_scalar(t));
 				if (!p->target_name)
 					return -ENOMEM;
 			} else {
@@ -790,7 +728,7 @@ static int add_service(struct rd *r, const yaml_node_t *obj)
 static bool pod_ready(struct rd *r, const yaml_node_t *obj, const yaml_node_t *status)
 {
 	yaml_node_t *conds = get(r, status, "conditions");
-	const char *phase = scal(get(r, status, "phase"));
+	const char *phase = sl_yaml_scalar(get(r, status, "phase"));
 	size_t i;
 
 	if (get(r, get(r, obj, "metadata"), "deletionTimestamp"))
@@ -799,9 +737,10 @@ static bool pod_ready(struct rd *r, const yaml_node_t *obj, const yaml_node_t *s
 		return false;
 	if (!conds || conds->type != YAML_SEQUENCE_NODE)
 		return true;
-	for (i = 0; i < seq_len(conds); i++) {
-		yaml_node_t *c = seq_at(r, conds, i);
-		const char *type = scal(get(r, c, "type")), *st = scal(get(r, c, "status"));
+	for (i = 0; i < sl_yaml_seq_len(conds); i++) {
+		yaml_node_t *c = sl_yaml_seq_item(r->doc, conds, i);
+		const char *type = sl_yaml_scalar(get(r, c, "type")),
+			   *st = sl_yaml_scalar(get(r, c, "status"));
 
 		if (type && !strcmp(type, "Ready"))
 			return st && !strcmp(st, "True");
@@ -832,20 +771,20 @@ static int add_pod(struct rd *r, const yaml_node_t *obj)
 
 	cs = get(r, spec, "containers");
 	if (cs && want(r, cs, YAML_SEQUENCE_NODE, "spec.containers")) {
-		for (n = 0, i = 0; i < seq_len(cs); i++) {
-			v = get(r, seq_at(r, cs, i), "ports");
+		for (n = 0, i = 0; i < sl_yaml_seq_len(cs); i++) {
+			v = get(r, sl_yaml_seq_item(r->doc, cs, i), "ports");
 			if (v && v->type == YAML_SEQUENCE_NODE)
-				n += seq_len(v);
+				n += sl_yaml_seq_len(v);
 		}
 		tmp.cports = kalloc(k, n, sizeof(*tmp.cports));
 		if (!tmp.cports)
 			return -ENOMEM;
-		for (i = 0; i < seq_len(cs); i++) {
-			v = get(r, seq_at(r, cs, i), "ports");
+		for (i = 0; i < sl_yaml_seq_len(cs); i++) {
+			v = get(r, sl_yaml_seq_item(r->doc, cs, i), "ports");
 			if (!v || !want(r, v, YAML_SEQUENCE_NODE, "the ports of a container"))
 				continue;
-			for (j = 0; j < seq_len(v); j++) {
-				yaml_node_t *pn = seq_at(r, v, j),
+			for (j = 0; j < sl_yaml_seq_len(v); j++) {
+				yaml_node_t *pn = sl_yaml_seq_item(r->doc, v, j),
 					    *cp = get(r, pn, "containerPort");
 				struct kcport *c = &tmp.cports[tmp.n_cports];
 
@@ -857,7 +796,7 @@ static int add_pod(struct rd *r, const yaml_node_t *obj)
 				}
 				if (!get_port(r, cp, "containerPort", &c->port))
 					continue;
-				c->name = kstrdup(k, scal(get(r, pn, "name")) ?: "");
+				c->name = kstrdup(k, sl_yaml_scalar(get(r, pn, "name")) ?: "");
 				c->proto = get_proto(r, pn);
 				if (!c->name)
 					return -ENOMEM;
@@ -869,11 +808,11 @@ static int add_pod(struct rd *r, const yaml_node_t *obj)
 	/* podIPs holds podIP first, then the other family's address. */
 	v = get(r, status, "podIPs");
 	if (v && want(r, v, YAML_SEQUENCE_NODE, "status.podIPs")) {
-		tmp.ips = kalloc(k, seq_len(v), sizeof(*tmp.ips));
+		tmp.ips = kalloc(k, sl_yaml_seq_len(v), sizeof(*tmp.ips));
 		if (!tmp.ips)
 			return -ENOMEM;
-		for (i = 0; i < seq_len(v); i++) {
-			yaml_node_t *ip = get(r, seq_at(r, v, i), "ip");
+		for (i = 0; i < sl_yaml_seq_len(v); i++) {
+			yaml_node_t *ip = get(r, sl_yaml_seq_item(r->doc, v, i), "ip");
 
 			if (ip &&
 			    parse_addr(r, ip, "an address of status.podIPs", &tmp.ips[tmp.n_ips]))
@@ -888,9 +827,10 @@ static int add_pod(struct rd *r, const yaml_node_t *obj)
 	}
 	tmp.ready = pod_ready(r, obj, status);
 	{
-		const char *phase = scal(get(r, status, "phase"));
+		const char *phase = sl_yaml_scalar(get(r, status, "phase"));
 
-		/* Istio's PodCache indexes Pending and Running pods only (kube/controller/pod.go). */
+		/* Istio's PodCache indexes Pending and Running pods only (kube/controller/pod.go).
+		 */
 		tmp.terminal = phase && (!strcmp(phase, "Succeeded") || !strcmp(phase, "Failed"));
 	}
 	p = grow(k, (void **)&k->pods, &k->n_pods, sizeof(*p));
@@ -908,11 +848,11 @@ static int slice_ports(struct rd *r, const yaml_node_t *ports, struct kslice *sl
 
 	if (!ports || !want(r, ports, YAML_SEQUENCE_NODE, "ports"))
 		return 0;
-	sl->ports = kalloc(r->k, seq_len(ports), sizeof(*sl->ports));
+	sl->ports = kalloc(r->k, sl_yaml_seq_len(ports), sizeof(*sl->ports));
 	if (!sl->ports)
 		return -ENOMEM;
-	for (i = 0; i < seq_len(ports); i++) {
-		yaml_node_t *pn = seq_at(r, ports, i), *v = get(r, pn, "port");
+	for (i = 0; i < sl_yaml_seq_len(ports); i++) {
+		yaml_node_t *pn = sl_yaml_seq_item(r->doc, ports, i), *v = get(r, pn, "port");
 		struct kcport *c = &sl->ports[sl->n_ports];
 
 		/* A slice port without a number: "all ports"; sluice resolves it from the Pod. */
@@ -920,7 +860,7 @@ static int slice_ports(struct rd *r, const yaml_node_t *ports, struct kslice *sl
 			continue;
 		if (!get_port(r, v, "port", &c->port))
 			continue;
-		c->name = kstrdup(r->k, scal(get(r, pn, "name")) ?: "");
+		c->name = kstrdup(r->k, sl_yaml_scalar(get(r, pn, "name")) ?: "");
 		c->proto = get_proto(r, pn);
 		if (!c->name)
 			return -ENOMEM;
@@ -931,7 +871,8 @@ static int slice_ports(struct rd *r, const yaml_node_t *ports, struct kslice *sl
 
 static char *target_pod(struct rd *r, const yaml_node_t *ref)
 {
-	const char *kind = scal(get(r, ref, "kind")), *name = scal(get(r, ref, "name"));
+	const char *kind = sl_yaml_scalar(get(r, ref, "kind")),
+		   *name = sl_yaml_scalar(get(r, ref, "name"));
 
 	return kind && name && !strcmp(kind, "Pod") ? kstrdup(r->k, name) : NULL;
 }
@@ -952,26 +893,26 @@ static int add_endpoint_slice(struct rd *r, const yaml_node_t *obj)
 		    duplicate(r, &tmp.m, &k->slices[i].m, "EndpointSlice"))
 			return 0;
 	v = get(r, get(r, get(r, obj, "metadata"), "labels"), "kubernetes.io/service-name");
-	if (!v || !scal(v)) {
+	if (!v || !sl_yaml_scalar(v)) {
 		warn_at(r, obj,
 			"%s has no label kubernetes.io/service-name, so it belongs to no Service; "
 			"it is ignored",
 			r->what);
 		return 0;
 	}
-	tmp.service = kstrdup(k, scal(v));
+	tmp.service = kstrdup(k, sl_yaml_scalar(v));
 	eps = get(r, obj, "endpoints");
 	if (eps && want(r, eps, YAML_SEQUENCE_NODE, "endpoints")) {
-		for (i = 0; i < seq_len(eps); i++) {
-			v = get(r, seq_at(r, eps, i), "addresses");
+		for (i = 0; i < sl_yaml_seq_len(eps); i++) {
+			v = get(r, sl_yaml_seq_item(r->doc, eps, i), "addresses");
 			if (v && v->type == YAML_SEQUENCE_NODE)
-				n += seq_len(v);
+				n += sl_yaml_seq_len(v);
 		}
 		tmp.addrs = kalloc(k, n, sizeof(*tmp.addrs));
 		if (!tmp.addrs)
 			return -ENOMEM;
-		for (i = 0; i < seq_len(eps); i++) {
-			yaml_node_t *ep = seq_at(r, eps, i), *ready;
+		for (i = 0; i < sl_yaml_seq_len(eps); i++) {
+			yaml_node_t *ep = sl_yaml_seq_item(r->doc, eps, i), *ready;
 			/* "ready: nil indicates an unknown state ... interpret it as ready". */
 			bool is_ready = true;
 
@@ -981,10 +922,11 @@ static int add_endpoint_slice(struct rd *r, const yaml_node_t *obj)
 			v = get(r, ep, "addresses");
 			if (!v || !want(r, v, YAML_SEQUENCE_NODE, "addresses"))
 				continue;
-			for (j = 0; j < seq_len(v); j++) {
+			for (j = 0; j < sl_yaml_seq_len(v); j++) {
 				struct kaddr *a = &tmp.addrs[tmp.n_addrs];
 
-				if (!parse_addr(r, seq_at(r, v, j), "an endpoint address", &a->a))
+				if (!parse_addr(r, sl_yaml_seq_item(r->doc, v, j),
+						"an endpoint address", &a->a))
 					continue;
 				a->ready = is_ready;
 				a->pod = target_pod(r, get(r, ep, "targetRef"));
@@ -1008,8 +950,8 @@ static int endpoints_addrs(struct rd *r, const yaml_node_t *list, bool ready, st
 
 	if (!list || !want(r, list, YAML_SEQUENCE_NODE, "addresses"))
 		return 0;
-	for (i = 0; i < seq_len(list); i++) {
-		yaml_node_t *an = seq_at(r, list, i);
+	for (i = 0; i < sl_yaml_seq_len(list); i++) {
+		yaml_node_t *an = sl_yaml_seq_item(r->doc, list, i);
 		struct kaddr *a = &sl->addrs[sl->n_addrs];
 		yaml_node_t *ip = get(r, an, "ip");
 
@@ -1044,13 +986,13 @@ static int add_endpoints(struct rd *r, const yaml_node_t *obj)
 	subsets = get(r, obj, "subsets");
 	if (!subsets || !want(r, subsets, YAML_SEQUENCE_NODE, "subsets"))
 		return 0;
-	for (i = 0; i < seq_len(subsets); i++) {
-		yaml_node_t *sn = seq_at(r, subsets, i);
+	for (i = 0; i < sl_yaml_seq_len(subsets); i++) {
+		yaml_node_t *sn = sl_yaml_seq_item(r->doc, subsets, i);
 
 		a = get(r, sn, "addresses");
 		na = get(r, sn, "notReadyAddresses");
-		n = (a && a->type == YAML_SEQUENCE_NODE ? seq_len(a) : 0) +
-		    (na && na->type == YAML_SEQUENCE_NODE ? seq_len(na) : 0);
+		n = (a && a->type == YAML_SEQUENCE_NODE ? sl_yaml_seq_len(a) : 0) +
+		    (na && na->type == YAML_SEQUENCE_NODE ? sl_yaml_seq_len(na) : 0);
 		sl = grow(k, (void **)&k->slices, &k->n_slices, sizeof(*sl));
 		if (!sl)
 			return -ENOMEM;
@@ -1124,11 +1066,11 @@ static int add_destination_rule(struct rd *r, const yaml_node_t *obj)
 
 	v = get(r, spec, "subsets");
 	if (v && want(r, v, YAML_SEQUENCE_NODE, "spec.subsets")) {
-		tmp.subsets = kalloc(k, seq_len(v), sizeof(*tmp.subsets));
+		tmp.subsets = kalloc(k, sl_yaml_seq_len(v), sizeof(*tmp.subsets));
 		if (!tmp.subsets)
 			return -ENOMEM;
-		for (i = 0; i < seq_len(v); i++) {
-			yaml_node_t *sn = seq_at(r, v, i), *name;
+		for (i = 0; i < sl_yaml_seq_len(v); i++) {
+			yaml_node_t *sn = sl_yaml_seq_item(r->doc, v, i), *name;
 			struct kdrsub *s = &tmp.subsets[tmp.n_subsets];
 
 			if (!want(r, sn, YAML_MAPPING_NODE, "a subset"))
@@ -1182,23 +1124,23 @@ static void check_string_match(struct rd *r, const yaml_node_t *n, const char *w
 
 	if (!want(r, n, YAML_MAPPING_NODE, what))
 		return;
-	if (map_len(n) > 1)
+	if (sl_yaml_map_len(n) > 1)
 		err_at(r, n, "%s in %s has %zu match types; give one of exact, prefix or regex",
-		       what, r->what, map_len(n));
-	for (i = 0; i < map_len(n); i++) {
-		const char *key = scal(map_key(r, n, i));
+		       what, r->what, sl_yaml_map_len(n));
+	for (i = 0; i < sl_yaml_map_len(n); i++) {
+		const char *key = sl_yaml_scalar(sl_yaml_map_key(r->doc, n, i));
 
 		for (j = 0; key && kinds_ok[j]; j++)
 			if (!strcmp(kinds_ok[j], key))
 				break;
 		if (!key || !kinds_ok[j])
 			err_at(
-			    r, map_key(r, n, i),
+			    r, sl_yaml_map_key(r->doc, n, i),
 			    "'%s' in %s of %s is not a match type; expected exact, prefix or regex",
 			    key ? key : "?", what, r->what);
-		else if (!scal(map_val(r, n, i)))
-			err_at(r, map_val(r, n, i), "%s.%s in %s must be a string", what, key,
-			       r->what);
+		else if (!sl_yaml_scalar(sl_yaml_map_value(r->doc, n, i)))
+			err_at(r, sl_yaml_map_value(r->doc, n, i), "%s.%s in %s must be a string",
+			       what, key, r->what);
 	}
 }
 
@@ -1209,9 +1151,10 @@ static void check_string_match_map(struct rd *r, const yaml_node_t *n, const cha
 
 	if (!want(r, n, YAML_MAPPING_NODE, what))
 		return;
-	for (i = 0; i < map_len(n); i++) {
-		snprintf(sub, sizeof(sub), "%s.%s", what, scal(map_key(r, n, i)) ?: "?");
-		check_string_match(r, map_val(r, n, i), sub);
+	for (i = 0; i < sl_yaml_map_len(n); i++) {
+		snprintf(sub, sizeof(sub), "%s.%s", what,
+			 sl_yaml_scalar(sl_yaml_map_key(r->doc, n, i)) ?: "?");
+		check_string_match(r, sl_yaml_map_value(r->doc, n, i), sub);
 	}
 }
 
@@ -1220,10 +1163,11 @@ static bool gateways_only(struct rd *r, const yaml_node_t *gws)
 {
 	size_t i;
 
-	if (!gws || gws->type != YAML_SEQUENCE_NODE || !seq_len(gws))
+	if (!gws || gws->type != YAML_SEQUENCE_NODE || !sl_yaml_seq_len(gws))
 		return false;
-	for (i = 0; i < seq_len(gws); i++)
-		if (scal(seq_at(r, gws, i)) && !strcmp(scal(seq_at(r, gws, i)), "mesh"))
+	for (i = 0; i < sl_yaml_seq_len(gws); i++)
+		if (sl_yaml_scalar(sl_yaml_seq_item(r->doc, gws, i)) &&
+		    !strcmp(sl_yaml_scalar(sl_yaml_seq_item(r->doc, gws, i)), "mesh"))
 			return false;
 	return true;
 }
@@ -1274,11 +1218,11 @@ static int parse_match(struct rd *r, const yaml_node_t *n, bool tcp, const char 
 	}
 	v = tcp ? get(r, n, "destinationSubnets") : NULL;
 	if (v && want(r, v, YAML_SEQUENCE_NODE, "destinationSubnets")) {
-		m->dst = kalloc(r->k, seq_len(v), sizeof(*m->dst));
+		m->dst = kalloc(r->k, sl_yaml_seq_len(v), sizeof(*m->dst));
 		if (!m->dst)
 			return -ENOMEM;
-		for (i = 0; i < seq_len(v); i++)
-			if (parse_cidr(r, seq_at(r, v, i), "a destination subnet",
+		for (i = 0; i < sl_yaml_seq_len(v); i++)
+			if (parse_cidr(r, sl_yaml_seq_item(r->doc, v, i), "a destination subnet",
 				       &m->dst[m->n_dst]))
 				m->n_dst++;
 	}
@@ -1326,9 +1270,11 @@ static int parse_dest(struct rd *r, const yaml_node_t *n, const char *rname, str
 	if (!want(r, n, YAML_MAPPING_NODE, "a route destination"))
 		return -EINVAL;
 	reject_others(r, n, dw_known, "in a route destination");
-	for (size_t i = 0; i < map_len(n); i++)
-		if (scal(map_key(r, n, i)) && !strcmp(scal(map_key(r, n, i)), "headers"))
-			ignored(r, map_key(r, n, i), "in a route destination", NOT_DONE);
+	for (size_t i = 0; i < sl_yaml_map_len(n); i++)
+		if (sl_yaml_scalar(sl_yaml_map_key(r->doc, n, i)) &&
+		    !strcmp(sl_yaml_scalar(sl_yaml_map_key(r->doc, n, i)), "headers"))
+			ignored(r, sl_yaml_map_key(r->doc, n, i), "in a route destination",
+				NOT_DONE);
 	dn = get(r, n, "destination");
 	if (!dn) {
 		err_at(r, n, "a destination of %s of %s has no 'destination'", rname, r->what);
@@ -1360,19 +1306,19 @@ static int parse_dest(struct rd *r, const yaml_node_t *n, const char *rname, str
 	v = get(r, n, "weight");
 	if (!v)
 		return 0;
-	w = scal(v);
+	w = sl_yaml_scalar(v);
 	/* Istio's validateWeight: "weight %d < 0" (pkg/config/validation/validation.go). */
-	if (w && w[0] == '-' && digits(w + 1)) {
+	if (w && w[0] == '-' && sl_all_digits(w + 1)) {
 		err_at(r, v,
 		       "weight %s of a destination of %s of %s is negative; weights are 0 or more",
 		       w, rname, r->what);
 		return -EINVAL;
 	}
-	if (!w || !digits(w) || strlen(w) > 7 || strtoul(w, NULL, 10) > SL_MAX_WEIGHT) {
+	if (!w || !sl_all_digits(w) || strlen(w) > 7 || strtoul(w, NULL, 10) > SL_MAX_WEIGHT) {
 		err_at(r, v,
 		       "weight of a destination of %s of %s must be an integer from 0 to %d, not "
 		       "%s%s%s",
-		       rname, r->what, SL_MAX_WEIGHT, w ? "'" : "", w ? w : type_name(v),
+		       rname, r->what, SL_MAX_WEIGHT, w ? "'" : "", w ? w : sl_yaml_type_name(v),
 		       w ? "'" : "");
 		return -EINVAL;
 	}
@@ -1394,12 +1340,12 @@ static int parse_route(struct rd *r, const yaml_node_t *n, bool tcp, size_t idx,
 
 	rt->pos = pos_of(r, n);
 	name = tcp ? NULL : get(r, n, "name");
-	if (name && scal(name))
-		snprintf(rname, sizeof(rname), "http route '%s'", scal(name));
+	if (name && sl_yaml_scalar(name))
+		snprintf(rname, sizeof(rname), "http route '%s'", sl_yaml_scalar(name));
 	else
 		snprintf(rname, sizeof(rname), "%s[%zu]", tcp ? "tcp" : "http", idx);
-	if (name && scal(name))
-		rt->name = kstrdup(r->k, scal(name));
+	if (name && sl_yaml_scalar(name))
+		rt->name = kstrdup(r->k, sl_yaml_scalar(name));
 	else
 		rt->name = kstrdup(r->k, rname);
 	if (!rt->name)
@@ -1409,13 +1355,13 @@ static int parse_route(struct rd *r, const yaml_node_t *n, bool tcp, size_t idx,
 
 	v = get(r, n, "match");
 	if (v && want(r, v, YAML_SEQUENCE_NODE, "match")) {
-		rt->matches = kalloc(r->k, seq_len(v), sizeof(*rt->matches));
+		rt->matches = kalloc(r->k, sl_yaml_seq_len(v), sizeof(*rt->matches));
 		if (!rt->matches)
 			return -ENOMEM;
-		for (i = 0; i < seq_len(v); i++) {
+		for (i = 0; i < sl_yaml_seq_len(v); i++) {
 			bool applies;
 
-			err = parse_match(r, seq_at(r, v, i), tcp, rname,
+			err = parse_match(r, sl_yaml_seq_item(r->doc, v, i), tcp, rname,
 					  &rt->matches[rt->n_matches], &applies);
 			if (err)
 				return err;
@@ -1423,7 +1369,7 @@ static int parse_route(struct rd *r, const yaml_node_t *n, bool tcp, size_t idx,
 				rt->n_matches++;
 		}
 		/* Every block is for gateways: the route does not exist inside the mesh. */
-		if (!rt->n_matches && seq_len(v))
+		if (!rt->n_matches && sl_yaml_seq_len(v))
 			return 0;
 	}
 
@@ -1435,16 +1381,17 @@ static int parse_route(struct rd *r, const yaml_node_t *n, bool tcp, size_t idx,
 	}
 	if (!want(r, v, YAML_SEQUENCE_NODE, "route"))
 		return 0;
-	if (!seq_len(v)) {
+	if (!sl_yaml_seq_len(v)) {
 		err_at(r, v, "%s of %s has an empty 'route'; give at least one destination", rname,
 		       r->what);
 		return 0;
 	}
-	rt->dests = kalloc(r->k, seq_len(v), sizeof(*rt->dests));
+	rt->dests = kalloc(r->k, sl_yaml_seq_len(v), sizeof(*rt->dests));
 	if (!rt->dests)
 		return -ENOMEM;
-	for (i = 0; i < seq_len(v); i++) {
-		err = parse_dest(r, seq_at(r, v, i), rname, &rt->dests[rt->n_dests], &given);
+	for (i = 0; i < sl_yaml_seq_len(v); i++) {
+		err = parse_dest(r, sl_yaml_seq_item(r->doc, v, i), rname, &rt->dests[rt->n_dests],
+				 &given);
 		if (err == -ENOMEM)
 			return err;
 		if (err) {
@@ -1482,8 +1429,8 @@ static int parse_routes(struct rd *r, const yaml_node_t *list, bool tcp, struct 
 
 	if (!want(r, list, YAML_SEQUENCE_NODE, tcp ? "spec.tcp" : "spec.http"))
 		return 0;
-	for (i = 0; i < seq_len(list); i++) {
-		yaml_node_t *rn = seq_at(r, list, i);
+	for (i = 0; i < sl_yaml_seq_len(list); i++) {
+		yaml_node_t *rn = sl_yaml_seq_item(r->doc, list, i);
 		struct kroute *rt = &vs->routes[vs->n_routes];
 
 		if (!want(r, rn, YAML_MAPPING_NODE, tcp ? "a tcp route" : "an http route"))
@@ -1527,20 +1474,22 @@ static int add_virtual_service(struct rd *r, const yaml_node_t *obj)
 	}
 	hosts = get(r, spec, "hosts");
 	if (!hosts) {
-		/* Istio: a VirtualService without hosts is a delegate, used only through another's 'delegate'. */
-		warn_at(r, spec,
-			"%s has no spec.hosts, so it is a delegate; sluice does not follow 'delegate' "
-			"and leaves it out",
-			r->what);
+		/* Istio: a VirtualService without hosts is a delegate, used only through another's
+		 * 'delegate'. */
+		warn_at(
+		    r, spec,
+		    "%s has no spec.hosts, so it is a delegate; sluice does not follow 'delegate' "
+		    "and leaves it out",
+		    r->what);
 		return 0;
 	}
 	if (!want(r, hosts, YAML_SEQUENCE_NODE, "spec.hosts"))
 		return 0;
-	tmp.hosts = kalloc(k, seq_len(hosts), sizeof(*tmp.hosts));
+	tmp.hosts = kalloc(k, sl_yaml_seq_len(hosts), sizeof(*tmp.hosts));
 	if (!tmp.hosts)
 		return -ENOMEM;
-	for (i = 0; i < seq_len(hosts); i++) {
-		yaml_node_t *h = seq_at(r, hosts, i);
+	for (i = 0; i < sl_yaml_seq_len(hosts); i++) {
+		yaml_node_t *h = sl_yaml_seq_item(r->doc, hosts, i);
 		struct khost *kh = &tmp.hosts[tmp.n_hosts];
 
 		if (!(kh->name = get_str(r, h, "a host"))) {
@@ -1554,8 +1503,8 @@ static int add_virtual_service(struct rd *r, const yaml_node_t *obj)
 
 	http = get(r, spec, "http");
 	tcp = get(r, spec, "tcp");
-	n += http && http->type == YAML_SEQUENCE_NODE ? seq_len(http) : 0;
-	n += tcp && tcp->type == YAML_SEQUENCE_NODE ? seq_len(tcp) : 0;
+	n += http && http->type == YAML_SEQUENCE_NODE ? sl_yaml_seq_len(http) : 0;
+	n += tcp && tcp->type == YAML_SEQUENCE_NODE ? sl_yaml_seq_len(tcp) : 0;
 	tmp.routes = kalloc(k, n, sizeof(*tmp.routes));
 	if (!tmp.routes)
 		return -ENOMEM;
@@ -1584,7 +1533,7 @@ int sl_k8s_add(struct sl_k8s *k, yaml_document_t *doc, yaml_node_t *obj, const c
 	       struct sl_diag *diag)
 {
 	struct rd r = {.k = k, .doc = doc, .file = file, .diag = diag};
-	const char *kind = scal(get(&r, obj, "kind"));
+	const char *kind = sl_yaml_scalar(get(&r, obj, "kind"));
 	int err;
 
 	if (!kind)
@@ -1704,8 +1653,8 @@ static const struct kpod *pod_by_ip(const struct sl_k8s *k, const char *ns, cons
 	size_t i, j;
 
 	for (i = 0; i < k->n_pods; i++)
-		for (j = 0; !k->pods[i].terminal && !strcmp(k->pods[i].m.ns, ns) &&
-			    j < k->pods[i].n_ips;
+		for (j = 0;
+		     !k->pods[i].terminal && !strcmp(k->pods[i].m.ns, ns) && j < k->pods[i].n_ips;
 		     j++)
 			if (addr_eq(&k->pods[i].ips[j], a))
 				return &k->pods[i];
@@ -2183,11 +2132,12 @@ static int build_service(struct bld *b, struct kvs *vs, const struct khost *h)
 		return 0;
 	if (!n_routes) {
 		/* Nothing to route with: not a model service at all. */
-		sl_diag_add(b->diag, &h->pos, "warning",
-			    "VirtualService %s/%s has no route sluice can use for Service %s/%s "
-			    "(tls, gateway-only or redirect routes only); sluice leaves the Service "
-			    "alone",
-			    vs->m.ns, vs->m.name, svc->m.ns, svc->m.name);
+		sl_diag_add(
+		    b->diag, &h->pos, "warning",
+		    "VirtualService %s/%s has no route sluice can use for Service %s/%s "
+		    "(tls, gateway-only or redirect routes only); sluice leaves the Service "
+		    "alone",
+		    vs->m.ns, vs->m.name, svc->m.ns, svc->m.name);
 		free(s->vips);
 		free(s->ports);
 		free(s->routes);
@@ -2329,13 +2279,14 @@ int sl_k8s_build(struct sl_k8s *k, struct sl_config *cfg, struct sl_diag *diag, 
 			size_t lose = mine ? j : i, keep = mine ? i : j;
 
 			if (mine != theirs) {
-				sl_diag_add(diag, &k->drs[lose].host_pos, "warning",
-					    "DestinationRule %s/%s is for Service %s/%s, which has "
-					    "its own DestinationRule %s/%s; sluice uses that one (Istio "
-					    "would use this one for clients in namespace %s)",
-					    k->drs[lose].m.ns, k->drs[lose].m.name, sns,
-					    k->svcs[b.dr_svc[i]].m.name, k->drs[keep].m.ns,
-					    k->drs[keep].m.name, k->drs[lose].m.ns);
+				sl_diag_add(
+				    diag, &k->drs[lose].host_pos, "warning",
+				    "DestinationRule %s/%s is for Service %s/%s, which has "
+				    "its own DestinationRule %s/%s; sluice uses that one (Istio "
+				    "would use this one for clients in namespace %s)",
+				    k->drs[lose].m.ns, k->drs[lose].m.name, sns,
+				    k->svcs[b.dr_svc[i]].m.name, k->drs[keep].m.ns,
+				    k->drs[keep].m.name, k->drs[lose].m.ns);
 				b.dr_svc[lose] = -1;
 				continue;
 			}
