@@ -117,4 +117,52 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } sl_svc_names SEC(".maps");
 
+/* ---- header routing (sluice_abi.h, docs/l7.md) ---- */
+
+/* The L7 listeners; a socket leaves the map by itself when it is closed. */
+struct {
+	__uint(type, BPF_MAP_TYPE_SOCKMAP);
+	__uint(max_entries, SL_L7_LISTEN_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} sl_l7_listen SEC(".maps");
+
+/* Read by the L7 step only; here so that every writer finds it pinned. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, SL_MAX_L7_SPECS);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, __u32);
+	__type(value, struct sl_l7_spec);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} sl_l7_specs SEC(".maps");
+
+/* Written by the L7 step with atomic adds through mmap. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, SL_MAX_SUBSET_IDS);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__type(key, __u32);
+	__type(value, struct sl_stats);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} sl_l7_stats SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, SL_MAX_HTTP_CODES);
+	__type(key, struct sl_http_code_key);
+	__type(value, __u64);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} sl_l7_codes SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__type(key, __u32);
+	__type(value, struct sl_l7_counters);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} sl_l7_counters SEC(".maps");
+
 #endif /* SLUICE_BPF_MAPS_H */

@@ -22,6 +22,7 @@
 #include "conntrack.h"
 #include "filter.h"
 #include "http.h"
+#include "l7.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -38,6 +39,7 @@ enum sl_new {
 	SL_NEW_NAT = 0, /* NAT with the entry written to *e */
 	SL_NEW_PASS,	/* not service traffic (or no route): untouched */
 	SL_NEW_DROP,	/* the chosen subset has no endpoint */
+	SL_NEW_LOCAL,	/* to the L7 listener: mark, do not NAT */
 };
 
 /* The reverse entry of forward entry e, for the packet p that made it. */
@@ -87,6 +89,20 @@ static __always_inline int sl_new_conn(const struct sl_pkt *p, const struct sl_c
 		return SL_NEW_PASS;
 	}
 
+	/*
+	 * Routes that match on HTTP need the request, which a SYN does not
+	 * carry: the L7 step decides those connections, with the same routes.
+	 */
+	if ((svc->flags & SL_SVC_L7) && p->proto == IPPROTO_TCP) {
+		if (sl_l7_listening(p->family)) {
+			e->flags = SL_CT_LOCAL;
+			e->subset_id = SL_SUBSET_NONE;
+			e->last_seen = bpf_ktime_get_coarse_ns() >> 30;
+			goto remember;
+		}
+		sl_global_inc(SL_G_L7_FALLBACK);
+	}
+
 	/* the slot read above, not a second read: a flip in between would mix */
 	res = sl_select(svc, sk.slot, state->hash_seed, p, e);
 	if (res == SL_SEL_NO_ROUTE) {
@@ -98,6 +114,7 @@ static __always_inline int sl_new_conn(const struct sl_pkt *p, const struct sl_c
 		return SL_NEW_DROP;
 	}
 
+remember:
 	/*
 	 * Two CPUs may race on the first packets of one connection (a SYN and
 	 * its retransmission): the first insert wins and both use its choice.
@@ -109,10 +126,14 @@ static __always_inline int sl_new_conn(const struct sl_pkt *p, const struct sl_c
 			sl_global_inc(SL_G_CT_FULL);
 		} else {
 			*e = *won;
-			return SL_NEW_NAT;
+			return (e->flags & SL_CT_LOCAL) ? SL_NEW_LOCAL : SL_NEW_NAT;
 		}
 	} else if (reuse) {
 		bpf_map_update_elem(&sl_conntrack, fk, e, BPF_ANY);
+	}
+	if (e->flags & SL_CT_LOCAL) {
+		sl_global_inc(SL_G_L7_LOCAL);
+		return SL_NEW_LOCAL;
 	}
 	sl_revnat_put(p, e, BPF_ANY);
 
@@ -152,6 +173,13 @@ int sl_ingress(struct __sk_buff *skb)
 		sl_ct_key_rev(&rk, &p, ct);
 		bpf_map_delete_elem(&sl_revnat, &rk);
 		sl_global_inc(p.proto == IPPROTO_UDP ? SL_G_UDP_EXPIRED : SL_G_PORT_REUSE);
+	} else if (ct && (ct->flags & SL_CT_LOCAL)) {
+		if (sl_tcp_closing(&p))
+			sl_ct_close(ct);
+		sl_ct_touch(ct);
+		sl_global_inc(SL_G_L7_ESTABLISHED);
+		sl_l7_mark(skb);
+		return TC_ACT_OK;
 	} else if (ct) {
 		struct sl_ct_key rk;
 
@@ -179,6 +207,10 @@ int sl_ingress(struct __sk_buff *skb)
 		return TC_ACT_OK;
 	if (res == SL_NEW_DROP)
 		return TC_ACT_SHOT;
+	if (res == SL_NEW_LOCAL) {
+		sl_l7_mark(skb);
+		return TC_ACT_OK;
+	}
 	if (sl_tcp_closing(&p)) {
 		ct = bpf_map_lookup_elem(&sl_conntrack, &fk);
 		if (ct)
@@ -264,4 +296,56 @@ int sl_egress(struct __sk_buff *skb)
 		sl_http_count(skb, &p, st, sid);
 	}
 	return TC_ACT_OK;
+}
+
+#define SL_AF_INET_SOCK	 2  /* AF_INET, as sk_lookup reports it */
+#define SL_AF_INET6_SOCK 10 /* AF_INET6 */
+
+/*
+ * sk_lookup, in the node's namespace: a connection that sl_ingress sent to
+ * local delivery (SL_CT_LOCAL) goes to the L7 listener of its family, which
+ * then sees the VIP as its local address. Everything else is left to the
+ * kernel's own lookup. Runs only for packets with no established socket, so
+ * TIME_WAIT on VIP:port is handled as usual.
+ */
+SEC("sk_lookup")
+int sl_l7_lookup(struct bpf_sk_lookup *ctx)
+{
+	struct sl_ct_key k = {};
+	struct sl_ct_entry *ct;
+	struct bpf_sock *sk;
+	__u32 idx;
+
+	if (ctx->protocol != IPPROTO_TCP)
+		return SK_PASS;
+	if (ctx->family == SL_AF_INET_SOCK) {
+		k.saddr[0] = ctx->remote_ip4;
+		k.daddr[0] = ctx->local_ip4;
+		k.family = SL_AF_INET;
+	} else if (ctx->family == SL_AF_INET6_SOCK) {
+		k.saddr[0] = ctx->remote_ip6[0];
+		k.saddr[1] = ctx->remote_ip6[1];
+		k.saddr[2] = ctx->remote_ip6[2];
+		k.saddr[3] = ctx->remote_ip6[3];
+		k.daddr[0] = ctx->local_ip6[0];
+		k.daddr[1] = ctx->local_ip6[1];
+		k.daddr[2] = ctx->local_ip6[2];
+		k.daddr[3] = ctx->local_ip6[3];
+		k.family = SL_AF_INET6;
+	} else {
+		return SK_PASS;
+	}
+	k.sport = ctx->remote_port;
+	k.dport = bpf_htons(ctx->local_port);
+	k.proto = IPPROTO_TCP;
+	ct = bpf_map_lookup_elem(&sl_conntrack, &k);
+	if (!ct || !(ct->flags & SL_CT_LOCAL))
+		return SK_PASS;
+	idx = sl_l7_listen_idx(k.family);
+	sk = bpf_map_lookup_elem(&sl_l7_listen, &idx);
+	if (!sk)
+		return SK_PASS;
+	bpf_sk_assign(ctx, sk, 0);
+	bpf_sk_release(sk);
+	return SK_PASS;
 }

@@ -25,6 +25,8 @@
 #define SL_NAME_LEN	    64	    /* service name, NUL included */
 #define SL_FILTER_WORDS	    4096    /* 2^18 bits in each address filter */
 #define SL_SUBSET_NAME_LEN  32	    /* subset name, NUL included */
+#define SL_L7_SPEC_LEN	    2048    /* one route's HTTP match, as text */
+#define SL_MAX_L7_SPECS	    4096    /* distinct HTTP matches in force */
 
 /*
  * Configuration tables are double-buffered: every table a new connection
@@ -51,8 +53,15 @@
 #define SL_MAP_BE_FILTER   "sl_be_filter"
 #define SL_MAP_HTTP_CODES  "sl_http_codes"
 #define SL_MAP_RCU	   "sl_rcu_barrier"
+#define SL_MAP_L7_LISTEN   "sl_l7_listen"
+#define SL_MAP_L7_SPECS	   "sl_l7_specs"
+#define SL_MAP_L7_STATS	   "sl_l7_stats"
+#define SL_MAP_L7_CODES	   "sl_l7_codes"
+#define SL_MAP_L7_COUNT	   "sl_l7_counters"
 #define SL_PROG_INGRESS	   "sl_ingress"
 #define SL_PROG_EGRESS	   "sl_egress"
+#define SL_PROG_L7_LOOKUP  "sl_l7_lookup"
+#define SL_LINK_L7_LOOKUP  "sl_l7_lookup_link" /* the sk_lookup link, pinned */
 
 enum sl_family {
 	SL_AF_INET = 4,
@@ -82,6 +91,7 @@ _Static_assert(sizeof(struct sl_svc_key) == 24, "sl_svc_key size");
 /* sl_service.flags */
 #define SL_SVC_AFFINITY_CLIENT_IP (1U << 0) /* hash the client address only */
 #define SL_SVC_SRC_MATCH	  (1U << 1) /* some route matches on source */
+#define SL_SVC_L7		  (1U << 2) /* some route matches on the HTTP request */
 
 /* sl_route.flags */
 #define SL_ROUTE_MATCH_CIDR   (1U << 0) /* route needs a sourceCIDRs hit */
@@ -89,14 +99,21 @@ _Static_assert(sizeof(struct sl_svc_key) == 24, "sl_svc_key size");
 #define SL_ROUTE_OVERRIDDEN   (1U << 2) /* weights set by `sluice weights` */
 #define SL_ROUTE_MATCH_DST    (1U << 3) /* matches on port or destination subnet */
 #define SL_ROUTE_SKIP	      (1U << 4) /* ...which this VIP and port do not meet */
-#define SL_ROUTE_NEEDS_L7     (1U << 5) /* matches on the HTTP request: never matched */
+#define SL_ROUTE_NEEDS_L7     (1U << 5) /* matches on the HTTP request: the kernel skips it */
 
 struct sl_route {
 	__u32 flags;
-	__u32 total_weight;	      /* sum of weight[]; 0 means nothing to pick */
+	__u32 total_weight; /* sum of weight[]; 0 means nothing to pick */
+	/*
+	 * SL_ROUTE_NEEDS_L7 only: key of the route's HTTP match in
+	 * sl_l7_specs (a digest of its text), 0 when it matches on something
+	 * sluice cannot evaluate (then it never matches).
+	 */
+	__u32 l7_spec;
+	__u32 pad;
 	__u32 weight[SL_MAX_SUBSETS]; /* by the service's subset index */
 };
-_Static_assert(sizeof(struct sl_route) == 40, "sl_route size");
+_Static_assert(sizeof(struct sl_route) == 48, "sl_route size");
 
 struct sl_service {
 	__u32 svc_id;	    /* stable id, row in sl_svc_names */
@@ -110,7 +127,7 @@ struct sl_service {
 	__u32 ep_count[SL_MAX_SUBSETS];	 /* endpoints of this VIP's family */
 	struct sl_route routes[SL_MAX_ROUTES];
 };
-_Static_assert(sizeof(struct sl_service) == 16 + 3 * 4 * SL_MAX_SUBSETS + 40 * SL_MAX_ROUTES,
+_Static_assert(sizeof(struct sl_service) == 16 + 3 * 4 * SL_MAX_SUBSETS + 48 * SL_MAX_ROUTES,
 	       "sl_service size");
 
 /* sl_endpoints: ARRAY of SL_SLOTS * SL_MAX_ENDPOINTS; a slot owns one half. */
@@ -161,6 +178,10 @@ _Static_assert(sizeof(struct sl_ct_key) == 40, "sl_ct_key size");
 
 /* sl_ct_entry.flags */
 #define SL_CT_CLOSED (1U << 0) /* FIN or RST seen, counted as closed */
+#define SL_CT_LOCAL  (1U << 1) /* delivered to the node's L7 listener, not NATed */
+
+/* sl_ct_entry.subset_id of a connection with no subset (yet): no counter row. */
+#define SL_SUBSET_NONE 0xffffffffU
 
 /*
  * UDP has no close: a flow idle this long (in 2^30 ns ticks, ~64 s) is a
@@ -224,6 +245,9 @@ enum sl_global_idx {
 	SL_G_NAT_FAIL,	      /* a rewrite helper failed, dropped */
 	SL_G_UDP_EXPIRED,     /* idle UDP flow: picked afresh */
 	SL_G_REVNAT_RESTORED, /* reverse entry evicted alone: rebuilt */
+	SL_G_L7_LOCAL,	      /* connections handed to the L7 listener */
+	SL_G_L7_FALLBACK,     /* ...that found none: weighted DNAT instead */
+	SL_G_L7_ESTABLISHED,  /* packets of L7 connections marked for local delivery */
 	SL_G_MAX,
 };
 
@@ -257,5 +281,58 @@ struct sl_svc_name {
 	__u32 pad;
 	char name[SL_NAME_LEN];
 };
+
+/*
+ * Header routing (docs/l7.md). A new TCP connection to a service with
+ * SL_SVC_L7 is not NATed: sl_ingress remembers it as SL_CT_LOCAL and marks
+ * its packets; the policy route (fwmark -> table SL_L7_TABLE, a `local`
+ * route) delivers them to this node, and the sk_lookup program sl_l7_lookup
+ * hands them to the L7 listener in sl_l7_listen. The L7 step reads the
+ * request head, evaluates the routes (HTTP matches from sl_l7_specs), picks
+ * with the kernel's hash and weights and relays.
+ */
+#define SL_L7_FWMARK	  0x5c0000U
+#define SL_L7_FWMARK_MASK 0xff0000U
+#define SL_L7_TABLE	  1473
+#define SL_L7_RULE_PRIO	  92
+
+/* sl_l7_listen: SOCKMAP, the listening socket of each family. */
+enum sl_l7_listen_idx {
+	SL_L7_LISTEN_INET = 0,
+	SL_L7_LISTEN_INET6 = 1,
+	SL_L7_LISTEN_MAX,
+};
+
+/* sl_l7_specs: HASH, l7_spec id -> the match as text (l7_match.h). */
+struct sl_l7_spec {
+	char text[SL_L7_SPEC_LEN];
+};
+
+/*
+ * sl_l7_stats: ARRAY (mmapable) indexed by subset id, the L7 step's share of
+ * the per-subset counters (atomic adds from userspace); readers add it to
+ * sl_stats. sl_l7_codes: HASH, the same for exact HTTP codes.
+ * sl_l7_counters: ARRAY (mmapable) of one struct sl_l7_counters.
+ */
+enum sl_l7_counter_idx {
+	SL_L7_C_ACCEPTED = 0,	/* connections accepted from the listener */
+	SL_L7_C_ACTIVE,		/* relayed now (a gauge) */
+	SL_L7_C_HEADER_ROUTE,	/* decided by a route that matches on HTTP */
+	SL_L7_C_DEFAULT_ROUTE,	/* decided by a route without HTTP matches */
+	SL_L7_C_HEAD_TOO_BIG,	/* no end of head within the limit: default route */
+	SL_L7_C_NOT_HTTP,	/* not an HTTP/1.x request: default route */
+	SL_L7_C_HEAD_TIMEOUT,	/* no head in time: default route */
+	SL_L7_C_NO_ROUTE,	/* no route matched: closed */
+	SL_L7_C_CONNECT_FAILED, /* backend refused or unreachable: closed */
+	SL_L7_C_OVER_LIMIT,	/* times the listener left sl_l7_listen (too many) */
+	SL_L7_C_HANDED_OVER,	/* connections passed to a successor */
+	SL_L7_C_TAKEN_OVER,	/* connections received from a predecessor */
+	SL_L7_C_MAX,
+};
+
+struct sl_l7_counters {
+	__u64 c[16];
+};
+_Static_assert(SL_L7_C_MAX <= 16, "sl_l7_counters size");
 
 #endif /* SLUICE_ABI_H */

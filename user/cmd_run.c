@@ -38,9 +38,11 @@
 #include "cli.h"
 #include "datapath.h"
 #include "kube.h"
+#include "l7.h"
 #include "log.h"
 #include "metrics.h"
 #include "netlink.h"
+#include "policy_route.h"
 #include "tables.h"
 
 #define MAX_IFACES    64
@@ -79,6 +81,12 @@ struct run_ctx {
 	bool kube_loaded; /* the first whole picture has been loaded */
 	struct sl_datapath dp;
 	struct sl_metrics *metrics; /* --metrics; NULL when off */
+	/* header routing: the L7 step; NULL with --no-l7 */
+	bool no_l7;
+	struct sl_l7_opts l7_opts;
+	char handoff[256];
+	struct sl_l7 *l7;
+	bool handed_over; /* a successor runs everything now */
 	bool have_last;		    /* digest of the configuration applied last */
 	uint64_t last;
 	bool have_bad; /* digest of the configuration rejected last, reported once */
@@ -616,7 +624,7 @@ static int event_loop(struct run_ctx *c)
 	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
 	__u64 last_ev = 0, write_start = 0;
 	bool pending = false;
-	struct pollfd pfd[4];
+	struct pollfd pfd[5];
 	sigset_t set;
 	int sfd, ino, err = 0;
 
@@ -640,9 +648,10 @@ static int event_loop(struct run_ctx *c)
 	/* no pattern: -1, which poll() skips */
 	pfd[2] = (struct pollfd){.fd = c->nl_fd, .events = POLLIN};
 	pfd[3] = (struct pollfd){.fd = c->kube ? sl_kube_fd(c->kube) : -1, .events = POLLIN};
+	pfd[4] = (struct pollfd){.fd = sl_l7_event_fd(c->l7), .events = POLLIN};
 
 	for (;;) {
-		int n = poll(pfd, 4, pending ? DEBOUNCE_MS / 4 : -1);
+		int n = poll(pfd, 5, pending ? DEBOUNCE_MS / 4 : -1);
 		__u64 now = now_ms();
 		ssize_t len;
 
@@ -661,6 +670,12 @@ static int event_loop(struct run_ctx *c)
 			else
 				reload(c, false);
 			watch_configs(c, ino);
+		}
+		if ((pfd[4].revents & POLLIN) && sl_l7_handed_over(c->l7)) {
+			pr_info("a successor took over (hot restart): exiting\n");
+			c->handed_over = true;
+			json_event("handed-over", c, NULL, NULL);
+			break;
 		}
 		if (pfd[3].revents & POLLIN) {
 			/* Many objects change at once (a rollout): debounced like files. */
@@ -721,11 +736,46 @@ out:
 	return err;
 }
 
+/*
+ * Header routing: the policy route that delivers marked packets here, the
+ * sk_lookup program that hands them to our listeners, and the L7 step
+ * (taking over from a running predecessor if there is one).
+ */
+static int start_l7(struct run_ctx *c, const char *handoff)
+{
+	struct sl_policy_route pr;
+	char buf[160];
+	int err;
+
+	err = sl_policy_route_install();
+	if (err) {
+		pr_warn("Error: cannot install the policy route for header routing: %s "
+			"(--no-l7 runs without header routing)\n",
+			strerror(-err));
+		return err;
+	}
+	if (!sl_policy_route_query(&pr))
+		pr_debug("policy route: %s\n", sl_policy_route_str(&pr, buf, sizeof(buf)));
+	err = sl_dp_attach_lookup(&c->dp);
+	if (err)
+		return err;
+	if (handoff)
+		snprintf(c->handoff, sizeof(c->handoff), "%s", handoff);
+	else
+		sl_l7_default_handoff(cli.pin_dir, c->handoff, sizeof(c->handoff));
+	c->l7_opts.handoff_path = c->handoff;
+	err = sl_l7_start(&c->dp.maps, &c->l7_opts, &c->l7);
+	if (err)
+		pr_warn("Error: cannot start the L7 step: %s\n", strerror(-err));
+	return err;
+}
+
 static int usage(void)
 {
 	sl_error("usage: sluice run {--config FILE|DIR [--config FILE|DIR ...] | --kubernetes} "
 		 "{--iface IF [--iface IF ...] | --iface-pattern GLOB[,GLOB...]} "
-		 "[--detach-on-exit] [--metrics [ADDR:]PORT [--metrics-istio]]");
+		 "[--detach-on-exit] [--metrics [ADDR:]PORT [--metrics-istio]] "
+		 "[--no-l7 | [--l7-max-conns N] [--l7-head-max BYTES] [--handoff-socket PATH]]");
 	return SL_EXIT_INVALID;
 }
 
@@ -739,12 +789,25 @@ int cmd_run(int argc, char **argv)
 	    {"metrics-istio", no_argument, NULL, 'I'},
 	    {"iface-pattern", required_argument, NULL, 'P'},
 	    {"kubernetes", no_argument, NULL, 'K'},
+	    {"no-l7", no_argument, NULL, 'N'},
+	    {"l7-max-conns", required_argument, NULL, 'L'},
+	    {"l7-head-max", required_argument, NULL, 'H'},
+	    {"handoff-socket", required_argument, NULL, 'S'},
 	    {},
 	};
 	struct sl_metrics_addr maddr;
 	const char *metrics = NULL, *why;
 	bool metrics_istio = false;
-	struct run_ctx c = {.nl_fd = -1};
+	struct run_ctx c = {
+	    .nl_fd = -1,
+	    .l7_opts = {.max_conns = SL_L7_DEFAULT_MAX_CONNS,
+			.head_max = SL_L7_DEFAULT_HEAD_MAX,
+			.head_timeout_ms = SL_L7_DEFAULT_HEAD_TIMEOUT,
+			.connect_timeout_ms = SL_L7_DEFAULT_CONN_TIMEOUT},
+	};
+	const char *handoff = NULL;
+	unsigned long v;
+	char *end;
 	size_t plen;
 	sigset_t set;
 	int opt, i, err, ret = SL_EXIT_SYSTEM;
@@ -793,6 +856,36 @@ int cmd_run(int argc, char **argv)
 			break;
 		case 'I':
 			metrics_istio = true;
+			break;
+		case 'N':
+			c.no_l7 = true;
+			break;
+		case 'L':
+		case 'H':
+			errno = 0;
+			v = strtoul(optarg, &end, 10);
+			if (errno || *end || !*optarg || !v ||
+			    (opt == 'L' && v > 1000000) ||
+			    (opt == 'H' && (v < 1024 || v > SL_L7_HEAD_MAX_LIMIT))) {
+				sl_error("--%s '%s': %s", opt == 'L' ? "l7-max-conns" : "l7-head-max",
+					 optarg,
+					 opt == 'L' ? "a number of connections, 1 to 1000000"
+						    : "a number of bytes, 1024 to 65536");
+				return SL_EXIT_INVALID;
+			}
+			if (opt == 'L')
+				c.l7_opts.max_conns = v;
+			else
+				c.l7_opts.head_max = v;
+			break;
+		case 'S':
+			if (!*optarg || *optarg != '/' || strlen(optarg) >= 100) {
+				sl_error("--handoff-socket '%s': an absolute path of at most 99 "
+					 "characters",
+					 optarg);
+				return SL_EXIT_INVALID;
+			}
+			handoff = optarg;
 			break;
 		default:
 			return usage();
@@ -868,6 +961,8 @@ int cmd_run(int argc, char **argv)
 			goto out;
 		pr_info("following interfaces matching %s: %zu attached\n", c.patterns, c.n_links);
 	}
+	if (!c.no_l7 && start_l7(&c, handoff))
+		goto out;
 
 	/*
 	 * A bad file at start is fatal only when there is nothing to keep: after
@@ -930,11 +1025,12 @@ out:
 	}
 	sl_kube_stop(c.kube);
 	sl_metrics_stop(c.metrics);
+	sl_l7_stop(c.l7);
 	if (c.patterns[0])
 		pr_info("interfaces: %lu attached, %lu detached, %lu failed, %lu not Ethernet\n",
 			c.nl_count.attached, c.nl_count.detached, c.nl_count.failed,
 			c.nl_count.skipped);
-	if (c.detach_on_exit) {
+	if (c.detach_on_exit && !c.handed_over) {
 		for (i = 0; i < c.n_ifaces; i++)
 			sl_dp_detach(c.ifaces[i]);
 		for (i = 0; i < (int)c.n_links; i++)

@@ -212,6 +212,7 @@ static void free_service(struct sl_service_cfg *svc)
 		free(svc->routes[i].cidrs);
 		free(svc->routes[i].dst_cidrs);
 		free(svc->routes[i].name);
+		free(svc->routes[i].l7_spec);
 		free_labels(svc->routes[i].labels, svc->routes[i].n_labels);
 	}
 	free(svc->routes);

@@ -67,9 +67,12 @@ struct sl_route_cfg {
 	size_t n_dst_cidrs;
 	/*
 	 * The route matches on the HTTP request (headers, uri...), which the
-	 * datapath cannot see: kept for status and warnings, never matched.
+	 * kernel cannot see: the L7 step evaluates l7_spec (l7_match.h). A
+	 * route that also matches on something sluice cannot evaluate
+	 * (queryParams, scheme) has l7_spec NULL and never matches.
 	 */
 	bool needs_l7;
+	char *l7_spec;
 	char *name; /* optional, for messages and status */
 	struct sl_pos pos;
 };

@@ -7,6 +7,7 @@
  * BPF_TC_F_REPLACE: a filter is never absent, so no packet misses NAT.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <net/if.h>
 #include <stdio.h>
@@ -134,6 +135,7 @@ int sl_dp_load(struct sl_datapath *dp, const char *pin_dir)
 	if (pin_dir) {
 		err = pin_prog(dp->skel->progs.sl_ingress, pin_dir);
 		err = err ?: pin_prog(dp->skel->progs.sl_egress, pin_dir);
+		err = err ?: pin_prog(dp->skel->progs.sl_l7_lookup, pin_dir);
 		if (err) {
 			pr_warn("Error: cannot pin programs in %s: %s\n", pin_dir, strerror(-err));
 			goto fail;
@@ -205,6 +207,53 @@ int sl_dp_attach(struct sl_datapath *dp, const char *ifname)
 		pr_warn("Error: cannot attach to %s: %s\n", ifname, strerror(-err));
 	else
 		pr_debug("attached to %s (ifindex %d)\n", ifname, ifindex);
+	return err;
+}
+
+/* Is the pinned link fd attached to the network namespace we run in? */
+static bool link_here(int fd)
+{
+	struct bpf_link_info info = {};
+	__u32 len = sizeof(info);
+	struct stat st;
+
+	if (bpf_obj_get_info_by_fd(fd, &info, &len) || stat("/proc/self/ns/net", &st))
+		return false;
+	return info.type == BPF_LINK_TYPE_NETNS && info.netns.netns_ino == st.st_ino &&
+	       info.netns.attach_type == BPF_SK_LOOKUP;
+}
+
+int sl_dp_attach_lookup(struct sl_datapath *dp)
+{
+	int prog = bpf_program__fd(dp->skel->progs.sl_l7_lookup), fd, ns, err = 0;
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/%s", dp->pin_dir, SL_LINK_L7_LOOKUP);
+	fd = bpf_obj_get(path);
+	if (fd >= 0) {
+		/* an upgrade: swap the program in place, no lookup goes without it */
+		if (link_here(fd) && !bpf_link_update(fd, prog, NULL)) {
+			close(fd);
+			return 0;
+		}
+		close(fd);
+		unlink(path); /* of a namespace that is gone, or broken */
+	}
+	ns = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+	if (ns < 0)
+		return -errno;
+	fd = bpf_link_create(prog, ns, BPF_SK_LOOKUP, NULL);
+	if (fd < 0)
+		err = -errno;
+	close(ns);
+	/* pinned: it outlives `run`, like the TC filters */
+	if (!err && bpf_obj_pin(fd, path))
+		err = -errno;
+	if (fd >= 0)
+		close(fd);
+	if (err)
+		pr_warn("Error: cannot attach %s to this network namespace: %s\n",
+			SL_PROG_L7_LOOKUP, strerror(-err));
 	return err;
 }
 
@@ -306,10 +355,12 @@ int sl_dp_attached(const char *pin_dir, char names[][IF_NAMESIZE], int max)
 int sl_dp_down(const char *pin_dir)
 {
 	static const char *const pins[] = {
-	    SL_PROG_INGRESS,   SL_PROG_EGRESS,	 SL_MAP_STATE,	   SL_MAP_SERVICES,
-	    SL_MAP_ENDPOINTS,  SL_MAP_SRC_MATCH, SL_MAP_CONNTRACK, SL_MAP_REVNAT,
-	    SL_MAP_STATS,      SL_MAP_GLOBAL,	 SL_MAP_SUBSETS,   SL_MAP_SVC_NAMES,
-	    SL_MAP_VIP_FILTER, SL_MAP_BE_FILTER, SL_MAP_HTTP_CODES,
+	    SL_LINK_L7_LOOKUP, SL_PROG_INGRESS,	  SL_PROG_EGRESS,    SL_PROG_L7_LOOKUP,
+	    SL_MAP_STATE,      SL_MAP_SERVICES,	  SL_MAP_ENDPOINTS,  SL_MAP_SRC_MATCH,
+	    SL_MAP_CONNTRACK,  SL_MAP_REVNAT,	  SL_MAP_STATS,	     SL_MAP_GLOBAL,
+	    SL_MAP_SUBSETS,    SL_MAP_SVC_NAMES,  SL_MAP_VIP_FILTER, SL_MAP_BE_FILTER,
+	    SL_MAP_HTTP_CODES, SL_MAP_L7_LISTEN,  SL_MAP_L7_SPECS,   SL_MAP_L7_STATS,
+	    SL_MAP_L7_CODES,   SL_MAP_L7_COUNT,
 	};
 	char names[256][IF_NAMESIZE], path[PATH_MAX];
 	int n, i, err = 0;

@@ -30,6 +30,11 @@ void sl_dp_close(struct sl_datapath *dp);
 
 /* Attach (or atomically replace) our filters on ifname's ingress and egress. */
 int sl_dp_attach(struct sl_datapath *dp, const char *ifname);
+/*
+ * Attach sl_l7_lookup to this network namespace (sk_lookup), or swap the
+ * program of the link pinned by an earlier run; the link stays pinned.
+ */
+int sl_dp_attach_lookup(struct sl_datapath *dp);
 /* Remove our filters from ifname; others' filters and the qdisc stay. */
 int sl_dp_detach(const char *ifname);
 /*

@@ -31,6 +31,7 @@
 #include <netinet/in.h>
 
 #include "k8s.h"
+#include "l7_match.h"
 #include "yaml_node.h"
 #include "log.h"
 
@@ -139,6 +140,8 @@ struct kmatch {
 	struct sl_cidr *src;
 	size_t n_src;
 	bool l7;
+	bool l7_unsupported; /* matches on queryParams or scheme */
+	char *l7_spec;	     /* l7_match.h text of the rest, in the arena */
 };
 
 struct kroute {
@@ -1172,6 +1175,8 @@ static bool gateways_only(struct rd *r, const yaml_node_t *gws)
 	return true;
 }
 
+static int add_l7_spec(struct rd *r, const yaml_node_t *v, const char *key, char **spec);
+
 /* One match block. Returns false if it does not apply inside the mesh (gateways). */
 static int parse_match(struct rd *r, const yaml_node_t *n, bool tcp, const char *rname,
 		       struct kmatch *m, bool *applies)
@@ -1185,10 +1190,10 @@ static int parse_match(struct rd *r, const yaml_node_t *n, bool tcp, const char 
 	    "destinationSubnets", "sourceSubnet",    NULL};
 	static const char *const l7[] = {"uri",	    "scheme",	   "method",	     "authority",
 					 "headers", "queryParams", "withoutHeaders", NULL};
-	char l7_names[160] = "";
+	char l7_names[160] = "", *spec = NULL;
 	yaml_node_t *v;
 	size_t i, off = 0;
-	int err;
+	int err = 0;
 
 	*applies = true;
 	if (!want(r, n, YAML_MAPPING_NODE, "a match block"))
@@ -1246,15 +1251,85 @@ static int parse_match(struct rd *r, const yaml_node_t *n, bool tcp, const char 
 			check_string_match_map(r, v, l7[i]);
 		else
 			check_string_match(r, v, l7[i]);
+		m->l7 = true;
+		if (strcmp(l7[i], "queryParams") && strcmp(l7[i], "scheme")) {
+			err = add_l7_spec(r, v, l7[i], &spec);
+			if (err)
+				goto out;
+			continue;
+		}
 		off += snprintf(l7_names + off, sizeof(l7_names) - off, "%s%s", off ? ", " : "",
 				l7[i]);
-		m->l7 = true;
+		m->l7_unsupported = true;
 	}
-	if (m->l7)
+	v = get(r, n, "ignoreUriCase");
+	if (v && sl_yaml_scalar(v) && !strcmp(sl_yaml_scalar(v), "true") &&
+	    (err = sl_l7_spec_ignore_uri_case(&spec)))
+		goto out;
+	if (m->l7_unsupported)
 		warn_at(r, n,
-			"%s of %s matches on %s, which sluice cannot see (it routes connections, "
-			"not HTTP requests): this match is kept but never matched",
+			"%s of %s matches on %s, which sluice does not evaluate: this match is "
+			"kept but never matched",
 			rname, r->what, l7_names);
+	if (spec) {
+		struct sl_l7_match *cm = NULL;
+		char why[256];
+
+		if (strlen(spec) >= SL_L7_SPEC_LEN)
+			err_at(r, n, "the HTTP match of %s of %s is %zu bytes as text; sluice allows %d",
+			       rname, r->what, strlen(spec), SL_L7_SPEC_LEN - 1);
+		else if (sl_l7_match_compile(spec, &cm, why, sizeof(why)) == -EINVAL)
+			err_at(r, n, "the HTTP match of %s of %s is invalid: %s", rname, r->what, why);
+		sl_l7_match_free(cm);
+		m->l7_spec = kstrdup(r->k, spec);
+		if (!m->l7_spec)
+			err = -ENOMEM;
+	}
+out:
+	free(spec);
+	return err;
+}
+
+/*
+ * One of headers, withoutHeaders, uri, method, authority, as lines of an
+ * l7_match.h spec. An empty StringMatch ({}) is "present" for a header and
+ * no condition at all for the others (Istio treats it the same way).
+ */
+static int add_l7_spec(struct rd *r, const yaml_node_t *v, const char *key, char **spec)
+{
+	bool hdrs = !strcmp(key, "headers") || !strcmp(key, "withoutHeaders");
+	const char *kind = !strcmp(key, "headers") ? "header" : !strcmp(key, "withoutHeaders") ? "without" : key;
+	size_t i, n = hdrs ? sl_yaml_map_len(v) : 1;
+	int err;
+
+	if (v->type != YAML_MAPPING_NODE)
+		return 0; /* reported by check_string_match */
+	for (i = 0; i < n; i++) {
+		const yaml_node_t *sm = hdrs ? sl_yaml_map_value(r->doc, v, i) : v;
+		const char *name = hdrs ? sl_yaml_scalar(sl_yaml_map_key(r->doc, v, i)) : NULL;
+		const char *mtype = NULL, *val = NULL;
+
+		if (!sm || sm->type != YAML_MAPPING_NODE || (hdrs && !name))
+			continue;
+		if (sl_yaml_map_len(sm)) {
+			mtype = sl_yaml_scalar(sl_yaml_map_key(r->doc, sm, 0));
+			val = sl_yaml_scalar(sl_yaml_map_value(r->doc, sm, 0));
+			/* anything else is reported by check_string_match */
+			if (!mtype || !val ||
+			    (strcmp(mtype, "exact") && strcmp(mtype, "prefix") && strcmp(mtype, "regex")))
+				continue;
+		} else if (hdrs) {
+			mtype = "present";
+		} else {
+			continue;
+		}
+		err = sl_l7_spec_add(spec, kind, name, mtype, val);
+		if (err == -EINVAL)
+			err_at(r, sm, "%s%s%s in %s: a name or value with a line break, or a bad name",
+			       key, name ? "." : "", name ? name : "", r->what);
+		else if (err)
+			return err;
+	}
 	return 0;
 }
 
@@ -1896,6 +1971,8 @@ static int add_model_route(struct sl_service_cfg *s, const struct kroute *rt,
 	if (!m)
 		return 0;
 	mr->needs_l7 = m->l7;
+	if (m->l7 && !m->l7_unsupported && m->l7_spec && !(mr->l7_spec = strdup(m->l7_spec)))
+		return -ENOMEM;
 	mr->match_port = m->port;
 	if (m->n_labels || m->src_ns) {
 		mr->has_labels = true;

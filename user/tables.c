@@ -42,6 +42,11 @@ void sl_maps_from_skel(struct sl_maps *m, const struct sluice_bpf *skel)
 	m->vip_filter = bpf_map__fd(skel->maps.sl_vip_filter);
 	m->be_filter = bpf_map__fd(skel->maps.sl_be_filter);
 	m->http_codes = bpf_map__fd(skel->maps.sl_http_codes);
+	m->l7_listen = bpf_map__fd(skel->maps.sl_l7_listen);
+	m->l7_specs = bpf_map__fd(skel->maps.sl_l7_specs);
+	m->l7_stats = bpf_map__fd(skel->maps.sl_l7_stats);
+	m->l7_codes = bpf_map__fd(skel->maps.sl_l7_codes);
+	m->l7_counters = bpf_map__fd(skel->maps.sl_l7_counters);
 	m->owned = false;
 }
 
@@ -57,7 +62,9 @@ int sl_maps_open_pinned(struct sl_maps *m, const char *pin_dir)
 	    {SL_MAP_STATS, &m->stats},		 {SL_MAP_GLOBAL, &m->global},
 	    {SL_MAP_SUBSETS, &m->subset_names},	 {SL_MAP_SVC_NAMES, &m->svc_names},
 	    {SL_MAP_VIP_FILTER, &m->vip_filter}, {SL_MAP_BE_FILTER, &m->be_filter},
-	    {SL_MAP_HTTP_CODES, &m->http_codes},
+	    {SL_MAP_HTTP_CODES, &m->http_codes}, {SL_MAP_L7_LISTEN, &m->l7_listen},
+	    {SL_MAP_L7_SPECS, &m->l7_specs},	 {SL_MAP_L7_STATS, &m->l7_stats},
+	    {SL_MAP_L7_CODES, &m->l7_codes},	 {SL_MAP_L7_COUNT, &m->l7_counters},
 	};
 	char path[512];
 	size_t i;
@@ -82,7 +89,8 @@ void sl_maps_close(struct sl_maps *m)
 {
 	int *fds[] = {&m->state,      &m->services,  &m->endpoints, &m->src_match,    &m->conntrack,
 		      &m->revnat,     &m->stats,     &m->global,    &m->subset_names, &m->svc_names,
-		      &m->vip_filter, &m->be_filter, &m->http_codes};
+		      &m->vip_filter, &m->be_filter, &m->http_codes, &m->l7_listen,
+		      &m->l7_specs,   &m->l7_stats,  &m->l7_codes,  &m->l7_counters};
 	size_t i;
 
 	if (!m->owned)
@@ -362,6 +370,8 @@ static int zero_stats_row(const struct sl_maps *m, __u32 id)
 		return -ENOMEM;
 	if (bpf_map_update_elem(m->stats, &id, z, BPF_ANY))
 		err = -errno;
+	else if (m->l7_stats >= 0 && bpf_map_update_elem(m->l7_stats, &id, z, BPF_ANY))
+		err = -errno;
 	free(z);
 	return err;
 }
@@ -589,6 +599,16 @@ static bool vip_in(const struct sl_addr *vip, const struct sl_cidr *c, size_t n)
 	return false;
 }
 
+/* Key of an HTTP match in sl_l7_specs: FNV-1a of its text, never 0. */
+static __u32 l7_spec_id(const char *text)
+{
+	__u32 h = 2166136261u;
+
+	for (; *text; text++)
+		h = (h ^ (unsigned char)*text) * 16777619u;
+	return h ?: 1;
+}
+
 /*
  * The routes of one (VIP, port) key. Every key carries all of the
  * service's routes, so a route's index (its bit in sl_src_match) is the
@@ -596,7 +616,7 @@ static bool vip_in(const struct sl_addr *vip, const struct sl_cidr *c, size_t n)
  * does not meet is marked SL_ROUTE_SKIP.
  */
 static void fill_routes(struct sl_service *val, const struct sl_service_cfg *s,
-			const struct sl_addr *vip, uint16_t port)
+			const struct sl_addr *vip, uint16_t port, uint8_t proto)
 {
 	size_t r, j;
 
@@ -614,8 +634,13 @@ static void fill_routes(struct sl_service *val, const struct sl_service_cfg *s,
 		if ((rt->match_port && rt->match_port != port) ||
 		    (rt->has_dst_cidrs && !vip_in(vip, rt->dst_cidrs, rt->n_dst_cidrs)))
 			out->flags |= SL_ROUTE_SKIP;
-		if (rt->needs_l7)
+		if (rt->needs_l7) {
 			out->flags |= SL_ROUTE_NEEDS_L7;
+			out->l7_spec = rt->l7_spec ? l7_spec_id(rt->l7_spec) : 0;
+			/* only TCP carries HTTP; a route skipped here needs nothing */
+			if (out->l7_spec && proto == IPPROTO_TCP && !(out->flags & SL_ROUTE_SKIP))
+				val->flags |= SL_SVC_L7;
+		}
 		out->total_weight = 0;
 		for (j = 0; j < SL_MAX_SUBSETS; j++) {
 			out->weight[j] = j < s->n_subsets ? rt->weight[j] : 0;
@@ -686,7 +711,7 @@ static int write_service(const struct sl_maps *m, const struct sl_config *cfg,
 				val.ep_base[j] = base[f][j];
 				val.ep_count[j] = count[f][j];
 			}
-			fill_routes(&val, s, &s->vips[v], s->ports[p].port);
+			fill_routes(&val, s, &s->vips[v], s->ports[p].port, s->ports[p].proto);
 			if (bpf_map_update_elem(m->services, &key, &val, BPF_NOEXIST)) {
 				err = -errno;
 				if (err == -EEXIST)
@@ -741,6 +766,60 @@ int sl_tables_set_digest(const struct sl_maps *m, uint64_t digest)
 	return write_config(m, &c);
 }
 
+/*
+ * The HTTP matches of cfg into sl_l7_specs. Keyed by their text's digest,
+ * so both slots share them and writing them before the flip is enough.
+ */
+static int write_l7_specs(const struct sl_maps *m, const struct sl_config *cfg)
+{
+	struct sl_l7_spec *v;
+	size_t i, r;
+	int err = 0;
+
+	v = calloc(1, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	for (i = 0; i < cfg->n_services && !err; i++)
+		for (r = 0; r < cfg->services[i].n_routes && !err; r++) {
+			const char *t = cfg->services[i].routes[r].l7_spec;
+			__u32 id;
+
+			if (!t)
+				continue;
+			if (strlen(t) >= sizeof(v->text)) {
+				err = -E2BIG; /* config.c refuses these first */
+				break;
+			}
+			memset(v, 0, sizeof(*v));
+			memcpy(v->text, t, strlen(t));
+			id = l7_spec_id(t);
+			if (bpf_map_update_elem(m->l7_specs, &id, v, BPF_ANY))
+				err = -errno;
+		}
+	free(v);
+	return err;
+}
+
+/* After the flip: drop the matches no route of cfg uses any more. */
+static void prune_l7_specs(const struct sl_maps *m, const struct sl_config *cfg)
+{
+	__u32 k, nk, *cur = NULL;
+	size_t i, r;
+
+	while (!bpf_map_get_next_key(m->l7_specs, cur, &nk)) {
+		bool used = false;
+
+		for (i = 0; i < cfg->n_services && !used; i++)
+			for (r = 0; r < cfg->services[i].n_routes && !used; r++)
+				used = cfg->services[i].routes[r].l7_spec &&
+				       l7_spec_id(cfg->services[i].routes[r].l7_spec) == nk;
+		if (!used && !bpf_map_delete_elem(m->l7_specs, &nk))
+			continue; /* deleted: the next key after cur is still right */
+		k = nk;
+		cur = &k;
+	}
+}
+
 int sl_tables_apply(const struct sl_maps *m, const struct sl_config *cfg, struct sl_diag *diag)
 {
 	struct id_alloc *svc_ids = NULL, *sub_ids = NULL;
@@ -768,6 +847,7 @@ int sl_tables_apply(const struct sl_maps *m, const struct sl_config *cfg, struct
 	err = err ?: clear_inactive(m, slot);
 	err = err ?: plan_ids(m, cfg, plan, svc_ids, sub_ids);
 	err = err ?: write_names(m, cfg, plan);
+	err = err ?: write_l7_specs(m, cfg);
 	if (err)
 		goto out;
 	for (i = 0; i < cfg->n_services; i++) {
@@ -781,6 +861,7 @@ int sl_tables_apply(const struct sl_maps *m, const struct sl_config *cfg, struct
 	if (err)
 		goto out;
 	release_ids(m, svc_ids, sub_ids);
+	prune_l7_specs(m, cfg);
 out:
 	free(plan);
 	free(svc_ids);
@@ -938,7 +1019,30 @@ static const char *const global_names[SL_G_MAX] = {
     [SL_G_NAT_FAIL] = "nat_fail",
     [SL_G_UDP_EXPIRED] = "udp_expired",
     [SL_G_REVNAT_RESTORED] = "revnat_restored",
+    [SL_G_L7_LOCAL] = "l7_local",
+    [SL_G_L7_FALLBACK] = "l7_fallback",
+    [SL_G_L7_ESTABLISHED] = "l7_established",
 };
+
+static const char *const l7_names[SL_L7_C_MAX] = {
+    [SL_L7_C_ACCEPTED] = "accepted",
+    [SL_L7_C_ACTIVE] = "active",
+    [SL_L7_C_HEADER_ROUTE] = "header_route",
+    [SL_L7_C_DEFAULT_ROUTE] = "default_route",
+    [SL_L7_C_HEAD_TOO_BIG] = "head_too_big",
+    [SL_L7_C_NOT_HTTP] = "not_http",
+    [SL_L7_C_HEAD_TIMEOUT] = "head_timeout",
+    [SL_L7_C_NO_ROUTE] = "no_route",
+    [SL_L7_C_CONNECT_FAILED] = "connect_failed",
+    [SL_L7_C_OVER_LIMIT] = "over_limit",
+    [SL_L7_C_HANDED_OVER] = "handed_over",
+    [SL_L7_C_TAKEN_OVER] = "taken_over",
+};
+
+const char *sl_l7_counter_name(int idx)
+{
+	return idx >= 0 && idx < SL_L7_C_MAX && l7_names[idx] ? l7_names[idx] : "?";
+}
 
 const char *sl_global_name(int idx)
 {
@@ -948,7 +1052,7 @@ const char *sl_global_name(int idx)
 static int read_stats(const struct sl_maps *m, __u32 id, struct sl_stats *sum)
 {
 	int ncpu = libbpf_num_possible_cpus(), c, k;
-	struct sl_stats *v;
+	struct sl_stats *v, l7;
 
 	memset(sum, 0, sizeof(*sum));
 	if (ncpu < 0)
@@ -973,6 +1077,19 @@ static int read_stats(const struct sl_maps *m, __u32 id, struct sl_stats *sum)
 			sum->http_responses[k] += v[c].http_responses[k];
 	}
 	free(v);
+	/* the L7 step's share: one picture whichever path carried a connection */
+	if (m->l7_stats >= 0 && !bpf_map_lookup_elem(m->l7_stats, &id, &l7)) {
+		sum->conns_opened += l7.conns_opened;
+		sum->conns_closed += l7.conns_closed;
+		sum->packets_in += l7.packets_in;
+		sum->bytes_in += l7.bytes_in;
+		sum->packets_out += l7.packets_out;
+		sum->bytes_out += l7.bytes_out;
+		sum->backend_resets += l7.backend_resets;
+		sum->no_endpoint += l7.no_endpoint;
+		for (k = 0; k < 5; k++)
+			sum->http_responses[k] += l7.http_responses[k];
+	}
 	return 0;
 }
 
@@ -998,25 +1115,26 @@ static int read_global(const struct sl_maps *m, uint64_t *out)
 	return 0;
 }
 
-/* Attach every (subset, code) counter to its subset in st. */
-static int read_http_codes(const struct sl_maps *m, struct sl_status *st)
+/*
+ * Attach every (subset, code) counter of map fd (per-CPU values when ncpu >
+ * 1) to its subset in st, adding to what is there.
+ */
+static int read_http_codes_of(int fd, int ncpu, struct sl_status *st)
 {
-	int ncpu = libbpf_num_possible_cpus(), c;
+	int c;
 	struct sl_http_code_key k, nk, *cur = NULL;
 	size_t i, j;
 	__u64 *v;
 
-	if (ncpu < 0)
-		return ncpu;
 	v = calloc(ncpu, sizeof(*v));
 	if (!v)
 		return -ENOMEM;
-	while (!bpf_map_get_next_key(m->http_codes, cur, &nk)) {
+	while (!bpf_map_get_next_key(fd, cur, &nk)) {
 		__u64 sum = 0;
 
 		k = nk;
 		cur = &k;
-		if (bpf_map_lookup_elem(m->http_codes, &k, v))
+		if (bpf_map_lookup_elem(fd, &k, v))
 			continue;
 		for (c = 0; c < ncpu; c++)
 			sum += v[c];
@@ -1027,6 +1145,13 @@ static int read_http_codes(const struct sl_maps *m, struct sl_status *st)
 
 				if (sub->subset_id != k.subset_id)
 					continue;
+				for (c = 0; c < (int)sub->n_codes; c++)
+					if (sub->codes[c].code == k.code)
+						break;
+				if (c < (int)sub->n_codes) {
+					sub->codes[c].count += sum;
+					continue;
+				}
 				p = realloc(sub->codes, (sub->n_codes + 1) * sizeof(*p));
 				if (!p) {
 					free(v);
@@ -1039,6 +1164,18 @@ static int read_http_codes(const struct sl_maps *m, struct sl_status *st)
 	}
 	free(v);
 	return 0;
+}
+
+static int read_http_codes(const struct sl_maps *m, struct sl_status *st)
+{
+	int ncpu = libbpf_num_possible_cpus(), err;
+
+	if (ncpu < 0)
+		return ncpu;
+	err = read_http_codes_of(m->http_codes, ncpu, st);
+	if (!err && m->l7_codes >= 0)
+		err = read_http_codes_of(m->l7_codes, 1, st);
+	return err;
 }
 
 static struct sl_status_service *status_service(struct sl_status *st, __u32 svc_id)
@@ -1137,6 +1274,13 @@ int sl_tables_read_status(const struct sl_maps *m, struct sl_status *st)
 	err = err ?: read_global(m, st->global);
 	if (err)
 		return err;
+	if (m->l7_counters >= 0) {
+		struct sl_l7_counters l7;
+		__u32 zero = 0;
+
+		if (!bpf_map_lookup_elem(m->l7_counters, &zero, &l7))
+			memcpy(st->l7, l7.c, sizeof(st->l7));
+	}
 
 	while (!bpf_map_get_next_key(m->services, cur, &nk)) {
 		struct sl_status_service *ss;

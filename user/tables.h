@@ -29,6 +29,11 @@ struct sl_maps {
 	int vip_filter;
 	int be_filter;
 	int http_codes;
+	int l7_listen;
+	int l7_specs;
+	int l7_stats;
+	int l7_codes;
+	int l7_counters;
 	bool owned; /* close the fds in sl_maps_close() */
 };
 
@@ -112,6 +117,7 @@ struct sl_status {
 	struct sl_status_service *services;
 	size_t n_services;
 	uint64_t global[SL_G_MAX];
+	uint64_t l7[SL_L7_C_MAX]; /* the L7 step's counters (sl_l7_counters) */
 	uint32_t ct_entries; /* forward conntrack entries, if counted */
 };
 
@@ -123,5 +129,7 @@ const struct sl_status_service *sl_status_find(const struct sl_status *st, const
 
 /* Names of enum sl_global_idx entries ("new_conn", ...). */
 const char *sl_global_name(int idx);
+/* Names of enum sl_l7_counter_idx entries ("accepted", ...). */
+const char *sl_l7_counter_name(int idx);
 
 #endif /* SLUICE_TABLES_H */
