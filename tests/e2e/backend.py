@@ -8,6 +8,7 @@ HTTP (IPv4 and IPv6 on one socket, HTTP/1.0, one request per connection):
     GET /              -> "NAME\\n"
     GET /big?mb=N      -> N MiB of deterministic data (see big_block), with
                           header X-Backend: NAME, for long downloads
+    POST /sha256       -> "NAME SHA256-OF-THE-BODY\n" (Content-Length bodies), for uploads
     GET /flaky?every=N[&backend=B]
                        -> "NAME\\n" with status 500 on every Nth /flaky request
                           this process serves (the Nth, 2Nth, ...), 200 on the
@@ -93,6 +94,31 @@ class Handler(BaseHTTPRequestHandler):
             return
         body = (self.name + "\n").encode()
         self.send_response(status)
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("X-Backend", self.name)
+        self.end_headers()
+        self.wfile.write(body)
+
+
+    def do_POST(self):
+        if urlparse(self.path).path != "/sha256":
+            self.send_error(404)
+            return
+        try:
+            left = int(self.headers.get("Content-Length", "0"))
+        except ValueError:
+            self.send_error(400)
+            return
+        h = hashlib.sha256()
+        while left > 0:
+            d = self.rfile.read(min(left, MIB))
+            if not d:
+                return  # the client went away mid-body
+            h.update(d)
+            left -= len(d)
+        body = ("%s %s\n" % (self.name, h.hexdigest())).encode()
+        self.send_response(200)
         self.send_header("Content-Type", "text/plain")
         self.send_header("Content-Length", str(len(body)))
         self.send_header("X-Backend", self.name)

@@ -12,12 +12,15 @@ A response other than 200 is a failure (HttpError), unless --any-status:
 then every complete response counts as ok, for the backend named by its
 X-Backend header (else its body), and by_status tells the codes apart.
 
-    client.py burst --host VIP [--port 80] [--path /] [--any-status] -n N [-c CONC]
+    client.py burst --host VIP [--port 80] [--path /] [--any-status] [-H 'NAME: VALUE' ...]
+                    -n N [-c CONC]
     client.py loop  --host VIP [--port 80] [-c CONC] [--interval S] [--duration S]
                     (runs until SIGTERM/SIGINT or --duration, then prints)
     client.py udp   --host VIP [--port 53] -n N
                     (a new socket per datagram; the reply must come from VIP:port)
     client.py bigsum MB    (sha256 of what GET /big?mb=MB returns)
+    client.py halfclose --host VIP [--port 80] [-H ...]
+                    (sends the request, shuts its side down, reads to EOF)
 """
 import argparse
 import hashlib
@@ -80,13 +83,21 @@ class Tally:
         print(json.dumps(out), flush=True)
 
 
-def http_get(host, port, path, timeout, any_status=False):
+def request(host, path, headers=()):
+    extra = "".join("%s\r\n" % h for h in headers)
+    return ("GET %s HTTP/1.0\r\nHost: %s\r\nConnection: close\r\n%s\r\n" %
+            (path, host, extra)).encode()
+
+
+def http_get(host, port, path, timeout, any_status=False, headers=(), half_close=False):
     """(backend name, status) of one GET; raises on failure (and on a status
     other than 200 unless any_status)."""
-    req = ("GET %s HTTP/1.0\r\nHost: %s\r\nConnection: close\r\n\r\n" % (path, host)).encode()
+    req = request(host, path, headers)
     s = socket.create_connection((host, port), timeout=timeout)
     try:
         s.sendall(req)
+        if half_close:
+            s.shutdown(socket.SHUT_WR)
         chunks = []
         while True:
             d = s.recv(65536)
@@ -128,7 +139,7 @@ def cmd_burst(args):
                 left[0] -= 1
             try:
                 tally.good(*http_get(args.host, args.port, args.path, args.timeout,
-                                     args.any_status))
+                                     args.any_status, args.header))
             except Exception as e:  # every failure is counted, never fatal
                 tally.bad(e)
 
@@ -155,7 +166,7 @@ def cmd_loop(args):
         while not stop.is_set():
             try:
                 tally.good(*http_get(args.host, args.port, args.path, args.timeout,
-                                     args.any_status))
+                                     args.any_status, args.header))
             except Exception as e:
                 tally.bad(e)
             if args.interval:
@@ -215,10 +226,22 @@ def cmd_bigsum(args):
     return 0
 
 
+def cmd_halfclose(args):
+    tally = Tally()
+    for _ in range(args.n):
+        try:
+            tally.good(*http_get(args.host, args.port, args.path, args.timeout, False,
+                                 args.header, half_close=True))
+        except Exception as e:
+            tally.bad(e)
+    tally.dump()
+    return 0
+
+
 def main():
     ap = argparse.ArgumentParser()
     sub = ap.add_subparsers(dest="cmd", required=True)
-    for name in ("burst", "loop", "udp"):
+    for name in ("burst", "loop", "udp", "halfclose"):
         p = sub.add_parser(name)
         p.add_argument("--host", required=True)
         p.add_argument("--port", type=int, default=53 if name == "udp" else 80)
@@ -231,10 +254,13 @@ def main():
         if name != "udp":
             p.add_argument("--any-status", action="store_true",
                            help="count any complete response as ok, by status")
+            p.add_argument("-H", "--header", action="append", default=[],
+                           help="an extra request header, 'Name: value'")
     p = sub.add_parser("bigsum")
     p.add_argument("mb", type=int)
     args = ap.parse_args()
-    return {"burst": cmd_burst, "loop": cmd_loop, "udp": cmd_udp, "bigsum": cmd_bigsum}[args.cmd](args)
+    return {"burst": cmd_burst, "loop": cmd_loop, "udp": cmd_udp, "bigsum": cmd_bigsum,
+            "halfclose": cmd_halfclose}[args.cmd](args)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,194 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+# Header routing through the L7 step, with Istio YAML as users write it
+# (examples/istio: `canary: canary-tester` -> v2, everyone else 90/10) and a
+# second Service for the semantics of exact, regex, prefix, presence and uri
+# matches. Real backends, real clients (client.py, curl, ab), IPv4 and IPv6;
+# 50 MB up and down; a client that half-closes; the L7 step stopping under
+# load (its connections drain, new ones go DNAT: nothing fails); a hot
+# restart in the middle of a 50 MB download; ab -c 32 for 20,000 requests.
+# Checks are strings for sl_check to eval (expanded late, on purpose).
+# shellcheck disable=SC2016
+set -uo pipefail
+SL_TEST_NAME=l7
+# shellcheck source=scripts/netns-lib.sh disable=SC2034
+. "$(dirname "$0")/../../scripts/netns-lib.sh"
+
+SVC=backend.default
+MSVC=matcher.default
+VIP4_M=10.96.0.11
+VIP6_M=fd00::11
+DIR=$SL_TMP/istio
+HDR='canary: canary-tester'
+N_SPLIT=${SL_L7_N:-4000}
+N_AB=${SL_L7_AB_N:-20000}
+
+_ready() {
+	local f="$SL_TMP/status.ready.json"
+	_sl_gone "$SL_RUN_PID" && return 1
+	sl_filters_present c1 || return 1
+	sl_status "$f" && $SL_PY "$SL_E2E/jtool.py" has-service "$f" "$SVC" &&
+		[ "$(sl_jget "$f" 'd["l7"]["listening"]["ipv4"]')" = True ]
+}
+
+run_start() {
+	echo "--- sluice run started $(date +%T.%N)" >>"$SL_RUN_LOG"
+	sl_bg SL_RUN_PID node "$SL_RUN_LOG" "$SLUICE" --pin-dir "$SL_PIN_DIR" run --config "$DIR" \
+		--iface c1
+}
+
+# burst OUT N HOST [HEADER...]: N connections from the client, each one request.
+burst() {
+	local out=$1 n=$2 host=$3 h=()
+	shift 3
+	for x in "$@"; do h+=(-H "$x"); done
+	sl_nsx client timeout 300 "$SL_PY" "$SL_E2E/client.py" burst --host "$host" -n "$n" -c 8 \
+		"${h[@]}" >"$out"
+}
+
+# all_on OUT SUBSET N: N responses, none failed, all from SUBSET.
+all_on() {
+	[ "$(sl_jget "$1" 'd["fail"]')" = 0 ] &&
+		[ "$(sl_jget "$1" "fold(d).get('$2', 0)")" = "$3" ]
+}
+
+opened() { $SL_PY "$SL_E2E/jtool.py" counter "$1" "${3:-$SVC}" "$2" connections_opened; }
+l7c() { sl_jget "$1" "d['l7']['counters']['$2']"; }
+glob() { sl_jget "$1" "d['datapath']['$2']"; }
+
+sl_topo_up
+sl_check_hardening
+mkdir -p "$DIR"
+cp "$SL_ROOT"/examples/istio/*.yaml "$SL_E2E"/l7/*.yaml "$DIR/"
+
+# 1. check: the header routes are enforced now, so nothing to warn about.
+out=$(sl_sluice check --config "$DIR" 2>&1)
+sl_check check-no-warning "$(tail -1 <<<"$out")" \
+	eval '! grep -q "warning" <<<"$out" && tail -1 <<<"$out" | grep -q "valid (2 services"'
+
+SL_RUN_LOG=$SL_TMP/run.log
+run_start
+sl_wait_for 20 _ready || sl_die "sluice run --config $DIR did not attach, apply and listen"
+sl_status "$SL_TMP/s0.json"
+sl_check status-policy-route "$(sl_jget "$SL_TMP/s0.json" 'd["l7"]["policy_route"]')" \
+	eval '[ "$(sl_jget "$SL_TMP/s0.json" "all(d[\"l7\"][\"policy_route\"].values())")" = True ]'
+sl_check rule-in-node "$(sl_nsx node ip rule show pref 92)" \
+	eval 'sl_nsx node ip rule show pref 92 | grep -q "fwmark 0x5c0000/0xff0000 lookup 1473"'
+
+# 2. With the header: every connection on v2, counted where the kernel counts.
+burst "$SL_TMP/hdr.json" 200 "$SL_VIP4" "$HDR"
+sl_status "$SL_TMP/s1.json"
+sl_check header-to-v2 "$(sl_counts "$SL_TMP/hdr.json")" all_on "$SL_TMP/hdr.json" v2 200
+sl_check header-counted "v2 opened +$(($(opened "$SL_TMP/s1.json" v2) - $(opened "$SL_TMP/s0.json" v2))), v1 +$(($(opened "$SL_TMP/s1.json" v1) - $(opened "$SL_TMP/s0.json" v1)))" \
+	eval '[ $(($(opened "$SL_TMP/s1.json" v2) - $(opened "$SL_TMP/s0.json" v2))) = 200 ] && [ "$(opened "$SL_TMP/s1.json" v1)" = "$(opened "$SL_TMP/s0.json" v1)" ]'
+sl_check header-via-l7 "l7_local +$(($(glob "$SL_TMP/s1.json" l7_local) - $(glob "$SL_TMP/s0.json" l7_local))), header_route +$(($(l7c "$SL_TMP/s1.json" header_route) - $(l7c "$SL_TMP/s0.json" header_route)))" \
+	eval '[ $(($(l7c "$SL_TMP/s1.json" header_route) - $(l7c "$SL_TMP/s0.json" header_route))) = 200 ] && [ $(($(glob "$SL_TMP/s1.json" l7_local) - $(glob "$SL_TMP/s0.json" l7_local))) -ge 200 ]'
+
+# 3. Without it, and with another value: the weighted split (sd 0.47 points
+# at 90/10 over 4,000; 0.95 over 1,000).
+burst "$SL_TMP/split.json" "$N_SPLIT" "$SL_VIP4"
+sl_check_split no-header-90-10 "$SL_TMP/split.json" v2 10 2
+sl_status "$SL_TMP/s2.json"
+sl_check split-counted "client $(sl_counts "$SL_TMP/split.json"); v2 opened +$(($(opened "$SL_TMP/s2.json" v2) - $(opened "$SL_TMP/s1.json" v2)))" \
+	eval '[ $(($(opened "$SL_TMP/s2.json" v2) - $(opened "$SL_TMP/s1.json" v2))) = "$(sl_jget "$SL_TMP/split.json" "fold(d).get(\"v2\", 0)")" ] && [ $(($(opened "$SL_TMP/s2.json" v1) - $(opened "$SL_TMP/s1.json" v1))) = "$(sl_jget "$SL_TMP/split.json" "fold(d).get(\"v1\", 0)")" ]'
+burst "$SL_TMP/nope.json" 1000 "$SL_VIP4" "canary: nope"
+sl_check_split other-value-90-10 "$SL_TMP/nope.json" v2 10 3
+
+# 4. Match semantics on the matcher Service (matches -> v2, else v1).
+m() { # m NAME SUBSET PATH [HEADER]
+	local name=$1 sub=$2 path=$3 out="$SL_TMP/m-$1.json" h=()
+	[ $# -ge 4 ] && h=(-H "$4")
+	sl_nsx client "$SL_PY" "$SL_E2E/client.py" burst --host "$VIP4_M" --path "$path" -n 20 \
+		-c 4 "${h[@]}" >"$out"
+	sl_check "match-$name" "$(sl_counts "$out")" all_on "$out" "$sub" 20
+}
+m exact v2 / "x-tester: alice"
+m exact-other v1 / "x-tester: alicex"
+m exact-case-of-name v2 / "X-Tester: alice"
+m regex v2 / "x-user: tester-42"
+m regex-full-match-only v1 / "x-user: xtester-42"
+m regex-no-digits v1 / "x-user: tester-x"
+m prefix v2 / "x-group: beta-7"
+m prefix-not-inside v1 / "x-group: gamma-beta-7"
+m present v2 / "x-canary: "
+m uri-prefix v2 /canary/x
+m uri-other v1 /stable
+m none v1 /
+
+# 5. IPv6: the same routes.
+burst "$SL_TMP/hdr6.json" 100 "$SL_VIP6" "$HDR"
+sl_check ipv6-header-to-v2 "$(sl_counts "$SL_TMP/hdr6.json")" all_on "$SL_TMP/hdr6.json" v2 100
+burst "$SL_TMP/split6.json" 1000 "$SL_VIP6"
+sl_check_split ipv6-no-header-90-10 "$SL_TMP/split6.json" v2 10 3
+burst "$SL_TMP/m6.json" 20 "$VIP6_M" "x-user: tester-7"
+sl_check ipv6-regex "$(sl_counts "$SL_TMP/m6.json")" all_on "$SL_TMP/m6.json" v2 20
+
+# 6. 50 MB down and up through the relay, intact.
+want=$(sl_nsx client "$SL_PY" "$SL_E2E/client.py" bigsum 50)
+got=$(sl_nsx client curl -sS --max-time 120 -H "$HDR" "http://$SL_VIP4/big?mb=50" | sha256sum | cut -d' ' -f1)
+sl_check download-50mb "sha256 $got want $want" test "$got" = "$want"
+head -c $((50 << 20)) /dev/urandom >"$SL_TMP/up.bin"
+want=$(sha256sum <"$SL_TMP/up.bin" | cut -d' ' -f1)
+got=$(sl_nsx client curl -sS --max-time 120 -H "$HDR" -H 'Expect:' --data-binary @"$SL_TMP/up.bin" "http://[$SL_VIP6]/sha256")
+sl_check upload-50mb "got '$got' want 'v2 $want'" test "$got" = "v2 $want"
+
+# 7. A client that half-closes after its request still gets the answer.
+sl_nsx client "$SL_PY" "$SL_E2E/client.py" halfclose --host "$SL_VIP4" -n 20 -H "$HDR" >"$SL_TMP/half.json"
+sl_check half-close "$(sl_counts "$SL_TMP/half.json")" all_on "$SL_TMP/half.json" v2 20
+
+# 8. Hot restart in the middle of a 50 MB download (8 MB/s: about 6 s).
+want=$(sl_nsx client "$SL_PY" "$SL_E2E/client.py" bigsum 50)
+sl_bg dl client "$SL_TMP/dl.log" curl -sS --max-time 120 --limit-rate 8M -H "$HDR" \
+	-o "$SL_TMP/dl.bin" "http://$SL_VIP4/big?mb=50"
+sleep 1.5
+old=$SL_RUN_PID
+sl_status "$SL_TMP/s3.json"
+run_start
+sl_reap "$old" 20
+old_rc=$?
+sl_check hot-restart-predecessor-exits "exit $old_rc; $(grep -c 'handed over' "$SL_RUN_LOG") hand-over lines" \
+	eval '[ "$old_rc" = 0 ] && grep -q "handed over [1-9]" "$SL_RUN_LOG"'
+sl_wait_for 20 _ready || sl_die "the successor is not ready"
+sl_reap "$dl" 60
+dl_rc=$?
+got=$(sha256sum <"$SL_TMP/dl.bin" | cut -d' ' -f1)
+sl_check hot-restart-download-intact "curl exit $dl_rc, sha256 $got" \
+	eval '[ "$dl_rc" = 0 ] && [ "$got" = "$want" ]'
+sl_status "$SL_TMP/s4.json"
+sl_check hot-restart-counted "taken_over $(l7c "$SL_TMP/s4.json" taken_over)" \
+	eval '[ "$(l7c "$SL_TMP/s4.json" taken_over)" -ge 1 ]'
+burst "$SL_TMP/after.json" 50 "$SL_VIP4" "$HDR"
+sl_check header-after-restart "$(sl_counts "$SL_TMP/after.json")" all_on "$SL_TMP/after.json" v2 50
+
+# 9. The L7 step goes away under load: its connections drain, new ones go
+# DNAT by weight (counted as l7_fallback). Not one request fails.
+sl_bg load client "$SL_TMP/load.json" "$SL_PY" "$SL_E2E/client.py" loop --host "$SL_VIP4" -c 8
+sleep 2
+sl_status "$SL_TMP/s5.json"
+sl_stop "$SL_RUN_PID" TERM 15
+SL_RUN_PID=
+sleep 2
+sl_stop "$load" TERM 10
+sl_status "$SL_TMP/s6.json"
+sl_check listener-down-no-failure "$(sl_counts "$SL_TMP/load.json") errors $(sl_jget "$SL_TMP/load.json" 'd["errors"]')" \
+	eval '[ "$(sl_jget "$SL_TMP/load.json" "d[\"fail\"]")" = 0 ] && [ "$(sl_jget "$SL_TMP/load.json" "d[\"ok\"]")" -gt 100 ]'
+sl_check listener-down-dnat-fallback "l7_fallback +$(($(glob "$SL_TMP/s6.json" l7_fallback) - $(glob "$SL_TMP/s5.json" l7_fallback)))" \
+	eval '[ $(($(glob "$SL_TMP/s6.json" l7_fallback) - $(glob "$SL_TMP/s5.json" l7_fallback))) -gt 0 ]'
+
+# 10. ab -c 32, 20,000 requests with the header: none fails, all on v2.
+run_start
+sl_wait_for 20 _ready || sl_die "sluice run did not come back"
+sl_status "$SL_TMP/s7.json"
+sl_nsx client ab -q -n "$N_AB" -c 32 -H "$HDR" "http://$SL_VIP4/" >"$SL_TMP/ab.txt" 2>&1
+sl_status "$SL_TMP/s8.json"
+complete=$(awk '/^Complete requests:/ {print $3}' "$SL_TMP/ab.txt")
+failed=$(awk '/^Failed requests:/ {print $3}' "$SL_TMP/ab.txt")
+non2xx=$(awk '/^Non-2xx responses:/ {print $3}' "$SL_TMP/ab.txt")
+sl_check ab-c32-no-failure "complete $complete, failed $failed, non-2xx ${non2xx:-0}; $(grep 'Requests per second' "$SL_TMP/ab.txt")" \
+	eval '[ "$complete" = "$N_AB" ] && [ "$failed" = 0 ] && [ -z "$non2xx" ]'
+sl_check ab-all-on-v2 "v2 opened +$(($(opened "$SL_TMP/s8.json" v2) - $(opened "$SL_TMP/s7.json" v2)))" \
+	eval '[ $(($(opened "$SL_TMP/s8.json" v2) - $(opened "$SL_TMP/s7.json" v2))) = "$N_AB" ]'
+sl_check l7-no-errors "$(sl_jget "$SL_TMP/s8.json" 'd["l7"]["counters"]')" \
+	eval '[ "$(l7c "$SL_TMP/s8.json" no_route)" = 0 ] && [ "$(l7c "$SL_TMP/s8.json" connect_failed)" = 0 ]'
+
+sl_finish
