@@ -29,6 +29,7 @@
 #include "config.h"
 #include "yaml_node.h"
 #include "k8s.h"
+#include "l7_match.h"
 #include "log.h"
 
 /* Long enough for any address, CIDR or endpoint we accept. */
@@ -57,7 +58,8 @@ static const char *const service_keys[] = {"name",    "vips",	"ports", "affinity
 static const char *const port_keys[] = {"port", "protocol", "targetPort", NULL};
 static const char *const subset_keys[] = {"endpoints", NULL};
 static const char *const route_keys[] = {"match", "split", NULL};
-static const char *const match_keys[] = {"sourceCIDRs", "sourceLabels", NULL};
+static const char *const match_keys[] = {"sourceCIDRs", "sourceLabels", "headers", "uri", "method",
+					 NULL};
 static const char *const workload_keys[] = {"labels", "ips", NULL};
 
 /* Diagnostics */
@@ -949,6 +951,90 @@ static void parse_split(struct ctx *c, struct sl_service_cfg *svc, struct sl_rou
 			 "all weights in this split are 0; at least one subset must get traffic");
 }
 
+/*
+ * One string match, Istio's shape: {exact|prefix|regex: VALUE}, or {} for
+ * "present" (headers only). Appended to *spec as an l7_match.h line.
+ */
+static int parse_string_match(struct ctx *c, const yaml_node_t *n, const char *kind,
+			      const char *name, const char *what, char **spec)
+{
+	const char *mtype, *val;
+	int err;
+
+	if (!want_type(c, n, YAML_MAPPING_NODE, what))
+		return 0;
+	if (!sl_yaml_map_len(n) && name)
+		return sl_l7_spec_add(spec, kind, name, "present", NULL);
+	mtype = sl_yaml_scalar(sl_yaml_map_key(c->doc, n, 0));
+	val = sl_yaml_scalar(sl_yaml_map_value(c->doc, n, 0));
+	if (sl_yaml_map_len(n) != 1 || !mtype ||
+	    (strcmp(mtype, "exact") && strcmp(mtype, "prefix") && strcmp(mtype, "regex"))) {
+		error_at(c, n, "%s must be one of {exact: S}, {prefix: S}, {regex: S}%s", what,
+			 name ? " or {} (present)" : "");
+		return 0;
+	}
+	if (!val) {
+		error_at(c, sl_yaml_map_value(c->doc, n, 0), "%s: the %s value must be a string",
+			 what, mtype);
+		return 0;
+	}
+	err = sl_l7_spec_add(spec, kind, name, mtype, val);
+	if (err == -EINVAL) {
+		error_at(c, n, "%s: a header name or value must not contain line breaks", what);
+		return 0;
+	}
+	return err;
+}
+
+/* headers, uri, method: the HTTP part of a match, for the L7 step. */
+static int parse_http_match(struct ctx *c, struct sl_route_cfg *r, const yaml_node_t *n,
+			    const char *rlabel)
+{
+	static const char *const kinds[] = {"uri", "method"};
+	struct sl_l7_match *cm = NULL;
+	char what[256], why[256], *spec = NULL;
+	yaml_node_t *v;
+	size_t i;
+	int err = 0;
+
+	v = sl_yaml_get(c->doc, n, "headers");
+	if (v && want_type(c, v, YAML_MAPPING_NODE, "'headers'")) {
+		for (i = 0; i < sl_yaml_map_len(v) && !err; i++) {
+			const char *name = sl_yaml_scalar(sl_yaml_map_key(c->doc, v, i));
+
+			snprintf(what, sizeof(what), "header '%s' in the match of %s",
+				 name ? name : "?", rlabel);
+			if (!name || !*name || strpbrk(name, " \t:")) {
+				error_at(c, sl_yaml_map_key(c->doc, v, i), "%s: not a header name",
+					 what);
+				continue;
+			}
+			err = parse_string_match(c, sl_yaml_map_value(c->doc, v, i), "header", name,
+						 what, &spec);
+		}
+	}
+	for (i = 0; i < 2 && !err; i++) {
+		v = sl_yaml_get(c->doc, n, kinds[i]);
+		snprintf(what, sizeof(what), "'%s' in the match of %s", kinds[i], rlabel);
+		if (v)
+			err = parse_string_match(c, v, kinds[i], NULL, what, &spec);
+	}
+	if (err || !spec)
+		goto out;
+	r->needs_l7 = true;
+	if (strlen(spec) >= SL_L7_SPEC_LEN)
+		error_at(c, n, "the HTTP match of %s is %zu bytes as text; sluice allows %d", rlabel,
+			 strlen(spec), SL_L7_SPEC_LEN - 1);
+	else if (sl_l7_match_compile(spec, &cm, why, sizeof(why)) == -EINVAL)
+		error_at(c, n, "the HTTP match of %s is invalid: %s", rlabel, why);
+	sl_l7_match_free(cm);
+	r->l7_spec = spec;
+	spec = NULL;
+out:
+	free(spec);
+	return err;
+}
+
 static int parse_match(struct ctx *c, struct sl_route_cfg *r, const yaml_node_t *n,
 		       const char *rlabel)
 {
@@ -961,8 +1047,8 @@ static int parse_match(struct ctx *c, struct sl_route_cfg *r, const yaml_node_t 
 		return 0;
 	if (!sl_yaml_map_len(n)) {
 		error_at(c, n,
-			 "the match of %s is empty; give sourceCIDRs or sourceLabels, or leave "
-			 "out match to match all traffic",
+			 "the match of %s is empty; give sourceCIDRs, sourceLabels, headers, uri "
+			 "or method, or leave out match to match all traffic",
 			 rlabel);
 		return 0;
 	}
@@ -985,7 +1071,7 @@ static int parse_match(struct ctx *c, struct sl_route_cfg *r, const yaml_node_t 
 		if (err)
 			return err;
 	}
-	return 0;
+	return parse_http_match(c, r, n, rlabel);
 }
 
 static void parse_routes(struct ctx *c, struct sl_service_cfg *svc, const yaml_node_t *svc_node,

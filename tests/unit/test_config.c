@@ -717,7 +717,47 @@ static void test_empty_match(void **state)
 {
 	assert_error(L1 L2 L3 L4 L5 "  routes:\n  - {match: {}, split: {v1: 1}}\n",
 		     "t.yaml:7:13: error: the match of route 1 of service 'a' is empty; give "
-		     "sourceCIDRs or sourceLabels, or leave out match to match all traffic");
+		     "sourceCIDRs, sourceLabels, headers, uri or method, or leave out match to "
+		     "match all traffic");
+}
+
+/* Header routes in our own format: the same text the Istio reader makes. */
+static void test_http_match(void **state)
+{
+	const struct sl_service_cfg *s;
+	struct sl_config *cfg;
+	struct sl_diag d;
+
+	cfg = load_ok(L1 L2 L3 L4 L5 "  routes:\n"
+		      "  - match: {headers: {Canary: {exact: canary-tester}, x-beta: {}},\n"
+		      "            uri: {prefix: /api}}\n"
+		      "    split: {v2: 1}\n"
+		      "  - match: {method: {regex: \"GET|HEAD\"}, sourceCIDRs: [10.0.9.0/24]}\n"
+		      "    split: {v2: 1}\n"
+		      "  - split: {v1: 9, v2: 1}\n",
+		      &d);
+	s = &cfg->services[0];
+	assert_true(s->routes[0].needs_l7);
+	assert_string_equal(s->routes[0].l7_spec, "header canary exact canary-tester\n"
+						  "header x-beta present\nuri prefix /api\n");
+	assert_true(s->routes[1].needs_l7 && s->routes[1].has_cidrs);
+	assert_string_equal(s->routes[1].l7_spec, "method regex GET|HEAD\n");
+	assert_false(s->routes[2].needs_l7);
+	assert_null(s->routes[2].l7_spec);
+	assert_int_equal(d.n_warnings, 0);
+	sl_config_free(cfg);
+	sl_diag_free(&d);
+
+	assert_error(L1 L2 L3 L4 L5 "  routes:\n"
+		     "  - {match: {headers: {canary: {suffix: x}}}, split: {v2: 1}}\n"
+		     "  - split: {v1: 1}\n",
+		     "t.yaml:7:32: error: header 'canary' in the match of route 1 of service 'a' "
+		     "must be one of {exact: S}, {prefix: S}, {regex: S} or {} (present)");
+	assert_error(L1 L2 L3 L4 L5 "  routes:\n"
+		     "  - {match: {uri: {regex: \"(\"}}, split: {v2: 1}}\n"
+		     "  - split: {v1: 1}\n",
+		     "t.yaml:7:13: error: the HTTP match of route 1 of service 'a' is invalid: "
+		     "line 1: regex '(': missing closing parenthesis at offset 1");
 }
 
 static void test_unknown_match_key(void **state)
@@ -725,7 +765,8 @@ static void test_unknown_match_key(void **state)
 	assert_error(L1 L2 L3 L4 L5
 		     "  routes:\n  - {match: {sourceIPs: [10.0.0.1]}, split: {v1: 1}}\n",
 		     "t.yaml:7:14: error: unknown key 'sourceIPs' in the match of route 1 of "
-		     "service 'a'; expected one of: sourceCIDRs, sourceLabels");
+		     "service 'a'; expected one of: sourceCIDRs, sourceLabels, headers, uri, "
+		     "method");
 }
 
 static void test_empty_source_labels(void **state)
@@ -1503,6 +1544,7 @@ int main(void)
 	    cmocka_unit_test(test_route_without_match_not_last),
 	    cmocka_unit_test(test_missing_split),
 	    cmocka_unit_test(test_empty_match),
+	    cmocka_unit_test(test_http_match),
 	    cmocka_unit_test(test_unknown_match_key),
 	    cmocka_unit_test(test_empty_source_labels),
 	    cmocka_unit_test(test_cidr_host_bits),
