@@ -716,6 +716,8 @@ static int event_loop(struct run_ctx *c)
 				continue;
 			}
 			pr_info("%s: exiting\n", strsignal(si.ssi_signo));
+			if (c->l7)
+				sl_l7_drain(c->l7, SL_L7_DRAIN_MS);
 			{
 				json_object *x = cli.json ? json_object_new_object() : NULL;
 

@@ -101,6 +101,9 @@ struct sl_l7 {
 	bool published; /* listeners in sl_l7_listen */
 	bool handed_over;
 	bool stopping;
+	/* sl_l7_drain(): CLOCK_MONOTONIC ms to give up at; 0: stop at once */
+	uint64_t drain_until;
+	bool draining;
 	char *buf; /* head_max bytes of peeked request */
 	struct {
 		struct sl_http_code_key k;
@@ -346,7 +349,7 @@ static void conn_close(struct sl_l7 *l, struct conn *c, bool reset)
  */
 static void check_limit(struct sl_l7 *l)
 {
-	if (l->handed_over || l->stopping)
+	if (l->handed_over || l->stopping || l->draining)
 		return;
 	if (l->published && l->n_conns >= l->o.max_conns) {
 		publish(l, false);
@@ -1022,8 +1025,22 @@ static void *l7_main(void *arg)
 		for (i = 0; i < n; i++) {
 			struct ref *r = evs[i].data.ptr;
 
-			if (r == &l->wref)
-				goto out;
+			if (r == &l->wref) {
+				eventfd_t v;
+
+				eventfd_read(l->wake, &v);
+				l->drain_until = __atomic_load_n(&l->drain_until, __ATOMIC_ACQUIRE);
+				if (!l->drain_until)
+					goto out;
+				if (!l->draining) {
+					/* new connections go DNAT from now on */
+					l->draining = true;
+					publish(l, false);
+					pr_info("l7: draining %zu relayed connections\n",
+						l->n_conns);
+				}
+				continue;
+			}
 			if (r == &l->href) {
 				handoff_serve(l);
 				if (l->handed_over) {
@@ -1047,6 +1064,17 @@ static void *l7_main(void *arg)
 			timeouts(l, now);
 			free_dead(l);
 			last_tick = now;
+		}
+		if (l->draining) {
+			/* the accept queue too: those handshakes were ours */
+			for (i = 0; i < SL_L7_LISTEN_MAX; i++)
+				if (l->lfd[i] >= 0)
+					accept_all(l, i);
+			free_dead(l);
+			if (!l->n_conns || now >= l->drain_until) {
+				pr_info("l7: drained; %zu connections left\n", l->n_conns);
+				goto out;
+			}
 		}
 	}
 out:
@@ -1186,6 +1214,16 @@ fail:
 	return err;
 }
 
+void sl_l7_drain(struct sl_l7 *l, unsigned int ms)
+{
+	if (!l || !l->th_started)
+		return;
+	__atomic_store_n(&l->drain_until, now_ms() + (ms ?: 1), __ATOMIC_RELEASE);
+	eventfd_write(l->wake, 1);
+	pthread_join(l->th, NULL);
+	l->th_started = false;
+}
+
 int sl_l7_event_fd(const struct sl_l7 *l)
 {
 	return l ? l->done : -1;
@@ -1204,6 +1242,7 @@ void sl_l7_stop(struct sl_l7 *l)
 	if (!l)
 		return;
 	if (l->th_started) {
+		__atomic_store_n(&l->drain_until, 0, __ATOMIC_RELEASE);
 		eventfd_write(l->wake, 1);
 		pthread_join(l->th, NULL);
 	}

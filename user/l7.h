@@ -26,6 +26,7 @@ struct sl_l7_opts {
 #define SL_L7_HEAD_MAX_LIMIT	   65536
 #define SL_L7_DEFAULT_HEAD_TIMEOUT 10000
 #define SL_L7_DEFAULT_CONN_TIMEOUT 5000
+#define SL_L7_DRAIN_MS		   10000 /* on SIGTERM; Kubernetes gives 30 s */
 
 struct sl_l7;
 
@@ -38,6 +39,12 @@ int sl_l7_start(const struct sl_maps *maps, const struct sl_l7_opts *o, struct s
 /* Readable once a successor has taken everything over (then: exit). */
 int sl_l7_event_fd(const struct sl_l7 *l);
 bool sl_l7_handed_over(const struct sl_l7 *l);
+/*
+ * Stop taking connections (sl_ingress DNATs new ones by weight from now on)
+ * and relay the open ones until they end or ms have passed; then the
+ * thread is gone and sl_l7_stop() closes what is left.
+ */
+void sl_l7_drain(struct sl_l7 *l, unsigned int ms);
 /* Stop the thread and close everything: relayed connections end here. */
 void sl_l7_stop(struct sl_l7 *l);
 
