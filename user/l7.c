@@ -104,6 +104,7 @@ struct sl_l7 {
 	/* sl_l7_drain(): CLOCK_MONOTONIC ms to give up at; 0: stop at once */
 	uint64_t drain_until;
 	bool draining;
+	uint64_t limit_said; /* when the limit was last logged */
 	char *buf; /* head_max bytes of peeked request */
 	struct {
 		struct sl_http_code_key k;
@@ -351,16 +352,21 @@ static void check_limit(struct sl_l7 *l)
 {
 	if (l->handed_over || l->stopping || l->draining)
 		return;
+	uint64_t now;
+
 	if (l->published && l->n_conns >= l->o.max_conns) {
 		publish(l, false);
 		count(l, SL_L7_C_OVER_LIMIT, 1);
-		pr_warn("l7: %zu connections relayed, the limit: new ones go the kernel path "
-			"(no header routing) until some end\n",
-			l->n_conns);
-	} else if (!l->published && l->n_conns <= l->o.max_conns * 9 / 10) {
-		if (!publish(l, true))
-			pr_info("l7: %zu connections relayed: taking new ones again\n",
+		/* said once a minute at most: at the limit this flaps */
+		now = now_ms();
+		if (!l->limit_said || now - l->limit_said >= 60000) {
+			l->limit_said = now;
+			pr_warn("l7: %zu connections relayed, the limit (--l7-max-conns): new ones "
+				"go the kernel path, without header routing, until some end\n",
 				l->n_conns);
+		}
+	} else if (!l->published && l->n_conns <= l->o.max_conns * 9 / 10) {
+		publish(l, true);
 	}
 }
 

@@ -6,7 +6,9 @@
 # matches. Real backends, real clients (client.py, curl, ab), IPv4 and IPv6;
 # 50 MB up and down; a client that half-closes; the L7 step stopping under
 # load (its connections drain, new ones go DNAT: nothing fails); a hot
-# restart in the middle of a 50 MB download; ab -c 32 for 20,000 requests.
+# restart in the middle of a 50 MB download; a crash (kill -9), which ends
+# the relayed connections and no DNATed one; the limits (connections, head
+# size); ab -c 32 for 20,000 requests.
 # Checks are strings for sl_check to eval (expanded late, on purpose).
 # shellcheck disable=SC2016
 set -uo pipefail
@@ -18,6 +20,7 @@ SVC=backend.default
 MSVC=matcher.default
 VIP4_M=10.96.0.11
 VIP6_M=fd00::11
+VIP4_P=10.96.0.12
 DIR=$SL_TMP/istio
 HDR='canary: canary-tester'
 N_SPLIT=${SL_L7_N:-4000}
@@ -32,9 +35,9 @@ _ready() {
 }
 
 run_start() {
-	echo "--- sluice run started $(date +%T.%N)" >>"$SL_RUN_LOG"
+	echo "--- sluice run started $(date +%T.%N) $*" >>"$SL_RUN_LOG"
 	sl_bg SL_RUN_PID node "$SL_RUN_LOG" "$SLUICE" --pin-dir "$SL_PIN_DIR" run --config "$DIR" \
-		--iface c1
+		--iface c1 "$@"
 }
 
 # burst OUT N HOST [HEADER...]: N connections from the client, each one request.
@@ -42,8 +45,8 @@ burst() {
 	local out=$1 n=$2 host=$3 h=()
 	shift 3
 	for x in "$@"; do h+=(-H "$x"); done
-	sl_nsx client timeout 300 "$SL_PY" "$SL_E2E/client.py" burst --host "$host" -n "$n" -c 8 \
-		"${h[@]}" >"$out"
+	sl_nsx client timeout 300 "$SL_PY" "$SL_E2E/client.py" burst --host "$host" -n "$n" \
+		-c "${CONC:-8}" "${h[@]}" >"$out"
 }
 
 # all_on OUT SUBSET N: N responses, none failed, all from SUBSET.
@@ -64,7 +67,7 @@ cp "$SL_ROOT"/examples/istio/*.yaml "$SL_E2E"/l7/*.yaml "$DIR/"
 # 1. check: the header routes are enforced now, so nothing to warn about.
 out=$(sl_sluice check --config "$DIR" 2>&1)
 sl_check check-no-warning "$(tail -1 <<<"$out")" \
-	eval '! grep -q "warning" <<<"$out" && tail -1 <<<"$out" | grep -q "valid (2 services"'
+	eval '! grep -q "warning" <<<"$out" && tail -1 <<<"$out" | grep -q "valid (3 services"'
 
 SL_RUN_LOG=$SL_TMP/run.log
 run_start
@@ -175,7 +178,57 @@ sl_check listener-down-no-failure "$(sl_counts "$SL_TMP/load.json") errors $(sl_
 sl_check listener-down-dnat-fallback "l7_fallback +$(($(glob "$SL_TMP/s6.json" l7_fallback) - $(glob "$SL_TMP/s5.json" l7_fallback)))" \
 	eval '[ $(($(glob "$SL_TMP/s6.json" l7_fallback) - $(glob "$SL_TMP/s5.json" l7_fallback))) -gt 0 ]'
 
-# 10. ab -c 32, 20,000 requests with the header: none fails, all on v2.
+# 10. A crash: the relayed download breaks, the DNATed one goes on intact.
+run_start
+sl_wait_for 20 _ready || sl_die "sluice run did not come back"
+sl_bg dl_l7 client "$SL_TMP/dl_l7.log" curl -sS --max-time 60 --limit-rate 8M -H "$HDR" \
+	-o "$SL_TMP/dl_l7.bin" "http://$SL_VIP4/big?mb=20"
+sl_bg dl_nat client "$SL_TMP/dl_nat.log" curl -sS --max-time 60 --limit-rate 8M \
+	-o "$SL_TMP/dl_nat.bin" "http://$VIP4_P/big?mb=20"
+sleep 1
+sl_stop "$SL_RUN_PID" KILL
+SL_RUN_PID=
+sl_reap "$dl_l7" 60
+l7_rc=$?
+sl_reap "$dl_nat" 60
+nat_rc=$?
+want=$(sl_nsx client "$SL_PY" "$SL_E2E/client.py" bigsum 20)
+got=$(sha256sum <"$SL_TMP/dl_nat.bin" | cut -d' ' -f1)
+sl_check crash-dnat-download-intact "curl exit $nat_rc, sha256 ${got:0:16}.." \
+	eval '[ "$nat_rc" = 0 ] && [ "$got" = "$want" ]'
+sl_check crash-ends-relayed-download "curl exit $l7_rc ($(head -c 120 "$SL_TMP/dl_l7.log"))" \
+	test "$l7_rc" != 0
+
+# 11. Limits. Over --l7-max-conns the listeners leave sl_l7_listen and new
+# connections go DNAT (nothing refused); a head over --l7-head-max takes
+# the default route.
+run_start --l7-max-conns 4 --l7-head-max 4096
+sl_wait_for 20 _ready || sl_die "sluice run --l7-max-conns 4 did not start"
+sl_status "$SL_TMP/s9.json"
+sl_bg idle client "$SL_TMP/idle.log" "$SL_PY" -c '
+import socket, sys, time
+s = [socket.create_connection((sys.argv[1], 80)) for _ in range(4)]
+time.sleep(30)' "$SL_VIP4"
+_full() { sl_status "$SL_TMP/full.json" && [ "$(sl_jget "$SL_TMP/full.json" 'd["l7"]["listening"]["ipv4"]')" = False ]; }
+sl_wait_for 10 _full
+burst "$SL_TMP/over.json" 20 "$SL_VIP4" "$HDR"
+sl_status "$SL_TMP/s10.json"
+sl_check over-limit-goes-dnat "$(sl_counts "$SL_TMP/over.json"); over_limit $(l7c "$SL_TMP/s10.json" over_limit), l7_fallback +$(($(glob "$SL_TMP/s10.json" l7_fallback) - $(glob "$SL_TMP/s9.json" l7_fallback)))" \
+	eval '[ "$(sl_jget "$SL_TMP/over.json" "d[\"fail\"]")" = 0 ] && [ "$(l7c "$SL_TMP/s10.json" over_limit)" -ge 1 ] && [ $(($(glob "$SL_TMP/s10.json" l7_fallback) - $(glob "$SL_TMP/s9.json" l7_fallback))) = 20 ]'
+sl_stop "$idle" KILL
+_back() { sl_status "$SL_TMP/back.json" && [ "$(sl_jget "$SL_TMP/back.json" 'd["l7"]["listening"]["ipv4"]')" = True ]; }
+sl_wait_for 15 _back
+# two at a time: under the limit of four
+CONC=2 burst "$SL_TMP/under.json" 20 "$SL_VIP4" "$HDR"
+sl_check under-limit-header-again "$(sl_counts "$SL_TMP/under.json")" all_on "$SL_TMP/under.json" v2 20
+big=$(head -c 6000 /dev/zero | tr '\0' a)
+CONC=2 burst "$SL_TMP/bighead.json" 20 "$VIP4_M" "x-tester: alice" "x-pad: $big"
+sl_status "$SL_TMP/s11.json"
+sl_check head-too-big-default-route "$(sl_counts "$SL_TMP/bighead.json"); head_too_big +$(($(l7c "$SL_TMP/s11.json" head_too_big) - $(l7c "$SL_TMP/s10.json" head_too_big)))" \
+	eval 'all_on "$SL_TMP/bighead.json" v1 20 && [ $(($(l7c "$SL_TMP/s11.json" head_too_big) - $(l7c "$SL_TMP/s10.json" head_too_big))) = 20 ]'
+sl_stop "$SL_RUN_PID" TERM 15
+
+# 12. ab -c 32, 20,000 requests with the header: none fails, all on v2.
 run_start
 sl_wait_for 20 _ready || sl_die "sluice run did not come back"
 sl_status "$SL_TMP/s7.json"
