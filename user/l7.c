@@ -6,7 +6,8 @@
  *               consumed) until the request head is complete, too big,
  *               not HTTP, or late; then pick (l7_pick.h) and connect.
  *   CONNECTING  a non-blocking connect to the endpoint.
- *   RELAY       two pipes, one per direction, and splice(2) in and out.
+ *   RELAY       two pipes, one per direction, and splice(2) in and out,
+ *               both sockets edge-triggered (see relay()).
  *               A direction reads only when its pipe is empty, so what is
  *               in flight is bounded by the pipe and the socket buffers:
  *               a slow reader slows its writer (TCP backpressure), it
@@ -415,10 +416,17 @@ static int pump(struct sl_l7 *l, struct conn *c, int dir)
 	}
 }
 
-/* Level-triggered interest from what each direction waits for. */
+/*
+ * Both sockets stay registered edge-triggered for reading and writing, and
+ * every event of a connection pumps both directions until each waits for
+ * something (EAGAIN): no interest to keep in step, no epoll_ctl per state
+ * change, and no wake-ups for a condition that lasts (a peer's FIN while
+ * our pipe waits for a slow writer).
+ */
+#define RELAY_EVENTS (EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET)
+
 static void relay(struct sl_l7 *l, struct conn *c)
 {
-	uint32_t ev[2] = {0, 0};
 	int err, dir;
 
 	for (dir = C2B; dir <= B2C; dir++) {
@@ -433,21 +441,8 @@ static void relay(struct sl_l7 *l, struct conn *c)
 			return;
 		}
 	}
-	if (c->h[C2B].shut && c->h[B2C].shut) {
+	if (c->h[C2B].shut && c->h[B2C].shut)
 		conn_close(l, c, false);
-		return;
-	}
-	for (dir = C2B; dir <= B2C; dir++) {
-		const struct half *h = &c->h[dir];
-		int src = dir == C2B ? CLIENT : BACKEND;
-
-		if (h->in_pipe)
-			ev[!src] |= EPOLLOUT;
-		else if (!h->eof)
-			ev[src] |= EPOLLIN;
-	}
-	if (set_ev(l, c, CLIENT, ev[CLIENT]) || set_ev(l, c, BACKEND, ev[BACKEND]))
-		conn_close(l, c, true);
 }
 
 static int make_pipes(struct conn *c)
@@ -481,6 +476,10 @@ static void on_connected(struct sl_l7 *l, struct conn *c)
 	}
 	c->state = C_RELAY;
 	c->deadline = 0;
+	if (set_ev(l, c, CLIENT, RELAY_EVENTS) || set_ev(l, c, BACKEND, RELAY_EVENTS)) {
+		conn_close(l, c, true);
+		return;
+	}
 	relay(l, c);
 }
 
@@ -538,7 +537,7 @@ static void decide(struct sl_l7 *l, struct conn *c, const struct sl_http_head *h
 	c->state = C_CONNECTING;
 	c->deadline = now_ms() + l->o.connect_timeout_ms;
 	/* the client's bytes wait in its socket until the relay starts */
-	if (set_ev(l, c, CLIENT, 0) || add_fd(l, c, BACKEND, EPOLLOUT))
+	if (add_fd(l, c, BACKEND, EPOLLOUT))
 		conn_close(l, c, true);
 }
 
@@ -652,6 +651,8 @@ static void on_conn_event(struct sl_l7 *l, struct conn *c, int which, uint32_t e
 	case C_CONNECTING:
 		if (which == BACKEND)
 			on_connected(l, c);
+		else if (events & (EPOLLERR | EPOLLHUP))
+			conn_close(l, c, true); /* the client reset: no backend to bother */
 		break;
 	case C_RELAY:
 		if (events & EPOLLERR) {
@@ -950,12 +951,12 @@ static int resume_conns(struct sl_l7 *l)
 				on_head(l, c, 0);
 			break;
 		case C_CONNECTING:
-			err = add_fd(l, c, CLIENT, 0);
+			err = add_fd(l, c, CLIENT, EPOLLIN | EPOLLRDHUP | EPOLLET);
 			err = err ?: add_fd(l, c, BACKEND, EPOLLOUT);
 			break;
 		default:
-			err = add_fd(l, c, CLIENT, 0);
-			err = err ?: add_fd(l, c, BACKEND, 0);
+			err = add_fd(l, c, CLIENT, RELAY_EVENTS);
+			err = err ?: add_fd(l, c, BACKEND, RELAY_EVENTS);
 			if (!err)
 				relay(l, c);
 			break;
