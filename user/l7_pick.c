@@ -133,20 +133,19 @@ static int pick_route(const struct sl_maps *m, struct sl_l7_cache *cache,
 	return -1;
 }
 
-int sl_l7_pick(const struct sl_maps *m, struct sl_l7_cache *cache, const struct sl_l7_tuple *t,
-	       const struct sl_http_head *head, struct sl_l7_choice *out)
+static int pick_once(const struct sl_maps *m, struct sl_l7_cache *cache,
+		     const struct sl_l7_tuple *t, const struct sl_http_head *head,
+		     const struct sl_state *stp, struct sl_l7_choice *out)
 {
+	const struct sl_state st = *stp;
 	struct sl_svc_key k = {};
 	const struct sl_route *rt;
 	struct sl_service svc;
 	struct sl_endpoint ep;
-	struct sl_state st;
-	__u32 zero = 0, h, n, idx;
+	__u32 h, n, idx;
 	int r, s;
 
 	memset(out, 0, sizeof(*out));
-	if (bpf_map_lookup_elem(m->state, &zero, &st))
-		return -errno;
 	k.slot = st.active_slot;
 	memcpy(k.addr, t->daddr, 16);
 	k.port = t->dport;
@@ -183,4 +182,29 @@ int sl_l7_pick(const struct sl_maps *m, struct sl_l7_cache *cache, const struct 
 	memcpy(out->addr, ep.addr, 16);
 	out->port = ep.port ?: svc.target_port;
 	return SL_L7_PICK_OK;
+}
+
+/*
+ * A packet reads one slot under RCU; a reader in user space has no grace
+ * period to lean on, so it checks instead that no flip happened while it
+ * read (writers only ever touch the slot that is not active), and reads
+ * again if one did.
+ */
+int sl_l7_pick(const struct sl_maps *m, struct sl_l7_cache *cache, const struct sl_l7_tuple *t,
+	       const struct sl_http_head *head, struct sl_l7_choice *out)
+{
+	struct sl_state before, after;
+	__u32 zero = 0;
+	int res, tries;
+
+	for (tries = 0; tries < 4; tries++) {
+		if (bpf_map_lookup_elem(m->state, &zero, &before))
+			return -errno;
+		res = pick_once(m, cache, t, head, &before, out);
+		if (bpf_map_lookup_elem(m->state, &zero, &after))
+			return -errno;
+		if (after.generation == before.generation)
+			break;
+	}
+	return res;
 }
