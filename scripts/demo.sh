@@ -2,7 +2,9 @@
 # SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 # The canary walk, live: a client sends new connections to a VIP while the
 # backend's v2 goes 10% -> 50% -> 100% by editing the config file under a
-# running `sluice run`. Builds its own network namespaces and removes them
+# running `sluice run`; at 90/10 a header route is added for a while, and a
+# tester with `canary: canary-tester` reaches v2 every time (header routing,
+# through the L7 step) while everyone else keeps the split. Builds its own network namespaces and removes them
 # when done (also on Ctrl-C). Run with `sudo make demo`.
 #
 #   DEMO_N=1000   connections per step
@@ -74,7 +76,21 @@ sl_run_start "$CFG" c1 || { echo "sluice run failed to start:"; tail -n 20 "$SL_
 sed 's/^/    run: /' "$SL_RUN_LOG" | grep -v -- '---'
 step 90 10
 
-say "Editing the config: 50/50 (write a temp file, rename it over)"
+say "Adding a header route: 'canary: canary-tester' -> v2 (the L7 step decides)"
+gen=$(sl_generation)
+SL_CFG_HEADER_ROUTE=1 sl_config_swap "$CFG" 90 10
+sl_wait_for 10 eval '[ "$(sl_generation)" != "$gen" ]'
+sed -n '/routes:/,/split: {v2: 100}/p' "$CFG" | head -3 | sed 's/^/    /'
+sl_nsx client "$SL_PY" "$SL_E2E/client.py" burst --host "$SL_VIP4" -n 200 -c 4 \
+	-H 'canary: canary-tester' >"$SL_TMP/tester.json"
+echo "  what the tester saw (200 new connections, each with the header):"
+bars "$SL_TMP/tester.json"
+sl_burst client "$SL_VIP4" "$N" "$SL_TMP/burst.json" 4
+echo "  everyone else meanwhile ($N new connections, no header):"
+bars "$SL_TMP/burst.json"
+sl_sluice status | sed -n '/^l7/,$p' | sed 's/^/    /'
+
+say "Editing the config: 50/50, header route gone (write a temp file, rename it over)"
 sl_config_swap "$CFG" 50 50
 step 50 50
 

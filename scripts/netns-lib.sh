@@ -322,11 +322,14 @@ sl_start_backends() {
 
 # sl_config FILE W1 W2 [AFFINITY]: the test service, default route split
 # v1:W1 v2:W2 (a zero weight leaves the subset out of the split). The
-# labelled frontend v2 (client2) always goes to v2.
+# labelled frontend v2 (client2) always goes to v2. With SL_CFG_HEADER_ROUTE
+# set, `canary: canary-tester` goes to v2 too (header routing: the L7 step).
 sl_config() {
-	local file=$1 w1=$2 w2=$3 aff=${4:-connection} split=
+	local file=$1 w1=$2 w2=$3 aff=${4:-connection} split= hdr=
 	[ "$w1" != 0 ] && split="v1: $w1"
 	[ "$w2" != 0 ] && split="${split:+$split, }v2: $w2"
+	[ -n "${SL_CFG_HEADER_ROUTE:-}" ] &&
+		hdr=$'      - match: {headers: {canary: {exact: canary-tester}}}\n        split: {v2: 100}\n'
 	cat >"$file" <<EOF
 # sluice end-to-end test config (generated)
 services:
@@ -340,7 +343,7 @@ services:
       v1: {endpoints: [10.0.1.10, 10.0.1.11, "fd00:1::10", "fd00:1::11"]}
       v2: {endpoints: [10.0.2.10, "fd00:2::10"]}
     routes:
-      - match: {sourceLabels: {app: frontend, version: v2}}
+${hdr}      - match: {sourceLabels: {app: frontend, version: v2}}
         split: {v2: 100}
       - split: {$split}
 workloads:
