@@ -15,7 +15,59 @@
 #include "status_json.h"
 #include "tables.h"
 
-static void print_text(const struct sl_status *st, char ifs[][IF_NAMESIZE], int n_ifs)
+/* Each line of a route's HTTP match, under the route. */
+static void print_http_match(const struct sl_maps *m, const struct sl_route *r)
+{
+	struct sl_l7_spec spec;
+	const char *p = sl_route_http_match(m, r, &spec), *nl;
+
+	if (!p)
+		return;
+	if (!*p)
+		printf("        (any HTTP request)\n");
+	for (; *p; p = *nl ? nl + 1 : nl) {
+		nl = strchrnul(p, '\n');
+		printf("        %.*s\n", (int)(nl - p), p);
+	}
+}
+
+static const char *yes_no(bool b)
+{
+	return b ? "yes" : "no";
+}
+
+static void print_l7(const struct sl_status *st, const struct sl_l7_view *v)
+{
+	bool v4 = v->listening[SL_L7_LISTEN_INET], v6 = v->listening[SL_L7_LISTEN_INET6];
+	const char *note = "";
+	char buf[160];
+	int k;
+
+	/* without a listener, sl_ingress splits by weight: say so where it shows */
+	if (v->n_services && !v4 && !v6)
+		note = "  [none: connections go by weight, HTTP routes unused]";
+	else if (v->n_services && (!v4 || !v6))
+		note = !v4 ? "  [IPv4 connections go by weight, HTTP routes unused]"
+			   : "  [IPv6 connections go by weight, HTTP routes unused]";
+	printf("\nl7: %zu service%s with HTTP routes\n", v->n_services,
+	       v->n_services == 1 ? "" : "s");
+	printf("  listeners: ipv4 %s, ipv6 %s%s\n", yes_no(v4), yes_no(v6), note);
+	if (v->route_err)
+		printf("  policy route: cannot query: %s\n", strerror(-v->route_err));
+	else
+		printf("  policy route: %s\n", sl_policy_route_str(&v->route, buf, sizeof(buf)));
+	printf("  lookup link: %s\n", !v->link_pinned ? "not pinned"
+				      : v->link_here
+					  ? "pinned, attached to this network namespace"
+					  : "pinned, not attached to this network namespace");
+	printf("  counters:");
+	for (k = 0; k < SL_L7_C_MAX; k++)
+		printf(" %s=%llu", sl_l7_counter_name(k), (unsigned long long)st->l7[k]);
+	printf("\n");
+}
+
+static void print_text(const struct sl_status *st, const struct sl_maps *m,
+		       const struct sl_l7_view *l7, char ifs[][IF_NAMESIZE], int n_ifs)
 {
 	time_t t = st->state.applied_ns / 1000000000ULL;
 	char when[64] = "never", buf[80];
@@ -49,6 +101,7 @@ static void print_text(const struct sl_status *st, char ifs[][IF_NAMESIZE], int 
 			for (j = 0; j < s->n_subsets; j++)
 				printf(" %s=%u", s->subsets[j].name, s->routes[k].weight[j]);
 			printf("%s\n", sl_route_note(&s->routes[k]));
+			print_http_match(m, &s->routes[k]);
 		}
 		printf("  %-10s %7s %9s %9s %7s %10s %12s %10s %12s %7s  %s\n", "SUBSET", "WEIGHT",
 		       "OPENED", "CLOSED", "ACTIVE", "PKTS_IN", "BYTES_IN", "PKTS_OUT", "BYTES_OUT",
@@ -77,6 +130,7 @@ static void print_text(const struct sl_status *st, char ifs[][IF_NAMESIZE], int 
 	for (k = 0; k < SL_G_MAX; k++)
 		printf(" %s=%llu", sl_global_name(k), (unsigned long long)st->global[k]);
 	printf("\n");
+	print_l7(st, l7);
 }
 
 static int open_maps(struct sl_maps *maps)
@@ -93,6 +147,7 @@ int cmd_status(int argc, char **argv)
 {
 	char ifs[256][IF_NAMESIZE];
 	struct sl_maps maps = {};
+	struct sl_l7_view l7;
 	struct sl_status st;
 	int err, n_ifs;
 	size_t i;
@@ -113,8 +168,9 @@ int cmd_status(int argc, char **argv)
 	n_ifs = sl_dp_attached(cli.pin_dir, ifs, 256);
 	if (n_ifs < 0)
 		n_ifs = 0;
+	sl_l7_view_read(&l7, &maps, cli.pin_dir, &st);
 	if (cli.json) {
-		json_object *o = sl_status_json(&st);
+		json_object *o = sl_status_json(&st, &maps, &l7);
 		json_object *ia = json_object_new_array();
 
 		for (i = 0; i < (size_t)n_ifs; i++)
@@ -122,7 +178,7 @@ int cmd_status(int argc, char **argv)
 		json_object_object_add(o, "interfaces", ia);
 		sl_json_print(o);
 	} else {
-		print_text(&st, ifs, n_ifs);
+		print_text(&st, &maps, &l7, ifs, n_ifs);
 	}
 	sl_status_free(&st);
 	sl_maps_close(&maps);

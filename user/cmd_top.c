@@ -326,8 +326,10 @@ static int render(struct top_screen *scr, const struct top_ctx *c)
 		 (uint64_t)cur->state.generation, when, ct);
 	if (prev && dt > 0) {
 		line_set(&scr->head[1], TOP_PLAIN,
-			 "datapath/s: new %s  established %s  reply %s  pass %s  dropped %s",
+			 "datapath/s: new %s  l7 %s  established %s  reply %s  pass %s  dropped %s",
 			 human(b[0], 16, global_rate(prev, cur, SL_G_NEW_CONN, dt), false),
+			 /* new connections handed to the L7 step: not in "new" */
+			 human(b[5], 16, global_rate(prev, cur, SL_G_L7_LOCAL, dt), false),
 			 human(b[1], 16, global_rate(prev, cur, SL_G_ESTABLISHED, dt), false),
 			 human(b[2], 16, global_rate(prev, cur, SL_G_REPLY, dt), false),
 			 human(b[3], 16, global_rate(prev, cur, SL_G_PASS, dt), false),

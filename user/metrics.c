@@ -37,7 +37,6 @@
 #include "status_json.h"
 #include "tables.h"
 
-
 #define CONTENT_PROM "text/plain; version=0.0.4; charset=utf-8"
 #define CONTENT_JSON "application/json"
 #define CONTENT_HTML "text/html; charset=utf-8"
@@ -50,6 +49,7 @@ struct sl_metrics {
 	struct MHD_Daemon *d;
 	struct sl_maps maps;
 	bool have_maps;
+	char pin_dir[256]; /* for the sk_lookup link's pin in /api/v1/stats */
 	atomic_uint_fast64_t reloads_ok;
 	atomic_uint_fast64_t reloads_failed;
 	atomic_uint_fast64_t last_ok_ms;
@@ -318,6 +318,49 @@ static void header(FILE *f, const char *name, const char *type, const char *help
 	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
+/*
+ * The L7 step's counters (header routing), one family each:
+ * sluice_l7_NAME_total for NAME in `sluice status -j`'s l7.counters, and
+ * the gauge of connections it holds.
+ */
+static const char *const l7_help[SL_L7_C_MAX] = {
+    [SL_L7_C_ACCEPTED] = "Connections the L7 step accepted from its listeners.",
+    [SL_L7_C_ACTIVE] = "Connections the L7 step holds now: reading the request head, "
+		       "connecting or relaying.",
+    [SL_L7_C_HEADER_ROUTE] = "Connections decided by a route that matches on the HTTP request.",
+    [SL_L7_C_DEFAULT_ROUTE] = "Connections decided by a route without HTTP matches.",
+    [SL_L7_C_HEAD_TOO_BIG] = "Connections whose request head did not end within the limit "
+			     "(decided without HTTP matches).",
+    [SL_L7_C_NOT_HTTP] = "Connections that did not start with an HTTP/1.x request "
+			 "(decided without HTTP matches).",
+    [SL_L7_C_HEAD_TIMEOUT] = "Connections whose request head did not come in time "
+			     "(decided without HTTP matches).",
+    [SL_L7_C_NO_ROUTE] = "Connections no route matched, or whose subset had no endpoint: reset.",
+    [SL_L7_C_CONNECT_FAILED] = "Connections whose backend refused or did not answer: reset.",
+    [SL_L7_C_OVER_LIMIT] = "Times the L7 step reached its connection limit and left new "
+			   "connections to the kernel's weighted split.",
+    [SL_L7_C_HANDED_OVER] = "Connections passed to a successor (hot restart).",
+    [SL_L7_C_TAKEN_OVER] = "Connections received from a predecessor (hot restart).",
+};
+
+static void write_l7(FILE *f, const struct sl_status *st)
+{
+	char name[64];
+	int i;
+
+	for (i = 0; i < SL_L7_C_MAX; i++) {
+		bool gauge = i == SL_L7_C_ACTIVE;
+
+		if (gauge)
+			snprintf(name, sizeof(name), "sluice_l7_connections_active");
+		else
+			snprintf(name, sizeof(name), "sluice_l7_%s_total", sl_l7_counter_name(i));
+		header(f, name, gauge ? "gauge" : "counter",
+		       l7_help[i] ? l7_help[i] : "A counter of the L7 step.");
+		fprintf(f, "%s %" PRIu64 "\n", name, st->l7[i]);
+	}
+}
+
 static void sluice_labels(FILE *f, const struct svc_id *id, const char *subset)
 {
 	put_label(f, true, "service", id->name);
@@ -461,6 +504,7 @@ int sl_metrics_write(FILE *f, const struct sl_status *st, const struct sl_metric
 		put_label(f, true, "event", sl_global_name(i));
 		fprintf(f, "} %" PRIu64 "\n", st->global[i]);
 	}
+	write_l7(f, st);
 	header(f, "sluice_config_generation", "gauge",
 	       "Generation of the configuration in force (0: none yet).");
 	fprintf(f, "sluice_config_generation %" PRIu64 "\n", (uint64_t)st->state.generation);
@@ -564,6 +608,7 @@ static enum MHD_Result serve_stats(struct sl_metrics *m, struct MHD_Connection *
 {
 	struct sl_metrics_reloads r;
 	json_object *o, *rl;
+	struct sl_l7_view l7;
 	struct sl_status st;
 	const char *s;
 	char *body;
@@ -574,7 +619,8 @@ static enum MHD_Result serve_stats(struct sl_metrics *m, struct MHD_Connection *
 	if (err)
 		return reply_error(conn, err);
 	reloads(m, &r);
-	o = sl_status_json(&st);
+	sl_l7_view_read(&l7, &m->maps, m->pin_dir, &st);
+	o = sl_status_json(&st, &m->maps, &l7);
 	sl_status_free(&st);
 	/* Counting conntrack walks the whole map: not on every poll. */
 	json_object_object_del(o, "conntrack_entries");
@@ -679,6 +725,7 @@ int sl_metrics_start(struct sl_metrics *m, const char *pin_dir)
 	if (err)
 		return err;
 	m->have_maps = true;
+	snprintf(m->pin_dir, sizeof(m->pin_dir), "%s", pin_dir);
 	if (m->addr.ss.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
 	m->d = MHD_start_daemon(flags, 0, NULL, NULL, handle, m, MHD_OPTION_LISTEN_SOCKET, m->lfd,

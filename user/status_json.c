@@ -4,9 +4,14 @@
  * metrics server's /api/v1/stats and anything else that shows it.
  */
 #include <inttypes.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
 
 #include "status_json.h"
 
@@ -51,13 +56,119 @@ const char *sl_route_match(const struct sl_route *r, char *buf, size_t len)
 	return buf[0] ? buf : "(default)";
 }
 
+bool sl_route_enforced(const struct sl_route *r)
+{
+	return !(r->flags & SL_ROUTE_NEEDS_L7) || r->l7_spec;
+}
+
 const char *sl_route_note(const struct sl_route *r)
 {
+	if (!sl_route_enforced(r))
+		return "  [not enforced: matches on queryParams or scheme; never matched]";
 	if (r->flags & SL_ROUTE_NEEDS_L7)
-		return "  [not enforced: matches on the HTTP request; skipped]";
+		return "  [http: decided per connection by the L7 step]";
 	if (r->flags & SL_ROUTE_OVERRIDDEN)
 		return "  [overridden by `sluice weights`]";
 	return "";
+}
+
+const char *sl_route_http_match(const struct sl_maps *m, const struct sl_route *r,
+				struct sl_l7_spec *buf)
+{
+	if (!m || m->l7_specs < 0 || !(r->flags & SL_ROUTE_NEEDS_L7) || !r->l7_spec ||
+	    bpf_map_lookup_elem(m->l7_specs, &r->l7_spec, buf))
+		return NULL;
+	buf->text[sizeof(buf->text) - 1] = 0;
+	return buf->text;
+}
+
+/*
+ * Would header routing take this service's connections: an HTTP match
+ * sluice evaluates, and a TCP port to carry it. (The service's flags in
+ * status come from whichever of its keys was read first, a UDP one
+ * perhaps, so SL_SVC_L7 is not asked.)
+ */
+static bool l7_service(const struct sl_status_service *s)
+{
+	bool http = false, tcp = false;
+	size_t i;
+
+	for (i = 0; i < s->n_routes; i++)
+		http |= (s->routes[i].flags & SL_ROUTE_NEEDS_L7) && s->routes[i].l7_spec;
+	for (i = 0; i < s->n_ports; i++)
+		tcp |= s->ports[i].proto == IPPROTO_TCP;
+	return http && tcp;
+}
+
+/* Is this link (the pinned sk_lookup one) attached to the network namespace we are in? */
+static bool link_in_this_netns(int fd)
+{
+	struct bpf_link_info info = {};
+	__u32 len = sizeof(info);
+	struct stat ns;
+
+	if (bpf_obj_get_info_by_fd(fd, &info, &len) || stat("/proc/self/ns/net", &ns))
+		return false;
+	return info.type == BPF_LINK_TYPE_NETNS && info.netns.attach_type == BPF_SK_LOOKUP &&
+	       info.netns.netns_ino == ns.st_ino;
+}
+
+void sl_l7_view_read(struct sl_l7_view *v, const struct sl_maps *m, const char *pin_dir,
+		     const struct sl_status *st)
+{
+	char path[PATH_MAX];
+	__u32 i;
+	int fd;
+
+	memset(v, 0, sizeof(*v));
+	for (i = 0; i < SL_L7_LISTEN_MAX; i++) {
+		/* a sockmap with 8-byte values answers with the socket's cookie */
+		__u64 cookie;
+
+		v->listening[i] =
+		    m->l7_listen >= 0 && !bpf_map_lookup_elem(m->l7_listen, &i, &cookie);
+	}
+	v->route_err = sl_policy_route_query(&v->route);
+	if (v->route_err)
+		memset(&v->route, 0, sizeof(v->route));
+	snprintf(path, sizeof(path), "%s/%s", pin_dir, SL_LINK_L7_LOOKUP);
+	fd = bpf_obj_get(path);
+	if (fd >= 0) {
+		v->link_pinned = true;
+		v->link_here = link_in_this_netns(fd);
+		close(fd);
+	}
+	for (i = 0; i < st->n_services; i++)
+		v->n_services += l7_service(&st->services[i]);
+}
+
+static json_object *l7_json(const struct sl_status *st, const struct sl_l7_view *v)
+{
+	json_object *o = json_object_new_object(), *ls = json_object_new_object();
+	json_object *c = json_object_new_object(), *pr = NULL;
+	int i;
+
+	json_object_object_add(ls, "ipv4",
+			       json_object_new_boolean(v->listening[SL_L7_LISTEN_INET]));
+	json_object_object_add(ls, "ipv6",
+			       json_object_new_boolean(v->listening[SL_L7_LISTEN_INET6]));
+	/* null: could not be asked, which is not the same as absent */
+	if (!v->route_err) {
+		pr = json_object_new_object();
+		json_object_object_add(pr, "ipv4_rule", json_object_new_boolean(v->route.rule4));
+		json_object_object_add(pr, "ipv4_route", json_object_new_boolean(v->route.route4));
+		json_object_object_add(pr, "ipv6_rule", json_object_new_boolean(v->route.rule6));
+		json_object_object_add(pr, "ipv6_route", json_object_new_boolean(v->route.route6));
+	}
+	for (i = 0; i < SL_L7_C_MAX; i++)
+		json_object_object_add(c, sl_l7_counter_name(i), json_object_new_uint64(st->l7[i]));
+	json_object_object_add(o, "services", json_object_new_int64(v->n_services));
+	json_object_object_add(o, "listening", ls);
+	json_object_object_add(o, "policy_route", pr);
+	json_object_object_add(o, "lookup_link", json_object_new_boolean(v->link_pinned));
+	json_object_object_add(o, "lookup_link_here", json_object_new_boolean(v->link_here));
+	json_object_object_add(o, "counters", c);
+	return o;
 }
 
 static json_object *subset_json(const struct sl_status_subset *s)
@@ -101,8 +212,10 @@ static json_object *subset_json(const struct sl_status_subset *s)
 	return o;
 }
 
-static json_object *service_json(const struct sl_status_service *s)
+static json_object *service_json(const struct sl_status_service *s, const struct sl_maps *maps)
 {
+	struct sl_l7_spec spec;
+	const char *text;
 	json_object *o = json_object_new_object(), *ports = json_object_new_array(),
 		    *routes = json_object_new_array(), *subsets = json_object_new_array();
 	char buf[64];
@@ -136,9 +249,19 @@ static json_object *service_json(const struct sl_status_service *s)
 			if (s->routes[i].flags & match_names[j].flag)
 				json_object_array_add(m,
 						      json_object_new_string(match_names[j].name));
-		json_object_object_add(
-		    r, "enforced",
-		    json_object_new_boolean(!(s->routes[i].flags & SL_ROUTE_NEEDS_L7)));
+		json_object_object_add(r, "enforced",
+				       json_object_new_boolean(sl_route_enforced(&s->routes[i])));
+		text = sl_route_http_match(maps, &s->routes[i], &spec);
+		if (text) {
+			size_t n = strlen(text);
+
+			/* the spec's last line end is optional: not part of the match */
+			n -= n && text[n - 1] == '\n';
+			json_object_object_add(r, "http_match",
+					       json_object_new_string_len(text, n));
+		} else {
+			json_object_object_add(r, "http_match", NULL);
+		}
 		for (j = 0; j < s->n_subsets; j++)
 			json_object_object_add(w, s->subsets[j].name,
 					       json_object_new_int64(s->routes[i].weight[j]));
@@ -160,14 +283,15 @@ static json_object *service_json(const struct sl_status_service *s)
 	return o;
 }
 
-json_object *sl_status_json(const struct sl_status *st)
+json_object *sl_status_json(const struct sl_status *st, const struct sl_maps *m,
+			    const struct sl_l7_view *l7)
 {
 	json_object *o = json_object_new_object(), *svcs = json_object_new_array();
 	json_object *g = json_object_new_object();
 	size_t i;
 
 	for (i = 0; i < st->n_services; i++)
-		json_object_array_add(svcs, service_json(&st->services[i]));
+		json_object_array_add(svcs, service_json(&st->services[i], m));
 	for (i = 0; i < SL_G_MAX; i++)
 		json_object_object_add(g, sl_global_name(i), json_object_new_uint64(st->global[i]));
 	json_object_object_add(o, "generation", json_object_new_uint64(st->state.generation));
@@ -176,5 +300,7 @@ json_object *sl_status_json(const struct sl_status *st)
 	json_object_object_add(o, "conntrack_entries", json_object_new_int64(st->ct_entries));
 	json_object_object_add(o, "datapath", g);
 	json_object_object_add(o, "services", svcs);
+	if (l7)
+		json_object_object_add(o, "l7", l7_json(st, l7));
 	return o;
 }

@@ -10,6 +10,11 @@
     jtool.py weights FILE SVC       "v1=90 v2=10" from `sluice -j status`
     jtool.py counter FILE SVC SUBSET FIELD
                                     one counter of one subset (0 if absent)
+    jtool.py metrics-l7 METRICS STATUS
+                                    the L7 step's counters and the datapath
+                                    events of /metrics (text format) against
+                                    `sluice -j status`: "N equal", or the
+                                    differences and exit 1
     jtool.py table FILE [FILE_BEFORE]
                                     human table of `sluice -j status` counters,
                                     as deltas when FILE_BEFORE is given
@@ -55,6 +60,32 @@ COUNTERS = ("connections_opened", "connections_closed", "packets_in", "bytes_in"
             "packets_out", "bytes_out", "backend_resets")
 
 
+def prom_samples(path):
+    """{(name, labels as text): value} of a text exposition; comments skipped."""
+    out = {}
+    for line in open(path):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        key, _, val = line.rpartition(" ")
+        name, _, labels = key.partition("{")
+        out[(name, labels.rstrip("}"))] = float(val)
+    return out
+
+
+def metrics_l7(prom, st):
+    """Differences between /metrics and status for the L7 and datapath counters."""
+    want = {}
+    for name, v in st["l7"]["counters"].items():
+        metric = "sluice_l7_connections_active" if name == "active" else "sluice_l7_%s_total" % name
+        want[(metric, "")] = v
+    for name, v in st["datapath"].items():
+        want[("sluice_datapath_events_total", 'event="%s"' % name)] = v
+    bad = ["%s{%s}: metrics %s, status %s" % (k[0], k[1], prom.get(k), v)
+           for k, v in sorted(want.items()) if prom.get(k) != float(v)]
+    return bad, len(want)
+
+
 def main(argv):
     cmd = argv[1]
     if cmd == "get":
@@ -77,6 +108,10 @@ def main(argv):
     elif cmd == "counter":
         sub = subset(load(argv[2]), argv[3], argv[4]) or {}
         print(int(sub.get(argv[5], 0) or 0))
+    elif cmd == "metrics-l7":
+        bad, n = metrics_l7(prom_samples(argv[2]), load(argv[3]))
+        print("; ".join(bad[:6]) if bad else "%d equal" % n)
+        return 1 if bad else 0
     elif cmd == "table":
         st = load(argv[2])
         before = load(argv[3]) if len(argv) > 3 else {}

@@ -5,7 +5,7 @@
 # (0 ok, 1 invalid, 2 system) and "Error: ..." / {"error": ...}; `weights`,
 # `check`, `apply` and `status` in their good and bad cases; what bpftool
 # shows of the pins (BTF-formatted, named), who may read the pins, and
-# `sluice down` removing everything.
+# `sluice down` removing everything (pins, filters, the policy route).
 # Checks are strings for sl_check to eval (expanded late, on purpose); helpers
 # run through sl_check and sl_wait_for.
 # shellcheck disable=SC2016,SC2034,SC2317
@@ -98,6 +98,12 @@ sl_check status-text-routes "$(grep -E '^ +[0-9]+ ' "$OUT" | tr -s ' ' | tr '\n'
 	eval 'grep -Eq "^ +0 sourceLabels +v1=0 v2=100$" "$OUT" && grep -Eq "^ +1 \(default\) +v1=90 v2=10$" "$OUT"'
 sl_check status-text-datapath "$(grep -E '^datapath' "$OUT" | head -c 120)" \
 	grep -Eq "^datapath: pass=[0-9]+ new_conn=$N_CONN " "$OUT"
+# Header routing's parts are there even with no HTTP route to use them.
+sl_check status-text-l7 "$(sed -n '/^l7:/,$p' "$OUT" | tr -s ' ' | tr '\n' ';' | head -c 300)" \
+	eval 'grep -qx "l7: 0 services with HTTP routes" "$OUT" && grep -qx "  listeners: ipv4 yes, ipv6 yes" "$OUT" &&
+		grep -Eq "^  policy route: fwmark 0x5c0000/0xff0000 -> table 1473 \(local\): " "$OUT" &&
+		grep -qx "  lookup link: pinned, attached to this network namespace" "$OUT" &&
+		grep -Eq "^  counters: accepted=0 active=0 header_route=0 " "$OUT"'
 
 x sl_sluice -j status
 cp "$OUT" "$SL_TMP/status.json"
@@ -113,6 +119,12 @@ assert len(svc) == 1, "service backend not listed once: %r" % [s.get("name") for
 s = svc[0]
 for k in ("name", "affinity", "overridden", "ports", "routes", "subsets"):
     assert k in s, "services[].%s missing" % k
+for r in s["routes"]:
+    assert r["enforced"] is True and r["http_match"] is None, "route %r" % r
+l7 = d["l7"]
+assert l7["services"] == 0 and l7["listening"] == {"ipv4": True, "ipv6": True}, l7
+assert l7["policy_route"] == {"ipv4_rule": True, "ipv4_route": True, "ipv6_rule": True, "ipv6_route": True}, l7
+assert l7["lookup_link"] is True and l7["counters"]["accepted"] == 0, l7
 assert s["affinity"] == "connection" and s["overridden"] is False, (s["affinity"], s["overridden"])
 ports = sorted((p["vip"], p["port"], p["protocol"]) for p in s["ports"])
 assert ports == sorted([("10.96.0.10", 80, "TCP"), ("10.96.0.10", 53, "UDP"),
@@ -400,8 +412,19 @@ x sl_sluice -j status
 sl_check status-after-run-exit "$(res 100)" \
 	eval '[ "$RC" = 0 ] && [ -n "$(sl_nsx node tc filter show dev c1 ingress)" ]'
 
+# policy_route_rules: sluice's fwmark rules in the node, both families.
+policy_route_rules() {
+	{ sl_nsx node ip -4 rule show; sl_nsx node ip -6 rule show; } | grep -c "fwmark 0x5c0000/0xff0000 lookup 1473"
+}
+policy_route_routes() {
+	{ sl_nsx node ip -4 route show table 1473; sl_nsx node ip -6 route show table 1473; } 2>/dev/null | grep -c "^local "
+}
+sl_check policy-route-before-down "rules $(policy_route_rules), routes $(policy_route_routes)" \
+	eval '[ "$(policy_route_rules)" = 2 ] && [ "$(policy_route_routes)" = 2 ]'
 x sl_sluice down
 sl_check down "$(res)" test "$RC" = 0
+sl_check down-removes-policy-route "rules $(policy_route_rules), routes $(policy_route_routes)" \
+	eval '[ "$(policy_route_rules)" = 0 ] && [ "$(policy_route_routes)" = 0 ]'
 left=$(ls -A "$PIN" 2>/dev/null | tr '\n' ' ')
 sl_check down-removes-pins "left in $PIN: ${left:-nothing}; dir $([ -e "$PIN" ] && echo present || echo gone)" \
 	test ! -e "$PIN"
@@ -411,7 +434,7 @@ sl_check down-removes-filters "ingress: ${ing:-empty}; egress: ${egr:-empty}" te
 x sl_sluice status
 sl_check status-after-down "$(res)" eval '[ "$RC" = 2 ] && grep -q "^Error: sluice is not loaded" "$ERR"'
 x sl_sluice -j down
-sl_check down-again "$(res)" eval '[ "$RC" = 0 ] && py "assert load(1) == {\"down\": True}" "$OUT" >/dev/null'
+sl_check down-again "$(res)" eval '[ "$RC" = 0 ] && py "assert load(1) == {\"down\": True, \"policy_route_removed\": False}" "$OUT" >/dev/null'
 
 sl_check_csum
 sl_finish

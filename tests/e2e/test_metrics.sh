@@ -210,6 +210,20 @@ sl_check metrics-reloads "$(grep -E '^sluice_(config_reloads_total|config_last|b
 	 grep -Eq "^sluice_config_last_reload_success_timestamp_seconds 1[0-9]{9}\.[0-9]{3}$" "$SL_TMP/m1.txt" &&
 	 grep -Eq "^sluice_build_info\{version=\"[^\"]+\"\} 1$" "$SL_TMP/m1.txt"'
 sl_check no-istio-by-default "" eval '! grep -q "^istio_" "$SL_TMP/m1.txt"'
+# The L7 step's counters and the datapath events (header routing's among
+# them) say what status says; scraped again until nothing moved in between.
+_l7_equal() {
+	_scrape "http://$ADDR/metrics" "$SL_TMP/m1l7.txt" && sl_status "$SL_TMP/s1l7.json" &&
+		$SL_PY "$SL_E2E/jtool.py" metrics-l7 "$SL_TMP/m1l7.txt" "$SL_TMP/s1l7.json"
+}
+sl_wait_for 5 _l7_equal
+sl_check metrics-l7-equal-status "$($SL_PY "$SL_E2E/jtool.py" metrics-l7 "$SL_TMP/m1l7.txt" "$SL_TMP/s1l7.json")" \
+	_quiet $SL_PY "$SL_E2E/jtool.py" metrics-l7 "$SL_TMP/m1l7.txt" "$SL_TMP/s1l7.json"
+sl_check metrics-l7-types "$(grep -c '^# TYPE sluice_l7_' "$SL_TMP/m1.txt") sluice_l7_ families; $(grep '^# TYPE sluice_l7_connections_active' "$SL_TMP/m1.txt")" \
+	eval '[ "$(grep -c "^# TYPE sluice_l7_.*_total counter$" "$SL_TMP/m1.txt")" = 11 ] &&
+	 grep -q "^# TYPE sluice_l7_connections_active gauge$" "$SL_TMP/m1.txt" &&
+	 [ "$(grep -c "^# HELP sluice_l7_" "$SL_TMP/m1.txt")" = 12 ] &&
+	 grep -q "^sluice_datapath_events_total{event=\"l7_local\"} " "$SL_TMP/m1.txt"'
 
 # A rejected config counts as a failure, and changes nothing.
 cp "$CFG" "$SL_TMP/good.yaml"
@@ -232,6 +246,16 @@ ok = abs(d[\"time_ms\"] - int(sys.argv[2])) < 10000 and d[\"reloads\"][\"success
      and d[\"reloads\"][\"failure\"] == 1 and [s[\"name\"] for s in d[\"services\"]] == [\"backend\"] \
      and \"connections_opened\" in d[\"services\"][0][\"subsets\"][0]
 sys.exit(0 if ok else 1)" "$SL_TMP/stats.json" "$now_ms"'
+# ... with header routing's parts, as `status -j` has them.
+sl_check api-stats-l7 "$(sl_jget "$SL_TMP/stats.json" 'd.get("l7")')" \
+	$SL_PY -c '
+import json, sys
+d, st = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
+l7 = d["l7"]
+ok = sorted(l7) == sorted(st["l7"]) and sorted(l7["counters"]) == sorted(st["l7"]["counters"]) \
+     and l7["listening"] == {"ipv4": True, "ipv6": True} and l7["lookup_link"] is True \
+     and all("enforced" in r and "http_match" in r for s in d["services"] for r in s["routes"])
+sys.exit(0 if ok else 1)' "$SL_TMP/stats.json" "$SL_TMP/s1l7.json"
 _scrape "http://$ADDR/" "$SL_TMP/index.html"
 sl_check dashboard "$(wc -c <"$SL_TMP/index.html") bytes, $(grep -i '^content-type' "$SL_TMP/index.html.h" | tr -d '\r')" \
 	eval 'grep -qi "^content-type: text/html" "$SL_TMP/index.html.h" && [ -s "$SL_TMP/index.html" ]'
