@@ -926,8 +926,25 @@ static int handoff_take(struct sl_l7 *l)
 	}
 	close(s);
 	if (err) {
+		/*
+		 * The predecessor keeps these (it carries on without an
+		 * acknowledgement): close our copies, quietly. No reset, no
+		 * counting: the connections are alive, and not ours.
+		 */
+		while ((c = l->conns)) {
+			l->conns = c->next;
+			for (i = 0; i < 2; i++) {
+				close_fd(&c->fd[i]);
+				close_fd(&c->h[i].pr);
+				close_fd(&c->h[i].pw);
+			}
+			free(c);
+		}
+		l->n_conns = 0;
+		for (i = 0; i < SL_L7_LISTEN_MAX; i++)
+			close_fd(&l->lfd[i]);
 		pr_warn("l7: taking over from the running sluice failed after %zu connections: "
-			"%s; starting afresh\n",
+			"%s; it keeps them, and new ones come here\n",
 			got, strerror(-err));
 		return err;
 	}
@@ -1121,7 +1138,6 @@ int sl_l7_start(const struct sl_maps *maps, const struct sl_l7_opts *o, struct s
 	struct epoll_event e = {.events = EPOLLIN};
 	struct sl_l7 *l;
 	int i, err;
-	bool taken = false;
 
 	*out = NULL;
 	l = calloc(1, sizeof(*l));
@@ -1148,22 +1164,10 @@ int sl_l7_start(const struct sl_maps *maps, const struct sl_l7_opts *o, struct s
 		goto fail;
 	}
 
-	if (l->o.handoff_path) {
-		err = handoff_take(l);
-		if (!err)
-			taken = true;
-		else if (err != -ENOENT)
-			pr_warn("l7: no hand-over (%s)\n", strerror(-err));
-	}
-	if (!taken) {
-		struct conn *c;
-
-		/* a crashed predecessor's connections died with it */
-		while ((c = l->conns))
-			conn_close(l, c, true);
-		free_dead(l);
+	err = l->o.handoff_path ? handoff_take(l) : -ENOENT;
+	/* nobody to take over from: what a predecessor relayed died with it */
+	if (err == -ENOENT)
 		__atomic_store_n(&l->cnt->c[SL_L7_C_ACTIVE], 0, __ATOMIC_RELAXED);
-	}
 	for (i = 0; i < SL_L7_LISTEN_MAX; i++) {
 		if (l->lfd[i] < 0) {
 			err = open_listener(i == SL_L7_LISTEN_INET6 ? AF_INET6 : AF_INET);

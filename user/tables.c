@@ -1320,6 +1320,8 @@ int sl_tables_read_status(const struct sl_maps *m, struct sl_status *st)
 					goto fail;
 			}
 		}
+		/* SL_SVC_L7 is per key (TCP ports only): the service has it if any key does */
+		ss->flags |= v.flags;
 		err = add_port(ss, &k, &v);
 		for (j = 0; !err && j < ss->n_subsets; j++)
 			err = add_endpoints(m, &ss->subsets[j], v.ep_base[j], v.ep_count[j]);
