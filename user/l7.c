@@ -7,7 +7,7 @@
  *               not HTTP, or late; then pick (l7_pick.h) and connect.
  *   CONNECTING  a non-blocking connect to the endpoint.
  *   RELAY       two pipes, one per direction, and splice(2) in and out,
- *               both sockets edge-triggered (see relay()).
+ *               both sockets edge-triggered (see l7_internal.h).
  *               A direction reads only when its pipe is empty, so what is
  *               in flight is bounded by the pipe and the socket buffers:
  *               a slow reader slows its writer (TCP backpressure), it
@@ -16,106 +16,29 @@
  * Counters go into the same rows the kernel counts in (sl_l7_stats is an
  * mmapable array, atomic adds) so status and metrics show one picture.
  *
- * Hot restart: a successor connects to the hand-over socket and receives
- * the listeners and every connection, each as its file descriptors (the
- * sockets and the pipes with whatever bytes they hold) plus its state, over
- * SCM_RIGHTS. Nothing is re-read or re-sent; the relay goes on from where
- * it stopped.
+ * Hot restart: l7_handoff.c.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <linux/tcp.h>
-#include <poll.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 #include <arpa/inet.h>
-#include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
 
 #include <bpf/bpf.h>
 
-#include "l7.h"
+#include "l7_internal.h"
 #include "l7_match.h"
-#include "l7_pick.h"
 #include "log.h"
 
-enum cstate { C_HEAD = 0, C_CONNECTING, C_RELAY };
-enum { C2B = 0, B2C = 1 };
-enum { CLIENT = 0, BACKEND = 1 };
-
-struct half {
-	int pr, pw;	/* the pipe */
-	size_t in_pipe; /* bytes in it */
-	bool eof;	/* read 0 from the source */
-	bool shut;	/* shutdown(SHUT_WR) done on the destination */
-};
-
-struct conn;
-
-/* What an epoll event is about: a connection's socket, or one of ours. */
-struct ref {
-	struct conn *c; /* NULL: listener, hand-over socket or wake-up */
-	int which;
-};
-
-struct conn {
-	struct conn *prev, *next;
-	enum cstate state;
-	bool dead; /* closed while events of this batch may still name it */
-	int fd[2]; /* CLIENT, BACKEND */
-	uint32_t ev[2];
-	struct ref ref[2];
-	struct half h[2];
-	uint32_t subset_id;
-	uint64_t deadline; /* ms, CLOCK_MONOTONIC; 0: none */
-	struct sl_l7_tuple t;
-};
-
-/* Exact HTTP codes, summed here and written to sl_l7_codes now and then. */
-#define CODE_PENDING 256
-
-struct sl_l7 {
-	struct sl_maps m;
-	struct sl_l7_opts o;
-	int ep, wake, done;
-	int lfd[SL_L7_LISTEN_MAX];
-	int hfd;
-	struct ref lref[SL_L7_LISTEN_MAX], href, wref;
-	pthread_t th;
-	bool th_started;
-	struct sl_stats *stats; /* mmap of sl_l7_stats */
-	size_t stats_len;
-	struct sl_l7_counters *cnt; /* mmap of sl_l7_counters */
-	size_t cnt_len;
-	struct sl_l7_cache *cache;
-	struct conn *conns, *dead;
-	size_t n_conns;
-	bool published; /* listeners in sl_l7_listen */
-	bool handed_over;
-	bool stopping;
-	/* sl_l7_drain(): CLOCK_MONOTONIC ms to give up at; 0: stop at once */
-	uint64_t drain_until;
-	bool draining;
-	uint64_t limit_said; /* when the limit was last logged */
-	char *buf; /* head_max bytes of peeked request */
-	struct {
-		struct sl_http_code_key k;
-		uint64_t n;
-	} codes[CODE_PENDING];
-	size_t n_codes;
-	uint64_t codes_flushed;
-};
-
-static uint64_t now_ms(void)
+uint64_t l7_now_ms(void)
 {
 	struct timespec ts;
 
@@ -125,7 +48,7 @@ static uint64_t now_ms(void)
 
 /* ---- counters ---- */
 
-static void count(struct sl_l7 *l, int idx, int64_t d)
+void l7_count(struct sl_l7 *l, int idx, int64_t d)
 {
 	__atomic_fetch_add(&l->cnt->c[idx], (uint64_t)d, __ATOMIC_RELAXED);
 }
@@ -134,8 +57,6 @@ static struct sl_stats *row(struct sl_l7 *l, uint32_t subset_id)
 {
 	return subset_id < SL_MAX_SUBSET_IDS ? &l->stats[subset_id] : NULL;
 }
-
-#define ADD(field, v) __atomic_fetch_add(&(field), (uint64_t)(v), __ATOMIC_RELAXED)
 
 static void flush_codes(struct sl_l7 *l)
 {
@@ -149,7 +70,7 @@ static void flush_codes(struct sl_l7 *l)
 		bpf_map_update_elem(l->m.l7_codes, &l->codes[i].k, &v, BPF_ANY);
 	}
 	l->n_codes = 0;
-	l->codes_flushed = now_ms();
+	l->codes_flushed = l7_now_ms();
 }
 
 /*
@@ -165,8 +86,8 @@ static void count_status(struct sl_l7 *l, struct conn *c)
 
 	if (!st || recv(c->fd[BACKEND], s, sizeof(s), MSG_PEEK | MSG_DONTWAIT) != sizeof(s))
 		return;
-	if (memcmp(s, "HTTP/1.", 7) || (s[7] != '0' && s[7] != '1') || s[8] != ' ' ||
-	    s[9] < '1' || s[9] > '5' || s[10] < '0' || s[10] > '9' || s[11] < '0' || s[11] > '9')
+	if (memcmp(s, "HTTP/1.", 7) || (s[7] != '0' && s[7] != '1') || s[8] != ' ' || s[9] < '1' ||
+	    s[9] > '5' || s[10] < '0' || s[10] > '9' || s[11] < '0' || s[11] > '9')
 		return;
 	code = (s[9] - '0') * 100 + (s[10] - '0') * 10 + (s[11] - '0');
 	ADD(st->http_responses[s[9] - '1'], 1);
@@ -251,7 +172,7 @@ static int set_ev(struct sl_l7 *l, struct conn *c, int which, uint32_t ev)
 	return 0;
 }
 
-static int add_fd(struct sl_l7 *l, struct conn *c, int which, uint32_t ev)
+int l7_add_fd(struct sl_l7 *l, struct conn *c, int which, uint32_t ev)
 {
 	struct epoll_event e = {.events = ev, .data.ptr = &c->ref[which]};
 
@@ -261,7 +182,7 @@ static int add_fd(struct sl_l7 *l, struct conn *c, int which, uint32_t ev)
 	return 0;
 }
 
-static struct conn *conn_new(struct sl_l7 *l)
+struct conn *l7_conn_new(struct sl_l7 *l)
 {
 	struct conn *c = calloc(1, sizeof(*c));
 	int i;
@@ -282,7 +203,7 @@ static struct conn *conn_new(struct sl_l7 *l)
 	return c;
 }
 
-static void close_fd(int *fd)
+void l7_close_fd(int *fd)
 {
 	if (*fd >= 0)
 		close(*fd);
@@ -305,7 +226,7 @@ static void check_limit(struct sl_l7 *l);
  * socket's TCP_INFO gives the packets it carried, for the kernel-style
  * packet counters.
  */
-static void conn_close(struct sl_l7 *l, struct conn *c, bool reset)
+void l7_conn_close(struct sl_l7 *l, struct conn *c, bool reset)
 {
 	struct sl_stats *st = row(l, c->subset_id);
 	struct tcp_info ti;
@@ -326,11 +247,11 @@ static void conn_close(struct sl_l7 *l, struct conn *c, bool reset)
 		rst(c->fd[BACKEND]);
 	}
 	for (i = 0; i < 2; i++) {
-		close_fd(&c->fd[i]);
-		close_fd(&c->h[i].pr);
-		close_fd(&c->h[i].pw);
+		l7_close_fd(&c->fd[i]);
+		l7_close_fd(&c->h[i].pr);
+		l7_close_fd(&c->h[i].pw);
 	}
-	count(l, SL_L7_C_ACTIVE, -1);
+	l7_count(l, SL_L7_C_ACTIVE, -1);
 	c->dead = true;
 	if (c->prev)
 		c->prev->next = c->next;
@@ -357,9 +278,9 @@ static void check_limit(struct sl_l7 *l)
 
 	if (l->published && l->n_conns >= l->o.max_conns) {
 		publish(l, false);
-		count(l, SL_L7_C_OVER_LIMIT, 1);
+		l7_count(l, SL_L7_C_OVER_LIMIT, 1);
 		/* said once a minute at most: at the limit this flaps */
-		now = now_ms();
+		now = l7_now_ms();
 		if (!l->limit_said || now - l->limit_said >= 60000) {
 			l->limit_said = now;
 			pr_warn("l7: %zu connections relayed, the limit (--l7-max-conns): new ones "
@@ -416,16 +337,7 @@ static int pump(struct sl_l7 *l, struct conn *c, int dir)
 	}
 }
 
-/*
- * Both sockets stay registered edge-triggered for reading and writing, and
- * every event of a connection pumps both directions until each waits for
- * something (EAGAIN): no interest to keep in step, no epoll_ctl per state
- * change, and no wake-ups for a condition that lasts (a peer's FIN while
- * our pipe waits for a slow writer).
- */
-#define RELAY_EVENTS (EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET)
-
-static void relay(struct sl_l7 *l, struct conn *c)
+void l7_relay(struct sl_l7 *l, struct conn *c)
 {
 	int err, dir;
 
@@ -437,12 +349,12 @@ static void relay(struct sl_l7 *l, struct conn *c)
 			/* a reset from the backend counts as the kernel counts it */
 			if (st && (err == -ECONNRESET || err == -EPIPE) && dir == B2C)
 				ADD(st->backend_resets, 1);
-			conn_close(l, c, true);
+			l7_conn_close(l, c, true);
 			return;
 		}
 	}
 	if (c->h[C2B].shut && c->h[B2C].shut)
-		conn_close(l, c, false);
+		l7_conn_close(l, c, false);
 }
 
 static int make_pipes(struct conn *c)
@@ -465,22 +377,22 @@ static void on_connected(struct sl_l7 *l, struct conn *c)
 
 	if (getsockopt(c->fd[BACKEND], SOL_SOCKET, SO_ERROR, &soerr, &len) || soerr) {
 		pr_debug("l7: connect to the backend failed: %s\n", strerror(soerr ?: errno));
-		count(l, SL_L7_C_CONNECT_FAILED, 1);
-		conn_close(l, c, true);
+		l7_count(l, SL_L7_C_CONNECT_FAILED, 1);
+		l7_conn_close(l, c, true);
 		return;
 	}
 	setsockopt(c->fd[BACKEND], IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	if (make_pipes(c)) {
-		conn_close(l, c, true);
+		l7_conn_close(l, c, true);
 		return;
 	}
 	c->state = C_RELAY;
 	c->deadline = 0;
 	if (set_ev(l, c, CLIENT, RELAY_EVENTS) || set_ev(l, c, BACKEND, RELAY_EVENTS)) {
-		conn_close(l, c, true);
+		l7_conn_close(l, c, true);
 		return;
 	}
-	relay(l, c);
+	l7_relay(l, c);
 }
 
 /* The head is in (or will not come): choose, count, connect. */
@@ -493,16 +405,16 @@ static void decide(struct sl_l7 *l, struct conn *c, const struct sl_http_head *h
 	int res, fd;
 
 	if (why >= 0)
-		count(l, why, 1);
+		l7_count(l, why, 1);
 	res = sl_l7_pick(&l->m, l->cache, &c->t, head, &ch);
 	if (res == SL_L7_PICK_NO_ENDPOINT && (st = row(l, ch.subset_id)))
 		ADD(st->no_endpoint, 1);
 	if (res != SL_L7_PICK_OK) {
-		count(l, SL_L7_C_NO_ROUTE, 1);
-		conn_close(l, c, true);
+		l7_count(l, SL_L7_C_NO_ROUTE, 1);
+		l7_conn_close(l, c, true);
 		return;
 	}
-	count(l, ch.header_route ? SL_L7_C_HEADER_ROUTE : SL_L7_C_DEFAULT_ROUTE, 1);
+	l7_count(l, ch.header_route ? SL_L7_C_HEADER_ROUTE : SL_L7_C_DEFAULT_ROUTE, 1);
 	c->subset_id = ch.subset_id;
 	st = row(l, ch.subset_id);
 	if (st)
@@ -525,23 +437,23 @@ static void decide(struct sl_l7 *l, struct conn *c, const struct sl_http_head *h
 	}
 	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
-		conn_close(l, c, true);
+		l7_conn_close(l, c, true);
 		return;
 	}
 	c->fd[BACKEND] = fd;
 	if (connect(fd, (struct sockaddr *)&ss, alen) && errno != EINPROGRESS) {
-		count(l, SL_L7_C_CONNECT_FAILED, 1);
-		conn_close(l, c, true);
+		l7_count(l, SL_L7_C_CONNECT_FAILED, 1);
+		l7_conn_close(l, c, true);
 		return;
 	}
 	c->state = C_CONNECTING;
-	c->deadline = now_ms() + l->o.connect_timeout_ms;
+	c->deadline = l7_now_ms() + l->o.connect_timeout_ms;
 	/* the client's bytes wait in its socket until the relay starts */
-	if (add_fd(l, c, BACKEND, EPOLLOUT))
-		conn_close(l, c, true);
+	if (l7_add_fd(l, c, BACKEND, EPOLLOUT))
+		l7_conn_close(l, c, true);
 }
 
-static void on_head(struct sl_l7 *l, struct conn *c, uint32_t events)
+void l7_on_head(struct sl_l7 *l, struct conn *c, uint32_t events)
 {
 	struct sl_http_head head;
 	ssize_t n;
@@ -552,7 +464,7 @@ static void on_head(struct sl_l7 *l, struct conn *c, uint32_t events)
 		return;
 	if (n <= 0) {
 		/* gone before it asked anything: nothing to route */
-		conn_close(l, c, n < 0);
+		l7_conn_close(l, c, n < 0);
 		return;
 	}
 	res = sl_http_parse_head(l->buf, n, &head);
@@ -601,25 +513,26 @@ static void accept_all(struct sl_l7 *l, int i)
 	int fd, one = 1;
 
 	while ((fd = accept4(l->lfd[i], NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
-		c = conn_new(l);
+		c = l7_conn_new(l);
 		if (!c) {
 			rst(fd);
 			close(fd);
 			continue;
 		}
 		c->fd[CLIENT] = fd;
-		count(l, SL_L7_C_ACCEPTED, 1);
-		count(l, SL_L7_C_ACTIVE, 1);
+		l7_count(l, SL_L7_C_ACCEPTED, 1);
+		l7_count(l, SL_L7_C_ACTIVE, 1);
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-		c->deadline = now_ms() + l->o.head_timeout_ms;
+		c->deadline = l7_now_ms() + l->o.head_timeout_ms;
 		/* edge-triggered: peeked bytes stay readable, only new ones wake us */
-		if (tuple_of(fd, &c->t) || add_fd(l, c, CLIENT, EPOLLIN | EPOLLRDHUP | EPOLLET)) {
-			conn_close(l, c, true);
+		if (tuple_of(fd, &c->t) ||
+		    l7_add_fd(l, c, CLIENT, EPOLLIN | EPOLLRDHUP | EPOLLET)) {
+			l7_conn_close(l, c, true);
 			continue;
 		}
 		check_limit(l);
 		/* the request often comes with the handshake's last ACK */
-		on_head(l, c, 0);
+		l7_on_head(l, c, 0);
 	}
 }
 
@@ -634,8 +547,8 @@ static void timeouts(struct sl_l7 *l, uint64_t now)
 		if (c->state == C_HEAD) {
 			decide(l, c, NULL, SL_L7_C_HEAD_TIMEOUT);
 		} else if (c->state == C_CONNECTING) {
-			count(l, SL_L7_C_CONNECT_FAILED, 1);
-			conn_close(l, c, true);
+			l7_count(l, SL_L7_C_CONNECT_FAILED, 1);
+			l7_conn_close(l, c, true);
 		}
 	}
 }
@@ -646,13 +559,13 @@ static void on_conn_event(struct sl_l7 *l, struct conn *c, int which, uint32_t e
 		return;
 	switch (c->state) {
 	case C_HEAD:
-		on_head(l, c, events);
+		l7_on_head(l, c, events);
 		break;
 	case C_CONNECTING:
 		if (which == BACKEND)
 			on_connected(l, c);
 		else if (events & (EPOLLERR | EPOLLHUP))
-			conn_close(l, c, true); /* the client reset: no backend to bother */
+			l7_conn_close(l, c, true); /* the client reset: no backend to bother */
 		break;
 	case C_RELAY:
 		if (events & EPOLLERR) {
@@ -662,360 +575,12 @@ static void on_conn_event(struct sl_l7 *l, struct conn *c, int which, uint32_t e
 			getsockopt(c->fd[which], SOL_SOCKET, SO_ERROR, &soerr, &len);
 			if (which == BACKEND && soerr == ECONNRESET && row(l, c->subset_id))
 				ADD(row(l, c->subset_id)->backend_resets, 1);
-			conn_close(l, c, true);
+			l7_conn_close(l, c, true);
 			break;
 		}
-		relay(l, c);
+		l7_relay(l, c);
 		break;
 	}
-}
-
-/* ---- hot restart ---- */
-
-#define HO_MAGIC   0x534c484f /* "SLHO" */
-#define HO_VERSION 1
-
-enum ho_type { HO_HELLO = 1, HO_LISTENERS, HO_CONN, HO_END, HO_ACK };
-
-/* One message; its descriptors ride along as SCM_RIGHTS. */
-struct ho_msg {
-	uint32_t magic;
-	uint16_t version;
-	uint16_t type;
-	uint32_t nfds;
-	uint32_t state;
-	uint32_t subset_id;
-	uint32_t listen_mask; /* HO_LISTENERS: which families follow, in order */
-	uint8_t eof[2], shut[2];
-	uint32_t pid;
-	uint64_t in_pipe[2];
-	int64_t deadline_in; /* ms left; 0: none */
-	struct sl_l7_tuple t;
-};
-
-#define HO_MAX_FDS 6
-
-static int ho_send(int s, const struct ho_msg *m, const int *fds, int nfds)
-{
-	char cbuf[CMSG_SPACE(sizeof(int) * HO_MAX_FDS)] = {};
-	struct iovec iov = {.iov_base = (void *)m, .iov_len = sizeof(*m)};
-	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
-	struct cmsghdr *cm;
-
-	if (nfds) {
-		mh.msg_control = cbuf;
-		mh.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
-		cm = CMSG_FIRSTHDR(&mh);
-		cm->cmsg_level = SOL_SOCKET;
-		cm->cmsg_type = SCM_RIGHTS;
-		cm->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
-		memcpy(CMSG_DATA(cm), fds, sizeof(int) * nfds);
-	}
-	if (sendmsg(s, &mh, MSG_NOSIGNAL) != sizeof(*m))
-		return errno ? -errno : -EIO;
-	return 0;
-}
-
-static int ho_recv(int s, struct ho_msg *m, int *fds, int *nfds)
-{
-	char cbuf[CMSG_SPACE(sizeof(int) * HO_MAX_FDS)];
-	struct iovec iov = {.iov_base = m, .iov_len = sizeof(*m)};
-	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
-			    .msg_controllen = sizeof(cbuf)};
-	struct cmsghdr *cm;
-	ssize_t n;
-
-	*nfds = 0;
-	n = recvmsg(s, &mh, MSG_CMSG_CLOEXEC);
-	if (n < 0)
-		return -errno;
-	for (cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm))
-		if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS) {
-			int k = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-
-			memcpy(fds + *nfds, CMSG_DATA(cm), sizeof(int) * k);
-			*nfds += k;
-		}
-	if (n != sizeof(*m) || m->magic != HO_MAGIC || m->version != HO_VERSION ||
-	    (mh.msg_flags & MSG_CTRUNC) || m->nfds != (uint32_t)*nfds) {
-		while (*nfds)
-			close(fds[--*nfds]);
-		return n == 0 ? -ECONNRESET : -EPROTO;
-	}
-	return 0;
-}
-
-static void set_timeouts(int s, int ms)
-{
-	struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
-
-	setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	setsockopt(s, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-}
-
-/* Predecessor: a successor asked. Everything goes, or nothing does. */
-static void handoff_serve(struct sl_l7 *l)
-{
-	struct ho_msg m = {.magic = HO_MAGIC, .version = HO_VERSION};
-	struct ucred cr;
-	socklen_t len = sizeof(cr);
-	int s, fds[HO_MAX_FDS], nfds, i, err;
-	uint64_t now = now_ms();
-	size_t sent = 0;
-	struct conn *c;
-
-	s = accept4(l->hfd, NULL, NULL, SOCK_CLOEXEC);
-	if (s < 0)
-		return;
-	/* the socket file is root's 0600 already; the peer must be us, too */
-	if (getsockopt(s, SOL_SOCKET, SO_PEERCRED, &cr, &len) || cr.uid != geteuid()) {
-		pr_warn("l7: hand-over refused to pid %d (uid %d)\n", (int)cr.pid, (int)cr.uid);
-		close(s);
-		return;
-	}
-	set_timeouts(s, 5000);
-	err = ho_recv(s, &m, fds, &nfds);
-	if (err || m.type != HO_HELLO) {
-		close(s);
-		return;
-	}
-	pr_info("l7: handing over to pid %u: %zu connections\n", m.pid, l->n_conns);
-
-	for (i = 0; i < SL_L7_LISTEN_MAX; i++)
-		if (l->lfd[i] >= 0)
-			epoll_ctl(l->ep, EPOLL_CTL_DEL, l->lfd[i], NULL);
-	memset(&m, 0, sizeof(m));
-	m.magic = HO_MAGIC;
-	m.version = HO_VERSION;
-	m.type = HO_LISTENERS;
-	for (i = 0, nfds = 0; i < SL_L7_LISTEN_MAX; i++)
-		if (l->lfd[i] >= 0) {
-			m.listen_mask |= 1U << i;
-			fds[nfds++] = l->lfd[i];
-		}
-	m.nfds = nfds;
-	err = ho_send(s, &m, fds, nfds);
-	for (c = l->conns; c && !err; c = c->next, sent++) {
-		memset(&m, 0, sizeof(m));
-		m.magic = HO_MAGIC;
-		m.version = HO_VERSION;
-		m.type = HO_CONN;
-		m.state = c->state;
-		m.subset_id = c->subset_id;
-		m.t = c->t;
-		m.deadline_in = c->deadline ? (int64_t)(c->deadline - now) : 0;
-		nfds = 0;
-		fds[nfds++] = c->fd[CLIENT];
-		if (c->state != C_HEAD)
-			fds[nfds++] = c->fd[BACKEND];
-		if (c->state == C_RELAY)
-			for (i = 0; i < 2; i++) {
-				fds[nfds++] = c->h[i].pr;
-				fds[nfds++] = c->h[i].pw;
-				m.in_pipe[i] = c->h[i].in_pipe;
-				m.eof[i] = c->h[i].eof;
-				m.shut[i] = c->h[i].shut;
-			}
-		m.nfds = nfds;
-		err = ho_send(s, &m, fds, nfds);
-	}
-	if (!err) {
-		memset(&m, 0, sizeof(m));
-		m.magic = HO_MAGIC;
-		m.version = HO_VERSION;
-		m.type = HO_END;
-		err = ho_send(s, &m, NULL, 0);
-	}
-	err = err ?: ho_recv(s, &m, fds, &nfds);
-	if (!err && m.type != HO_ACK)
-		err = -EPROTO;
-	close(s);
-	if (err) {
-		/* the successor is gone: what it got died with it; carry on */
-		pr_warn("l7: hand-over failed after %zu connections: %s; keeping them\n", sent,
-			strerror(-err));
-		for (i = 0; i < SL_L7_LISTEN_MAX; i++)
-			if (l->lfd[i] >= 0) {
-				struct epoll_event e = {.events = EPOLLIN, .data.ptr = &l->lref[i]};
-
-				epoll_ctl(l->ep, EPOLL_CTL_ADD, l->lfd[i], &e);
-			}
-		return;
-	}
-	/* Ours are copies now: closing them leaves the successor's open. */
-	count(l, SL_L7_C_HANDED_OVER, sent);
-	while ((c = l->conns)) {
-		l->conns = c->next;
-		for (i = 0; i < 2; i++) {
-			close_fd(&c->fd[i]);
-			close_fd(&c->h[i].pr);
-			close_fd(&c->h[i].pw);
-		}
-		free(c);
-	}
-	l->n_conns = 0;
-	for (i = 0; i < SL_L7_LISTEN_MAX; i++)
-		close_fd(&l->lfd[i]);
-	close_fd(&l->hfd);
-	l->handed_over = true;
-	pr_info("l7: handed over %zu connections\n", sent);
-}
-
-/* Successor: 0 with everything taken, -ENOENT when nobody is there. */
-static int handoff_take(struct sl_l7 *l)
-{
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	struct ho_msg m = {.magic = HO_MAGIC, .version = HO_VERSION, .type = HO_HELLO};
-	int s, fds[HO_MAX_FDS], nfds, i, k, err;
-	uint64_t now = now_ms();
-	size_t got = 0;
-	struct conn *c;
-
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", l->o.handoff_path);
-	s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-	if (s < 0)
-		return -errno;
-	if (connect(s, (struct sockaddr *)&sa, sizeof(sa))) {
-		err = -errno;
-		close(s);
-		/* no file, or a file nobody listens on (a predecessor that crashed) */
-		return err == -ENOENT || err == -ECONNREFUSED ? -ENOENT : err;
-	}
-	set_timeouts(s, 10000);
-	m.pid = getpid();
-	err = ho_send(s, &m, NULL, 0);
-	while (!err) {
-		err = ho_recv(s, &m, fds, &nfds);
-		if (err)
-			break;
-		if (m.type == HO_END)
-			break;
-		if (m.type == HO_LISTENERS) {
-			for (i = 0, k = 0; i < SL_L7_LISTEN_MAX; i++)
-				if ((m.listen_mask & (1U << i)) && k < nfds)
-					l->lfd[i] = fds[k++];
-			continue;
-		}
-		if (m.type != HO_CONN || !(c = conn_new(l))) {
-			while (nfds)
-				close(fds[--nfds]);
-			err = m.type != HO_CONN ? -EPROTO : -ENOMEM;
-			break;
-		}
-		c->state = m.state;
-		c->subset_id = m.subset_id;
-		c->t = m.t;
-		c->deadline = m.deadline_in ? now + (m.deadline_in > 0 ? m.deadline_in : 0) : 0;
-		c->fd[CLIENT] = fds[0];
-		if (nfds > 1)
-			c->fd[BACKEND] = fds[1];
-		if (nfds == HO_MAX_FDS)
-			for (i = 0; i < 2; i++) {
-				c->h[i].pr = fds[2 + 2 * i];
-				c->h[i].pw = fds[3 + 2 * i];
-				c->h[i].in_pipe = m.in_pipe[i];
-				c->h[i].eof = m.eof[i];
-				c->h[i].shut = m.shut[i];
-			}
-		got++;
-	}
-	if (!err) {
-		m = (struct ho_msg){.magic = HO_MAGIC, .version = HO_VERSION, .type = HO_ACK};
-		/* if it is gone now, it is gone with nothing of ours: go on */
-		ho_send(s, &m, NULL, 0);
-	}
-	close(s);
-	if (err) {
-		/*
-		 * The predecessor keeps these (it carries on without an
-		 * acknowledgement): close our copies, quietly. No reset, no
-		 * counting: the connections are alive, and not ours.
-		 */
-		while ((c = l->conns)) {
-			l->conns = c->next;
-			for (i = 0; i < 2; i++) {
-				close_fd(&c->fd[i]);
-				close_fd(&c->h[i].pr);
-				close_fd(&c->h[i].pw);
-			}
-			free(c);
-		}
-		l->n_conns = 0;
-		for (i = 0; i < SL_L7_LISTEN_MAX; i++)
-			close_fd(&l->lfd[i]);
-		pr_warn("l7: taking over from the running sluice failed after %zu connections: "
-			"%s; it keeps them, and new ones come here\n",
-			got, strerror(-err));
-		return err;
-	}
-	count(l, SL_L7_C_TAKEN_OVER, got);
-	pr_info("l7: took over %zu relayed connections\n", got);
-	return 0;
-}
-
-/* Register what was taken over and get it moving again. */
-static int resume_conns(struct sl_l7 *l)
-{
-	struct conn *c, *next;
-	int err;
-
-	for (c = l->conns; c; c = next) {
-		next = c->next;
-		switch (c->state) {
-		case C_HEAD:
-			err = add_fd(l, c, CLIENT, EPOLLIN | EPOLLRDHUP | EPOLLET);
-			if (!err)
-				on_head(l, c, 0);
-			break;
-		case C_CONNECTING:
-			err = add_fd(l, c, CLIENT, EPOLLIN | EPOLLRDHUP | EPOLLET);
-			err = err ?: add_fd(l, c, BACKEND, EPOLLOUT);
-			break;
-		default:
-			err = add_fd(l, c, CLIENT, RELAY_EVENTS);
-			err = err ?: add_fd(l, c, BACKEND, RELAY_EVENTS);
-			if (!err)
-				relay(l, c);
-			break;
-		}
-		if (err)
-			conn_close(l, c, true);
-	}
-	return 0;
-}
-
-static int open_handoff(struct sl_l7 *l)
-{
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	char dir[sizeof(sa.sun_path)], *slash;
-	mode_t old;
-	int fd, err;
-
-	if (strlen(l->o.handoff_path) >= sizeof(sa.sun_path))
-		return -ENAMETOOLONG;
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", l->o.handoff_path);
-	snprintf(dir, sizeof(dir), "%s", l->o.handoff_path);
-	slash = strrchr(dir, '/');
-	if (slash && slash != dir) {
-		*slash = 0;
-		if (mkdir(dir, 0700) && errno != EEXIST)
-			return -errno;
-	}
-	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	unlink(sa.sun_path);
-	/* whoever can connect gets every relayed socket: owner only */
-	old = umask(0177);
-	err = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
-	umask(old);
-	if (err || listen(fd, 4)) {
-		err = -errno;
-		close(fd);
-		return err;
-	}
-	l->hfd = fd;
-	return 0;
 }
 
 /* ---- the thread ---- */
@@ -1034,7 +599,7 @@ static void *l7_main(void *arg)
 {
 	struct sl_l7 *l = arg;
 	struct epoll_event evs[64];
-	uint64_t last_tick = now_ms();
+	uint64_t last_tick = l7_now_ms();
 	int n, i;
 
 	for (;;) {
@@ -1066,7 +631,7 @@ static void *l7_main(void *arg)
 				continue;
 			}
 			if (r == &l->href) {
-				handoff_serve(l);
+				l7_handoff_serve(l);
 				if (l->handed_over) {
 					flush_codes(l);
 					eventfd_write(l->done, 1);
@@ -1081,7 +646,7 @@ static void *l7_main(void *arg)
 			on_conn_event(l, r->c, r->which, evs[i].events);
 		}
 		free_dead(l);
-		now = now_ms();
+		now = l7_now_ms();
 		if (l->n_codes && (now - l->codes_flushed >= 100 || n == 0))
 			flush_codes(l);
 		if (now - last_tick >= 250) {
@@ -1164,7 +729,7 @@ int sl_l7_start(const struct sl_maps *maps, const struct sl_l7_opts *o, struct s
 		goto fail;
 	}
 
-	err = l->o.handoff_path ? handoff_take(l) : -ENOENT;
+	err = l->o.handoff_path ? l7_handoff_take(l) : -ENOENT;
 	/* nobody to take over from: what a predecessor relayed died with it */
 	if (err == -ENOENT)
 		__atomic_store_n(&l->cnt->c[SL_L7_C_ACTIVE], 0, __ATOMIC_RELAXED);
@@ -1189,7 +754,7 @@ int sl_l7_start(const struct sl_maps *maps, const struct sl_l7_opts *o, struct s
 			goto fail;
 		}
 	}
-	resume_conns(l);
+	l7_resume_conns(l);
 	free_dead(l);
 	err = publish(l, l->n_conns < l->o.max_conns);
 	if (err) {
@@ -1198,10 +763,10 @@ int sl_l7_start(const struct sl_maps *maps, const struct sl_l7_opts *o, struct s
 		goto fail;
 	}
 	if (l->o.handoff_path) {
-		err = open_handoff(l);
+		err = l7_open_handoff(l);
 		if (err) {
-			pr_warn("l7: no hot restart: cannot listen on %s: %s\n",
-				l->o.handoff_path, strerror(-err));
+			pr_warn("l7: no hot restart: cannot listen on %s: %s\n", l->o.handoff_path,
+				strerror(-err));
 		} else {
 			l->href = (struct ref){.which = -1};
 			e.data.ptr = &l->href;
@@ -1229,7 +794,7 @@ void sl_l7_drain(struct sl_l7 *l, unsigned int ms)
 {
 	if (!l || !l->th_started)
 		return;
-	__atomic_store_n(&l->drain_until, now_ms() + (ms ?: 1), __ATOMIC_RELEASE);
+	__atomic_store_n(&l->drain_until, l7_now_ms() + (ms ?: 1), __ATOMIC_RELEASE);
 	eventfd_write(l->wake, 1);
 	pthread_join(l->th, NULL);
 	l->th_started = false;
@@ -1261,17 +826,17 @@ void sl_l7_stop(struct sl_l7 *l)
 	if (!l->handed_over && l->cnt)
 		flush_codes(l);
 	while ((c = l->conns))
-		conn_close(l, c, true);
+		l7_conn_close(l, c, true);
 	free_dead(l);
 	for (i = 0; i < SL_L7_LISTEN_MAX; i++)
-		close_fd(&l->lfd[i]);
+		l7_close_fd(&l->lfd[i]);
 	if (l->hfd >= 0) {
-		close_fd(&l->hfd);
+		l7_close_fd(&l->hfd);
 		unlink(l->o.handoff_path);
 	}
-	close_fd(&l->ep);
-	close_fd(&l->wake);
-	close_fd(&l->done);
+	l7_close_fd(&l->ep);
+	l7_close_fd(&l->wake);
+	l7_close_fd(&l->done);
 	if (l->stats)
 		munmap(l->stats, l->stats_len);
 	if (l->cnt)

@@ -15,8 +15,8 @@
 struct sl_l7_opts {
 	/* unix socket for hot restart; NULL: no hand-over either way */
 	const char *handoff_path;
-	unsigned int max_conns;	    /* relayed at once; then new ones go DNAT */
-	unsigned int head_max;	    /* bytes of request head read at most */
+	unsigned int max_conns; /* relayed at once; then new ones go DNAT */
+	unsigned int head_max;	/* bytes of request head read at most */
 	unsigned int head_timeout_ms;
 	unsigned int connect_timeout_ms;
 };

@@ -53,8 +53,7 @@ void sl_l7_cache_free(struct sl_l7_cache *c)
 	free(c);
 }
 
-static const struct sl_l7_match *cache_get(const struct sl_maps *m, struct sl_l7_cache *c,
-					   __u32 id)
+static const struct sl_l7_match *cache_get(const struct sl_maps *m, struct sl_l7_cache *c, __u32 id)
 {
 	size_t i = id % CACHE_SLOTS, k;
 	struct cache_ent *e;
@@ -165,8 +164,7 @@ static int pick_once(const struct sl_maps *m, struct sl_l7_cache *cache,
 		h = sl_hash_client(st.hash_seed, t->saddr);
 		s = sl_pick_rendezvous(rt->weight, svc.subset_id, svc.n_subsets, h);
 	} else {
-		h = sl_hash_conn(st.hash_seed, t->saddr, t->daddr, t->sport, t->dport,
-				 IPPROTO_TCP);
+		h = sl_hash_conn(st.hash_seed, t->saddr, t->daddr, t->sport, t->dport, IPPROTO_TCP);
 		s = sl_pick_cumulative(rt->weight, rt->total_weight, h);
 	}
 	if (s < 0 || s >= SL_MAX_SUBSETS)

@@ -181,9 +181,12 @@ sl_check listener-down-dnat-fallback "l7_fallback +$(($(glob "$SL_TMP/s6.json" l
 # 10. A crash: the relayed download breaks, the DNATed one goes on intact.
 run_start
 sl_wait_for 20 _ready || sl_die "sluice run did not come back"
-sl_bg dl_l7 client "$SL_TMP/dl_l7.log" curl -sS --max-time 60 --limit-rate 8M -H "$HDR" \
-	-o "$SL_TMP/dl_l7.bin" "http://$SL_VIP4/big?mb=20"
-sl_bg dl_nat client "$SL_TMP/dl_nat.log" curl -sS --max-time 60 --limit-rate 8M \
+# 50 MB at 4 MB/s: far more than the socket buffers can hold is still at
+# the backend when the relay dies (20 MB at 8 MB/s was sometimes all
+# queued towards the client already, and arrived whole).
+sl_bg dl_l7 client "$SL_TMP/dl_l7.log" curl -sS --max-time 60 --limit-rate 4M -H "$HDR" \
+	-o "$SL_TMP/dl_l7.bin" "http://$SL_VIP4/big?mb=50"
+sl_bg dl_nat client "$SL_TMP/dl_nat.log" curl -sS --max-time 60 --limit-rate 4M \
 	-o "$SL_TMP/dl_nat.bin" "http://$VIP4_P/big?mb=20"
 sleep 1
 sl_stop "$SL_RUN_PID" KILL

@@ -25,22 +25,21 @@
 #define CLI4 "10.0.9.2"
 #define CLI6 "fd00:9::2"
 
-static const char *cfg_yaml =
-    "services:\n"
-    "- name: backend\n"
-    "  vips: [" VIP4 ", \"" VIP6 "\"]\n"
-    "  ports: [{port: 80, targetPort: 8080}]\n"
-    "  subsets:\n"
-    "    v1: {endpoints: [10.0.1.10, 10.0.1.11, \"fd00:1::10\"]}\n"
-    "    v2: {endpoints: [10.0.2.10, \"fd00:2::10\"]}\n"
-    "  routes:\n"
-    "  - match: {headers: {canary: {exact: canary-tester}}}\n"
-    "    split: {v2: 100}\n"
-    "  - split: {v1: 90, v2: 10}\n"
-    "- name: plain\n"
-    "  vips: [10.96.0.20]\n"
-    "  ports: [{port: 80, targetPort: 8080}]\n"
-    "  subsets: {v1: {endpoints: [10.0.1.10]}}\n";
+static const char *cfg_yaml = "services:\n"
+			      "- name: backend\n"
+			      "  vips: [" VIP4 ", \"" VIP6 "\"]\n"
+			      "  ports: [{port: 80, targetPort: 8080}]\n"
+			      "  subsets:\n"
+			      "    v1: {endpoints: [10.0.1.10, 10.0.1.11, \"fd00:1::10\"]}\n"
+			      "    v2: {endpoints: [10.0.2.10, \"fd00:2::10\"]}\n"
+			      "  routes:\n"
+			      "  - match: {headers: {canary: {exact: canary-tester}}}\n"
+			      "    split: {v2: 100}\n"
+			      "  - split: {v1: 90, v2: 10}\n"
+			      "- name: plain\n"
+			      "  vips: [10.96.0.20]\n"
+			      "  ports: [{port: 80, targetPort: 8080}]\n"
+			      "  subsets: {v1: {endpoints: [10.0.1.10]}}\n";
 
 static uint64_t global_get(struct fx *fx, int idx)
 {
@@ -67,7 +66,8 @@ static int listen_on(struct fx *fx, int family)
 	fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (!ASSERT_TRUE(fd >= 0, "socket"))
 		return -1;
-	if (!ASSERT_OK(bind(fd, family == AF_INET6 ? (struct sockaddr *)&a6 : (struct sockaddr *)&a4,
+	if (!ASSERT_OK(bind(fd,
+			    family == AF_INET6 ? (struct sockaddr *)&a6 : (struct sockaddr *)&a4,
 			    family == AF_INET6 ? sizeof(a6) : sizeof(a4)),
 		       "bind") ||
 	    !ASSERT_OK(listen(fd, 16), "listen")) {
@@ -146,8 +146,7 @@ static uint64_t lookup(struct fx *fx, const struct flow *fl)
 		memcpy(&ctx.remote_ip4, fl->saddr, 4);
 		memcpy(&ctx.local_ip4, fl->daddr, 4);
 	}
-	if (!ASSERT_OK(bpf_prog_test_run_opts(bpf_program__fd(fx->dp.skel->progs.sl_l7_lookup),
-					      &o),
+	if (!ASSERT_OK(bpf_prog_test_run_opts(bpf_program__fd(fx->dp.skel->progs.sl_l7_lookup), &o),
 		       "BPF_PROG_TEST_RUN sk_lookup"))
 		return (uint64_t)-1;
 	ASSERT_EQ(o.retval, SK_PASS, "sk_lookup verdict");
@@ -279,8 +278,8 @@ static void test_pick_agrees(void)
 		for (i = 0; i < 1000; i++) {
 			struct flow fl = mkflow(PROTO_TCP, fam == 4 ? CLI4 : CLI6, 20000 + i,
 						fam == 4 ? VIP4 : VIP6, 80, TH_SYN);
-			struct sl_l7_tuple t = {.family = fam, .sport = htons(fl.sport),
-						.dport = htons(80)};
+			struct sl_l7_tuple t = {
+			    .family = fam, .sport = htons(fl.sport), .dport = htons(80)};
 			struct sl_l7_choice a, b, c;
 
 			memcpy(t.saddr, fl.saddr, 16);
