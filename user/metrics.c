@@ -706,6 +706,11 @@ int sl_metrics_bind(struct sl_metrics **out, const struct sl_metrics_addr *a, bo
 	}
 	/* A restart must not wait for the old connections' TIME_WAIT. */
 	setsockopt(m->lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	/*
+	 * A hot restart runs the old and the new `run` at once, on one port;
+	 * the kernel lets only sockets of the same user share it.
+	 */
+	setsockopt(m->lfd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
 	if (bind(m->lfd, (struct sockaddr *)&a->ss, a->len) || listen(m->lfd, 64)) {
 		err = -errno;
 		close(m->lfd);

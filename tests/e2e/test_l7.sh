@@ -25,6 +25,7 @@ DIR=$SL_TMP/istio
 HDR='canary: canary-tester'
 N_SPLIT=${SL_L7_N:-4000}
 N_AB=${SL_L7_AB_N:-20000}
+METRICS_PORT=$((20000 + $$ % 10000))
 
 _ready() {
 	local f="$SL_TMP/status.ready.json"
@@ -36,8 +37,9 @@ _ready() {
 
 run_start() {
 	echo "--- sluice run started $(date +%T.%N) $*" >>"$SL_RUN_LOG"
+	# --metrics too: the hot restart runs two of them on one port
 	sl_bg SL_RUN_PID node "$SL_RUN_LOG" "$SLUICE" --pin-dir "$SL_PIN_DIR" run --config "$DIR" \
-		--iface c1 "$@"
+		--iface c1 --metrics "127.0.0.1:$METRICS_PORT" "$@"
 }
 
 # burst OUT N HOST [HEADER...]: N connections from the client, each one request.
@@ -160,6 +162,8 @@ sl_check hot-restart-download-intact "curl exit $dl_rc, sha256 $got" \
 sl_status "$SL_TMP/s4.json"
 sl_check hot-restart-counted "taken_over $(l7c "$SL_TMP/s4.json" taken_over)" \
 	eval '[ "$(l7c "$SL_TMP/s4.json" taken_over)" -ge 1 ]'
+sl_check hot-restart-metrics "$(sl_nsx node curl -s "http://127.0.0.1:$METRICS_PORT/metrics" | grep -c '^sluice_l7_') sluice_l7_ lines from the successor" \
+	eval 'sl_nsx node curl -sf "http://127.0.0.1:$METRICS_PORT/metrics" | grep -q "^sluice_l7_taken_over_total [1-9]"'
 burst "$SL_TMP/after.json" 50 "$SL_VIP4" "$HDR"
 sl_check header-after-restart "$(sl_counts "$SL_TMP/after.json")" all_on "$SL_TMP/after.json" v2 50
 

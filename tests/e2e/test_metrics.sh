@@ -181,10 +181,22 @@ ADDR=127.0.0.1:$PORT
 _metrics_start "$ADDR" || sl_die "sluice run --metrics $ADDR did not start or never got healthy"
 sl_check healthz "$(mcurl -i "http://$ADDR/healthz" | head -1 | tr -d '\r')" _healthy "$ADDR"
 
-out=$(sl_sluice run --config "$CFG" --iface c1 --metrics "$ADDR" 2>&1)
+# A port held by another program: exit 2, nothing loaded. (Another `sluice
+# run` may share the port, SO_REUSEPORT: that is a hot restart, test_l7.)
+BUSY=127.0.0.1:$((PORT + 2))
+sl_bg busy node "$SL_TMP/busy.log" "$SL_PY" -c '
+import socket, time
+s = socket.socket()
+s.bind(("127.0.0.1", '"$((PORT + 2))"'))
+s.listen()
+time.sleep(120)'
+sl_wait_for 5 sl_nsx node "$SL_PY" -c "import socket; socket.create_connection(('127.0.0.1', $((PORT + 2))), 1)"
+out=$(timeout 20 nsenter --net="/var/run/netns/$(sl_ns node)" "$SLUICE" --pin-dir "$SL_PIN_DIR-busy" \
+	run --config "$CFG" --iface c1 --metrics "$BUSY" 2>&1)
 rc=$?
+sl_stop "$busy" KILL
 sl_check port-in-use "exit $rc: $out" \
-	eval '[ "$rc" = 2 ] && [[ "$out" == *"$ADDR"*"in use"* ]]'
+	eval '[ "$rc" = 2 ] && [[ "$out" == *"$BUSY"*"in use"* ]] && [ ! -e "$SL_PIN_DIR-busy" ]'
 sl_check port-in-use-first-still-serves "" _healthy "$ADDR"
 
 sl_status "$SL_TMP/before.json" || sl_die "sluice status: $(cat "$SL_TMP/before.json.err")"
