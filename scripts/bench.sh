@@ -17,6 +17,9 @@
 #   4 control plane: apply time, weight change to first new connection, RSS
 #     and map memory
 #   5 split accuracy, and established connections across live weight changes
+#   6 header routing: the L7 step against the DNAT path and nginx doing the
+#     same header routing (scripts/bench/l7.sh, which runs on its own too:
+#     own topology, own table and results file build/bench-l7-results.json)
 #
 # Method, load and CPU accounting: docs/bench.md.
 set -uo pipefail
@@ -27,7 +30,7 @@ B=$SL_ROOT/scripts/bench
 QUICK=${QUICK:-}
 q() { if [ -n "$QUICK" ]; then echo "$1"; else echo "$2"; fi; }
 RUNS=${RUNS:-$(q 1 3)}
-SECTIONS=${SECTIONS:-1 2 3 4 5}
+SECTIONS=${SECTIONS:-1 2 3 4 5 6}
 BULK_MB=${BULK_MB:-$(q 50 200)}
 CONNS=${CONNS:-$(q 500 3000)}
 DUR=${DUR:-$(q 2 5)}                      # seconds of each wrk run
@@ -46,6 +49,21 @@ CPU_CLIENT=0                               # wrk / probes
 CPU_SERVER=$(($(nproc) > 1 ? 1 : 0))       # backends
 IPT_RESTORE=iptables-legacy-restore        # see docs/bench.md
 IPT=iptables-legacy
+. "$B/lib.sh"
+
+# section 6 is scripts/bench/l7.sh, with this run's settings
+l7_section() {
+	QUICK="$QUICK" RUNS="$RUNS" DUR="$DUR" WRK_C="$WRK_C" "$B/l7.sh"
+}
+case " $SECTIONS " in
+*" 1 "* | *" 2 "* | *" 3 "* | *" 4 "* | *" 5 "*) ;;
+*" 6 "*)
+	trap - EXIT
+	rm -rf "$SL_TMP"
+	l7_section
+	exit $?
+	;;
+esac
 
 [ -f "$EMPTY_OBJ" ] || sl_die "$EMPTY_OBJ not built (make build/empty.bpf.o)"
 for t in wrk ab nginx nft "$IPT_RESTORE" taskset; do
@@ -56,49 +74,14 @@ _bench_cleanup() {
 	sysctl -qw kernel.bpf_stats_enabled="$STATS_WAS"
 	rm -rf "$EMPTY_PIN"
 }
-trap '_bench_cleanup; sl_cleanup' EXIT
+# (sl_cleanup exits with the status it finds in $?: keep the script's)
+trap 'rc=$?; _bench_cleanup; (exit $rc); sl_cleanup' EXIT
 T_START=$SECONDS
 : >"$RAW"
 
 # rec SECTION KEY METRIC VALUE: one raw result of the current $RUN.
 rec() { printf '{"section":%s,"key":"%s","metric":"%s","run":%s,"value":%s}\n' \
 	"$1" "$2" "$3" "${RUN:-1}" "${4:-null}" >>"$RAW"; }
-log() { printf '# [%4ds] %s\n' "$((SECONDS - T_START))" "$*" >&2; }
-
-# ---------------------------------------------------------------- backends
-
-# nginx in each backend netns instead of backend.py: a tiny static body
-# ("v1a\n", as backend.py answers), /big for the bulk download, stub_status.
-declare -A NGX_PID
-sl_start_backends() {
-	local b name a4 a6 d
-	for b in $SL_BACKENDS; do
-		name=${b%%:*}
-		a4=${b#*:}
-		a6=${a4#*:}
-		a4=${a4%%:*}
-		d=$SL_TMP/nginx-$name
-		mkdir -p "$d"
-		truncate -s "${BULK_MB}M" "$d/big"
-		"$SL_PY" "$B/gen.py" nginx-backend "$name" "$a4" "$a6" "$d" >"$d/nginx.conf"
-		sl_bg "NGX_PID[$name]" "$name" "$d/out.log" taskset -c "$CPU_SERVER" \
-			nginx -c "$d/nginx.conf" -p "$d"
-	done
-	for b in $SL_BACKENDS; do
-		name=${b%%:*}
-		a4=${b#*:}
-		a4=${a4%%:*}
-		sl_wait_for 10 _sl_backend_answers "$name" "http://$a4:8080/" ||
-			sl_die "backend $name (nginx) not answering on $a4:8080"
-	done
-}
-
-# backend_requests NAME: requests served so far (stub_status), asked by the node.
-backend_requests() {
-	local a4
-	a4=$(echo "$SL_BACKENDS" | tr ' ' '\n' | awk -F: -v n="$1" '$1 == n { print $2 }')
-	sl_nsx node curl -s --max-time 2 "http://$a4:8080/status" | awk 'NR == 3 { print $3 }'
-}
 
 # ---------------------------------------------------------------- helpers
 
@@ -120,13 +103,8 @@ global_counter() {
 ports_direct() { sl_nsx client sysctl -qw net.ipv4.ip_local_port_range="10000 29999"; }
 ports_vip() { sl_nsx client sysctl -qw net.ipv4.ip_local_port_range="30000 60999"; }
 
-cpu_busy() { # jiffies: all busy time (user nice system irq softirq steal), softirq
-	awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9, $8 }' /proc/stat
-}
-
 # wrk_run KEY SECTION URL close|keep: one wrk run from the client, CPU from
 # /proc/stat around it; records rps, p50, p99, CPU s per 100k requests.
-HZ=$(getconf CLK_TCK)
 wrk_run() {
 	local key=$1 sec=$2 url=$3 mode=$4 b0 s0 b1 s1 out js hdr=()
 	[ "$mode" = close ] && hdr=(-H "Connection: close")
@@ -198,16 +176,7 @@ timed() { # VAR CMD...: wall seconds of CMD into VAR
 }
 
 sl_topo_up
-# Backends: deep accept queues for bursts of new connections.
-for n in v1a v1b v2 client node; do sl_nsx "$n" sysctl -qw net.core.somaxconn=4096; done
-# The node's conntrack (its INVALID-drop rule tracks every contender's
-# connections) would pile up TIME_WAIT entries, 120 s each: at thousands of
-# connections a second the hash chains grow and every later run is slower
-# than the one before. Short timeouts keep the table at a steady size.
-sl_nsx node sysctl -qw net.netfilter.nf_conntrack_max=1048576 \
-	net.netfilter.nf_conntrack_tcp_timeout_time_wait=1 \
-	net.netfilter.nf_conntrack_tcp_timeout_close_wait=1 \
-	net.netfilter.nf_conntrack_tcp_timeout_fin_wait=1 2>/dev/null
+bench_tune_topology
 log "topology up; sections: $SECTIONS; runs: $RUNS"
 mkdir -p "$SL_TMP/cfg"
 gen_cfg() { # N W1 W2 -> path (a directory of its own: `run` watches it)
@@ -451,4 +420,13 @@ MACHINE="$(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | s
 	"${QUICK:+quick}" || sl_die "report failed"
 echo
 echo "Raw results: $RESULTS (${ELAPSED} s)"
+if has 6; then
+	# on a quiet machine: this script's namespaces and backends go first
+	# (sl_cleanup ends with exit: in a subshell)
+	_bench_cleanup
+	trap - EXIT
+	(sl_cleanup)
+	log "section 6: header routing (scripts/bench/l7.sh)"
+	l7_section || exit 1
+fi
 exit 0

@@ -2,8 +2,10 @@
 # SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 # The benchmark still runs: scripts/bench.sh in QUICK mode with tiny counts
 # must finish, print every section's table with numbers in its rows, and
-# write its results file. (The numbers themselves are for `make bench`, not
-# for a test; only the zero-moved-connections result is a correctness claim.)
+# write its results file; the same for the header routing benchmark
+# (section 6, scripts/bench/l7.sh, run on its own here). (The numbers
+# themselves are for `make bench`, not for a test; only the zero-moved-
+# connections result and where header requests went are correctness claims.)
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 OUT=$(mktemp -d /tmp/sluice-bench-smoke.XXXXXX)
@@ -22,7 +24,7 @@ check() { # NAME DETAIL CMD...
 	fi
 }
 
-QUICK=1 RUNS=1 DUR=1 BULK_MB=5 CONNS=50 SIZES="1 100" APPLY_SIZES="10 100" SPLIT_N=200 \
+SECTIONS="1 2 3 4 5" QUICK=1 RUNS=1 DUR=1 BULK_MB=5 CONNS=50 SIZES="1 100" APPLY_SIZES="10 100" SPLIT_N=200 \
 	HOLD=5 CHANGES=5 FIXTURE_RUNS=2000 RESULTS="$OUT/results.json" \
 	timeout 100 "$ROOT/scripts/bench.sh" >"$OUT/bench.out" 2>&1
 rc=$?
@@ -54,5 +56,39 @@ json_ok() {
 		"$OUT/results.json"
 }
 check bench-results-json "machine, raw results and medians" json_ok
+
+# section 6: header routing, QUICK with tiny counts
+QUICK=1 RUNS=1 DUR=1 TTFB_N=50 AB_N=300 RESULTS_L7="$OUT/l7.json" \
+	timeout 120 "$ROOT/scripts/bench/l7.sh" >"$OUT/l7.out" 2>&1
+rc=$?
+check bench-l7-exit "exit status $rc" test "$rc" -eq 0
+[ "$rc" -eq 0 ] || tail -20 "$OUT/l7.out"
+l7_rows() { # TABLE_TITLE REGEX: rows of the table after that bold title
+	awk -v h="$1" '/^\*\*/ { on = index($0, h) == 3 } on' "$OUT/l7.out" | grep -cE "$2"
+}
+l7_check_rows() { # NAME TITLE REGEX WANT
+	local n
+	n=$(l7_rows "$2" "$3")
+	check "$1" "$n rows with numbers, want $4" test "$n" -eq "$4"
+}
+path='(DNAT|L7 step|nginx)'
+l7_check_rows bench-l7-new-conn-table "New connections" "^\| $path.*\| $num \| .*\| ${num}x \| $num \| $num \|" 7
+l7_check_rows bench-l7-keepalive-table "Keep-alive" "^\| $path.*\| $num \| .*\| ${num}x \| $num \| $num \|" 7
+l7_check_rows bench-l7-ttfb-table "Time to first byte" "^\| $path.*\| $num \| $num \| ${num}x \|" 7
+# correctness: header requests all on v2, through the L7 step; no errors
+l7_get() { /usr/bin/python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["summary"].get(sys.argv[2], {}).get("median", -1))' "$OUT/l7.json" "$1"; }
+for k in l7-hdr nginx-hdr; do
+	v=$(l7_get "$k/backends/v2_pct")
+	check "bench-l7-$k-on-v2" "v2 share $v%" /usr/bin/python3 -c "import sys; sys.exit(not $v == 100)"
+done
+v=$(l7_get "l7-hdr/count/l7_header_route")
+check bench-l7-header-route-counted "l7 header_route +$v" /usr/bin/python3 -c "import sys; sys.exit(not $v > 0)"
+v=$(l7_get "dnat/count/dp_l7_local")
+check bench-l7-dnat-not-local "DNAT baseline: l7_local +$v" test "$v" = 0.0
+errs=$(/usr/bin/python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))["summary"]
+print(int(sum(v["median"] for k, v in d.items() if k.endswith("/errors") or k.endswith("/l7_connect_failed"))))' "$OUT/l7.json")
+check bench-l7-no-errors "client errors and L7 connect failures: $errs" test "$errs" = 0
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
