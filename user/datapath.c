@@ -210,8 +210,7 @@ int sl_dp_attach(struct sl_datapath *dp, const char *ifname)
 	return err;
 }
 
-/* Is the pinned link fd attached to the network namespace we run in? */
-static bool link_here(int fd)
+bool sl_dp_link_here(int fd)
 {
 	struct bpf_link_info info = {};
 	__u32 len = sizeof(info);
@@ -232,7 +231,7 @@ int sl_dp_attach_lookup(struct sl_datapath *dp)
 	fd = bpf_obj_get(path);
 	if (fd >= 0) {
 		/* an upgrade: swap the program in place, no lookup goes without it */
-		if (link_here(fd) && !bpf_link_update(fd, prog, NULL)) {
+		if (sl_dp_link_here(fd) && !bpf_link_update(fd, prog, NULL)) {
 			close(fd);
 			return 0;
 		}

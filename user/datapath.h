@@ -35,6 +35,8 @@ int sl_dp_attach(struct sl_datapath *dp, const char *ifname);
  * program of the link pinned by an earlier run; the link stays pinned.
  */
 int sl_dp_attach_lookup(struct sl_datapath *dp);
+/* Is fd (the pinned sk_lookup link) attached to the network namespace we are in? */
+bool sl_dp_link_here(int fd);
 /* Remove our filters from ifname; others' filters and the qdisc stay. */
 int sl_dp_detach(const char *ifname);
 /*

@@ -100,6 +100,30 @@ static void set_timeouts(int s, int ms)
 	setsockopt(s, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 }
 
+/*
+ * Close our descriptors of every connection and of the listeners, and
+ * nothing else: the sockets live on in the other process (no reset, no
+ * counting).
+ */
+static void drop_copies(struct sl_l7 *l)
+{
+	struct conn *c;
+	int i;
+
+	while ((c = l->conns)) {
+		l->conns = c->next;
+		for (i = 0; i < 2; i++) {
+			l7_close_fd(&c->fd[i]);
+			l7_close_fd(&c->h[i].pr);
+			l7_close_fd(&c->h[i].pw);
+		}
+		free(c);
+	}
+	l->n_conns = 0;
+	for (i = 0; i < SL_L7_LISTEN_MAX; i++)
+		l7_close_fd(&l->lfd[i]);
+}
+
 /* Predecessor: a successor asked. Everything goes, or nothing does. */
 void l7_handoff_serve(struct sl_l7 *l)
 {
@@ -191,18 +215,7 @@ void l7_handoff_serve(struct sl_l7 *l)
 	}
 	/* Ours are copies now: closing them leaves the successor's open. */
 	l7_count(l, SL_L7_C_HANDED_OVER, sent);
-	while ((c = l->conns)) {
-		l->conns = c->next;
-		for (i = 0; i < 2; i++) {
-			l7_close_fd(&c->fd[i]);
-			l7_close_fd(&c->h[i].pr);
-			l7_close_fd(&c->h[i].pw);
-		}
-		free(c);
-	}
-	l->n_conns = 0;
-	for (i = 0; i < SL_L7_LISTEN_MAX; i++)
-		l7_close_fd(&l->lfd[i]);
+	drop_copies(l);
 	l7_close_fd(&l->hfd);
 	l->handed_over = true;
 	pr_info("l7: handed over %zu connections\n", sent);
@@ -278,18 +291,7 @@ int l7_handoff_take(struct sl_l7 *l)
 		 * acknowledgement): close our copies, quietly. No reset, no
 		 * counting: the connections are alive, and not ours.
 		 */
-		while ((c = l->conns)) {
-			l->conns = c->next;
-			for (i = 0; i < 2; i++) {
-				l7_close_fd(&c->fd[i]);
-				l7_close_fd(&c->h[i].pr);
-				l7_close_fd(&c->h[i].pw);
-			}
-			free(c);
-		}
-		l->n_conns = 0;
-		for (i = 0; i < SL_L7_LISTEN_MAX; i++)
-			l7_close_fd(&l->lfd[i]);
+		drop_copies(l);
 		pr_warn("l7: taking over from the running sluice failed after %zu connections: "
 			"%s; it keeps them, and new ones come here\n",
 			got, strerror(-err));

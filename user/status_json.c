@@ -13,6 +13,7 @@
 
 #include <bpf/bpf.h>
 
+#include "datapath.h"
 #include "status_json.h"
 
 const char *sl_proto_name(uint8_t p)
@@ -100,19 +101,6 @@ static bool l7_service(const struct sl_status_service *s)
 	return http && tcp;
 }
 
-/* Is this link (the pinned sk_lookup one) attached to the network namespace we are in? */
-static bool link_in_this_netns(int fd)
-{
-	struct bpf_link_info info = {};
-	__u32 len = sizeof(info);
-	struct stat ns;
-
-	if (bpf_obj_get_info_by_fd(fd, &info, &len) || stat("/proc/self/ns/net", &ns))
-		return false;
-	return info.type == BPF_LINK_TYPE_NETNS && info.netns.attach_type == BPF_SK_LOOKUP &&
-	       info.netns.netns_ino == ns.st_ino;
-}
-
 void sl_l7_view_read(struct sl_l7_view *v, const struct sl_maps *m, const char *pin_dir,
 		     const struct sl_status *st)
 {
@@ -135,7 +123,7 @@ void sl_l7_view_read(struct sl_l7_view *v, const struct sl_maps *m, const char *
 	fd = bpf_obj_get(path);
 	if (fd >= 0) {
 		v->link_pinned = true;
-		v->link_here = link_in_this_netns(fd);
+		v->link_here = sl_dp_link_here(fd);
 		close(fd);
 	}
 	for (i = 0; i < st->n_services; i++)

@@ -102,4 +102,27 @@ static inline void check_run(const char *name, void (*fn)(void))
 	fflush(stdout);
 }
 
+struct check_test {
+	const char *name;
+	void (*fn)(void);
+};
+
+/*
+ * main() of a test binary: every test, or those whose name contains
+ * argv[1]; then the "N passed, N failed" line. Returns the exit status.
+ */
+static inline int check_main(const struct check_test *tests, size_t n, int argc, char **argv)
+{
+	size_t i;
+
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	for (i = 0; i < n; i++) {
+		if (argc > 1 && !strstr(tests[i].name, argv[1]))
+			continue;
+		check_run(tests[i].name, tests[i].fn);
+	}
+	printf("%d passed, %d failed\n", check_st.n_pass, check_st.n_fail);
+	return check_st.n_fail ? 1 : 0;
+}
+
 #endif /* SLUICE_TESTS_CHECK_H */

@@ -478,10 +478,7 @@ out:
 	fx_down(&fx);
 }
 
-static const struct {
-	const char *name;
-	void (*fn)(void);
-} tests[] = {
+static const struct check_test tests[] = {
     {"http_status_lines4", test_status_lines4},
     {"http_status_lines6", test_status_lines6},
     {"http_per_subset", test_per_subset},
@@ -494,15 +491,6 @@ static const struct {
 
 int main(int argc, char **argv)
 {
-	size_t i;
-
-	setvbuf(stdout, NULL, _IOLBF, 0);
 	sl_log_hook_libbpf();
-	for (i = 0; i < sizeof(tests) / sizeof(tests[0]); i++) {
-		if (argc > 1 && !strstr(tests[i].name, argv[1]))
-			continue;
-		check_run(tests[i].name, tests[i].fn);
-	}
-	printf("%d passed, %d failed\n", check_st.n_pass, check_st.n_fail);
-	return check_st.n_fail ? 1 : 0;
+	return check_main(tests, sizeof(tests) / sizeof(tests[0]), argc, argv);
 }

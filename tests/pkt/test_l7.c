@@ -309,10 +309,7 @@ free:
 	sl_l7_cache_free(cache);
 }
 
-static const struct {
-	const char *name;
-	void (*fn)(void);
-} tests[] = {
+static const struct check_test tests[] = {
     {"l7_no_listener_dnat", test_no_listener_dnat},
     {"l7_listener_local", test_listener_local},
     {"l7_sk_lookup", test_sk_lookup},
@@ -321,15 +318,6 @@ static const struct {
 
 int main(int argc, char **argv)
 {
-	size_t i;
-
-	setvbuf(stdout, NULL, _IOLBF, 0);
 	sl_log_hook_libbpf();
-	for (i = 0; i < sizeof(tests) / sizeof(tests[0]); i++) {
-		if (argc > 1 && !strstr(tests[i].name, argv[1]))
-			continue;
-		check_run(tests[i].name, tests[i].fn);
-	}
-	printf("%d passed, %d failed\n", check_st.n_pass, check_st.n_fail);
-	return check_st.n_fail ? 1 : 0;
+	return check_main(tests, sizeof(tests) / sizeof(tests[0]), argc, argv);
 }
