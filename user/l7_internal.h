@@ -14,6 +14,8 @@
 #include "l7.h"
 #include "l7_pick.h"
 
+#define L7_PIPE_POOL 256 /* empty pipe pairs kept for reuse */
+
 enum cstate { C_HEAD = 0, C_CONNECTING, C_RELAY };
 enum { C2B = 0, B2C = 1 };
 enum { CLIENT = 0, BACKEND = 1 };
@@ -73,6 +75,9 @@ struct sl_l7 {
 	bool draining;
 	uint64_t limit_said; /* when the limit was last logged */
 	char *buf;	     /* head_max bytes of peeked request */
+	/* empty pipes of closed connections, for the next ones (pipe_get()) */
+	int pipes[L7_PIPE_POOL][2];
+	size_t n_pipes;
 	struct {
 		struct sl_http_code_key k;
 		uint64_t n;
