@@ -179,6 +179,8 @@ sl_cleanup() {
 			"$SLUICE" --pin-dir "$SL_PIN_DIR" down >/dev/null 2>&1 || true
 	fi
 	[ -e "$SL_PIN_DIR" ] && rm -rf "$SL_PIN_DIR"
+	# the L7 step's hand-over socket, left behind if the last run was killed
+	rm -f "/run/sluice/$(basename "$SL_PIN_DIR").handoff"
 	for ns in "${SL_NSS[@]}"; do ip netns del "$ns" 2>/dev/null; done
 	[ -n "${SL_KEEP_TMP:-}" ] || rm -rf "$SL_TMP"
 	exit "$rc"

@@ -43,6 +43,12 @@ for d in /sys/fs/bpf/sluice-test-*; do
 	pid=${pid%%-*}
 	[ -d "/proc/$pid" ] || rm -rf "$d"
 done
+for f in /run/sluice/sluice-test-*.handoff; do
+	[ -e "$f" ] || continue
+	pid=${f#/run/sluice/sluice-test-}
+	pid=${pid%%-*}
+	[ -d "/proc/$pid" ] || rm -f "$f"
+done
 
 total_pass=0
 total_fail=0
