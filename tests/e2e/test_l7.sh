@@ -4,7 +4,7 @@
 # (examples/istio: `canary: canary-tester` -> v2, everyone else 90/10) and a
 # second Service for the semantics of exact, regex, prefix, presence and uri
 # matches. Real backends, real clients (client.py, curl, ab), IPv4 and IPv6;
-# 50 MB up and down; a client that half-closes; the L7 step stopping under
+# 50 MB up and down; a client that half-closes; a slow reader; the L7 step stopping under
 # load (its connections drain, new ones go DNAT: nothing fails); a hot
 # restart in the middle of a 50 MB download; a crash (kill -9), which ends
 # the relayed connections and no DNATed one; the limits (connections, head
@@ -140,6 +140,24 @@ sl_check upload-50mb "got '$got' want 'v2 $want'" test "$got" = "v2 $want"
 # 7. A client that half-closes after its request still gets the answer.
 sl_nsx client "$SL_PY" "$SL_E2E/client.py" halfclose --host "$SL_VIP4" -n 20 -H "$HDR" >"$SL_TMP/half.json"
 sl_check half-close "$(sl_counts "$SL_TMP/half.json")" all_on "$SL_TMP/half.json" v2 20
+
+# 7b. A slow reader (1 MB/s) of a 50 MB download: what waits on the node is
+# bounded by the socket buffers and the pipe and stops growing, sluice's own
+# memory does not move, and the backend is held back (its send queue fills):
+# TCP's flow control reaches through the relay.
+queues() { sl_nsx "$1" ss -tn | awk 'NR > 1 {q += $2 + $3} END {print q + 0}'; }
+sl_bg slow client "$SL_TMP/slow.log" curl -sS --max-time 60 --limit-rate 1M -H "$HDR" \
+	-o /dev/null "http://$SL_VIP4/big?mb=50"
+sleep 4
+q1=$(queues node)
+rss1=$(awk '/^VmRSS/ {print $2}' "/proc/$SL_RUN_PID/status")
+sleep 3
+q2=$(queues node)
+rss2=$(awk '/^VmRSS/ {print $2}' "/proc/$SL_RUN_PID/status")
+qb=$(sl_nsx v2 ss -tn | awk 'NR > 1 {q += $3} END {print q + 0}')
+sl_stop "$slow" KILL
+sl_check slow-reader-bounded "node queues $q1 -> $q2 bytes, sluice RSS $rss1 -> $rss2 kB, backend send queue $qb" \
+	eval '[ "$q2" -lt $((16 << 20)) ] && [ $((q2 - q1)) -lt $((1 << 20)) ] && [ $((rss2 - rss1)) -lt 1024 ] && [ "$qb" -gt 0 ]'
 
 # 8. Hot restart in the middle of a 50 MB download (8 MB/s: about 6 s).
 want=$(sl_nsx client "$SL_PY" "$SL_E2E/client.py" bigsum 50)
