@@ -338,6 +338,9 @@ int sl_l7_lookup(struct bpf_sk_lookup *ctx)
 	k.sport = ctx->remote_port;
 	k.dport = bpf_htons(ctx->local_port);
 	k.proto = IPPROTO_TCP;
+	/* the node's own connections (most of what runs here) are no VIP's */
+	if (!sl_filter_maybe(&sl_vip_filter, k.daddr, k.dport, IPPROTO_TCP))
+		return SK_PASS;
 	ct = bpf_map_lookup_elem(&sl_conntrack, &k);
 	if (!ct || !(ct->flags & SL_CT_LOCAL))
 		return SK_PASS;
