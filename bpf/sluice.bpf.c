@@ -174,12 +174,20 @@ int sl_ingress(struct __sk_buff *skb)
 		bpf_map_delete_elem(&sl_revnat, &rk);
 		sl_global_inc(p.proto == IPPROTO_UDP ? SL_G_UDP_EXPIRED : SL_G_PORT_REUSE);
 	} else if (ct && (ct->flags & SL_CT_LOCAL)) {
-		if (sl_tcp_closing(&p))
-			sl_ct_close(ct);
-		sl_ct_touch(ct);
-		sl_global_inc(SL_G_L7_ESTABLISHED);
-		sl_l7_mark(skb);
-		return TC_ACT_OK;
+		/*
+		 * A bare SYN decides again: the L7 step may have reset this
+		 * client port (closing nothing here), or be gone, or the
+		 * service may have lost its HTTP routes. With a listener it
+		 * comes out local again, a retransmission included.
+		 */
+		if (!sl_tcp_syn_only(&p)) {
+			if (sl_tcp_closing(&p))
+				sl_ct_close(ct);
+			sl_ct_touch(ct);
+			sl_global_inc(SL_G_L7_ESTABLISHED);
+			sl_l7_mark(skb);
+			return TC_ACT_OK;
+		}
 	} else if (ct) {
 		struct sl_ct_key rk;
 

@@ -216,11 +216,18 @@ static void test_listener_local(void)
 
 	/* the listener closes: it leaves the map by itself, new SYNs go DNAT */
 	close(lfd);
+	/* even on a client port whose local entry was never closed (a reset by the L7 step) */
+	fl.sport = 40002;
+	fl.tcp_flags = TH_SYN;
+	ASSERT_EQ(ingress(&fx, &fl, &in, &out, &mark), TC_ACT_OK, "verdict of a reused port");
+	ASSERT_TRUE(memcmp(pkt_daddr(&out), fl.daddr, 4), "reused port DNATed once the listener is gone");
+	ASSERT_EQ(mark & SL_L7_FWMARK_MASK, 0, "reused port not marked");
+	ASSERT_TRUE(ct_flags(&fx, &fl, &flags) && !(flags & SL_CT_LOCAL), "entry replaced");
 	fl.sport = 40005;
 	fl.tcp_flags = TH_SYN;
 	ASSERT_EQ(ingress(&fx, &fl, &in, &out, &mark), TC_ACT_OK, "verdict after close");
 	ASSERT_TRUE(memcmp(pkt_daddr(&out), fl.daddr, 4), "DNATed once the listener is gone");
-	ASSERT_EQ(global_get(&fx, SL_G_L7_FALLBACK), 2, "l7_fallback after close");
+	ASSERT_EQ(global_get(&fx, SL_G_L7_FALLBACK), 3, "l7_fallback after close");
 out:
 	fx_down(&fx);
 }
