@@ -921,6 +921,12 @@ int cmd_run(int argc, char **argv)
 	if (!c.what)
 		return SL_EXIT_SYSTEM;
 
+	/*
+	 * splice(2) into a socket has no MSG_NOSIGNAL: a relayed peer that
+	 * resets must cost that connection, not the process.
+	 */
+	signal(SIGPIPE, SIG_IGN);
+
 	/* Signals are read from a signalfd; block them before anything else. */
 	sigemptyset(&set);
 	sigaddset(&set, SIGHUP);

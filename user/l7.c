@@ -30,7 +30,9 @@
 #include <arpa/inet.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 
 #include <bpf/bpf.h>
 
@@ -106,19 +108,34 @@ static void count_status(struct sl_l7 *l, struct conn *c)
 
 /* ---- listeners ---- */
 
+static uint64_t cookie_of(int fd)
+{
+	uint64_t c = 0;
+	socklen_t len = sizeof(c);
+
+	getsockopt(fd, SOL_SOCKET, SO_COOKIE, &c, &len);
+	return c;
+}
+
+/*
+ * In or out of sl_l7_listen. Out only if the slot still holds our socket:
+ * after a hand-over that failed half-way another `run` may have put its own
+ * there (a lookup of a sockmap from user space gives the socket's cookie).
+ */
 static int publish(struct sl_l7 *l, bool on)
 {
 	__u32 i;
 	int err = 0;
 
 	for (i = 0; i < SL_L7_LISTEN_MAX; i++) {
-		__u64 fd = l->lfd[i];
+		__u64 v = l->lfd[i];
 
 		if (l->lfd[i] < 0)
 			continue;
-		if (on && bpf_map_update_elem(l->m.l7_listen, &i, &fd, BPF_ANY))
+		if (on && bpf_map_update_elem(l->m.l7_listen, &i, &v, BPF_ANY))
 			err = -errno;
-		if (!on)
+		if (!on && !bpf_map_lookup_elem(l->m.l7_listen, &i, &v) &&
+		    v == cookie_of(l->lfd[i]))
 			bpf_map_delete_elem(l->m.l7_listen, &i);
 	}
 	if (!err)
@@ -307,16 +324,32 @@ void l7_conn_close(struct sl_l7 *l, struct conn *c, bool reset)
 	check_limit(l);
 }
 
+/* A connection ended: its descriptors are free, listen again. */
+static void unstarve(struct sl_l7 *l)
+{
+	struct epoll_event e = {.events = EPOLLIN};
+	int i;
+
+	l->starved = false;
+	for (i = 0; i < SL_L7_LISTEN_MAX; i++)
+		if (l->lfd[i] >= 0) {
+			e.data.ptr = &l->lref[i];
+			epoll_ctl(l->ep, EPOLL_CTL_ADD, l->lfd[i], &e);
+		}
+}
+
 /*
  * Over the limit, the listeners leave sl_l7_listen: sl_ingress then DNATs
  * new connections by weight (counted as l7_fallback) until there is room.
  */
 static void check_limit(struct sl_l7 *l)
 {
-	if (l->handed_over || l->stopping || l->draining)
-		return;
 	uint64_t now;
 
+	if (l->handed_over || l->stopping || l->draining)
+		return;
+	if (l->starved)
+		unstarve(l);
 	if (l->published && l->n_conns >= l->o.max_conns) {
 		publish(l, false);
 		l7_count(l, SL_L7_C_OVER_LIMIT, 1);
@@ -333,12 +366,16 @@ static void check_limit(struct sl_l7 *l)
 	}
 }
 
-/* Move what can move in one direction; -errno on a broken socket. */
-static int pump(struct sl_l7 *l, struct conn *c, int dir)
+/*
+ * Move what can move in one direction. A broken socket: -errno, and *bad
+ * says which one (CLIENT or BACKEND).
+ */
+static int pump(struct sl_l7 *l, struct conn *c, int dir, int *bad)
 {
-	struct half *h = &c->h[dir];
-	int src = c->fd[dir == C2B ? CLIENT : BACKEND], dst = c->fd[dir == C2B ? BACKEND : CLIENT];
+	int sside = dir == C2B ? CLIENT : BACKEND, dside = !sside;
+	int src = c->fd[sside], dst = c->fd[dside];
 	struct sl_stats *st = row(l, c->subset_id);
+	struct half *h = &c->h[dir];
 	ssize_t n;
 
 	for (;;) {
@@ -351,11 +388,16 @@ static int pump(struct sl_l7 *l, struct conn *c, int dir)
 			}
 			if (n < 0 && errno == EAGAIN)
 				return 0;
+			*bad = dside;
 			return n < 0 ? -errno : -EPIPE;
 		}
+		if (h->src_err)
+			return 0; /* all that came is through; the caller resets */
 		if (h->eof) {
-			if (!h->shut && shutdown(dst, SHUT_WR) && errno != ENOTCONN)
+			if (!h->shut && shutdown(dst, SHUT_WR) && errno != ENOTCONN) {
+				*bad = dside;
 				return -errno;
+			}
 			h->shut = true;
 			return 0;
 		}
@@ -374,27 +416,56 @@ static int pump(struct sl_l7 *l, struct conn *c, int dir)
 		}
 		if (errno == EAGAIN)
 			return 0;
+		h->src_err = true;
+		*bad = sside;
 		return -errno;
 	}
 }
 
+static void broke(struct sl_l7 *l, struct conn *c, int side, int err)
+{
+	struct sl_stats *st = row(l, c->subset_id);
+
+	c->broken |= 1U << side;
+	/* a reset from the backend counts as the kernel counts it: once */
+	if (side == BACKEND && !c->reset_counted && st && (err == ECONNRESET || err == EPIPE)) {
+		ADD(st->backend_resets, 1);
+		c->reset_counted = true;
+	}
+}
+
+/*
+ * A broken client ends the connection at once (the backend gets a reset,
+ * as it would from the client on the kernel path). A broken backend first
+ * delivers what it sent before it broke (the kernel path would have), then
+ * the client gets the reset.
+ */
 void l7_relay(struct sl_l7 *l, struct conn *c)
 {
-	int err, dir;
+	struct half *b2c = &c->h[B2C];
+	int dir, err, bad;
 
 	for (dir = C2B; dir <= B2C; dir++) {
-		err = pump(l, c, dir);
-		if (err) {
-			struct sl_stats *st = row(l, c->subset_id);
-
-			/* a reset from the backend counts as the kernel counts it */
-			if (st && (err == -ECONNRESET || err == -EPIPE) && dir == B2C)
-				ADD(st->backend_resets, 1);
-			l7_conn_close(l, c, true);
-			return;
-		}
+		if (c->h[dir].dropped)
+			continue;
+		bad = -1;
+		err = pump(l, c, dir, &bad);
+		if (err && bad >= 0)
+			broke(l, c, bad, -err);
+		if (c->broken & (1U << BACKEND))
+			c->h[C2B].dropped = true; /* nowhere to send the client's bytes */
 	}
-	if (c->h[C2B].shut && c->h[B2C].shut)
+	if (c->broken & (1U << CLIENT)) {
+		l7_conn_close(l, c, true);
+		return;
+	}
+	if (c->broken & (1U << BACKEND)) {
+		/* a reset backend reads as what it sent, then EOF or the error */
+		if (!b2c->in_pipe && (b2c->eof || b2c->src_err))
+			l7_conn_close(l, c, true);
+		return;
+	}
+	if (c->h[C2B].shut && b2c->shut)
 		l7_conn_close(l, c, false);
 }
 
@@ -504,6 +575,9 @@ void l7_on_head(struct sl_l7 *l, struct conn *c, uint32_t events)
 		decide(l, c, NULL, SL_L7_C_HEAD_TOO_BIG);
 	else if (events & (EPOLLRDHUP | EPOLLHUP))
 		decide(l, c, NULL, SL_L7_C_NOT_HTTP); /* half a head, then FIN */
+	else if (++c->heads >= L7_MAX_PEEKS)
+		/* each peek copies and parses it all again: a trickle costs n^2 */
+		decide(l, c, NULL, SL_L7_C_HEAD_TIMEOUT);
 }
 
 static int tuple_of(int fd, struct sl_l7_tuple *t)
@@ -535,12 +609,45 @@ static int tuple_of(int fd, struct sl_l7_tuple *t)
 	return 0;
 }
 
+/*
+ * Out of file descriptors: a level-triggered listener that cannot accept
+ * would wake us in a loop, and its queue would only grow. Stop listening
+ * (new connections go DNAT, counted over_limit) until a connection ends.
+ */
+static void starve(struct sl_l7 *l)
+{
+	int i;
+
+	if (l->starved)
+		return;
+	l->starved = true;
+	for (i = 0; i < SL_L7_LISTEN_MAX; i++)
+		if (l->lfd[i] >= 0)
+			epoll_ctl(l->ep, EPOLL_CTL_DEL, l->lfd[i], NULL);
+	if (l->published) {
+		publish(l, false);
+		l7_count(l, SL_L7_C_OVER_LIMIT, 1);
+	}
+	if (!l->limit_said || l7_now_ms() - l->limit_said >= 60000) {
+		l->limit_said = l7_now_ms();
+		pr_warn("l7: out of file descriptors at %zu connections: new ones go the kernel "
+			"path until some end (raise the open files limit, or lower "
+			"--l7-max-conns)\n",
+			l->n_conns);
+	}
+}
+
 static void accept_all(struct sl_l7 *l, int i)
 {
 	struct conn *c;
 	int fd, one = 1;
 
-	while ((fd = accept4(l->lfd[i], NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
+	while ((fd = accept4(l->lfd[i], NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0 ||
+	       errno == EMFILE || errno == ENFILE) {
+		if (fd < 0) {
+			starve(l);
+			return;
+		}
 		c = l7_conn_new(l);
 		if (!c) {
 			rst(fd);
@@ -596,15 +703,17 @@ static void on_conn_event(struct sl_l7 *l, struct conn *c, int which, uint32_t e
 			l7_conn_close(l, c, true); /* the client reset: no backend to bother */
 		break;
 	case C_RELAY:
+		/*
+		 * A reset on a socket no direction is reading or writing right
+		 * now would otherwise go unseen until it is: take it from
+		 * SO_ERROR (which clears it; the socket then reads as EOF).
+		 */
 		if (events & EPOLLERR) {
 			int soerr = 0;
 			socklen_t len = sizeof(soerr);
 
-			getsockopt(c->fd[which], SOL_SOCKET, SO_ERROR, &soerr, &len);
-			if (which == BACKEND && soerr == ECONNRESET && row(l, c->subset_id))
-				ADD(row(l, c->subset_id)->backend_resets, 1);
-			l7_conn_close(l, c, true);
-			break;
+			if (!getsockopt(c->fd[which], SOL_SOCKET, SO_ERROR, &soerr, &len) && soerr)
+				broke(l, c, which, soerr);
 		}
 		l7_relay(l, c);
 		break;
@@ -719,6 +828,35 @@ static int map_counters(struct sl_l7 *l)
 	return 0;
 }
 
+/*
+ * Six descriptors per relayed connection: take the hard limit of open files
+ * (systemd gives services 1024 soft), and relay no more connections than
+ * it allows, so the limit of connections (DNAT beyond it) comes first.
+ */
+static void fit_fd_limit(struct sl_l7 *l)
+{
+	struct rlimit rl;
+	unsigned long fit;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl))
+		return;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+		getrlimit(RLIMIT_NOFILE, &rl);
+	}
+	/* the pipe pool, the maps, epoll, netlink, the metrics server: 2 x pool + 256 */
+	fit = rl.rlim_cur > 2 * L7_PIPE_POOL + 256
+		  ? (rl.rlim_cur - 2 * L7_PIPE_POOL - 256) / L7_FDS_PER_CONN
+		  : 1;
+	if (fit < l->o.max_conns) {
+		pr_warn("l7: %lu open files allow %lu relayed connections, not %u: relaying at "
+			"most %lu (the rest go the kernel path)\n",
+			(unsigned long)rl.rlim_cur, fit, l->o.max_conns, fit);
+		l->o.max_conns = fit;
+	}
+}
+
 void sl_l7_default_handoff(const char *pin_dir, char *buf, size_t len)
 {
 	const char *base = strrchr(pin_dir, '/');
@@ -751,6 +889,7 @@ int sl_l7_start(const struct sl_maps *maps, const struct sl_l7_opts *o, struct s
 		err = -ENOMEM;
 		goto fail;
 	}
+	fit_fd_limit(l);
 	err = map_counters(l);
 	if (err) {
 		pr_warn("Error: l7: cannot map the counters: %s\n", strerror(-err));
@@ -864,8 +1003,12 @@ void sl_l7_stop(struct sl_l7 *l)
 		close(l->pipes[l->n_pipes][1]);
 	}
 	if (l->hfd >= 0) {
+		struct stat st;
+
 		l7_close_fd(&l->hfd);
-		unlink(l->o.handoff_path);
+		/* the file, unless a successor has bound its own there since */
+		if (!stat(l->o.handoff_path, &st) && st.st_ino == l->hfd_ino)
+			unlink(l->o.handoff_path);
 	}
 	l7_close_fd(&l->ep);
 	l7_close_fd(&l->wake);

@@ -20,9 +20,15 @@
 #include "log.h"
 
 #define HO_MAGIC   0x534c484f /* "SLHO" */
-#define HO_VERSION 1
+#define HO_VERSION 2
 
-enum ho_type { HO_HELLO = 1, HO_LISTENERS, HO_CONN, HO_END, HO_ACK };
+/*
+ * HELLO (successor), LISTENERS, CONN..., END (predecessor), ACK (successor:
+ * it has everything), BYE (predecessor: it has let go of everything). Only
+ * with BYE does the successor use what it got; a predecessor that gave up
+ * waiting for ACK sends none, so the two never both relay one socket.
+ */
+enum ho_type { HO_HELLO = 1, HO_LISTENERS, HO_CONN, HO_END, HO_ACK, HO_BYE };
 
 /* One message; its descriptors ride along as SCM_RIGHTS. */
 struct ho_msg {
@@ -33,7 +39,9 @@ struct ho_msg {
 	uint32_t state;
 	uint32_t subset_id;
 	uint32_t listen_mask; /* HO_LISTENERS: which families follow, in order */
-	uint8_t eof[2], shut[2];
+	uint8_t eof[2], shut[2], src_err[2], dropped[2];
+	uint8_t broken, reset_counted;
+	uint16_t pad;
 	uint32_t pid;
 	uint64_t in_pipe[2];
 	int64_t deadline_in; /* ms left; 0: none */
@@ -173,8 +181,13 @@ void l7_handoff_serve(struct sl_l7 *l)
 		m.type = HO_CONN;
 		m.state = c->state;
 		m.subset_id = c->subset_id;
+		m.broken = c->broken;
+		m.reset_counted = c->reset_counted;
 		m.t = c->t;
-		m.deadline_in = c->deadline ? (int64_t)(c->deadline - now) : 0;
+		/* 0 means none: one already due is due in 1 ms */
+		m.deadline_in = !c->deadline	    ? 0
+				: c->deadline > now ? (int64_t)(c->deadline - now)
+						    : 1;
 		nfds = 0;
 		fds[nfds++] = c->fd[CLIENT];
 		if (c->state != C_HEAD)
@@ -186,6 +199,8 @@ void l7_handoff_serve(struct sl_l7 *l)
 				m.in_pipe[i] = c->h[i].in_pipe;
 				m.eof[i] = c->h[i].eof;
 				m.shut[i] = c->h[i].shut;
+				m.src_err[i] = c->h[i].src_err;
+				m.dropped[i] = c->h[i].dropped;
 			}
 		m.nfds = nfds;
 		err = ho_send(s, &m, fds, nfds);
@@ -198,10 +213,13 @@ void l7_handoff_serve(struct sl_l7 *l)
 		err = ho_send(s, &m, NULL, 0);
 	}
 	err = err ?: ho_recv(s, &m, fds, &nfds);
-	if (!err && m.type != HO_ACK)
+	if (!err && (m.type != HO_ACK || nfds)) {
+		while (nfds)
+			close(fds[--nfds]);
 		err = -EPROTO;
-	close(s);
+	}
 	if (err) {
+		close(s);
 		/* the successor is gone: what it got died with it; carry on */
 		pr_warn("l7: hand-over failed after %zu connections: %s; keeping them\n", sent,
 			strerror(-err));
@@ -216,6 +234,13 @@ void l7_handoff_serve(struct sl_l7 *l)
 	/* Ours are copies now: closing them leaves the successor's open. */
 	l7_count(l, SL_L7_C_HANDED_OVER, sent);
 	drop_copies(l);
+	memset(&m, 0, sizeof(m));
+	m.magic = HO_MAGIC;
+	m.version = HO_VERSION;
+	m.type = HO_BYE;
+	/* if it is lost, so is the successor (a crash): nothing to take back */
+	ho_send(s, &m, NULL, 0);
+	close(s);
 	l7_close_fd(&l->hfd);
 	l->handed_over = true;
 	pr_info("l7: handed over %zu connections\n", sent);
@@ -228,6 +253,8 @@ int l7_handoff_take(struct sl_l7 *l)
 	struct ho_msg m = {.magic = HO_MAGIC, .version = HO_VERSION, .type = HO_HELLO};
 	int s, fds[HO_MAX_FDS], nfds, i, k, err;
 	uint64_t now = l7_now_ms();
+	socklen_t crlen = sizeof(struct ucred);
+	struct ucred cr = {.uid = (uid_t)-1};
 	size_t got = 0;
 	struct conn *c;
 
@@ -241,6 +268,13 @@ int l7_handoff_take(struct sl_l7 *l)
 		/* no file, or a file nobody listens on (a predecessor that crashed) */
 		return err == -ENOENT || err == -ECONNREFUSED ? -ENOENT : err;
 	}
+	/* what it sends is published as our listeners: it must be us */
+	if (getsockopt(s, SOL_SOCKET, SO_PEERCRED, &cr, &crlen) || cr.uid != geteuid()) {
+		pr_warn("l7: %s is served by uid %d, not us: no hand-over\n", l->o.handoff_path,
+			(int)cr.uid);
+		close(s);
+		return -EPERM;
+	}
 	set_timeouts(s, 10000);
 	m.pid = getpid();
 	err = ho_send(s, &m, NULL, 0);
@@ -248,13 +282,25 @@ int l7_handoff_take(struct sl_l7 *l)
 		err = ho_recv(s, &m, fds, &nfds);
 		if (err)
 			break;
-		if (m.type == HO_END)
+		if (m.type == HO_END) {
+			while (nfds)
+				close(fds[--nfds]);
 			break;
+		}
 		if (m.type == HO_LISTENERS) {
 			for (i = 0, k = 0; i < SL_L7_LISTEN_MAX; i++)
-				if ((m.listen_mask & (1U << i)) && k < nfds)
+				if ((m.listen_mask & (1U << i)) && k < nfds && l->lfd[i] < 0)
 					l->lfd[i] = fds[k++];
+			while (nfds > k)
+				close(fds[--nfds]);
 			continue;
+		}
+		if (m.type == HO_CONN &&
+		    nfds != 1 + (m.state != C_HEAD) + 4 * (m.state == C_RELAY)) {
+			while (nfds)
+				close(fds[--nfds]);
+			err = -EPROTO;
+			break;
 		}
 		if (m.type != HO_CONN || !(c = l7_conn_new(l))) {
 			while (nfds)
@@ -264,8 +310,10 @@ int l7_handoff_take(struct sl_l7 *l)
 		}
 		c->state = m.state;
 		c->subset_id = m.subset_id;
+		c->broken = m.broken;
+		c->reset_counted = m.reset_counted;
 		c->t = m.t;
-		c->deadline = m.deadline_in ? now + (m.deadline_in > 0 ? m.deadline_in : 0) : 0;
+		c->deadline = m.deadline_in > 0 ? now + m.deadline_in : 0;
 		c->fd[CLIENT] = fds[0];
 		if (nfds > 1)
 			c->fd[BACKEND] = fds[1];
@@ -276,13 +324,20 @@ int l7_handoff_take(struct sl_l7 *l)
 				c->h[i].in_pipe = m.in_pipe[i];
 				c->h[i].eof = m.eof[i];
 				c->h[i].shut = m.shut[i];
+				c->h[i].src_err = m.src_err[i];
+				c->h[i].dropped = m.dropped[i];
 			}
 		got++;
 	}
 	if (!err) {
 		m = (struct ho_msg){.magic = HO_MAGIC, .version = HO_VERSION, .type = HO_ACK};
-		/* if it is gone now, it is gone with nothing of ours: go on */
-		ho_send(s, &m, NULL, 0);
+		err = ho_send(s, &m, NULL, 0);
+	}
+	err = err ?: ho_recv(s, &m, fds, &nfds);
+	if (!err && (m.type != HO_BYE || nfds)) {
+		while (nfds)
+			close(fds[--nfds]);
+		err = -EPROTO;
 	}
 	close(s);
 	if (err) {
@@ -337,6 +392,7 @@ int l7_open_handoff(struct sl_l7 *l)
 {
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	char dir[sizeof(sa.sun_path)], *slash;
+	struct stat st;
 	mode_t old;
 	int fd, err;
 
@@ -364,5 +420,7 @@ int l7_open_handoff(struct sl_l7 *l)
 		return err;
 	}
 	l->hfd = fd;
+	if (!stat(sa.sun_path, &st))
+		l->hfd_ino = st.st_ino;
 	return 0;
 }

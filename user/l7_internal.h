@@ -14,7 +14,9 @@
 #include "l7.h"
 #include "l7_pick.h"
 
-#define L7_PIPE_POOL 256 /* empty pipe pairs kept for reuse */
+#define L7_PIPE_POOL	256 /* empty pipe pairs kept for reuse */
+#define L7_MAX_PEEKS	32  /* reads of an incomplete head before it is given up */
+#define L7_FDS_PER_CONN 6   /* two sockets, two pipes */
 
 enum cstate { C_HEAD = 0, C_CONNECTING, C_RELAY };
 enum { C2B = 0, B2C = 1 };
@@ -25,6 +27,8 @@ struct half {
 	size_t in_pipe; /* bytes in it */
 	bool eof;	/* read 0 from the source */
 	bool shut;	/* shutdown(SHUT_WR) done on the destination */
+	bool src_err;	/* reading the source failed (a reset): nothing more comes */
+	bool dropped;	/* its destination is broken: no longer pumped */
 };
 
 struct conn;
@@ -46,6 +50,9 @@ struct conn {
 	uint32_t subset_id;
 	uint64_t deadline; /* ms, CLOCK_MONOTONIC; 0: none */
 	struct sl_l7_tuple t;
+	uint8_t broken;	    /* bit CLIENT, bit BACKEND: that socket failed (reset) */
+	bool reset_counted; /* backend_resets counted for this connection */
+	uint8_t heads;	    /* times the head was peeked without being complete */
 };
 
 /* Exact HTTP codes, summed here and written to sl_l7_codes now and then. */
@@ -57,6 +64,7 @@ struct sl_l7 {
 	int ep, wake, done;
 	int lfd[SL_L7_LISTEN_MAX];
 	int hfd;
+	unsigned long hfd_ino; /* of the hand-over socket file we bound */
 	struct ref lref[SL_L7_LISTEN_MAX], href, wref;
 	pthread_t th;
 	bool th_started;
@@ -68,6 +76,7 @@ struct sl_l7 {
 	struct conn *conns, *dead;
 	size_t n_conns;
 	bool published; /* listeners in sl_l7_listen */
+	bool starved;	/* out of descriptors: listeners out of epoll (starve()) */
 	bool handed_over;
 	bool stopping;
 	/* sl_l7_drain(): CLOCK_MONOTONIC ms to give up at; 0: stop at once */

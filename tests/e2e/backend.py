@@ -9,6 +9,8 @@ HTTP (IPv4 and IPv6 on one socket, HTTP/1.0, one request per connection):
     GET /big?mb=N      -> N MiB of deterministic data (see big_block), with
                           header X-Backend: NAME, for long downloads
     POST /sha256       -> "NAME SHA256-OF-THE-BODY\n" (Content-Length bodies), for uploads
+    POST /rude         -> "NAME\n" at once without reading the body, then FIN,
+                          then 0.3 s later a reset while the client still sends
     GET /flaky?every=N[&backend=B]
                        -> "NAME\\n" with status 500 on every Nth /flaky request
                           this process serves (the Nth, 2Nth, ...), 200 on the
@@ -20,8 +22,10 @@ UDP echo: a datagram D is answered with "NAME:" + D, to its sender.
 import argparse
 import hashlib
 import socket
+import struct
 import sys
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
 
@@ -40,6 +44,12 @@ class Server(ThreadingHTTPServer):
     # Bursts of new connections must not overflow the accept queue: a lost
     # SYN costs a 1 s retransmission and skews timing, not correctness.
     request_queue_size = 1024
+
+    def handle_error(self, request, client_address):
+        # /rude closes the socket under the handler's feet, on purpose
+        if isinstance(sys.exc_info()[1], OSError):
+            return
+        super().handle_error(request, client_address)
 
     def server_bind(self):
         self.socket.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
@@ -101,7 +111,26 @@ class Handler(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
 
+    def rude(self):
+        body = (self.name + "\n").encode()
+        c = self.connection
+        c.sendall(b"HTTP/1.0 200 OK\r\nContent-Length: %d\r\nX-Backend: %s\r\n\r\n%s"
+                  % (len(body), self.name.encode(), body))
+        c.shutdown(socket.SHUT_WR)
+        c.settimeout(0.05)
+        end = time.monotonic() + 0.3
+        while time.monotonic() < end:
+            try:
+                c.recv(65536)
+            except OSError:
+                pass
+        c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        c.close()
+
     def do_POST(self):
+        if urlparse(self.path).path == "/rude":
+            self.rude()
+            return
         if urlparse(self.path).path != "/sha256":
             self.send_error(404)
             return

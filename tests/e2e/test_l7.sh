@@ -141,10 +141,36 @@ sl_check upload-50mb "got '$got' want 'v2 $want'" test "$got" = "v2 $want"
 sl_nsx client "$SL_PY" "$SL_E2E/client.py" halfclose --host "$SL_VIP4" -n 20 -H "$HDR" >"$SL_TMP/half.json"
 sl_check half-close "$(sl_counts "$SL_TMP/half.json")" all_on "$SL_TMP/half.json" v2 20
 
+# 7a. A backend that answers, closes its side and then resets while the
+# client still sends: splice(2) into that socket raises SIGPIPE, which must
+# cost the connection and not `sluice run`; the reset is counted once.
+sl_status "$SL_TMP/r0.json"
+sl_nsx client "$SL_PY" -c '
+import socket, sys, time
+for k in range(3):
+    c = socket.create_connection((sys.argv[1], 80))
+    c.sendall(b"POST /rude HTTP/1.1\r\nHost: x\r\ncanary: canary-tester\r\n"
+              b"Content-Length: 100000000\r\n\r\n")
+    end = time.monotonic() + 1
+    try:
+        while time.monotonic() < end:
+            c.send(b"x" * 65536)
+    except OSError:
+        pass
+    c.close()' "$SL_VIP4"
+sleep 0.5
+burst "$SL_TMP/after_rude.json" 20 "$SL_VIP4" "$HDR"
+sl_status "$SL_TMP/r1.json"
+resets() { $SL_PY "$SL_E2E/jtool.py" counter "$1" "$SVC" v2 backend_resets; }
+sl_check backend-reset-run-survives "run alive: $(_sl_gone "$SL_RUN_PID" && echo no || echo yes); $(sl_counts "$SL_TMP/after_rude.json"); v2 backend_resets +$(($(resets "$SL_TMP/r1.json") - $(resets "$SL_TMP/r0.json")))" \
+	eval '! _sl_gone "$SL_RUN_PID" && all_on "$SL_TMP/after_rude.json" v2 20 && [ $(($(resets "$SL_TMP/r1.json") - $(resets "$SL_TMP/r0.json"))) = 3 ]'
+
 # 7b. A slow reader (1 MB/s) of a 50 MB download: what waits on the node is
-# bounded by the socket buffers and the pipe and stops growing, sluice's own
-# memory does not move, and the backend is held back (its send queue fills):
-# TCP's flow control reaches through the relay.
+# bounded by the socket buffers and the pipe (under 16 MB after 7 s, when an
+# unbounded relay would hold the 43 MB the client has not read yet; the
+# buffers' autotuning may still be growing, so no "not growing" check),
+# sluice's own memory does not move, and the backend is held back (its send
+# queue fills): TCP's flow control reaches through the relay.
 queues() { sl_nsx "$1" ss -tn | awk 'NR > 1 {q += $2 + $3} END {print q + 0}'; }
 sl_bg slow client "$SL_TMP/slow.log" curl -sS --max-time 60 --limit-rate 1M -H "$HDR" \
 	-o /dev/null "http://$SL_VIP4/big?mb=50"
@@ -157,7 +183,7 @@ rss2=$(awk '/^VmRSS/ {print $2}' "/proc/$SL_RUN_PID/status")
 qb=$(sl_nsx v2 ss -tn | awk 'NR > 1 {q += $3} END {print q + 0}')
 sl_stop "$slow" KILL
 sl_check slow-reader-bounded "node queues $q1 -> $q2 bytes, sluice RSS $rss1 -> $rss2 kB, backend send queue $qb" \
-	eval '[ "$q2" -lt $((16 << 20)) ] && [ $((q2 - q1)) -lt $((1 << 20)) ] && [ $((rss2 - rss1)) -lt 1024 ] && [ "$qb" -gt 0 ]'
+	eval '[ "$q2" -lt $((16 << 20)) ] && [ $((rss2 - rss1)) -lt 1024 ] && [ "$qb" -gt 0 ]'
 
 # 8. Hot restart in the middle of a 50 MB download (8 MB/s: about 6 s).
 want=$(sl_nsx client "$SL_PY" "$SL_E2E/client.py" bigsum 50)
