@@ -838,11 +838,18 @@ static void fit_fd_limit(struct sl_l7 *l)
 	struct rlimit rl;
 	unsigned long fit;
 
+	rlim_t want = (rlim_t)l->o.max_conns * L7_FDS_PER_CONN + 2 * L7_PIPE_POOL + 256;
+
 	if (getrlimit(RLIMIT_NOFILE, &rl))
 		return;
-	if (rl.rlim_cur < rl.rlim_max) {
-		rl.rlim_cur = rl.rlim_max;
-		setrlimit(RLIMIT_NOFILE, &rl);
+	if (rl.rlim_cur < want) {
+		struct rlimit up = {.rlim_cur = want, .rlim_max = rl.rlim_max > want ? rl.rlim_max : want};
+
+		/* above the hard limit only with CAP_SYS_RESOURCE; else up to it */
+		if (setrlimit(RLIMIT_NOFILE, &up)) {
+			rl.rlim_cur = rl.rlim_max;
+			setrlimit(RLIMIT_NOFILE, &rl);
+		}
 		getrlimit(RLIMIT_NOFILE, &rl);
 	}
 	/* the pipe pool, the maps, epoll, netlink, the metrics server: 2 x pool + 256 */

@@ -33,11 +33,16 @@ _prog() {
 		END { print id, tag }'
 }
 _progs() { echo "$(_prog ingress) $(_prog egress)"; }
+# _link: "link-id prog-id" of the pinned sk_lookup link (header routing).
+_link() {
+	bpftool -j link show pinned "$SL_PIN_DIR/sl_l7_lookup_link" 2>/dev/null |
+		$SL_PY -c 'import json, sys; d = json.load(sys.stdin); print(d["id"], d["prog_id"])'
+}
 # _map_ids: the ids of every pinned map, in name order: the same maps or not.
 _map_ids() {
 	local m
 	for m in "$SL_PIN_DIR"/sl_*; do
-		case "${m##*/}" in sl_ingress | sl_egress) continue ;; esac
+		case "${m##*/}" in sl_ingress | sl_egress | sl_l7_lookup | sl_l7_lookup_link) continue ;; esac
 		bpftool map show pinned "$m" | awk -F: 'NR == 1 {printf "%s=%s ", "'"${m##*/}"'", $1}'
 	done
 }
@@ -58,6 +63,7 @@ sl_config "$CFG" 80 20
 _start "$OLD" || sl_die "sluice run did not attach and apply"
 sl_wait_weights "v1=80 v2=20" || sl_die "weights never showed 80/20: $(sl_weights_now)"
 read -r in0 tag_in_old eg0 tag_eg_old <<<"$(_progs)"
+read -r lk0 lp0 <<<"$(_link)"
 maps0=$(_map_ids)
 gen0=$(sl_generation)
 sl_info "old build: ingress id $in0 tag $tag_in_old, egress id $eg0 tag $tag_eg_old; generation $gen0"
@@ -79,6 +85,9 @@ _start "$NEW" || sl_die "the new build did not start"
 read -r in1 tag_in_new eg1 tag_eg_new <<<"$(_progs)"
 sl_check rolling-programs-replaced "ingress $in0/$tag_in_old -> $in1/$tag_in_new, egress $eg0/$tag_eg_old -> $eg1/$tag_eg_new" \
 	test "$in1" != "$in0" -a "$eg1" != "$eg0" -a "$tag_in_new" != "$tag_in_old" -a "$tag_eg_new" != "$tag_eg_old"
+read -r lk1 lp1 <<<"$(_link)"
+sl_check rolling-lookup-swapped-in-place "sk_lookup link $lk0 -> $lk1, program $lp0 -> $lp1" \
+	test -n "$lk1" -a "$lk1" = "$lk0" -a "$lp1" != "$lp0"
 sl_check rolling-maps-kept "$(_map_ids)" test "$(_map_ids)" = "$maps0"
 sl_check rolling-config-kept "generation $(sl_generation) (was $gen0), $(sl_weights_now)" \
 	eval '[ "$(sl_generation)" = "$gen0" ] && _sl_weights_are "v1=80 v2=20"'
