@@ -50,6 +50,14 @@ struct ho_msg {
 
 #define HO_MAX_FDS 6
 
+static void ho_init(struct ho_msg *m, enum ho_type type)
+{
+	memset(m, 0, sizeof(*m));
+	m->magic = HO_MAGIC;
+	m->version = HO_VERSION;
+	m->type = type;
+}
+
 static int ho_send(int s, const struct ho_msg *m, const int *fds, int nfds)
 {
 	char cbuf[CMSG_SPACE(sizeof(int) * HO_MAX_FDS)] = {};
@@ -98,6 +106,21 @@ static int ho_recv(int s, struct ho_msg *m, int *fds, int *nfds)
 		return n == 0 ? -ECONNRESET : -EPROTO;
 	}
 	return 0;
+}
+
+/* The next message must be of this type, with no descriptors. */
+static int ho_expect(int s, enum ho_type type)
+{
+	int fds[HO_MAX_FDS], nfds, err;
+	struct ho_msg m;
+
+	err = ho_recv(s, &m, fds, &nfds);
+	if (!err && (m.type != type || nfds)) {
+		while (nfds)
+			close(fds[--nfds]);
+		err = -EPROTO;
+	}
+	return err;
 }
 
 static void set_timeouts(int s, int ms)
@@ -163,10 +186,7 @@ void l7_handoff_serve(struct sl_l7 *l)
 	for (i = 0; i < SL_L7_LISTEN_MAX; i++)
 		if (l->lfd[i] >= 0)
 			epoll_ctl(l->ep, EPOLL_CTL_DEL, l->lfd[i], NULL);
-	memset(&m, 0, sizeof(m));
-	m.magic = HO_MAGIC;
-	m.version = HO_VERSION;
-	m.type = HO_LISTENERS;
+	ho_init(&m, HO_LISTENERS);
 	for (i = 0, nfds = 0; i < SL_L7_LISTEN_MAX; i++)
 		if (l->lfd[i] >= 0) {
 			m.listen_mask |= 1U << i;
@@ -175,10 +195,7 @@ void l7_handoff_serve(struct sl_l7 *l)
 	m.nfds = nfds;
 	err = ho_send(s, &m, fds, nfds);
 	for (c = l->conns; c && !err; c = c->next, sent++) {
-		memset(&m, 0, sizeof(m));
-		m.magic = HO_MAGIC;
-		m.version = HO_VERSION;
-		m.type = HO_CONN;
+		ho_init(&m, HO_CONN);
 		m.state = c->state;
 		m.subset_id = c->subset_id;
 		m.broken = c->broken;
@@ -206,18 +223,10 @@ void l7_handoff_serve(struct sl_l7 *l)
 		err = ho_send(s, &m, fds, nfds);
 	}
 	if (!err) {
-		memset(&m, 0, sizeof(m));
-		m.magic = HO_MAGIC;
-		m.version = HO_VERSION;
-		m.type = HO_END;
+		ho_init(&m, HO_END);
 		err = ho_send(s, &m, NULL, 0);
 	}
-	err = err ?: ho_recv(s, &m, fds, &nfds);
-	if (!err && (m.type != HO_ACK || nfds)) {
-		while (nfds)
-			close(fds[--nfds]);
-		err = -EPROTO;
-	}
+	err = err ?: ho_expect(s, HO_ACK);
 	if (err) {
 		close(s);
 		/* the successor is gone: what it got died with it; carry on */
@@ -234,10 +243,7 @@ void l7_handoff_serve(struct sl_l7 *l)
 	/* Ours are copies now: closing them leaves the successor's open. */
 	l7_count(l, SL_L7_C_HANDED_OVER, sent);
 	drop_copies(l);
-	memset(&m, 0, sizeof(m));
-	m.magic = HO_MAGIC;
-	m.version = HO_VERSION;
-	m.type = HO_BYE;
+	ho_init(&m, HO_BYE);
 	/* if it is lost, so is the successor (a crash): nothing to take back */
 	ho_send(s, &m, NULL, 0);
 	close(s);
@@ -330,15 +336,10 @@ int l7_handoff_take(struct sl_l7 *l)
 		got++;
 	}
 	if (!err) {
-		m = (struct ho_msg){.magic = HO_MAGIC, .version = HO_VERSION, .type = HO_ACK};
+		ho_init(&m, HO_ACK);
 		err = ho_send(s, &m, NULL, 0);
 	}
-	err = err ?: ho_recv(s, &m, fds, &nfds);
-	if (!err && (m.type != HO_BYE || nfds)) {
-		while (nfds)
-			close(fds[--nfds]);
-		err = -EPROTO;
-	}
+	err = err ?: ho_expect(s, HO_BYE);
 	close(s);
 	if (err) {
 		/*

@@ -20,6 +20,8 @@ import re
 import statistics
 import sys
 
+from mdtable import ratio, table
+
 SECTION = 6
 # enum sl_l7_counter_idx (include/sluice_abi.h)
 L7_COUNTERS = ["accepted", "active", "header_route", "default_route", "head_too_big",
@@ -208,15 +210,6 @@ def report(a):
         v = get(k, m)
         return "%s-%s" % (fmt(min(v), nd), fmt(max(v), nd)) if len(v) > 1 else "-"
 
-    def ratio(x, y):
-        return "%.2fx" % (x / y) if x is not None and y else "n/a"
-
-    def table(head, body):
-        print("| " + " | ".join(head) + " |")
-        print("|" + "|".join("---" if i == 0 else "---:" for i in range(len(head))) + "|")
-        for b in body:
-            print("| " + " | ".join(str(x) for x in b) + " |")
-        print()
 
     keys = [k for k in ORDER if any(kk == k for kk, _ in vals)]
     print()

@@ -9,6 +9,8 @@ import json
 import statistics
 import sys
 
+from mdtable import ratio, table
+
 raw_path, out_path, machine, runs, dur, wrk_c, elapsed = sys.argv[1:8]
 quick = len(sys.argv) > 8 and sys.argv[8] == "quick"
 rows = [json.loads(line) for line in open(raw_path) if line.strip()]
@@ -44,18 +46,6 @@ def spread(sec, key, metric, nd=1):
     return "%s-%s" % (fmt(min(v), nd), fmt(max(v), nd))
 
 
-def ratio(a, b):
-    if a is None or b is None or b == 0:
-        return "n/a"
-    return "%.2fx" % (a / b)
-
-
-def table(head, body):
-    print("| " + " | ".join(head) + " |")
-    print("|" + "|".join("---" if i == 0 else "---:" for i in range(len(head))) + "|")
-    for b in body:
-        print("| " + " | ".join(str(x) for x in b) + " |")
-    print()
 
 
 print()
