@@ -155,7 +155,7 @@ int sl_addr_parse(const char *s, struct sl_addr *a)
 	return -EINVAL;
 }
 
-static bool addr_eq(const struct sl_addr *x, const struct sl_addr *y)
+bool sl_addr_eq(const struct sl_addr *x, const struct sl_addr *y)
 {
 	return x->family == y->family && !memcmp(x->addr, y->addr, sizeof(x->addr));
 }
@@ -283,15 +283,10 @@ static __attribute__((format(printf, 3, 4))) void warn_at(struct ctx *c, const y
 
 static bool want_type(struct ctx *c, const yaml_node_t *n, yaml_node_type_t type, const char *what)
 {
-	static const char *const names[] = {
-	    [YAML_SCALAR_NODE] = "a string",
-	    [YAML_SEQUENCE_NODE] = "a list",
-	    [YAML_MAPPING_NODE] = "a mapping",
-	};
-
-	if (n->type == type && (type != YAML_SCALAR_NODE || n->data.scalar.length))
+	if (sl_yaml_is(n, type))
 		return true;
-	error_at(c, n, "%s must be %s, not %s", what, names[type], sl_yaml_type_name(n));
+	error_at(c, n, "%s must be %s, not %s", what, sl_yaml_kind_name(type),
+		 sl_yaml_type_name(n));
 	return false;
 }
 
@@ -372,7 +367,7 @@ static unsigned int max_plen(const struct sl_addr *a)
 	return a->family == SL_AF_INET ? 32 : 128;
 }
 
-static void mask_addr(struct sl_addr *a, unsigned int plen)
+void sl_addr_mask(struct sl_addr *a, unsigned int plen)
 {
 	unsigned int i;
 
@@ -387,51 +382,63 @@ static void mask_addr(struct sl_addr *a, unsigned int plen)
 }
 
 /* "addr/len" or a plain address (a host route). */
-static bool parse_cidr(struct ctx *c, const yaml_node_t *n, struct sl_cidr *out)
+int sl_cidr_parse(const char *s, struct sl_cidr *out)
 {
-	char buf[ADDR_TEXT_MAX], text[INET6_ADDRSTRLEN];
-	const char *s = sl_yaml_scalar(n);
+	char buf[ADDR_TEXT_MAX];
 	unsigned long plen;
-	struct sl_addr masked;
 	char *slash;
 
-	if (!s) {
-		error_at(c, n, "an address or CIDR must be a string, not %s", sl_yaml_type_name(n));
-		return false;
-	}
 	if (strlen(s) >= sizeof(buf))
-		goto invalid;
+		return -EINVAL;
 	strcpy(buf, s);
 	slash = strchr(buf, '/');
 	if (slash)
 		*slash = '\0';
 	if (sl_addr_parse(buf, &out->a))
-		goto invalid;
+		return -EINVAL;
 	plen = max_plen(&out->a);
 	if (slash) {
 		if (!sl_all_digits(slash + 1) || strlen(slash + 1) > 3)
-			goto invalid;
+			return -EINVAL;
 		plen = strtoul(slash + 1, NULL, 10);
-		if (plen > max_plen(&out->a)) {
-			error_at(c, n, "%s has prefix length %lu; %s allows at most %u", s, plen,
-				 out->a.family == SL_AF_INET ? "IPv4" : "IPv6", max_plen(&out->a));
-			return false;
-		}
-	}
-	masked = out->a;
-	mask_addr(&masked, plen);
-	if (!addr_eq(&masked, &out->a)) {
-		error_at(c, n, "%s has host bits set; did you mean %s/%lu?", s,
-			 sl_addr_str(&masked, text, sizeof(text)), plen);
-		return false;
+		if (plen > max_plen(&out->a))
+			return -ERANGE;
 	}
 	out->plen = (uint8_t)plen;
+	return 0;
+}
+
+static bool parse_cidr(struct ctx *c, const yaml_node_t *n, struct sl_cidr *out)
+{
+	char text[INET6_ADDRSTRLEN];
+	const char *s = sl_yaml_scalar(n);
+	struct sl_addr masked;
+	int err;
+
+	if (!s) {
+		error_at(c, n, "an address or CIDR must be a string, not %s", sl_yaml_type_name(n));
+		return false;
+	}
+	err = sl_cidr_parse(s, out);
+	if (err == -ERANGE) {
+		error_at(c, n, "%s has prefix length %lu; %s allows at most %u", s,
+			 strtoul(strchr(s, '/') + 1, NULL, 10),
+			 out->a.family == SL_AF_INET ? "IPv4" : "IPv6", max_plen(&out->a));
+		return false;
+	}
+	if (err) {
+		error_at(c, n, "'%s' is not a valid address or CIDR", s);
+		return false;
+	}
+	masked = out->a;
+	sl_addr_mask(&masked, out->plen);
+	if (!sl_addr_eq(&masked, &out->a)) {
+		error_at(c, n, "%s has host bits set; did you mean %s/%u?", s,
+			 sl_addr_str(&masked, text, sizeof(text)), out->plen);
+		return false;
+	}
 	out->pos = node_pos(c, n);
 	return true;
-
-invalid:
-	error_at(c, n, "'%s' is not a valid address or CIDR", s);
-	return false;
 }
 
 static bool parse_port_text(const char *s, uint16_t *port)
@@ -665,7 +672,7 @@ static void parse_vips(struct ctx *c, struct sl_service_cfg *svc, const yaml_nod
 			continue;
 		}
 		for (j = 0; j < svc->n_vips; j++)
-			if (addr_eq(&svc->vips[j], a))
+			if (sl_addr_eq(&svc->vips[j], a))
 				break;
 		if (j < svc->n_vips) {
 			error_at(c, vn, "duplicate VIP %s in %s",
@@ -791,7 +798,7 @@ static void parse_endpoints(struct ctx *c, struct sl_subset_cfg *sub, const yaml
 		if (!parse_endpoint(c, en, ep))
 			continue;
 		for (j = 0; j < sub->n_eps; j++)
-			if (addr_eq(&sub->eps[j].a, &ep->a) && sub->eps[j].port == ep->port)
+			if (sl_addr_eq(&sub->eps[j].a, &ep->a) && sub->eps[j].port == ep->port)
 				break;
 		if (j < sub->n_eps) {
 			error_at(c, en, "duplicate endpoint %s in subset '%s' of %s",
@@ -1158,7 +1165,7 @@ static bool has_vip(const struct sl_service_cfg *svc, const struct sl_addr *a)
 	size_t i;
 
 	for (i = 0; i < svc->n_vips; i++)
-		if (addr_eq(&svc->vips[i], a))
+		if (sl_addr_eq(&svc->vips[i], a))
 			return true;
 	return false;
 }
@@ -1971,68 +1978,7 @@ int sl_config_load_buf(const char *name, const char *buf, size_t len, struct sl_
 int sl_config_load_paths_digest(const char *const paths[], size_t n, struct sl_config **out,
 				struct sl_diag *diag, uint64_t *digest)
 {
-	uint64_t h = FNV1A_INIT;
-	struct sl_diag local_diag;
-	char **files = NULL, *buf, *what = NULL;
-	size_t n_files = 0, len, errors_before, i;
-	unsigned char len_le[8];
-	bool all_read;
-	struct ctx c;
-	int err, e, j;
-
-	*out = NULL;
-	if (digest)
-		*digest = 0;
-	if (!diag) {
-		sl_diag_init(&local_diag);
-		diag = &local_diag;
-	}
-	errors_before = diag->n_errors;
-	load_begin(&c, diag);
-	if (!c.cfg) {
-		err = -ENOMEM;
-		goto out;
-	}
-	err = sl_config_list_files(paths, n, &files, &n_files, diag);
-	all_read = !err && n_files;
-	for (i = 0; i < n_files && err != -ENOMEM; i++) {
-		e = sl_read_file(files[i], &buf, &len);
-		if (e) {
-			sl_diag_add(diag, &(struct sl_pos){.file = files[i]}, "error",
-				    "cannot read the file: %s", strerror(-e));
-			keep_err(&err, e);
-			all_read = false;
-			continue;
-		}
-		/* One file: the digest of its bytes, as `apply` of that file records it. */
-		if (n_files > 1) {
-			for (j = 0; j < 8; j++)
-				len_le[j] = (unsigned char)((uint64_t)len >> (8 * j));
-			h = fnv1a(h, len_le, sizeof(len_le));
-		}
-		h = fnv1a(h, buf, len);
-		e = begin_file(&c, files[i]);
-		if (!e)
-			e = parse_stream(&c, buf, len);
-		free(buf);
-		if (e)
-			err = e;
-	}
-	if (err != -ENOMEM && (e = build_k8s(&c)))
-		err = e;
-	if (err != -ENOMEM) {
-		what = sl_config_paths_str(paths, n);
-		finish(&c, what ? what : paths[0], errors_before);
-	}
-	if (digest && all_read)
-		*digest = h;
-out:
-	err = load_end(&c, err, errors_before, out);
-	sl_config_free_files(files, n_files);
-	free(what);
-	if (diag == &local_diag)
-		sl_diag_free(&local_diag);
-	return err;
+	return sl_config_load_sources(paths, n, NULL, 0, false, out, diag, digest);
 }
 
 int sl_config_load_sources(const char *const paths[], size_t n, const struct sl_config_buf *bufs,
@@ -2065,7 +2011,11 @@ int sl_config_load_sources(const char *const paths[], size_t n, const struct sl_
 		err = sl_config_list_files(paths, n, &files, &n_files, diag);
 		all_read = !err && n_files;
 	}
-	/* Every source with its length first: the same bytes split differently differ. */
+	/*
+	 * Every source with its length first: the same bytes split differently
+	 * differ. A single file: the digest of its bytes alone, as `apply` of
+	 * that file records it (sl_config_digest()).
+	 */
 	for (i = 0; i < n_files + n_bufs && err != -ENOMEM; i++) {
 		const char *name;
 
@@ -2084,9 +2034,11 @@ int sl_config_load_sources(const char *const paths[], size_t n, const struct sl_
 			buf = (char *)bufs[i - n_files].data;
 			len = bufs[i - n_files].len;
 		}
-		for (j = 0; j < 8; j++)
-			len_le[j] = (unsigned char)((uint64_t)len >> (8 * j));
-		h = fnv1a(h, len_le, sizeof(len_le));
+		if (n_bufs || n_files > 1) {
+			for (j = 0; j < 8; j++)
+				len_le[j] = (unsigned char)((uint64_t)len >> (8 * j));
+			h = fnv1a(h, len_le, sizeof(len_le));
+		}
 		h = fnv1a(h, buf, len);
 		e = begin_file(&c, name);
 		if (!e)
@@ -2100,7 +2052,8 @@ int sl_config_load_sources(const char *const paths[], size_t n, const struct sl_
 		err = e;
 	if (err != -ENOMEM && !allow_empty) {
 		what = n ? sl_config_paths_str(paths, n) : NULL;
-		finish(&c, what ? what : n_bufs ? bufs[0].name : "<input>", errors_before);
+		finish(&c, what ? what : n ? paths[0] : n_bufs ? bufs[0].name : "<input>",
+		       errors_before);
 	}
 	if (digest && all_read)
 		*digest = h;

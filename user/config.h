@@ -226,5 +226,14 @@ void sl_diag_add(struct sl_diag *diag, const struct sl_pos *pos, const char *kin
 const char *sl_addr_str(const struct sl_addr *a, char *buf, size_t len);
 /* Parse "10.0.0.1" or "fd00::1"; 0 or -EINVAL. */
 int sl_addr_parse(const char *s, struct sl_addr *a);
+bool sl_addr_eq(const struct sl_addr *x, const struct sl_addr *y);
+/* Clear the bits after the first plen. */
+void sl_addr_mask(struct sl_addr *a, unsigned int plen);
+/*
+ * "ADDR" or "ADDR/LEN" into out->a and out->plen (host bits as written,
+ * out->pos untouched): 0, -EINVAL when it is neither, -ERANGE when LEN is
+ * too long for the family.
+ */
+int sl_cidr_parse(const char *s, struct sl_cidr *out);
 
 #endif /* SLUICE_CONFIG_H */

@@ -361,15 +361,9 @@ static yaml_node_t *get(const struct rd *r, const yaml_node_t *n, const char *ke
 
 static bool want(struct rd *r, const yaml_node_t *n, yaml_node_type_t type, const char *what)
 {
-	static const char *const names[] = {
-	    [YAML_SCALAR_NODE] = "a string",
-	    [YAML_SEQUENCE_NODE] = "a list",
-	    [YAML_MAPPING_NODE] = "a mapping",
-	};
-
-	if (n->type == type && (type != YAML_SCALAR_NODE || n->data.scalar.length))
+	if (sl_yaml_is(n, type))
 		return true;
-	err_at(r, n, "%s in %s must be %s, not %s", what, r->what, names[type],
+	err_at(r, n, "%s in %s must be %s, not %s", what, r->what, sl_yaml_kind_name(type),
 	       sl_yaml_type_name(n));
 	return false;
 }
@@ -478,41 +472,17 @@ static bool parse_addr(struct rd *r, const yaml_node_t *n, const char *what, str
 
 static bool parse_cidr(struct rd *r, const yaml_node_t *n, const char *what, struct sl_cidr *c)
 {
-	char buf[64], *slash;
 	const char *s = sl_yaml_scalar(n);
-	unsigned long plen;
-	unsigned int i, bits;
 
-	if (!s || strlen(s) >= sizeof(buf))
-		goto bad;
-	strcpy(buf, s);
-	slash = strchr(buf, '/');
-	if (slash)
-		*slash = '\0';
-	if (sl_addr_parse(buf, &c->a))
-		goto bad;
-	bits = c->a.family == SL_AF_INET ? 32 : 128;
-	plen = bits;
-	if (slash) {
-		if (!sl_all_digits(slash + 1) || strlen(slash + 1) > 3)
-			goto bad;
-		plen = strtoul(slash + 1, NULL, 10);
-		if (plen > bits)
-			goto bad;
+	if (!s || sl_cidr_parse(s, c)) {
+		err_at(r, n, "%s in %s is not an address or CIDR: '%s'", what, r->what,
+		       s ? s : sl_yaml_type_name(n));
+		return false;
 	}
 	/* Istio accepts host bits here; keep the network they describe. */
-	for (i = 0; i < 16; i++) {
-		unsigned int keep = plen > i * 8 ? (plen - i * 8 >= 8 ? 8 : plen - i * 8) : 0;
-
-		c->a.addr[i] &= (uint8_t)(0xff00 >> keep);
-	}
-	c->plen = (uint8_t)plen;
+	sl_addr_mask(&c->a, c->plen);
 	c->pos = pos_of(r, n);
 	return true;
-bad:
-	err_at(r, n, "%s in %s is not an address or CIDR: '%s'", what, r->what,
-	       s ? s : sl_yaml_type_name(n));
-	return false;
 }
 
 /* A field sluice reads but does not act on: said once, where it is. */
@@ -1647,11 +1617,6 @@ struct cand {
 	uint16_t *tp;
 };
 
-static bool addr_eq(const struct sl_addr *x, const struct sl_addr *y)
-{
-	return x->family == y->family && !memcmp(x->addr, y->addr, sizeof(x->addr));
-}
-
 static bool ends_with(const char *s, const char *suffix)
 {
 	size_t ls = strlen(s), lx = strlen(suffix);
@@ -1731,7 +1696,7 @@ static const struct kpod *pod_by_ip(const struct sl_k8s *k, const char *ns, cons
 		for (j = 0;
 		     !k->pods[i].terminal && !strcmp(k->pods[i].m.ns, ns) && j < k->pods[i].n_ips;
 		     j++)
-			if (addr_eq(&k->pods[i].ips[j], a))
+			if (sl_addr_eq(&k->pods[i].ips[j], a))
 				return &k->pods[i];
 	return NULL;
 }
@@ -1757,7 +1722,7 @@ static int add_cand(struct sl_k8s *k, struct cand **c, size_t *n, const struct k
 	size_t i, j;
 
 	for (i = 0; i < *n; i++)
-		if (addr_eq(&(*c)[i].a, a))
+		if (sl_addr_eq(&(*c)[i].a, a))
 			return 0;
 	x = grow(k, (void **)c, n, sizeof(**c));
 	if (!x)

@@ -34,6 +34,20 @@ static inline const char *sl_yaml_type_name(const yaml_node_t *n)
 	}
 }
 
+/* The name of a node type, for "must be ..." messages. */
+static inline const char *sl_yaml_kind_name(yaml_node_type_t type)
+{
+	return type == YAML_SCALAR_NODE	    ? "a string"
+	       : type == YAML_SEQUENCE_NODE ? "a list"
+					    : "a mapping";
+}
+
+/* Is n of this type (a scalar: a non-empty one)? */
+static inline bool sl_yaml_is(const yaml_node_t *n, yaml_node_type_t type)
+{
+	return n->type == type && (type != YAML_SCALAR_NODE || n->data.scalar.length);
+}
+
 static inline size_t sl_yaml_seq_len(const yaml_node_t *n)
 {
 	return n->data.sequence.items.top - n->data.sequence.items.start;
