@@ -60,7 +60,7 @@ static __always_inline void sl_ct_close(struct sl_ct_entry *fwd)
 		return;
 	st = sl_stats_of(fwd->subset_id);
 	if (st)
-		__sync_fetch_and_add(&st->conns_closed, 1);
+		st->conns_closed++; /* a per-CPU row: this CPU's alone */
 }
 
 /* Does reply packet p come from fwd's backend? */
@@ -91,10 +91,11 @@ static __always_inline bool sl_tcp_syn_only(const struct sl_pkt *p)
  * new one? A bare SYN after FIN/RST (the client reused its port), or a UDP
  * datagram after the flow was idle.
  */
-static __always_inline bool sl_ct_over(const struct sl_ct_entry *ct, const struct sl_pkt *p)
+static __always_inline bool sl_ct_over(const struct sl_ct_entry *ct, const struct sl_pkt *p,
+				       __u32 now)
 {
 	if (p->proto == IPPROTO_UDP)
-		return sl_now_ticks() - ct->last_seen > SL_CT_UDP_IDLE_TICKS;
+		return now - ct->last_seen > SL_CT_UDP_IDLE_TICKS;
 	return (ct->flags & SL_CT_CLOSED) && sl_tcp_syn_only(p);
 }
 
@@ -103,10 +104,8 @@ static __always_inline bool sl_ct_over(const struct sl_ct_entry *ct, const struc
  * keep the entry's cache line shared between CPUs; returns true when it
  * was, so that once-a-tick checks can ride along.
  */
-static __always_inline bool sl_ct_touch(struct sl_ct_entry *ct)
+static __always_inline bool sl_ct_touch(struct sl_ct_entry *ct, __u32 now)
 {
-	__u32 now = sl_now_ticks();
-
 	if (ct->last_seen == now)
 		return false;
 	ct->last_seen = now;

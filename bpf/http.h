@@ -59,7 +59,8 @@ static __always_inline void sl_http_count(struct __sk_buff *skb, const struct sl
 	} s;
 	__u32 cls, d2, d3;
 
-	if (p->payload_len < SL_HTTP_PREFIX || p->proto != IPPROTO_TCP)
+	/* payload_len is TCP's only (parse.h): no protocol test needed */
+	if (p->payload_len < SL_HTTP_PREFIX)
 		return;
 	if (bpf_skb_load_bytes(skb, p->payload_off, &s, sizeof(s)))
 		return;

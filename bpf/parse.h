@@ -50,9 +50,6 @@ struct sl_pkt {
 	__u32 payload_len; /* TCP: bytes after the header per the IP length; else 0 */
 };
 
-/* Largest header chain we read: Ethernet + IPv4 with options + TCP. */
-#define SL_MAX_HDR (ETH_HLEN + 60 + sizeof(struct tcphdr))
-
 /*
  * Make sure the first len bytes are in the linear area. Headers normally
  * are; bpf_skb_pull_data() covers the odd skb whose headers are not. Returns

@@ -109,7 +109,6 @@ __noinline int sl_select(const struct sl_service *svc, __u32 slot, __u32 seed,
 	out->family = ep->family;
 	out->subset_id = sid;
 	out->flags = 0;
-	out->last_seen = bpf_ktime_get_coarse_ns() >> 30;
 	return SL_SEL_OK;
 }
 

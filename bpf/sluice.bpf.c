@@ -60,6 +60,27 @@ static __always_inline void sl_revnat_put(const struct sl_pkt *p, const struct s
 }
 
 /*
+ * Remember the choice in e for the tuple fk: 0, or 1 when another CPU's
+ * insert won the race (a SYN and its retransmission on two CPUs: both use
+ * the first choice, now in *e), or -1 when conntrack is full.
+ */
+static __always_inline int sl_ct_remember(const struct sl_ct_key *fk, struct sl_ct_entry *e,
+					  bool reuse)
+{
+	struct sl_ct_entry *won;
+
+	if (reuse)
+		return bpf_map_update_elem(&sl_conntrack, fk, e, BPF_ANY) ? -1 : 0;
+	if (!bpf_map_update_elem(&sl_conntrack, fk, e, BPF_NOEXIST))
+		return 0;
+	won = bpf_map_lookup_elem(&sl_conntrack, fk);
+	if (!won)
+		return -1;
+	*e = *won;
+	return 1;
+}
+
+/*
  * First packet of a connection to a service, or one whose entry is gone:
  * look the VIP up in the active table slot, choose, and remember the choice.
  * reuse: the tuple's entry is over (a SYN after FIN/RST, an idle UDP flow)
@@ -73,6 +94,7 @@ static __always_inline int sl_new_conn(const struct sl_pkt *p, const struct sl_c
 	struct sl_state *state;
 	struct sl_stats *st;
 	__u32 zero = 0;
+	bool l7;
 	int res;
 
 	state = bpf_map_lookup_elem(&sl_state, &zero);
@@ -92,16 +114,26 @@ static __always_inline int sl_new_conn(const struct sl_pkt *p, const struct sl_c
 	/*
 	 * Routes that match on HTTP need the request, which a SYN does not
 	 * carry: the L7 step decides those connections, with the same routes.
+	 * It finds them by their conntrack entry (sl_l7_lookup): without a
+	 * listener, or without room for the entry, they are split by weight.
 	 */
-	if ((svc->flags & SL_SVC_L7) && p->proto == IPPROTO_TCP) {
-		if (sl_l7_listening(p->family)) {
-			e->flags = SL_CT_LOCAL;
-			e->subset_id = SL_SUBSET_NONE;
-			e->last_seen = bpf_ktime_get_coarse_ns() >> 30;
-			goto remember;
+	l7 = (svc->flags & SL_SVC_L7) && p->proto == IPPROTO_TCP;
+	if (l7 && sl_l7_listening(p->family)) {
+		e->flags = SL_CT_LOCAL;
+		e->subset_id = SL_SUBSET_NONE;
+		e->last_seen = sl_now_ticks();
+		res = sl_ct_remember(fk, e, reuse);
+		if (res > 0)
+			return (e->flags & SL_CT_LOCAL) ? SL_NEW_LOCAL : SL_NEW_NAT;
+		if (!res) {
+			sl_global_inc(SL_G_L7_LOCAL);
+			return SL_NEW_LOCAL;
 		}
-		sl_global_inc(SL_G_L7_FALLBACK);
+		sl_global_inc(SL_G_CT_FULL);
+		__builtin_memset(e, 0, sizeof(*e));
 	}
+	if (l7)
+		sl_global_inc(SL_G_L7_FALLBACK);
 
 	/* the slot read above, not a second read: a flip in between would mix */
 	res = sl_select(svc, sk.slot, state->hash_seed, p, e);
@@ -113,28 +145,12 @@ static __always_inline int sl_new_conn(const struct sl_pkt *p, const struct sl_c
 		sl_global_inc(SL_G_NO_ENDPOINT);
 		return SL_NEW_DROP;
 	}
-
-remember:
-	/*
-	 * Two CPUs may race on the first packets of one connection (a SYN and
-	 * its retransmission): the first insert wins and both use its choice.
-	 */
-	if (!reuse && bpf_map_update_elem(&sl_conntrack, fk, e, BPF_NOEXIST)) {
-		struct sl_ct_entry *won = bpf_map_lookup_elem(&sl_conntrack, fk);
-
-		if (!won) {
-			sl_global_inc(SL_G_CT_FULL);
-		} else {
-			*e = *won;
-			return (e->flags & SL_CT_LOCAL) ? SL_NEW_LOCAL : SL_NEW_NAT;
-		}
-	} else if (reuse) {
-		bpf_map_update_elem(&sl_conntrack, fk, e, BPF_ANY);
-	}
-	if (e->flags & SL_CT_LOCAL) {
-		sl_global_inc(SL_G_L7_LOCAL);
-		return SL_NEW_LOCAL;
-	}
+	e->last_seen = sl_now_ticks();
+	res = sl_ct_remember(fk, e, reuse);
+	if (res > 0)
+		return (e->flags & SL_CT_LOCAL) ? SL_NEW_LOCAL : SL_NEW_NAT;
+	if (res < 0)
+		sl_global_inc(SL_G_CT_FULL); /* NATed all the same, uncached */
 	sl_revnat_put(p, e, BPF_ANY);
 
 	sl_global_inc(SL_G_NEW_CONN);
@@ -164,33 +180,35 @@ int sl_ingress(struct __sk_buff *skb)
 
 	sl_ct_key_fwd(&fk, &p);
 	ct = bpf_map_lookup_elem(&sl_conntrack, &fk);
-	if (ct && sl_ct_over(ct, &p)) {
-		struct sl_ct_key rk;
-
-		/* counted closed once; the next connection on the tuple starts here */
-		sl_ct_close(ct);
-		/* the old backend's replies to this client port are no longer ours */
-		sl_ct_key_rev(&rk, &p, ct);
-		bpf_map_delete_elem(&sl_revnat, &rk);
-		sl_global_inc(p.proto == IPPROTO_UDP ? SL_G_UDP_EXPIRED : SL_G_PORT_REUSE);
-	} else if (ct && (ct->flags & SL_CT_LOCAL)) {
+	if (ct && (ct->flags & SL_CT_LOCAL)) {
 		/*
-		 * A bare SYN decides again: the L7 step may have reset this
-		 * client port (closing nothing here), or be gone, or the
-		 * service may have lost its HTTP routes. With a listener it
-		 * comes out local again, a retransmission included.
+		 * Handed to the L7 step: marked, never NATed. A bare SYN
+		 * decides again: the L7 step may have reset this client port
+		 * (closing nothing here), or be gone, or the service may have
+		 * lost its HTTP routes. With a listener it comes out local
+		 * again, a retransmission included.
 		 */
 		if (!sl_tcp_syn_only(&p)) {
 			if (sl_tcp_closing(&p))
 				sl_ct_close(ct);
-			sl_ct_touch(ct);
 			sl_global_inc(SL_G_L7_ESTABLISHED);
 			sl_l7_mark(skb);
 			return TC_ACT_OK;
 		}
 	} else if (ct) {
+		__u32 now = sl_now_ticks();
 		struct sl_ct_key rk;
 
+		if (sl_ct_over(ct, &p, now)) {
+			/* counted closed once (TCP was, at its FIN or RST) */
+			if (p.proto == IPPROTO_UDP)
+				sl_ct_close(ct);
+			/* the old backend's replies to this client port are no longer ours */
+			sl_ct_key_rev(&rk, &p, ct);
+			bpf_map_delete_elem(&sl_revnat, &rk);
+			sl_global_inc(p.proto == IPPROTO_UDP ? SL_G_UDP_EXPIRED : SL_G_PORT_REUSE);
+			goto decide;
+		}
 		sl_global_inc(SL_G_ESTABLISHED);
 		if (sl_tcp_closing(&p))
 			sl_ct_close(ct);
@@ -200,7 +218,7 @@ int sl_ingress(struct __sk_buff *skb)
 		 * entry went alone, replies would leave with the backend's
 		 * address. Put it back; checked once a tick, not per packet.
 		 */
-		if (sl_ct_touch(ct)) {
+		if (sl_ct_touch(ct, now)) {
 			sl_ct_key_rev(&rk, &p, &e);
 			if (!bpf_map_lookup_elem(&sl_revnat, &rk)) {
 				sl_revnat_put(&p, &e, BPF_NOEXIST);
@@ -210,6 +228,7 @@ int sl_ingress(struct __sk_buff *skb)
 		goto nat;
 	}
 
+decide:
 	res = sl_new_conn(&p, &fk, &e, ct != NULL);
 	if (res == SL_NEW_PASS)
 		return TC_ACT_OK;
