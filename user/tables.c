@@ -1049,9 +1049,25 @@ const char *sl_global_name(int idx)
 	return idx >= 0 && idx < SL_G_MAX && global_names[idx] ? global_names[idx] : "?";
 }
 
+void sl_stats_add(struct sl_stats *sum, const struct sl_stats *v)
+{
+	int k;
+
+	sum->conns_opened += v->conns_opened;
+	sum->conns_closed += v->conns_closed;
+	sum->packets_in += v->packets_in;
+	sum->bytes_in += v->bytes_in;
+	sum->packets_out += v->packets_out;
+	sum->bytes_out += v->bytes_out;
+	sum->backend_resets += v->backend_resets;
+	sum->no_endpoint += v->no_endpoint;
+	for (k = 0; k < 5; k++)
+		sum->http_responses[k] += v->http_responses[k];
+}
+
 static int read_stats(const struct sl_maps *m, __u32 id, struct sl_stats *sum)
 {
-	int ncpu = libbpf_num_possible_cpus(), c, k;
+	int ncpu = libbpf_num_possible_cpus(), c;
 	struct sl_stats *v, l7;
 
 	memset(sum, 0, sizeof(*sum));
@@ -1064,32 +1080,12 @@ static int read_stats(const struct sl_maps *m, __u32 id, struct sl_stats *sum)
 		free(v);
 		return -errno;
 	}
-	for (c = 0; c < ncpu; c++) {
-		sum->conns_opened += v[c].conns_opened;
-		sum->conns_closed += v[c].conns_closed;
-		sum->packets_in += v[c].packets_in;
-		sum->bytes_in += v[c].bytes_in;
-		sum->packets_out += v[c].packets_out;
-		sum->bytes_out += v[c].bytes_out;
-		sum->backend_resets += v[c].backend_resets;
-		sum->no_endpoint += v[c].no_endpoint;
-		for (k = 0; k < 5; k++)
-			sum->http_responses[k] += v[c].http_responses[k];
-	}
+	for (c = 0; c < ncpu; c++)
+		sl_stats_add(sum, &v[c]);
 	free(v);
 	/* the L7 step's share: one picture whichever path carried a connection */
-	if (m->l7_stats >= 0 && !bpf_map_lookup_elem(m->l7_stats, &id, &l7)) {
-		sum->conns_opened += l7.conns_opened;
-		sum->conns_closed += l7.conns_closed;
-		sum->packets_in += l7.packets_in;
-		sum->bytes_in += l7.bytes_in;
-		sum->packets_out += l7.packets_out;
-		sum->bytes_out += l7.bytes_out;
-		sum->backend_resets += l7.backend_resets;
-		sum->no_endpoint += l7.no_endpoint;
-		for (k = 0; k < 5; k++)
-			sum->http_responses[k] += l7.http_responses[k];
-	}
+	if (m->l7_stats >= 0 && !bpf_map_lookup_elem(m->l7_stats, &id, &l7))
+		sl_stats_add(sum, &l7);
 	return 0;
 }
 

@@ -122,6 +122,8 @@ struct sl_status {
 };
 
 int sl_tables_read_status(const struct sl_maps *m, struct sl_status *st);
+/* sum += v, field by field (per-CPU rows, the L7 step's share). */
+void sl_stats_add(struct sl_stats *sum, const struct sl_stats *v);
 void sl_status_free(struct sl_status *st);
 /* Walks the whole map: for status, not for hot paths. */
 int sl_tables_count_conntrack(const struct sl_maps *m);

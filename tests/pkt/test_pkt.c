@@ -1869,14 +1869,8 @@ static bool stats_row(struct fx *fx, uint32_t id, struct sl_stats *sum)
 	memset(sum, 0, sizeof(*sum));
 	if (!ASSERT_OK(bpf_map_lookup_elem(fx->dp.maps.stats, &id, v) ? -errno : 0, "stats row"))
 		return false;
-	for (c = 0; c < ncpu; c++) {
-		sum->conns_opened += v[c].conns_opened;
-		sum->conns_closed += v[c].conns_closed;
-		sum->packets_in += v[c].packets_in;
-		sum->bytes_in += v[c].bytes_in;
-		sum->packets_out += v[c].packets_out;
-		sum->bytes_out += v[c].bytes_out;
-	}
+	for (c = 0; c < ncpu; c++)
+		sl_stats_add(sum, &v[c]);
 	return true;
 }
 
