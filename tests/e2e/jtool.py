@@ -83,6 +83,8 @@ def metrics_l7(prom, st):
         want[("sluice_datapath_events_total", 'event="%s"' % name)] = v
     bad = ["%s{%s}: metrics %s, status %s" % (k[0], k[1], prom.get(k), v)
            for k, v in sorted(want.items()) if prom.get(k) != float(v)]
+    if not st["l7"]["counters"] or not st["datapath"]:
+        bad.append("status has no L7 or datapath counters to compare")
     return bad, len(want)
 
 

@@ -120,6 +120,8 @@ cmd, args = sys.argv[1], sys.argv[2:]
 if cmd in ("compare", "istio"):
     m, st = parse(args[0]), json.load(open(args[1]))
     bad = (compare if cmd == "compare" else istio)(m, st, args[2])
+    if not subsets(st, args[2]):  # nothing compared is not "all equal"
+        bad.append("no subsets of %s in status" % args[2])
     print("; ".join(bad[:6]) or "all equal")
     sys.exit(1 if bad else 0)
 elif cmd == "get":  # get FILE NAME [k=v ...]

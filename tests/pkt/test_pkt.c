@@ -825,7 +825,7 @@ static void split(uint32_t w1, uint32_t w2)
 		struct flow f = client_flow(4, i, PROTO_TCP, TH_SYN);
 
 		pkt_build(&in, &f);
-		if (xmit(fx.ing, &in, &out) != TC_ACT_OK)
+		if (!ASSERT_EQ(xmit(fx.ing, &in, &out), TC_ACT_OK, "verdict"))
 			goto out;
 		count[subset_of(&out, true)]++;
 		if (!pkt_csums_ok(&out, why, sizeof(why)))
@@ -903,7 +903,7 @@ static void test_sticky_after_weight_change(void)
 		struct flow f = client_flow(4, i, PROTO_TCP, TH_ACK);
 
 		pkt_build(&in, &f);
-		if (xmit(fx.ing, &in, &out) != TC_ACT_OK)
+		if (!ASSERT_EQ(xmit(fx.ing, &in, &out), TC_ACT_OK, "verdict"))
 			goto out;
 		if (strcmp(pkt_addr_str(&out, true, a, sizeof(a)), first[i]))
 			moved++;
