@@ -174,8 +174,11 @@ vs_file "$VS.tmp" 0 100
 mv -f "$VS.tmp" "$VS"
 sl_wait_for 10 _weights_are "v1=0 v2=100"
 sl_check edit-0-100 "status: $(_weights)" _weights_are "v1=0 v2=100"
+sl_status "$SL_TMP/s4.json"
 sl_burst client "$SL_VIP4" "$N_ALL" "$SL_TMP/b-0-100.json"
+sl_status "$SL_TMP/s5.json"
 sl_check_split split-0-100 "$SL_TMP/b-0-100.json" v2 100 0
+counters counters-0-100 "$SL_TMP/s4.json" "$SL_TMP/s5.json" "$SL_TMP/b-0-100.json"
 sl_burst client "$SL_VIP6" "$N_ALL" "$SL_TMP/b-0-100-6.json"
 sl_check_split split-0-100-ipv6 "$SL_TMP/b-0-100-6.json" v2 100 0
 
