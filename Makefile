@@ -74,13 +74,13 @@ $(BUILD)/sluice: $(USER_OBJS)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
 
-$(BUILD)/tests/test_config: tests/unit/test_config.c $(LIB_OBJS)
+$(BUILD)/tests/test_config: tests/unit/test_config.c tests/unit/diag_check.h $(LIB_OBJS)
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -lcmocka -o $@
+	$(Q)$(CC) $(CFLAGS) $(filter %.c %.o,$^) $(LDLIBS) -lcmocka -o $@
 
-$(BUILD)/tests/test_k8s: tests/unit/test_k8s.c $(LIB_OBJS)
+$(BUILD)/tests/test_k8s: tests/unit/test_k8s.c tests/unit/diag_check.h $(LIB_OBJS)
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -lcmocka -o $@
+	$(Q)$(CC) $(CFLAGS) $(filter %.c %.o,$^) $(LDLIBS) -lcmocka -o $@
 
 $(BUILD)/tests/test_l7_match: tests/unit/test_l7_match.c user/l7_match.c user/l7_match.h | $(BUILD)
 	$(call msg,CC,$@)

@@ -26,6 +26,9 @@
 #include "config.h"
 #include "log.h"
 
+#define DIAG_FILE "t.yaml"
+#include "diag_check.h"
+
 /*
  * Most error tests start from this valid service and change one line.
  * Line numbers: 1 services, 2 name, 3 vips, 4 ports, 5 subsets, 6-7 routes.
@@ -36,51 +39,6 @@
 #define L4   "  ports: [{port: 80}]\n"
 #define L5   "  subsets: {v1: {endpoints: [10.0.1.1]}, v2: {endpoints: [10.0.2.1]}}\n"
 #define L6_7 "  routes:\n  - split: {v1: 1, v2: 1}\n"
-
-static void dump_diag(const struct sl_diag *d)
-{
-	size_t i;
-
-	for (i = 0; i < d->n_msgs; i++)
-		print_message("  | %s\n", d->msgs[i]);
-}
-
-static bool has_msg(const struct sl_diag *d, const char *msg)
-{
-	size_t i;
-
-	for (i = 0; i < d->n_msgs; i++)
-		if (!strcmp(d->msgs[i], msg))
-			return true;
-	print_message("expected: %s\ngot:\n", msg);
-	dump_diag(d);
-	return false;
-}
-
-static int load(const char *yaml, struct sl_config **cfg, struct sl_diag *d)
-{
-	sl_diag_init(d);
-	/* Non-NULL, so that a failed load visibly resets it. */
-	*cfg = (struct sl_config *)d;
-	return sl_config_load_buf("t.yaml", yaml, strlen(yaml), cfg, d);
-}
-
-/* The load fails with -EINVAL, *out is NULL, and msg is among the errors. */
-static void assert_error(const char *yaml, const char *msg)
-{
-	struct sl_config *cfg;
-	struct sl_diag d;
-	int err;
-
-	err = load(yaml, &cfg, &d);
-	if (err != -EINVAL)
-		dump_diag(&d);
-	assert_int_equal(err, -EINVAL);
-	assert_null(cfg);
-	assert_true(d.n_errors >= 1);
-	assert_true(has_msg(&d, msg));
-	sl_diag_free(&d);
-}
 
 /* The load succeeds without errors and msg is among the warnings. */
 static void assert_warning(const char *yaml, const char *msg)
@@ -99,20 +57,6 @@ static void assert_warning(const char *yaml, const char *msg)
 	assert_true(has_msg(&d, msg));
 	sl_config_free(cfg);
 	sl_diag_free(&d);
-}
-
-static struct sl_config *load_ok(const char *yaml, struct sl_diag *d)
-{
-	struct sl_config *cfg;
-	int err;
-
-	err = load(yaml, &cfg, d);
-	if (err)
-		dump_diag(d);
-	assert_int_equal(err, 0);
-	assert_non_null(cfg);
-	assert_int_equal(d->n_errors, 0);
-	return cfg;
 }
 
 static void assert_addr(const struct sl_addr *a, const char *text)

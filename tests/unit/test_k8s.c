@@ -22,6 +22,9 @@
 #include "config.h"
 #include "k8s.h"
 
+#define DIAG_FILE "k.yaml"
+#include "diag_check.h"
+
 /*
  * The fixture, by line: 1-7 Service shop/reviews (named targetPort http),
  * 8 ---, 9-16 a List of pods, 17 ---, 18-26 DestinationRule, 27 ---,
@@ -77,55 +80,6 @@
 	"      weight: 75\n"                                                                       \
 	"    - destination: {host: reviews, subset: v2}\n"                                         \
 	"      weight: 25\n"
-
-static void dump_diag(const struct sl_diag *d)
-{
-	size_t i;
-
-	for (i = 0; i < d->n_msgs; i++)
-		print_message("  | %s\n", d->msgs[i]);
-}
-
-static bool has_msg(const struct sl_diag *d, const char *msg)
-{
-	size_t i;
-
-	for (i = 0; i < d->n_msgs; i++)
-		if (!strcmp(d->msgs[i], msg))
-			return true;
-	print_message("expected: %s\ngot:\n", msg);
-	dump_diag(d);
-	return false;
-}
-
-static int load(const char *yaml, struct sl_config **cfg, struct sl_diag *d)
-{
-	sl_diag_init(d);
-	return sl_config_load_buf("k.yaml", yaml, strlen(yaml), cfg, d);
-}
-
-/* Loads, or fails the test showing why. */
-static struct sl_config *load_ok(const char *yaml, struct sl_diag *d)
-{
-	struct sl_config *cfg = NULL;
-	int err = load(yaml, &cfg, d);
-
-	if (err)
-		dump_diag(d);
-	assert_int_equal(err, 0);
-	return cfg;
-}
-
-static void assert_error(const char *yaml, const char *msg)
-{
-	struct sl_config *cfg = NULL;
-	struct sl_diag d;
-
-	assert_int_equal(load(yaml, &cfg, &d), -EINVAL);
-	assert_null(cfg);
-	assert_true(has_msg(&d, msg));
-	sl_diag_free(&d);
-}
 
 static const char *ep_str(const struct sl_endpoint_cfg *ep, char *buf, size_t len)
 {
