@@ -21,6 +21,7 @@
  *    label SL_K8S_NAMESPACE_LABEL=its namespace (for sourceNamespace).
  */
 #include <errno.h>
+#include <stddef.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -587,6 +588,25 @@ static bool duplicate(struct rd *r, const struct kmeta *m, const struct kmeta *f
 	return true;
 }
 
+_Static_assert(offsetof(struct ksvc, m) == 0 && offsetof(struct kpod, m) == 0 &&
+		   offsetof(struct kdr, m) == 0 && offsetof(struct kvs, m) == 0,
+	       "seen_before() reads an object's struct kmeta at its start");
+
+/*
+ * Is m already among the n objects of kind at base (each size bytes, its
+ * struct kmeta first)? Reported as a duplicate if so.
+ */
+static bool seen_before(struct rd *r, const struct kmeta *m, const char *kind, const void *base,
+			size_t n, size_t size)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (duplicate(r, m, (const struct kmeta *)((const char *)base + i * size), kind))
+			return true;
+	return false;
+}
+
 /* Service */
 
 static int add_service(struct rd *r, const yaml_node_t *obj)
@@ -598,11 +618,8 @@ static int add_service(struct rd *r, const yaml_node_t *obj)
 	int err;
 
 	err = parse_meta(r, obj, "Service", &tmp.m);
-	if (err)
+	if (err || seen_before(r, &tmp.m, "Service", k->svcs, k->n_svcs, sizeof(*k->svcs)))
 		return err == -ENOMEM ? err : 0;
-	for (i = 0; i < k->n_svcs; i++)
-		if (duplicate(r, &tmp.m, &k->svcs[i].m, "Service"))
-			return 0;
 	spec = get(r, obj, "spec");
 	if (spec && !want(r, spec, YAML_MAPPING_NODE, "spec"))
 		return 0;
@@ -730,11 +747,8 @@ static int add_pod(struct rd *r, const yaml_node_t *obj)
 	int err;
 
 	err = parse_meta(r, obj, "Pod", &tmp.m);
-	if (err)
+	if (err || seen_before(r, &tmp.m, "Pod", k->pods, k->n_pods, sizeof(*k->pods)))
 		return err == -ENOMEM ? err : 0;
-	for (i = 0; i < k->n_pods; i++)
-		if (duplicate(r, &tmp.m, &k->pods[i].m, "Pod"))
-			return 0;
 	err = get_labels(r, get(r, get(r, obj, "metadata"), "labels"), "metadata.labels",
 			 &tmp.labels, &tmp.n_labels);
 	if (err)
@@ -1004,11 +1018,8 @@ static int add_destination_rule(struct rd *r, const yaml_node_t *obj)
 	int err;
 
 	err = parse_meta(r, obj, "DestinationRule", &tmp.m);
-	if (err)
+	if (err || seen_before(r, &tmp.m, "DestinationRule", k->drs, k->n_drs, sizeof(*k->drs)))
 		return err == -ENOMEM ? err : 0;
-	for (i = 0; i < k->n_drs; i++)
-		if (duplicate(r, &tmp.m, &k->drs[i].m, "DestinationRule"))
-			return 0;
 	spec = get(r, obj, "spec");
 	if (!spec || !want(r, spec, YAML_MAPPING_NODE, "spec")) {
 		if (!spec)
@@ -1498,11 +1509,8 @@ static int add_virtual_service(struct rd *r, const yaml_node_t *obj)
 	int err;
 
 	err = parse_meta(r, obj, "VirtualService", &tmp.m);
-	if (err)
+	if (err || seen_before(r, &tmp.m, "VirtualService", k->vss, k->n_vss, sizeof(*k->vss)))
 		return err == -ENOMEM ? err : 0;
-	for (i = 0; i < k->n_vss; i++)
-		if (duplicate(r, &tmp.m, &k->vss[i].m, "VirtualService"))
-			return 0;
 	spec = get(r, obj, "spec");
 	if (!spec || !want(r, spec, YAML_MAPPING_NODE, "spec")) {
 		if (!spec)
