@@ -221,6 +221,11 @@ _sl_ns_add() {
 _sl_veth() {
 	ip -n "$(sl_ns "$1")" link add "$2" type veth peer name "$4" netns "$(sl_ns "$3")" ||
 		sl_die "veth $1/$2 - $3/$4"
+	_sl_veth_up "$@"
+}
+
+# _sl_veth_up NS1 IF1 NS2 IF2: both ends of a veth, checksum offload off, up.
+_sl_veth_up() {
 	sl_nsx "$1" ethtool -K "$2" tx off >/dev/null 2>&1 || sl_die "ethtool -K $2 tx off"
 	sl_nsx "$3" ethtool -K "$4" tx off >/dev/null 2>&1 || sl_die "ethtool -K $4 tx off"
 	sl_nsx "$1" ip link set "$2" up
@@ -229,9 +234,15 @@ _sl_veth() {
 
 # _sl_client NS NODE_IF ADDR4 GW4 PLEN4 ADDR6 GW6
 _sl_client() {
+	_sl_ns_add "$1"
+	_sl_veth node "$2" "$1" eth0
+	_sl_client_addrs "$@"
+}
+
+# _sl_client_addrs NS NODE_IF ADDR4 GW4 PLEN4 ADDR6 GW6: addresses, default
+# routes and static neighbours of a client behind NODE_IF (its eth0).
+_sl_client_addrs() {
 	local ns=$1 nif=$2 a4=$3 g4=$4 p4=$5 a6=$6 g6=$7 cmac nmac
-	_sl_ns_add "$ns"
-	_sl_veth node "$nif" "$ns" eth0
 	cmac=$(_sl_mac "$ns" eth0)
 	nmac=$(_sl_mac node "$nif")
 	sl_nsx "$ns" ip addr add "$a4/$p4" dev eth0

@@ -30,30 +30,15 @@ _ms() { date +%s%3N; }
 # like _sl_client, but the veth is created first and on its own, so the time
 # from its creation to our filters on it can be measured. Prints the ms.
 _pod() {
-	local ns=$1 nif=$2 n=$3 t0 t1 cmac nmac
+	local ns=$1 nif=$2 n=$3 t0 t1
 	_sl_ns_add "$ns"
 	t0=$(_ms)
 	ip -n "$(sl_ns node)" link add "$nif" type veth peer name eth0 netns "$(sl_ns "$ns")" ||
 		sl_die "veth $nif"
 	sl_wait_for 5 sl_filters_present "$nif"
 	t1=$(_ms)
-	sl_nsx node ethtool -K "$nif" tx off >/dev/null 2>&1
-	sl_nsx "$ns" ethtool -K eth0 tx off >/dev/null 2>&1
-	sl_nsx node ip link set "$nif" up
-	sl_nsx "$ns" ip link set eth0 up
-	cmac=$(_sl_mac "$ns" eth0)
-	nmac=$(_sl_mac node "$nif")
-	sl_nsx "$ns" ip addr add "10.0.$n.2/24" dev eth0
-	sl_nsx "$ns" ip -6 addr add "fd00:$n::2/64" dev eth0 nodad
-	sl_nsx "$ns" ip route add default via "10.0.$n.1"
-	sl_nsx "$ns" ip -6 route add default via "fd00:$n::1"
-	sl_nsx "$ns" ip neigh add "10.0.$n.1" lladdr "$nmac" dev eth0 nud permanent
-	sl_nsx "$ns" ip -6 neigh add "fd00:$n::1" lladdr "$nmac" dev eth0 nud permanent
-	sl_nsx node ip addr add "10.0.$n.1/24" dev "$nif"
-	sl_nsx node ip -6 addr add "fd00:$n::1/64" dev "$nif" nodad
-	sl_nsx node ip neigh add "10.0.$n.2" lladdr "$cmac" dev "$nif" nud permanent
-	sl_nsx node ip -6 neigh add "fd00:$n::2" lladdr "$cmac" dev "$nif" nud permanent
-	sl_nsx node sysctl -qw "net.ipv4.conf.$nif.rp_filter=1"
+	_sl_veth_up node "$nif" "$ns" eth0
+	_sl_client_addrs "$ns" "$nif" "10.0.$n.2" "10.0.$n.1" 24 "fd00:$n::2" "fd00:$n::1"
 	echo $((t1 - t0))
 }
 
