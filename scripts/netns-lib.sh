@@ -488,6 +488,16 @@ sl_check_split() {
 	fi
 }
 
+# sl_check_no_failures NAME CLIENT_OUT MIN_OK: the client (burst or loop)
+# saw no failure and at least MIN_OK good responses.
+sl_check_no_failures() {
+	local ok fail
+	ok=$(sl_jget "$2" 'd["ok"]')
+	fail=$(sl_jget "$2" 'd["fail"]')
+	sl_check "$1" "$(sl_counts "$2") over $(sl_jget "$2" 'd["seconds"]') s; $(sl_jget "$2" 'd["first_errors"][:3]')" \
+		test "$fail" = 0 -a "$ok" -ge "$3"
+}
+
 # sl_check_counters NAME BEFORE AFTER CLIENT_OUT FIELD: per subset, the
 # change of the status counter FIELD equals the client's responses.
 sl_check_counters() {

@@ -47,14 +47,6 @@ _loop() { # _loop VAR NS OUT
 		-c 2 --timeout 5
 }
 
-_loop_ok() { # _loop_ok NAME OUT MIN_OK
-	local ok fail
-	ok=$(sl_jget "$2" 'd["ok"]')
-	fail=$(sl_jget "$2" 'd["fail"]')
-	sl_check "$1" "$(sl_counts "$2") over $(sl_jget "$2" 'd["seconds"]') s; $(sl_jget "$2" 'd["first_errors"][:3]')" \
-		test "$fail" = 0 -a "$ok" -ge "$3"
-}
-
 _attached() { # _attached IF: `sluice status` lists IF among the attached interfaces
 	local f="$SL_TMP/status.if.json"
 	sl_status "$f" && [ "$(sl_jget "$f" "'$1' in d['interfaces']")" = True ]
@@ -120,8 +112,8 @@ sl_stop "$LOOP_P1" TERM 15
 sleep 1
 sl_stop "$LOOP_P3" TERM 15
 sl_stop "$LOOP_C1" TERM 15
-_loop_ok no-failures-c1 "$SL_TMP/loop-c1.json" 100
-_loop_ok no-failures-cali3 "$SL_TMP/loop-pod3.json" 50
+sl_check_no_failures no-failures-c1 "$SL_TMP/loop-c1.json" 100
+sl_check_no_failures no-failures-cali3 "$SL_TMP/loop-pod3.json" 50
 sl_check run-still-up "pid $SL_RUN_PID" eval '! _sl_gone "$SL_RUN_PID"'
 
 # 6. A pod comes back under a name used before: attached again.

@@ -128,10 +128,7 @@ sleep 1
 
 sl_stop "$LOOP_PID" TERM 15
 sl_status "$SL_TMP/after.json"
-ok=$(sl_jget "$SL_TMP/loop.json" 'd["ok"]')
-fail=$(sl_jget "$SL_TMP/loop.json" 'd["fail"]')
-sl_check no-failed-requests "$(sl_counts "$SL_TMP/loop.json") over $(sl_jget "$SL_TMP/loop.json" 'd["seconds"]') s; $(sl_jget "$SL_TMP/loop.json" 'd["first_errors"][:3]')" \
-	test "$fail" = 0 -a "$ok" -gt 200
+sl_check_no_failures no-failed-requests "$SL_TMP/loop.json" 201
 sl_check_counters counters-kept-across-upgrades "$SL_TMP/before.json" "$SL_TMP/after.json" \
 	"$SL_TMP/loop.json" connections_opened
 
