@@ -170,6 +170,22 @@ static int subset_of(const struct frame *f, bool dst)
 	return 0;
 }
 
+/* out is, byte for byte, the frame built from scratch from want. */
+static bool frame_is(const struct frame *out, const struct flow *want, const char *what)
+{
+	struct frame exp;
+	long at;
+
+	pkt_build(&exp, want);
+	at = pkt_diff(out, &exp);
+	if (!ASSERT_EQ(at, -1, what)) {
+		printf("  len %u vs %u, byte %ld: 0x%02x vs 0x%02x\n", out->len, exp.len, at,
+		       out->b[at], exp.b[at]);
+		return false;
+	}
+	return true;
+}
+
 /*
  * out must be in with the destination replaced by one of eps at new_port
  * and nothing else changed: compared byte for byte with a frame built from
@@ -180,8 +196,6 @@ static bool check_dnat(const struct flow *in, const struct frame *out, const cha
 		       uint16_t new_port, char ep[INET6_ADDRSTRLEN])
 {
 	struct flow want = *in;
-	struct frame exp;
-	long at;
 
 	pkt_addr_str(out, true, ep, INET6_ADDRSTRLEN);
 	if (!ASSERT_TRUE(in_list(ep, eps), "destination is a configured endpoint")) {
@@ -192,14 +206,7 @@ static bool check_dnat(const struct flow *in, const struct frame *out, const cha
 		return false;
 	set_addr(want.daddr, ep);
 	want.dport = new_port;
-	pkt_build(&exp, &want);
-	at = pkt_diff(out, &exp);
-	if (!ASSERT_EQ(at, -1, "first byte differing from the expected frame")) {
-		printf("  len %u vs %u, byte %ld: 0x%02x vs 0x%02x\n", out->len, exp.len, at,
-		       out->b[at], exp.b[at]);
-		return false;
-	}
-	return true;
+	return frame_is(out, &want, "first byte differing from the expected frame");
 }
 
 /* Same for a reply: the source must have become addr:port. */
@@ -207,21 +214,12 @@ static bool check_snat(const struct flow *in, const struct frame *out, const cha
 		       uint16_t port)
 {
 	struct flow want = *in;
-	struct frame exp;
-	long at;
 
 	if (!ASSERT_CSUMS(out, "reverse-NATed frame"))
 		return false;
 	set_addr(want.saddr, addr);
 	want.sport = port;
-	pkt_build(&exp, &want);
-	at = pkt_diff(out, &exp);
-	if (!ASSERT_EQ(at, -1, "first byte differing from the expected reply")) {
-		printf("  len %u vs %u, byte %ld: 0x%02x vs 0x%02x\n", out->len, exp.len, at,
-		       out->b[at], exp.b[at]);
-		return false;
-	}
-	return true;
+	return frame_is(out, &want, "first byte differing from the expected reply");
 }
 
 static bool check_untouched(const struct frame *in, const struct frame *out, int verdict,
