@@ -77,20 +77,27 @@ static void flush_codes(struct sl_l7 *l)
 
 /*
  * A response starts where the backend's next read starts: the kernel's rule
- * (bpf/http.h), applied to each read instead of each packet.
+ * (bpf/http.h), applied to each read instead of each packet. False when
+ * there is nothing to read yet: the caller must then not splice, or bytes
+ * that arrive between this peek and the splice would pass uncounted (one
+ * response in a few hundred did). The next edge brings them back here.
  */
-static void count_status(struct sl_l7 *l, struct conn *c)
+static bool count_status(struct sl_l7 *l, struct conn *c)
 {
 	struct sl_stats *st = row(l, c->subset_id);
 	char s[12];
 	unsigned int code;
+	ssize_t n;
 	size_t i;
 
-	if (!st || recv(c->fd[BACKEND], s, sizeof(s), MSG_PEEK | MSG_DONTWAIT) != sizeof(s))
-		return;
+	n = recv(c->fd[BACKEND], s, sizeof(s), MSG_PEEK | MSG_DONTWAIT);
+	if (n < 0 && errno == EAGAIN)
+		return false;
+	if (!st || n != sizeof(s))
+		return true; /* EOF, an error or a short tail: the splice says which */
 	if (memcmp(s, "HTTP/1.", 7) || (s[7] != '0' && s[7] != '1') || s[8] != ' ' || s[9] < '1' ||
 	    s[9] > '5' || s[10] < '0' || s[10] > '9' || s[11] < '0' || s[11] > '9')
-		return;
+		return true;
 	code = (s[9] - '0') * 100 + (s[10] - '0') * 10 + (s[11] - '0');
 	ADD(st->http_responses[s[9] - '1'], 1);
 	for (i = 0; i < l->n_codes; i++)
@@ -104,6 +111,7 @@ static void count_status(struct sl_l7 *l, struct conn *c)
 		l->codes[i].n = 0;
 	}
 	l->codes[i].n++;
+	return true;
 }
 
 /* ---- listeners ---- */
@@ -401,8 +409,8 @@ static int pump(struct sl_l7 *l, struct conn *c, int dir, int *bad)
 			h->shut = true;
 			return 0;
 		}
-		if (dir == B2C)
-			count_status(l, c);
+		if (dir == B2C && !count_status(l, c))
+			return 0;
 		n = splice(src, NULL, h->pw, NULL, 1 << 20, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
 		if (n > 0) {
 			h->in_pipe = n;
@@ -843,7 +851,8 @@ static void fit_fd_limit(struct sl_l7 *l)
 	if (getrlimit(RLIMIT_NOFILE, &rl))
 		return;
 	if (rl.rlim_cur < want) {
-		struct rlimit up = {.rlim_cur = want, .rlim_max = rl.rlim_max > want ? rl.rlim_max : want};
+		struct rlimit up = {.rlim_cur = want,
+				    .rlim_max = rl.rlim_max > want ? rl.rlim_max : want};
 
 		/* above the hard limit only with CAP_SYS_RESOURCE; else up to it */
 		if (setrlimit(RLIMIT_NOFILE, &up)) {
