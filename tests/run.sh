@@ -53,6 +53,7 @@ done
 total_pass=0
 total_fail=0
 summary=()
+failures=()
 
 # run_suite NAME CMD...: run, tee the output to a log, parse the counts.
 run_suite() {
@@ -87,6 +88,13 @@ run_suite() {
 	fi
 	total_pass=$((total_pass + pass))
 	total_fail=$((total_fail + fail))
+	# The failing checks themselves, repeated at the end: CI keeps only the
+	# tail of the output, and a count alone does not say what broke.
+	if [ "$fail" != 0 ]; then
+		while IFS= read -r line; do
+			failures+=("$name: $line")
+		done < <(grep -E ': FAIL|^\[  (FAILED +\] [a-z_]|ERROR +\] )' "$log" | head -5)
+	fi
 	summary+=("$(printf '%-28s %4d passed, %3d failed  %4ds%s' "$name" "$pass" "$fail" \
 		$((SECONDS - start)) "$note")")
 }
@@ -117,5 +125,10 @@ done
 echo
 echo "=== summary"
 printf '%s\n' "${summary[@]}"
+if [ "${#failures[@]}" -gt 0 ]; then
+	echo
+	echo "=== failed checks (full output: $LOGS/)"
+	printf '%s\n' "${failures[@]}"
+fi
 echo "$total_pass passed, $total_fail failed"
 [ "$total_fail" -eq 0 ]
