@@ -502,6 +502,15 @@ static void on_connected(struct sl_l7 *l, struct conn *c)
 	l7_relay(l, c);
 }
 
+/* A bounded receive buffer on both relayed sockets: see L7_RCVBUF. */
+static void relay_rcvbuf(int fd)
+{
+	int v = L7_RCVBUF;
+
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &v, sizeof(v)))
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &v, sizeof(v));
+}
+
 /* The head is in (or will not come): choose, count, connect. */
 static void decide(struct sl_l7 *l, struct conn *c, const struct sl_http_head *head, int why)
 {
@@ -548,6 +557,7 @@ static void decide(struct sl_l7 *l, struct conn *c, const struct sl_http_head *h
 		return;
 	}
 	c->fd[BACKEND] = fd;
+	relay_rcvbuf(fd);
 	if (connect(fd, (struct sockaddr *)&ss, alen) && errno != EINPROGRESS) {
 		l7_count(l, SL_L7_C_CONNECT_FAILED, 1);
 		l7_conn_close(l, c, true);
@@ -666,6 +676,7 @@ static void accept_all(struct sl_l7 *l, int i)
 		l7_count(l, SL_L7_C_ACCEPTED, 1);
 		l7_count(l, SL_L7_C_ACTIVE, 1);
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		relay_rcvbuf(fd);
 		c->deadline = l7_now_ms() + l->o.head_timeout_ms;
 		/* edge-triggered: peeked bytes stay readable, only new ones wake us */
 		if (tuple_of(fd, &c->t) ||

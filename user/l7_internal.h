@@ -17,6 +17,15 @@
 #define L7_PIPE_POOL	256 /* empty pipe pairs kept for reuse */
 #define L7_MAX_PEEKS	32  /* reads of an incomplete head before it is given up */
 #define L7_FDS_PER_CONN 6   /* two sockets, two pipes */
+/*
+ * Receive buffer of both relayed sockets (SO_RCVBUFFORCE: not capped by
+ * rmem_max; the kernel doubles it, 4 MiB each). Setting it turns autotuning
+ * off, which let one slow client park up to tcp_rmem[2] on the node (32 MiB
+ * on 6.x kernels; 12-25 MB seen for a 1 MB/s reader) and which resets
+ * TCP_WINDOW_CLAMP as it grows, so a clamp does not hold. The window left
+ * (2.5-3.5 MB) still covers 10 Gbit/s at 2 ms.
+ */
+#define L7_RCVBUF (2 << 20)
 
 enum cstate { C_HEAD = 0, C_CONNECTING, C_RELAY };
 enum { C2B = 0, B2C = 1 };

@@ -173,26 +173,36 @@ resets() { $SL_PY "$SL_E2E/jtool.py" counter "$1" "$SVC" v2 backend_resets; }
 sl_check backend-reset-run-survives "run alive: $(_sl_gone "$SL_RUN_PID" && echo no || echo yes); $(sl_counts "$SL_TMP/after_rude.json"); v2 backend_resets +$(($(resets "$SL_TMP/r1.json") - $(resets "$SL_TMP/r0.json")))" \
 	eval '! _sl_gone "$SL_RUN_PID" && all_on "$SL_TMP/after_rude.json" v2 20 && [ $(($(resets "$SL_TMP/r1.json") - $(resets "$SL_TMP/r0.json"))) = 3 ]'
 
-# 7b. A slow reader (1 MB/s) of a 50 MB download: what waits on the node is
-# bounded by the socket buffers and the pipe (under 16 MB after 7 s, when an
-# unbounded relay would hold the 43 MB the client has not read yet; the
-# buffers' autotuning may still be growing, so no "not growing" check),
-# sluice's own memory does not move, and the backend is held back (its send
-# queue fills): TCP's flow control reaches through the relay.
-queues() { sl_nsx "$1" ss -tn | awk 'NR > 1 {q += $2 + $3} END {print q + 0}'; }
+# 7b. A slow reader (1 MB/s) of a 500 MB download, where an unbounded relay
+# would hold nearly all 500 MB on the node. What waits there is one receive
+# queue on the backend side, within the buffer sluice sets (L7_RCVBUF: 4 MiB
+# once doubled; with autotuning alone it was tcp_rmem[2], 32 MiB here, and
+# 12-25 MB were seen), one send queue on the client side, within
+# tcp_wmem[2] (a write may overshoot by one 64 KiB skb), and the 64 KiB pipe
+# that ss does not see. sluice's own memory does not move, and the backend
+# is held back (its send queue fills): TCP's flow control reaches through
+# the relay.
+# queues NS: "total largest-Recv-Q largest-Send-Q" over NS's TCP sockets
+queues() {
+	sl_nsx "$1" ss -tn | awk 'NR > 1 {t += $2 + $3; if ($2 > r) r = $2; if ($3 > s) s = $3}
+		END {print t + 0, r + 0, s + 0}'
+}
+wmem_max=$(sl_nsx node sysctl -n net.ipv4.tcp_wmem | awk '{print $3}')
 sl_bg slow client "$SL_TMP/slow.log" curl -sS --max-time 60 --limit-rate 1M -H "$HDR" \
-	-o /dev/null "http://$SL_VIP4/big?mb=50"
+	-o /dev/null "http://$SL_VIP4/big?mb=500"
 sleep 4
-q1=$(queues node)
+read -r q1 r1 s1 <<<"$(queues node)"
 rss1=$(awk '/^VmRSS/ {print $2}' "/proc/$SL_RUN_PID/status")
 sleep 3
-q2=$(queues node)
+read -r q2 r2 s2 <<<"$(queues node)"
 rss2=$(awk '/^VmRSS/ {print $2}' "/proc/$SL_RUN_PID/status")
 qb=$(sl_nsx v2 ss -tn | awk 'NR > 1 {q += $3} END {print q + 0}')
 _sl_gone "$slow" && slow_alive=no || slow_alive=yes
 sl_stop "$slow" KILL
-sl_check slow-reader-bounded "node queues $q1 -> $q2 bytes, sluice RSS $rss1 -> $rss2 kB, backend send queue $qb, reader still reading: $slow_alive" \
-	eval '[ "$slow_alive" = yes ] && [ "$q2" -lt $((16 << 20)) ] && [ $((rss2 - rss1)) -lt 1024 ] && [ "$qb" -ge $((1 << 20)) ]'
+sl_check slow-reader-bounded "node queues $q1 -> $q2 bytes (largest Recv-Q $r1, $r2; largest Send-Q $s1, $s2), sluice RSS $rss1 -> $rss2 kB, backend send queue $qb, reader still reading: $slow_alive" \
+	eval '[ "$slow_alive" = yes ] && [ "$r1" -le $((4 << 20)) ] && [ "$r2" -le $((4 << 20)) ] &&
+		[ "$s1" -le $((wmem_max + (64 << 10))) ] && [ "$s2" -le $((wmem_max + (64 << 10))) ] &&
+		[ $((rss2 - rss1)) -lt 1024 ] && [ "$qb" -ge $((1 << 20)) ]'
 
 # 8. Hot restart in the middle of a 50 MB download (8 MB/s: about 6 s).
 want=$(sl_nsx client "$SL_PY" "$SL_E2E/client.py" bigsum 50)
