@@ -126,13 +126,17 @@ _sl_gone() {
 	[ -z "$st" ] || [ "$st" = Z ]
 }
 
+# Microseconds since the epoch. Deadlines use it, not $SECONDS: that counts
+# whole seconds, so a wait of 1 s could give up after a few milliseconds.
+_sl_us() { echo "${EPOCHREALTIME//[!0-9]/}"; }
+
 # sl_reap PID TIMEOUT_S: wait for PID to exit by itself, SIGKILL it after
 # TIMEOUT_S, and reap it (PID 1 here reaps nothing). Returns its exit status.
 sl_reap() {
-	local pid=$1 deadline=$((SECONDS + $2)) rc p keep=()
+	local pid=$1 deadline=$(($(_sl_us) + $2 * 1000000)) rc p keep=()
 	[ -n "$pid" ] || return 0
 	until _sl_gone "$pid"; do
-		[ "$SECONDS" -lt "$deadline" ] || { kill -KILL "$pid" 2>/dev/null; break; }
+		[ "$(_sl_us)" -lt "$deadline" ] || { kill -KILL "$pid" 2>/dev/null; break; }
 		sleep 0.1
 	done
 	{ wait "$pid"; } 2>/dev/null
@@ -152,10 +156,10 @@ sl_stop() {
 
 # sl_wait_for TIMEOUT_S CMD...: poll CMD every 0.1 s until it succeeds.
 sl_wait_for() {
-	local deadline=$((SECONDS + $1))
+	local deadline=$(($(_sl_us) + $1 * 1000000))
 	shift
 	while ! "$@" >/dev/null 2>&1; do
-		[ "$SECONDS" -lt "$deadline" ] || return 1
+		[ "$(_sl_us)" -lt "$deadline" ] || return 1
 		sleep 0.1
 	done
 }
