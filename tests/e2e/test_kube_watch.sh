@@ -130,8 +130,10 @@ sl_check watches-with-bookmarks "$(_stat 'd["watches"].get("virtualservices")')"
 
 sl_bg LOOP_PID client "$SL_TMP/loop.json" timeout 200 "$SL_PY" "$SL_E2E/client.py" loop \
 	--host "$SL_VIP4" -c 2 --timeout 5
+# sd over 1,000 connections: 1.26 points at 80/20, 1.58 at 50/50; the
+# tolerances are 4.7 and 4.4 sd
 sl_burst client "$SL_VIP4" 1000 "$SL_TMP/b1.json"
-sl_check_split split-80-20-from-cluster "$SL_TMP/b1.json" v2 20 4
+sl_check_split split-80-20-from-cluster "$SL_TMP/b1.json" v2 20 6
 
 # ------------------------------------------------------------- events
 
@@ -139,7 +141,7 @@ _ev virtualservices MODIFIED "$(_vs 50 50)"
 _w_wait "v1=50 v2=50" 3
 sl_check vs-modified-applied "status $(_weights)" _w_are "v1=50 v2=50"
 sl_burst client "$SL_VIP4" 1000 "$SL_TMP/b2.json"
-sl_check_split split-50-50-after-modified "$SL_TMP/b2.json" v2 50 5
+sl_check_split split-50-50-after-modified "$SL_TMP/b2.json" v2 50 7
 
 _ev pods ADDED "$(_pod backend-v1-b v1 10.0.1.11 False)"
 sleep 1

@@ -9,7 +9,7 @@ SL_TEST_NAME=download
 . "$(dirname "$0")/../../scripts/netns-lib.sh"
 
 MB=${SL_DOWNLOAD_MB:-24}
-RATE=4M # about 6 s for 24 MiB
+RATE=2M # about 12 s for 24 MiB: room for the steps before the last check
 CFG=$SL_CFG
 OUT=$SL_TMP/big.bin
 HDR=$SL_TMP/big.hdr

@@ -541,23 +541,29 @@ static void test_regex_backtracking_capped(void **state)
 	 * match limit must turn it into a quick "no" rather than a hang.
 	 */
 	struct timespec t0, t1;
-	long ms;
+	long ms, best = -1;
+	int i;
 
 	/* the pattern works: a value of its shape that fits matches */
 	assert_true(matches("header x regex (a|aa)+b", "GET / HTTP/1.1\r\nx: aab\r\n\r\n"));
 	snprintf(req, sizeof(req), "GET / HTTP/1.1\r\nx: %s\r\n\r\n",
 		 "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaab!");
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	assert_false(matches("header x regex (a|aa)+b", req));
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	assert_true(matches("without x regex (a|aa)+b", req));
 	/*
 	 * "No" either way; what the cap buys is the time: without it (PCRE2's
-	 * default limit) this value took 50 ms here, and the test failed.
+	 * default limit) this value took 50 ms here, and the test failed. The
+	 * fastest of five, so that a descheduled process does not fail it.
 	 */
-	ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
-	if (ms >= 20)
-		fail_msg("the capped regex took %ld ms", ms);
+	for (i = 0; i < 5; i++) {
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		assert_false(matches("header x regex (a|aa)+b", req));
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+		if (best < 0 || ms < best)
+			best = ms;
+	}
+	assert_true(matches("without x regex (a|aa)+b", req));
+	if (best >= 20)
+		fail_msg("the capped regex took %ld ms at best", best);
 }
 
 /* ---- building specs ------------------------------------------------------ */
