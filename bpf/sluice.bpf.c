@@ -129,8 +129,7 @@ static __always_inline int sl_new_conn(const struct sl_pkt *p, const struct sl_c
 			sl_global_inc(SL_G_L7_LOCAL);
 			return SL_NEW_LOCAL;
 		}
-		sl_global_inc(SL_G_CT_FULL);
-		__builtin_memset(e, 0, sizeof(*e));
+		sl_global_inc(SL_G_CT_FULL); /* sl_select() below rewrites all of *e */
 	}
 	if (l7)
 		sl_global_inc(SL_G_L7_FALLBACK);
@@ -189,8 +188,7 @@ int sl_ingress(struct __sk_buff *skb)
 		 * again, a retransmission included.
 		 */
 		if (!sl_tcp_syn_only(&p)) {
-			if (sl_tcp_closing(&p))
-				sl_ct_close(ct);
+			/* no FIN/RST bookkeeping: a local entry has no row to close */
 			sl_global_inc(SL_G_L7_ESTABLISHED);
 			sl_l7_mark(skb);
 			return TC_ACT_OK;
