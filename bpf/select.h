@@ -42,18 +42,15 @@ static __always_inline int sl_select_route(const struct sl_service *svc, __u32 s
 			hit = &none;
 	}
 	for (r = 0; r < SL_MAX_ROUTES; r++) {
-		__u32 f, bit = 1U << r;
+		__u32 f;
 
 		if (r >= svc->n_routes)
 			break;
 		f = svc->routes[r].flags;
 		if (f & (SL_ROUTE_SKIP | SL_ROUTE_NEEDS_L7))
 			continue;
-		if ((f & SL_ROUTE_MATCH_CIDR) && !(hit->cidr_routes & bit))
-			continue;
-		if ((f & SL_ROUTE_MATCH_LABELS) && !(hit->label_routes & bit))
-			continue;
-		return r;
+		if (sl_route_src_ok(f, r, hit))
+			return r;
 	}
 	return -1;
 }
@@ -80,13 +77,7 @@ __noinline int sl_select(const struct sl_service *svc, __u32 slot, __u32 seed,
 		return SL_SEL_NO_ROUTE;
 	rt = &svc->routes[r];
 
-	if (svc->flags & SL_SVC_AFFINITY_CLIENT_IP) {
-		h = sl_hash_client(seed, p->saddr);
-		s = sl_pick_rendezvous(rt->weight, svc->subset_id, svc->n_subsets, h);
-	} else {
-		h = sl_hash_conn(seed, p->saddr, p->daddr, p->sport, p->dport, p->proto);
-		s = sl_pick_cumulative(rt->weight, rt->total_weight, h);
-	}
+	s = sl_pick_subset(svc, rt, seed, p->saddr, p->daddr, p->sport, p->dport, p->proto, &h);
 	if (s < 0 || s >= SL_MAX_SUBSETS)
 		return SL_SEL_NO_ROUTE;
 
@@ -99,7 +90,7 @@ __noinline int sl_select(const struct sl_service *svc, __u32 slot, __u32 seed,
 			st->no_endpoint++;
 		return SL_SEL_NO_ENDPOINT;
 	}
-	idx = svc->ep_base[s] + sl_scale(sl_hash_again(h, 0x5eed), n);
+	idx = sl_ep_index(svc->ep_base[s], n, h);
 	ep = bpf_map_lookup_elem(&sl_endpoints, &idx);
 	if (!ep || ep->family != p->family)
 		return SL_SEL_NO_ENDPOINT;

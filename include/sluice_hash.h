@@ -192,4 +192,42 @@ SL_INLINE int sl_pick_rendezvous(const __u32 weight[SL_MAX_SUBSETS],
 	return best;
 }
 
+/*
+ * The steps of a new connection's choice that the datapath (sl_select) and
+ * the L7 step (user/l7_pick.c) share, so that both choose alike.
+ */
+
+/* Do route r's source matches accept a client whose address matched hit? */
+SL_INLINE int sl_route_src_ok(__u32 flags, int r, const struct sl_src_routes *hit)
+{
+	__u32 bit = 1U << r;
+
+	if ((flags & SL_ROUTE_MATCH_CIDR) && !(hit->cidr_routes & bit))
+		return 0;
+	return !(flags & SL_ROUTE_MATCH_LABELS) || (hit->label_routes & bit);
+}
+
+/*
+ * The subset route rt sends a connection to (-1: none), by the connection's
+ * hash or, for affinity: client-ip, the client's; *h gets that hash, which
+ * also draws the endpoint (sl_ep_index).
+ */
+SL_INLINE int sl_pick_subset(const struct sl_service *svc, const struct sl_route *rt, __u32 seed,
+			     const __be32 saddr[4], const __be32 daddr[4], __be16 sport,
+			     __be16 dport, __u8 proto, __u32 *h)
+{
+	if (svc->flags & SL_SVC_AFFINITY_CLIENT_IP) {
+		*h = sl_hash_client(seed, saddr);
+		return sl_pick_rendezvous(rt->weight, svc->subset_id, svc->n_subsets, *h);
+	}
+	*h = sl_hash_conn(seed, saddr, daddr, sport, dport, proto);
+	return sl_pick_cumulative(rt->weight, rt->total_weight, *h);
+}
+
+/* Index in sl_endpoints of the endpoint hash h draws among a subset's n (> 0). */
+SL_INLINE __u32 sl_ep_index(__u32 base, __u32 n, __u32 h)
+{
+	return base + sl_scale(sl_hash_again(h, 0x5eed), n);
+}
+
 #endif /* SLUICE_HASH_H */

@@ -19,8 +19,7 @@
 
 struct cache_ent {
 	__u32 id;
-	bool bad; /* missing or does not compile: never matches */
-	struct sl_l7_match *m;
+	struct sl_l7_match *m; /* NULL: does not compile, never matches */
 };
 
 struct sl_l7_cache {
@@ -61,7 +60,7 @@ static const struct sl_l7_match *cache_get(const struct sl_maps *m, struct sl_l7
 
 	for (k = 0; k < CACHE_SLOTS; k++, i = (i + 1) % CACHE_SLOTS) {
 		if (c->e[i].id == id)
-			return c->e[i].bad ? NULL : c->e[i].m;
+			return c->e[i].m;
 		if (!c->e[i].id)
 			break;
 	}
@@ -79,12 +78,9 @@ static const struct sl_l7_match *cache_get(const struct sl_maps *m, struct sl_l7
 	c->buf.text[sizeof(c->buf.text) - 1] = 0;
 	e->id = id;
 	c->n++;
-	if (sl_l7_match_compile(c->buf.text, &e->m, err, sizeof(err))) {
+	if (sl_l7_match_compile(c->buf.text, &e->m, err, sizeof(err)))
 		pr_warn("l7: HTTP match %#x does not compile (%s): its route never matches\n", id,
 			err);
-		e->bad = true;
-		return NULL;
-	}
 	return e->m;
 }
 
@@ -111,13 +107,8 @@ static int pick_route(const struct sl_maps *m, struct sl_l7_cache *cache,
 	for (r = 0; r < svc->n_routes && r < SL_MAX_ROUTES; r++) {
 		const struct sl_route *rt = &svc->routes[r];
 		const struct sl_l7_match *lm;
-		__u32 bit = 1U << r;
 
-		if (rt->flags & SL_ROUTE_SKIP)
-			continue;
-		if ((rt->flags & SL_ROUTE_MATCH_CIDR) && !(hit.cidr_routes & bit))
-			continue;
-		if ((rt->flags & SL_ROUTE_MATCH_LABELS) && !(hit.label_routes & bit))
+		if ((rt->flags & SL_ROUTE_SKIP) || !sl_route_src_ok(rt->flags, r, &hit))
 			continue;
 		if (rt->flags & SL_ROUTE_NEEDS_L7) {
 			if (!head || !rt->l7_spec)
@@ -136,7 +127,6 @@ static int pick_once(const struct sl_maps *m, struct sl_l7_cache *cache,
 		     const struct sl_l7_tuple *t, const struct sl_http_head *head,
 		     const struct sl_state *stp, struct sl_l7_choice *out)
 {
-	const struct sl_state st = *stp;
 	struct sl_svc_key k = {};
 	const struct sl_route *rt;
 	struct sl_service svc;
@@ -145,7 +135,7 @@ static int pick_once(const struct sl_maps *m, struct sl_l7_cache *cache,
 	int r, s;
 
 	memset(out, 0, sizeof(*out));
-	k.slot = st.active_slot;
+	k.slot = stp->active_slot;
 	memcpy(k.addr, t->daddr, 16);
 	k.port = t->dport;
 	k.proto = IPPROTO_TCP;
@@ -159,21 +149,16 @@ static int pick_once(const struct sl_maps *m, struct sl_l7_cache *cache,
 	rt = &svc.routes[r];
 	out->route = r;
 
-	/* from here on, sl_select() in bpf/select.h, step for step */
-	if (svc.flags & SL_SVC_AFFINITY_CLIENT_IP) {
-		h = sl_hash_client(st.hash_seed, t->saddr);
-		s = sl_pick_rendezvous(rt->weight, svc.subset_id, svc.n_subsets, h);
-	} else {
-		h = sl_hash_conn(st.hash_seed, t->saddr, t->daddr, t->sport, t->dport, IPPROTO_TCP);
-		s = sl_pick_cumulative(rt->weight, rt->total_weight, h);
-	}
+	/* from here on, sl_select() in bpf/select.h, through the same steps */
+	s = sl_pick_subset(&svc, rt, stp->hash_seed, t->saddr, t->daddr, t->sport, t->dport,
+			   IPPROTO_TCP, &h);
 	if (s < 0 || s >= SL_MAX_SUBSETS)
 		return SL_L7_PICK_NO_ROUTE;
 	out->subset_id = svc.subset_id[s];
 	n = svc.ep_count[s];
 	if (!n)
 		return SL_L7_PICK_NO_ENDPOINT;
-	idx = svc.ep_base[s] + sl_scale(sl_hash_again(h, 0x5eed), n);
+	idx = sl_ep_index(svc.ep_base[s], n, h);
 	if (bpf_map_lookup_elem(m->endpoints, &idx, &ep) || ep.family != t->family)
 		return SL_L7_PICK_NO_ENDPOINT;
 	out->family = ep.family;
