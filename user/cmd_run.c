@@ -756,7 +756,7 @@ static int start_l7(struct run_ctx *c, const char *handoff)
 			strerror(-err));
 		return err;
 	}
-	if (!sl_policy_route_query(&pr))
+	if (sl_log_get_level() >= SL_LOG_DEBUG && !sl_policy_route_query(&pr))
 		pr_debug("policy route: %s\n", sl_policy_route_str(&pr, buf, sizeof(buf)));
 	err = sl_dp_attach_lookup(&c->dp);
 	if (err)
@@ -1042,7 +1042,7 @@ out:
 		for (i = 0; i < c.n_ifaces; i++)
 			sl_dp_detach(c.ifaces[i]);
 		for (i = 0; i < (int)c.n_links; i++)
-			if (!c.links[i].skipped)
+			if (!c.links[i].skipped && !explicit_iface(&c, c.links[i].name))
 				sl_dp_detach(c.links[i].name);
 		sl_dp_down(cli.pin_dir);
 		pr_info("detached and unpinned\n");

@@ -510,20 +510,22 @@ static int check_route(struct nl *nl, int family, int oif)
  * tables would put the route into main (and make everything local) before
  * the rule could fail.
  */
-static int install_family(struct nl *nl, int family, int oif, bool have_rule, bool have_route)
+static int install_family(struct nl *nl, int family, int oif)
 {
 	bool added_rule = false;
+	struct route_scan ts;
 	struct rule_scan rs;
 	int err;
 
-	if (!have_route) {
-		err = scan_rules(nl, family, &rs);
-		if (err)
-			return err;
-		if (rs.unsafe)
-			return -EEXIST;
-	}
-	if (!have_rule) {
+	err = scan_rules(nl, family, &rs);
+	if (!err)
+		err = scan_routes(nl, family, oif, &ts);
+	if (err)
+		return err;
+	/* What is there already (a rule by hand, another protocol) stays. */
+	if (!ts.exact && rs.unsafe)
+		return -EEXIST;
+	if (!rs.exact) {
 		err = rule_req(nl, RTM_NEWRULE, NLM_F_CREATE | NLM_F_EXCL, family, SL_L7_PROTO);
 		if (err == -EEXIST)
 			err = check_rule(nl, family);
@@ -532,7 +534,7 @@ static int install_family(struct nl *nl, int family, int oif, bool have_rule, bo
 		if (err)
 			return err;
 	}
-	if (!have_route) {
+	if (!ts.exact) {
 		err = route_req(nl, RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL, family, oif,
 				SL_L7_PROTO, false, 0);
 		if (err == -EEXIST)
@@ -552,7 +554,6 @@ static int install_family(struct nl *nl, int family, int oif, bool have_rule, bo
 
 int sl_policy_route_install(void)
 {
-	struct sl_policy_route st;
 	struct nl nl;
 	int oif, err;
 
@@ -562,17 +563,12 @@ int sl_policy_route_install(void)
 	err = nl_open(&nl);
 	if (err)
 		return err;
-	/* A rule already there by hand (another protocol) is not added twice. */
-	err = query(&nl, oif, &st);
-	if (err)
-		goto out;
-	err = install_family(&nl, AF_INET, oif, st.rule4, st.route4);
-	if (err)
-		goto out;
-	err = install_family(&nl, AF_INET6, oif, st.rule6, st.route6);
-	if (no_ipv6(err))
-		err = 0;
-out:
+	err = install_family(&nl, AF_INET, oif);
+	if (!err) {
+		err = install_family(&nl, AF_INET6, oif);
+		if (no_ipv6(err))
+			err = 0;
+	}
 	nl_close(&nl);
 	return err;
 }
