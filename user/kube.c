@@ -63,7 +63,6 @@ struct watcher {
 	char *body; /* a list's body; a watch's partial line */
 	size_t len;
 	bool gone; /* 410 seen: list again */
-	bool changed;
 };
 
 struct sl_kube {
@@ -140,10 +139,10 @@ static size_t on_body(char *data, size_t size, size_t n, void *arg)
 static bool on_event(struct watcher *w, const char *line)
 {
 	struct sl_kube *k = w->k;
-	json_object *ev = json_tokener_parse(line), *type, *obj, *code;
+	json_object *ev = json_tokener_parse(line), *type, *obj, *code, *msg;
 	const char *t, *rv;
 	char key[512];
-	bool ok = true;
+	bool changed = false;
 
 	if (!ev || !json_object_object_get_ex(ev, "type", &type) ||
 	    !json_object_object_get_ex(ev, "object", &obj)) {
@@ -157,8 +156,11 @@ static bool on_event(struct watcher *w, const char *line)
 		if (json_object_object_get_ex(obj, "code", &code) &&
 		    json_object_get_int(code) == 410)
 			w->gone = true;
+		/* a Status object: its message is top level, not in metadata */
 		pr_info("kubernetes: %s: watch error %s: %s\n", kinds[w->kind].kind,
-			json_object_get_string(code), meta_str(obj, "message") ?: "");
+			json_object_get_string(code),
+			json_object_object_get_ex(obj, "message", &msg) ?
+				json_object_get_string(msg) : "");
 		json_object_put(ev);
 		return false;
 	}
@@ -171,23 +173,21 @@ static bool on_event(struct watcher *w, const char *line)
 		obj_key(obj, key, sizeof(key));
 		json_object_object_add(k->store[w->kind], key,
 				       strip(json_object_get(obj), w->kind));
-		w->changed = true;
+		changed = true;
 	} else if (!strcmp(t, "DELETED")) {
 		obj_key(obj, key, sizeof(key));
 		json_object_object_del(k->store[w->kind], key);
-		w->changed = true;
+		changed = true;
 	} else if (strcmp(t, "BOOKMARK")) {
 		pr_debug("kubernetes: %s: event %s ignored\n", kinds[w->kind].kind, t);
 	}
 	pthread_mutex_unlock(&k->lock);
 	pr_debug("kubernetes: %s %s %s/%s rv %s\n", kinds[w->kind].kind, t,
 		 meta_str(obj, "namespace") ?: "", meta_str(obj, "name") ?: "", w->rv);
-	if (w->changed) {
-		w->changed = false;
+	if (changed)
 		notify(k);
-	}
 	json_object_put(ev);
-	return ok;
+	return true;
 }
 
 static size_t on_watch_data(char *data, size_t size, size_t n, void *arg)
@@ -254,7 +254,10 @@ static long get(struct watcher *w, const char *url, bool watch, CURLcode *res)
 	curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
 	curl_easy_setopt(c, CURLOPT_XFERINFODATA, w);
 	if (watch) {
-		/* A silent connection (a dead peer) is dropped after a minute. */
+		/*
+		 * A connection silent for longer than the watch may last (a
+		 * dead peer) is dropped.
+		 */
 		curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
 		curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, (long)WATCH_TIMEOUT + 60);
 		curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
@@ -435,12 +438,11 @@ static void *watch_kind(void *arg)
 	return NULL;
 }
 
-static int env_or(char *buf, size_t len, const char *env, const char *dflt)
+static void env_or(char *buf, size_t len, const char *env, const char *dflt)
 {
 	const char *v = getenv(env);
 
 	snprintf(buf, len, "%s", v && *v ? v : dflt);
-	return 0;
 }
 
 int sl_kube_start(struct sl_kube **out)
