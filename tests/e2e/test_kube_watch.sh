@@ -126,7 +126,7 @@ sl_check daemonset-capabilities "CapEff $caps (CAP_NET_ADMIN|CAP_PERFMON|CAP_BPF
 sl_check healthz-ready "$(sl_nsx node curl -s 127.0.0.1:19190/healthz)" \
 	test "$(sl_nsx node curl -s 127.0.0.1:19190/healthz)" = ok
 sl_check watches-with-bookmarks "$(_stat 'd["watches"].get("virtualservices")')" \
-	test "$(_stat 'all(w["bookmarks"] and w["rv"] > 0 for k in d["watches"].values() for w in k)')" = True
+	test "$(_stat 'len(d["watches"]) == 5 and all(k and all(w["bookmarks"] and w["rv"] > 0 for w in k) for k in d["watches"].values())')" = True
 
 sl_bg LOOP_PID client "$SL_TMP/loop.json" timeout 200 "$SL_PY" "$SL_E2E/client.py" loop \
 	--host "$SL_VIP4" -c 2 --timeout 5

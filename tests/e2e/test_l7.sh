@@ -76,7 +76,7 @@ run_start
 sl_wait_for 20 _ready || sl_die "sluice run --config $DIR did not attach, apply and listen"
 sl_status "$SL_TMP/s0.json"
 sl_check status-policy-route "$(sl_jget "$SL_TMP/s0.json" 'd["l7"]["policy_route"]')" \
-	eval '[ "$(sl_jget "$SL_TMP/s0.json" "all(d[\"l7\"][\"policy_route\"].values())")" = True ]'
+	eval '[ "$(sl_jget "$SL_TMP/s0.json" "len(d[\"l7\"][\"policy_route\"]) == 4 and all(d[\"l7\"][\"policy_route\"].values())")" = True ]'
 sl_check rule-in-node "$(sl_nsx node ip rule show pref 92)" \
 	eval 'sl_nsx node ip rule show pref 92 | grep -q "fwmark 0x5c0000/0xff0000 lookup 1473"'
 

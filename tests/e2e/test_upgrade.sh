@@ -65,6 +65,7 @@ sl_wait_weights "v1=80 v2=20" || sl_die "weights never showed 80/20: $(sl_weight
 read -r in0 tag_in_old eg0 tag_eg_old <<<"$(_progs)"
 read -r lk0 lp0 <<<"$(_link)"
 maps0=$(_map_ids)
+[ -n "$maps0" ] || sl_die "no pinned maps in $SL_PIN_DIR to compare across upgrades"
 gen0=$(sl_generation)
 sl_info "old build: ingress id $in0 tag $tag_in_old, egress id $eg0 tag $tag_eg_old; generation $gen0"
 

@@ -252,6 +252,7 @@ static void test_sk_lookup(void)
 	ingress(&fx, &fl, &in, &out, &mark);
 	ingress(&fx, &plain, &in, &out, &mark);
 	ingress(&fx, &v6, &in, &out, &mark);
+	ASSERT_TRUE(cookie_of(l4) && cookie_of(l6), "listeners' cookies");
 	ASSERT_EQ(lookup(&fx, &fl), cookie_of(l4), "IPv4 connection to the IPv4 listener");
 	ASSERT_EQ(lookup(&fx, &v6), cookie_of(l6), "IPv6 connection to the IPv6 listener");
 	ASSERT_EQ(lookup(&fx, &plain), 0, "a DNATed connection is not ours to hand over");
