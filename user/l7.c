@@ -13,8 +13,9 @@
  *               a slow reader slows its writer (TCP backpressure), it
  *               never grows a queue here.
  *
- * Counters go into the same rows the kernel counts in (sl_l7_stats is an
- * mmapable array, atomic adds) so status and metrics show one picture.
+ * Counters go into sl_l7_stats, an mmapable array with atomic adds indexed
+ * by the kernel's subset ids; every reader adds it to the kernel's own rows
+ * (sl_stats_add), so status and metrics show one picture.
  *
  * Hot restart: l7_handoff.c.
  */
@@ -196,22 +197,14 @@ static int set_ev(struct sl_l7 *l, struct conn *c, int which, uint32_t ev)
 {
 	struct epoll_event e = {.events = ev, .data.ptr = &c->ref[which]};
 
-	if (c->fd[which] < 0 || c->ev[which] == ev)
-		return 0;
-	if (epoll_ctl(l->ep, EPOLL_CTL_MOD, c->fd[which], &e))
-		return -errno;
-	c->ev[which] = ev;
-	return 0;
+	return epoll_ctl(l->ep, EPOLL_CTL_MOD, c->fd[which], &e) ? -errno : 0;
 }
 
 int l7_add_fd(struct sl_l7 *l, struct conn *c, int which, uint32_t ev)
 {
 	struct epoll_event e = {.events = ev, .data.ptr = &c->ref[which]};
 
-	if (epoll_ctl(l->ep, EPOLL_CTL_ADD, c->fd[which], &e))
-		return -errno;
-	c->ev[which] = ev;
-	return 0;
+	return epoll_ctl(l->ep, EPOLL_CTL_ADD, c->fd[which], &e) ? -errno : 0;
 }
 
 struct conn *l7_conn_new(struct sl_l7 *l)
@@ -332,18 +325,38 @@ void l7_conn_close(struct sl_l7 *l, struct conn *c, bool reset)
 	check_limit(l);
 }
 
-/* A connection ended: its descriptors are free, listen again. */
-static void unstarve(struct sl_l7 *l)
+/* The listeners in or out of the epoll set (not of sl_l7_listen). */
+void l7_listeners_poll(struct sl_l7 *l, bool on)
 {
 	struct epoll_event e = {.events = EPOLLIN};
 	int i;
 
-	l->starved = false;
-	for (i = 0; i < SL_L7_LISTEN_MAX; i++)
-		if (l->lfd[i] >= 0) {
-			e.data.ptr = &l->lref[i];
-			epoll_ctl(l->ep, EPOLL_CTL_ADD, l->lfd[i], &e);
-		}
+	for (i = 0; i < SL_L7_LISTEN_MAX; i++) {
+		if (l->lfd[i] < 0)
+			continue;
+		e.data.ptr = &l->lref[i];
+		epoll_ctl(l->ep, on ? EPOLL_CTL_ADD : EPOLL_CTL_DEL, l->lfd[i], &e);
+	}
+}
+
+/* Out of sl_l7_listen, counted: sl_ingress splits new connections by weight. */
+static void shed(struct sl_l7 *l)
+{
+	if (!l->published)
+		return;
+	publish(l, false);
+	l7_count(l, SL_L7_C_OVER_LIMIT, 1);
+}
+
+/* At a limit this flaps: say so once a minute at most. */
+static bool say_now(struct sl_l7 *l)
+{
+	uint64_t now = l7_now_ms();
+
+	if (l->limit_said && now - l->limit_said < 60000)
+		return false;
+	l->limit_said = now;
+	return true;
 }
 
 /*
@@ -352,23 +365,19 @@ static void unstarve(struct sl_l7 *l)
  */
 static void check_limit(struct sl_l7 *l)
 {
-	uint64_t now;
-
 	if (l->handed_over || l->stopping || l->draining)
 		return;
-	if (l->starved)
-		unstarve(l);
+	if (l->starved) {
+		/* a connection ended: its descriptors are free, listen again */
+		l->starved = false;
+		l7_listeners_poll(l, true);
+	}
 	if (l->published && l->n_conns >= l->o.max_conns) {
-		publish(l, false);
-		l7_count(l, SL_L7_C_OVER_LIMIT, 1);
-		/* said once a minute at most: at the limit this flaps */
-		now = l7_now_ms();
-		if (!l->limit_said || now - l->limit_said >= 60000) {
-			l->limit_said = now;
+		shed(l);
+		if (say_now(l))
 			pr_warn("l7: %zu connections relayed, the limit (--l7-max-conns): new ones "
 				"go the kernel path, without header routing, until some end\n",
 				l->n_conns);
-		}
 	} else if (!l->published && l->n_conns <= l->o.max_conns * 9 / 10) {
 		publish(l, true);
 	}
@@ -634,25 +643,16 @@ static int tuple_of(int fd, struct sl_l7_tuple *t)
  */
 static void starve(struct sl_l7 *l)
 {
-	int i;
-
 	if (l->starved)
 		return;
 	l->starved = true;
-	for (i = 0; i < SL_L7_LISTEN_MAX; i++)
-		if (l->lfd[i] >= 0)
-			epoll_ctl(l->ep, EPOLL_CTL_DEL, l->lfd[i], NULL);
-	if (l->published) {
-		publish(l, false);
-		l7_count(l, SL_L7_C_OVER_LIMIT, 1);
-	}
-	if (!l->limit_said || l7_now_ms() - l->limit_said >= 60000) {
-		l->limit_said = l7_now_ms();
+	l7_listeners_poll(l, false);
+	shed(l);
+	if (say_now(l))
 		pr_warn("l7: out of file descriptors at %zu connections: new ones go the kernel "
 			"path until some end (raise the open files limit, or lower "
 			"--l7-max-conns)\n",
 			l->n_conns);
-	}
 }
 
 static void accept_all(struct sl_l7 *l, int i)
@@ -806,8 +806,7 @@ static void *l7_main(void *arg)
 		if (l->n_codes && (now - l->codes_flushed >= 100 || n == 0))
 			flush_codes(l);
 		if (now - last_tick >= 250) {
-			timeouts(l, now);
-			free_dead(l);
+			timeouts(l, now); /* what it ends is freed after the next batch */
 			last_tick = now;
 		}
 		if (l->draining) {
@@ -815,7 +814,6 @@ static void *l7_main(void *arg)
 			for (i = 0; i < SL_L7_LISTEN_MAX; i++)
 				if (l->lfd[i] >= 0)
 					accept_all(l, i);
-			free_dead(l);
 			if (!l->n_conns || now >= l->drain_until) {
 				pr_info("l7: drained; %zu connections left\n", l->n_conns);
 				goto out;

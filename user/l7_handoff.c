@@ -48,7 +48,7 @@ struct ho_msg {
 	struct sl_l7_tuple t;
 };
 
-#define HO_MAX_FDS 6
+#define HO_MAX_FDS L7_FDS_PER_CONN
 
 static void ho_init(struct ho_msg *m, enum ho_type type)
 {
@@ -79,6 +79,13 @@ static int ho_send(int s, const struct ho_msg *m, const int *fds, int nfds)
 	return 0;
 }
 
+/* Close the descriptors a message brought, from the keep-th on. */
+static void close_fds(int *fds, int *nfds, int keep)
+{
+	while (*nfds > keep)
+		close(fds[--*nfds]);
+}
+
 static int ho_recv(int s, struct ho_msg *m, int *fds, int *nfds)
 {
 	char cbuf[CMSG_SPACE(sizeof(int) * HO_MAX_FDS)];
@@ -101,8 +108,7 @@ static int ho_recv(int s, struct ho_msg *m, int *fds, int *nfds)
 		}
 	if (n != sizeof(*m) || m->magic != HO_MAGIC || m->version != HO_VERSION ||
 	    (mh.msg_flags & MSG_CTRUNC) || m->nfds != (uint32_t)*nfds) {
-		while (*nfds)
-			close(fds[--*nfds]);
+		close_fds(fds, nfds, 0);
 		return n == 0 ? -ECONNRESET : -EPROTO;
 	}
 	return 0;
@@ -116,8 +122,7 @@ static int ho_expect(int s, enum ho_type type)
 
 	err = ho_recv(s, &m, fds, &nfds);
 	if (!err && (m.type != type || nfds)) {
-		while (nfds)
-			close(fds[--nfds]);
+		close_fds(fds, &nfds, 0);
 		err = -EPROTO;
 	}
 	return err;
@@ -183,9 +188,7 @@ void l7_handoff_serve(struct sl_l7 *l)
 	}
 	pr_info("l7: handing over to pid %u: %zu connections\n", m.pid, l->n_conns);
 
-	for (i = 0; i < SL_L7_LISTEN_MAX; i++)
-		if (l->lfd[i] >= 0)
-			epoll_ctl(l->ep, EPOLL_CTL_DEL, l->lfd[i], NULL);
+	l7_listeners_poll(l, false);
 	ho_init(&m, HO_LISTENERS);
 	for (i = 0, nfds = 0; i < SL_L7_LISTEN_MAX; i++)
 		if (l->lfd[i] >= 0) {
@@ -232,12 +235,7 @@ void l7_handoff_serve(struct sl_l7 *l)
 		/* the successor is gone: what it got died with it; carry on */
 		pr_warn("l7: hand-over failed after %zu connections: %s; keeping them\n", sent,
 			strerror(-err));
-		for (i = 0; i < SL_L7_LISTEN_MAX; i++)
-			if (l->lfd[i] >= 0) {
-				struct epoll_event e = {.events = EPOLLIN, .data.ptr = &l->lref[i]};
-
-				epoll_ctl(l->ep, EPOLL_CTL_ADD, l->lfd[i], &e);
-			}
+		l7_listeners_poll(l, true);
 		return;
 	}
 	/* Ours are copies now: closing them leaves the successor's open. */
@@ -289,29 +287,23 @@ int l7_handoff_take(struct sl_l7 *l)
 		if (err)
 			break;
 		if (m.type == HO_END) {
-			while (nfds)
-				close(fds[--nfds]);
+			close_fds(fds, &nfds, 0);
 			break;
 		}
 		if (m.type == HO_LISTENERS) {
 			for (i = 0, k = 0; i < SL_L7_LISTEN_MAX; i++)
 				if ((m.listen_mask & (1U << i)) && k < nfds && l->lfd[i] < 0)
 					l->lfd[i] = fds[k++];
-			while (nfds > k)
-				close(fds[--nfds]);
+			close_fds(fds, &nfds, k);
 			continue;
 		}
-		if (m.type == HO_CONN &&
-		    nfds != 1 + (m.state != C_HEAD) + 4 * (m.state == C_RELAY)) {
-			while (nfds)
-				close(fds[--nfds]);
+		if (m.type != HO_CONN ||
+		    nfds != 1 + (m.state != C_HEAD) + 4 * (m.state == C_RELAY))
 			err = -EPROTO;
-			break;
-		}
-		if (m.type != HO_CONN || !(c = l7_conn_new(l))) {
-			while (nfds)
-				close(fds[--nfds]);
-			err = m.type != HO_CONN ? -EPROTO : -ENOMEM;
+		else if (!(c = l7_conn_new(l)))
+			err = -ENOMEM;
+		if (err) {
+			close_fds(fds, &nfds, 0);
 			break;
 		}
 		c->state = m.state;
@@ -323,7 +315,7 @@ int l7_handoff_take(struct sl_l7 *l)
 		c->fd[CLIENT] = fds[0];
 		if (nfds > 1)
 			c->fd[BACKEND] = fds[1];
-		if (nfds == HO_MAX_FDS)
+		if (m.state == C_RELAY)
 			for (i = 0; i < 2; i++) {
 				c->h[i].pr = fds[2 + 2 * i];
 				c->h[i].pw = fds[3 + 2 * i];

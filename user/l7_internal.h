@@ -53,7 +53,6 @@ struct conn {
 	enum cstate state;
 	bool dead; /* closed while events of this batch may still name it */
 	int fd[2]; /* CLIENT, BACKEND */
-	uint32_t ev[2];
 	struct ref ref[2];
 	struct half h[2];
 	uint32_t subset_id;
@@ -122,6 +121,7 @@ struct conn *l7_conn_new(struct sl_l7 *l);
 void l7_conn_close(struct sl_l7 *l, struct conn *c, bool reset);
 void l7_close_fd(int *fd);
 int l7_add_fd(struct sl_l7 *l, struct conn *c, int which, uint32_t ev);
+void l7_listeners_poll(struct sl_l7 *l, bool on);
 /* a connection in C_HEAD: look at what has come */
 void l7_on_head(struct sl_l7 *l, struct conn *c, uint32_t events);
 /* a connection in C_RELAY: move what can move */
