@@ -83,24 +83,6 @@ const char *sl_route_http_match(const struct sl_maps *m, const struct sl_route *
 	return buf->text;
 }
 
-/*
- * Would header routing take this service's connections: an HTTP match
- * sluice evaluates, and a TCP port to carry it. (The service's flags in
- * status come from whichever of its keys was read first, a UDP one
- * perhaps, so SL_SVC_L7 is not asked.)
- */
-static bool l7_service(const struct sl_status_service *s)
-{
-	bool http = false, tcp = false;
-	size_t i;
-
-	for (i = 0; i < s->n_routes; i++)
-		http |= (s->routes[i].flags & SL_ROUTE_NEEDS_L7) && s->routes[i].l7_spec;
-	for (i = 0; i < s->n_ports; i++)
-		tcp |= s->ports[i].proto == IPPROTO_TCP;
-	return http && tcp;
-}
-
 void sl_l7_view_read(struct sl_l7_view *v, const struct sl_maps *m, const char *pin_dir,
 		     const struct sl_status *st)
 {
@@ -127,7 +109,8 @@ void sl_l7_view_read(struct sl_l7_view *v, const struct sl_maps *m, const char *
 		close(fd);
 	}
 	for (i = 0; i < st->n_services; i++)
-		v->n_services += l7_service(&st->services[i]);
+		/* the flag the datapath asks: some TCP key of it has HTTP routes */
+		v->n_services += !!(st->services[i].flags & SL_SVC_L7);
 }
 
 static json_object *l7_json(const struct sl_status *st, const struct sl_l7_view *v)

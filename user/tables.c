@@ -599,14 +599,12 @@ static bool vip_in(const struct sl_addr *vip, const struct sl_cidr *c, size_t n)
 	return false;
 }
 
-/* Key of an HTTP match in sl_l7_specs: FNV-1a of its text, never 0. */
+/* Key of an HTTP match in sl_l7_specs: the text's digest, folded, never 0. */
 static __u32 l7_spec_id(const char *text)
 {
-	__u32 h = 2166136261u;
+	uint64_t h = sl_config_digest(text, strlen(text));
 
-	for (; *text; text++)
-		h = (h ^ (unsigned char)*text) * 16777619u;
-	return h ?: 1;
+	return (__u32)(h ^ h >> 32) ?: 1;
 }
 
 /*
@@ -1294,7 +1292,6 @@ int sl_tables_read_status(const struct sl_maps *m, struct sl_status *st)
 		if (!ss->name[0]) {
 			if (!bpf_map_lookup_elem(m->svc_names, &v.svc_id, &vn))
 				snprintf(ss->name, sizeof(ss->name), "%s", vn.name);
-			ss->flags = v.flags;
 			ss->n_subsets = v.n_subsets < SL_MAX_SUBSETS ? v.n_subsets : SL_MAX_SUBSETS;
 			ss->n_routes = v.n_routes < SL_MAX_ROUTES ? v.n_routes : SL_MAX_ROUTES;
 			memcpy(ss->routes, v.routes, sizeof(ss->routes));
