@@ -998,8 +998,7 @@ static int parse_http_match(struct ctx *c, struct sl_route_cfg *r, const yaml_no
 			    const char *rlabel)
 {
 	static const char *const kinds[] = {"uri", "method"};
-	struct sl_l7_match *cm = NULL;
-	char what[256], why[256], *spec = NULL;
+	char what[256], why[300], *spec = NULL;
 	yaml_node_t *v;
 	size_t i;
 	int err = 0;
@@ -1029,12 +1028,8 @@ static int parse_http_match(struct ctx *c, struct sl_route_cfg *r, const yaml_no
 	if (err || !spec)
 		goto out;
 	r->needs_l7 = true;
-	if (strlen(spec) >= SL_L7_SPEC_LEN)
-		error_at(c, n, "the HTTP match of %s is %zu bytes as text; sluice allows %d", rlabel,
-			 strlen(spec), SL_L7_SPEC_LEN - 1);
-	else if (sl_l7_match_compile(spec, &cm, why, sizeof(why)) == -EINVAL)
-		error_at(c, n, "the HTTP match of %s is invalid: %s", rlabel, why);
-	sl_l7_match_free(cm);
+	if (sl_l7_spec_check(spec, why, sizeof(why)) == -EINVAL)
+		error_at(c, n, "the HTTP match of %s %s", rlabel, why);
 	r->l7_spec = spec;
 	spec = NULL;
 out:

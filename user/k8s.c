@@ -1253,15 +1253,10 @@ static int parse_match(struct rd *r, const yaml_node_t *n, bool tcp, const char 
 			"kept but never matched",
 			rname, r->what, l7_names);
 	if (spec) {
-		struct sl_l7_match *cm = NULL;
-		char why[256];
+		char why[300];
 
-		if (strlen(spec) >= SL_L7_SPEC_LEN)
-			err_at(r, n, "the HTTP match of %s of %s is %zu bytes as text; sluice allows %d",
-			       rname, r->what, strlen(spec), SL_L7_SPEC_LEN - 1);
-		else if (sl_l7_match_compile(spec, &cm, why, sizeof(why)) == -EINVAL)
-			err_at(r, n, "the HTTP match of %s of %s is invalid: %s", rname, r->what, why);
-		sl_l7_match_free(cm);
+		if (sl_l7_spec_check(spec, why, sizeof(why)) == -EINVAL)
+			err_at(r, n, "the HTTP match of %s of %s %s", rname, r->what, why);
 		m->l7_spec = kstrdup(r->k, spec);
 		if (!m->l7_spec)
 			err = -ENOMEM;

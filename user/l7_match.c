@@ -25,6 +25,7 @@
 #include <pcre2.h>
 
 #include "l7_match.h"
+#include "sluice_abi.h"
 
 /*
  * Istio regexes are written for RE2, which runs in linear time. PCRE2
@@ -452,6 +453,24 @@ int sl_l7_match_compile(const char *spec, struct sl_l7_match **out, char *err, s
 out_free:
 	sl_l7_match_free(m);
 	return ret;
+}
+
+int sl_l7_spec_check(const char *spec, char *why, size_t len)
+{
+	struct sl_l7_match *m = NULL;
+	size_t n = strlen(spec);
+	char err[256];
+	int res;
+
+	if (n >= SL_L7_SPEC_LEN) {
+		snprintf(why, len, "is %zu bytes as text; sluice allows %d", n, SL_L7_SPEC_LEN - 1);
+		return -EINVAL;
+	}
+	res = sl_l7_match_compile(spec, &m, err, sizeof(err));
+	if (res == -EINVAL)
+		snprintf(why, len, "is invalid: %s", err);
+	sl_l7_match_free(m);
+	return res;
 }
 
 void sl_l7_match_free(struct sl_l7_match *m)

@@ -81,6 +81,13 @@ bool sl_l7_match_eval(const struct sl_l7_match *m, const struct sl_http_head *h)
 void sl_l7_match_free(struct sl_l7_match *m);
 
 /*
+ * Can a config carry spec: does it fit sl_l7_specs (SL_L7_SPEC_LEN) and
+ * compile? 0; -EINVAL with why set to the tail of an error message ("is
+ * 3000 bytes as text; ...", "is invalid: ..."); -ENOMEM.
+ */
+int sl_l7_spec_check(const char *spec, char *why, size_t len);
+
+/*
  * Append one condition line to a spec being built (*spec is malloc'd and
  * grows; NULL to start). kind is "header", "without", "uri", "method" or
  * "authority"; name is given for header/without only (and lower-cased here),
