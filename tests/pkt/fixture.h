@@ -86,12 +86,27 @@ static inline bool fx_weights(struct fx *fx, uint32_t w1, uint32_t w2)
 	return ASSERT_OK(err, "sl_tables_set_weights");
 }
 
+/* A datapath counter (SL_G_*), summed over CPUs; ~0 when it cannot be read. */
+static inline uint64_t fx_global(struct fx *fx, int idx)
+{
+	int ncpu = libbpf_num_possible_cpus(), c;
+	uint64_t v[ncpu > 0 ? ncpu : 1], sum = 0;
+	__u32 key = idx;
+
+	if (ncpu <= 0 || bpf_map_lookup_elem(fx->dp.maps.global, &key, v))
+		return ~0ULL;
+	for (c = 0; c < ncpu; c++)
+		sum += v[c];
+	return sum;
+}
+
 /* ---- sending frames ---- */
 
 /*
  * Run one frame through prog, with an optional __sk_buff context (gso_segs
- * and the like); *out gets the result. Returns the verdict, or -errno when
- * the kernel refuses the run (a failure unless raw).
+ * and the like; it comes back as the program left it, the mark say); *out
+ * gets the result. Returns the verdict, or -errno when the kernel refuses
+ * the run (a failure unless raw).
  */
 static inline int xmit_run(int prog, const struct frame *in, struct frame *out,
 			   struct __sk_buff *ctx, bool raw)
@@ -100,8 +115,8 @@ static inline int xmit_run(int prog, const struct frame *in, struct frame *out,
 		    .data_out = out->b, .data_size_out = sizeof(out->b), .repeat = 1);
 
 	if (ctx) {
-		o.ctx_in = ctx;
-		o.ctx_size_in = sizeof(*ctx);
+		o.ctx_in = o.ctx_out = ctx;
+		o.ctx_size_in = o.ctx_size_out = sizeof(*ctx);
 	}
 	memset(out->b, 0, sizeof(out->b));
 	if (bpf_prog_test_run_opts(prog, &o)) {

@@ -41,19 +41,6 @@ static const char *cfg_yaml = "services:\n"
 			      "  ports: [{port: 80, targetPort: 8080}]\n"
 			      "  subsets: {v1: {endpoints: [10.0.1.10]}}\n";
 
-static uint64_t global_get(struct fx *fx, int idx)
-{
-	int ncpu = libbpf_num_possible_cpus(), c;
-	uint64_t v[256] = {}, sum = 0;
-	__u32 k = idx;
-
-	if (ncpu > 256 || bpf_map_lookup_elem(fx->dp.maps.global, &k, v))
-		return (uint64_t)-1;
-	for (c = 0; c < ncpu; c++)
-		sum += v[c];
-	return sum;
-}
-
 /* A listening socket, as the L7 step opens it, published in sl_l7_listen. */
 static int listen_on(struct fx *fx, int family)
 {
@@ -97,17 +84,12 @@ static int ingress(struct fx *fx, const struct flow *fl, struct frame *in, struc
 		   __u32 *mark)
 {
 	struct __sk_buff ctx = {};
-	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = in->b, .data_out = out->b,
-		    .data_size_out = sizeof(out->b), .ctx_in = &ctx, .ctx_size_in = sizeof(ctx),
-		    .ctx_out = &ctx, .ctx_size_out = sizeof(ctx), .repeat = 1);
+	int verdict;
 
 	in->len = pkt_build(in, fl);
-	o.data_size_in = in->len;
-	if (!ASSERT_OK(bpf_prog_test_run_opts(fx->ing, &o), "BPF_PROG_TEST_RUN"))
-		return -1;
-	out->len = o.data_size_out;
+	verdict = xmit_run(fx->ing, in, out, &ctx, false);
 	*mark = ctx.mark;
-	return (int)o.retval;
+	return verdict;
 }
 
 static bool ct_flags(struct fx *fx, const struct flow *fl, __u32 *flags)
@@ -166,8 +148,8 @@ static void test_no_listener_dnat(void)
 	ASSERT_TRUE(memcmp(pkt_daddr(&out), fl.daddr, 4), "DNATed away from the VIP");
 	ASSERT_EQ(mark & SL_L7_FWMARK_MASK, 0, "no mark");
 	ASSERT_CSUMS(&out, "DNATed SYN");
-	ASSERT_EQ(global_get(&fx, SL_G_L7_FALLBACK), 1, "l7_fallback");
-	ASSERT_EQ(global_get(&fx, SL_G_L7_LOCAL), 0, "l7_local");
+	ASSERT_EQ(fx_global(&fx, SL_G_L7_FALLBACK), 1, "l7_fallback");
+	ASSERT_EQ(fx_global(&fx, SL_G_L7_LOCAL), 0, "l7_local");
 	ASSERT_TRUE(ct_flags(&fx, &fl, &flags), "conntrack entry");
 	ASSERT_EQ(flags & SL_CT_LOCAL, 0, "not a local entry");
 	fx_down(&fx);
@@ -194,15 +176,15 @@ static void test_listener_local(void)
 	ASSERT_EQ(pkt_diff(&in, &out), -1, "SYN untouched");
 	ASSERT_EQ(mark & SL_L7_FWMARK_MASK, SL_L7_FWMARK, "SYN marked");
 	ASSERT_TRUE(ct_flags(&fx, &fl, &flags) && (flags & SL_CT_LOCAL), "local conntrack entry");
-	ASSERT_EQ(global_get(&fx, SL_G_L7_LOCAL), 1, "l7_local");
-	ASSERT_EQ(global_get(&fx, SL_G_NEW_CONN), 0, "no NAT connection");
+	ASSERT_EQ(fx_global(&fx, SL_G_L7_LOCAL), 1, "l7_local");
+	ASSERT_EQ(fx_global(&fx, SL_G_NEW_CONN), 0, "no NAT connection");
 
 	/* and so does the rest of the connection */
 	fl.tcp_flags = TH_ACK;
 	ASSERT_EQ(ingress(&fx, &fl, &in, &out, &mark), TC_ACT_OK, "ACK verdict");
 	ASSERT_EQ(pkt_diff(&in, &out), -1, "ACK untouched");
 	ASSERT_EQ(mark & SL_L7_FWMARK_MASK, SL_L7_FWMARK, "ACK marked");
-	ASSERT_EQ(global_get(&fx, SL_G_L7_ESTABLISHED), 1, "l7_established");
+	ASSERT_EQ(fx_global(&fx, SL_G_L7_ESTABLISHED), 1, "l7_established");
 
 	/* a service without HTTP routes stays in the kernel */
 	ASSERT_EQ(ingress(&fx, &plain, &in, &out, &mark), TC_ACT_OK, "plain verdict");
@@ -212,7 +194,7 @@ static void test_listener_local(void)
 	/* no IPv6 listener: IPv6 goes DNAT, counted */
 	ASSERT_EQ(ingress(&fx, &v6, &in, &out, &mark), TC_ACT_OK, "v6 verdict");
 	ASSERT_TRUE(memcmp(pkt_daddr(&out), v6.daddr, 16), "v6 DNATed");
-	ASSERT_EQ(global_get(&fx, SL_G_L7_FALLBACK), 1, "l7_fallback for v6");
+	ASSERT_EQ(fx_global(&fx, SL_G_L7_FALLBACK), 1, "l7_fallback for v6");
 
 	/* the listener closes: it leaves the map by itself, new SYNs go DNAT */
 	close(lfd);
@@ -227,7 +209,7 @@ static void test_listener_local(void)
 	fl.tcp_flags = TH_SYN;
 	ASSERT_EQ(ingress(&fx, &fl, &in, &out, &mark), TC_ACT_OK, "verdict after close");
 	ASSERT_TRUE(memcmp(pkt_daddr(&out), fl.daddr, 4), "DNATed once the listener is gone");
-	ASSERT_EQ(global_get(&fx, SL_G_L7_FALLBACK), 3, "l7_fallback after close");
+	ASSERT_EQ(fx_global(&fx, SL_G_L7_FALLBACK), 3, "l7_fallback after close");
 out:
 	fx_down(&fx);
 }

@@ -31,19 +31,6 @@
 #include "fixture.h"
 #include "pkt.h"
 
-static uint64_t global_get(struct fx *fx, int idx)
-{
-	int ncpu = libbpf_num_possible_cpus(), c;
-	uint64_t v[ncpu > 0 ? ncpu : 1], sum = 0;
-	__u32 key = idx;
-
-	if (ncpu <= 0 || bpf_map_lookup_elem(fx->dp.maps.global, &key, v))
-		return ~0ULL;
-	for (c = 0; c < ncpu; c++)
-		sum += v[c];
-	return sum;
-}
-
 /* Delete every entry of a hash map (collect keys first, then delete). */
 static int map_clear(int fd, size_t key_size)
 {
@@ -281,8 +268,8 @@ static void dnat_tcp(const char *client, const char *vip)
 		goto out;
 	if (!check_dnat(&data, &out, (const char *const[]){ep, NULL}, 8080, ep2))
 		goto out;
-	ASSERT_EQ(global_get(&fx, SL_G_NEW_CONN), 1, "new connections");
-	ASSERT_EQ(global_get(&fx, SL_G_ESTABLISHED), 1, "established packets");
+	ASSERT_EQ(fx_global(&fx, SL_G_NEW_CONN), 1, "new connections");
+	ASSERT_EQ(fx_global(&fx, SL_G_ESTABLISHED), 1, "established packets");
 out:
 	fx_down(&fx);
 }
@@ -484,7 +471,7 @@ static void revnat(uint8_t proto, const char *client, const char *vip)
 		goto out;
 	if (!check_snat(&rep, &out, vip, 80))
 		goto out;
-	ASSERT_EQ(global_get(&fx, SL_G_REPLY), 1, "replies");
+	ASSERT_EQ(fx_global(&fx, SL_G_REPLY), 1, "replies");
 
 	/* a data segment of the same connection */
 	rep.tcp_flags = TH_ACK | TH_PSH;
@@ -606,8 +593,8 @@ static void test_passthrough(void)
 			check_untouched(&frames[i], &out,
 					xmit(prog ? fx.egr : fx.ing, &frames[i], &out), what);
 		}
-	ASSERT_EQ(global_get(&fx, SL_G_NEW_CONN), 0, "new connections");
-	ASSERT_EQ(global_get(&fx, SL_G_MALFORMED), 0, "malformed");
+	ASSERT_EQ(fx_global(&fx, SL_G_NEW_CONN), 0, "new connections");
+	ASSERT_EQ(fx_global(&fx, SL_G_MALFORMED), 0, "malformed");
 out:
 	fx_down(&fx);
 }
@@ -710,15 +697,15 @@ static void test_malformed(void)
 			       names[i]);
 			continue;
 		}
-		before = global_get(&fx, SL_G_MALFORMED);
+		before = fx_global(&fx, SL_G_MALFORMED);
 		snprintf(what, sizeof(what), "%s: ingress", names[i]);
 		check_untouched(&frames[i], &out, xmit(fx.ing, &frames[i], &out), what);
-		ASSERT_EQ(global_get(&fx, SL_G_MALFORMED) - before, 1, what);
+		ASSERT_EQ(fx_global(&fx, SL_G_MALFORMED) - before, 1, what);
 		snprintf(what, sizeof(what), "%s: egress", names[i]);
 		check_untouched(&frames[i], &out, xmit(fx.egr, &frames[i], &out), what);
-		ASSERT_EQ(global_get(&fx, SL_G_MALFORMED) - before, 2, what);
+		ASSERT_EQ(fx_global(&fx, SL_G_MALFORMED) - before, 2, what);
 	}
-	ASSERT_EQ(global_get(&fx, SL_G_NEW_CONN), 0, "new connections");
+	ASSERT_EQ(fx_global(&fx, SL_G_NEW_CONN), 0, "new connections");
 out:
 	fx_down(&fx);
 }
@@ -756,7 +743,7 @@ static void test_fragments_and_icmp(void)
 	};
 
 	for (i = 0; i < (int)(sizeof(cases) / sizeof(cases[0])); i++) {
-		uint64_t before = global_get(&fx, SL_G_FRAGMENT);
+		uint64_t before = fx_global(&fx, SL_G_FRAGMENT);
 
 		f = mkflow(PROTO_TCP, cases[i].family == 4 ? "192.168.1.5" : "fd00:c::5", 40000,
 			   cases[i].family == 4 ? VIP4 : VIP6, 80, TH_SYN);
@@ -767,14 +754,14 @@ static void test_fragments_and_icmp(void)
 		f.ip6_frag_off = cases[i].frag_off;
 		pkt_build(&in, &f);
 		check_untouched(&in, &out, xmit(fx.ing, &in, &out), cases[i].name);
-		ASSERT_EQ(global_get(&fx, SL_G_FRAGMENT) - before, 1, cases[i].name);
+		ASSERT_EQ(fx_global(&fx, SL_G_FRAGMENT) - before, 1, cases[i].name);
 		/* UDP too */
 		f.proto = PROTO_UDP;
 		pkt_build(&in, &f);
 		check_untouched(&in, &out, xmit(fx.ing, &in, &out), cases[i].name);
-		ASSERT_EQ(global_get(&fx, SL_G_FRAGMENT) - before, 2, cases[i].name);
+		ASSERT_EQ(fx_global(&fx, SL_G_FRAGMENT) - before, 2, cases[i].name);
 	}
-	ASSERT_EQ(global_get(&fx, SL_G_NEW_CONN), 0, "no connection from a fragment");
+	ASSERT_EQ(fx_global(&fx, SL_G_NEW_CONN), 0, "no connection from a fragment");
 
 	/* open a real connection, then the backend reports it unreachable */
 	{
@@ -852,7 +839,7 @@ static void split(uint32_t w1, uint32_t w2)
 		ASSERT_RANGE(v2, want - tol, want + tol, "v2 share, %");
 	}
 	ASSERT_RANGE(100.0 * ep_count[0] / count[1], 45, 55, "10.0.1.10's share of v1, %");
-	ASSERT_EQ(global_get(&fx, SL_G_NEW_CONN), SPLIT_CONNS, "new connections");
+	ASSERT_EQ(fx_global(&fx, SL_G_NEW_CONN), SPLIT_CONNS, "new connections");
 out:
 	fx_down(&fx);
 }
@@ -948,7 +935,7 @@ static void test_deterministic_repick(void)
 			differ++;
 	}
 	ASSERT_EQ(differ, 0, "connections that picked differently");
-	ASSERT_EQ(global_get(&fx, SL_G_NEW_CONN), 2000, "new connections (conntrack was empty)");
+	ASSERT_EQ(fx_global(&fx, SL_G_NEW_CONN), 2000, "new connections (conntrack was empty)");
 out:
 	fx_down(&fx);
 }
@@ -1249,7 +1236,7 @@ static void test_no_route_untouched(void)
 		goto out;
 	pkt_build(&in, &f);
 	check_untouched(&in, &out, xmit(fx.ing, &in, &out), "client outside every route");
-	ASSERT_EQ(global_get(&fx, SL_G_NO_ROUTE), 1, "no_route");
+	ASSERT_EQ(fx_global(&fx, SL_G_NO_ROUTE), 1, "no_route");
 	ASSERT_EQ(subsets_seen(&fx, "10.0.9.3", 20), 1U << 2, "client inside the route");
 out:
 	fx_down(&fx);
@@ -1276,7 +1263,7 @@ static void test_no_endpoint_dropped(void)
 		goto out;
 	pkt_build(&in, &f);
 	ASSERT_EQ(xmit(fx.ing, &in, &out), TC_ACT_SHOT, "verdict");
-	ASSERT_EQ(global_get(&fx, SL_G_NO_ENDPOINT), 1, "no_endpoint");
+	ASSERT_EQ(fx_global(&fx, SL_G_NO_ENDPOINT), 1, "no_endpoint");
 	if (subset_stats(&fx, "v1", &s1) && subset_stats(&fx, "v2", &s2))
 		ASSERT_EQ(s1.no_endpoint + s2.no_endpoint, 1, "subset no_endpoint");
 out:
@@ -1328,7 +1315,7 @@ static void test_port_reuse(void)
 	pkt_build(&in, &f);
 	xmit(fx.ing, &in, &out);
 	check_dnat(&f, &out, (const char *const[]){"10.0.2.10", NULL}, 8080, a);
-	ASSERT_EQ(global_get(&fx, SL_G_PORT_REUSE), 1, "port_reuse");
+	ASSERT_EQ(fx_global(&fx, SL_G_PORT_REUSE), 1, "port_reuse");
 
 	/* and its SYN-ACK from v2 is reverse-NATed */
 	f = mkflow(PROTO_TCP, "10.0.2.10", 8080, client, 5000, TH_SYN | TH_ACK);
@@ -1341,7 +1328,7 @@ static void test_port_reuse(void)
 	pkt_build(&in, &f);
 	xmit(fx.ing, &in, &out);
 	check_dnat(&f, &out, (const char *const[]){e2, NULL}, 8080, a);
-	ASSERT_EQ(global_get(&fx, SL_G_PORT_REUSE), 1, "port_reuse");
+	ASSERT_EQ(fx_global(&fx, SL_G_PORT_REUSE), 1, "port_reuse");
 out:
 	fx_down(&fx);
 }
@@ -1476,9 +1463,9 @@ static void test_counters(void)
 	ASSERT_EQ(s1.bytes_out, bytes_out, "bytes_out");
 	ASSERT_EQ(s2.conns_opened + s2.packets_in + s2.packets_out + s2.bytes_in + s2.bytes_out, 0,
 		  "v2 counters");
-	ASSERT_EQ(global_get(&fx, SL_G_NEW_CONN), 2, "global new_conn");
-	ASSERT_EQ(global_get(&fx, SL_G_REPLY), 3, "global reply");
-	ASSERT_EQ(global_get(&fx, SL_G_ESTABLISHED), 3, "global established");
+	ASSERT_EQ(fx_global(&fx, SL_G_NEW_CONN), 2, "global new_conn");
+	ASSERT_EQ(fx_global(&fx, SL_G_REPLY), 3, "global reply");
+	ASSERT_EQ(fx_global(&fx, SL_G_ESTABLISHED), 3, "global established");
 out:
 	fx_down(&fx);
 }
@@ -1566,8 +1553,8 @@ static void test_revnat_restored(void)
 		ASSERT_STREQ(vip, VIP4, "rebuilt entry's VIP");
 		ASSERT_EQ(ntohs(rn.port), 80, "rebuilt entry's VIP port");
 	}
-	ASSERT_EQ(global_get(&fx, SL_G_REVNAT_RESTORED), 1, "revnat_restored");
-	ASSERT_EQ(global_get(&fx, SL_G_NEW_CONN), 1, "the ACK opened no new connection");
+	ASSERT_EQ(fx_global(&fx, SL_G_REVNAT_RESTORED), 1, "revnat_restored");
+	ASSERT_EQ(fx_global(&fx, SL_G_NEW_CONN), 1, "the ACK opened no new connection");
 
 	r = mkflow(PROTO_TCP, be, 8080, client, 45000, TH_ACK | TH_PSH);
 	r.payload = odd_payload;
@@ -1579,7 +1566,7 @@ static void test_revnat_restored(void)
 	/* the entry is there now: the next packet restores nothing */
 	pkt_build(&in, &f);
 	xmit(fx.ing, &in, &out);
-	ASSERT_EQ(global_get(&fx, SL_G_REVNAT_RESTORED), 1, "revnat_restored after one more ACK");
+	ASSERT_EQ(fx_global(&fx, SL_G_REVNAT_RESTORED), 1, "revnat_restored after one more ACK");
 out:
 	fx_down(&fx);
 }
@@ -1651,7 +1638,7 @@ static void test_udp_idle_expiry(void)
 	if (!ASSERT_TRUE(e.last_seen + 2 >= t && e.last_seen <= t + 2,
 			 "a datagram refreshes last_seen"))
 		printf("  last_seen %u, userspace now %u\n", e.last_seen, t);
-	ASSERT_EQ(global_get(&fx, SL_G_UDP_EXPIRED), 0, "udp_expired while active");
+	ASSERT_EQ(fx_global(&fx, SL_G_UDP_EXPIRED), 0, "udp_expired while active");
 
 	/* idle for far longer than the limit: a new flow, picked under 0/100 */
 	e.last_seen -= 1000;
@@ -1667,8 +1654,8 @@ static void test_udp_idle_expiry(void)
 		if (!check_dnat(&dg, &out, (const char *const[]){"10.0.2.10", NULL}, 8080, ep))
 			goto out;
 	}
-	ASSERT_EQ(global_get(&fx, SL_G_UDP_EXPIRED), 1, "udp_expired");
-	ASSERT_EQ(global_get(&fx, SL_G_NEW_CONN), 2, "new_conn");
+	ASSERT_EQ(fx_global(&fx, SL_G_UDP_EXPIRED), 1, "udp_expired");
+	ASSERT_EQ(fx_global(&fx, SL_G_NEW_CONN), 2, "new_conn");
 	if (subset_stats(&fx, "v1", &s1) && subset_stats(&fx, "v2", &s2)) {
 		ASSERT_EQ(s1.conns_opened, 1, "v1 conns_opened");
 		ASSERT_EQ(s1.conns_closed, 1, "v1 conns_closed (the expired flow)");
@@ -1680,7 +1667,7 @@ static void test_udp_idle_expiry(void)
 	pkt_build(&in, &dg);
 	if (ASSERT_EQ(xmit(fx.ing, &in, &out), TC_ACT_OK, "verdict"))
 		ASSERT_EQ(subset_of(&out, true), 2, "the new flow stays on v2");
-	ASSERT_EQ(global_get(&fx, SL_G_UDP_EXPIRED), 1,
+	ASSERT_EQ(fx_global(&fx, SL_G_UDP_EXPIRED), 1,
 		  "udp_expired after the new flow's next datagram");
 	{
 		struct flow r = mkflow(PROTO_UDP, "10.0.2.10", 8080, client, 5353, 0);
@@ -1766,7 +1753,7 @@ static void test_synack_from_old_backend(void)
 	if (!ASSERT_EQ(xmit(fx.ing, &in, &out), TC_ACT_OK, "reused port SYN verdict") ||
 	    !check_dnat(&f, &out, (const char *const[]){Y, NULL}, 8080, a))
 		goto out;
-	ASSERT_EQ(global_get(&fx, SL_G_PORT_REUSE), 1, "port_reuse");
+	ASSERT_EQ(fx_global(&fx, SL_G_PORT_REUSE), 1, "port_reuse");
 
 	rkx = ct_key(X, 8080, client, P, PROTO_TCP);
 	rky = ct_key(Y, 8080, client, P, PROTO_TCP);
@@ -1816,7 +1803,7 @@ static void test_synack_from_old_backend(void)
 	pkt_build(&in, &f);
 	if (ASSERT_EQ(xmit(fx.egr, &in, &out), TC_ACT_OK, "data from Y verdict"))
 		check_snat(&f, &out, VIP4, 80);
-	ASSERT_EQ(global_get(&fx, SL_G_REPLY), 3, "replies NATed (X's FIN, Y's SYN-ACK, Y's data)");
+	ASSERT_EQ(fx_global(&fx, SL_G_REPLY), 3, "replies NATed (X's FIN, Y's SYN-ACK, Y's data)");
 out:
 	fx_down(&fx);
 }
@@ -2047,11 +2034,11 @@ static void test_filters_rebuilt_on_load(void)
 		bpf_map_update_elem(fx.dp.maps.be_filter, &w, &zero, BPF_ANY);
 	}
 	/* empty filters: the connection's packets look like anyone's */
-	before = global_get(&fx, SL_G_PASS);
+	before = fx_global(&fx, SL_G_PASS);
 	f.tcp_flags = TH_ACK;
 	pkt_build(&in, &f);
 	check_untouched(&in, &out, xmit(fx.ing, &in, &out), "ACK with empty filters");
-	ASSERT_EQ(global_get(&fx, SL_G_PASS), before + 1, "counted as pass");
+	ASSERT_EQ(fx_global(&fx, SL_G_PASS), before + 1, "counted as pass");
 
 	if (!ASSERT_OK(sl_tables_init(&fx.dp.maps), "sl_tables_init"))
 		goto out;
