@@ -107,8 +107,10 @@ sl_check surge-programs-replaced "ingress $in1 -> $in2 tag $tag2, egress $eg1 ->
 sl_check surge-maps-kept "" test "$(_map_ids)" = "$maps0"
 sleep 1
 
-# 3. Crash: the new build killed at several points of its start-up (loading,
-# pinning, attaching, applying), with no daemon running in between.
+# 3. Crash: the new build killed at five delays into its start-up, meant to
+# land in loading, pinning, attaching and applying (which one each hits is
+# not asserted: here the first three come before the new filters), with no
+# daemon running in between.
 sl_run_stop TERM
 for delay in 0.02 0.06 0.12 0.25 0.5; do
 	sl_bg pid node "$SL_TMP/run.log" "$NEW" --pin-dir "$SL_PIN_DIR" run --config "$CFG" --iface c1
