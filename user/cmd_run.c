@@ -87,7 +87,7 @@ struct run_ctx {
 	char handoff[256];
 	struct sl_l7 *l7;
 	bool handed_over; /* a successor runs everything now */
-	bool have_last;		    /* digest of the configuration applied last */
+	bool have_last;	  /* digest of the configuration applied last */
 	uint64_t last;
 	bool have_bad; /* digest of the configuration rejected last, reported once */
 	uint64_t last_bad;
@@ -866,13 +866,16 @@ int cmd_run(int argc, char **argv)
 		case 'H':
 			errno = 0;
 			v = strtoul(optarg, &end, 10);
-			if (errno || *end || !*optarg || !v ||
-			    (opt == 'L' && v > 1000000) ||
+			if (errno || *end || !*optarg || !v || (opt == 'L' && v > 1000000) ||
 			    (opt == 'H' && (v < 1024 || v > SL_L7_HEAD_MAX_LIMIT))) {
-				sl_error("--%s '%s': %s", opt == 'L' ? "l7-max-conns" : "l7-head-max",
-					 optarg,
-					 opt == 'L' ? "a number of connections, 1 to 1000000"
-						    : "a number of bytes, 1024 to 65536");
+				if (opt == 'L')
+					sl_error("--l7-max-conns '%s': a number of connections, "
+						 "1 to 1000000",
+						 optarg);
+				else
+					sl_error(
+					    "--l7-head-max '%s': a number of bytes, 1024 to %d",
+					    optarg, SL_L7_HEAD_MAX_LIMIT);
 				return SL_EXIT_INVALID;
 			}
 			if (opt == 'L')

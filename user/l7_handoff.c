@@ -351,7 +351,7 @@ int l7_handoff_take(struct sl_l7 *l)
 }
 
 /* Register what was taken over and get it moving again. */
-int l7_resume_conns(struct sl_l7 *l)
+void l7_resume_conns(struct sl_l7 *l)
 {
 	struct conn *c, *next;
 	int err;
@@ -378,7 +378,6 @@ int l7_resume_conns(struct sl_l7 *l)
 		if (err)
 			l7_conn_close(l, c, true);
 	}
-	return 0;
 }
 
 int l7_open_handoff(struct sl_l7 *l)

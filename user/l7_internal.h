@@ -133,7 +133,7 @@ void l7_handoff_serve(struct sl_l7 *l);
 /* Successor: 0 with everything taken, -ENOENT when nobody is there. */
 int l7_handoff_take(struct sl_l7 *l);
 /* Register what was taken over and get it moving again. */
-int l7_resume_conns(struct sl_l7 *l);
+void l7_resume_conns(struct sl_l7 *l);
 /* Listen for a successor on o.handoff_path. */
 int l7_open_handoff(struct sl_l7 *l);
 
