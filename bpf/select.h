@@ -29,14 +29,8 @@ static __always_inline int sl_select_route(const struct sl_service *svc, __u32 s
 	int r;
 
 	if (svc->flags & SL_SVC_SRC_MATCH) {
-		struct sl_src_key k = {
-		    .prefixlen = SL_SRC_KEY_FIXED_BITS + (p->family == SL_AF_INET ? 32 : 128),
-		    .slot = slot,
-		    .svc_id = svc->svc_id,
-		    .family = p->family,
-		};
+		struct sl_src_key k = sl_src_key_of(slot, svc->svc_id, p->family, p->saddr);
 
-		__builtin_memcpy(k.addr, p->saddr, 16);
 		hit = bpf_map_lookup_elem(&sl_src_match, &k);
 		if (!hit)
 			hit = &none;

@@ -197,6 +197,21 @@ SL_INLINE int sl_pick_rendezvous(const __u32 weight[SL_MAX_SUBSETS],
  * the L7 step (user/l7_pick.c) share, so that both choose alike.
  */
 
+/* The sl_src_match key that looks a client's address up (a host prefix). */
+SL_INLINE struct sl_src_key sl_src_key_of(__u32 slot, __u32 svc_id, __u8 family,
+					  const __be32 saddr[4])
+{
+	struct sl_src_key k = {
+	    .prefixlen = SL_SRC_KEY_FIXED_BITS + (family == SL_AF_INET ? 32 : 128),
+	    .slot = slot,
+	    .svc_id = svc_id,
+	    .family = family,
+	};
+
+	__builtin_memcpy(k.addr, saddr, 16);
+	return k;
+}
+
 /* Do route r's source matches accept a client whose address matched hit? */
 SL_INLINE int sl_route_src_ok(__u32 flags, int r, const struct sl_src_routes *hit)
 {

@@ -93,14 +93,8 @@ static int pick_route(const struct sl_maps *m, struct sl_l7_cache *cache,
 	int r;
 
 	if (svc->flags & SL_SVC_SRC_MATCH) {
-		struct sl_src_key k = {
-		    .prefixlen = SL_SRC_KEY_FIXED_BITS + (t->family == SL_AF_INET ? 32 : 128),
-		    .slot = slot,
-		    .svc_id = svc->svc_id,
-		    .family = t->family,
-		};
+		struct sl_src_key k = sl_src_key_of(slot, svc->svc_id, t->family, t->saddr);
 
-		memcpy(k.addr, t->saddr, 16);
 		if (bpf_map_lookup_elem(m->src_match, &k, &hit))
 			memset(&hit, 0, sizeof(hit));
 	}
