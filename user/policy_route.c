@@ -330,11 +330,11 @@ static int scan_rules(struct nl *nl, int family, struct rule_scan *s)
 	struct nl_req req;
 	int err = 0, try;
 
+	req_init(&req, RTM_GETRULE, NLM_F_DUMP, sizeof(req.frh));
+	req.frh.family = family;
 	for (try = 0; try < MAX_DUMP_TRIES; try++) {
 		memset(s, 0, sizeof(*s));
 		s->family = family;
-		req_init(&req, RTM_GETRULE, NLM_F_DUMP, sizeof(req.frh));
-		req.frh.family = family;
 		err = nl_talk(nl, &req, rule_msg, s);
 		if (err != -EAGAIN)
 			break;
@@ -410,15 +410,15 @@ static int scan_routes(struct nl *nl, int family, int oif, struct route_scan *s)
 	struct nl_req req;
 	int err = 0, try;
 
+	req_init(&req, RTM_GETROUTE, NLM_F_DUMP, sizeof(req.rtm));
+	req.rtm.rtm_family = family;
+	err = nl_put_u32(&req, RTA_TABLE, SL_L7_TABLE);
+	if (err)
+		return err;
 	for (try = 0; try < MAX_DUMP_TRIES; try++) {
 		memset(s, 0, sizeof(*s));
 		s->family = family;
 		s->oif = oif;
-		req_init(&req, RTM_GETROUTE, NLM_F_DUMP, sizeof(req.rtm));
-		req.rtm.rtm_family = family;
-		err = nl_put_u32(&req, RTA_TABLE, SL_L7_TABLE);
-		if (err)
-			return err;
 		err = nl_talk(nl, &req, route_msg, s);
 		if (err != -EAGAIN)
 			break;
