@@ -7,10 +7,7 @@
 #ifndef SLUICE_BPF_L7_H
 #define SLUICE_BPF_L7_H
 
-#include <linux/pkt_cls.h>
-
 #include "maps.h"
-#include "parse.h"
 
 static __always_inline __u32 sl_l7_listen_idx(__u8 family)
 {
