@@ -31,10 +31,12 @@ msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
 BPF_HDRS  := $(wildcard bpf/*.h) include/sluice_abi.h
-USER_SRCS := $(wildcard user/*.c)
-USER_HDRS := $(wildcard user/*.h) include/sluice_abi.h
+# user/ has one folder per concern (README "Layout"); every object lands at
+# the same relative path under build/user/.
+USER_SRCS := $(wildcard user/*/*.c)
+USER_HDRS := $(wildcard user/*/*.h) include/sluice_abi.h include/sluice_hash.h
 USER_OBJS := $(patsubst user/%.c,$(BUILD)/user/%.o,$(USER_SRCS))
-LIB_OBJS  := $(filter-out $(BUILD)/user/main.o,$(USER_OBJS))
+LIB_OBJS  := $(filter-out $(BUILD)/user/cli/main.o,$(USER_OBJS))
 SKEL      := $(BUILD)/sluice.skel.h
 
 TEST_BINS := $(BUILD)/tests/test_config $(BUILD)/tests/test_k8s $(BUILD)/tests/test_pkt $(BUILD)/tests/test_atomic \
@@ -60,14 +62,15 @@ $(SKEL): $(BUILD)/sluice.bpf.o
 	$(call msg,SKEL,$@)
 	$(Q)$(BPFTOOL) gen skeleton $< name sluice_bpf > $@
 
-$(BUILD)/dashboard_html.h: user/dashboard.html scripts/embed-file.py | $(BUILD)
+$(BUILD)/dashboard_html.h: user/observe/dashboard.html scripts/embed-file.py | $(BUILD)
 	$(call msg,EMBED,$@)
 	$(Q)scripts/embed-file.py $< sl_dashboard_page > $@
 
-$(BUILD)/user/dashboard.o: $(BUILD)/dashboard_html.h
+$(BUILD)/user/observe/dashboard.o: $(BUILD)/dashboard_html.h
 
 $(BUILD)/user/%.o: user/%.c $(USER_HDRS) $(SKEL) | $(BUILD)
 	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) -c $< -o $@
 
 $(BUILD)/sluice: $(USER_OBJS)
@@ -82,11 +85,11 @@ $(BUILD)/tests/test_k8s: tests/unit/test_k8s.c tests/unit/diag_check.h $(LIB_OBJ
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $(filter %.c %.o,$^) $(LDLIBS) -lcmocka -o $@
 
-$(BUILD)/tests/test_l7_match: tests/unit/test_l7_match.c user/l7_match.c user/l7_match.h | $(BUILD)
+$(BUILD)/tests/test_l7_match: tests/unit/test_l7_match.c user/l7/l7_match.c user/l7/l7_match.h | $(BUILD)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $(filter %.c,$^) -lpcre2-8 -lcmocka -o $@
 
-$(BUILD)/tests/test_policy_route: tests/unit/test_policy_route.c user/policy_route.c user/policy_route.h | $(BUILD)
+$(BUILD)/tests/test_policy_route: tests/unit/test_policy_route.c user/datapath/policy_route.c user/datapath/policy_route.h | $(BUILD)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $(filter %.c,$^) -lcmocka -o $@
 
@@ -134,7 +137,7 @@ bench: deps
 	$(Q)scripts/bench.sh
 
 format:
-	$(Q)clang-format -i $(wildcard bpf/*.c bpf/*.h user/*.c user/*.h include/*.h tests/*/*.c tests/*/*.h)
+	$(Q)clang-format -i $(wildcard bpf/*.c bpf/*.h user/*/*.c user/*/*.h include/*.h tests/*/*.c tests/*/*.h)
 
 clean:
 	$(Q)rm -rf $(BUILD)

@@ -194,7 +194,7 @@ SL_INLINE int sl_pick_rendezvous(const __u32 weight[SL_MAX_SUBSETS],
 
 /*
  * The steps of a new connection's choice that the datapath (sl_select) and
- * the L7 step (user/l7_pick.c) share, so that both choose alike.
+ * the L7 step (user/l7/l7_pick.c) share, so that both choose alike.
  */
 
 /* The sl_src_match key that looks a client's address up (a host prefix). */

@@ -85,8 +85,8 @@ sl_wait_weights "v1=90 v2=10" || sl_die "weights never showed 90/10: $(sl_weight
 
 hdr=$(sl_nsx node curl -s --max-time 2 -o "$SL_TMP/page.html" -w '%{http_code} %{content_type}' "$URL/")
 sl_check page-served "GET /: $hdr" test "${hdr%%;*}" = "200 text/html"
-sl_check page-embedded "GET / is user/dashboard.html byte for byte (else: rebuild)" \
-	cmp -s "$SL_TMP/page.html" "$SL_ROOT/user/dashboard.html"
+sl_check page-embedded "GET / is user/observe/dashboard.html byte for byte (else: rebuild)" \
+	cmp -s "$SL_TMP/page.html" "$SL_ROOT/user/observe/dashboard.html"
 chk page-self-contained "${CHK[@]}" static "$SL_TMP/page.html"
 
 # ---------------------------------------------------------------- 90/10, then the DOM

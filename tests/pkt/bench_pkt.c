@@ -18,11 +18,11 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
-#include "config.h"
-#include "datapath.h"
+#include "config/config.h"
+#include "datapath/datapath.h"
 #include "pkt.h"
 #include "sluice.skel.h"
-#include "tables.h"
+#include "datapath/tables.h"
 
 static const char cfg_yaml[] = "services:\n"
 			       "  - name: backend\n"

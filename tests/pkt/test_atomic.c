@@ -25,11 +25,11 @@
 #include <bpf/libbpf.h>
 
 #include "check.h"
-#include "config.h"
-#include "datapath.h"
+#include "config/config.h"
+#include "datapath/datapath.h"
 #include "pkt.h"
 #include "sluice.skel.h"
-#include "tables.h"
+#include "datapath/tables.h"
 
 #define FLIPS 200
 

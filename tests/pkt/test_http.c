@@ -21,10 +21,10 @@
 #include <linux/pkt_cls.h>
 
 #include "sluice.skel.h"
-#include "config.h"
-#include "datapath.h"
-#include "log.h"
-#include "tables.h"
+#include "config/config.h"
+#include "datapath/datapath.h"
+#include "lib/log.h"
+#include "datapath/tables.h"
 
 #include "check.h"
 #include "fixture.h"

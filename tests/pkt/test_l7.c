@@ -16,9 +16,9 @@
 #include <linux/pkt_cls.h>
 
 #include "fixture.h"
-#include "log.h"
-#include "l7_match.h"
-#include "l7_pick.h"
+#include "lib/log.h"
+#include "l7/l7_match.h"
+#include "l7/l7_pick.h"
 
 #define VIP4 "10.96.0.10"
 #define VIP6 "fd00::10"

@@ -11,7 +11,7 @@
 #include <stdbool.h>
 #include <string.h>
 
-#include "config.h"
+#include "config/config.h"
 
 static inline void dump_diag(const struct sl_diag *d)
 {

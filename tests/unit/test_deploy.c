@@ -22,7 +22,7 @@
 
 #include <yaml.h>
 
-#include "config.h"
+#include "config/config.h"
 
 #define MAX_DOCS 8
 

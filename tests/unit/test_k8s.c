@@ -19,8 +19,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config.h"
-#include "k8s.h"
+#include "config/config.h"
+#include "config/k8s.h"
 
 #define DIAG_FILE "k.yaml"
 #include "diag_check.h"

@@ -19,7 +19,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "l7_match.h"
+#include "l7/l7_match.h"
 
 /* What curl 8 sends for `curl -H 'canary: canary-tester' http://shop.example:8080/...`. */
 static const char curl_head[] = "GET /api/v1/items?id=7 HTTP/1.1\r\n"

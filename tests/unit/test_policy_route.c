@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
- * user/policy_route.c against the real kernel: install, query and remove
+ * user/datapath/policy_route.c against the real kernel: install, query and remove
  * the fwmark rule and the local route, checked both through the module and
  * through `ip` (a second opinion that does not share our netlink code), and
  * a marked packet actually delivered to a transparent socket.
@@ -31,7 +31,7 @@
 #include <sys/socket.h>
 #include <sys/wait.h>
 
-#include "policy_route.h"
+#include "datapath/policy_route.h"
 
 #define IP_BIN "/usr/sbin/ip"
 

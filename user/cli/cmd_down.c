@@ -1,0 +1,55 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * sluice down: detach from every interface, remove the pins (the sk_lookup
+ * link among them) and the policy route of header routing.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "datapath/datapath.h"
+#include "lib/log.h"
+#include "datapath/policy_route.h"
+
+int cmd_down(int argc, char **argv)
+{
+	struct sl_policy_route pr = {};
+	bool had_route;
+	int err;
+
+	if (argc > 1) {
+		sl_error("usage: sluice down (takes no arguments)");
+		return SL_EXIT_INVALID;
+	}
+	err = sl_dp_down(cli.pin_dir);
+	if (err) {
+		/* what is left may still mark packets: the route stays for them */
+		sl_error("down: %s", strerror(-err));
+		return SL_EXIT_SYSTEM;
+	}
+	/*
+	 * Only now: while a filter could still mark packets, their route had
+	 * to stay. The route belongs to the network namespace, like the
+	 * filters `down` removes from every interface of it.
+	 */
+	had_route = !sl_policy_route_query(&pr) && (pr.rule4 || pr.route4 || pr.rule6 || pr.route6);
+	err = sl_policy_route_remove();
+	if (err) {
+		sl_error("down: cannot remove the policy route (fwmark 0x%x/0x%x -> table %d): %s",
+			 SL_L7_FWMARK, SL_L7_FWMARK_MASK, SL_L7_TABLE,
+			 err == -EBUSY ? "a rule not ours with that mark, table and priority comes "
+					 "first, and a delete would take it; ours is left in place"
+				       : strerror(-err));
+		return SL_EXIT_SYSTEM;
+	}
+	if (cli.json) {
+		json_object *o = json_object_new_object();
+
+		json_object_object_add(o, "down", json_object_new_boolean(1));
+		json_object_object_add(o, "policy_route_removed",
+				       json_object_new_boolean(had_route));
+		sl_json_print(o);
+	}
+	return SL_EXIT_OK;
+}

@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * Kubernetes and Istio objects (Service, Pod, EndpointSlice, Endpoints,
+ * DestinationRule, VirtualService) -> the sluice model (struct sl_config).
+ *
+ * Objects arrive one at a time, in any order, from any file: a
+ * VirtualService may name a Service defined in a later file. So each
+ * object is first read into a small private form (with the file position
+ * of every field that a later message may name), and the model is built
+ * once everything is read.
+ */
+#ifndef SLUICE_K8S_H
+#define SLUICE_K8S_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <yaml.h>
+
+#include "config/config.h"
+
+/*
+ * The label every Pod's workload carries with the Pod's namespace, so that
+ * Istio's sourceNamespace is a label match. '@' is not allowed in a
+ * Kubernetes label key, so no real label can collide with it.
+ */
+#define SL_K8S_NAMESPACE_LABEL "@namespace"
+
+/* Subset of a destination that names no subset: every ready endpoint. */
+#define SL_K8S_ALL_SUBSET "_all"
+
+struct sl_k8s;
+
+/* True for the kinds sl_k8s_add() reads (and their typed lists: VirtualServiceList...). */
+bool sl_k8s_kind(const char *api_version, const char *kind);
+
+struct sl_k8s *sl_k8s_new(void);
+void sl_k8s_free(struct sl_k8s *k);
+
+/*
+ * Read one object (a mapping node of doc, whose kind sl_k8s_kind() accepts
+ * and is not a list) from file (a name owned by the config, kept in
+ * positions). Problems go to diag. 0, or -ENOMEM.
+ */
+int sl_k8s_add(struct sl_k8s *k, yaml_document_t *doc, yaml_node_t *obj, const char *file,
+	       struct sl_diag *diag);
+
+/*
+ * Append to cfg one service per Kubernetes Service that a VirtualService
+ * routes, and one workload per Pod with an address. *n_services is the
+ * number of services appended. 0, or -ENOMEM; errors go to diag (the
+ * caller fails the load when diag has new errors).
+ */
+int sl_k8s_build(struct sl_k8s *k, struct sl_config *cfg, struct sl_diag *diag, size_t *n_services);
+
+#endif /* SLUICE_K8S_H */

@@ -1,0 +1,389 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * Loading, pinning and attaching. Maps are pinned by name (libbpf re-uses a
+ * compatible pinned map instead of creating a new one), so conntrack,
+ * counters and the table slots survive restarts and upgrades. Programs are
+ * loaded afresh each time and swapped into the TC filters with
+ * BPF_TC_F_REPLACE: a filter is never absent, so no packet misses NAT.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <net/if.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <net/if_arp.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+#include <linux/magic.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "datapath/datapath.h"
+#include "lib/log.h"
+#include "sluice.skel.h"
+
+int sl_dp_ensure_bpffs(const char *pin_dir)
+{
+	struct statfs sfs;
+
+	if (!statfs("/sys/fs/bpf", &sfs) && sfs.f_type == BPF_FS_MAGIC)
+		return 0;
+	if (strncmp(pin_dir, "/sys/fs/bpf/", 12)) {
+		/* Elsewhere, whoever chose the directory must have mounted it. */
+		return 0;
+	}
+	pr_info("mounting bpffs at /sys/fs/bpf\n");
+	if (mount("bpf", "/sys/fs/bpf", "bpf", 0, "mode=0700")) {
+		pr_warn("Error: /sys/fs/bpf is not a bpffs and mounting one failed: %s\n",
+			strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
+static int mkdir_p(const char *dir, mode_t mode)
+{
+	char tmp[PATH_MAX], *p;
+
+	snprintf(tmp, sizeof(tmp), "%s", dir);
+	for (p = tmp + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = 0;
+		if (mkdir(tmp, mode) && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	if (mkdir(tmp, mode) && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+static int pin_prog(struct bpf_program *prog, const char *dir)
+{
+	char path[PATH_MAX], tmp[PATH_MAX + 8];
+
+	/* Pin under a temporary name, then rename over the old pin: atomic. */
+	snprintf(path, sizeof(path), "%s/%s", dir, bpf_program__name(prog));
+	/* bpffs refuses dots in names */
+	snprintf(tmp, sizeof(tmp), "%s_new", path);
+	unlink(tmp);
+	if (bpf_obj_pin(bpf_program__fd(prog), tmp))
+		return -errno;
+	if (rename(tmp, path)) {
+		int err = -errno;
+
+		unlink(tmp);
+		return err;
+	}
+	return 0;
+}
+
+int sl_dp_load(struct sl_datapath *dp, const char *pin_dir)
+{
+	LIBBPF_OPTS(bpf_object_open_opts, opts);
+	struct bpf_map *map;
+	int err;
+
+	memset(dp, 0, sizeof(*dp));
+	if (pin_dir) {
+		snprintf(dp->pin_dir, sizeof(dp->pin_dir), "%s", pin_dir);
+		err = sl_dp_ensure_bpffs(pin_dir);
+		if (err)
+			return err;
+		/* Pinned maps hold conntrack and the hash seed: root only. */
+		err = mkdir_p(pin_dir, 0700);
+		if (err) {
+			pr_warn("Error: cannot create %s: %s\n", pin_dir, strerror(-err));
+			return err;
+		}
+		opts.pin_root_path = dp->pin_dir;
+	}
+
+	dp->skel = sluice_bpf__open_opts(&opts);
+	if (!dp->skel) {
+		err = -errno;
+		pr_warn("Error: cannot open the BPF object: %s\n", strerror(-err));
+		return err;
+	}
+	if (!pin_dir)
+		bpf_object__for_each_map (map, dp->skel->obj)
+			bpf_map__set_pin_path(map, NULL);
+
+	err = sluice_bpf__load(dp->skel);
+	if (err) {
+		pr_warn("Error: cannot load the BPF programs: %s\n", strerror(-err));
+		/* libbpf refuses a pinned map whose layout differs from ours */
+		if (pin_dir && err == -EINVAL)
+			pr_warn("hint: maps pinned in %s may come from an incompatible sluice "
+				"version (see libbpf's message above); `sluice --pin-dir %s down` "
+				"removes them, and with them the conntrack state\n",
+				pin_dir, pin_dir);
+		goto fail;
+	}
+	sl_maps_from_skel(&dp->maps, dp->skel);
+	err = sl_tables_init(&dp->maps);
+	if (err)
+		goto fail;
+	if (pin_dir) {
+		err = pin_prog(dp->skel->progs.sl_ingress, pin_dir);
+		err = err ?: pin_prog(dp->skel->progs.sl_egress, pin_dir);
+		err = err ?: pin_prog(dp->skel->progs.sl_l7_lookup, pin_dir);
+		if (err) {
+			pr_warn("Error: cannot pin programs in %s: %s\n", pin_dir, strerror(-err));
+			goto fail;
+		}
+	}
+	return 0;
+fail:
+	sluice_bpf__destroy(dp->skel);
+	dp->skel = NULL;
+	return err;
+}
+
+void sl_dp_close(struct sl_datapath *dp)
+{
+	sluice_bpf__destroy(dp->skel);
+	dp->skel = NULL;
+}
+
+static int attach_one(int ifindex, enum bpf_tc_attach_point where, int prog_fd)
+{
+	DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = where);
+	DECLARE_LIBBPF_OPTS(bpf_tc_opts, opts, .handle = SL_TC_HANDLE, .priority = SL_TC_PRIO,
+			    .prog_fd = prog_fd, .flags = BPF_TC_F_REPLACE);
+	int err;
+
+	/* -EEXIST: the clsact qdisc is there already (ours or another tool's). */
+	err = bpf_tc_hook_create(&hook);
+	if (err && err != -EEXIST)
+		return err;
+	return bpf_tc_attach(&hook, &opts);
+}
+
+/* The parser reads an Ethernet header first: L3 devices (tun, wireguard) have none. */
+static int check_ethernet(const char *ifname)
+{
+	struct ifreq ifr = {};
+	int fd, err = 0;
+
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
+	if (ioctl(fd, SIOCGIFHWADDR, &ifr))
+		err = -errno;
+	else if (ifr.ifr_hwaddr.sa_family != ARPHRD_ETHER)
+		err = -EPROTONOSUPPORT;
+	close(fd);
+	return err;
+}
+
+int sl_dp_attach(struct sl_datapath *dp, const char *ifname)
+{
+	int ifindex = if_nametoindex(ifname), err;
+
+	if (!ifindex) {
+		pr_warn("Error: no interface '%s'\n", ifname);
+		return -ENODEV;
+	}
+	err = check_ethernet(ifname);
+	if (err) {
+		pr_warn("Error: %s: %s\n", ifname,
+			err == -EPROTONOSUPPORT ? "not an Ethernet interface; sluice needs one"
+						: strerror(-err));
+		return err;
+	}
+	err = attach_one(ifindex, BPF_TC_INGRESS, bpf_program__fd(dp->skel->progs.sl_ingress));
+	err = err ?: attach_one(ifindex, BPF_TC_EGRESS, bpf_program__fd(dp->skel->progs.sl_egress));
+	if (err)
+		pr_warn("Error: cannot attach to %s: %s\n", ifname, strerror(-err));
+	else
+		pr_debug("attached to %s (ifindex %d)\n", ifname, ifindex);
+	return err;
+}
+
+bool sl_dp_link_here(int fd)
+{
+	struct bpf_link_info info = {};
+	__u32 len = sizeof(info);
+	struct stat st;
+
+	if (bpf_obj_get_info_by_fd(fd, &info, &len) || stat("/proc/self/ns/net", &st))
+		return false;
+	return info.type == BPF_LINK_TYPE_NETNS && info.netns.netns_ino == st.st_ino &&
+	       info.netns.attach_type == BPF_SK_LOOKUP;
+}
+
+int sl_dp_attach_lookup(struct sl_datapath *dp)
+{
+	int prog = bpf_program__fd(dp->skel->progs.sl_l7_lookup), fd, ns, err = 0;
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/%s", dp->pin_dir, SL_LINK_L7_LOOKUP);
+	fd = bpf_obj_get(path);
+	if (fd >= 0) {
+		/* an upgrade: swap the program in place, no lookup goes without it */
+		if (sl_dp_link_here(fd) && !bpf_link_update(fd, prog, NULL)) {
+			close(fd);
+			return 0;
+		}
+		close(fd);
+		unlink(path); /* of a namespace that is gone, or broken */
+	}
+	ns = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+	if (ns < 0)
+		return -errno;
+	fd = bpf_link_create(prog, ns, BPF_SK_LOOKUP, NULL);
+	if (fd < 0)
+		err = -errno;
+	close(ns);
+	/* pinned: it outlives `run`, like the TC filters */
+	if (!err && bpf_obj_pin(fd, path))
+		err = -errno;
+	if (fd >= 0)
+		close(fd);
+	if (err)
+		pr_warn("Error: cannot attach %s to this network namespace: %s\n",
+			SL_PROG_L7_LOOKUP, strerror(-err));
+	return err;
+}
+
+static int detach_one(int ifindex, enum bpf_tc_attach_point where)
+{
+	DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = where);
+	DECLARE_LIBBPF_OPTS(bpf_tc_opts, opts, .handle = SL_TC_HANDLE, .priority = SL_TC_PRIO);
+	int err;
+
+	/* Only our filter: destroying the hook would take others' filters too. */
+	err = bpf_tc_detach(&hook, &opts);
+	return err == -ENOENT || err == -EINVAL ? 0 : err;
+}
+
+int sl_dp_detach(const char *ifname)
+{
+	int ifindex = if_nametoindex(ifname), err;
+
+	if (!ifindex)
+		return -ENODEV;
+	err = detach_one(ifindex, BPF_TC_INGRESS);
+	return err ?: detach_one(ifindex, BPF_TC_EGRESS);
+}
+
+/*
+ * Is one of our filters on this hook, and one of this pin directory's? A
+ * program belongs to the instance whose sl_state map it uses.
+ */
+static bool has_ours(int ifindex, enum bpf_tc_attach_point where, __u32 state_id)
+{
+	DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = where);
+	DECLARE_LIBBPF_OPTS(bpf_tc_opts, opts, .handle = SL_TC_HANDLE, .priority = SL_TC_PRIO);
+	struct bpf_prog_info info = {};
+	__u32 len = sizeof(info), ids[64], k;
+	bool ours = false;
+	int fd;
+
+	if (bpf_tc_query(&hook, &opts))
+		return false;
+	fd = bpf_prog_get_fd_by_id(opts.prog_id);
+	if (fd < 0)
+		return false;
+	info.nr_map_ids = 64;
+	info.map_ids = (__u64)(unsigned long)ids;
+	if (bpf_obj_get_info_by_fd(fd, &info, &len))
+		goto out;
+	if (strcmp(info.name, SL_PROG_INGRESS) && strcmp(info.name, SL_PROG_EGRESS))
+		goto out;
+	for (k = 0; k < info.nr_map_ids && k < 64; k++)
+		if (!state_id || ids[k] == state_id)
+			ours = true;
+out:
+	close(fd);
+	return ours;
+}
+
+static __u32 state_map_id(const char *pin_dir)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+	char path[PATH_MAX];
+	int fd;
+
+	if (!pin_dir)
+		return 0;
+	snprintf(path, sizeof(path), "%s/%s", pin_dir, SL_MAP_STATE);
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return 0;
+	if (bpf_obj_get_info_by_fd(fd, &info, &len))
+		info.id = 0;
+	close(fd);
+	return info.id;
+}
+
+int sl_dp_attached(const char *pin_dir, char names[][IF_NAMESIZE], int max)
+{
+	__u32 state_id = state_map_id(pin_dir);
+	struct if_nameindex *ifs, *i;
+	libbpf_print_fn_t old;
+	int n = 0;
+
+	if (pin_dir && !state_id)
+		return 0;
+	ifs = if_nameindex();
+	if (!ifs)
+		return -errno;
+	/* libbpf warns for every hook without a clsact qdisc: expected here. */
+	old = libbpf_set_print(NULL);
+	for (i = ifs; i->if_index && n < max; i++)
+		if (has_ours(i->if_index, BPF_TC_INGRESS, state_id) ||
+		    has_ours(i->if_index, BPF_TC_EGRESS, state_id))
+			snprintf(names[n++], IF_NAMESIZE, "%s", i->if_name);
+	libbpf_set_print(old);
+	if_freenameindex(ifs);
+	return n;
+}
+
+int sl_dp_down(const char *pin_dir)
+{
+	static const char *const pins[] = {
+	    SL_LINK_L7_LOOKUP, SL_PROG_INGRESS,	  SL_PROG_EGRESS,    SL_PROG_L7_LOOKUP,
+	    SL_MAP_STATE,      SL_MAP_SERVICES,	  SL_MAP_ENDPOINTS,  SL_MAP_SRC_MATCH,
+	    SL_MAP_CONNTRACK,  SL_MAP_REVNAT,	  SL_MAP_STATS,	     SL_MAP_GLOBAL,
+	    SL_MAP_SUBSETS,    SL_MAP_SVC_NAMES,  SL_MAP_VIP_FILTER, SL_MAP_BE_FILTER,
+	    SL_MAP_HTTP_CODES, SL_MAP_L7_LISTEN,  SL_MAP_L7_SPECS,   SL_MAP_L7_STATS,
+	    SL_MAP_L7_CODES,   SL_MAP_L7_COUNT,
+	};
+	char names[256][IF_NAMESIZE], path[PATH_MAX];
+	int n, i, err = 0;
+	size_t p;
+
+	n = sl_dp_attached(pin_dir, names, 256);
+	for (i = 0; i < n; i++) {
+		int e = sl_dp_detach(names[i]);
+
+		if (e) {
+			pr_warn("Error: cannot detach from %s: %s\n", names[i], strerror(-e));
+			err = e;
+		} else {
+			pr_info("detached from %s\n", names[i]);
+		}
+	}
+	for (p = 0; p < sizeof(pins) / sizeof(pins[0]); p++) {
+		snprintf(path, sizeof(path), "%s/%s", pin_dir, pins[p]);
+		if (unlink(path) && errno != ENOENT) {
+			pr_warn("Error: cannot remove %s: %s\n", path, strerror(errno));
+			err = -errno;
+		}
+	}
+	if (rmdir(pin_dir) && errno != ENOENT && errno != ENOTEMPTY)
+		err = -errno;
+	return err;
+}

@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/* Loading, pinning and attaching the BPF programs. */
+#ifndef SLUICE_DATAPATH_H
+#define SLUICE_DATAPATH_H
+
+#include <net/if.h>
+#include <stdbool.h>
+
+#include "datapath/tables.h"
+
+/* Our TC filters, on clsact ingress and egress of each client interface. */
+#define SL_TC_HANDLE 0x5c1ce
+#define SL_TC_PRIO   0x5c
+
+struct sluice_bpf;
+
+struct sl_datapath {
+	struct sluice_bpf *skel;
+	struct sl_maps maps;
+	char pin_dir[256];
+};
+
+/*
+ * Mount bpffs if needed, load the programs into pin_dir re-using every map
+ * already pinned there (conntrack and counters survive a restart), and pin
+ * the programs. pin_dir NULL: an unpinned private instance (packet tests).
+ */
+int sl_dp_load(struct sl_datapath *dp, const char *pin_dir);
+void sl_dp_close(struct sl_datapath *dp);
+
+/* Attach (or atomically replace) our filters on ifname's ingress and egress. */
+int sl_dp_attach(struct sl_datapath *dp, const char *ifname);
+/*
+ * Attach sl_l7_lookup to this network namespace (sk_lookup), or swap the
+ * program of the link pinned by an earlier run; the link stays pinned.
+ */
+int sl_dp_attach_lookup(struct sl_datapath *dp);
+/* Is fd (the pinned sk_lookup link) attached to the network namespace we are in? */
+bool sl_dp_link_here(int fd);
+/* Remove our filters from ifname; others' filters and the qdisc stay. */
+int sl_dp_detach(const char *ifname);
+/*
+ * Interfaces (in this netns) whose filters run this pin directory's programs
+ * (any sluice programs if pin_dir is NULL); returns the count or -errno.
+ */
+int sl_dp_attached(const char *pin_dir, char names[][IF_NAMESIZE], int max);
+/* Detach from every interface and remove the pins. */
+int sl_dp_down(const char *pin_dir);
+
+/* Ensure pin_dir lives on a bpffs, mounting /sys/fs/bpf if it is not one. */
+int sl_dp_ensure_bpffs(const char *pin_dir);
+
+#endif /* SLUICE_DATAPATH_H */

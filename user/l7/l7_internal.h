@@ -1,0 +1,140 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * Inside the L7 step (l7.h): its state and the connection helpers that the
+ * relay (l7.c) and the hot restart (l7_handoff.c) share. Not for others.
+ */
+#ifndef SLUICE_L7_INTERNAL_H
+#define SLUICE_L7_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <pthread.h>
+#include <sys/epoll.h>
+
+#include "l7/l7.h"
+#include "l7/l7_pick.h"
+
+#define L7_PIPE_POOL	256 /* empty pipe pairs kept for reuse */
+#define L7_MAX_PEEKS	32  /* reads of an incomplete head before it is given up */
+#define L7_FDS_PER_CONN 6   /* two sockets, two pipes */
+/*
+ * Receive buffer of both relayed sockets (SO_RCVBUFFORCE: not capped by
+ * rmem_max; the kernel doubles it, 4 MiB each). Setting it turns autotuning
+ * off, which let one slow client park up to tcp_rmem[2] on the node (32 MiB
+ * on 6.x kernels; 12-25 MB seen for a 1 MB/s reader) and which resets
+ * TCP_WINDOW_CLAMP as it grows, so a clamp does not hold. The window left
+ * (2.5-3.5 MB) still covers 10 Gbit/s at 2 ms.
+ */
+#define L7_RCVBUF (2 << 20)
+
+enum cstate { C_HEAD = 0, C_CONNECTING, C_RELAY };
+enum { C2B = 0, B2C = 1 };
+enum { CLIENT = 0, BACKEND = 1 };
+
+struct half {
+	int pr, pw;	/* the pipe */
+	size_t in_pipe; /* bytes in it */
+	bool eof;	/* read 0 from the source */
+	bool shut;	/* shutdown(SHUT_WR) done on the destination */
+	bool src_err;	/* reading the source failed (a reset): nothing more comes */
+	bool dropped;	/* its destination is broken: no longer pumped */
+};
+
+struct conn;
+
+/* What an epoll event is about: a connection's socket, or one of ours. */
+struct ref {
+	struct conn *c; /* NULL: listener, hand-over socket or wake-up */
+	int which;
+};
+
+struct conn {
+	struct conn *prev, *next;
+	enum cstate state;
+	bool dead; /* closed while events of this batch may still name it */
+	int fd[2]; /* CLIENT, BACKEND */
+	struct ref ref[2];
+	struct half h[2];
+	uint32_t subset_id;
+	uint64_t deadline; /* ms, CLOCK_MONOTONIC; 0: none */
+	struct sl_l7_tuple t;
+	uint8_t broken;	    /* bit CLIENT, bit BACKEND: that socket failed (reset) */
+	bool reset_counted; /* backend_resets counted for this connection */
+	uint8_t heads;	    /* times the head was peeked without being complete */
+};
+
+/* Exact HTTP codes, summed here and written to sl_l7_codes now and then. */
+#define CODE_PENDING 256
+
+struct sl_l7 {
+	struct sl_maps m;
+	struct sl_l7_opts o;
+	int ep, wake, done;
+	int lfd[SL_L7_LISTEN_MAX];
+	int hfd;
+	unsigned long hfd_ino; /* of the hand-over socket file we bound */
+	struct ref lref[SL_L7_LISTEN_MAX], href, wref;
+	pthread_t th;
+	bool th_started;
+	struct sl_stats *stats; /* mmap of sl_l7_stats */
+	size_t stats_len;
+	struct sl_l7_counters *cnt; /* mmap of sl_l7_counters */
+	size_t cnt_len;
+	struct sl_l7_cache *cache;
+	struct conn *conns, *dead;
+	size_t n_conns;
+	bool published; /* listeners in sl_l7_listen */
+	bool starved;	/* out of descriptors: listeners out of epoll (starve()) */
+	bool handed_over;
+	bool stopping;
+	/* sl_l7_drain(): CLOCK_MONOTONIC ms to give up at; 0: stop at once */
+	uint64_t drain_until;
+	bool draining;
+	uint64_t limit_said; /* when the limit was last logged */
+	char *buf;	     /* head_max bytes of peeked request */
+	/* empty pipes of closed connections, for the next ones (pipe_get()) */
+	int pipes[L7_PIPE_POOL][2];
+	size_t n_pipes;
+	struct {
+		struct sl_http_code_key k;
+		uint64_t n;
+	} codes[CODE_PENDING];
+	size_t n_codes;
+	uint64_t codes_flushed;
+};
+
+#define ADD(field, v) __atomic_fetch_add(&(field), (uint64_t)(v), __ATOMIC_RELAXED)
+
+/*
+ * Both sockets stay registered edge-triggered for reading and writing, and
+ * every event of a connection pumps both directions until each waits for
+ * something (EAGAIN): no interest to keep in step, no epoll_ctl per state
+ * change, and no wake-ups for a condition that lasts (a peer's FIN while
+ * our pipe waits for a slow writer).
+ */
+#define RELAY_EVENTS (EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET)
+
+uint64_t l7_now_ms(void);
+void l7_count(struct sl_l7 *l, int idx, int64_t d);
+struct conn *l7_conn_new(struct sl_l7 *l);
+/* reset: abort both sides with RST; counts the close in the subset's row */
+void l7_conn_close(struct sl_l7 *l, struct conn *c, bool reset);
+void l7_close_fd(int *fd);
+int l7_add_fd(struct sl_l7 *l, struct conn *c, int which, uint32_t ev);
+void l7_listeners_poll(struct sl_l7 *l, bool on);
+/* a connection in C_HEAD: look at what has come */
+void l7_on_head(struct sl_l7 *l, struct conn *c, uint32_t events);
+/* a connection in C_RELAY: move what can move */
+void l7_relay(struct sl_l7 *l, struct conn *c);
+
+/* Hot restart (l7_handoff.c). */
+/* Predecessor: a successor knocked on the hand-over socket. */
+void l7_handoff_serve(struct sl_l7 *l);
+/* Successor: 0 with everything taken, -ENOENT when nobody is there. */
+int l7_handoff_take(struct sl_l7 *l);
+/* Register what was taken over and get it moving again. */
+void l7_resume_conns(struct sl_l7 *l);
+/* Listen for a successor on o.handoff_path. */
+int l7_open_handoff(struct sl_l7 *l);
+
+#endif /* SLUICE_L7_INTERNAL_H */
