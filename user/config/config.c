@@ -32,9 +32,6 @@
 #include "l7/l7_match.h"
 #include "lib/log.h"
 
-/* Long enough for any address, CIDR or endpoint we accept. */
-#define ADDR_TEXT_MAX 64
-
 struct ctx {
 	yaml_document_t *doc; /* the document being walked */
 	const char *file;     /* the file it is in (owned by cfg->files) */
@@ -62,184 +59,6 @@ static const char *const match_keys[] = {"sourceCIDRs", "sourceLabels", "headers
 					 NULL};
 static const char *const workload_keys[] = {"labels", "ips", NULL};
 
-/* Diagnostics */
-
-void sl_diag_init(struct sl_diag *diag)
-{
-	memset(diag, 0, sizeof(*diag));
-}
-
-void sl_diag_free(struct sl_diag *diag)
-{
-	size_t i;
-
-	if (!diag)
-		return;
-	for (i = 0; i < diag->n_msgs; i++)
-		free(diag->msgs[i]);
-	free(diag->msgs);
-	sl_diag_init(diag);
-}
-
-static void diag_vadd(struct sl_diag *diag, const struct sl_pos *pos, const char *kind,
-		      const char *fmt, va_list ap)
-{
-	char *text = NULL, *msg = NULL, **msgs;
-	const char *file;
-	int n;
-
-	/* Count first: even if the text cannot be stored, the load must fail. */
-	if (!strcmp(kind, "error"))
-		diag->n_errors++;
-	else
-		diag->n_warnings++;
-
-	if (vasprintf(&text, fmt, ap) < 0)
-		return;
-	file = pos && pos->file ? pos->file : "<input>";
-	if (!pos)
-		n = asprintf(&msg, "%s: %s", kind, text);
-	else if (pos->line <= 0)
-		n = asprintf(&msg, "%s: %s: %s", file, kind, text);
-	else
-		n = asprintf(&msg, "%s:%d:%d: %s: %s", file, pos->line, pos->col, kind, text);
-	free(text);
-	if (n < 0)
-		return;
-
-	msgs = realloc(diag->msgs, (diag->n_msgs + 1) * sizeof(*msgs));
-	if (!msgs) {
-		free(msg);
-		return;
-	}
-	diag->msgs = msgs;
-	diag->msgs[diag->n_msgs++] = msg;
-}
-
-void sl_diag_add(struct sl_diag *diag, const struct sl_pos *pos, const char *kind, const char *fmt,
-		 ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	diag_vadd(diag, pos, kind, fmt, ap);
-	va_end(ap);
-}
-
-/* Addresses */
-
-const char *sl_addr_str(const struct sl_addr *a, char *buf, size_t len)
-{
-	int af = a->family == SL_AF_INET6 ? AF_INET6 : AF_INET;
-
-	if ((a->family != SL_AF_INET && a->family != SL_AF_INET6) ||
-	    !inet_ntop(af, a->addr, buf, len)) {
-		snprintf(buf, len, "?");
-		return buf;
-	}
-	return buf;
-}
-
-int sl_addr_parse(const char *s, struct sl_addr *a)
-{
-	memset(a, 0, sizeof(*a));
-	if (inet_pton(AF_INET, s, a->addr) == 1) {
-		a->family = SL_AF_INET;
-		return 0;
-	}
-	if (inet_pton(AF_INET6, s, a->addr) == 1) {
-		a->family = SL_AF_INET6;
-		return 0;
-	}
-	memset(a, 0, sizeof(*a));
-	return -EINVAL;
-}
-
-bool sl_addr_eq(const struct sl_addr *x, const struct sl_addr *y)
-{
-	return x->family == y->family && !memcmp(x->addr, y->addr, sizeof(x->addr));
-}
-
-/* Model queries */
-
-int sl_config_subset_index(const struct sl_service_cfg *svc, const char *name)
-{
-	size_t i;
-
-	for (i = 0; i < svc->n_subsets; i++)
-		if (!strcmp(svc->subsets[i].name, name))
-			return (int)i;
-	return -1;
-}
-
-bool sl_labels_match(const struct sl_label *want, size_t n_want, const struct sl_label *have,
-		     size_t n_have)
-{
-	size_t i, j;
-
-	for (i = 0; i < n_want; i++) {
-		for (j = 0; j < n_have; j++)
-			if (!strcmp(want[i].key, have[j].key) &&
-			    !strcmp(want[i].value, have[j].value))
-				break;
-		if (j == n_have)
-			return false;
-	}
-	return true;
-}
-
-/* Freeing */
-
-static void free_labels(struct sl_label *labels, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		free(labels[i].key);
-		free(labels[i].value);
-	}
-	free(labels);
-}
-
-static void free_service(struct sl_service_cfg *svc)
-{
-	size_t i;
-
-	free(svc->vips);
-	free(svc->ports);
-	for (i = 0; i < svc->n_subsets; i++)
-		free(svc->subsets[i].eps);
-	free(svc->subsets);
-	for (i = 0; i < svc->n_routes; i++) {
-		free(svc->routes[i].cidrs);
-		free(svc->routes[i].dst_cidrs);
-		free(svc->routes[i].name);
-		free(svc->routes[i].l7_spec);
-		free_labels(svc->routes[i].labels, svc->routes[i].n_labels);
-	}
-	free(svc->routes);
-}
-
-void sl_config_free(struct sl_config *cfg)
-{
-	size_t i;
-
-	if (!cfg)
-		return;
-	for (i = 0; i < cfg->n_services; i++)
-		free_service(&cfg->services[i]);
-	free(cfg->services);
-	for (i = 0; i < cfg->n_workloads; i++) {
-		free_labels(cfg->workloads[i].labels, cfg->workloads[i].n_labels);
-		free(cfg->workloads[i].cidrs);
-	}
-	free(cfg->workloads);
-	for (i = 0; i < cfg->n_files; i++)
-		free(cfg->files[i]);
-	free(cfg->files);
-	free(cfg);
-}
-
 /* YAML node helpers */
 
 static struct sl_pos node_pos(const struct ctx *c, const yaml_node_t *n)
@@ -258,7 +77,7 @@ static void report(struct ctx *c, const yaml_node_t *n, const char *kind, const 
 {
 	struct sl_pos pos = node_pos(c, n);
 
-	diag_vadd(c->diag, &pos, kind, fmt, ap);
+	sl_diag_vadd(c->diag, &pos, kind, fmt, ap);
 }
 
 static __attribute__((format(printf, 3, 4))) void error_at(struct ctx *c, const yaml_node_t *n,
@@ -362,52 +181,6 @@ static bool parse_uint(struct ctx *c, const yaml_node_t *n, const char *what, un
 
 /* CIDRs and endpoints */
 
-static unsigned int max_plen(const struct sl_addr *a)
-{
-	return a->family == SL_AF_INET ? 32 : 128;
-}
-
-void sl_addr_mask(struct sl_addr *a, unsigned int plen)
-{
-	unsigned int i;
-
-	for (i = 0; i < sizeof(a->addr); i++) {
-		if (plen >= 8) {
-			plen -= 8;
-			continue;
-		}
-		a->addr[i] &= (uint8_t)(0xff00 >> plen);
-		plen = 0;
-	}
-}
-
-/* "addr/len" or a plain address (a host route). */
-int sl_cidr_parse(const char *s, struct sl_cidr *out)
-{
-	char buf[ADDR_TEXT_MAX];
-	unsigned long plen;
-	char *slash;
-
-	if (strlen(s) >= sizeof(buf))
-		return -EINVAL;
-	strcpy(buf, s);
-	slash = strchr(buf, '/');
-	if (slash)
-		*slash = '\0';
-	if (sl_addr_parse(buf, &out->a))
-		return -EINVAL;
-	plen = max_plen(&out->a);
-	if (slash) {
-		if (!sl_all_digits(slash + 1) || strlen(slash + 1) > 3)
-			return -EINVAL;
-		plen = strtoul(slash + 1, NULL, 10);
-		if (plen > max_plen(&out->a))
-			return -ERANGE;
-	}
-	out->plen = (uint8_t)plen;
-	return 0;
-}
-
 static bool parse_cidr(struct ctx *c, const yaml_node_t *n, struct sl_cidr *out)
 {
 	char text[INET6_ADDRSTRLEN];
@@ -423,7 +196,7 @@ static bool parse_cidr(struct ctx *c, const yaml_node_t *n, struct sl_cidr *out)
 	if (err == -ERANGE) {
 		error_at(c, n, "%s has prefix length %lu; %s allows at most %u", s,
 			 strtoul(strchr(s, '/') + 1, NULL, 10),
-			 out->a.family == SL_AF_INET ? "IPv4" : "IPv6", max_plen(&out->a));
+			 out->a.family == SL_AF_INET ? "IPv4" : "IPv6", sl_addr_max_plen(&out->a));
 		return false;
 	}
 	if (err) {
@@ -457,7 +230,7 @@ static bool parse_port_text(const char *s, uint16_t *port)
 /* "ip", "ipv4:port" or "[ipv6]:port"; a bare IPv6 address has no port. */
 static bool parse_endpoint(struct ctx *c, const yaml_node_t *n, struct sl_endpoint_cfg *ep)
 {
-	char buf[ADDR_TEXT_MAX];
+	char buf[SL_ADDR_TEXT_MAX];
 	const char *s = sl_yaml_scalar(n);
 	char *addr = buf, *port = NULL, *colon;
 
@@ -1329,25 +1102,6 @@ static int parse_workload(struct ctx *c, const yaml_node_t *n, size_t idx)
 	return 0;
 }
 
-/* Room for `more` entries after the n already in *arr (zeroed), growing by doubling. */
-static int reserve(void **arr, size_t *cap, size_t n, size_t more, size_t size)
-{
-	size_t want = n + more, ncap = *cap ? *cap : 4;
-	void *p;
-
-	if (want <= *cap)
-		return 0;
-	while (ncap < want)
-		ncap *= 2;
-	p = realloc(*arr, ncap * size);
-	if (!p)
-		return -ENOMEM;
-	memset((char *)p + *cap * size, 0, (ncap - *cap) * size);
-	*arr = p;
-	*cap = ncap;
-	return 0;
-}
-
 /* A document in sluice's own format: 'services' and/or 'workloads'. */
 static int parse_own(struct ctx *c, const yaml_node_t *root)
 {
@@ -1367,8 +1121,8 @@ static int parse_own(struct ctx *c, const yaml_node_t *root)
 		if (!len && !c->empty_services.line)
 			c->empty_services = node_pos(c, services);
 		c->services_seen += len;
-		if (reserve((void **)&cfg->services, &c->services_cap, cfg->n_services, len,
-			    sizeof(*cfg->services)))
+		if (sl_reserve((void **)&cfg->services, &c->services_cap, cfg->n_services, len,
+			       sizeof(*cfg->services)))
 			return -ENOMEM;
 		for (i = 0; i < len; i++) {
 			err = parse_service(c, sl_yaml_seq_item(c->doc, services, i), i);
@@ -1380,8 +1134,8 @@ static int parse_own(struct ctx *c, const yaml_node_t *root)
 	workloads = sl_yaml_get(c->doc, root, "workloads");
 	if (workloads && want_type(c, workloads, YAML_SEQUENCE_NODE, "'workloads'")) {
 		len = sl_yaml_seq_len(workloads);
-		if (reserve((void **)&cfg->workloads, &c->workloads_cap, cfg->n_workloads, len,
-			    sizeof(*cfg->workloads)))
+		if (sl_reserve((void **)&cfg->workloads, &c->workloads_cap, cfg->n_workloads, len,
+			       sizeof(*cfg->workloads)))
 			return -ENOMEM;
 		for (i = 0; i < len; i++) {
 			err = parse_workload(c, sl_yaml_seq_item(c->doc, workloads, i), i);
@@ -1776,8 +1530,8 @@ static int push_file(struct file_list *l, char *path, const struct stat *st, str
 			return -EINVAL;
 		}
 	}
-	if (reserve((void **)&l->paths, &l->cap, l->n, 1, sizeof(*l->paths)) ||
-	    reserve((void **)&l->st, &l->st_cap, l->n, 1, sizeof(*l->st))) {
+	if (sl_reserve((void **)&l->paths, &l->cap, l->n, 1, sizeof(*l->paths)) ||
+	    sl_reserve((void **)&l->st, &l->st_cap, l->n, 1, sizeof(*l->st))) {
 		free(path);
 		return -ENOMEM;
 	}
@@ -1821,7 +1575,7 @@ static int list_dir(struct file_list *l, const char *dir, struct sl_diag *diag)
 		}
 		if (!sl_config_yaml_name(de->d_name))
 			continue;
-		if (reserve((void **)&names, &cap, n, 1, sizeof(*names)) ||
+		if (sl_reserve((void **)&names, &cap, n, 1, sizeof(*names)) ||
 		    !(names[n] = strdup(de->d_name))) {
 			err = -ENOMEM;
 			break;

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
- * The configuration model: what a sluice YAML file says, validated, with the
- * file position of every element so later errors can still name it.
+ * Loading a configuration: files, directories and buffers of YAML into the
+ * model (model.h, which this includes for its users).
  */
 #ifndef SLUICE_CONFIG_H
 #define SLUICE_CONFIG_H
@@ -10,127 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "sluice_abi.h"
-
-/* Where an element came from: 1-based line and column, as editors count. */
-struct sl_pos {
-	const char *file; /* owned by struct sl_config (files[]) */
-	int line;
-	int col;
-};
-
-struct sl_addr {
-	uint8_t family;	  /* SL_AF_INET or SL_AF_INET6 */
-	uint8_t addr[16]; /* network order; IPv4 in the first 4 bytes */
-};
-
-struct sl_cidr {
-	struct sl_addr a; /* host bits cleared */
-	uint8_t plen;	  /* 0..32 or 0..128 */
-	struct sl_pos pos;
-};
-
-struct sl_label {
-	char *key;
-	char *value;
-};
-
-struct sl_endpoint_cfg {
-	struct sl_addr a;
-	uint16_t port; /* host order; 0 = the service port's targetPort */
-	struct sl_pos pos;
-};
-
-struct sl_subset_cfg {
-	char name[SL_SUBSET_NAME_LEN];
-	struct sl_endpoint_cfg *eps;
-	size_t n_eps;
-	struct sl_pos pos;
-};
-
-struct sl_route_cfg {
-	bool has_cidrs; /* match.sourceCIDRs present */
-	struct sl_cidr *cidrs;
-	size_t n_cidrs;
-	bool has_labels; /* match.sourceLabels present */
-	struct sl_label *labels;
-	size_t n_labels;
-	/* split, by subset index in the service (0 = not in the split) */
-	uint32_t weight[SL_MAX_SUBSETS];
-	/*
-	 * Matches on the service side (from Istio input): the route exists
-	 * only for connections to this port, or to VIPs inside these subnets.
-	 */
-	uint16_t match_port; /* host order; 0: any port */
-	bool has_dst_cidrs;
-	struct sl_cidr *dst_cidrs;
-	size_t n_dst_cidrs;
-	/*
-	 * The route matches on the HTTP request (headers, uri...), which the
-	 * kernel cannot see: the L7 step evaluates l7_spec (l7_match.h). A
-	 * route that also matches on something sluice cannot evaluate
-	 * (queryParams, scheme) has l7_spec NULL and never matches.
-	 */
-	bool needs_l7;
-	char *l7_spec;
-	char *name; /* optional, for messages and status */
-	struct sl_pos pos;
-};
-
-struct sl_port_cfg {
-	uint16_t port;	      /* host order */
-	uint16_t target_port; /* host order; defaults to port */
-	uint8_t proto;	      /* IPPROTO_TCP or IPPROTO_UDP; default TCP */
-	struct sl_pos pos;
-};
-
-enum sl_affinity {
-	SL_AFFINITY_CONNECTION = 0,
-	SL_AFFINITY_CLIENT_IP = 1,
-};
-
-struct sl_service_cfg {
-	char name[SL_NAME_LEN];
-	struct sl_addr *vips;
-	size_t n_vips;
-	struct sl_port_cfg *ports;
-	size_t n_ports;
-	enum sl_affinity affinity;
-	struct sl_subset_cfg *subsets; /* in file order; index = subset index */
-	size_t n_subsets;
-	struct sl_route_cfg *routes; /* in file order; first match wins */
-	size_t n_routes;
-	struct sl_pos pos;
-};
-
-struct sl_workload_cfg {
-	struct sl_label *labels;
-	size_t n_labels;
-	struct sl_cidr *cidrs; /* "ips": addresses become /32 or /128 */
-	size_t n_cidrs;
-	struct sl_pos pos;
-};
-
-struct sl_config {
-	struct sl_service_cfg *services;
-	size_t n_services;
-	struct sl_workload_cfg *workloads;
-	size_t n_workloads;
-	char **files; /* every file read, for sl_pos.file */
-	size_t n_files;
-};
-
-/*
- * Diagnostics. An error makes the load fail; warnings do not (e.g. a subset
- * in a split that has no endpoints). Each message is one line of the form
- * "FILE:LINE:COL: error: what is wrong" (or "warning:").
- */
-struct sl_diag {
-	char **msgs;
-	size_t n_msgs;
-	size_t n_errors;
-	size_t n_warnings;
-};
+#include "config/model.h"
 
 /*
  * Parse and validate the configuration in paths, merged into one config.
@@ -185,8 +65,6 @@ int sl_config_load_file(const char *path, struct sl_config **out, struct sl_diag
 int sl_config_load_buf(const char *name, const char *buf, size_t len, struct sl_config **out,
 		       struct sl_diag *diag);
 
-void sl_config_free(struct sl_config *cfg);
-
 /*
  * The files paths stand for, in the order sl_config_load_paths() reads them.
  * Also on error (a missing path, an empty directory: reported in diag, and a
@@ -208,32 +86,5 @@ uint64_t sl_config_digest(const char *buf, size_t len);
 
 /* Read a whole file into a malloc'd buffer; 0 or a negative errno. */
 int sl_read_file(const char *path, char **buf, size_t *len);
-
-/* Index of the subset called name in svc, or -1. */
-int sl_config_subset_index(const struct sl_service_cfg *svc, const char *name);
-
-/* True if every label of want is carried (same key, same value) by have. */
-bool sl_labels_match(const struct sl_label *want, size_t n_want, const struct sl_label *have,
-		     size_t n_have);
-
-void sl_diag_init(struct sl_diag *diag);
-void sl_diag_free(struct sl_diag *diag);
-/* Append a formatted message; kind is "error" or "warning". */
-void sl_diag_add(struct sl_diag *diag, const struct sl_pos *pos, const char *kind, const char *fmt,
-		 ...) __attribute__((format(printf, 4, 5)));
-
-/* Text form of an address ("10.0.0.1", "fd00::1"); buf of INET6_ADDRSTRLEN. */
-const char *sl_addr_str(const struct sl_addr *a, char *buf, size_t len);
-/* Parse "10.0.0.1" or "fd00::1"; 0 or -EINVAL. */
-int sl_addr_parse(const char *s, struct sl_addr *a);
-bool sl_addr_eq(const struct sl_addr *x, const struct sl_addr *y);
-/* Clear the bits after the first plen. */
-void sl_addr_mask(struct sl_addr *a, unsigned int plen);
-/*
- * "ADDR" or "ADDR/LEN" into out->a and out->plen (host bits as written,
- * out->pos untouched): 0, -EINVAL when it is neither, -ERANGE when LEN is
- * too long for the family.
- */
-int sl_cidr_parse(const char *s, struct sl_cidr *out);
 
 #endif /* SLUICE_CONFIG_H */
