@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
  * Loading a configuration: files, directories and buffers of YAML into the
- * model (model.h, which this includes for its users).
+ * model (model.h, which this includes for its users). The implementation is
+ * load.c, which hands each document to a front end: ours.h or k8s.h.
  */
 #ifndef SLUICE_CONFIG_H
 #define SLUICE_CONFIG_H
