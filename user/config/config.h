@@ -2,7 +2,8 @@
 /*
  * Loading a configuration: files, directories and buffers of YAML into the
  * model (model.h, which this includes for its users). The implementation is
- * load.c, which hands each document to a front end: ours.h or k8s.h.
+ * load.c, which hands each document to a front end: ours.h or k8s.h. model.h
+ * describes the layout of user/config/.
  */
 #ifndef SLUICE_CONFIG_H
 #define SLUICE_CONFIG_H

@@ -8,6 +8,9 @@
  * object is first read into a small private form (with the file position
  * of every field that a later message may name), and the model is built
  * once everything is read.
+ *
+ * The front end's public side, for the loader (load.c): k8s_read.c reads,
+ * k8s_build.c builds; k8s_internal.h is what its files share.
  */
 #ifndef SLUICE_K8S_H
 #define SLUICE_K8S_H
@@ -17,7 +20,7 @@
 
 #include <yaml.h>
 
-#include "config/config.h"
+#include "config/model.h"
 
 /*
  * The label every Pod's workload carries with the Pod's namespace, so that

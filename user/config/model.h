@@ -4,7 +4,22 @@
  * the file position of every element so later errors can still name it; and
  * the small helpers on it (diagnostics, addresses and CIDRs, labels, free).
  *
- * config.h (the loader) includes it.
+ * user/config/ turns YAML into this model. Who may call whom:
+ *   model.h, model.c     the model and its helpers; call nothing else here
+ *   yaml_node.h          libyaml accessors both front ends use
+ *   ours.h, ours_*.c     front end for sluice's own format (services,
+ *                        workloads): read_ (documents, workloads), service,
+ *                        route
+ *   k8s.h, k8s_*.c       front end for Kubernetes and Istio objects: read_
+ *                        (arena, reader helpers, dispatch), service (Service,
+ *                        Pod, EndpointSlice, Endpoints), destrule,
+ *                        virtualservice, then build and endpoints (into the
+ *                        model); k8s_internal.h is private to these files
+ *   config.h, load.c     the public loader: files, directories, YAML streams
+ *                        and documents, dispatch by kind, digest
+ * The loader calls both front ends; a front end calls the model,
+ * yaml_node.h and l7/l7_match.h only, never the loader nor the other front
+ * end.
  */
 #ifndef SLUICE_MODEL_H
 #define SLUICE_MODEL_H

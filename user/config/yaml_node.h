@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
  * Walking a libyaml document: the accessors both readers (our own format in
- * config.c, Kubernetes objects in k8s.c) use. Diagnostics stay with each
- * reader; these only look.
+ * ours_*.c, Kubernetes objects in k8s_*.c) and the loader use. Diagnostics
+ * stay with each reader; these only look.
  */
 #ifndef SLUICE_YAML_NODE_H
 #define SLUICE_YAML_NODE_H

@@ -1,0 +1,562 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * Kubernetes and Istio objects -> the sluice model: sl_k8s_build(), once
+ * every object is read. It resolves names across objects (a
+ * VirtualService's hosts, a DestinationRule's host, the pods a Service
+ * selects) and appends model services and workloads to the config. Calls
+ * k8s_endpoints.c and the model.
+ *
+ * Mapping:
+ *  - one model service "NAME.NAMESPACE" per Service a VirtualService routes:
+ *    VIPs = clusterIPs, ports = Service ports;
+ *  - its subsets are the DestinationRule's subsets, in order (plus "_all"
+ *    when a destination names no subset); a subset's endpoints are the
+ *    ready endpoints of the Service whose pod carries the subset's labels;
+ *  - its routes are the VirtualService's http routes, then its tcp routes;
+ *    a route with several match blocks becomes that many model routes with
+ *    the same split (Istio ORs match blocks);
+ *  - every Pod with an address is a workload, with its labels and the
+ *    label SL_K8S_NAMESPACE_LABEL=its namespace (for sourceNamespace).
+ */
+#include <errno.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config/k8s_internal.h"
+
+/* Istio's default; hosts are also accepted as NAME.NAMESPACE and NAME.NAMESPACE.svc. */
+#define CLUSTER_DOMAIN "svc.cluster.local"
+
+static bool ends_with(const char *s, const char *suffix)
+{
+	size_t ls = strlen(s), lx = strlen(suffix);
+
+	return ls > lx && !strcmp(s + ls - lx, suffix) && s[ls - lx - 1] == '.';
+}
+
+/*
+ * The Service a host names, seen from namespace ns. Istio completes a short
+ * name ("reviews") with the namespace of the rule, not of the Service (the
+ * VirtualService reference, "hosts": "Istio will interpret the short name
+ * based on the namespace of the rule"); NAME.NAMESPACE.svc.cluster.local is
+ * the full name. Like the pods' DNS search path, NAME.NAMESPACE and
+ * NAME.NAMESPACE.svc are accepted too. why (if not NULL) says what was
+ * looked for when nothing is found. -1: no such Service; -2: the host is not
+ * a name of this cluster's Services at all (a wildcard, or a ServiceEntry
+ * or external host such as api.example.com).
+ */
+static int find_service(const struct sl_k8s *k, const char *host, const char *ns, char *why,
+			size_t len)
+{
+	char buf[256], *dot, *name = buf;
+	const char *want_ns = ns;
+	size_t i;
+
+	if (strchr(host, '*')) {
+		if (why)
+			snprintf(
+			    why, len,
+			    "it is a wildcard; sluice routes Kubernetes Services, named one by "
+			    "one");
+		return -2;
+	}
+	if (strlen(host) >= sizeof(buf))
+		goto foreign;
+	strcpy(buf, host);
+	if (ends_with(buf, CLUSTER_DOMAIN))
+		buf[strlen(buf) - strlen(CLUSTER_DOMAIN) - 1] = '\0';
+	else if (ends_with(buf, "svc"))
+		buf[strlen(buf) - 4] = '\0';
+	dot = strchr(buf, '.');
+	if (dot) {
+		if (strchr(dot + 1, '.'))
+			goto foreign;
+		*dot = '\0';
+		want_ns = dot + 1;
+	}
+	for (i = 0; i < k->n_svcs; i++)
+		if (!strcmp(k->svcs[i].m.name, name) && !strcmp(k->svcs[i].m.ns, want_ns))
+			return (int)i;
+	if (why)
+		snprintf(why, len, "there is no Service %s in namespace %s", name, want_ns);
+	return -1;
+foreign:
+	if (why)
+		snprintf(why, len,
+			 "it is not a Service of this cluster (write NAME, NAME.NAMESPACE or "
+			 "NAME.NAMESPACE." CLUSTER_DOMAIN ")");
+	return -2;
+}
+
+static int copy_labels(const struct sl_label *in, size_t n, const char *ns, struct sl_label **out,
+		       size_t *n_out)
+{
+	size_t i;
+
+	*out = calloc(n + 1, sizeof(**out));
+	if (!*out)
+		return -ENOMEM;
+	for (i = 0; i < n + (ns ? 1 : 0); i++) {
+		(*out)[i].key = strdup(i < n ? in[i].key : SL_K8S_NAMESPACE_LABEL);
+		(*out)[i].value = strdup(i < n ? in[i].value : ns);
+		(*n_out)++;
+		if (!(*out)[i].key || !(*out)[i].value)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+static void list_subsets(const struct sl_service_cfg *s, char *buf, size_t len)
+{
+	size_t i, off = 0;
+
+	buf[0] = '\0';
+	for (i = 0; i < s->n_subsets && off < len; i++)
+		if (strcmp(s->subsets[i].name, SL_K8S_ALL_SUBSET))
+			off += snprintf(buf + off, len - off, "%s%s", off ? ", " : "",
+					s->subsets[i].name);
+}
+
+static void list_ports(const struct ksvc *svc, char *buf, size_t len)
+{
+	size_t i, off = 0;
+
+	buf[0] = '\0';
+	for (i = 0; i < svc->n_ports && off < len; i++)
+		off += snprintf(buf + off, len - off, "%s%u/%s", i ? ", " : "", svc->ports[i].port,
+				svc->ports[i].proto == IPPROTO_UDP ? "UDP" : "TCP");
+}
+
+static bool svc_has_port(const struct ksvc *svc, uint16_t port)
+{
+	size_t i;
+
+	for (i = 0; i < svc->n_ports; i++)
+		if (svc->ports[i].port == port)
+			return true;
+	return false;
+}
+
+/* The split of one VirtualService route, by subset index of s; false after an error. */
+static bool route_split(struct bld *b, const struct kvs *vs, const struct kroute *rt,
+			const struct ksvc *svc, const struct kdr *dr, struct sl_service_cfg *s,
+			uint32_t w[SL_MAX_SUBSETS])
+{
+	char why[256], names[SL_MAX_SUBSETS * SL_SUBSET_NAME_LEN + 16], ports[128];
+	bool ok = true;
+	size_t i;
+	int idx;
+
+	memset(w, 0, SL_MAX_SUBSETS * sizeof(*w));
+	for (i = 0; i < rt->n_dests; i++) {
+		const struct kdest *d = &rt->dests[i];
+		int si = find_service(b->k, d->host, vs->m.ns, why, sizeof(why));
+
+		if (si < 0) {
+			sl_diag_add(
+			    b->diag, &d->host_pos, "error",
+			    "destination host '%s' of %s of VirtualService %s/%s matches no "
+			    "Service: %s",
+			    d->host, rt->name, vs->m.ns, vs->m.name, why);
+			ok = false;
+			continue;
+		}
+		if (&b->k->svcs[si] != svc) {
+			sl_diag_add(
+			    b->diag, &d->host_pos, "error",
+			    "destination host '%s' of %s is Service %s/%s, but this "
+			    "VirtualService routes Service %s/%s; sluice splits a Service's "
+			    "traffic among that Service's own subsets only",
+			    d->host, rt->name, b->k->svcs[si].m.ns, b->k->svcs[si].m.name,
+			    svc->m.ns, svc->m.name);
+			ok = false;
+			continue;
+		}
+		if (d->port && !svc_has_port(svc, d->port)) {
+			list_ports(svc, ports, sizeof(ports));
+			sl_diag_add(b->diag, &d->port_pos, "error",
+				    "destination port %u of %s is not a port of Service %s/%s; its "
+				    "ports are: %s",
+				    d->port, rt->name, svc->m.ns, svc->m.name, ports);
+			ok = false;
+		}
+		idx = sl_config_subset_index(s, d->subset ? d->subset : SL_K8S_ALL_SUBSET);
+		if (idx < 0) {
+			list_subsets(s, names, sizeof(names));
+			if (dr && dr->n_subsets)
+				sl_diag_add(
+				    b->diag, &d->subset_pos, "error",
+				    "subset '%s' of host '%s' is not defined: DestinationRule "
+				    "%s/%s (%s:%d) has subsets %s",
+				    d->subset, d->host, dr->m.ns, dr->m.name, dr->m.pos.file,
+				    dr->m.pos.line, names);
+			else
+				sl_diag_add(b->diag, &d->subset_pos, "error",
+					    "subset '%s' of host '%s' is not defined: no "
+					    "DestinationRule for Service %s/%s defines subsets",
+					    d->subset, d->host, svc->m.ns, svc->m.name);
+			ok = false;
+			continue;
+		}
+		w[idx] += d->weight;
+		if (w[idx] > SL_MAX_WEIGHT) {
+			sl_diag_add(b->diag, &rt->pos, "error",
+				    "%s of VirtualService %s/%s gives subset '%s' a weight of %u; "
+				    "sluice allows at most %d",
+				    rt->name, vs->m.ns, vs->m.name, s->subsets[idx].name, w[idx],
+				    SL_MAX_WEIGHT);
+			ok = false;
+		}
+	}
+	return ok;
+}
+
+static bool match_is_catch_all(const struct kmatch *m)
+{
+	return !m || (!m->n_labels && !m->src_ns && !m->port && !m->n_dst && !m->n_src && !m->l7);
+}
+
+static int add_model_route(struct sl_service_cfg *s, const struct kroute *rt,
+			   const struct kmatch *m, const uint32_t w[SL_MAX_SUBSETS])
+{
+	struct sl_route_cfg *mr = &s->routes[s->n_routes++];
+	int err;
+
+	memcpy(mr->weight, w, sizeof(mr->weight));
+	mr->pos = rt->pos;
+	mr->name = strdup(rt->name);
+	if (!mr->name)
+		return -ENOMEM;
+	if (!m)
+		return 0;
+	mr->needs_l7 = m->l7;
+	if (m->l7 && !m->l7_unsupported && m->l7_spec && !(mr->l7_spec = strdup(m->l7_spec)))
+		return -ENOMEM;
+	mr->match_port = m->port;
+	if (m->n_labels || m->src_ns) {
+		mr->has_labels = true;
+		err = copy_labels(m->labels, m->n_labels, m->src_ns, &mr->labels, &mr->n_labels);
+		if (err)
+			return err;
+	}
+	if (m->n_dst) {
+		mr->has_dst_cidrs = true;
+		mr->dst_cidrs = calloc(m->n_dst, sizeof(*mr->dst_cidrs));
+		if (!mr->dst_cidrs)
+			return -ENOMEM;
+		memcpy(mr->dst_cidrs, m->dst, m->n_dst * sizeof(*m->dst));
+		mr->n_dst_cidrs = m->n_dst;
+	}
+	if (m->n_src) {
+		mr->has_cidrs = true;
+		mr->cidrs = calloc(m->n_src, sizeof(*mr->cidrs));
+		if (!mr->cidrs)
+			return -ENOMEM;
+		memcpy(mr->cidrs, m->src, m->n_src * sizeof(*m->src));
+		mr->n_cidrs = m->n_src;
+	}
+	return 0;
+}
+
+static const struct kdr *service_dr(const struct bld *b, const struct ksvc *svc)
+{
+	size_t i;
+
+	for (i = 0; i < b->k->n_drs; i++)
+		if (b->dr_svc[i] >= 0 && &b->k->svcs[b->dr_svc[i]] == svc)
+			return &b->k->drs[i];
+	return NULL;
+}
+
+static int build_service(struct bld *b, struct kvs *vs, const struct khost *h)
+{
+	struct sl_config *cfg = b->cfg;
+	struct sl_service_cfg *s;
+	struct ksvc *svc;
+	const struct kdr *dr;
+	char why[256], where[PATH_MAX + 16];
+	uint32_t w[SL_MAX_SUBSETS];
+	size_t i, j, n_routes = 0;
+	bool all = false, catch_all = false;
+	int si, err;
+
+	si = find_service(b->k, h->name, vs->m.ns, why, sizeof(why));
+	if (si == -2) {
+		/* Istio routes ServiceEntry and external hosts too; sluice only Services. */
+		sl_diag_add(b->diag, &h->pos, "warning",
+			    "host '%s' of VirtualService %s/%s is not a Kubernetes Service of "
+			    "this cluster (a ServiceEntry or external host?); sluice leaves it "
+			    "alone",
+			    h->name, vs->m.ns, vs->m.name);
+		return 0;
+	}
+	if (si < 0) {
+		sl_diag_add(b->diag, &h->pos, "error",
+			    "host '%s' of VirtualService %s/%s matches no Service: %s", h->name,
+			    vs->m.ns, vs->m.name, why);
+		return 0;
+	}
+	svc = &b->k->svcs[si];
+	if (svc->routed_by == vs)
+		return 0; /* hosts: [backend, backend.default.svc.cluster.local] */
+	if (svc->routed_by) {
+		snprintf(where, sizeof(where), "%s:%d", svc->routed_by->m.pos.file,
+			 svc->routed_by->m.pos.line);
+		sl_diag_add(b->diag, &h->pos, "error",
+			    "Service %s/%s is already routed by VirtualService %s/%s (%s); sluice "
+			    "takes one VirtualService per Service",
+			    svc->m.ns, svc->m.name, svc->routed_by->m.ns, svc->routed_by->m.name,
+			    where);
+		return 0;
+	}
+	svc->routed_by = vs;
+	if (!svc->n_vips) {
+		sl_diag_add(
+		    b->diag, &h->pos, "error",
+		    "host '%s' is Service %s/%s, which has no cluster IP (%s); sluice needs "
+		    "spec.clusterIP (as `kubectl get -o yaml` shows it)",
+		    h->name, svc->m.ns, svc->m.name,
+		    svc->headless ? "it is headless" : "none is written");
+		return 0;
+	}
+	if (!svc->n_ports) {
+		sl_diag_add(b->diag, &h->pos, "error",
+			    "host '%s' is Service %s/%s, which has no TCP or UDP ports", h->name,
+			    svc->m.ns, svc->m.name);
+		return 0;
+	}
+	if (strlen(svc->m.name) + 1 + strlen(svc->m.ns) >= SL_NAME_LEN) {
+		sl_diag_add(b->diag, &h->pos, "error",
+			    "Service %s/%s: the name %s.%s is longer than sluice's limit of %d",
+			    svc->m.ns, svc->m.name, svc->m.name, svc->m.ns, SL_NAME_LEN - 1);
+		return 0;
+	}
+	dr = service_dr(b, svc);
+
+	for (i = 0; i < vs->n_routes; i++) {
+		const struct kroute *rt = &vs->routes[i];
+
+		if (!rt->usable)
+			continue;
+		n_routes += rt->n_matches ? rt->n_matches : 1;
+		for (j = 0; j < rt->n_dests; j++)
+			all |= !rt->dests[j].subset;
+	}
+
+	s = realloc(cfg->services, (cfg->n_services + 1) * sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	cfg->services = s;
+	s = &cfg->services[cfg->n_services++];
+	memset(s, 0, sizeof(*s));
+	b->added++;
+	snprintf(s->name, sizeof(s->name), "%s.%s", svc->m.name, svc->m.ns);
+	s->pos = h->pos;
+	s->affinity = dr && dr->client_ip ? SL_AFFINITY_CLIENT_IP : SL_AFFINITY_CONNECTION;
+	s->vips = calloc(svc->n_vips, sizeof(*s->vips));
+	s->ports = calloc(svc->n_ports, sizeof(*s->ports));
+	s->routes = calloc(n_routes ? n_routes : 1, sizeof(*s->routes));
+	if (!s->vips || !s->ports || !s->routes)
+		return -ENOMEM;
+	memcpy(s->vips, svc->vips, svc->n_vips * sizeof(*s->vips));
+	s->n_vips = svc->n_vips;
+	for (i = 0; i < svc->n_ports; i++) {
+		for (j = 0; j < i; j++)
+			if (svc->ports[j].port == svc->ports[i].port &&
+			    svc->ports[j].proto == svc->ports[i].proto)
+				break;
+		if (j < i) {
+			sl_diag_add(b->diag, &svc->ports[i].pos, "error",
+				    "duplicate port %u in Service %s/%s", svc->ports[i].port,
+				    svc->m.ns, svc->m.name);
+			continue;
+		}
+		s->ports[s->n_ports].port = svc->ports[i].port;
+		s->ports[s->n_ports].proto = svc->ports[i].proto;
+		s->ports[s->n_ports].pos = svc->ports[i].pos;
+		s->n_ports++;
+	}
+	if (s->n_ports != svc->n_ports)
+		return 0;
+	if (!n_routes) {
+		/* Nothing to route with: not a model service at all. */
+		sl_diag_add(
+		    b->diag, &h->pos, "warning",
+		    "VirtualService %s/%s has no route sluice can use for Service %s/%s "
+		    "(tls, gateway-only or redirect routes only); sluice leaves the Service "
+		    "alone",
+		    vs->m.ns, vs->m.name, svc->m.ns, svc->m.name);
+		free(s->vips);
+		free(s->ports);
+		free(s->routes);
+		cfg->n_services--;
+		b->added--;
+		return 0;
+	}
+	err = sl_k8s_build_subsets(b, svc, dr, all, s, &h->pos);
+	if (err)
+		return err;
+
+	if (n_routes > SL_MAX_ROUTES) {
+		sl_diag_add(b->diag, &vs->m.pos, "error",
+			    "VirtualService %s/%s gives Service %s/%s %zu routes (each match block "
+			    "counts as one); sluice allows %d",
+			    vs->m.ns, vs->m.name, svc->m.ns, svc->m.name, n_routes, SL_MAX_ROUTES);
+		return 0;
+	}
+	for (i = 0; i < vs->n_routes; i++) {
+		const struct kroute *rt = &vs->routes[i];
+
+		if (!rt->usable)
+			continue;
+		if (catch_all) {
+			sl_diag_add(b->diag, &rt->pos, "warning",
+				    "%s of VirtualService %s/%s comes after a route that matches "
+				    "every connection, so it is never chosen",
+				    rt->name, vs->m.ns, vs->m.name);
+			continue;
+		}
+		if (!route_split(b, vs, rt, svc, dr, s, w))
+			continue;
+		for (j = 0; j < (rt->n_matches ? rt->n_matches : 1); j++) {
+			const struct kmatch *m = rt->n_matches ? &rt->matches[j] : NULL;
+
+			if (catch_all)
+				break;
+			if (m && m->port && !svc_has_port(svc, m->port))
+				sl_diag_add(
+				    b->diag, &m->port_pos, "warning",
+				    "port %u in a match of %s is not a port of Service %s/%s, "
+				    "so this match never matches",
+				    m->port, rt->name, svc->m.ns, svc->m.name);
+			err = add_model_route(s, rt, match_is_catch_all(m) ? NULL : m, w);
+			if (err)
+				return err;
+			catch_all = match_is_catch_all(m);
+		}
+		for (j = 0; j < s->n_subsets; j++)
+			if (w[j] && !s->subsets[j].n_eps)
+				sl_diag_add(
+				    b->diag, &rt->pos, "warning",
+				    "%s of VirtualService %s/%s sends traffic to subset '%s' of "
+				    "Service %s/%s, which has no ready endpoints",
+				    rt->name, vs->m.ns, vs->m.name, s->subsets[j].name, svc->m.ns,
+				    svc->m.name);
+	}
+	if (s->n_routes && !catch_all)
+		sl_diag_add(b->diag, &s->routes[s->n_routes - 1].pos, "warning",
+			    "the last route of VirtualService %s/%s for Service %s/%s has a match, "
+			    "so connections that match no route pass to the VIP untouched",
+			    vs->m.ns, vs->m.name, svc->m.ns, svc->m.name);
+	return 0;
+}
+
+static int build_workloads(struct bld *b)
+{
+	struct sl_config *cfg = b->cfg;
+	struct sl_workload_cfg *w;
+	size_t i, j;
+	int err;
+
+	for (i = 0; i < b->k->n_pods; i++) {
+		const struct kpod *p = &b->k->pods[i];
+
+		if (!p->n_ips || p->terminal)
+			continue;
+		w = realloc(cfg->workloads, (cfg->n_workloads + 1) * sizeof(*w));
+		if (!w)
+			return -ENOMEM;
+		cfg->workloads = w;
+		w = &cfg->workloads[cfg->n_workloads++];
+		memset(w, 0, sizeof(*w));
+		w->pos = p->m.pos;
+		err = copy_labels(p->labels, p->n_labels, p->m.ns, &w->labels, &w->n_labels);
+		if (err)
+			return err;
+		w->cidrs = calloc(p->n_ips, sizeof(*w->cidrs));
+		if (!w->cidrs)
+			return -ENOMEM;
+		for (j = 0; j < p->n_ips; j++) {
+			w->cidrs[j].a = p->ips[j];
+			w->cidrs[j].plen = p->ips[j].family == SL_AF_INET ? 32 : 128;
+			w->cidrs[j].pos = p->m.pos;
+		}
+		w->n_cidrs = p->n_ips;
+	}
+	return 0;
+}
+
+int sl_k8s_build(struct sl_k8s *k, struct sl_config *cfg, struct sl_diag *diag, size_t *n_services)
+{
+	struct bld b = {.k = k, .cfg = cfg, .diag = diag};
+	char why[256];
+	size_t i, j;
+	int err = 0;
+
+	*n_services = 0;
+	if (k->oom)
+		return -ENOMEM;
+	b.dr_svc = calloc(k->n_drs ? k->n_drs : 1, sizeof(*b.dr_svc));
+	if (!b.dr_svc)
+		return -ENOMEM;
+	/* A DestinationRule's host is resolved in its own namespace, like a VirtualService's. */
+	for (i = 0; i < k->n_drs; i++) {
+		const struct kdr *d = &k->drs[i];
+
+		b.dr_svc[i] = find_service(k, d->host, d->m.ns, why, sizeof(why));
+		if (b.dr_svc[i] < 0) {
+			sl_diag_add(
+			    diag, &d->host_pos, "warning",
+			    "host '%s' of DestinationRule %s/%s matches no Service (%s); it "
+			    "is not used",
+			    d->host, d->m.ns, d->m.name, why);
+			continue;
+		}
+		for (j = 0; j < i; j++)
+			if (b.dr_svc[j] == b.dr_svc[i])
+				break;
+		if (j < i) {
+			/*
+			 * Istio looks a rule up in the client's namespace, then the
+			 * Service's, then the root namespace (deploy guidelines,
+			 * "Cross-namespace configuration"). sluice has no per-client
+			 * rules: the Service's own namespace wins, the other is said.
+			 */
+			const char *sns = k->svcs[b.dr_svc[i]].m.ns;
+			bool mine = !strcmp(d->m.ns, sns), theirs = !strcmp(k->drs[j].m.ns, sns);
+			size_t lose = mine ? j : i, keep = mine ? i : j;
+
+			if (mine != theirs) {
+				sl_diag_add(
+				    diag, &k->drs[lose].host_pos, "warning",
+				    "DestinationRule %s/%s is for Service %s/%s, which has "
+				    "its own DestinationRule %s/%s; sluice uses that one (Istio "
+				    "would use this one for clients in namespace %s)",
+				    k->drs[lose].m.ns, k->drs[lose].m.name, sns,
+				    k->svcs[b.dr_svc[i]].m.name, k->drs[keep].m.ns,
+				    k->drs[keep].m.name, k->drs[lose].m.ns);
+				b.dr_svc[lose] = -1;
+				continue;
+			}
+			sl_diag_add(
+			    diag, &d->host_pos, "error",
+			    "DestinationRule %s/%s is for Service %s/%s, like DestinationRule "
+			    "%s/%s at %s:%d; sluice takes one DestinationRule per Service",
+			    d->m.ns, d->m.name, k->svcs[b.dr_svc[i]].m.ns,
+			    k->svcs[b.dr_svc[i]].m.name, k->drs[j].m.ns, k->drs[j].m.name,
+			    k->drs[j].m.pos.file, k->drs[j].m.pos.line);
+			b.dr_svc[i] = -1;
+		}
+	}
+	for (i = 0; i < k->n_vss && !err; i++)
+		for (j = 0; j < k->vss[i].n_hosts && !err; j++)
+			err = build_service(&b, &k->vss[i], &k->vss[i].hosts[j]);
+	if (!err)
+		err = build_workloads(&b);
+	free(b.dr_svc);
+	*n_services = b.added;
+	return err ? err : (k->oom ? -ENOMEM : 0);
+}

@@ -1,0 +1,252 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * The Kubernetes/Istio front end's private state, shared by its files only:
+ * k8s_read.c (the arena, the reader's helpers, sl_k8s_add()), k8s_service.c
+ * (Service, Pod, EndpointSlice, Endpoints), k8s_destrule.c
+ * (DestinationRule), k8s_virtualservice.c (VirtualService), k8s_build.c and
+ * k8s_endpoints.c (sl_k8s_build()). Each object is read into the private
+ * form below, every string and array of it in the arena of struct sl_k8s.
+ * These files call the model (model.h), yaml_node.h and l7/l7_match.h only.
+ */
+#ifndef SLUICE_K8S_INTERNAL_H
+#define SLUICE_K8S_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <yaml.h>
+
+#include "config/k8s.h"
+
+/* Said of a field sluice reads but does not act on. */
+#define NOT_DONE "sluice does not do it"
+
+struct kmeta {
+	char *name;
+	char *ns;
+	struct sl_pos pos;	/* the object */
+	struct sl_pos name_pos; /* metadata.name */
+};
+
+struct kport {
+	char *name; /* "" when unnamed */
+	uint16_t port;
+	uint8_t proto;
+	uint16_t target;   /* numeric targetPort; 0 when named */
+	char *target_name; /* named targetPort, or NULL */
+	struct sl_pos pos;
+};
+
+struct ksvc {
+	struct kmeta m;
+	struct sl_addr *vips;
+	size_t n_vips;
+	bool headless;
+	struct kport *ports;
+	size_t n_ports;
+	struct sl_label *selector;
+	size_t n_selector;
+	const struct kvs *routed_by; /* the VirtualService that made it a model service */
+};
+
+/* A container port of a Pod, or a port of an EndpointSlice/Endpoints. */
+struct kcport {
+	char *name;
+	uint16_t port;
+	uint8_t proto;
+};
+
+struct kpod {
+	struct kmeta m;
+	struct sl_label *labels;
+	size_t n_labels;
+	struct sl_addr *ips;
+	size_t n_ips;
+	struct kcport *cports;
+	size_t n_cports;
+	bool ready;
+	bool terminal; /* Succeeded or Failed: its address may belong to another pod by now */
+};
+
+struct kaddr {
+	struct sl_addr a;
+	bool ready;
+	char *pod; /* targetRef of kind Pod, or NULL */
+};
+
+/* An EndpointSlice, or one subset of an Endpoints object. */
+struct kslice {
+	struct kmeta m;
+	char *service;
+	struct kaddr *addrs;
+	size_t n_addrs;
+	struct kcport *ports;
+	size_t n_ports;
+	bool is_endpoints; /* v1 Endpoints: one object, several kslices */
+};
+
+struct kdrsub {
+	char *name;
+	struct sl_label *labels;
+	size_t n_labels;
+	struct sl_pos pos;
+};
+
+struct kdr {
+	struct kmeta m;
+	char *host;
+	struct sl_pos host_pos;
+	struct kdrsub *subsets;
+	size_t n_subsets;
+	bool client_ip;
+};
+
+struct kdest {
+	char *host;
+	struct sl_pos host_pos;
+	char *subset; /* NULL: the whole Service */
+	struct sl_pos subset_pos;
+	uint16_t port; /* 0: not given */
+	struct sl_pos port_pos;
+	uint32_t weight;
+};
+
+struct kmatch {
+	struct sl_label *labels;
+	size_t n_labels;
+	char *src_ns;
+	uint16_t port;
+	struct sl_pos port_pos;
+	struct sl_cidr *dst;
+	size_t n_dst;
+	struct sl_cidr *src;
+	size_t n_src;
+	bool l7;
+	bool l7_unsupported; /* matches on queryParams or scheme */
+	char *l7_spec;	     /* l7_match.h text of the rest, in the arena */
+};
+
+struct kroute {
+	char *name; /* the route's name, or "http[0]", "tcp[1]" */
+	struct kmatch *matches;
+	size_t n_matches;
+	struct kdest *dests;
+	size_t n_dests;
+	bool usable; /* has a valid destination list */
+	struct sl_pos pos;
+};
+
+struct khost {
+	char *name;
+	struct sl_pos pos;
+};
+
+struct kvs {
+	struct kmeta m;
+	struct khost *hosts;
+	size_t n_hosts;
+	struct kroute *routes;
+	size_t n_routes;
+	struct sl_pos http_pos, tcp_pos;
+};
+
+struct sl_k8s {
+	struct ksvc *svcs;
+	size_t n_svcs;
+	struct kpod *pods;
+	size_t n_pods;
+	struct kslice *slices;
+	size_t n_slices;
+	struct kdr *drs;
+	size_t n_drs;
+	struct kvs *vss;
+	size_t n_vss;
+	/* Everything the objects point to; freed together. */
+	void **mem;
+	size_t n_mem, cap_mem;
+	bool oom;
+};
+
+/* Reading one object: where it is and what it is, for messages. */
+struct rd {
+	struct sl_k8s *k;
+	yaml_document_t *doc;
+	const char *file;
+	struct sl_diag *diag;
+	char what[192]; /* "VirtualService default/reviews", for messages */
+};
+
+/* Building the model from every object read. */
+struct bld {
+	struct sl_k8s *k;
+	struct sl_config *cfg;
+	struct sl_diag *diag;
+	size_t added;
+	int *dr_svc; /* index in k->svcs of each DestinationRule's Service, or -1 */
+};
+
+/* k8s_read.c: the arena; NULL (and k->oom) without memory */
+
+void *sl_k8s_alloc(struct sl_k8s *k, size_t n, size_t size);
+char *sl_k8s_strdup(struct sl_k8s *k, const char *s);
+/* Room for one more object in *arr (zeroed); NULL without memory. */
+void *sl_k8s_grow(struct sl_k8s *k, void **arr, size_t *n, size_t size);
+
+/* k8s_read.c: reading fields; errors and warnings name r->what */
+
+struct sl_pos sl_k8s_pos_of(const struct rd *r, const yaml_node_t *n);
+__attribute__((format(printf, 3, 4))) void sl_k8s_err_at(struct rd *r, const yaml_node_t *n,
+							 const char *fmt, ...);
+__attribute__((format(printf, 3, 4))) void sl_k8s_warn_at(struct rd *r, const yaml_node_t *n,
+							  const char *fmt, ...);
+/* Value of key in mapping n; NULL if absent, null, or n is not a mapping. */
+yaml_node_t *sl_k8s_get(const struct rd *r, const yaml_node_t *n, const char *key);
+bool sl_k8s_want(struct rd *r, const yaml_node_t *n, yaml_node_type_t type, const char *what);
+bool sl_k8s_get_port(struct rd *r, const yaml_node_t *n, const char *what, uint16_t *out);
+/* TCP (also when absent), UDP; 0 for SCTP and anything else. */
+uint8_t sl_k8s_get_proto(const struct rd *r, const yaml_node_t *map);
+bool sl_k8s_get_bool(const yaml_node_t *n);
+/* A string (a copy in the arena), or NULL after an error. */
+char *sl_k8s_get_str(struct rd *r, const yaml_node_t *n, const char *what);
+int sl_k8s_get_labels(struct rd *r, const yaml_node_t *n, const char *what, struct sl_label **out,
+		      size_t *n_out);
+bool sl_k8s_parse_addr(struct rd *r, const yaml_node_t *n, const char *what, struct sl_addr *a);
+bool sl_k8s_parse_cidr(struct rd *r, const yaml_node_t *n, const char *what, struct sl_cidr *c);
+/* A field sluice reads but does not act on: said once, where it is. */
+void sl_k8s_ignored(struct rd *r, const yaml_node_t *key, const char *where, const char *why);
+/* Every key of map that is not in known[] is reported as ignored. */
+void sl_k8s_ignore_others(struct rd *r, const yaml_node_t *map, const char *const known[],
+			  const char *where, const char *why);
+/* Every key of map that is not in known[] is an error (not an Istio field). */
+void sl_k8s_reject_others(struct rd *r, const yaml_node_t *map, const char *const known[],
+			  const char *where);
+
+/* k8s_read.c: metadata and duplicates */
+
+/* m from obj's metadata, and r->what; -EINVAL (reported) or -ENOMEM. */
+int sl_k8s_parse_meta(struct rd *r, const yaml_node_t *obj, const char *kind, struct kmeta *m);
+/* Same kind, namespace and name as first: reported as a duplicate. */
+bool sl_k8s_duplicate(struct rd *r, const struct kmeta *m, const struct kmeta *first,
+		      const char *kind);
+/* Is m already among the n objects of kind at base (each size bytes)? */
+bool sl_k8s_seen_before(struct rd *r, const struct kmeta *m, const char *kind, const void *base,
+			size_t n, size_t size);
+
+/* Reading one object of each kind into r->k: 0, or -ENOMEM. */
+
+/* k8s_service.c */
+int sl_k8s_add_service(struct rd *r, const yaml_node_t *obj);
+int sl_k8s_add_pod(struct rd *r, const yaml_node_t *obj);
+int sl_k8s_add_endpoint_slice(struct rd *r, const yaml_node_t *obj);
+int sl_k8s_add_endpoints(struct rd *r, const yaml_node_t *obj);
+/* k8s_destrule.c */
+int sl_k8s_add_destination_rule(struct rd *r, const yaml_node_t *obj);
+/* k8s_virtualservice.c */
+int sl_k8s_add_virtual_service(struct rd *r, const yaml_node_t *obj);
+
+/* k8s_endpoints.c: the subsets of s, with the ready endpoints of svc; 0 or -ENOMEM. */
+int sl_k8s_build_subsets(struct bld *b, const struct ksvc *svc, const struct kdr *dr, bool all,
+			 struct sl_service_cfg *s, const struct sl_pos *at);
+
+#endif /* SLUICE_K8S_INTERNAL_H */
