@@ -10,7 +10,7 @@
 
 #include <stdbool.h>
 
-#include "datapath/tables.h"
+#include "datapath/maps.h"
 
 struct sl_l7_opts {
 	/* unix socket for hot restart; NULL: no hand-over either way */
