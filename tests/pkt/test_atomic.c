@@ -29,6 +29,7 @@
 #include "datapath/datapath.h"
 #include "pkt.h"
 #include "sluice.skel.h"
+#include "datapath/counters.h"
 #include "datapath/tables.h"
 
 #define FLIPS 200

@@ -24,7 +24,7 @@
 #include "config/config.h"
 #include "datapath/datapath.h"
 #include "lib/log.h"
-#include "datapath/tables.h"
+#include "datapath/counters.h"
 
 #include "check.h"
 #include "fixture.h"

@@ -25,6 +25,7 @@
 #include "config/config.h"
 #include "datapath/datapath.h"
 #include "lib/log.h"
+#include "datapath/counters.h"
 #include "datapath/tables.h"
 
 #include "check.h"

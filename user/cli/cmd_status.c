@@ -13,6 +13,7 @@
 #include "datapath/datapath.h"
 #include "lib/log.h"
 #include "observe/status_json.h"
+#include "datapath/counters.h"
 #include "datapath/tables.h"
 
 /* Each line of a route's HTTP match, under the route. */

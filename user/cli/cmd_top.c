@@ -24,7 +24,7 @@
 
 #include "cli/cli.h"
 #include "observe/status_json.h"
-#include "datapath/tables.h"
+#include "datapath/counters.h"
 
 #define TOP_COLS       256 /* longest line built; drawing cuts to the screen */
 #define TOP_HEAD_LINES 2   /* fixed at the top; the rest scrolls */

@@ -26,6 +26,7 @@
 #include <bpf/libbpf.h>
 
 #include "datapath/datapath.h"
+#include "datapath/tables.h"
 #include "lib/log.h"
 #include "sluice.skel.h"
 
@@ -354,11 +355,11 @@ int sl_dp_attached(const char *pin_dir, char names[][IF_NAMESIZE], int max)
 int sl_dp_down(const char *pin_dir)
 {
 	static const char *const pins[] = {
-	    SL_LINK_L7_LOOKUP, SL_PROG_INGRESS,	  SL_PROG_EGRESS,    SL_PROG_L7_LOOKUP,
-	    SL_MAP_STATE,      SL_MAP_SERVICES,	  SL_MAP_ENDPOINTS,  SL_MAP_SRC_MATCH,
-	    SL_MAP_CONNTRACK,  SL_MAP_REVNAT,	  SL_MAP_STATS,	     SL_MAP_GLOBAL,
-	    SL_MAP_SUBSETS,    SL_MAP_SVC_NAMES,  SL_MAP_VIP_FILTER, SL_MAP_BE_FILTER,
-	    SL_MAP_HTTP_CODES, SL_MAP_L7_LISTEN,  SL_MAP_L7_SPECS,   SL_MAP_L7_STATS,
+	    SL_LINK_L7_LOOKUP, SL_PROG_INGRESS,	 SL_PROG_EGRESS,    SL_PROG_L7_LOOKUP,
+	    SL_MAP_STATE,      SL_MAP_SERVICES,	 SL_MAP_ENDPOINTS,  SL_MAP_SRC_MATCH,
+	    SL_MAP_CONNTRACK,  SL_MAP_REVNAT,	 SL_MAP_STATS,	    SL_MAP_GLOBAL,
+	    SL_MAP_SUBSETS,    SL_MAP_SVC_NAMES, SL_MAP_VIP_FILTER, SL_MAP_BE_FILTER,
+	    SL_MAP_HTTP_CODES, SL_MAP_L7_LISTEN, SL_MAP_L7_SPECS,   SL_MAP_L7_STATS,
 	    SL_MAP_L7_CODES,   SL_MAP_L7_COUNT,
 	};
 	char names[256][IF_NAMESIZE], path[PATH_MAX];

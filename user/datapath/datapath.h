@@ -6,7 +6,7 @@
 #include <net/if.h>
 #include <stdbool.h>
 
-#include "datapath/tables.h"
+#include "datapath/maps.h"
 
 /* Our TC filters, on clsact ingress and egress of each client interface. */
 #define SL_TC_HANDLE 0x5c1ce

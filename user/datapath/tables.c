@@ -8,6 +8,10 @@
  * A packet reads active_slot once, then only that slot's entries, so it sees
  * one whole configuration. Until step 3 nothing visible has changed: a
  * failed apply leaves the datapath on its last good configuration.
+ *
+ * The writer only: reading the tables back is counters.c, which the weights
+ * override calls to find a service by name. Calls maps.h, counters.h and
+ * libbpf.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -23,93 +27,9 @@
 #include <bpf/libbpf.h>
 
 #include "lib/log.h"
+#include "datapath/counters.h"
 #include "datapath/tables.h"
 #include "sluice_hash.h"
-#include "sluice.skel.h"
-
-void sl_maps_from_skel(struct sl_maps *m, const struct sluice_bpf *skel)
-{
-	m->state = bpf_map__fd(skel->maps.sl_state);
-	m->services = bpf_map__fd(skel->maps.sl_services);
-	m->endpoints = bpf_map__fd(skel->maps.sl_endpoints);
-	m->src_match = bpf_map__fd(skel->maps.sl_src_match);
-	m->conntrack = bpf_map__fd(skel->maps.sl_conntrack);
-	m->revnat = bpf_map__fd(skel->maps.sl_revnat);
-	m->stats = bpf_map__fd(skel->maps.sl_stats);
-	m->global = bpf_map__fd(skel->maps.sl_global);
-	m->subset_names = bpf_map__fd(skel->maps.sl_subset_names);
-	m->svc_names = bpf_map__fd(skel->maps.sl_svc_names);
-	m->vip_filter = bpf_map__fd(skel->maps.sl_vip_filter);
-	m->be_filter = bpf_map__fd(skel->maps.sl_be_filter);
-	m->http_codes = bpf_map__fd(skel->maps.sl_http_codes);
-	m->l7_listen = bpf_map__fd(skel->maps.sl_l7_listen);
-	m->l7_specs = bpf_map__fd(skel->maps.sl_l7_specs);
-	m->l7_stats = bpf_map__fd(skel->maps.sl_l7_stats);
-	m->l7_codes = bpf_map__fd(skel->maps.sl_l7_codes);
-	m->l7_counters = bpf_map__fd(skel->maps.sl_l7_counters);
-	m->owned = false;
-}
-
-int sl_maps_open_pinned(struct sl_maps *m, const char *pin_dir)
-{
-	const struct {
-		const char *name;
-		int *fd;
-	} tab[] = {
-	    {SL_MAP_STATE, &m->state},		 {SL_MAP_SERVICES, &m->services},
-	    {SL_MAP_ENDPOINTS, &m->endpoints},	 {SL_MAP_SRC_MATCH, &m->src_match},
-	    {SL_MAP_CONNTRACK, &m->conntrack},	 {SL_MAP_REVNAT, &m->revnat},
-	    {SL_MAP_STATS, &m->stats},		 {SL_MAP_GLOBAL, &m->global},
-	    {SL_MAP_SUBSETS, &m->subset_names},	 {SL_MAP_SVC_NAMES, &m->svc_names},
-	    {SL_MAP_VIP_FILTER, &m->vip_filter}, {SL_MAP_BE_FILTER, &m->be_filter},
-	    {SL_MAP_HTTP_CODES, &m->http_codes}, {SL_MAP_L7_LISTEN, &m->l7_listen},
-	    {SL_MAP_L7_SPECS, &m->l7_specs},	 {SL_MAP_L7_STATS, &m->l7_stats},
-	    {SL_MAP_L7_CODES, &m->l7_codes},	 {SL_MAP_L7_COUNT, &m->l7_counters},
-	};
-	char path[512];
-	size_t i;
-	int err;
-
-	for (i = 0; i < sizeof(tab) / sizeof(tab[0]); i++)
-		*tab[i].fd = -1;
-	m->owned = true;
-	for (i = 0; i < sizeof(tab) / sizeof(tab[0]); i++) {
-		snprintf(path, sizeof(path), "%s/%s", pin_dir, tab[i].name);
-		*tab[i].fd = bpf_obj_get(path);
-		if (*tab[i].fd < 0) {
-			err = -errno;
-			sl_maps_close(m);
-			return err;
-		}
-	}
-	return 0;
-}
-
-void sl_maps_close(struct sl_maps *m)
-{
-	int *fds[] = {&m->state,      &m->services,  &m->endpoints, &m->src_match,    &m->conntrack,
-		      &m->revnat,     &m->stats,     &m->global,    &m->subset_names, &m->svc_names,
-		      &m->vip_filter, &m->be_filter, &m->http_codes, &m->l7_listen,
-		      &m->l7_specs,   &m->l7_stats,  &m->l7_codes,  &m->l7_counters};
-	size_t i;
-
-	if (!m->owned)
-		return;
-	for (i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
-		if (*fds[i] >= 0)
-			close(*fds[i]);
-		*fds[i] = -1;
-	}
-}
-
-static int read_config(const struct sl_maps *m, struct sl_state *c)
-{
-	__u32 zero = 0;
-
-	if (bpf_map_lookup_elem(m->state, &zero, c))
-		return -errno;
-	return 0;
-}
 
 static int write_config(const struct sl_maps *m, const struct sl_state *c)
 {
@@ -174,7 +94,7 @@ int sl_tables_init(const struct sl_maps *m)
 	int err;
 
 	err = filter_add(m, -1);
-	err = err ?: read_config(m, &c);
+	err = err ?: sl_maps_read_state(m, &c);
 	if (err)
 		return err;
 	if (c.hash_seed)
@@ -730,7 +650,7 @@ static int flip(const struct sl_maps *m, __u32 slot)
 	struct timespec ts;
 	int err;
 
-	err = read_config(m, &c);
+	err = sl_maps_read_state(m, &c);
 	if (err)
 		return err;
 	clock_gettime(CLOCK_REALTIME, &ts);
@@ -757,7 +677,7 @@ int sl_tables_set_digest(const struct sl_maps *m, uint64_t digest)
 	struct sl_state c;
 	int err;
 
-	err = read_config(m, &c);
+	err = sl_maps_read_state(m, &c);
 	if (err)
 		return err;
 	c.config_digest = digest;
@@ -827,7 +747,7 @@ int sl_tables_apply(const struct sl_maps *m, const struct sl_config *cfg, struct
 	size_t i;
 	int err;
 
-	err = read_config(m, &cur);
+	err = sl_maps_read_state(m, &cur);
 	if (err)
 		return err;
 	slot = cur.active_slot ^ 1;
@@ -869,19 +789,6 @@ out:
 
 /* ---- weights override: copy the active slot, change one route, flip ---- */
 
-/* The route `status` and `weights` talk about: the last one without a match. */
-static int default_route(const struct sl_service *val)
-{
-	int r;
-
-	for (r = (int)val->n_routes - 1; r >= 0; r--)
-		if (r < SL_MAX_ROUTES &&
-		    !(val->routes[r].flags & (SL_ROUTE_MATCH_CIDR | SL_ROUTE_MATCH_LABELS |
-					      SL_ROUTE_MATCH_DST | SL_ROUTE_NEEDS_L7)))
-			return r;
-	return val->n_routes ? (int)val->n_routes - 1 : -1;
-}
-
 static int copy_slot(const struct sl_maps *m, __u32 from, __u32 to, __u32 svc_id,
 		     const __u32 *weights)
 {
@@ -906,7 +813,7 @@ static int copy_slot(const struct sl_maps *m, __u32 from, __u32 to, __u32 svc_id
 			    v.ep_base[i] - from * SL_MAX_ENDPOINTS + to * SL_MAX_ENDPOINTS;
 		}
 		if (v.svc_id == svc_id) {
-			int r = default_route(&v);
+			int r = sl_status_default_route(&v);
 
 			if (r >= 0) {
 				v.routes[r].total_weight = 0;
@@ -991,7 +898,7 @@ int sl_tables_set_weights(const struct sl_maps *m, const char *service, char *co
 		goto out;
 	}
 
-	err = read_config(m, &cur);
+	err = sl_maps_read_state(m, &cur);
 	err = err ?: rcu_barrier();
 	err = err ?: clear_inactive(m, cur.active_slot ^ 1);
 	err = err ?: copy_slot(m, cur.active_slot, cur.active_slot ^ 1, svc_id, w);
@@ -999,376 +906,4 @@ int sl_tables_set_weights(const struct sl_maps *m, const char *service, char *co
 out:
 	sl_status_free(&st);
 	return err;
-}
-
-/* ---- reading back ---- */
-
-static const char *const global_names[SL_G_MAX] = {
-    [SL_G_PASS] = "pass",
-    [SL_G_NEW_CONN] = "new_conn",
-    [SL_G_ESTABLISHED] = "established",
-    [SL_G_REPLY] = "reply",
-    [SL_G_FRAGMENT] = "fragment",
-    [SL_G_MALFORMED] = "malformed",
-    [SL_G_NO_ROUTE] = "no_route",
-    [SL_G_NO_ENDPOINT] = "no_endpoint",
-    [SL_G_CT_FULL] = "ct_full",
-    [SL_G_PORT_REUSE] = "port_reuse",
-    [SL_G_NAT_FAIL] = "nat_fail",
-    [SL_G_UDP_EXPIRED] = "udp_expired",
-    [SL_G_REVNAT_RESTORED] = "revnat_restored",
-    [SL_G_L7_LOCAL] = "l7_local",
-    [SL_G_L7_FALLBACK] = "l7_fallback",
-    [SL_G_L7_ESTABLISHED] = "l7_established",
-};
-
-static const char *const l7_names[SL_L7_C_MAX] = {
-    [SL_L7_C_ACCEPTED] = "accepted",
-    [SL_L7_C_ACTIVE] = "active",
-    [SL_L7_C_HEADER_ROUTE] = "header_route",
-    [SL_L7_C_DEFAULT_ROUTE] = "default_route",
-    [SL_L7_C_HEAD_TOO_BIG] = "head_too_big",
-    [SL_L7_C_NOT_HTTP] = "not_http",
-    [SL_L7_C_HEAD_TIMEOUT] = "head_timeout",
-    [SL_L7_C_NO_ROUTE] = "no_route",
-    [SL_L7_C_CONNECT_FAILED] = "connect_failed",
-    [SL_L7_C_OVER_LIMIT] = "over_limit",
-    [SL_L7_C_HANDED_OVER] = "handed_over",
-    [SL_L7_C_TAKEN_OVER] = "taken_over",
-};
-
-const char *sl_l7_counter_name(int idx)
-{
-	return idx >= 0 && idx < SL_L7_C_MAX && l7_names[idx] ? l7_names[idx] : "?";
-}
-
-const char *sl_global_name(int idx)
-{
-	return idx >= 0 && idx < SL_G_MAX && global_names[idx] ? global_names[idx] : "?";
-}
-
-void sl_stats_add(struct sl_stats *sum, const struct sl_stats *v)
-{
-	int k;
-
-	sum->conns_opened += v->conns_opened;
-	sum->conns_closed += v->conns_closed;
-	sum->packets_in += v->packets_in;
-	sum->bytes_in += v->bytes_in;
-	sum->packets_out += v->packets_out;
-	sum->bytes_out += v->bytes_out;
-	sum->backend_resets += v->backend_resets;
-	sum->no_endpoint += v->no_endpoint;
-	for (k = 0; k < 5; k++)
-		sum->http_responses[k] += v->http_responses[k];
-}
-
-static int read_stats(const struct sl_maps *m, __u32 id, struct sl_stats *sum)
-{
-	int ncpu = libbpf_num_possible_cpus(), c;
-	struct sl_stats *v, l7;
-
-	memset(sum, 0, sizeof(*sum));
-	if (ncpu < 0)
-		return ncpu;
-	v = calloc(ncpu, sizeof(*v));
-	if (!v)
-		return -ENOMEM;
-	if (bpf_map_lookup_elem(m->stats, &id, v)) {
-		free(v);
-		return -errno;
-	}
-	for (c = 0; c < ncpu; c++)
-		sl_stats_add(sum, &v[c]);
-	free(v);
-	/* the L7 step's share: one picture whichever path carried a connection */
-	if (m->l7_stats >= 0 && !bpf_map_lookup_elem(m->l7_stats, &id, &l7))
-		sl_stats_add(sum, &l7);
-	return 0;
-}
-
-static int read_global(const struct sl_maps *m, uint64_t *out)
-{
-	int ncpu = libbpf_num_possible_cpus(), c;
-	__u32 i;
-	__u64 *v;
-
-	if (ncpu < 0)
-		return ncpu;
-	v = calloc(ncpu, sizeof(*v));
-	if (!v)
-		return -ENOMEM;
-	for (i = 0; i < SL_G_MAX; i++) {
-		out[i] = 0;
-		if (bpf_map_lookup_elem(m->global, &i, v))
-			continue;
-		for (c = 0; c < ncpu; c++)
-			out[i] += v[c];
-	}
-	free(v);
-	return 0;
-}
-
-/*
- * Attach every (subset, code) counter of map fd (per-CPU values when ncpu >
- * 1) to its subset in st, adding to what is there.
- */
-static int read_http_codes_of(int fd, int ncpu, struct sl_status *st)
-{
-	int c;
-	struct sl_http_code_key k, nk, *cur = NULL;
-	size_t i, j;
-	__u64 *v;
-
-	v = calloc(ncpu, sizeof(*v));
-	if (!v)
-		return -ENOMEM;
-	while (!bpf_map_get_next_key(fd, cur, &nk)) {
-		__u64 sum = 0;
-
-		k = nk;
-		cur = &k;
-		if (bpf_map_lookup_elem(fd, &k, v))
-			continue;
-		for (c = 0; c < ncpu; c++)
-			sum += v[c];
-		for (i = 0; i < st->n_services; i++)
-			for (j = 0; j < st->services[i].n_subsets; j++) {
-				struct sl_status_subset *sub = &st->services[i].subsets[j];
-				struct sl_status_http_code *p;
-
-				if (sub->subset_id != k.subset_id)
-					continue;
-				for (c = 0; c < (int)sub->n_codes; c++)
-					if (sub->codes[c].code == k.code)
-						break;
-				if (c < (int)sub->n_codes) {
-					sub->codes[c].count += sum;
-					continue;
-				}
-				p = realloc(sub->codes, (sub->n_codes + 1) * sizeof(*p));
-				if (!p) {
-					free(v);
-					return -ENOMEM;
-				}
-				sub->codes = p;
-				sub->codes[sub->n_codes++] =
-				    (struct sl_status_http_code){.code = k.code, .count = sum};
-			}
-	}
-	free(v);
-	return 0;
-}
-
-static int read_http_codes(const struct sl_maps *m, struct sl_status *st)
-{
-	int ncpu = libbpf_num_possible_cpus(), err;
-
-	if (ncpu < 0)
-		return ncpu;
-	err = read_http_codes_of(m->http_codes, ncpu, st);
-	if (!err && m->l7_codes >= 0)
-		err = read_http_codes_of(m->l7_codes, 1, st);
-	return err;
-}
-
-static struct sl_status_service *status_service(struct sl_status *st, __u32 svc_id)
-{
-	size_t i;
-	void *p;
-
-	for (i = 0; i < st->n_services; i++)
-		if (st->services[i].svc_id == svc_id)
-			return &st->services[i];
-	p = realloc(st->services, (st->n_services + 1) * sizeof(*st->services));
-	if (!p)
-		return NULL;
-	st->services = p;
-	memset(&st->services[st->n_services], 0, sizeof(*st->services));
-	st->services[st->n_services].svc_id = svc_id;
-	return &st->services[st->n_services++];
-}
-
-static int add_port(struct sl_status_service *ss, const struct sl_svc_key *k,
-		    const struct sl_service *v)
-{
-	struct sl_status_port *p;
-
-	p = realloc(ss->ports, (ss->n_ports + 1) * sizeof(*ss->ports));
-	if (!p)
-		return -ENOMEM;
-	ss->ports = p;
-	p = &ss->ports[ss->n_ports++];
-	memset(p, 0, sizeof(*p));
-	p->vip.family = k->family;
-	memcpy(p->vip.addr, k->addr, 16);
-	p->port = ntohs(k->port);
-	p->target_port = ntohs(v->target_port);
-	p->proto = k->proto;
-	return 0;
-}
-
-static int add_endpoints(const struct sl_maps *m, struct sl_status_subset *sub, __u32 base,
-			 __u32 count)
-{
-	__u32 i, k;
-
-	for (i = 0; i < count; i++) {
-		__u32 idx = base + i;
-		struct sl_endpoint ep;
-		struct sl_status_endpoint *p;
-
-		if (bpf_map_lookup_elem(m->endpoints, &idx, &ep))
-			return -errno;
-		for (k = 0; k < sub->n_eps; k++)
-			if (sub->eps[k].a.family == ep.family &&
-			    !memcmp(sub->eps[k].a.addr, ep.addr, 16) &&
-			    sub->eps[k].port == ntohs(ep.port))
-				break;
-		if (k < sub->n_eps)
-			continue;
-		p = realloc(sub->eps, (sub->n_eps + 1) * sizeof(*sub->eps));
-		if (!p)
-			return -ENOMEM;
-		sub->eps = p;
-		p = &sub->eps[sub->n_eps++];
-		memset(p, 0, sizeof(*p));
-		p->a.family = ep.family;
-		memcpy(p->a.addr, ep.addr, 16);
-		p->port = ntohs(ep.port);
-	}
-	return 0;
-}
-
-static int cmp_port(const void *a, const void *b)
-{
-	const struct sl_status_port *x = a, *y = b;
-	int c = x->vip.family - y->vip.family;
-
-	c = c ?: memcmp(x->vip.addr, y->vip.addr, 16);
-	c = c ?: x->port - y->port;
-	return c ?: x->proto - y->proto;
-}
-
-static int cmp_service(const void *a, const void *b)
-{
-	return strcmp(((const struct sl_status_service *)a)->name,
-		      ((const struct sl_status_service *)b)->name);
-}
-
-int sl_tables_read_status(const struct sl_maps *m, struct sl_status *st)
-{
-	struct sl_svc_key k, nk, *cur = NULL;
-	struct sl_service v;
-	size_t j;
-	int err;
-
-	memset(st, 0, sizeof(*st));
-	err = read_config(m, &st->state);
-	err = err ?: read_global(m, st->global);
-	if (err)
-		return err;
-	if (m->l7_counters >= 0) {
-		struct sl_l7_counters l7;
-		__u32 zero = 0;
-
-		if (!bpf_map_lookup_elem(m->l7_counters, &zero, &l7))
-			memcpy(st->l7, l7.c, sizeof(st->l7));
-	}
-
-	while (!bpf_map_get_next_key(m->services, cur, &nk)) {
-		struct sl_status_service *ss;
-		struct sl_svc_name vn;
-
-		k = nk;
-		cur = &k;
-		if (k.slot != st->state.active_slot || bpf_map_lookup_elem(m->services, &k, &v))
-			continue;
-		ss = status_service(st, v.svc_id);
-		if (!ss) {
-			err = -ENOMEM;
-			goto fail;
-		}
-		if (!ss->name[0]) {
-			if (!bpf_map_lookup_elem(m->svc_names, &v.svc_id, &vn))
-				snprintf(ss->name, sizeof(ss->name), "%s", vn.name);
-			ss->n_subsets = v.n_subsets < SL_MAX_SUBSETS ? v.n_subsets : SL_MAX_SUBSETS;
-			ss->n_routes = v.n_routes < SL_MAX_ROUTES ? v.n_routes : SL_MAX_ROUTES;
-			memcpy(ss->routes, v.routes, sizeof(ss->routes));
-			ss->default_route = default_route(&v);
-			ss->overridden = ss->default_route >= 0 &&
-					 (v.routes[ss->default_route].flags & SL_ROUTE_OVERRIDDEN);
-			for (j = 0; j < ss->n_subsets; j++) {
-				struct sl_status_subset *sub = &ss->subsets[j];
-				struct sl_subset_name sn;
-
-				sub->subset_id = v.subset_id[j];
-				if (!bpf_map_lookup_elem(m->subset_names, &sub->subset_id, &sn))
-					snprintf(sub->name, sizeof(sub->name), "%s", sn.subset);
-				sub->weight = ss->default_route >= 0
-						  ? v.routes[ss->default_route].weight[j]
-						  : 0;
-				err = read_stats(m, sub->subset_id, &sub->stats);
-				if (err)
-					goto fail;
-			}
-		}
-		/* SL_SVC_L7 is per key (TCP ports only): the service has it if any key does */
-		ss->flags |= v.flags;
-		err = add_port(ss, &k, &v);
-		for (j = 0; !err && j < ss->n_subsets; j++)
-			err = add_endpoints(m, &ss->subsets[j], v.ep_base[j], v.ep_count[j]);
-		if (err)
-			goto fail;
-	}
-	if (st->n_services)
-		qsort(st->services, st->n_services, sizeof(*st->services), cmp_service);
-	for (j = 0; j < st->n_services; j++)
-		qsort(st->services[j].ports, st->services[j].n_ports,
-		      sizeof(*st->services[j].ports), cmp_port);
-	err = read_http_codes(m, st);
-	if (err)
-		goto fail;
-	return 0;
-fail:
-	sl_status_free(st);
-	return err;
-}
-
-void sl_status_free(struct sl_status *st)
-{
-	size_t i, j;
-
-	for (i = 0; i < st->n_services; i++) {
-		free(st->services[i].ports);
-		for (j = 0; j < SL_MAX_SUBSETS; j++) {
-			free(st->services[i].subsets[j].eps);
-			free(st->services[i].subsets[j].codes);
-		}
-	}
-	free(st->services);
-	memset(st, 0, sizeof(*st));
-}
-
-int sl_tables_count_conntrack(const struct sl_maps *m)
-{
-	struct sl_ct_key k, nk, *cur = NULL;
-	int n = 0;
-
-	while (!bpf_map_get_next_key(m->conntrack, cur, &nk)) {
-		k = nk;
-		cur = &k;
-		n++;
-	}
-	return n;
-}
-
-const struct sl_status_service *sl_status_find(const struct sl_status *st, const char *name)
-{
-	size_t i;
-
-	for (i = 0; i < st->n_services; i++)
-		if (!strcmp(st->services[i].name, name))
-			return &st->services[i];
-	return NULL;
 }

@@ -10,23 +10,8 @@
 
 #include <stdbool.h>
 
-#include "datapath/tables.h"
-
-struct sl_l7_opts {
-	/* unix socket for hot restart; NULL: no hand-over either way */
-	const char *handoff_path;
-	unsigned int max_conns; /* relayed at once; then new ones go DNAT */
-	unsigned int head_max;	/* bytes of request head read at most */
-	unsigned int head_timeout_ms;
-	unsigned int connect_timeout_ms;
-};
-
-#define SL_L7_DEFAULT_MAX_CONNS	   4096
-#define SL_L7_DEFAULT_HEAD_MAX	   16384
-#define SL_L7_HEAD_MAX_LIMIT	   65536
-#define SL_L7_DEFAULT_HEAD_TIMEOUT 10000
-#define SL_L7_DEFAULT_CONN_TIMEOUT 5000
-#define SL_L7_DRAIN_MS		   10000 /* on SIGTERM; Kubernetes gives 30 s */
+#include "datapath/maps.h"
+#include "l7/l7_opts.h"
 
 struct sl_l7;
 

@@ -5,6 +5,8 @@
  * descriptors (the sockets and the pipes with whatever bytes they hold) plus
  * its state, over SCM_RIGHTS. Nothing is re-read or re-sent; the relay goes
  * on from where it stopped, and the listeners never leave sl_l7_listen.
+ * Calls l7_conn.h (the state it sends and rebuilds) and l7_relay.h (to get
+ * what it took moving again); nothing of the step's public API (l7.h).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -16,7 +18,9 @@
 #include <sys/time.h>
 #include <sys/un.h>
 
-#include "l7/l7_internal.h"
+#include "l7/l7_conn.h"
+#include "l7/l7_handoff.h"
+#include "l7/l7_relay.h"
 #include "lib/log.h"
 
 #define HO_MAGIC   0x534c484f /* "SLHO" */
@@ -297,8 +301,7 @@ int l7_handoff_take(struct sl_l7 *l)
 			close_fds(fds, &nfds, k);
 			continue;
 		}
-		if (m.type != HO_CONN ||
-		    nfds != 1 + (m.state != C_HEAD) + 4 * (m.state == C_RELAY))
+		if (m.type != HO_CONN || nfds != 1 + (m.state != C_HEAD) + 4 * (m.state == C_RELAY))
 			err = -EPROTO;
 		else if (!(c = l7_conn_new(l)))
 			err = -ENOMEM;

@@ -13,7 +13,7 @@
 #include <stdint.h>
 
 #include "l7/l7_match.h"
-#include "datapath/tables.h"
+#include "datapath/maps.h"
 
 /* The connection, as the kernel saw it: client -> VIP. */
 struct sl_l7_tuple {

@@ -35,7 +35,7 @@
 #include "cli/version.h"
 #include "observe/metrics.h"
 #include "observe/status_json.h"
-#include "datapath/tables.h"
+#include "datapath/counters.h"
 
 #define CONTENT_PROM "text/plain; version=0.0.4; charset=utf-8"
 #define CONTENT_JSON "application/json"

@@ -10,7 +10,7 @@
 #include <json-c/json.h>
 
 #include "datapath/policy_route.h"
-#include "datapath/tables.h"
+#include "datapath/counters.h"
 
 /*
  * Header routing's parts that live outside the maps sl_tables_read_status()

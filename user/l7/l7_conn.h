@@ -1,18 +1,23 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
- * Inside the L7 step (l7.h): its state and the connection helpers that the
- * relay (l7.c) and the hot restart (l7_handoff.c) share. Not for others.
+ * Inside the L7 step: its state (struct sl_l7), its connections and
+ * listeners, and the helpers on them (l7_conn.c) that the thread (l7.c),
+ * the listeners (l7_accept.c), the relay (l7_relay.c) and the hot restart
+ * (l7_handoff.c) share. Needs nothing of the step's public API (l7.h).
  */
-#ifndef SLUICE_L7_INTERNAL_H
-#define SLUICE_L7_INTERNAL_H
+#ifndef SLUICE_L7_CONN_H
+#define SLUICE_L7_CONN_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <pthread.h>
 #include <sys/epoll.h>
 
-#include "l7/l7.h"
+#include "datapath/maps.h"
+#include "l7/l7_opts.h"
 #include "l7/l7_pick.h"
+#include "sluice_abi.h"
 
 #define L7_PIPE_POOL	256 /* empty pipe pairs kept for reuse */
 #define L7_MAX_PEEKS	32  /* reads of an incomplete head before it is given up */
@@ -115,26 +120,31 @@ struct sl_l7 {
 #define RELAY_EVENTS (EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET)
 
 uint64_t l7_now_ms(void);
+
+/* Counters: the step's own (sl_l7_counters) and the subsets' rows. */
 void l7_count(struct sl_l7 *l, int idx, int64_t d);
+/* The subset's row in sl_l7_stats; NULL for no subset. */
+struct sl_stats *l7_row(struct sl_l7 *l, uint32_t subset_id);
+/* Write the exact HTTP codes counted so far to sl_l7_codes. */
+void l7_flush_codes(struct sl_l7 *l);
+
+/* Connections. */
 struct conn *l7_conn_new(struct sl_l7 *l);
 /* reset: abort both sides with RST; counts the close in the subset's row */
 void l7_conn_close(struct sl_l7 *l, struct conn *c, bool reset);
 void l7_close_fd(int *fd);
+/* Make a close abort the connection (RST): SO_LINGER 0. */
+void l7_rst(int fd);
 int l7_add_fd(struct sl_l7 *l, struct conn *c, int which, uint32_t ev);
+int l7_set_ev(struct sl_l7 *l, struct conn *c, int which, uint32_t ev);
+/* The two pipes of a connection that starts relaying. */
+int l7_make_pipes(struct sl_l7 *l, struct conn *c);
+
+/* Listeners: in sl_l7_listen or not, in the epoll set or not, the limit. */
+int l7_publish(struct sl_l7 *l, bool on);
 void l7_listeners_poll(struct sl_l7 *l, bool on);
-/* a connection in C_HEAD: look at what has come */
-void l7_on_head(struct sl_l7 *l, struct conn *c, uint32_t events);
-/* a connection in C_RELAY: move what can move */
-void l7_relay(struct sl_l7 *l, struct conn *c);
+void l7_shed(struct sl_l7 *l);
+bool l7_say_now(struct sl_l7 *l);
+void l7_check_limit(struct sl_l7 *l);
 
-/* Hot restart (l7_handoff.c). */
-/* Predecessor: a successor knocked on the hand-over socket. */
-void l7_handoff_serve(struct sl_l7 *l);
-/* Successor: 0 with everything taken, -ENOENT when nobody is there. */
-int l7_handoff_take(struct sl_l7 *l);
-/* Register what was taken over and get it moving again. */
-void l7_resume_conns(struct sl_l7 *l);
-/* Listen for a successor on o.handoff_path. */
-int l7_open_handoff(struct sl_l7 *l);
-
-#endif /* SLUICE_L7_INTERNAL_H */
+#endif /* SLUICE_L7_CONN_H */

@@ -1,0 +1,158 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * `sluice run`'s command line (run.h): every option checked, with the
+ * argument at fault named, before anything is loaded. Calls config.h (the
+ * inputs' name for messages) and metrics.h (the address) only.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <net/if.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "cli/run.h"
+
+static int usage(void)
+{
+	sl_error("usage: sluice run {--config FILE|DIR [--config FILE|DIR ...] | --kubernetes} "
+		 "{--iface IF [--iface IF ...] | --iface-pattern GLOB[,GLOB...]} "
+		 "[--detach-on-exit] [--metrics [ADDR:]PORT [--metrics-istio]] "
+		 "[--no-l7 | [--l7-max-conns N] [--l7-head-max BYTES] [--handoff-socket PATH]]");
+	return SL_EXIT_INVALID;
+}
+
+int run_parse_opts(int argc, char **argv, struct run_ctx *c, struct run_args *a)
+{
+	static const struct option opts[] = {
+	    {"config", required_argument, NULL, 'c'},
+	    {"iface", required_argument, NULL, 'i'},
+	    {"detach-on-exit", no_argument, NULL, 'D'},
+	    {"metrics", required_argument, NULL, 'm'},
+	    {"metrics-istio", no_argument, NULL, 'I'},
+	    {"iface-pattern", required_argument, NULL, 'P'},
+	    {"kubernetes", no_argument, NULL, 'K'},
+	    {"no-l7", no_argument, NULL, 'N'},
+	    {"l7-max-conns", required_argument, NULL, 'L'},
+	    {"l7-head-max", required_argument, NULL, 'H'},
+	    {"handoff-socket", required_argument, NULL, 'S'},
+	    {},
+	};
+	const char *why;
+	unsigned long v;
+	char *end;
+	size_t plen;
+	int opt, i;
+
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "c:i:", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'c':
+			if (c->n_configs == MAX_CONFIGS) {
+				sl_error("at most %d --config", MAX_CONFIGS);
+				return SL_EXIT_INVALID;
+			}
+			c->configs[c->n_configs++] = optarg;
+			break;
+		case 'i':
+			if (c->n_ifaces == MAX_IFACES) {
+				sl_error("at most %d --iface", MAX_IFACES);
+				return SL_EXIT_INVALID;
+			}
+			if (strlen(optarg) >= IF_NAMESIZE) {
+				sl_error("--iface '%s': interface names are at most %d characters",
+					 optarg, IF_NAMESIZE - 1);
+				return SL_EXIT_INVALID;
+			}
+			c->ifaces[c->n_ifaces++] = optarg;
+			break;
+		case 'P':
+			plen = strlen(c->patterns);
+			if (!*optarg || plen + strlen(optarg) + 2 > sizeof(c->patterns)) {
+				sl_error("--iface-pattern '%s': %s", optarg,
+					 *optarg ? "too many patterns" : "empty");
+				return SL_EXIT_INVALID;
+			}
+			snprintf(c->patterns + plen, sizeof(c->patterns) - plen, "%s%s",
+				 plen ? "," : "", optarg);
+			break;
+		case 'D':
+			c->detach_on_exit = true;
+			break;
+		case 'K':
+			c->kubernetes = true;
+			break;
+		case 'm':
+			a->metrics = optarg;
+			break;
+		case 'I':
+			a->metrics_istio = true;
+			break;
+		case 'N':
+			c->no_l7 = true;
+			break;
+		case 'L':
+		case 'H':
+			errno = 0;
+			v = strtoul(optarg, &end, 10);
+			if (errno || *end || !*optarg || !v || (opt == 'L' && v > 1000000) ||
+			    (opt == 'H' && (v < 1024 || v > SL_L7_HEAD_MAX_LIMIT))) {
+				if (opt == 'L')
+					sl_error("--l7-max-conns '%s': a number of connections, "
+						 "1 to 1000000",
+						 optarg);
+				else
+					sl_error(
+					    "--l7-head-max '%s': a number of bytes, 1024 to %d",
+					    optarg, SL_L7_HEAD_MAX_LIMIT);
+				return SL_EXIT_INVALID;
+			}
+			if (opt == 'L')
+				c->l7_opts.max_conns = v;
+			else
+				c->l7_opts.head_max = v;
+			break;
+		case 'S':
+			if (!*optarg || *optarg != '/' || strlen(optarg) >= 100) {
+				sl_error("--handoff-socket '%s': an absolute path of at most 99 "
+					 "characters",
+					 optarg);
+				return SL_EXIT_INVALID;
+			}
+			a->handoff = optarg;
+			break;
+		default:
+			return usage();
+		}
+	}
+	if ((!c->n_configs && !c->kubernetes) || (!c->n_ifaces && !c->patterns[0]) ||
+	    optind != argc)
+		return usage();
+	for (i = 0; i < c->n_ifaces; i++)
+		if (!if_nametoindex(c->ifaces[i])) {
+			sl_error("--iface '%s': no such interface", c->ifaces[i]);
+			return SL_EXIT_INVALID;
+		}
+	if (a->metrics && sl_metrics_parse_addr(a->metrics, &a->maddr, &why)) {
+		sl_error("--metrics '%s': %s (PORT, :PORT, IPV4:PORT or [IPV6]:PORT)", a->metrics,
+			 why);
+		return SL_EXIT_INVALID;
+	}
+	if (a->metrics_istio && !a->metrics) {
+		sl_error("--metrics-istio needs --metrics");
+		return SL_EXIT_INVALID;
+	}
+	c->what = sl_config_paths_str(c->configs, c->n_configs);
+	if (c->what && c->kubernetes) {
+		char *w = NULL;
+
+		if (asprintf(&w, "%s%skubernetes", c->what, c->n_configs ? " + " : "") < 0)
+			w = NULL;
+		free(c->what);
+		c->what = w;
+	}
+	if (!c->what)
+		return SL_EXIT_SYSTEM;
+	return SL_EXIT_OK;
+}

@@ -1,0 +1,100 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * The map handle (maps.h): which fd is which map, from a loaded skeleton or
+ * from the pins, and the sl_state value both the writer (tables.c) and the
+ * reader (counters.c) start from. Calls libbpf and the skeleton only.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "datapath/maps.h"
+#include "sluice.skel.h"
+
+void sl_maps_from_skel(struct sl_maps *m, const struct sluice_bpf *skel)
+{
+	m->state = bpf_map__fd(skel->maps.sl_state);
+	m->services = bpf_map__fd(skel->maps.sl_services);
+	m->endpoints = bpf_map__fd(skel->maps.sl_endpoints);
+	m->src_match = bpf_map__fd(skel->maps.sl_src_match);
+	m->conntrack = bpf_map__fd(skel->maps.sl_conntrack);
+	m->revnat = bpf_map__fd(skel->maps.sl_revnat);
+	m->stats = bpf_map__fd(skel->maps.sl_stats);
+	m->global = bpf_map__fd(skel->maps.sl_global);
+	m->subset_names = bpf_map__fd(skel->maps.sl_subset_names);
+	m->svc_names = bpf_map__fd(skel->maps.sl_svc_names);
+	m->vip_filter = bpf_map__fd(skel->maps.sl_vip_filter);
+	m->be_filter = bpf_map__fd(skel->maps.sl_be_filter);
+	m->http_codes = bpf_map__fd(skel->maps.sl_http_codes);
+	m->l7_listen = bpf_map__fd(skel->maps.sl_l7_listen);
+	m->l7_specs = bpf_map__fd(skel->maps.sl_l7_specs);
+	m->l7_stats = bpf_map__fd(skel->maps.sl_l7_stats);
+	m->l7_codes = bpf_map__fd(skel->maps.sl_l7_codes);
+	m->l7_counters = bpf_map__fd(skel->maps.sl_l7_counters);
+	m->owned = false;
+}
+
+int sl_maps_open_pinned(struct sl_maps *m, const char *pin_dir)
+{
+	const struct {
+		const char *name;
+		int *fd;
+	} tab[] = {
+	    {SL_MAP_STATE, &m->state},		 {SL_MAP_SERVICES, &m->services},
+	    {SL_MAP_ENDPOINTS, &m->endpoints},	 {SL_MAP_SRC_MATCH, &m->src_match},
+	    {SL_MAP_CONNTRACK, &m->conntrack},	 {SL_MAP_REVNAT, &m->revnat},
+	    {SL_MAP_STATS, &m->stats},		 {SL_MAP_GLOBAL, &m->global},
+	    {SL_MAP_SUBSETS, &m->subset_names},	 {SL_MAP_SVC_NAMES, &m->svc_names},
+	    {SL_MAP_VIP_FILTER, &m->vip_filter}, {SL_MAP_BE_FILTER, &m->be_filter},
+	    {SL_MAP_HTTP_CODES, &m->http_codes}, {SL_MAP_L7_LISTEN, &m->l7_listen},
+	    {SL_MAP_L7_SPECS, &m->l7_specs},	 {SL_MAP_L7_STATS, &m->l7_stats},
+	    {SL_MAP_L7_CODES, &m->l7_codes},	 {SL_MAP_L7_COUNT, &m->l7_counters},
+	};
+	char path[512];
+	size_t i;
+	int err;
+
+	for (i = 0; i < sizeof(tab) / sizeof(tab[0]); i++)
+		*tab[i].fd = -1;
+	m->owned = true;
+	for (i = 0; i < sizeof(tab) / sizeof(tab[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", pin_dir, tab[i].name);
+		*tab[i].fd = bpf_obj_get(path);
+		if (*tab[i].fd < 0) {
+			err = -errno;
+			sl_maps_close(m);
+			return err;
+		}
+	}
+	return 0;
+}
+
+void sl_maps_close(struct sl_maps *m)
+{
+	int *fds[] = {&m->state,	&m->services,	&m->endpoints,	&m->src_match,
+		      &m->conntrack,	&m->revnat,	&m->stats,	&m->global,
+		      &m->subset_names, &m->svc_names,	&m->vip_filter, &m->be_filter,
+		      &m->http_codes,	&m->l7_listen,	&m->l7_specs,	&m->l7_stats,
+		      &m->l7_codes,	&m->l7_counters};
+	size_t i;
+
+	if (!m->owned)
+		return;
+	for (i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
+		if (*fds[i] >= 0)
+			close(*fds[i]);
+		*fds[i] = -1;
+	}
+}
+
+int sl_maps_read_state(const struct sl_maps *m, struct sl_state *st)
+{
+	__u32 zero = 0;
+
+	if (bpf_map_lookup_elem(m->state, &zero, st))
+		return -errno;
+	return 0;
+}

@@ -1,0 +1,21 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/* One connection's way through the L7 step (l7_relay.c): head, pick, relay. */
+#ifndef SLUICE_L7_RELAY_H
+#define SLUICE_L7_RELAY_H
+
+#include <stdint.h>
+
+#include "l7/l7_conn.h"
+
+/* a connection in C_HEAD: look at what has come */
+void l7_on_head(struct sl_l7 *l, struct conn *c, uint32_t events);
+/* a connection in C_RELAY: move what can move */
+void l7_relay(struct sl_l7 *l, struct conn *c);
+/* An epoll event on one of a connection's sockets (which: CLIENT, BACKEND). */
+void l7_on_conn_event(struct sl_l7 *l, struct conn *c, int which, uint32_t events);
+/* End the connections whose head or connect is late. */
+void l7_timeouts(struct sl_l7 *l, uint64_t now);
+/* A bounded receive buffer on a relayed socket: see L7_RCVBUF. */
+void l7_relay_rcvbuf(int fd);
+
+#endif /* SLUICE_L7_RELAY_H */
