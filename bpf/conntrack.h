@@ -1,18 +1,23 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
- * Connection tracking: a forward entry (client -> VIP, says which backend)
- * and a reverse entry (backend -> client, says which VIP to restore). Both
- * live in LRU maps; nothing deletes them on close, because late packets of
- * a closing connection (last ACKs, retransmitted FINs) must still be NATed.
- * A SYN that finds a closed entry is a new connection reusing the port and
- * gets a fresh pick.
+ * Connection tracking (sluice_abi.h, docs/conntrack.md): forward entries say
+ * which backend, reverse entries which VIP to restore. A connection starts
+ * unconfirmed (sl_ct_new / sl_revnat_new, LRU: a SYN flood churns only
+ * these) and is confirmed into sl_conntrack / sl_revnat (HASH, never
+ * evicted) by the client's first ACK, or for UDP by the backend's first
+ * reply. Nothing here deletes a closed entry: late packets of a closing
+ * connection (last ACKs, retransmitted FINs) must still be translated;
+ * `sluice run` reclaims it after --ct-closed-timeout, and a SYN that finds
+ * it earlier (the client reused its port) picks afresh.
  */
 #ifndef SLUICE_BPF_CONNTRACK_H
 #define SLUICE_BPF_CONNTRACK_H
 
+#include "cfg.h"
 #include "maps.h"
 #include "parse.h"
 #include "stats.h"
+#include "sluice_ct.h"
 
 static __always_inline void sl_ct_key_fwd(struct sl_ct_key *k, const struct sl_pkt *p)
 {
@@ -25,30 +30,68 @@ static __always_inline void sl_ct_key_fwd(struct sl_ct_key *k, const struct sl_p
 	k->pad[0] = k->pad[1] = 0;
 }
 
-/* The reply tuple of a forward packet once it is DNATed to e. */
-static __always_inline void sl_ct_key_rev(struct sl_ct_key *k, const struct sl_pkt *p,
+/* The reply tuple of forward tuple fk once translated per e. */
+static __always_inline void sl_ct_key_rev(struct sl_ct_key *rk, const struct sl_ct_key *fk,
 					  const struct sl_ct_entry *e)
 {
-	__builtin_memcpy(k->saddr, e->addr, 16);
-	__builtin_memcpy(k->daddr, p->saddr, 16);
-	k->sport = e->port;
-	k->dport = p->sport;
-	k->proto = p->proto;
-	k->family = p->family;
-	k->pad[0] = k->pad[1] = 0;
+	const volatile __be32 *h = sl_hairpin_addr(fk->family);
+	__be32 hp[4] = {h[0], h[1], h[2], h[3]};
+
+	sl_ct_rev_key(rk, fk, e, hp);
 }
 
-/* The forward tuple that a reply packet answers, given its reverse entry. */
-static __always_inline void sl_ct_key_fwd_of_reply(struct sl_ct_key *k, const struct sl_pkt *p,
-						   const struct sl_ct_entry *rn)
+/* A forward entry: confirmed first (the common case), then unconfirmed. */
+static __always_inline struct sl_ct_entry *sl_ct_find(const struct sl_ct_key *k, bool *confirmed)
 {
-	__builtin_memcpy(k->saddr, p->daddr, 16);
-	__builtin_memcpy(k->daddr, rn->addr, 16);
-	k->sport = p->dport;
-	k->dport = rn->port;
-	k->proto = p->proto;
-	k->family = p->family;
-	k->pad[0] = k->pad[1] = 0;
+	struct sl_ct_entry *e = bpf_map_lookup_elem(&sl_conntrack, k);
+
+	*confirmed = e != NULL;
+	return e ?: bpf_map_lookup_elem(&sl_ct_new, k);
+}
+
+/* A reverse entry, likewise. */
+static __always_inline struct sl_ct_entry *sl_rn_find(const struct sl_ct_key *k, bool *confirmed)
+{
+	struct sl_ct_entry *e = bpf_map_lookup_elem(&sl_revnat, k);
+
+	*confirmed = e != NULL;
+	return e ?: bpf_map_lookup_elem(&sl_revnat_new, k);
+}
+
+/*
+ * Move a connection into the confirmed tables: the forward entry f of fk,
+ * and the reverse entry r of rk if there is one (else the ingress path
+ * rebuilds it). A full sl_conntrack leaves it unconfirmed, counted: it
+ * works on, but may be evicted by newer connections.
+ */
+static __always_inline void sl_ct_confirm(const struct sl_ct_key *fk, const struct sl_ct_entry *f,
+					  const struct sl_ct_key *rk, const struct sl_ct_entry *r)
+{
+	if (bpf_map_update_elem(&sl_conntrack, fk, f, BPF_NOEXIST)) {
+		sl_global_inc(SL_G_CT_FULL);
+		return;
+	}
+	if (r) {
+		if (bpf_map_update_elem(&sl_revnat, rk, r, BPF_ANY)) {
+			bpf_map_delete_elem(&sl_conntrack, fk);
+			sl_global_inc(SL_G_CT_FULL);
+			return;
+		}
+		bpf_map_delete_elem(&sl_revnat_new, rk);
+	}
+	bpf_map_delete_elem(&sl_ct_new, fk);
+	sl_global_inc(SL_G_CT_CONFIRMED);
+}
+
+/* Forget the reverse entry at rk if it is still fk's (not another connection's since). */
+static __always_inline void sl_rn_forget(const struct sl_ct_key *rk, const struct sl_ct_key *fk)
+{
+	struct sl_ct_entry *rn;
+	bool confirmed;
+
+	rn = sl_rn_find(rk, &confirmed);
+	if (rn && sl_ct_rev_owned(rn, fk))
+		bpf_map_delete_elem(confirmed ? (void *)&sl_revnat : (void *)&sl_revnat_new, rk);
 }
 
 /* Mark a connection closed once, whoever sends the first FIN or RST. */
@@ -66,9 +109,7 @@ static __always_inline void sl_ct_close(struct sl_ct_entry *fwd)
 /* Does reply packet p come from fwd's backend? */
 static __always_inline bool sl_ct_is_backend(const struct sl_ct_entry *fwd, const struct sl_pkt *p)
 {
-	return fwd->port == p->sport && fwd->addr[0] == p->saddr[0] &&
-	       fwd->addr[1] == p->saddr[1] && fwd->addr[2] == p->saddr[2] &&
-	       fwd->addr[3] == p->saddr[3];
+	return fwd->port == p->sport && sl_addr_same(fwd->addr, p->saddr);
 }
 
 static __always_inline __u32 sl_now_ticks(void)
@@ -84,6 +125,13 @@ static __always_inline bool sl_tcp_closing(const struct sl_pkt *p)
 static __always_inline bool sl_tcp_syn_only(const struct sl_pkt *p)
 {
 	return p->proto == IPPROTO_TCP && (p->tcp_flags & (SL_TCP_SYN | SL_TCP_ACK)) == SL_TCP_SYN;
+}
+
+/* The client's ACK that completes a handshake (or any later one). */
+static __always_inline bool sl_tcp_ack_only(const struct sl_pkt *p)
+{
+	return p->proto == IPPROTO_TCP &&
+	       (p->tcp_flags & (SL_TCP_SYN | SL_TCP_ACK | SL_TCP_RST)) == SL_TCP_ACK;
 }
 
 /*

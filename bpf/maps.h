@@ -43,8 +43,13 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } sl_src_match SEC(".maps");
 
+/*
+ * Conntrack (sluice_abi.h). The loader sizes all four from --ct-max before
+ * loading; the confirmed tables are preallocated, so an insert there fails
+ * only when the table is full, and nothing there is ever evicted.
+ */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, SL_CT_SIZE);
 	__type(key, struct sl_ct_key);
 	__type(value, struct sl_ct_entry);
@@ -52,12 +57,28 @@ struct {
 } sl_conntrack SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, SL_CT_SIZE);
 	__type(key, struct sl_ct_key);
 	__type(value, struct sl_ct_entry);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } sl_revnat SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, SL_CT_SIZE / 4);
+	__type(key, struct sl_ct_key);
+	__type(value, struct sl_ct_entry);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} sl_ct_new SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, SL_CT_SIZE / 4);
+	__type(key, struct sl_ct_key);
+	__type(value, struct sl_ct_entry);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} sl_revnat_new SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);

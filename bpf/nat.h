@@ -14,7 +14,10 @@
 #include <linux/ipv6.h>
 #include <bpf/bpf_helpers.h>
 
+#include <linux/pkt_cls.h>
+
 #include "parse.h"
+#include "sluice_ct.h"
 
 #define SL_IP4_CSUM_OFF	 (ETH_HLEN + offsetof(struct iphdr, check))
 #define SL_IP6_SADDR_OFF (ETH_HLEN + offsetof(struct ipv6hdr, saddr))
@@ -46,20 +49,61 @@ static __always_inline __u16 sl_csum_replace4(__u16 check, __be32 from, __be32 t
 	return (__u16)~sum;
 }
 
-/*
- * Rewrite one address (source or destination, per dst) and the matching
- * port. old_* come from the parsed packet, new_* from conntrack.
- */
-static __always_inline int sl_nat_rewrite(struct __sk_buff *skb, const struct sl_pkt *p, bool dst,
-					  const __be32 new_addr[4], __be16 new_port)
+/* The addresses and ports a packet leaves with. */
+struct sl_nat {
+	__be32 saddr[4];
+	__be32 daddr[4];
+	__be16 sport;
+	__be16 dport;
+};
+
+/* Fold a 64-bit one's complement sum into a 32-bit one (a __wsum). */
+static __always_inline __u32 sl_csum_fold64(__u64 s)
 {
-	const __be32 *old_addr = dst ? p->daddr : p->saddr;
-	__be16 old_port = dst ? p->dport : p->sport;
-	__u32 port_off = p->l4_off + (dst ? 2 : 0);
-	__u64 l4f = sl_l4_flags(p);
-	int err;
+	s = (s & 0xffffffff) + (s >> 32);
+	s = (s & 0xffffffff) + (s >> 32);
+	return (__u32)s;
+}
+
+/* The one's complement difference of n 32-bit words from -> to. */
+static __always_inline __u64 sl_csum_words(const __be32 *from, const __be32 *to, int n)
+{
+	__u64 s = 0;
+	int i;
+
+	for (i = 0; i < n; i++)
+		s += (__u32)~from[i] + (__u64)to[i];
+	return s;
+}
+
+/* The same for one 16-bit port, as a word of its own. */
+static __always_inline __u64 sl_csum_port(__be16 from, __be16 to)
+{
+	return (__u16)~from + (__u64)to;
+}
+
+/*
+ * Rewrite the packet's tuple into n: addresses, ports and the checksums that
+ * cover them. The L4 checksum takes at most two helper calls: one for the
+ * addresses (pseudo-header: the helper knows that a CHECKSUM_PARTIAL skb
+ * keeps only that part in the field) and one for the ports. Global: its
+ * own stack frame, and the verifier checks it once.
+ */
+__noinline int sl_nat_rewrite(struct __sk_buff *skb, const struct sl_pkt *p, const struct sl_nat *n)
+{
+	__u64 pdiff = 0, l4f;
+	int err = 0;
+	bool ports;
+
+	if (!skb || !p || !n)
+		return -1;
+	ports = p->sport != n->sport || p->dport != n->dport;
+	l4f = sl_l4_flags(p);
+	if (ports)
+		pdiff = sl_csum_port(p->sport, n->sport) + sl_csum_port(p->dport, n->dport);
 
 	if (p->family == SL_AF_INET) {
+		bool addrs = p->saddr[0] != n->saddr[0] || p->daddr[0] != n->daddr[0];
 		/*
 		 * check, saddr, daddr, and (without IP options) the ports right
 		 * after them: one store writes the whole rewrite.
@@ -71,43 +115,41 @@ static __always_inline int sl_nat_rewrite(struct __sk_buff *skb, const struct sl
 			__be16 sport;
 			__be16 dport;
 		} __attribute__((packed)) h = {
-		    .check = old_addr[0] != new_addr[0]
-				 ? sl_csum_replace4(p->ip_check, old_addr[0], new_addr[0])
-				 : p->ip_check,
-		    .saddr = dst ? p->saddr[0] : new_addr[0],
-		    .daddr = dst ? new_addr[0] : p->daddr[0],
-		    .sport = dst ? p->sport : new_port,
-		    .dport = dst ? new_port : p->dport,
+		    .check = p->ip_check,
+		    .saddr = n->saddr[0],
+		    .daddr = n->daddr[0],
+		    .sport = n->sport,
+		    .dport = n->dport,
 		};
 
-		err = 0;
-		if (old_addr[0] != new_addr[0])
-			err = bpf_l4_csum_replace(skb, p->csum_off, old_addr[0], new_addr[0],
-						  l4f | BPF_F_PSEUDO_HDR | 4);
-		if (old_port != new_port)
-			err = err
-				  ?: bpf_l4_csum_replace(skb, p->csum_off, old_port, new_port,
-							 l4f | 2);
+		if (addrs) {
+			__u32 adiff = sl_csum_fold64(sl_csum_words(&p->saddr[0], &n->saddr[0], 1) +
+						     sl_csum_words(&p->daddr[0], &n->daddr[0], 1));
+
+			/* the IPv4 header checksum is never offloaded: fold it here */
+			h.check = sl_csum_replace4(h.check, p->saddr[0], n->saddr[0]);
+			h.check = sl_csum_replace4(h.check, p->daddr[0], n->daddr[0]);
+			err = bpf_l4_csum_replace(skb, p->csum_off, 0, adiff, l4f | BPF_F_PSEUDO_HDR);
+		}
+		if (ports)
+			err = err ?: bpf_l4_csum_replace(skb, p->csum_off, 0, sl_csum_fold64(pdiff), l4f);
 		if (p->l4_off == ETH_HLEN + sizeof(struct iphdr))
 			return err ?: bpf_skb_store_bytes(skb, SL_IP4_CSUM_OFF, &h, sizeof(h), 0);
-		err = err ?: bpf_skb_store_bytes(skb, SL_IP4_CSUM_OFF, &h, 10, 0);
-		if (old_port != new_port)
-			err = err ?: bpf_skb_store_bytes(skb, port_off, &new_port, 2, 0);
+		if (addrs)
+			err = err ?: bpf_skb_store_bytes(skb, SL_IP4_CSUM_OFF, &h, 10, 0);
+		if (ports)
+			err = err ?: bpf_skb_store_bytes(skb, p->l4_off, &h.sport, 4, 0);
 		return err;
 	}
 
 	/* IPv6 */
-	if (old_addr[0] != new_addr[0] || old_addr[1] != new_addr[1] ||
-	    old_addr[2] != new_addr[2] || old_addr[3] != new_addr[3]) {
-		__u32 addr_off = dst ? SL_IP6_DADDR_OFF : SL_IP6_SADDR_OFF;
-		__be32 from[4], to[4];
-		__s64 diff;
+	if (!sl_addr_same(p->saddr, n->saddr) || !sl_addr_same(p->daddr, n->daddr)) {
+		__u32 adiff = sl_csum_fold64(sl_csum_words(p->saddr, n->saddr, 4) +
+					     sl_csum_words(p->daddr, n->daddr, 4));
+		__be32 to[8];
 
-		__builtin_memcpy(from, old_addr, 16);
-		__builtin_memcpy(to, new_addr, 16);
-		diff = bpf_csum_diff(from, 16, to, 16, 0);
-		if (diff < 0)
-			return (int)diff;
+		__builtin_memcpy(to, n->saddr, 16);
+		__builtin_memcpy(&to[4], n->daddr, 16);
 		/*
 		 * On a CHECKSUM_COMPLETE skb the pseudo-header update also takes
 		 * the address change out of skb->csum, as if an IPv4 header
@@ -115,18 +157,46 @@ static __always_inline int sl_nat_rewrite(struct __sk_buff *skb, const struct sl
 		 * puts it back (RECOMPUTE_CSUM only acts on CHECKSUM_COMPLETE).
 		 * Kernels from 6.16 offer BPF_F_IPV6 for this; this works on all.
 		 */
-		err = bpf_l4_csum_replace(skb, p->csum_off, 0, diff, l4f | BPF_F_PSEUDO_HDR);
-		err = err ?: bpf_skb_store_bytes(skb, addr_off, to, 16, BPF_F_RECOMPUTE_CSUM);
+		err = bpf_l4_csum_replace(skb, p->csum_off, 0, adiff, l4f | BPF_F_PSEUDO_HDR);
+		err = err ?: bpf_skb_store_bytes(skb, SL_IP6_SADDR_OFF, to, 32, BPF_F_RECOMPUTE_CSUM);
 		if (err)
 			return err;
 	}
-	if (old_port != new_port) {
-		err = bpf_l4_csum_replace(skb, p->csum_off, old_port, new_port, l4f | 2);
-		err = err ?: bpf_skb_store_bytes(skb, port_off, &new_port, 2, 0);
-		if (err)
-			return err;
+	if (ports) {
+		__be16 pp[2] = {n->sport, n->dport};
+
+		err = bpf_l4_csum_replace(skb, p->csum_off, 0, sl_csum_fold64(pdiff), l4f);
+		err = err ?: bpf_skb_store_bytes(skb, p->l4_off, pp, 4, 0);
 	}
-	return 0;
+	return err;
+}
+
+/* The packet's own tuple, to edit into a rewrite. */
+static __always_inline void sl_nat_of(struct sl_nat *n, const struct sl_pkt *p)
+{
+	__builtin_memcpy(n->saddr, p->saddr, 16);
+	__builtin_memcpy(n->daddr, p->daddr, 16);
+	n->sport = p->sport;
+	n->dport = p->dport;
+}
+
+/*
+ * Send the packet back out of the interface it came in on (a hairpin: the
+ * pod is both ends), past routing and netfilter, as Cilium does for a pod
+ * that reaches itself through a service: swap the Ethernet addresses.
+ */
+static __always_inline int sl_bounce(struct __sk_buff *skb)
+{
+	void *data = (void *)(long)skb->data, *data_end = (void *)(long)skb->data_end;
+	struct ethhdr *eth = data;
+	__u8 tmp[ETH_ALEN];
+
+	if ((void *)(eth + 1) > data_end)
+		return TC_ACT_SHOT;
+	__builtin_memcpy(tmp, eth->h_source, ETH_ALEN);
+	__builtin_memcpy(eth->h_source, eth->h_dest, ETH_ALEN);
+	__builtin_memcpy(eth->h_dest, tmp, ETH_ALEN);
+	return bpf_redirect(skb->ifindex, 0);
 }
 
 #endif /* SLUICE_BPF_NAT_H */

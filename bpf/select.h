@@ -50,22 +50,20 @@ static __always_inline int sl_select_route(const struct sl_service *svc, __u32 s
 }
 
 /*
- * Choose the backend of a new connection. Global, so that the verifier walks
- * its loops once rather than once per path through the caller. The hash is of the connection, or
+ * Choose the backend of a new connection, inside the global sl_choose
+ * (whose stack frame it shares: frames add up along a chain of global
+ * calls, and the whole chain gets 512 bytes). The hash is of the connection, or
  * of the client alone for affinity: client-ip, seeded per load; the same
  * packet under the same config always lands on the same endpoint.
  */
-__noinline int sl_select(const struct sl_service *svc, __u32 slot, __u32 seed,
-			 const struct sl_pkt *p, struct sl_ct_entry *out)
+static __always_inline int sl_select(const struct sl_service *svc, __u32 slot, __u32 seed,
+				     const struct sl_pkt *p, struct sl_ct_entry *out)
 {
 	const struct sl_route *rt;
 	struct sl_endpoint *ep;
 	__u32 h, idx, n, sid;
 	int r, s;
 
-	/* a global function's pointer arguments may be NULL as far as the verifier knows */
-	if (!svc || !p || !out)
-		return SL_SEL_NO_ROUTE;
 	r = sl_select_route(svc, slot, p);
 	if (r < 0 || r >= SL_MAX_ROUTES)
 		return SL_SEL_NO_ROUTE;

@@ -3,23 +3,28 @@
  * sluice datapath. Both programs attach to the interface where clients'
  * traffic arrives:
  *   sl_ingress  (TC ingress): client -> VIP. Pick a backend for a new
- *               connection, remember it, DNAT every packet to it.
+ *               connection (a TCP SYN, or a UDP datagram), remember it,
+ *               DNAT every packet to it. A pod that reaches itself through
+ *               a VIP (hairpin) is also source-NATed and sent straight back.
  *   sl_egress   (TC egress):  backend -> client. Restore the VIP as the
  *               source. Done on the way out of the client's interface, after
  *               netfilter and routing, so the node's own conntrack and
  *               rp_filter see a consistent client <-> backend flow.
- * Anything that is not service traffic leaves untouched (TC_ACT_OK).
+ * Anything that is not service traffic leaves untouched, with
+ * TC_ACT_UNSPEC, so that the next filter on the hook still runs.
  */
 #include <linux/bpf.h>
 #include <linux/pkt_cls.h>
 #include <bpf/bpf_helpers.h>
 
+#include "cfg.h"
 #include "maps.h"
 #include "parse.h"
 #include "nat.h"
 #include "stats.h"
 #include "select.h"
 #include "conntrack.h"
+#include "srcguard.h"
 #include "filter.h"
 #include "http.h"
 #include "l7.h"
@@ -32,71 +37,109 @@ static __always_inline int sl_count_parse(int res)
 		sl_global_inc(SL_G_FRAGMENT);
 	else if (res == SL_PARSE_MALFORMED)
 		sl_global_inc(SL_G_MALFORMED);
-	return TC_ACT_OK;
+	return TC_ACT_UNSPEC;
 }
 
 enum sl_new {
-	SL_NEW_NAT = 0, /* NAT with the entry written to *e */
+	SL_NEW_NAT = 0, /* translate per the entry written to *e */
 	SL_NEW_PASS,	/* not service traffic (or no route): untouched */
-	SL_NEW_DROP,	/* the chosen subset has no endpoint */
-	SL_NEW_LOCAL,	/* to the L7 listener: mark, do not NAT */
+	SL_NEW_DROP,	/* no endpoint, or no free tuple at the backend */
 };
 
-/* The reverse entry of forward entry e, for the packet p that made it. */
-static __always_inline void sl_revnat_put(const struct sl_pkt *p, const struct sl_ct_entry *e,
-					  __u64 flags)
-{
-	struct sl_ct_key rk;
+/* Client ports tried when the client's own port is taken at the backend. */
+#define SL_REMAP_TRIES 8
 
-	sl_ct_key_rev(&rk, p, e);
-	bpf_map_update_elem(&sl_revnat, &rk,
-			    &(struct sl_ct_entry){
-				.addr = {p->daddr[0], p->daddr[1], p->daddr[2], p->daddr[3]},
-				.port = p->dport,
-				.family = p->family,
-				.subset_id = e->subset_id,
-			    },
-			    flags);
+/* Another port for connection fk, try i: spread over 1024-65535. */
+static __always_inline __be16 sl_remap_port(const struct sl_ct_key *fk, __u32 seed, __u32 i)
+{
+	__u32 h = sl_hash_conn(seed ^ ((i + 1) * 0x9e3779b9), fk->saddr, fk->daddr, fk->sport,
+			       fk->dport, fk->proto);
+
+	return bpf_htons(1024 + h % 64512);
 }
 
 /*
- * Remember the choice in e for the tuple fk: 0, or 1 when another CPU's
- * insert won the race (a SYN and its retransmission on two CPUs: both use
- * the first choice, now in *e), or -1 when conntrack is full.
+ * Write the reverse entry (at rk, in sl_revnat if confirmed, else in
+ * sl_revnat_new) of the connection that client packet p opened, translated
+ * per forward entry e.
  */
-static __always_inline int sl_ct_remember(const struct sl_ct_key *fk, struct sl_ct_entry *e,
-					  bool reuse)
+static __always_inline int sl_rn_put(int confirmed, const struct sl_ct_key *rk,
+				     const struct sl_pkt *p, const struct sl_ct_entry *e, __u64 flags)
 {
-	struct sl_ct_entry *won;
+	struct sl_ct_entry rv = {};
 
-	if (reuse)
-		return bpf_map_update_elem(&sl_conntrack, fk, e, BPF_ANY) ? -1 : 0;
-	if (!bpf_map_update_elem(&sl_conntrack, fk, e, BPF_NOEXIST))
-		return 0;
-	won = bpf_map_lookup_elem(&sl_conntrack, fk);
-	if (!won)
-		return -1;
-	*e = *won;
-	return 1;
+	__builtin_memcpy(rv.addr, p->daddr, 16);
+	rv.port = p->dport;
+	rv.nat_port = p->sport;
+	rv.family = p->family;
+	rv.subset_id = e->subset_id;
+	rv.flags = e->flags & (SL_CT_LOCAL | SL_CT_HAIRPIN);
+	if (confirmed)
+		return bpf_map_update_elem(&sl_revnat, rk, &rv, flags);
+	return bpf_map_update_elem(&sl_revnat_new, rk, &rv, flags);
 }
 
 /*
- * First packet of a connection to a service, or one whose entry is gone:
- * look the VIP up in the active table slot, choose, and remember the choice.
- * reuse: the tuple's entry is over (a SYN after FIN/RST, an idle UDP flow)
- * and this packet's choice replaces it.
+ * May connection fk take reply tuple rk? Yes if nobody holds it, if it is
+ * fk's own (a SYN retransmitted, a port reused), or if its holder is closed.
  */
-static __always_inline int sl_new_conn(const struct sl_pkt *p, const struct sl_ct_key *fk,
-				       struct sl_ct_entry *e, bool reuse)
+static __always_inline bool sl_rev_free(const struct sl_ct_key *rk, const struct sl_ct_key *fk)
+{
+	struct sl_ct_entry *rn, *other;
+	struct sl_ct_key ok;
+	bool confirmed;
+
+	rn = sl_rn_find(rk, &confirmed);
+	if (!rn || sl_ct_rev_owned(rn, fk))
+		return true;
+	sl_ct_fwd_key_of(&ok, rk, rn);
+	other = sl_ct_find(&ok, &confirmed);
+	return !other || (other->flags & SL_CT_CLOSED);
+}
+
+/*
+ * Give connection fk, translated per e, a reply tuple at its backend that no
+ * live connection holds, so that two connections never meet there: the
+ * client's own port when it is free, else a remapped one in e->nat_port (a
+ * client that uses one port towards two VIPs that share a backend, as Linux
+ * does for different destinations). Writes that tuple to *rk.
+ */
+static __always_inline int sl_claim(const struct sl_ct_key *fk, struct sl_ct_entry *e, __u32 seed,
+				    struct sl_ct_key *rk)
+{
+	__u32 i;
+
+	for (i = 0; i < SL_REMAP_TRIES; i++) {
+		sl_ct_key_rev(rk, fk, e);
+		if (sl_rev_free(rk, fk)) {
+			if (i)
+				sl_global_inc(SL_G_PORT_REMAP);
+			return 0;
+		}
+		e->nat_port = sl_remap_port(fk, seed, i);
+	}
+	sl_global_inc(SL_G_CLASH_DROP);
+	return -1;
+}
+
+/*
+ * First packet of a connection to a service (a bare SYN, or a UDP datagram),
+ * or one whose entry is over: look the VIP up in the active table slot and
+ * choose, into *e. Global, like
+ * sl_ct_open: frames add up along a chain of global calls, and a chain has
+ * 512 bytes of stack.
+ */
+__noinline int sl_choose(const struct sl_pkt *p, struct sl_ct_entry *e)
 {
 	struct sl_svc_key sk = {};
 	struct sl_service *svc;
 	struct sl_state *state;
-	struct sl_stats *st;
 	__u32 zero = 0;
 	bool l7;
 	int res;
 
+	if (!p || !e)
+		return SL_NEW_DROP;
 	state = bpf_map_lookup_elem(&sl_state, &zero);
 	if (!state)
 		return SL_NEW_PASS;
@@ -114,26 +157,25 @@ static __always_inline int sl_new_conn(const struct sl_pkt *p, const struct sl_c
 	/*
 	 * Routes that match on HTTP need the request, which a SYN does not
 	 * carry: the L7 step decides those connections, with the same routes.
-	 * It finds them by their conntrack entry (sl_l7_lookup): without a
-	 * listener, or without room for the entry, they are split by weight.
+	 * They go to it DNATed to our local address (cfg.h), marked for the
+	 * policy route; without a listener they are split by weight.
 	 */
 	l7 = (svc->flags & SL_SVC_L7) && p->proto == IPPROTO_TCP;
 	if (l7 && sl_l7_listening(p->family)) {
-		e->flags = SL_CT_LOCAL;
+		const volatile __be32 *la = sl_l7_local(p->family);
+
+		e->addr[0] = la[0];
+		e->addr[1] = la[1];
+		e->addr[2] = la[2];
+		e->addr[3] = la[3];
+		e->port = p->dport;
+		e->family = p->family;
 		e->subset_id = SL_SUBSET_NONE;
-		e->last_seen = sl_now_ticks();
-		res = sl_ct_remember(fk, e, reuse);
-		if (res > 0)
-			return (e->flags & SL_CT_LOCAL) ? SL_NEW_LOCAL : SL_NEW_NAT;
-		if (!res) {
-			sl_global_inc(SL_G_L7_LOCAL);
-			return SL_NEW_LOCAL;
-		}
-		sl_global_inc(SL_G_CT_FULL); /* sl_select() below rewrites all of *e */
+		e->flags = SL_CT_LOCAL;
+		return SL_NEW_NAT;
 	}
 	if (l7)
 		sl_global_inc(SL_G_L7_FALLBACK);
-
 	/* the slot read above, not a second read: a flip in between would mix */
 	res = sl_select(svc, sk.slot, state->hash_seed, p, e);
 	if (res == SL_SEL_NO_ROUTE) {
@@ -144,14 +186,56 @@ static __always_inline int sl_new_conn(const struct sl_pkt *p, const struct sl_c
 		sl_global_inc(SL_G_NO_ENDPOINT);
 		return SL_NEW_DROP;
 	}
-	e->last_seen = sl_now_ticks();
-	res = sl_ct_remember(fk, e, reuse);
-	if (res > 0)
-		return (e->flags & SL_CT_LOCAL) ? SL_NEW_LOCAL : SL_NEW_NAT;
-	if (res < 0)
-		sl_global_inc(SL_G_CT_FULL); /* NATed all the same, uncached */
-	sl_revnat_put(p, e, BPF_ANY);
+	/* its own backend: the reply would never leave the pod */
+	if (sl_addr_same(e->addr, p->saddr))
+		e->flags |= SL_CT_HAIRPIN;
+	return SL_NEW_NAT;
+}
 
+/*
+ * Remember connection fk, chosen into *e, unconfirmed: claim its tuple at
+ * the backend, write both entries and count it. reuse: the tuple's old
+ * entry is over and this one replaces it.
+ */
+__noinline int sl_ct_open(struct __sk_buff *skb, const struct sl_pkt *p, const struct sl_ct_key *fk,
+			  struct sl_ct_entry *e, int reuse)
+{
+	struct sl_ct_entry *won;
+	struct sl_state *state;
+	struct sl_ct_key rk;
+	struct sl_stats *st;
+	__u32 zero = 0;
+
+	if (!skb || !p || !fk || !e)
+		return SL_NEW_DROP;
+	/* the seed only changes with a fresh load: no need to read it with the slot */
+	state = bpf_map_lookup_elem(&sl_state, &zero);
+	if (!state)
+		return SL_NEW_DROP;
+	e->nat_port = p->sport;
+	e->ifindex = skb->ifindex;
+	e->last_seen = sl_now_ticks();
+	if (sl_claim(fk, e, state->hash_seed, &rk))
+		return SL_NEW_DROP;
+
+	if (reuse) {
+		bpf_map_update_elem(&sl_ct_new, fk, e, BPF_ANY);
+	} else if (bpf_map_update_elem(&sl_ct_new, fk, e, BPF_NOEXIST)) {
+		/* a SYN and its retransmission on two CPUs: both use the first choice */
+		won = bpf_map_lookup_elem(&sl_ct_new, fk);
+		if (!won)
+			return SL_NEW_DROP;
+		*e = *won;
+		return SL_NEW_NAT;
+	}
+	sl_rn_put(0, &rk, p, e, BPF_ANY);
+
+	if (e->flags & SL_CT_LOCAL) {
+		sl_global_inc(SL_G_L7_LOCAL);
+		return SL_NEW_NAT;
+	}
+	if (e->flags & SL_CT_HAIRPIN)
+		sl_global_inc(SL_G_HAIRPIN);
 	sl_global_inc(SL_G_NEW_CONN);
 	st = sl_stats_of(e->subset_id);
 	if (st)
@@ -159,157 +243,78 @@ static __always_inline int sl_new_conn(const struct sl_pkt *p, const struct sl_c
 	return SL_NEW_NAT;
 }
 
-SEC("tc")
-int sl_ingress(struct __sk_buff *skb)
+/* Confirm UDP flow fk on its first reply (k, rv). Global: its own frame. */
+__noinline int sl_udp_confirm(const struct sl_ct_key *fk, const struct sl_ct_key *k,
+			      const struct sl_ct_entry *rv)
 {
-	struct sl_ct_entry *ct, e = {};
-	struct sl_pkt p = {};
-	struct sl_ct_key fk;
-	struct sl_stats *st;
-	__u32 len = skb->len;
-	int res;
+	struct sl_ct_entry *fwd, f;
 
-	res = sl_parse(skb, &p);
-	if (res != SL_PARSE_OK)
-		return sl_count_parse(res);
-	if (!sl_filter_maybe(&sl_vip_filter, p.daddr, p.dport, p.proto)) {
-		sl_global_inc(SL_G_PASS);
-		return TC_ACT_OK;
-	}
-
-	sl_ct_key_fwd(&fk, &p);
-	ct = bpf_map_lookup_elem(&sl_conntrack, &fk);
-	if (ct && (ct->flags & SL_CT_LOCAL)) {
-		/*
-		 * Handed to the L7 step: marked, never NATed. A bare SYN
-		 * decides again: the L7 step may have reset this client port
-		 * (closing nothing here), or be gone, or the service may have
-		 * lost its HTTP routes. With a listener it comes out local
-		 * again, a retransmission included.
-		 */
-		if (!sl_tcp_syn_only(&p)) {
-			/* no FIN/RST bookkeeping: a local entry has no row to close */
-			sl_global_inc(SL_G_L7_ESTABLISHED);
-			sl_l7_mark(skb);
-			return TC_ACT_OK;
-		}
-	} else if (ct) {
-		__u32 now = sl_now_ticks();
-		struct sl_ct_key rk;
-
-		if (sl_ct_over(ct, &p, now)) {
-			/* counted closed once (TCP was, at its FIN or RST) */
-			if (p.proto == IPPROTO_UDP)
-				sl_ct_close(ct);
-			/* the old backend's replies to this client port are no longer ours */
-			sl_ct_key_rev(&rk, &p, ct);
-			bpf_map_delete_elem(&sl_revnat, &rk);
-			sl_global_inc(p.proto == IPPROTO_UDP ? SL_G_UDP_EXPIRED : SL_G_PORT_REUSE);
-			goto decide;
-		}
-		sl_global_inc(SL_G_ESTABLISHED);
-		if (sl_tcp_closing(&p))
-			sl_ct_close(ct);
-		e = *ct;
-		/*
-		 * The two directions live in separate LRU maps: if the reverse
-		 * entry went alone, replies would leave with the backend's
-		 * address. Put it back; checked once a tick, not per packet.
-		 */
-		if (sl_ct_touch(ct, now)) {
-			sl_ct_key_rev(&rk, &p, &e);
-			if (!bpf_map_lookup_elem(&sl_revnat, &rk)) {
-				sl_revnat_put(&p, &e, BPF_NOEXIST);
-				sl_global_inc(SL_G_REVNAT_RESTORED);
-			}
-		}
-		goto nat;
-	}
-
-decide:
-	res = sl_new_conn(&p, &fk, &e, ct != NULL);
-	if (res == SL_NEW_PASS)
-		return TC_ACT_OK;
-	if (res == SL_NEW_DROP)
-		return TC_ACT_SHOT;
-	if (res == SL_NEW_LOCAL) {
-		sl_l7_mark(skb);
-		return TC_ACT_OK;
-	}
-	if (sl_tcp_closing(&p)) {
-		ct = bpf_map_lookup_elem(&sl_conntrack, &fk);
-		if (ct)
-			sl_ct_close(ct);
-	}
-
-nat:
-	if (sl_nat_rewrite(skb, &p, true, e.addr, e.port)) {
-		sl_global_inc(SL_G_NAT_FAIL);
-		return TC_ACT_SHOT;
-	}
-	st = sl_stats_of(e.subset_id);
-	if (st) {
-		st->packets_in += sl_wire_packets(skb);
-		st->bytes_in += len;
-	}
-	return TC_ACT_OK;
+	if (!fk || !k || !rv)
+		return 0;
+	fwd = bpf_map_lookup_elem(&sl_ct_new, fk);
+	if (!fwd)
+		return 0;
+	f = *fwd;
+	sl_ct_confirm(fk, &f, k, rv);
+	return 0;
 }
 
-SEC("tc")
-int sl_egress(struct __sk_buff *skb)
+/*
+ * A reply: from a backend (egress of the client's interface), or for a
+ * hairpin connection from the pod itself to our hairpin address (ingress of
+ * its interface). Restore the VIP as the source, and the client's own port
+ * and (hairpin) address as the destination.
+ */
+__noinline int sl_reply(struct __sk_buff *skb, const struct sl_pkt *p, int hairpin)
 {
-	struct sl_ct_entry *rn, *fwd;
-	struct sl_pkt p = {};
-	struct sl_ct_key k;
+	struct sl_ct_entry *rn, *fwd, rv;
+	struct sl_ct_key k, fk;
+	bool confirmed, fc;
 	struct sl_stats *st;
 	__u32 len = skb->len;
-	__be32 vip[4];
-	__be16 vport;
-	__u32 sid;
-	int res;
+	struct sl_nat n;
 
-	res = sl_parse(skb, &p);
-	if (res != SL_PARSE_OK)
-		return sl_count_parse(res);
-	if (!sl_filter_maybe(&sl_be_filter, p.saddr, p.sport, p.proto))
-		return TC_ACT_OK;
+	if (!skb || !p)
+		return TC_ACT_UNSPEC;
+	sl_ct_key_fwd(&k, p);
+	rn = sl_rn_find(&k, &confirmed);
+	if (!rn || !(rn->flags & SL_CT_HAIRPIN) != !hairpin)
+		return TC_ACT_UNSPEC;
+	rv = *rn;
+	sl_ct_fwd_key_of(&fk, &k, &rv);
+	st = sl_stats_of(rv.subset_id);
 
-	sl_ct_key_fwd(&k, &p);
-	rn = bpf_map_lookup_elem(&sl_revnat, &k);
-	if (!rn)
-		return TC_ACT_OK;
-	__builtin_memcpy(vip, rn->addr, 16);
-	vport = rn->port;
-	sid = rn->subset_id;
-	st = sl_stats_of(sid);
-
-	if (p.proto == IPPROTO_TCP && (p.tcp_flags & (SL_TCP_SYN | SL_TCP_FIN | SL_TCP_RST))) {
-		sl_ct_key_fwd_of_reply(&k, &p, rn);
-		fwd = bpf_map_lookup_elem(&sl_conntrack, &k);
+	if (p->proto == IPPROTO_TCP && (p->tcp_flags & (SL_TCP_SYN | SL_TCP_FIN | SL_TCP_RST))) {
+		fwd = sl_ct_find(&fk, &fc);
 		/*
 		 * A SYN-ACK on a closed connection, or from a backend that
 		 * is not the connection's (it was picked afresh since),
 		 * answers a direct connection that reuses the client port:
-		 * not ours.
+		 * not ours, and neither is the rest of it. Forget the stale
+		 * reverse entry, or its data would come back from the VIP.
 		 */
-		if ((p.tcp_flags & SL_TCP_SYN) &&
-		    (!fwd || (fwd->flags & SL_CT_CLOSED) || !sl_ct_is_backend(fwd, &p))) {
-			/*
-			 * The rest of that direct connection is not ours either:
-			 * forget the stale reverse entry, or its data would come
-			 * back from the VIP.
-			 */
-			sl_ct_key_fwd(&k, &p);
-			bpf_map_delete_elem(&sl_revnat, &k);
-			return TC_ACT_OK;
+		if ((p->tcp_flags & SL_TCP_SYN) &&
+		    (!fwd || (fwd->flags & SL_CT_CLOSED) || !sl_ct_is_backend(fwd, p))) {
+			bpf_map_delete_elem(confirmed ? (void *)&sl_revnat : (void *)&sl_revnat_new,
+					    &k);
+			return TC_ACT_UNSPEC;
 		}
-		if (fwd && sl_tcp_closing(&p))
+		if (fwd && sl_tcp_closing(p))
 			sl_ct_close(fwd);
-		if ((p.tcp_flags & SL_TCP_RST) && st)
+		if ((p->tcp_flags & SL_TCP_RST) && st)
 			st->backend_resets++;
+	} else if (p->proto == IPPROTO_UDP && !confirmed) {
+		/* the backend answered: a UDP flow is confirmed by its first reply */
+		sl_udp_confirm(&fk, &k, &rv);
 	}
 
-	if (sl_nat_rewrite(skb, &p, false, vip, vport)) {
+	sl_nat_of(&n, p);
+	__builtin_memcpy(n.saddr, rv.addr, 16);
+	n.sport = rv.port;
+	n.dport = rv.nat_port;
+	if (hairpin)
+		__builtin_memcpy(n.daddr, p->saddr, 16); /* the client is the backend */
+	if (sl_nat_rewrite(skb, p, &n)) {
 		sl_global_inc(SL_G_NAT_FAIL);
 		return TC_ACT_SHOT;
 	}
@@ -318,9 +323,203 @@ int sl_egress(struct __sk_buff *skb)
 		st->packets_out += sl_wire_packets(skb);
 		st->bytes_out += len;
 		/* plaintext HTTP/1.x status lines only: limits in http.h */
-		sl_http_count(skb, &p, st, sid);
+		sl_http_count(skb, p, st, rv.subset_id);
 	}
-	return TC_ACT_OK;
+	return hairpin ? sl_bounce(skb) : TC_ACT_OK;
+}
+
+/* Put back a confirmed connection's reverse entry if it went missing (global: own frame). */
+__noinline int sl_rn_restore(const struct sl_pkt *p, const struct sl_ct_key *fk,
+			    const struct sl_ct_entry *e)
+{
+	struct sl_ct_key rk;
+
+	if (!p || !fk || !e)
+		return 0;
+	sl_ct_key_rev(&rk, fk, e);
+	if (bpf_map_lookup_elem(&sl_revnat, &rk) || bpf_map_lookup_elem(&sl_revnat_new, &rk))
+		return 0;
+	sl_rn_put(1, &rk, p, e, BPF_NOEXIST);
+	sl_global_inc(SL_G_REVNAT_RESTORED);
+	return 0;
+}
+
+/*
+ * A connection's entry is over (sl_ct_over): forget its reverse entry and
+ * its confirmed forward entry, so that a new choice takes the tuple.
+ */
+__noinline int sl_ct_retire(const struct sl_ct_key *fk, const struct sl_ct_entry *ct, int confirmed)
+{
+	struct sl_ct_key rk;
+
+	if (!fk || !ct)
+		return 0;
+	/* the old backend's replies to this client port are no longer ours */
+	sl_ct_key_rev(&rk, fk, ct);
+	sl_rn_forget(&rk, fk);
+	if (confirmed)
+		bpf_map_delete_elem(&sl_conntrack, fk);
+	return 0;
+}
+
+/* The client's ACK completes the handshake of unconfirmed connection fk. */
+__noinline int sl_tcp_confirm(const struct sl_ct_key *fk, const struct sl_ct_entry *e)
+{
+	struct sl_ct_key rk;
+
+	if (!fk || !e)
+		return 0;
+	sl_ct_key_rev(&rk, fk, e);
+	sl_ct_confirm(fk, e, &rk, bpf_map_lookup_elem(&sl_revnat_new, &rk));
+	return 0;
+}
+
+/* Translate a client's packet per its entry e, count it, and send it on. */
+__noinline int sl_forward(struct __sk_buff *skb, const struct sl_pkt *p, const struct sl_ct_entry *e)
+{
+	struct sl_stats *st;
+	__u32 len;
+	struct sl_nat n;
+
+	if (!skb || !p || !e)
+		return TC_ACT_SHOT;
+	len = skb->len;
+	sl_nat_of(&n, p);
+	__builtin_memcpy(n.daddr, e->addr, 16);
+	n.dport = e->port;
+	n.sport = e->nat_port;
+	if (e->flags & SL_CT_HAIRPIN) {
+		const volatile __be32 *h = sl_hairpin_addr(p->family);
+
+		n.saddr[0] = h[0];
+		n.saddr[1] = h[1];
+		n.saddr[2] = h[2];
+		n.saddr[3] = h[3];
+	}
+	if (sl_nat_rewrite(skb, p, &n)) {
+		sl_global_inc(SL_G_NAT_FAIL);
+		return TC_ACT_SHOT;
+	}
+	if (e->flags & SL_CT_LOCAL) {
+		sl_l7_mark(skb);
+		return TC_ACT_OK;
+	}
+	st = sl_stats_of(e->subset_id);
+	if (st) {
+		st->packets_in += sl_wire_packets(skb);
+		st->bytes_in += len;
+	}
+	return (e->flags & SL_CT_HAIRPIN) ? sl_bounce(skb) : TC_ACT_OK;
+}
+
+/*
+ * A client's packet to a VIP: translate it per its connection's entry, or
+ * open one. Global: its frame and sl_ingress's add up along the call chain.
+ */
+__noinline int sl_client(struct __sk_buff *skb, const struct sl_pkt *p)
+{
+	struct sl_ct_entry *ct, e = {};
+	struct sl_ct_key fk;
+	bool confirmed;
+	int res, reuse = 0;
+
+	if (!skb || !p)
+		return TC_ACT_UNSPEC;
+	sl_ct_key_fwd(&fk, p);
+	ct = sl_ct_find(&fk, &confirmed);
+	if (ct) {
+		__u32 now = sl_now_ticks();
+
+		/*
+		 * A connection's packets come in where it started: from
+		 * elsewhere, they are forged (or lost their way) and may
+		 * neither use nor close nor re-pick it.
+		 */
+		if (ct->ifindex != skb->ifindex) {
+			sl_global_inc(SL_G_WRONG_IFACE);
+			return TC_ACT_SHOT;
+		}
+		if (sl_ct_over(ct, p, now)) {
+			/* counted closed once (TCP was, at its FIN or RST) */
+			if (p->proto == IPPROTO_UDP)
+				sl_ct_close(ct);
+			sl_ct_retire(&fk, ct, confirmed);
+			sl_global_inc(p->proto == IPPROTO_UDP ? SL_G_UDP_EXPIRED : SL_G_PORT_REUSE);
+			reuse = 1;
+			goto decide;
+		}
+		if (sl_tcp_closing(p))
+			sl_ct_close(ct);
+		e = *ct;
+		sl_global_inc((e.flags & SL_CT_LOCAL) ? SL_G_L7_ESTABLISHED : SL_G_ESTABLISHED);
+		if (!confirmed) {
+			/* the client's ACK: it got the SYN-ACK, its address is real */
+			if (sl_tcp_ack_only(p))
+				sl_tcp_confirm(&fk, &e);
+		} else if (sl_ct_touch(ct, now)) {
+			/* checked once a tick, not per packet */
+			sl_rn_restore(p, &fk, &e);
+		}
+		return sl_forward(skb, p, &e);
+	}
+
+	/*
+	 * Only a SYN opens a TCP connection: a mid-stream packet of a tuple
+	 * we do not know (its entry reclaimed, or never ours) is left to the
+	 * node, never sent to a newly picked backend that knows nothing of it.
+	 */
+	if (p->proto == IPPROTO_TCP && !sl_tcp_syn_only(p)) {
+		sl_global_inc(SL_G_CT_MISS);
+		return TC_ACT_UNSPEC;
+	}
+	if (!sl_src_ok(skb, p)) {
+		sl_global_inc(SL_G_SRC_REJECTED);
+		return TC_ACT_SHOT;
+	}
+
+decide:
+	res = sl_choose(p, &e);
+	if (res == SL_NEW_NAT)
+		res = sl_ct_open(skb, p, &fk, &e, reuse);
+	if (res == SL_NEW_PASS)
+		return TC_ACT_UNSPEC;
+	if (res == SL_NEW_DROP)
+		return TC_ACT_SHOT;
+	return sl_forward(skb, p, &e);
+}
+
+SEC("tc")
+int sl_ingress(struct __sk_buff *skb)
+{
+	struct sl_pkt p = {};
+	int res;
+
+	res = sl_parse(skb, &p);
+	if (res != SL_PARSE_OK)
+		return sl_count_parse(res);
+	if (sl_addr_is(p.daddr, sl_hairpin_addr(p.family)))
+		return sl_reply(skb, &p, 1);
+	if (!sl_filter_maybe(&sl_vip_filter, p.daddr, p.dport, p.proto)) {
+		sl_global_inc(SL_G_PASS);
+		return TC_ACT_UNSPEC;
+	}
+	return sl_client(skb, &p);
+}
+
+SEC("tc")
+int sl_egress(struct __sk_buff *skb)
+{
+	struct sl_pkt p = {};
+	int res;
+
+	res = sl_parse(skb, &p);
+	if (res != SL_PARSE_OK)
+		return sl_count_parse(res);
+	/* from a backend, or from the L7 step's sockets (cfg.h) */
+	if (!sl_filter_maybe(&sl_be_filter, p.saddr, p.sport, p.proto) &&
+	    !sl_addr_is(p.saddr, sl_l7_local(p.family)))
+		return TC_ACT_UNSPEC;
+	return sl_reply(skb, &p, false);
 }
 
 #define SL_AF_INET_SOCK	 2  /* AF_INET, as sk_lookup reports it */
@@ -328,48 +527,33 @@ int sl_egress(struct __sk_buff *skb)
 
 /*
  * sk_lookup, in the node's namespace: a connection that sl_ingress sent to
- * local delivery (SL_CT_LOCAL) goes to the L7 listener of its family, which
- * then sees the VIP as its local address. Everything else is left to the
- * kernel's own lookup. Runs only for packets with no established socket, so
- * TIME_WAIT on VIP:port is handled as usual.
+ * the L7 step arrives DNATed to our local address (cfg.h), marked, and goes
+ * to the L7 listener of its family. Everything else is left to the kernel's
+ * own lookup. Runs only for packets with no established socket, so
+ * TIME_WAIT is handled as usual.
  */
 SEC("sk_lookup")
 int sl_l7_lookup(struct bpf_sk_lookup *ctx)
 {
-	struct sl_ct_key k = {};
-	struct sl_ct_entry *ct;
 	struct bpf_sock *sk;
 	__u32 idx;
 
 	if (ctx->protocol != IPPROTO_TCP)
 		return SK_PASS;
 	if (ctx->family == SL_AF_INET_SOCK) {
-		k.saddr[0] = ctx->remote_ip4;
-		k.daddr[0] = ctx->local_ip4;
-		k.family = SL_AF_INET;
+		if (ctx->local_ip4 != sl_cfg.l7_local4[0])
+			return SK_PASS;
+		idx = SL_L7_LISTEN_INET;
 	} else if (ctx->family == SL_AF_INET6_SOCK) {
-		k.saddr[0] = ctx->remote_ip6[0];
-		k.saddr[1] = ctx->remote_ip6[1];
-		k.saddr[2] = ctx->remote_ip6[2];
-		k.saddr[3] = ctx->remote_ip6[3];
-		k.daddr[0] = ctx->local_ip6[0];
-		k.daddr[1] = ctx->local_ip6[1];
-		k.daddr[2] = ctx->local_ip6[2];
-		k.daddr[3] = ctx->local_ip6[3];
-		k.family = SL_AF_INET6;
+		if (ctx->local_ip6[0] != sl_cfg.l7_local6[0] ||
+		    ctx->local_ip6[1] != sl_cfg.l7_local6[1] ||
+		    ctx->local_ip6[2] != sl_cfg.l7_local6[2] ||
+		    ctx->local_ip6[3] != sl_cfg.l7_local6[3])
+			return SK_PASS;
+		idx = SL_L7_LISTEN_INET6;
 	} else {
 		return SK_PASS;
 	}
-	k.sport = ctx->remote_port;
-	k.dport = bpf_htons(ctx->local_port);
-	k.proto = IPPROTO_TCP;
-	/* the node's own connections (most of what runs here) are no VIP's */
-	if (!sl_filter_maybe(&sl_vip_filter, k.daddr, k.dport, IPPROTO_TCP))
-		return SK_PASS;
-	ct = bpf_map_lookup_elem(&sl_conntrack, &k);
-	if (!ct || !(ct->flags & SL_CT_LOCAL))
-		return SK_PASS;
-	idx = sl_l7_listen_idx(k.family);
 	sk = bpf_map_lookup_elem(&sl_l7_listen, &idx);
 	if (!sk)
 		return SK_PASS;

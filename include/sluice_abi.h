@@ -20,7 +20,9 @@
 #define SL_MAX_ENDPOINTS    65536   /* endpoints per table slot */
 #define SL_MAX_SUBSET_IDS   20480   /* stable subset ids (counter rows): 10,000 services x 2 */
 #define SL_MAX_SRC_PREFIXES 65536   /* source-match prefixes per slot */
-#define SL_CT_SIZE	    262144  /* conntrack entries (each direction) */
+#define SL_CT_SIZE	    262144  /* confirmed connections (default; `run --ct-max`) */
+#define SL_CT_NEW_MIN	    1024    /* unconfirmed connections: ct-max / 4, at least this */
+#define SL_CT_NEW_OF(max)   ((max) / 4 > SL_CT_NEW_MIN ? (max) / 4 : SL_CT_NEW_MIN)
 #define SL_MAX_WEIGHT	    1000000 /* keeps weight sums far from u32 overflow */
 #define SL_NAME_LEN	    64	    /* service name, NUL included */
 #define SL_FILTER_WORDS	    4096    /* 2^18 bits in each address filter */
@@ -45,6 +47,8 @@
 #define SL_MAP_SRC_MATCH   "sl_src_match"
 #define SL_MAP_CONNTRACK   "sl_conntrack"
 #define SL_MAP_REVNAT	   "sl_revnat"
+#define SL_MAP_CT_NEW	   "sl_ct_new"
+#define SL_MAP_REVNAT_NEW  "sl_revnat_new"
 #define SL_MAP_STATS	   "sl_stats"
 #define SL_MAP_GLOBAL	   "sl_global"
 #define SL_MAP_SUBSETS	   "sl_subset_names"
@@ -75,8 +79,16 @@ struct sl_state {
 	__u64 generation;    /* bumped on every flip, for status */
 	__u64 applied_ns;    /* CLOCK_REALTIME of the last flip */
 	__u64 config_digest; /* of the last config file applied (FNV-1a) */
+	/*
+	 * What the running datapath was loaded with (struct sl_dp_cfg), for
+	 * `status` and `down`, which have no `run` flags to go by.
+	 */
+	__u32 l7_mark;
+	__u32 l7_mark_mask;
+	__u32 l7_table;
+	__u32 ct_max;
 };
-_Static_assert(sizeof(struct sl_state) == 32, "sl_state size");
+_Static_assert(sizeof(struct sl_state) == 48, "sl_state size");
 
 /* sl_services: HASH, one entry per (slot, VIP, port, protocol). */
 struct sl_svc_key {
@@ -162,8 +174,19 @@ struct sl_src_routes {
 };
 
 /*
- * sl_conntrack (forward, client -> VIP) and sl_revnat (reply, backend ->
- * client): LRU_HASH keyed by the packet's own tuple in that direction.
+ * Connection tracking (docs/conntrack.md). Forward entries (client -> VIP,
+ * keyed by the packet's tuple as the client sent it) say which backend;
+ * reverse entries (backend -> client, keyed by the reply's tuple as the
+ * backend sends it) say which VIP to restore. Each direction has two maps:
+ *   sl_ct_new / sl_revnat_new   LRU_HASH: unconfirmed connections (a TCP
+ *                               SYN, or a UDP flow the backend has not yet
+ *                               answered). A flood of spoofed SYNs evicts
+ *                               only these.
+ *   sl_conntrack / sl_revnat    HASH, --ct-max entries: confirmed ones (the
+ *                               client's first ACK; the backend's first UDP
+ *                               reply). Never evicted: `sluice run` removes
+ *                               closed entries after --ct-closed-timeout and
+ *                               idle ones after --ct-idle-timeout.
  */
 struct sl_ct_key {
 	__be32 saddr[4];
@@ -177,8 +200,9 @@ struct sl_ct_key {
 _Static_assert(sizeof(struct sl_ct_key) == 40, "sl_ct_key size");
 
 /* sl_ct_entry.flags */
-#define SL_CT_CLOSED (1U << 0) /* FIN or RST seen, counted as closed */
-#define SL_CT_LOCAL  (1U << 1) /* delivered to the node's L7 listener, not NATed */
+#define SL_CT_CLOSED  (1U << 0) /* FIN or RST seen, counted as closed */
+#define SL_CT_LOCAL   (1U << 1) /* to the node's L7 listener (addr is SL_L7_LOCAL*), marked */
+#define SL_CT_HAIRPIN (1U << 2) /* client is its own backend: source NATed to the hairpin address */
 
 /* sl_ct_entry.subset_id of a connection with no subset (yet): no counter row. */
 #define SL_SUBSET_NONE 0xffffffffU
@@ -193,13 +217,50 @@ _Static_assert(sizeof(struct sl_ct_key) == 40, "sl_ct_key size");
 struct sl_ct_entry {
 	__be32 addr[4]; /* forward: backend; reply: VIP */
 	__be16 port;	/* forward: backend port; reply: VIP port */
+	/*
+	 * The client port as the backend sees it (forward), or as the client
+	 * sent it (reply). Equal to the client's own port unless two of its
+	 * connections would have met at one backend tuple (sl_g ct_port_remap).
+	 */
+	__be16 nat_port;
 	__u8 family;
-	__u8 pad;
+	__u8 pad[3];
 	__u32 subset_id;
-	__u32 flags;	 /* SL_CT_*, forward entry only */
+	__u32 flags;	 /* SL_CT_* */
 	__u32 last_seen; /* forward entry: bpf_ktime_get_coarse_ns() >> 30 */
+	__u32 ifindex;	 /* forward entry: the interface the connection came in on */
 };
-_Static_assert(sizeof(struct sl_ct_entry) == 32, "sl_ct_entry size");
+_Static_assert(sizeof(struct sl_ct_entry) == 40, "sl_ct_entry size");
+
+/*
+ * Load-time settings of the programs (their .rodata, `sluice run` flags).
+ * Addresses in network order, IPv4 in [0].
+ */
+struct sl_dp_cfg {
+	__u32 l7_mark;	    /* fwmark for local delivery (--l7-mark) */
+	__u32 l7_mark_mask; /* the bits of the mark that are ours */
+	/*
+	 * The L7 step's connections are DNATed to this address (and the
+	 * VIP's port) before netfilter sees them, so kube-proxy's rules for
+	 * the VIP never match them; never configured on any interface.
+	 */
+	__be32 l7_local4[4];
+	__be32 l7_local6[4];
+	/* source of hairpin connections (a pod to itself through a VIP) */
+	__be32 hairpin4[4];
+	__be32 hairpin6[4];
+	__u32 flags; /* SL_DP_* */
+	__u32 pad;
+};
+_Static_assert(sizeof(struct sl_dp_cfg) == 80, "sl_dp_cfg size");
+
+/* sl_dp_cfg.flags */
+#define SL_DP_SRC_CHECK (1U << 0) /* a new connection's source must route back via its interface */
+
+#define SL_L7_LOCAL4_DEFAULT "169.254.92.1"
+#define SL_L7_LOCAL6_DEFAULT "fd5c:5c5c::1"
+#define SL_HAIRPIN4_DEFAULT  "169.254.92.2"
+#define SL_HAIRPIN6_DEFAULT  "fd5c:5c5c::2"
 
 /*
  * sl_stats: PERCPU_ARRAY indexed by subset id. "in" is client -> backend,
@@ -240,14 +301,21 @@ enum sl_global_idx {
 	SL_G_MALFORMED,	      /* truncated headers, passed untouched */
 	SL_G_NO_ROUTE,	      /* no route matched, passed untouched */
 	SL_G_NO_ENDPOINT,     /* subset had no endpoint, dropped */
-	SL_G_CT_FULL,	      /* conntrack insert failed, NATed uncached */
+	SL_G_CT_FULL,	      /* sl_conntrack full: stays in sl_ct_new (or dropped) */
 	SL_G_PORT_REUSE,      /* SYN on a closed entry: picked afresh */
 	SL_G_NAT_FAIL,	      /* a rewrite helper failed, dropped */
 	SL_G_UDP_EXPIRED,     /* idle UDP flow: picked afresh */
-	SL_G_REVNAT_RESTORED, /* reverse entry evicted alone: rebuilt */
+	SL_G_REVNAT_RESTORED, /* reverse entry gone alone: rebuilt */
 	SL_G_L7_LOCAL,	      /* connections handed to the L7 listener */
 	SL_G_L7_FALLBACK,     /* ...that found none: weighted DNAT instead */
 	SL_G_L7_ESTABLISHED,  /* packets of L7 connections marked for local delivery */
+	SL_G_CT_MISS,	      /* TCP non-SYN of no known connection: left alone */
+	SL_G_WRONG_IFACE,     /* packet of a connection, from another interface: dropped */
+	SL_G_SRC_REJECTED,    /* new connection whose source does not route back there: dropped */
+	SL_G_PORT_REMAP,      /* client port remapped: its tuple at the backend was taken */
+	SL_G_CLASH_DROP,      /* ...and no free port was found: dropped */
+	SL_G_HAIRPIN,	      /* connections of a pod to itself, source NATed */
+	SL_G_CT_CONFIRMED,    /* connections moved from sl_ct_new to sl_conntrack */
 	SL_G_MAX,
 };
 

@@ -21,6 +21,7 @@
 #include "config/config.h"
 #include "datapath/datapath.h"
 #include "pkt.h"
+#include "sluice_abi.h" /* the skeleton names its types */
 #include "sluice.skel.h"
 #include "datapath/tables.h"
 

@@ -20,6 +20,7 @@
 #include <linux/bpf.h>
 #include <linux/pkt_cls.h>
 
+#include "sluice_abi.h" /* the skeleton names its types */
 #include "sluice.skel.h"
 #include "config/config.h"
 #include "datapath/datapath.h"

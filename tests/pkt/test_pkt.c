@@ -21,6 +21,7 @@
 #include <bpf/libbpf.h>
 #include <linux/pkt_cls.h>
 
+#include "sluice_abi.h" /* the skeleton names its types */
 #include "sluice.skel.h"
 #include "config/config.h"
 #include "datapath/datapath.h"

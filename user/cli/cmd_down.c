@@ -15,12 +15,21 @@
 int cmd_down(int argc, char **argv)
 {
 	struct sl_policy_route pr = {};
+	struct sl_state st;
+	struct sl_maps m;
 	bool had_route;
+	char buf[128];
 	int err;
 
 	if (argc > 1) {
 		sl_error("usage: sluice down (takes no arguments)");
 		return SL_EXIT_INVALID;
+	}
+	/* the mark and table this datapath ran with, before its pins go */
+	if (!sl_maps_open_pinned(&m, cli.pin_dir)) {
+		if (!sl_maps_read_state(&m, &st))
+			sl_dp_route_from_state(&st);
+		sl_maps_close(&m);
 	}
 	err = sl_dp_down(cli.pin_dir);
 	if (err) {
@@ -36,8 +45,8 @@ int cmd_down(int argc, char **argv)
 	had_route = !sl_policy_route_query(&pr) && (pr.rule4 || pr.route4 || pr.rule6 || pr.route6);
 	err = sl_policy_route_remove();
 	if (err) {
-		sl_error("down: cannot remove the policy route (fwmark 0x%x/0x%x -> table %d): %s",
-			 SL_L7_FWMARK, SL_L7_FWMARK_MASK, SL_L7_TABLE,
+		sl_error("down: cannot remove the policy route (%s): %s",
+			 sl_policy_route_str(&pr, buf, sizeof(buf)),
 			 err == -EBUSY ? "a rule not ours with that mark, table and priority comes "
 					 "first, and a delete would take it; ours is left in place"
 				       : strerror(-err));

@@ -39,6 +39,8 @@ static int start_l7(struct run_ctx *c, const char *handoff)
 	char buf[160];
 	int err;
 
+	sl_policy_route_configure(c->dp_opts.cfg.l7_mark, c->dp_opts.cfg.l7_mark_mask,
+				  c->dp_opts.l7_table);
 	err = sl_policy_route_install();
 	if (err) {
 		pr_warn("Error: cannot install the policy route for header routing: %s "
@@ -76,6 +78,9 @@ int cmd_run(int argc, char **argv)
 	int i, err, ret;
 	bool valid;
 
+	sl_dp_opts_default(&c.dp_opts);
+	c.gc_opts.closed_timeout = SL_CT_CLOSED_TIMEOUT;
+	c.gc_opts.idle_timeout = SL_CT_IDLE_TIMEOUT;
 	ret = run_parse_opts(argc, argv, &c, &a);
 	if (ret != SL_EXIT_OK)
 		return ret;
@@ -103,11 +108,18 @@ int cmd_run(int argc, char **argv)
 			return SL_EXIT_SYSTEM;
 		}
 	}
-	err = sl_dp_load(&c.dp, cli.pin_dir);
+	err = sl_dp_load_opts(&c.dp, cli.pin_dir, &c.dp_opts);
 	if (err) {
 		sl_metrics_stop(c.metrics);
 		free(c.what);
 		return SL_EXIT_SYSTEM;
+	}
+	memcpy(c.gc_opts.hairpin4, c.dp_opts.cfg.hairpin4, sizeof(c.gc_opts.hairpin4));
+	memcpy(c.gc_opts.hairpin6, c.dp_opts.cfg.hairpin6, sizeof(c.gc_opts.hairpin6));
+	c.gc = sl_ct_gc_start(&c.dp.maps, &c.gc_opts);
+	if (!c.gc) {
+		sl_error("cannot start the conntrack reclaimer: %s", strerror(errno));
+		goto out;
 	}
 	/* Its thread inherits the blocked signals: they stay the signalfd's. */
 	if (c.metrics) {
@@ -195,6 +207,7 @@ out:
 	sl_kube_stop(c.kube);
 	sl_metrics_stop(c.metrics);
 	sl_l7_stop(c.l7);
+	sl_ct_gc_stop(c.gc);
 	if (c.patterns[0])
 		pr_info("interfaces: %lu attached, %lu detached, %lu failed, %lu not Ethernet\n",
 			c.nl_count.attached, c.nl_count.detached, c.nl_count.failed,

@@ -23,6 +23,7 @@
 #include <json-c/json.h>
 
 #include "config/config.h"
+#include "datapath/ct_gc.h"
 #include "datapath/datapath.h"
 #include "l7/l7.h"
 #include "observe/metrics.h"
@@ -60,6 +61,9 @@ struct run_ctx {
 	struct sl_kube *kube;
 	bool kube_loaded; /* the first whole picture has been loaded */
 	struct sl_datapath dp;
+	struct sl_dp_opts dp_opts;   /* --ct-max, --l7-mark, --l7-table, --no-src-check */
+	struct sl_ct_gc_opts gc_opts; /* --ct-closed-timeout, --ct-idle-timeout */
+	struct sl_ct_gc *gc;
 	struct sl_metrics *metrics; /* --metrics; NULL when off */
 	/* header routing: the L7 step; NULL with --no-l7 */
 	bool no_l7;

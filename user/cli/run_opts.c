@@ -5,6 +5,7 @@
  * inputs' name for messages) and metrics.h (the address) only.
  */
 #include <errno.h>
+#include <stdint.h>
 #include <getopt.h>
 #include <net/if.h>
 #include <stdio.h>
@@ -19,8 +20,54 @@ static int usage(void)
 	sl_error("usage: sluice run {--config FILE|DIR [--config FILE|DIR ...] | --kubernetes} "
 		 "{--iface IF [--iface IF ...] | --iface-pattern GLOB[,GLOB...]} "
 		 "[--detach-on-exit] [--metrics [ADDR:]PORT [--metrics-istio]] "
-		 "[--no-l7 | [--l7-max-conns N] [--l7-head-max BYTES] [--handoff-socket PATH]]");
+		 "[--no-l7 | [--l7-max-conns N] [--l7-head-max BYTES] [--handoff-socket PATH] "
+		 "[--l7-mark MARK[/MASK]] [--l7-table N]] "
+		 "[--ct-max N] [--ct-closed-timeout SECONDS] [--ct-idle-timeout SECONDS] "
+		 "[--no-src-check]");
 	return SL_EXIT_INVALID;
+}
+
+/* A decimal (or 0x) number in [min, max], or an error naming the option. */
+static int parse_u32(const char *arg, const char *opt, const char *what, unsigned long min,
+		     unsigned long max, uint32_t *out)
+{
+	unsigned long v;
+	char *end;
+
+	errno = 0;
+	v = strtoul(arg, &end, 0);
+	if (errno || *end || !*arg || *arg == '-' || v < min || v > max) {
+		sl_error("%s '%s': %s", opt, arg, what);
+		return -EINVAL;
+	}
+	*out = (uint32_t)v;
+	return 0;
+}
+
+/* MARK[/MASK]: the mask says which bits are ours (default: the mark's byte). */
+static int parse_mark(const char *arg, uint32_t *mark, uint32_t *mask)
+{
+	char buf[64], *slash;
+	uint32_t m, k = 0;
+
+	snprintf(buf, sizeof(buf), "%s", arg);
+	slash = strchr(buf, '/');
+	if (slash)
+		*slash = 0;
+	if (parse_u32(buf, "--l7-mark", "MARK[/MASK], e.g. 0x5c0000/0xff0000", 1, UINT32_MAX,
+		      &m) ||
+	    (slash && parse_u32(slash + 1, "--l7-mark", "MARK[/MASK], e.g. 0x5c0000/0xff0000", 1,
+				UINT32_MAX, &k)))
+		return -EINVAL;
+	if (!slash)
+		k = m;
+	if (m & ~k) {
+		sl_error("--l7-mark '%s': the mark has bits outside its mask", arg);
+		return -EINVAL;
+	}
+	*mark = m;
+	*mask = k;
+	return 0;
 }
 
 int run_parse_opts(int argc, char **argv, struct run_ctx *c, struct run_args *a)
@@ -37,6 +84,12 @@ int run_parse_opts(int argc, char **argv, struct run_ctx *c, struct run_args *a)
 	    {"l7-max-conns", required_argument, NULL, 'L'},
 	    {"l7-head-max", required_argument, NULL, 'H'},
 	    {"handoff-socket", required_argument, NULL, 'S'},
+	    {"l7-mark", required_argument, NULL, 'k'},
+	    {"l7-table", required_argument, NULL, 't'},
+	    {"ct-max", required_argument, NULL, 'x'},
+	    {"ct-closed-timeout", required_argument, NULL, 'C'},
+	    {"ct-idle-timeout", required_argument, NULL, 'T'},
+	    {"no-src-check", no_argument, NULL, 'R'},
 	    {},
 	};
 	const char *why;
@@ -121,6 +174,41 @@ int run_parse_opts(int argc, char **argv, struct run_ctx *c, struct run_args *a)
 				return SL_EXIT_INVALID;
 			}
 			a->handoff = optarg;
+			break;
+		case 'k':
+			if (parse_mark(optarg, &c->dp_opts.cfg.l7_mark,
+				       &c->dp_opts.cfg.l7_mark_mask))
+				return SL_EXIT_INVALID;
+			break;
+		case 't':
+			/* 0 and 253-255 are the kernel's unspec, default, main and local */
+			if (parse_u32(optarg, "--l7-table", "a routing table id, 1 to 252 or above 255",
+				      1, UINT32_MAX, &c->dp_opts.l7_table))
+				return SL_EXIT_INVALID;
+			if (c->dp_opts.l7_table >= 253 && c->dp_opts.l7_table <= 255) {
+				sl_error("--l7-table '%s': tables 253-255 are the kernel's "
+					 "(default, main, local)",
+					 optarg);
+				return SL_EXIT_INVALID;
+			}
+			break;
+		case 'x':
+			if (parse_u32(optarg, "--ct-max", "a number of connections, 16 to 16777216",
+				      16, 1U << 24, &c->dp_opts.ct_max))
+				return SL_EXIT_INVALID;
+			break;
+		case 'C':
+			if (parse_u32(optarg, "--ct-closed-timeout", "seconds, 1 to 86400", 1, 86400,
+				      &c->gc_opts.closed_timeout))
+				return SL_EXIT_INVALID;
+			break;
+		case 'T':
+			if (parse_u32(optarg, "--ct-idle-timeout", "seconds, 10 to 2592000", 10,
+				      2592000, &c->gc_opts.idle_timeout))
+				return SL_EXIT_INVALID;
+			break;
+		case 'R':
+			c->dp_opts.cfg.flags &= ~SL_DP_SRC_CHECK;
 			break;
 		default:
 			return usage();

@@ -46,6 +46,13 @@ static const char *const global_names[SL_G_MAX] = {
     [SL_G_L7_LOCAL] = "l7_local",
     [SL_G_L7_FALLBACK] = "l7_fallback",
     [SL_G_L7_ESTABLISHED] = "l7_established",
+    [SL_G_CT_MISS] = "ct_miss",
+    [SL_G_WRONG_IFACE] = "wrong_iface",
+    [SL_G_SRC_REJECTED] = "src_rejected",
+    [SL_G_PORT_REMAP] = "port_remap",
+    [SL_G_CLASH_DROP] = "clash_drop",
+    [SL_G_HAIRPIN] = "hairpin",
+    [SL_G_CT_CONFIRMED] = "ct_confirmed",
 };
 
 static const char *const l7_names[SL_L7_C_MAX] = {

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <arpa/inet.h>
 #include <net/if_arp.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
@@ -26,8 +27,10 @@
 #include <bpf/libbpf.h>
 
 #include "datapath/datapath.h"
+#include "datapath/policy_route.h"
 #include "datapath/tables.h"
 #include "lib/log.h"
+#include "sluice_abi.h" /* the skeleton names its types */
 #include "sluice.skel.h"
 
 int sl_dp_ensure_bpffs(const char *pin_dir)
@@ -87,11 +90,87 @@ static int pin_prog(struct bpf_program *prog, const char *dir)
 	return 0;
 }
 
+void sl_dp_opts_default(struct sl_dp_opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->cfg.l7_mark = SL_L7_FWMARK;
+	o->cfg.l7_mark_mask = SL_L7_FWMARK_MASK;
+	inet_pton(AF_INET, SL_L7_LOCAL4_DEFAULT, o->cfg.l7_local4);
+	inet_pton(AF_INET6, SL_L7_LOCAL6_DEFAULT, o->cfg.l7_local6);
+	inet_pton(AF_INET, SL_HAIRPIN4_DEFAULT, o->cfg.hairpin4);
+	inet_pton(AF_INET6, SL_HAIRPIN6_DEFAULT, o->cfg.hairpin6);
+	o->cfg.flags = SL_DP_SRC_CHECK;
+	o->l7_table = SL_L7_TABLE;
+	o->ct_max = SL_CT_SIZE;
+}
+
+/*
+ * Size the conntrack maps: --ct-max, or what an earlier run pinned (a
+ * pinned map is re-used only with equal parameters, and resizing it would
+ * drop every live connection's entries).
+ */
+static void size_conntrack(struct sluice_bpf *skel, const char *pin_dir, __u32 ct_max)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info), pinned = 0;
+	char path[PATH_MAX];
+	int fd;
+
+	if (pin_dir) {
+		snprintf(path, sizeof(path), "%s/%s", pin_dir, SL_MAP_CONNTRACK);
+		fd = bpf_obj_get(path);
+		if (fd >= 0) {
+			if (!bpf_obj_get_info_by_fd(fd, &info, &len))
+				pinned = info.max_entries;
+			close(fd);
+		}
+	}
+	if (pinned && pinned != ct_max) {
+		pr_warn("conntrack: %s holds %u connections; --ct-max %u takes effect after "
+			"`sluice down` (which forgets every connection)\n",
+			pin_dir, pinned, ct_max);
+		ct_max = pinned;
+	}
+	bpf_map__set_max_entries(skel->maps.sl_conntrack, ct_max);
+	bpf_map__set_max_entries(skel->maps.sl_revnat, ct_max);
+	bpf_map__set_max_entries(skel->maps.sl_ct_new, SL_CT_NEW_OF(ct_max));
+	bpf_map__set_max_entries(skel->maps.sl_revnat_new, SL_CT_NEW_OF(ct_max));
+}
+
+/* Note in sl_state what this datapath runs with, for `status` and `down`. */
+static int record_opts(const struct sl_maps *m, const struct sluice_bpf *skel,
+		       const struct sl_dp_opts *o)
+{
+	struct sl_state st;
+	__u32 zero = 0;
+	int err;
+
+	err = sl_maps_read_state(m, &st);
+	if (err)
+		return err;
+	st.l7_mark = o->cfg.l7_mark;
+	st.l7_mark_mask = o->cfg.l7_mark_mask;
+	st.l7_table = o->l7_table;
+	st.ct_max = bpf_map__max_entries(skel->maps.sl_conntrack);
+	return bpf_map_update_elem(m->state, &zero, &st, BPF_ANY) ? -errno : 0;
+}
+
 int sl_dp_load(struct sl_datapath *dp, const char *pin_dir)
 {
+	return sl_dp_load_opts(dp, pin_dir, NULL);
+}
+
+int sl_dp_load_opts(struct sl_datapath *dp, const char *pin_dir, const struct sl_dp_opts *o)
+{
 	LIBBPF_OPTS(bpf_object_open_opts, opts);
+	struct sl_dp_opts def;
 	struct bpf_map *map;
 	int err;
+
+	if (!o) {
+		sl_dp_opts_default(&def);
+		o = &def;
+	}
 
 	memset(dp, 0, sizeof(*dp));
 	if (pin_dir) {
@@ -117,6 +196,8 @@ int sl_dp_load(struct sl_datapath *dp, const char *pin_dir)
 	if (!pin_dir)
 		bpf_object__for_each_map (map, dp->skel->obj)
 			bpf_map__set_pin_path(map, NULL);
+	dp->skel->rodata->sl_cfg = o->cfg;
+	size_conntrack(dp->skel, pin_dir, o->ct_max);
 
 	err = sluice_bpf__load(dp->skel);
 	if (err) {
@@ -131,6 +212,7 @@ int sl_dp_load(struct sl_datapath *dp, const char *pin_dir)
 	}
 	sl_maps_from_skel(&dp->maps, dp->skel);
 	err = sl_tables_init(&dp->maps);
+	err = err ?: record_opts(&dp->maps, dp->skel, o);
 	if (err)
 		goto fail;
 	if (pin_dir) {
@@ -147,6 +229,13 @@ fail:
 	sluice_bpf__destroy(dp->skel);
 	dp->skel = NULL;
 	return err;
+}
+
+void sl_dp_route_from_state(const struct sl_state *st)
+{
+	/* 0: pinned by a sluice from before the mark was configurable */
+	if (st->l7_table)
+		sl_policy_route_configure(st->l7_mark, st->l7_mark_mask, st->l7_table);
 }
 
 void sl_dp_close(struct sl_datapath *dp)

@@ -14,6 +14,16 @@
 
 struct sluice_bpf;
 
+/* What `run`'s flags set in the programs (their .rodata) and maps at load. */
+struct sl_dp_opts {
+	struct sl_dp_cfg cfg; /* sluice_abi.h: marks, local and hairpin addresses, flags */
+	__u32 l7_table;	      /* policy routing table of the local route (--l7-table) */
+	__u32 ct_max;	      /* confirmed connections (--ct-max); unconfirmed: a quarter */
+};
+
+/* The defaults: sluice_abi.h's SL_L7_*, SL_*_DEFAULT and SL_CT_SIZE. */
+void sl_dp_opts_default(struct sl_dp_opts *o);
+
 struct sl_datapath {
 	struct sluice_bpf *skel;
 	struct sl_maps maps;
@@ -26,7 +36,15 @@ struct sl_datapath {
  * the programs. pin_dir NULL: an unpinned private instance (packet tests).
  */
 int sl_dp_load(struct sl_datapath *dp, const char *pin_dir);
+/*
+ * The same with settings (NULL: the defaults). Maps already pinned keep
+ * their size: conntrack is never resized under live connections (a
+ * different --ct-max is reported and takes effect after `sluice down`).
+ */
+int sl_dp_load_opts(struct sl_datapath *dp, const char *pin_dir, const struct sl_dp_opts *o);
 void sl_dp_close(struct sl_datapath *dp);
+/* Point the policy route code at the mark and table the datapath runs with. */
+void sl_dp_route_from_state(const struct sl_state *st);
 
 /* Attach (or atomically replace) our filters on ifname's ingress and egress. */
 int sl_dp_attach(struct sl_datapath *dp, const char *ifname);

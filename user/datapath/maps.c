@@ -12,6 +12,7 @@
 #include <bpf/libbpf.h>
 
 #include "datapath/maps.h"
+#include "sluice_abi.h" /* the skeleton names its types */
 #include "sluice.skel.h"
 
 void sl_maps_from_skel(struct sl_maps *m, const struct sluice_bpf *skel)
@@ -22,6 +23,8 @@ void sl_maps_from_skel(struct sl_maps *m, const struct sluice_bpf *skel)
 	m->src_match = bpf_map__fd(skel->maps.sl_src_match);
 	m->conntrack = bpf_map__fd(skel->maps.sl_conntrack);
 	m->revnat = bpf_map__fd(skel->maps.sl_revnat);
+	m->ct_new = bpf_map__fd(skel->maps.sl_ct_new);
+	m->revnat_new = bpf_map__fd(skel->maps.sl_revnat_new);
 	m->stats = bpf_map__fd(skel->maps.sl_stats);
 	m->global = bpf_map__fd(skel->maps.sl_global);
 	m->subset_names = bpf_map__fd(skel->maps.sl_subset_names);
@@ -52,6 +55,7 @@ int sl_maps_open_pinned(struct sl_maps *m, const char *pin_dir)
 	    {SL_MAP_HTTP_CODES, &m->http_codes}, {SL_MAP_L7_LISTEN, &m->l7_listen},
 	    {SL_MAP_L7_SPECS, &m->l7_specs},	 {SL_MAP_L7_STATS, &m->l7_stats},
 	    {SL_MAP_L7_CODES, &m->l7_codes},	 {SL_MAP_L7_COUNT, &m->l7_counters},
+	    {SL_MAP_CT_NEW, &m->ct_new},	 {SL_MAP_REVNAT_NEW, &m->revnat_new},
 	};
 	char path[512];
 	size_t i;
@@ -78,7 +82,7 @@ void sl_maps_close(struct sl_maps *m)
 		      &m->conntrack,	&m->revnat,	&m->stats,	&m->global,
 		      &m->subset_names, &m->svc_names,	&m->vip_filter, &m->be_filter,
 		      &m->http_codes,	&m->l7_listen,	&m->l7_specs,	&m->l7_stats,
-		      &m->l7_codes,	&m->l7_counters};
+		      &m->l7_codes,	&m->l7_counters, &m->ct_new,	&m->revnat_new};
 	size_t i;
 
 	if (!m->owned)

@@ -19,6 +19,8 @@ struct sl_maps {
 	int src_match;
 	int conntrack;
 	int revnat;
+	int ct_new;
+	int revnat_new;
 	int stats;
 	int global;
 	int subset_names;

@@ -40,6 +40,16 @@ struct nl {
 	uint32_t seq;
 };
 
+/* The rule's mark and table: sluice_abi.h's defaults unless configured. */
+static uint32_t pr_mark = SL_L7_FWMARK, pr_mask = SL_L7_FWMARK_MASK, pr_table = SL_L7_TABLE;
+
+void sl_policy_route_configure(uint32_t mark, uint32_t mask, uint32_t table)
+{
+	pr_mark = mark;
+	pr_mask = mask;
+	pr_table = table;
+}
+
 struct nl_req {
 	struct nlmsghdr nh;
 	union {
@@ -187,13 +197,13 @@ static int rule_req(struct nl *nl, int type, int flags, int family, uint8_t prot
 	/* 1473 does not fit the header's 8 bits: FRA_TABLE carries it. */
 	req.frh.table = RT_TABLE_UNSPEC;
 	req.frh.action = FR_ACT_TO_TBL;
-	err = nl_put_u32(&req, FRA_TABLE, SL_L7_TABLE);
+	err = nl_put_u32(&req, FRA_TABLE, pr_table);
 	if (!err)
 		err = nl_put_u32(&req, FRA_PRIORITY, SL_L7_RULE_PRIO);
 	if (!err)
-		err = nl_put_u32(&req, FRA_FWMARK, SL_L7_FWMARK);
+		err = nl_put_u32(&req, FRA_FWMARK, pr_mark);
 	if (!err)
-		err = nl_put_u32(&req, FRA_FWMASK, SL_L7_FWMARK_MASK);
+		err = nl_put_u32(&req, FRA_FWMASK, pr_mask);
 	if (!err && proto)
 		err = nl_put(&req, FRA_PROTOCOL, &proto, sizeof(proto));
 	if (err)
@@ -221,7 +231,7 @@ static int route_req(struct nl *nl, int type, int flags, int family, int oif, ui
 	 * matches any scope: the type, device and protocol pin it down.
 	 */
 	req.rtm.rtm_scope = type == RTM_NEWROUTE ? RT_SCOPE_HOST : RT_SCOPE_NOWHERE;
-	err = nl_put_u32(&req, RTA_TABLE, SL_L7_TABLE);
+	err = nl_put_u32(&req, RTA_TABLE, pr_table);
 	if (!err)
 		err = nl_put_u32(&req, RTA_OIF, (uint32_t)oif);
 	if (!err && has_metric)
@@ -302,13 +312,13 @@ static void rule_msg(const struct nlmsghdr *nh, void *ctx)
 			break;
 		}
 	}
-	if (frh->action != FR_ACT_TO_TBL || table != SL_L7_TABLE)
+	if (frh->action != FR_ACT_TO_TBL || table != pr_table)
 		return;
 	/* Other selectors only narrow a rule: the mark decides if it is a subset. */
-	if ((frh->flags & FIB_RULE_INVERT) || (mark & SL_L7_FWMARK_MASK) != SL_L7_FWMARK ||
-	    (mask & SL_L7_FWMARK_MASK) != SL_L7_FWMARK_MASK)
+	if ((frh->flags & FIB_RULE_INVERT) || (mark & pr_mask) != pr_mark ||
+	    (mask & pr_mask) != pr_mask)
 		s->unsafe = true;
-	if (prio != SL_L7_RULE_PRIO || mark != SL_L7_FWMARK || mask != SL_L7_FWMARK_MASK)
+	if (prio != SL_L7_RULE_PRIO || mark != pr_mark || mask != pr_mask)
 		return;
 	if (extra || frh->src_len || frh->dst_len || frh->tos || (frh->flags & FIB_RULE_INVERT)) {
 		if (!s->exact) {
@@ -395,7 +405,7 @@ static void route_msg(const struct nlmsghdr *nh, void *ctx)
 		}
 	}
 	if (rtm->rtm_type != RTN_LOCAL || rtm->rtm_dst_len || rtm->rtm_src_len || rtm->rtm_tos ||
-	    (rtm->rtm_flags & RTM_F_CLONED) || table != SL_L7_TABLE || oif != (uint32_t)s->oif ||
+	    (rtm->rtm_flags & RTM_F_CLONED) || table != pr_table || oif != (uint32_t)s->oif ||
 	    other)
 		return;
 	if (!s->exact++) {
@@ -412,7 +422,7 @@ static int scan_routes(struct nl *nl, int family, int oif, struct route_scan *s)
 
 	req_init(&req, RTM_GETROUTE, NLM_F_DUMP, sizeof(req.rtm));
 	req.rtm.rtm_family = family;
-	err = nl_put_u32(&req, RTA_TABLE, SL_L7_TABLE);
+	err = nl_put_u32(&req, RTA_TABLE, pr_table);
 	if (err)
 		return err;
 	for (try = 0; try < MAX_DUMP_TRIES; try++) {
@@ -659,8 +669,8 @@ static const char *family_str(bool rule, bool route)
 
 const char *sl_policy_route_str(const struct sl_policy_route *st, char *buf, size_t len)
 {
-	snprintf(buf, len, "fwmark 0x%x/0x%x -> table %d (local): ipv4 %s, ipv6 %s", SL_L7_FWMARK,
-		 SL_L7_FWMARK_MASK, SL_L7_TABLE, family_str(st->rule4, st->route4),
+	snprintf(buf, len, "fwmark 0x%x/0x%x -> table %u (local): ipv4 %s, ipv6 %s", pr_mark,
+		 pr_mask, pr_table, family_str(st->rule4, st->route4),
 		 family_str(st->rule6, st->route6));
 	return buf;
 }

@@ -23,9 +23,17 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /* SL_L7_FWMARK, SL_L7_FWMARK_MASK, SL_L7_TABLE, SL_L7_RULE_PRIO */
 #include "sluice_abi.h"
+
+/*
+ * The mark, mask and table to use from now on in this process (`run
+ * --l7-mark/--l7-table`; `down` and `status` take them from sl_state).
+ * Until called: SL_L7_FWMARK, SL_L7_FWMARK_MASK, SL_L7_TABLE.
+ */
+void sl_policy_route_configure(uint32_t mark, uint32_t mask, uint32_t table);
 
 struct sl_policy_route {
 	bool rule4, route4, rule6, route6; /* present in this netns */

@@ -56,7 +56,13 @@ fail:
 	return err;
 }
 
-static int tuple_of(int fd, struct sl_l7_tuple *t)
+/*
+ * The connection as the client made it. It arrives DNATed to our local
+ * address (and the VIP's port), possibly with its source port remapped:
+ * sl_l7_original() reads the VIP and the client's own port back from its
+ * reverse conntrack entry.
+ */
+static int tuple_of(const struct sl_l7 *l, int fd, struct sl_l7_tuple *t)
 {
 	struct sockaddr_storage peer, self;
 	socklen_t pl = sizeof(peer), sl = sizeof(self);
@@ -82,7 +88,7 @@ static int tuple_of(int fd, struct sl_l7_tuple *t)
 		t->sport = p->sin_port;
 		t->dport = s->sin_port;
 	}
-	return 0;
+	return sl_l7_original(&l->m, t);
 }
 
 /*
@@ -128,7 +134,7 @@ void l7_accept_all(struct sl_l7 *l, int i)
 		l7_relay_rcvbuf(fd);
 		c->deadline = l7_now_ms() + l->o.head_timeout_ms;
 		/* edge-triggered: peeked bytes stay readable, only new ones wake us */
-		if (tuple_of(fd, &c->t) ||
+		if (tuple_of(l, fd, &c->t) ||
 		    l7_add_fd(l, c, CLIENT, EPOLLIN | EPOLLRDHUP | EPOLLET)) {
 			l7_conn_close(l, c, true);
 			continue;

@@ -167,6 +167,30 @@ static int pick_once(const struct sl_maps *m, struct sl_l7_cache *cache,
  * read (writers only ever touch the slot that is not active), and reads
  * again if one did.
  */
+int sl_l7_original(const struct sl_maps *m, struct sl_l7_tuple *t)
+{
+	struct sl_ct_key rk = {
+	    .sport = t->dport,
+	    .dport = t->sport,
+	    .proto = IPPROTO_TCP,
+	    .family = t->family,
+	};
+	struct sl_ct_entry rn;
+
+	memcpy(rk.saddr, t->daddr, sizeof(rk.saddr));
+	memcpy(rk.daddr, t->saddr, sizeof(rk.daddr));
+	/* confirmed by the client's ACK, normally; unconfirmed if that raced */
+	if (bpf_map_lookup_elem(m->revnat, &rk, &rn) &&
+	    bpf_map_lookup_elem(m->revnat_new, &rk, &rn))
+		return -ENOENT;
+	if (!(rn.flags & SL_CT_LOCAL))
+		return -ENOENT;
+	memcpy(t->daddr, rn.addr, sizeof(t->daddr));
+	t->dport = rn.port;
+	t->sport = rn.nat_port;
+	return 0;
+}
+
 int sl_l7_pick(const struct sl_maps *m, struct sl_l7_cache *cache, const struct sl_l7_tuple *t,
 	       const struct sl_http_head *head, struct sl_l7_choice *out)
 {

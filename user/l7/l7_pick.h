@@ -40,6 +40,14 @@ struct sl_l7_choice {
 	bool header_route; /* it matched on the HTTP request */
 };
 
+/*
+ * t is an accepted connection as its socket sees it: from the client (its
+ * port maybe remapped) to the datapath's local address and the VIP's port.
+ * Turn it into the connection as the client made it, client -> VIP, from
+ * its reverse conntrack entry; -ENOENT when there is none (not ours).
+ */
+int sl_l7_original(const struct sl_maps *m, struct sl_l7_tuple *t);
+
 /* Compiled HTTP matches, by sl_l7_specs key; one per L7 thread. */
 struct sl_l7_cache;
 struct sl_l7_cache *sl_l7_cache_new(void);

@@ -86,6 +86,7 @@ const char *sl_route_http_match(const struct sl_maps *m, const struct sl_route *
 void sl_l7_view_read(struct sl_l7_view *v, const struct sl_maps *m, const char *pin_dir,
 		     const struct sl_status *st)
 {
+	struct sl_state state;
 	char path[PATH_MAX];
 	__u32 i;
 	int fd;
@@ -98,6 +99,8 @@ void sl_l7_view_read(struct sl_l7_view *v, const struct sl_maps *m, const char *
 		v->listening[i] =
 		    m->l7_listen >= 0 && !bpf_map_lookup_elem(m->l7_listen, &i, &cookie);
 	}
+	if (!sl_maps_read_state(m, &state))
+		sl_dp_route_from_state(&state);
 	v->route_err = sl_policy_route_query(&v->route);
 	if (v->route_err)
 		memset(&v->route, 0, sizeof(v->route));
