@@ -137,14 +137,19 @@ static __always_inline bool sl_tcp_ack_only(const struct sl_pkt *p)
 /*
  * Is the connection this entry describes over, so that packet p starts a
  * new one? A bare SYN after FIN/RST (the client reused its port), or a UDP
- * datagram after the flow was idle.
+ * datagram after the flow was idle. Also a SYN again for an unconfirmed
+ * connection to the L7 step: the step may have gone (or stopped taking
+ * connections) since the first, and the retransmission decides anew, by
+ * weight if nobody listens now.
  */
 static __always_inline bool sl_ct_over(const struct sl_ct_entry *ct, const struct sl_pkt *p,
-				       __u32 now)
+				       __u32 now, bool confirmed)
 {
 	if (p->proto == IPPROTO_UDP)
 		return now - ct->last_seen > SL_CT_UDP_IDLE_TICKS;
-	return (ct->flags & SL_CT_CLOSED) && sl_tcp_syn_only(p);
+	if (!sl_tcp_syn_only(p))
+		return false;
+	return (ct->flags & SL_CT_CLOSED) || (!confirmed && (ct->flags & SL_CT_LOCAL));
 }
 
 /*

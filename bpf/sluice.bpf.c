@@ -439,12 +439,15 @@ __noinline int sl_client(struct __sk_buff *skb, const struct sl_pkt *p)
 			sl_global_inc(SL_G_WRONG_IFACE);
 			return TC_ACT_SHOT;
 		}
-		if (sl_ct_over(ct, p, now)) {
+		if (sl_ct_over(ct, p, now, confirmed)) {
 			/* counted closed once (TCP was, at its FIN or RST) */
 			if (p->proto == IPPROTO_UDP)
 				sl_ct_close(ct);
+			else if (ct->flags & SL_CT_CLOSED)
+				sl_global_inc(SL_G_PORT_REUSE);
+			if (p->proto == IPPROTO_UDP)
+				sl_global_inc(SL_G_UDP_EXPIRED);
 			sl_ct_retire(&fk, ct, confirmed);
-			sl_global_inc(p->proto == IPPROTO_UDP ? SL_G_UDP_EXPIRED : SL_G_PORT_REUSE);
 			reuse = 1;
 			goto decide;
 		}
