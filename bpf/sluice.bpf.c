@@ -255,7 +255,9 @@ __noinline int sl_udp_confirm(const struct sl_ct_key *fk, const struct sl_ct_key
 	if (!fwd)
 		return 0;
 	f = *fwd;
-	sl_ct_confirm(fk, &f, k, rv);
+	if (sl_ct_confirm(fk, &f, k, rv) &&
+	    !(__sync_fetch_and_or(&fwd->flags, SL_CT_NO_ROOM) & SL_CT_NO_ROOM))
+		sl_global_inc(SL_G_CT_FULL);
 	return 0;
 }
 
@@ -362,15 +364,25 @@ __noinline int sl_ct_retire(const struct sl_ct_key *fk, const struct sl_ct_entry
 	return 0;
 }
 
-/* The client's ACK completes the handshake of unconfirmed connection fk. */
-__noinline int sl_tcp_confirm(const struct sl_ct_key *fk, const struct sl_ct_entry *e)
+/*
+ * The client's ACK completes the handshake of unconfirmed connection fk
+ * (entry ct in sl_ct_new, e its copy). When sl_conntrack is full, that is
+ * counted once per connection and tried again once a tick.
+ */
+__noinline int sl_tcp_confirm(const struct sl_ct_key *fk, struct sl_ct_entry *ct,
+			      const struct sl_ct_entry *e)
 {
 	struct sl_ct_key rk;
 
-	if (!fk || !e)
+	if (!fk || !ct || !e)
+		return 0;
+	if ((e->flags & SL_CT_NO_ROOM) && !sl_ct_touch(ct, sl_now_ticks()))
 		return 0;
 	sl_ct_key_rev(&rk, fk, e);
-	sl_ct_confirm(fk, e, &rk, bpf_map_lookup_elem(&sl_revnat_new, &rk));
+	if (!sl_ct_confirm(fk, e, &rk, bpf_map_lookup_elem(&sl_revnat_new, &rk)))
+		return 0;
+	if (!(__sync_fetch_and_or(&ct->flags, SL_CT_NO_ROOM) & SL_CT_NO_ROOM))
+		sl_global_inc(SL_G_CT_FULL);
 	return 0;
 }
 
@@ -458,7 +470,7 @@ __noinline int sl_client(struct __sk_buff *skb, const struct sl_pkt *p)
 		if (!confirmed) {
 			/* the client's ACK: it got the SYN-ACK, its address is real */
 			if (sl_tcp_ack_only(p))
-				sl_tcp_confirm(&fk, &e);
+				sl_tcp_confirm(&fk, ct, &e);
 		} else if (sl_ct_touch(ct, now)) {
 			/* checked once a tick, not per packet */
 			sl_rn_restore(p, &fk, &e);

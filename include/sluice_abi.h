@@ -203,6 +203,7 @@ _Static_assert(sizeof(struct sl_ct_key) == 40, "sl_ct_key size");
 #define SL_CT_CLOSED  (1U << 0) /* FIN or RST seen, counted as closed */
 #define SL_CT_LOCAL   (1U << 1) /* to the node's L7 listener (addr is SL_L7_LOCAL*), marked */
 #define SL_CT_HAIRPIN (1U << 2) /* client is its own backend: source NATed to the hairpin address */
+#define SL_CT_NO_ROOM (1U << 3) /* unconfirmed: sl_conntrack was full (counted once); retried each tick */
 
 /* sl_ct_entry.subset_id of a connection with no subset (yet): no counter row. */
 #define SL_SUBSET_NONE 0xffffffffU
