@@ -58,6 +58,11 @@ $(BUILD)/empty.bpf.o: bpf/empty.bpf.c | $(BUILD)
 	$(call msg,BPF,$@)
 	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
+# another tool's filter, for tests/e2e/test_tc_neighbour.sh
+$(BUILD)/next_filter.bpf.o: tests/e2e/next_filter.bpf.c | $(BUILD)
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
 $(SKEL): $(BUILD)/sluice.bpf.o
 	$(call msg,SKEL,$@)
 	$(Q)$(BPFTOOL) gen skeleton $< name sluice_bpf > $@
@@ -117,7 +122,7 @@ $(BUILD):
 	$(Q)mkdir -p $(BUILD)/user $(BUILD)/tests
 
 # bench_pkt and the empty program: the bench smoke test runs them.
-test-bins: all $(TEST_BINS) $(BUILD)/tests/bench_pkt $(BUILD)/empty.bpf.o
+test-bins: all $(TEST_BINS) $(BUILD)/tests/bench_pkt $(BUILD)/empty.bpf.o $(BUILD)/next_filter.bpf.o
 
 deps:
 	$(Q)scripts/install-deps.sh
@@ -137,7 +142,7 @@ bench: deps
 	$(Q)scripts/bench.sh
 
 format:
-	$(Q)clang-format -i $(wildcard bpf/*.c bpf/*.h user/*/*.c user/*/*.h include/*.h tests/*/*.c tests/*/*.h)
+	$(Q)clang-format -i $(wildcard bpf/*.c bpf/*.h tests/e2e/*.bpf.c user/*/*.c user/*/*.h include/*.h tests/*/*.c tests/*/*.h)
 
 clean:
 	$(Q)rm -rf $(BUILD)
