@@ -204,9 +204,11 @@ static void test_host_forms(void **state)
 	static const struct {
 		const char *vs_ns, *host;
 	} ok[] = {
-	    {"shop", "reviews"},	  {"shop", "reviews.shop"},
-	    {"shop", "reviews.shop.svc"}, {"shop", "reviews.shop.svc.cluster.local"},
-	    {"web", "reviews.shop"},	  {"web", "reviews.shop.svc.cluster.local"},
+	    {"shop", "reviews"},
+	    {"shop", "reviews.shop"},
+	    {"shop", "reviews.shop.svc"},
+	    {"shop", "reviews.shop.svc.cluster.local"},
+	    {"web", "reviews.shop.svc.cluster.local"},
 	};
 	struct sl_config *cfg;
 	struct sl_diag d;
@@ -229,6 +231,11 @@ static void test_host_forms(void **state)
 	assert_error(SVC PODS DR VS_NS("web", "reviews") SPLIT,
 		     "k.yaml:32:11: error: host 'reviews' of VirtualService web/reviews matches no "
 		     "Service: there is no Service reviews in namespace web");
+	/* Another namespace's Service only by its full name: no hijacking by NAME.NAMESPACE. */
+	assert_error(SVC PODS DR VS_NS("web", "reviews.shop") SPLIT,
+		     "k.yaml:32:11: error: host 'reviews.shop' of VirtualService web/reviews is "
+		     "Service shop/reviews of another namespace; a VirtualService routes another "
+		     "namespace's Service only by its full name, reviews.shop.svc.cluster.local");
 }
 
 static void test_matches(void **state)
@@ -303,8 +310,7 @@ static void test_header_route(void **state)
 	assert_true(s->routes[0].needs_l7);
 	assert_string_equal(s->routes[0].name, "testers");
 	/* evaluated by the L7 step: uri, then headers, in Istio's field order */
-	assert_string_equal(s->routes[0].l7_spec,
-			    "uri prefix /api\nheader x-tester exact yes\n");
+	assert_string_equal(s->routes[0].l7_spec, "uri prefix /api\nheader x-tester exact yes\n");
 	assert_false(s->routes[1].needs_l7);
 	assert_int_equal(d.n_warnings, 0);
 	sl_config_free(cfg);
@@ -603,16 +609,18 @@ static void test_error_host_no_service(void **state)
 		struct sl_config *cfg;
 		struct sl_diag d;
 
-		cfg = load_ok(BASE SPLIT "---\napiVersion: networking.istio.io/v1\n"
-					 "kind: VirtualService\nmetadata: {name: ext, namespace: shop}\n"
-					 "spec: {hosts: [www.example.com], http: [{route: [{destination: "
-					 "{host: www.example.com}}]}]}\n",
+		cfg = load_ok(BASE SPLIT
+			      "---\napiVersion: networking.istio.io/v1\n"
+			      "kind: VirtualService\nmetadata: {name: ext, namespace: shop}\n"
+			      "spec: {hosts: [www.example.com], http: [{route: [{destination: "
+			      "{host: www.example.com}}]}]}\n",
 			      &d);
 		assert_int_equal(cfg->n_services, 1);
-		assert_true(has_msg(&d, "k.yaml:43:16: warning: host 'www.example.com' of "
-					"VirtualService shop/ext is not a Kubernetes Service of this "
-					"cluster (a ServiceEntry or external host?); sluice leaves it "
-					"alone"));
+		assert_true(has_msg(&d,
+				    "k.yaml:43:16: warning: host 'www.example.com' of "
+				    "VirtualService shop/ext is not a Kubernetes Service of this "
+				    "cluster (a ServiceEntry or external host?); sluice leaves it "
+				    "alone"));
 		sl_config_free(cfg);
 		sl_diag_free(&d);
 	}
@@ -637,8 +645,8 @@ static void test_real_world(void **state)
 		     "k.yaml:34:14: error: 'destinationSubnets' in a match block of VirtualService "
 		     "shop/reviews is not an Istio field (a typo?)");
 	/* The same Service under two names in one VirtualService. */
-	cfg = load_ok(SVC PODS DR VS_NS("shop", "reviews, reviews.shop.svc.cluster.local") SPLIT,
-		      &d);
+	cfg =
+	    load_ok(SVC PODS DR VS_NS("shop", "reviews, reviews.shop.svc.cluster.local") SPLIT, &d);
 	assert_int_equal(cfg->n_services, 1);
 	sl_config_free(cfg);
 	sl_diag_free(&d);

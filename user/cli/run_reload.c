@@ -54,12 +54,14 @@ static int load_config(struct run_ctx *c, struct sl_config **cfg, struct sl_diag
 	int err;
 
 	if (!c->kube)
-		return sl_config_load_paths_digest(c->configs, c->n_configs, cfg, diag, digest);
+		return sl_config_load_sources(c->configs, c->n_configs, NULL, 0, SL_LOAD_ISOLATE,
+					      cfg, diag, digest);
 	text = sl_kube_render(c->kube, &b.len);
 	if (!text)
 		return -ENOMEM;
 	b.data = text;
-	err = sl_config_load_sources(c->configs, c->n_configs, &b, 1, true, cfg, diag, digest);
+	err = sl_config_load_sources(c->configs, c->n_configs, &b, 1,
+				     SL_LOAD_ALLOW_EMPTY | SL_LOAD_ISOLATE, cfg, diag, digest);
 	free(text);
 	return err;
 }
