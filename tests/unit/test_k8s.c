@@ -726,6 +726,201 @@ static void test_error_yaml_syntax(void **state)
 		     "parsing a flow node that starts at line 35, column 1)");
 }
 
+/* As `run --kubernetes` loads: isolated, nothing routed is valid. */
+static int load_iso(const char *yaml, struct sl_config **cfg, struct sl_diag *d)
+{
+	struct sl_config_buf b = {.name = DIAG_FILE, .data = yaml, .len = strlen(yaml)};
+	int err;
+
+	sl_diag_init(d);
+	err = sl_config_load_sources(NULL, 0, &b, 1, SL_LOAD_ALLOW_EMPTY | SL_LOAD_ISOLATE, cfg, d,
+				     NULL);
+	if (err)
+		dump_diag(d);
+	assert_int_equal(err, 0);
+	assert_int_equal(d->n_errors, 0);
+	return err;
+}
+
+static void assert_rejected(const struct sl_config *cfg, size_t i, const char *kind, const char *ns,
+			    const char *name)
+{
+	assert_true(i < cfg->n_rejected);
+	assert_string_equal(cfg->rejected[i].kind, kind);
+	assert_string_equal(cfg->rejected[i].ns, ns);
+	assert_string_equal(cfg->rejected[i].name, name);
+}
+
+#define VS_AT(name, ns, created, host)                                                             \
+	"---\n"                                                                                    \
+	"apiVersion: networking.istio.io/v1\n"                                                     \
+	"kind: VirtualService\n"                                                                   \
+	"metadata: {name: " name ", namespace: " ns ", creationTimestamp: \"" created "\"}\n"      \
+	"spec:\n"                                                                                  \
+	"  hosts: [" host "]\n"                                                                    \
+	"  http:\n"
+#define ROUTE_TO(subset)                                                                           \
+	"  - route:\n"                                                                             \
+	"    - destination: {host: reviews.shop.svc.cluster.local, subset: " subset "}\n"
+
+/* The rest of a route after its match. */
+#define MATCHED_TO(subset)                                                                         \
+	"    route:\n"                                                                             \
+	"    - destination: {host: reviews.shop.svc.cluster.local, subset: " subset "}\n"
+
+/* A broken object is left out alone, logged with its position; the rest applies. */
+static void test_isolate_bad_object(void **state)
+{
+	struct sl_config *cfg;
+	struct sl_diag d;
+
+	load_iso(
+	    BASE SPLIT VS_AT(
+		"typo", "web", "2024-01-01T00:00:00Z",
+		"ratings") "  - route:\n"
+			   "    - destination: {host: ratings}\n"
+			   "      weight: -1\n"
+			   "---\n"
+			   "apiVersion: v1\nkind: Service\nmetadata: {name: bad, namespace: web}\n"
+			   "spec: {clusterIP: 10.96.0.300}\n",
+	    &cfg, &d);
+	assert_int_equal(cfg->n_services, 1);
+	assert_string_equal(cfg->services[0].name, "reviews.shop");
+	assert_int_equal(cfg->services[0].routes[0].weight[0], 75);
+	assert_int_equal(cfg->n_rejected, 2);
+	assert_rejected(cfg, 0, "VirtualService", "web", "typo");
+	assert_rejected(cfg, 1, "Service", "web", "bad");
+	assert_int_equal(cfg->rejected[1].pos.line, 50);
+	assert_string_equal(cfg->rejected[1].reason,
+			    "spec.clusterIP in Service web/bad is not an IPv4 or IPv6 address: "
+			    "'10.96.0.300'");
+	assert_true(has_msg(&d, "k.yaml:48:15: error: weight -1 of a destination of http[0] of "
+				"VirtualService web/typo is negative; weights are 0 or more"));
+	sl_config_free(cfg);
+	sl_diag_free(&d);
+}
+
+/* Two VirtualServices for one host: the oldest wins, like Istio's sidecars; the other is left out.
+ */
+static void test_isolate_oldest_wins(void **state)
+{
+	struct sl_config *cfg;
+	struct sl_diag d;
+
+	load_iso(SVC PODS DR VS_AT("young", "shop", "2024-05-01T00:00:00Z", "reviews")
+		     ROUTE_TO("v2") VS_AT("old", "other", "2024-01-01T00:00:00Z",
+					  "reviews.shop.svc.cluster.local") ROUTE_TO("v1"),
+		 &cfg, &d);
+	assert_int_equal(cfg->n_services, 1);
+	assert_int_equal(cfg->services[0].routes[0].weight[0], 100);
+	assert_int_equal(cfg->services[0].routes[0].weight[1], 0);
+	assert_int_equal(cfg->n_rejected, 1);
+	assert_rejected(cfg, 0, "VirtualService", "shop", "young");
+	assert_true(has_msg(&d, "k.yaml:32:11: error: Service shop/reviews is already routed by "
+				"VirtualService other/old (k.yaml:37), created before this one "
+				"(2024-01-01T00:00:00Z vs 2024-05-01T00:00:00Z); like Istio's "
+				"sidecars, sluice takes the oldest VirtualService of a host and "
+				"leaves this one out"));
+	sl_config_free(cfg);
+	sl_diag_free(&d);
+
+	/* The same time: by name, then namespace (Istio's tie-break). */
+	load_iso(SVC PODS DR VS_AT("b", "shop", "2024-01-01T00:00:00Z", "reviews") ROUTE_TO("v2")
+		     VS_AT("a", "shop", "2024-01-01T00:00:00Z", "reviews") ROUTE_TO("v1"),
+		 &cfg, &d);
+	assert_int_equal(cfg->services[0].routes[0].weight[0], 100);
+	assert_rejected(cfg, 0, "VirtualService", "shop", "b");
+	sl_config_free(cfg);
+	sl_diag_free(&d);
+
+	/* A broken older one does not count: the next oldest wins. */
+	load_iso(SVC PODS DR VS_AT("old", "shop", "2023-01-01T00:00:00Z", "reviews") ROUTE_TO("v9")
+		     VS_AT("new", "shop", "2024-01-01T00:00:00Z", "reviews") ROUTE_TO("v2"),
+		 &cfg, &d);
+	assert_int_equal(cfg->n_services, 1);
+	assert_int_equal(cfg->services[0].routes[0].weight[1], 100);
+	assert_int_equal(cfg->n_rejected, 1);
+	assert_rejected(cfg, 0, "VirtualService", "shop", "old");
+	sl_config_free(cfg);
+	sl_diag_free(&d);
+}
+
+/* Another namespace's Service only by its full name: a short one is left out alone. */
+static void test_isolate_scope(void **state)
+{
+	struct sl_config *cfg;
+	struct sl_diag d;
+
+	load_iso(SVC PODS DR VS_AT("hijack", "web", "2023-01-01T00:00:00Z", "reviews.shop")
+		     ROUTE_TO("v2") VS_AT("own", "shop", "2024-01-01T00:00:00Z", "reviews")
+			 ROUTE_TO("v1"),
+		 &cfg, &d);
+	assert_int_equal(cfg->n_services, 1);
+	assert_int_equal(cfg->services[0].routes[0].weight[0], 100);
+	assert_rejected(cfg, 0, "VirtualService", "web", "hijack");
+	assert_string_equal(cfg->rejected[0].reason,
+			    "host 'reviews.shop' of VirtualService web/hijack is Service "
+			    "shop/reviews of another namespace; a VirtualService routes another "
+			    "namespace's Service only by its full name, "
+			    "reviews.shop.svc.cluster.local");
+	sl_config_free(cfg);
+	sl_diag_free(&d);
+}
+
+/* exportTo: the routes match on the client pod's namespace; "~": left out. */
+static void test_export_to(void **state)
+{
+	const struct sl_route_cfg *r;
+	struct sl_config *cfg;
+	struct sl_diag d;
+
+	cfg =
+	    load_ok(SVC PODS DR VS "  - match: [{sourceLabels: {app: frontend}}]\n" MATCHED_TO("v2")
+			ROUTE_TO("v1") "  exportTo: [., web]\n",
+		    &d);
+	assert_int_equal(cfg->services[0].n_routes, 4);
+	r = &cfg->services[0].routes[0];
+	assert_true(r->has_labels);
+	assert_int_equal(r->n_labels, 2);
+	assert_string_equal(r->labels[0].key, "app");
+	assert_string_equal(r->labels[1].key, SL_K8S_NAMESPACE_LABEL);
+	assert_string_equal(r->labels[1].value, "shop");
+	assert_string_equal(cfg->services[0].routes[1].labels[1].value, "web");
+	r = &cfg->services[0].routes[3];
+	assert_true(r->has_labels);
+	assert_int_equal(r->n_labels, 1);
+	assert_string_equal(r->labels[0].value, "web");
+	assert_int_equal(r->weight[0], 100);
+	assert_true(has_msg(&d,
+			    "k.yaml:39:13: warning: exportTo limits VirtualService "
+			    "shop/reviews to clients in 2 namespaces; sluice matches its routes "
+			    "on the client pod's namespace, so connections from anywhere else "
+			    "(other namespaces, the node, anything not a pod) pass to the VIP "
+			    "untouched"));
+	sl_config_free(cfg);
+	sl_diag_free(&d);
+
+	/* A sourceNamespace it is not exported to never matches; "*" is everyone. */
+	cfg = load_ok(SVC PODS DR VS "  - match: [{sourceNamespace: web}]\n" MATCHED_TO("v2")
+			  ROUTE_TO("v1") "  exportTo: [.]\n",
+		      &d);
+	assert_int_equal(cfg->services[0].n_routes, 1);
+	assert_string_equal(cfg->services[0].routes[0].labels[0].value, "shop");
+	sl_config_free(cfg);
+	sl_diag_free(&d);
+	cfg = load_ok(SVC PODS DR VS ROUTE_TO("v1") "  exportTo: [., \"*\"]\n", &d);
+	assert_false(cfg->services[0].routes[0].has_labels);
+	sl_config_free(cfg);
+	sl_diag_free(&d);
+
+	load_iso(SVC PODS DR VS ROUTE_TO("v1") "  exportTo: [\"~\"]\n", &cfg, &d);
+	assert_int_equal(cfg->n_services, 0);
+	assert_true(has_msg(&d, "k.yaml:36:13: warning: VirtualService shop/reviews is exported "
+				"to no namespace (\"~\"); sluice leaves it out"));
+	sl_config_free(cfg);
+	sl_diag_free(&d);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -746,6 +941,10 @@ int main(void)
 	    cmocka_unit_test(test_error_duplicate),
 	    cmocka_unit_test(test_error_yaml_syntax),
 	    cmocka_unit_test(test_real_world),
+	    cmocka_unit_test(test_isolate_bad_object),
+	    cmocka_unit_test(test_isolate_oldest_wins),
+	    cmocka_unit_test(test_isolate_scope),
+	    cmocka_unit_test(test_export_to),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
