@@ -816,11 +816,12 @@ static void test_isolate_oldest_wins(void **state)
 	assert_int_equal(cfg->services[0].routes[0].weight[1], 0);
 	assert_int_equal(cfg->n_rejected, 1);
 	assert_rejected(cfg, 0, "VirtualService", "shop", "young");
-	assert_true(has_msg(&d, "k.yaml:32:11: error: Service shop/reviews is already routed by "
-				"VirtualService other/old (k.yaml:37), created before this one "
-				"(2024-01-01T00:00:00Z vs 2024-05-01T00:00:00Z); like Istio's "
-				"sidecars, sluice takes the oldest VirtualService of a host and "
-				"leaves this one out"));
+	assert_true(has_msg(&d,
+			    "k.yaml:32:11: error: host 'reviews' of VirtualService shop/young "
+			    "is Service shop/reviews, already routed by VirtualService other/old "
+			    "(k.yaml:37), created before it (2024-01-01T00:00:00Z vs "
+			    "2024-05-01T00:00:00Z); like Istio's sidecars, sluice takes the "
+			    "oldest VirtualService of a host and leaves this one out"));
 	sl_config_free(cfg);
 	sl_diag_free(&d);
 

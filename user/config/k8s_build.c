@@ -355,11 +355,13 @@ static int build_service(struct bld *b, struct kvs *vs, const struct khost *h)
 		if (b->k->isolate)
 			sl_diag_add(
 			    b->diag, &h->pos, "error",
-			    "Service %s/%s is already routed by VirtualService %s/%s (%s), "
-			    "created before this one (%s vs %s); like Istio's sidecars, sluice "
-			    "takes the oldest VirtualService of a host and leaves this one out",
-			    svc->m.ns, svc->m.name, svc->routed_by->m.ns, svc->routed_by->m.name,
-			    where, *svc->routed_by->m.created ? svc->routed_by->m.created : "-",
+			    "host '%s' of VirtualService %s/%s is Service %s/%s, already routed by "
+			    "VirtualService %s/%s (%s), created before it (%s vs %s); like "
+			    "Istio's sidecars, sluice takes the oldest VirtualService of a host "
+			    "and leaves this one out",
+			    h->name, vs->m.ns, vs->m.name, svc->m.ns, svc->m.name,
+			    svc->routed_by->m.ns, svc->routed_by->m.name, where,
+			    *svc->routed_by->m.created ? svc->routed_by->m.created : "-",
 			    *vs->m.created ? vs->m.created : "-");
 		else
 			sl_diag_add(b->diag, &h->pos, "error",
