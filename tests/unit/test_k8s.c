@@ -800,6 +800,19 @@ static void test_isolate_bad_object(void **state)
 	sl_diag_free(&d);
 }
 
+/*
+ * One service, its first route all to subset index won, and one
+ * VirtualService left out: ns/name.
+ */
+static void assert_winner(const struct sl_config *cfg, int won, const char *ns, const char *name)
+{
+	assert_int_equal(cfg->n_services, 1);
+	assert_int_equal(cfg->services[0].routes[0].weight[won], 100);
+	assert_int_equal(cfg->services[0].routes[0].weight[!won], 0);
+	assert_int_equal(cfg->n_rejected, 1);
+	assert_rejected(cfg, 0, "VirtualService", ns, name);
+}
+
 /* Two VirtualServices for one host: the oldest wins, like Istio's sidecars; the other is left out.
  */
 static void test_isolate_oldest_wins(void **state)
@@ -811,11 +824,7 @@ static void test_isolate_oldest_wins(void **state)
 		     ROUTE_TO("v2") VS_AT("old", "other", "2024-01-01T00:00:00Z",
 					  "reviews.shop.svc.cluster.local") ROUTE_TO("v1"),
 		 &cfg, &d);
-	assert_int_equal(cfg->n_services, 1);
-	assert_int_equal(cfg->services[0].routes[0].weight[0], 100);
-	assert_int_equal(cfg->services[0].routes[0].weight[1], 0);
-	assert_int_equal(cfg->n_rejected, 1);
-	assert_rejected(cfg, 0, "VirtualService", "shop", "young");
+	assert_winner(cfg, 0, "shop", "young");
 	assert_true(has_msg(&d,
 			    "k.yaml:32:11: error: host 'reviews' of VirtualService shop/young "
 			    "is Service shop/reviews, already routed by VirtualService other/old "
@@ -829,8 +838,7 @@ static void test_isolate_oldest_wins(void **state)
 	load_iso(SVC PODS DR VS_AT("b", "shop", "2024-01-01T00:00:00Z", "reviews") ROUTE_TO("v2")
 		     VS_AT("a", "shop", "2024-01-01T00:00:00Z", "reviews") ROUTE_TO("v1"),
 		 &cfg, &d);
-	assert_int_equal(cfg->services[0].routes[0].weight[0], 100);
-	assert_rejected(cfg, 0, "VirtualService", "shop", "b");
+	assert_winner(cfg, 0, "shop", "b");
 	sl_config_free(cfg);
 	sl_diag_free(&d);
 
@@ -838,10 +846,7 @@ static void test_isolate_oldest_wins(void **state)
 	load_iso(SVC PODS DR VS_AT("old", "shop", "2023-01-01T00:00:00Z", "reviews") ROUTE_TO("v9")
 		     VS_AT("new", "shop", "2024-01-01T00:00:00Z", "reviews") ROUTE_TO("v2"),
 		 &cfg, &d);
-	assert_int_equal(cfg->n_services, 1);
-	assert_int_equal(cfg->services[0].routes[0].weight[1], 100);
-	assert_int_equal(cfg->n_rejected, 1);
-	assert_rejected(cfg, 0, "VirtualService", "shop", "old");
+	assert_winner(cfg, 1, "shop", "old");
 	sl_config_free(cfg);
 	sl_diag_free(&d);
 }
@@ -856,9 +861,7 @@ static void test_isolate_scope(void **state)
 		     ROUTE_TO("v2") VS_AT("own", "shop", "2024-01-01T00:00:00Z", "reviews")
 			 ROUTE_TO("v1"),
 		 &cfg, &d);
-	assert_int_equal(cfg->n_services, 1);
-	assert_int_equal(cfg->services[0].routes[0].weight[0], 100);
-	assert_rejected(cfg, 0, "VirtualService", "web", "hijack");
+	assert_winner(cfg, 0, "web", "hijack");
 	assert_string_equal(cfg->rejected[0].reason,
 			    "host 'reviews.shop' of VirtualService web/hijack is Service "
 			    "shop/reviews of another namespace; a VirtualService routes another "

@@ -217,12 +217,9 @@ int sl_config_reject(struct sl_config *cfg, const char *kind, const char *ns, co
 {
 	struct sl_rejected *r;
 
-	r = realloc(cfg->rejected, (cfg->n_rejected + 1) * sizeof(*r));
-	if (!r)
+	if (sl_reserve((void **)&cfg->rejected, &cfg->cap_rejected, cfg->n_rejected, 1, sizeof(*r)))
 		return -ENOMEM;
-	cfg->rejected = r;
 	r = &cfg->rejected[cfg->n_rejected++];
-	memset(r, 0, sizeof(*r));
 	r->pos = *pos;
 	r->kind = strdup(kind);
 	r->ns = strdup(ns ? ns : "");

@@ -153,7 +153,7 @@ struct sl_config {
 	char **files; /* every file read, for sl_pos.file */
 	size_t n_files;
 	struct sl_rejected *rejected; /* isolated loads only, in the order found */
-	size_t n_rejected;
+	size_t n_rejected, cap_rejected;
 };
 
 /*
