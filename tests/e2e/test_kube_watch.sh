@@ -6,6 +6,11 @@
 # one serves to a client that lists and watches. Checked:
 #   - nothing applied before every kind is listed; then the cluster's
 #     VirtualService weights and the ready pods as endpoints, split for real;
+#   - isolation: a broken VirtualService in another namespace, a younger
+#     duplicate for the same host and one re-routing the Service of another
+#     namespace by a short name are left out on their own and listed by
+#     `status` and /metrics, and the good split applies all along;
+#   - a Pod DELETED: its endpoint goes and gets no more traffic;
 #   - a VirtualService MODIFIED: new weights, live; a Pod ADDED (not ready,
 #     then ready): a new endpoint that gets traffic;
 #   - BOOKMARK: the watch resumes from it, nothing listed or applied again;
@@ -13,10 +18,11 @@
 #     change only a new list can show is applied;
 #   - a dropped connection: resumed from the last resourceVersion (no new
 #     list), the events missed meanwhile applied;
-#   - an invalid VirtualService rejected with its position, the last good
-#     configuration kept;
-#   - no request fails through all of it; run holds only the DaemonSet's
-#     capabilities (CAP_BPF, CAP_NET_ADMIN, CAP_PERFMON).
+#   - no request fails through all of it;
+#   - an invalid VirtualService left out on its own, logged with its
+#     position and listed by `status`; fixed, it is applied again;
+#   - run holds only the DaemonSet's capabilities (CAP_BPF, CAP_NET_ADMIN,
+#     CAP_PERFMON).
 set -uo pipefail
 SL_TEST_NAME=kube
 # shellcheck source=scripts/netns-lib.sh disable=SC2034
@@ -44,7 +50,7 @@ _pod() { # _pod NAME VERSION IP [READY]
 }
 _vs() { # _vs W1 W2 [SUBSET2]
 	printf '%s' "{\"apiVersion\": \"networking.istio.io/v1beta1\", \"kind\": \"VirtualService\",
- \"metadata\": {\"name\": \"backend\", \"namespace\": \"default\"},
+ \"metadata\": {\"name\": \"backend\", \"namespace\": \"default\", \"creationTimestamp\": \"2024-01-01T00:00:00Z\"},
  \"spec\": {\"hosts\": [\"backend\"], \"http\": [{\"name\": \"split\", \"route\": [
    {\"destination\": {\"host\": \"backend\", \"subset\": \"v1\"}, \"weight\": $1},
    {\"destination\": {\"host\": \"backend\", \"subset\": \"${3:-v2}\"}, \"weight\": $2}]}]}}"
@@ -61,7 +67,20 @@ printf '%s\n' '[{"apiVersion": "networking.istio.io/v1beta1", "kind": "Destinati
   "spec": {"host": "backend", "subsets": [{"name": "v1", "labels": {"version": "v1"}},
                                           {"name": "v2", "labels": {"version": "v2"}}]}}]' \
 	>"$K/fixtures/destinationrules.json"
-echo "[$(_vs 80 20)]" >"$K/fixtures/virtualservices.json"
+# Left out, each on its own: a typo in another namespace; a younger
+# VirtualService for the same host (it takes over once backend's is
+# broken, below); an older one in another namespace that names the
+# Service by a short name, which would re-route it for everyone.
+_vs_other() { # _vs_other NAMESPACE NAME CREATED HOST ROUTE
+	printf '%s' "{\"apiVersion\": \"networking.istio.io/v1beta1\", \"kind\": \"VirtualService\",
+ \"metadata\": {\"name\": \"$2\", \"namespace\": \"$1\", \"creationTimestamp\": \"$3\"},
+ \"spec\": {\"hosts\": [\"$4\"], \"http\": [{\"route\": [$5]}]}}"
+}
+DEST_V2='{"destination": {"host": "backend.default.svc.cluster.local", "subset": "v2"}}'
+echo "[$(_vs 80 20),
+ $(_vs_other team-b typo 2024-02-01T00:00:00Z ratings '{"destination": {"host": "ratings"}, "weight": -5}'),
+ $(_vs_other team-c backend-canary 2024-06-01T00:00:00Z backend.default.svc.cluster.local "$DEST_V2"),
+ $(_vs_other team-d hijack 2023-01-01T00:00:00Z backend.default "$DEST_V2")]" >"$K/fixtures/virtualservices.json"
 echo "[]" >"$K/fixtures/endpointslices.json"
 
 # ------------------------------------------------------------- helpers
@@ -97,6 +116,12 @@ _weights() {
 }
 _w_are() { [ "$(_weights)" = "$1" ]; }
 _w_wait() { sl_wait_for "${2:-10}" _w_are "$1"; }
+# _rejected: "KIND:NAMESPACE/NAME ..." of `status`'s left-out objects, sorted.
+_rejected() {
+	local f=$SL_TMP/status.rej.json
+	sl_status "$f" && sl_jget "$f" '" ".join(sorted(r["kind"] + ":" + r["namespace"] + "/" + r["name"] for r in d["rejected"]))'
+}
+REJ3="VirtualService:team-b/typo VirtualService:team-c/backend-canary VirtualService:team-d/hijack"
 _ready() {
 	local f=$SL_TMP/status.ready.json
 	_sl_gone "$SL_RUN_PID" && return 1
@@ -123,6 +148,15 @@ sl_check every-kind-listed-first "$(grep -m1 'every kind listed' "$SL_RUN_LOG")"
 caps=$(awk '/^CapEff/ {print $2}' "/proc/$SL_RUN_PID/status")
 sl_check daemonset-capabilities "CapEff $caps (CAP_NET_ADMIN|CAP_PERFMON|CAP_BPF = 000000c000001000)" \
 	test "$caps" = 000000c000001000
+sl_check bad-objects-left-out-alone "rejected: $(_rejected); $(grep -m1 'left out' "$SL_RUN_LOG")" \
+	eval '[ "$(_rejected)" = "$REJ3" ] && grep -q "^kubernetes: 3 objects left out" "$SL_RUN_LOG" &&
+		grep -q "^kubernetes:[0-9]*:[0-9]*: error: weight -5 .*VirtualService team-b/typo" "$SL_RUN_LOG" &&
+		grep -q "^kubernetes:[0-9]*:[0-9]*: error: host .backend.default.svc.cluster.local. of VirtualService team-c/backend-canary is Service default/backend, already routed by VirtualService default/backend" "$SL_RUN_LOG" &&
+		grep -q "^kubernetes:[0-9]*:[0-9]*: error: host .backend.default. of VirtualService team-d/hijack is Service default/backend of another namespace" "$SL_RUN_LOG"'
+sl_nsx node curl -s 127.0.0.1:19190/metrics >"$SL_TMP/metrics.txt"
+sl_check rejected-metrics "$(grep '^sluice_config_rejected' "$SL_TMP/metrics.txt" | tr '\n' ' ')" \
+	eval 'grep -qx "sluice_config_rejected_objects 3" "$SL_TMP/metrics.txt" &&
+		grep -qx "sluice_config_rejected_object{kind=\"VirtualService\",namespace=\"team-d\",name=\"hijack\"} 1" "$SL_TMP/metrics.txt"'
 sl_check healthz-ready "$(sl_nsx node curl -s 127.0.0.1:19190/healthz)" \
 	test "$(sl_nsx node curl -s 127.0.0.1:19190/healthz)" = ok
 sl_check watches-with-bookmarks "$(_stat 'd["watches"].get("virtualservices")')" \
@@ -152,6 +186,16 @@ sl_check pod-ready-is-endpoint "v1: $(_endpoints v1)" _endpoints_are v1 "10.0.1.
 sl_burst client "$SL_VIP4" 600 "$SL_TMP/b3.json"
 sl_check new-pod-gets-traffic "$(sl_jget "$SL_TMP/b3.json" 'd["by_backend"]')" \
 	test "$(sl_jget "$SL_TMP/b3.json" 'd["by_backend"].get("v1b", 0) > 0 and d["fail"] == 0')" = True
+
+# A Pod DELETED: no longer an endpoint, no more traffic; then back.
+_ev pods DELETED "$(_pod backend-v1-b v1 10.0.1.11)"
+sl_wait_for 3 _endpoints_are v1 10.0.1.10
+sl_burst client "$SL_VIP4" 600 "$SL_TMP/b4.json"
+_no_v1b() { test "$(sl_jget "$SL_TMP/b4.json" 'd["by_backend"].get("v1b", 0) == 0 and d["by_backend"].get("v1a", 0) > 0 and d["fail"] == 0')" = True; }
+sl_check deleted-pod-no-traffic "v1: $(_endpoints v1); $(sl_jget "$SL_TMP/b4.json" 'd["by_backend"]')" \
+	eval '_endpoints_are v1 10.0.1.10 && _no_v1b'
+_ev pods ADDED "$(_pod backend-v1-b v1 10.0.1.11)"
+sl_wait_for 3 _endpoints_are v1 "10.0.1.10 10.0.1.11"
 
 # BOOKMARK: the next watch starts from it; nothing is listed or applied again.
 gen=$(sl_generation)
@@ -191,18 +235,24 @@ sl_check gone-http-relists "status $(_weights); lists $(_lists virtualservices) 
 sl_check gone-logged-once-each "$(grep -c 'is gone (410)' "$SL_RUN_LOG") times" \
 	test "$(grep -c 'is gone (410)' "$SL_RUN_LOG")" = 2
 
-# An invalid VirtualService: rejected with its position, the last good kept.
-gen=$(sl_generation)
-_ev virtualservices MODIFIED "$(_vs 70 30 v3)"
-sl_wait_for 5 grep -q "kubernetes is invalid" "$SL_RUN_LOG"
-sl_check invalid-vs-rejected "$(grep -m1 'kubernetes:[0-9]*:[0-9]*: error' "$SL_RUN_LOG"); status $(_weights)" \
-	eval 'grep -q "kubernetes:[0-9]*:[0-9]*: error.*v3" "$SL_RUN_LOG" && _w_are "v1=70 v2=30" && [ "$(sl_generation)" = "$gen" ]'
-_ev virtualservices MODIFIED "$(_vs 80 20)"
-_w_wait "v1=80 v2=20" 3
-sl_check fixed-vs-applied "status $(_weights)" _w_are "v1=80 v2=20"
-
 sl_stop "$LOOP_PID" TERM 15
 sl_check_no_failures no-failed-requests "$SL_TMP/loop.json" 101
+
+# An invalid VirtualService: left out on its own, logged with its position,
+# listed by status; the next oldest for its host, team-c's, takes over (all
+# to v2), as Istio would. Fixed, it wins again.
+_ev virtualservices MODIFIED "$(_vs 70 30 v3)"
+REJ4="VirtualService:default/backend VirtualService:team-b/typo VirtualService:team-d/hijack"
+sl_wait_for 5 eval '[ "$(_rejected)" = "$REJ4" ]'
+_w_wait "v1=0 v2=100" 5
+sl_check invalid-vs-left-out "$(grep -m1 'kubernetes:[0-9]*:[0-9]*: error.*v3' "$SL_RUN_LOG"); rejected: $(_rejected); status $(_weights)" \
+	eval 'grep -q "kubernetes:[0-9]*:[0-9]*: error.*v3" "$SL_RUN_LOG" && [ "$(_rejected)" = "$REJ4" ] &&
+		! grep -q "kubernetes is invalid" "$SL_RUN_LOG" && _w_are "v1=0 v2=100"'
+sl_burst client "$SL_VIP4" 300 "$SL_TMP/b5.json"
+sl_check_split next-oldest-takes-over "$SL_TMP/b5.json" v2 100 0
+_ev virtualservices MODIFIED "$(_vs 80 20)"
+_w_wait "v1=80 v2=20" 5
+sl_check fixed-vs-applied "status $(_weights), rejected: '$(_rejected)'" eval '_w_are "v1=80 v2=20" && [ "$(_rejected)" = "$REJ3" ]'
 
 sl_run_stop TERM
 sl_check stats-logged "$(grep 'kubernetes: [0-9]* lists' "$SL_RUN_LOG")" \

@@ -4,9 +4,10 @@
 # one configuration like `kubectl apply -f DIR`: the service in one file, the
 # workloads in another next to a Deployment (skipped). Editing one file
 # changes the weights live; a new file adds a service; a broken file is
-# rejected with its FILE:LINE:COL and changes nothing; removing it again
-# needs no new apply (one digest over all the files); a restart with the
-# same files keeps a `sluice weights` override.
+# left out on its own, logged with its FILE:LINE:COL and listed by
+# `status`, and the other files' services and weights stay; removing it
+# again empties the list; a restart with the same files keeps a `sluice
+# weights` override (one digest over all the files).
 # Checks are strings for sl_check to eval (expanded late, on purpose).
 # shellcheck disable=SC2016
 set -uo pipefail
@@ -107,21 +108,28 @@ sl_burst client "$OTHER_VIP" "$N_ALL" "$SL_TMP/b-other.json"
 sl_check_split new-service-traffic "$SL_TMP/b-other.json" v2 100 0
 sl_check backend-unchanged-by-new-file "status: $(sl_weights_now)" _sl_weights_are "v1=100 v2=0"
 
-# 4. A broken file in the directory: rejected with its position, nothing
-# changes, and the error is logged once.
+# 4. A broken file in the directory: left out on its own with its position,
+# the other files still in force, the error logged once, listed by status.
 gen=$(sl_generation)
 from=$(wc -l <"$SL_RUN_LOG")
 printf 'services:\n  - name: broken\n    vips: [10.96.0.12\n' >"$DIR/40-broken.yaml"
 _logged_broken() { tail -n +"$((from + 1))" "$SL_RUN_LOG" | grep -Eq "^$DIR/40-broken.yaml:[0-9]+:[0-9]+: error: "; }
+_rejected() {
+	local f="$SL_TMP/status.rej.json"
+	sl_status "$f" && sl_jget "$f" '" ".join(r["kind"] + ":" + r["name"] for r in d["rejected"])'
+}
 sl_wait_for 10 _logged_broken
 sl_check broken-file-logged-with-position \
 	"log: $(tail -n +"$((from + 1))" "$SL_RUN_LOG" | head -3 | tr '\n' ' ')" _logged_broken
-sl_check broken-file-says-invalid "$(tail -n +"$((from + 1))" "$SL_RUN_LOG" | grep '^Error' | head -1)" \
-	eval 'tail -n +"$((from + 1))" "$SL_RUN_LOG" | grep -q "^Error: $DIR is invalid; keeping generation $gen"'
+sl_wait_for 10 eval '[ "$(_rejected)" = "File:$DIR/40-broken.yaml" ]'
+sl_check broken-file-left-out-alone "rejected: $(_rejected); $(tail -n +"$((from + 1))" "$SL_RUN_LOG" | grep 'left out' | head -1)" \
+	eval '[ "$(_rejected)" = "File:$DIR/40-broken.yaml" ] &&
+		tail -n +"$((from + 1))" "$SL_RUN_LOG" | grep -q "^$DIR: 1 object left out" &&
+		! tail -n +"$((from + 1))" "$SL_RUN_LOG" | grep -q "^Error: $DIR is invalid"'
 touch "$DIR/20-workloads.yml" # an event about the config, the same content
 sleep 1
-sl_check broken-file-changes-nothing "generation $gen -> $(sl_generation), services: $(_services), $(sl_weights_now)" \
-	eval '[ "$(sl_generation)" = "$gen" ] && [ "$(_services)" = "backend other" ] && _sl_weights_are "v1=100 v2=0"'
+sl_check broken-file-changes-nothing-else "generation $gen -> $(sl_generation), services: $(_services), $(sl_weights_now)" \
+	eval '[ "$(_services)" = "backend other" ] && _sl_weights_are "v1=100 v2=0"'
 n=$(tail -n +"$((from + 1))" "$SL_RUN_LOG" | grep -Ec "^$DIR/40-broken.yaml:[0-9]+:[0-9]+: error: ")
 sl_check broken-file-logged-once "$n error lines" test "$n" = 1
 out=$(sl_sluice check --config "$DIR" 2>&1)
@@ -129,12 +137,11 @@ rc=$?
 sl_check check-dir-broken "exit $rc: $(echo "$out" | head -2 | tr '\n' ' ')" \
 	eval '[ "$rc" = 1 ] && grep -Eq "^$DIR/40-broken.yaml:[0-9]+:[0-9]+: error: " <<<"$out"'
 
-# Removing it restores the files last applied: the same digest, no new apply.
-n_applied=$(grep -c '^applied ' "$SL_RUN_LOG")
+# Removing it: nothing left out any more, the same services.
 rm -f "$DIR/40-broken.yaml"
-sleep 1
-sl_check broken-file-removed-no-reapply "generation $gen -> $(sl_generation), applied lines +$(($(grep -c '^applied ' "$SL_RUN_LOG") - n_applied))" \
-	eval '[ "$(sl_generation)" = "$gen" ] && [ "$(grep -c "^applied " "$SL_RUN_LOG")" = "$n_applied" ]'
+sl_wait_for 10 eval '[ -z "$(_rejected)" ]'
+sl_check broken-file-removed "rejected: '$(_rejected)', services: $(_services), $(sl_weights_now)" \
+	eval '[ -z "$(_rejected)" ] && [ "$(_services)" = "backend other" ] && _sl_weights_are "v1=100 v2=0"'
 
 # 5. Deleting a file removes its service.
 rm -f "$DIR/30-other.yaml"

@@ -672,7 +672,8 @@ static void test_http_match(void **state)
 	struct sl_config *cfg;
 	struct sl_diag d;
 
-	cfg = load_ok(L1 L2 L3 L4 L5 "  routes:\n"
+	cfg = load_ok(L1 L2 L3 L4 L5
+		      "  routes:\n"
 		      "  - match: {headers: {Canary: {exact: canary-tester}, x-beta: {}},\n"
 		      "            uri: {prefix: /api}}\n"
 		      "    split: {v2: 1}\n"
@@ -692,14 +693,15 @@ static void test_http_match(void **state)
 	sl_config_free(cfg);
 	sl_diag_free(&d);
 
-	assert_error(L1 L2 L3 L4 L5 "  routes:\n"
+	assert_error(L1 L2 L3 L4 L5
+		     "  routes:\n"
 		     "  - {match: {headers: {canary: {suffix: x}}}, split: {v2: 1}}\n"
 		     "  - split: {v1: 1}\n",
 		     "t.yaml:7:32: error: header 'canary' in the match of route 1 of service 'a' "
 		     "must be one of {exact: S}, {prefix: S}, {regex: S} or {} (present)");
 	assert_error(L1 L2 L3 L4 L5 "  routes:\n"
-		     "  - {match: {uri: {regex: \"(\"}}, split: {v2: 1}}\n"
-		     "  - split: {v1: 1}\n",
+				    "  - {match: {uri: {regex: \"(\"}}, split: {v2: 1}}\n"
+				    "  - split: {v1: 1}\n",
 		     "t.yaml:7:13: error: the HTTP match of route 1 of service 'a' is invalid: "
 		     "line 1: regex '(': missing closing parenthesis at offset 1");
 }
@@ -1153,6 +1155,52 @@ static void assert_paths_error(const char *const paths[], size_t n, int want, co
 	sl_diag_free(&d);
 }
 
+/*
+ * `run` on a directory: a file that is not valid YAML, or has an error in
+ * sluice's own format, is left out whole; the other files apply. One file
+ * given alone is all or nothing.
+ */
+static void test_dir_isolated(void **state)
+{
+	const char *dir = tmp_put("iso/", NULL), *paths[] = {dir}, *one[1];
+	struct sl_config *cfg = NULL;
+	struct sl_diag d;
+	int err;
+
+	tmp_put("iso/a.yaml", L1 SVC_B);
+	tmp_put("iso/b.yaml", "services:\n  - name: broken\n    vips: [10.96.0.12\n");
+	tmp_put("iso/c.yaml", L1 "- name: c\n  vips: [10.0.0.3]\n  ports: [{port: 0}]\n");
+	sl_diag_init(&d);
+	err = sl_config_load_sources(paths, 1, NULL, 0, SL_LOAD_ISOLATE, &cfg, &d, NULL);
+	if (err)
+		dump_diag(&d);
+	assert_int_equal(err, 0);
+	assert_int_equal(d.n_errors, 0);
+	assert_int_equal(cfg->n_services, 1);
+	assert_string_equal(cfg->services[0].name, "b");
+	assert_int_equal(cfg->n_rejected, 2);
+	assert_string_equal(cfg->rejected[0].kind, "File");
+	assert_string_equal(cfg->rejected[0].name, tmp_path("iso/b.yaml"));
+	assert_string_equal(cfg->rejected[1].name, tmp_path("iso/c.yaml"));
+	assert_true(d.n_warnings >= 2);
+	sl_config_free(cfg);
+	sl_diag_free(&d);
+
+	one[0] = tmp_path("iso/b.yaml");
+	sl_diag_init(&d);
+	err = sl_config_load_sources(one, 1, NULL, 0, SL_LOAD_ISOLATE, &cfg, &d, NULL);
+	assert_int_equal(err, -EINVAL);
+	assert_null(cfg);
+	sl_diag_free(&d);
+
+	/* Nothing valid left: the load fails as before (the last good stays in force). */
+	tmp_put("iso/a.yaml", "services: [\n");
+	sl_diag_init(&d);
+	err = sl_config_load_sources(paths, 1, NULL, 0, SL_LOAD_ISOLATE, &cfg, &d, NULL);
+	assert_int_equal(err, -EINVAL);
+	sl_diag_free(&d);
+}
+
 /* A directory: its *.yaml and *.yml files by name; nothing else in it. */
 static void test_dir_sorted(void **state)
 {
@@ -1509,6 +1557,7 @@ int main(void)
 	    cmocka_unit_test(test_routing_kinds_read),
 	    cmocka_unit_test(test_k8s_list),
 	    cmocka_unit_test_setup_teardown(test_dir_sorted, tmp_setup, tmp_teardown),
+	    cmocka_unit_test_setup_teardown(test_dir_isolated, tmp_setup, tmp_teardown),
 	    cmocka_unit_test_setup_teardown(test_empty_dir, tmp_setup, tmp_teardown),
 	    cmocka_unit_test_setup_teardown(test_several_paths, tmp_setup, tmp_teardown),
 	    cmocka_unit_test_setup_teardown(test_duplicate_service_across_files, tmp_setup,

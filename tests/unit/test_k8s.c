@@ -204,9 +204,11 @@ static void test_host_forms(void **state)
 	static const struct {
 		const char *vs_ns, *host;
 	} ok[] = {
-	    {"shop", "reviews"},	  {"shop", "reviews.shop"},
-	    {"shop", "reviews.shop.svc"}, {"shop", "reviews.shop.svc.cluster.local"},
-	    {"web", "reviews.shop"},	  {"web", "reviews.shop.svc.cluster.local"},
+	    {"shop", "reviews"},
+	    {"shop", "reviews.shop"},
+	    {"shop", "reviews.shop.svc"},
+	    {"shop", "reviews.shop.svc.cluster.local"},
+	    {"web", "reviews.shop.svc.cluster.local"},
 	};
 	struct sl_config *cfg;
 	struct sl_diag d;
@@ -229,6 +231,11 @@ static void test_host_forms(void **state)
 	assert_error(SVC PODS DR VS_NS("web", "reviews") SPLIT,
 		     "k.yaml:32:11: error: host 'reviews' of VirtualService web/reviews matches no "
 		     "Service: there is no Service reviews in namespace web");
+	/* Another namespace's Service only by its full name: no hijacking by NAME.NAMESPACE. */
+	assert_error(SVC PODS DR VS_NS("web", "reviews.shop") SPLIT,
+		     "k.yaml:32:11: error: host 'reviews.shop' of VirtualService web/reviews is "
+		     "Service shop/reviews of another namespace; a VirtualService routes another "
+		     "namespace's Service only by its full name, reviews.shop.svc.cluster.local");
 }
 
 static void test_matches(void **state)
@@ -303,8 +310,7 @@ static void test_header_route(void **state)
 	assert_true(s->routes[0].needs_l7);
 	assert_string_equal(s->routes[0].name, "testers");
 	/* evaluated by the L7 step: uri, then headers, in Istio's field order */
-	assert_string_equal(s->routes[0].l7_spec,
-			    "uri prefix /api\nheader x-tester exact yes\n");
+	assert_string_equal(s->routes[0].l7_spec, "uri prefix /api\nheader x-tester exact yes\n");
 	assert_false(s->routes[1].needs_l7);
 	assert_int_equal(d.n_warnings, 0);
 	sl_config_free(cfg);
@@ -603,16 +609,18 @@ static void test_error_host_no_service(void **state)
 		struct sl_config *cfg;
 		struct sl_diag d;
 
-		cfg = load_ok(BASE SPLIT "---\napiVersion: networking.istio.io/v1\n"
-					 "kind: VirtualService\nmetadata: {name: ext, namespace: shop}\n"
-					 "spec: {hosts: [www.example.com], http: [{route: [{destination: "
-					 "{host: www.example.com}}]}]}\n",
+		cfg = load_ok(BASE SPLIT
+			      "---\napiVersion: networking.istio.io/v1\n"
+			      "kind: VirtualService\nmetadata: {name: ext, namespace: shop}\n"
+			      "spec: {hosts: [www.example.com], http: [{route: [{destination: "
+			      "{host: www.example.com}}]}]}\n",
 			      &d);
 		assert_int_equal(cfg->n_services, 1);
-		assert_true(has_msg(&d, "k.yaml:43:16: warning: host 'www.example.com' of "
-					"VirtualService shop/ext is not a Kubernetes Service of this "
-					"cluster (a ServiceEntry or external host?); sluice leaves it "
-					"alone"));
+		assert_true(has_msg(&d,
+				    "k.yaml:43:16: warning: host 'www.example.com' of "
+				    "VirtualService shop/ext is not a Kubernetes Service of this "
+				    "cluster (a ServiceEntry or external host?); sluice leaves it "
+				    "alone"));
 		sl_config_free(cfg);
 		sl_diag_free(&d);
 	}
@@ -637,8 +645,8 @@ static void test_real_world(void **state)
 		     "k.yaml:34:14: error: 'destinationSubnets' in a match block of VirtualService "
 		     "shop/reviews is not an Istio field (a typo?)");
 	/* The same Service under two names in one VirtualService. */
-	cfg = load_ok(SVC PODS DR VS_NS("shop", "reviews, reviews.shop.svc.cluster.local") SPLIT,
-		      &d);
+	cfg =
+	    load_ok(SVC PODS DR VS_NS("shop", "reviews, reviews.shop.svc.cluster.local") SPLIT, &d);
 	assert_int_equal(cfg->n_services, 1);
 	sl_config_free(cfg);
 	sl_diag_free(&d);
@@ -718,6 +726,205 @@ static void test_error_yaml_syntax(void **state)
 		     "parsing a flow node that starts at line 35, column 1)");
 }
 
+/* As `run --kubernetes` loads: isolated, nothing routed is valid. */
+static int load_iso(const char *yaml, struct sl_config **cfg, struct sl_diag *d)
+{
+	struct sl_config_buf b = {.name = DIAG_FILE, .data = yaml, .len = strlen(yaml)};
+	int err;
+
+	sl_diag_init(d);
+	err = sl_config_load_sources(NULL, 0, &b, 1, SL_LOAD_ALLOW_EMPTY | SL_LOAD_ISOLATE, cfg, d,
+				     NULL);
+	if (err)
+		dump_diag(d);
+	assert_int_equal(err, 0);
+	assert_int_equal(d->n_errors, 0);
+	return err;
+}
+
+static void assert_rejected(const struct sl_config *cfg, size_t i, const char *kind, const char *ns,
+			    const char *name)
+{
+	assert_true(i < cfg->n_rejected);
+	assert_string_equal(cfg->rejected[i].kind, kind);
+	assert_string_equal(cfg->rejected[i].ns, ns);
+	assert_string_equal(cfg->rejected[i].name, name);
+}
+
+#define VS_AT(name, ns, created, host)                                                             \
+	"---\n"                                                                                    \
+	"apiVersion: networking.istio.io/v1\n"                                                     \
+	"kind: VirtualService\n"                                                                   \
+	"metadata: {name: " name ", namespace: " ns ", creationTimestamp: \"" created "\"}\n"      \
+	"spec:\n"                                                                                  \
+	"  hosts: [" host "]\n"                                                                    \
+	"  http:\n"
+#define ROUTE_TO(subset)                                                                           \
+	"  - route:\n"                                                                             \
+	"    - destination: {host: reviews.shop.svc.cluster.local, subset: " subset "}\n"
+
+/* The rest of a route after its match. */
+#define MATCHED_TO(subset)                                                                         \
+	"    route:\n"                                                                             \
+	"    - destination: {host: reviews.shop.svc.cluster.local, subset: " subset "}\n"
+
+/* A broken object is left out alone, logged with its position; the rest applies. */
+static void test_isolate_bad_object(void **state)
+{
+	struct sl_config *cfg;
+	struct sl_diag d;
+
+	load_iso(
+	    BASE SPLIT VS_AT(
+		"typo", "web", "2024-01-01T00:00:00Z",
+		"ratings") "  - route:\n"
+			   "    - destination: {host: ratings}\n"
+			   "      weight: -1\n"
+			   "---\n"
+			   "apiVersion: v1\nkind: Service\nmetadata: {name: bad, namespace: web}\n"
+			   "spec: {clusterIP: 10.96.0.300}\n",
+	    &cfg, &d);
+	assert_int_equal(cfg->n_services, 1);
+	assert_string_equal(cfg->services[0].name, "reviews.shop");
+	assert_int_equal(cfg->services[0].routes[0].weight[0], 75);
+	assert_int_equal(cfg->n_rejected, 2);
+	assert_rejected(cfg, 0, "VirtualService", "web", "typo");
+	assert_rejected(cfg, 1, "Service", "web", "bad");
+	assert_int_equal(cfg->rejected[1].pos.line, 50);
+	assert_string_equal(cfg->rejected[1].reason,
+			    "spec.clusterIP in Service web/bad is not an IPv4 or IPv6 address: "
+			    "'10.96.0.300'");
+	assert_true(has_msg(&d, "k.yaml:48:15: error: weight -1 of a destination of http[0] of "
+				"VirtualService web/typo is negative; weights are 0 or more"));
+	sl_config_free(cfg);
+	sl_diag_free(&d);
+}
+
+/*
+ * One service, its first route all to subset index won, and one
+ * VirtualService left out: ns/name.
+ */
+static void assert_winner(const struct sl_config *cfg, int won, const char *ns, const char *name)
+{
+	assert_int_equal(cfg->n_services, 1);
+	assert_int_equal(cfg->services[0].routes[0].weight[won], 100);
+	assert_int_equal(cfg->services[0].routes[0].weight[!won], 0);
+	assert_int_equal(cfg->n_rejected, 1);
+	assert_rejected(cfg, 0, "VirtualService", ns, name);
+}
+
+/* Two VirtualServices for one host: the oldest wins, like Istio's sidecars; the other is left out.
+ */
+static void test_isolate_oldest_wins(void **state)
+{
+	struct sl_config *cfg;
+	struct sl_diag d;
+
+	load_iso(SVC PODS DR VS_AT("young", "shop", "2024-05-01T00:00:00Z", "reviews")
+		     ROUTE_TO("v2") VS_AT("old", "other", "2024-01-01T00:00:00Z",
+					  "reviews.shop.svc.cluster.local") ROUTE_TO("v1"),
+		 &cfg, &d);
+	assert_winner(cfg, 0, "shop", "young");
+	assert_true(has_msg(&d,
+			    "k.yaml:32:11: error: host 'reviews' of VirtualService shop/young "
+			    "is Service shop/reviews, already routed by VirtualService other/old "
+			    "(k.yaml:37), created before it (2024-01-01T00:00:00Z vs "
+			    "2024-05-01T00:00:00Z); like Istio's sidecars, sluice takes the "
+			    "oldest VirtualService of a host and leaves this one out"));
+	sl_config_free(cfg);
+	sl_diag_free(&d);
+
+	/* The same time: by name, then namespace (Istio's tie-break). */
+	load_iso(SVC PODS DR VS_AT("b", "shop", "2024-01-01T00:00:00Z", "reviews") ROUTE_TO("v2")
+		     VS_AT("a", "shop", "2024-01-01T00:00:00Z", "reviews") ROUTE_TO("v1"),
+		 &cfg, &d);
+	assert_winner(cfg, 0, "shop", "b");
+	sl_config_free(cfg);
+	sl_diag_free(&d);
+
+	/* A broken older one does not count: the next oldest wins. */
+	load_iso(SVC PODS DR VS_AT("old", "shop", "2023-01-01T00:00:00Z", "reviews") ROUTE_TO("v9")
+		     VS_AT("new", "shop", "2024-01-01T00:00:00Z", "reviews") ROUTE_TO("v2"),
+		 &cfg, &d);
+	assert_winner(cfg, 1, "shop", "old");
+	sl_config_free(cfg);
+	sl_diag_free(&d);
+}
+
+/* Another namespace's Service only by its full name: a short one is left out alone. */
+static void test_isolate_scope(void **state)
+{
+	struct sl_config *cfg;
+	struct sl_diag d;
+
+	load_iso(SVC PODS DR VS_AT("hijack", "web", "2023-01-01T00:00:00Z", "reviews.shop")
+		     ROUTE_TO("v2") VS_AT("own", "shop", "2024-01-01T00:00:00Z", "reviews")
+			 ROUTE_TO("v1"),
+		 &cfg, &d);
+	assert_winner(cfg, 0, "web", "hijack");
+	assert_string_equal(cfg->rejected[0].reason,
+			    "host 'reviews.shop' of VirtualService web/hijack is Service "
+			    "shop/reviews of another namespace; a VirtualService routes another "
+			    "namespace's Service only by its full name, "
+			    "reviews.shop.svc.cluster.local");
+	sl_config_free(cfg);
+	sl_diag_free(&d);
+}
+
+/* exportTo: the routes match on the client pod's namespace; "~": left out. */
+static void test_export_to(void **state)
+{
+	const struct sl_route_cfg *r;
+	struct sl_config *cfg;
+	struct sl_diag d;
+
+	cfg =
+	    load_ok(SVC PODS DR VS "  - match: [{sourceLabels: {app: frontend}}]\n" MATCHED_TO("v2")
+			ROUTE_TO("v1") "  exportTo: [., web]\n",
+		    &d);
+	assert_int_equal(cfg->services[0].n_routes, 4);
+	r = &cfg->services[0].routes[0];
+	assert_true(r->has_labels);
+	assert_int_equal(r->n_labels, 2);
+	assert_string_equal(r->labels[0].key, "app");
+	assert_string_equal(r->labels[1].key, SL_K8S_NAMESPACE_LABEL);
+	assert_string_equal(r->labels[1].value, "shop");
+	assert_string_equal(cfg->services[0].routes[1].labels[1].value, "web");
+	r = &cfg->services[0].routes[3];
+	assert_true(r->has_labels);
+	assert_int_equal(r->n_labels, 1);
+	assert_string_equal(r->labels[0].value, "web");
+	assert_int_equal(r->weight[0], 100);
+	assert_true(has_msg(&d,
+			    "k.yaml:39:13: warning: exportTo limits VirtualService "
+			    "shop/reviews to clients in 2 namespaces; sluice matches its routes "
+			    "on the client pod's namespace, so connections from anywhere else "
+			    "(other namespaces, the node, anything not a pod) pass to the VIP "
+			    "untouched"));
+	sl_config_free(cfg);
+	sl_diag_free(&d);
+
+	/* A sourceNamespace it is not exported to never matches; "*" is everyone. */
+	cfg = load_ok(SVC PODS DR VS "  - match: [{sourceNamespace: web}]\n" MATCHED_TO("v2")
+			  ROUTE_TO("v1") "  exportTo: [.]\n",
+		      &d);
+	assert_int_equal(cfg->services[0].n_routes, 1);
+	assert_string_equal(cfg->services[0].routes[0].labels[0].value, "shop");
+	sl_config_free(cfg);
+	sl_diag_free(&d);
+	cfg = load_ok(SVC PODS DR VS ROUTE_TO("v1") "  exportTo: [., \"*\"]\n", &d);
+	assert_false(cfg->services[0].routes[0].has_labels);
+	sl_config_free(cfg);
+	sl_diag_free(&d);
+
+	load_iso(SVC PODS DR VS ROUTE_TO("v1") "  exportTo: [\"~\"]\n", &cfg, &d);
+	assert_int_equal(cfg->n_services, 0);
+	assert_true(has_msg(&d, "k.yaml:36:13: warning: VirtualService shop/reviews is exported "
+				"to no namespace (\"~\"); sluice leaves it out"));
+	sl_config_free(cfg);
+	sl_diag_free(&d);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -738,6 +945,10 @@ int main(void)
 	    cmocka_unit_test(test_error_duplicate),
 	    cmocka_unit_test(test_error_yaml_syntax),
 	    cmocka_unit_test(test_real_world),
+	    cmocka_unit_test(test_isolate_bad_object),
+	    cmocka_unit_test(test_isolate_oldest_wins),
+	    cmocka_unit_test(test_isolate_scope),
+	    cmocka_unit_test(test_export_to),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

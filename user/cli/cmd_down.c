@@ -11,6 +11,7 @@
 #include "datapath/datapath.h"
 #include "lib/log.h"
 #include "datapath/policy_route.h"
+#include "observe/rejected.h"
 
 int cmd_down(int argc, char **argv)
 {
@@ -37,6 +38,7 @@ int cmd_down(int argc, char **argv)
 		sl_error("down: %s", strerror(-err));
 		return SL_EXIT_SYSTEM;
 	}
+	sl_rejected_remove(cli.pin_dir);
 	/*
 	 * Only now: while a filter could still mark packets, their route had
 	 * to stay. The route belongs to the network namespace, like the

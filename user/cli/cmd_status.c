@@ -12,6 +12,7 @@
 #include "cli/cli.h"
 #include "datapath/datapath.h"
 #include "lib/log.h"
+#include "observe/rejected.h"
 #include "observe/status_json.h"
 #include "datapath/counters.h"
 #include "datapath/tables.h"
@@ -150,6 +151,7 @@ int cmd_status(int argc, char **argv)
 	struct sl_maps maps = {};
 	struct sl_l7_view l7;
 	struct sl_status st;
+	json_object *rejected;
 	int err, n_ifs;
 	size_t i;
 
@@ -170,6 +172,7 @@ int cmd_status(int argc, char **argv)
 	if (n_ifs < 0)
 		n_ifs = 0;
 	sl_l7_view_read(&l7, &maps, cli.pin_dir, &st);
+	rejected = sl_rejected_load(cli.pin_dir);
 	if (cli.json) {
 		json_object *o = sl_status_json(&st, &maps, &l7);
 		json_object *ia = json_object_new_array();
@@ -177,10 +180,13 @@ int cmd_status(int argc, char **argv)
 		for (i = 0; i < (size_t)n_ifs; i++)
 			json_object_array_add(ia, json_object_new_string(ifs[i]));
 		json_object_object_add(o, "interfaces", ia);
+		json_object_object_add(o, "rejected", json_object_get(rejected));
 		sl_json_print(o);
 	} else {
 		print_text(&st, &maps, &l7, ifs, n_ifs);
+		sl_rejected_print(rejected);
 	}
+	json_object_put(rejected);
 	sl_status_free(&st);
 	sl_maps_close(&maps);
 	return SL_EXIT_OK;

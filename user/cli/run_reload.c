@@ -37,6 +37,7 @@
 #include "datapath/tables.h"
 #include "kube/kube.h"
 #include "lib/log.h"
+#include "observe/rejected.h"
 
 #define DEBOUNCE_MS   100
 #define WRITE_WAIT_MS 2000
@@ -54,12 +55,14 @@ static int load_config(struct run_ctx *c, struct sl_config **cfg, struct sl_diag
 	int err;
 
 	if (!c->kube)
-		return sl_config_load_paths_digest(c->configs, c->n_configs, cfg, diag, digest);
+		return sl_config_load_sources(c->configs, c->n_configs, NULL, 0, SL_LOAD_ISOLATE,
+					      cfg, diag, digest);
 	text = sl_kube_render(c->kube, &b.len);
 	if (!text)
 		return -ENOMEM;
 	b.data = text;
-	err = sl_config_load_sources(c->configs, c->n_configs, &b, 1, true, cfg, diag, digest);
+	err = sl_config_load_sources(c->configs, c->n_configs, &b, 1,
+				     SL_LOAD_ALLOW_EMPTY | SL_LOAD_ISOLATE, cfg, diag, digest);
 	free(text);
 	return err;
 }
@@ -134,6 +137,10 @@ static int reload(struct run_ctx *c, bool force)
 					       json_object_new_uint64(cfg->n_services));
 		run_json_event("applied", c, &diag, x);
 	}
+	if (cfg->n_rejected)
+		pr_warn("%s: %zu object%s left out (see `sluice status`); the rest is applied\n",
+			c->what, cfg->n_rejected, cfg->n_rejected == 1 ? "" : "s");
+	sl_rejected_save(c->dp.pin_dir, cfg);
 	sl_metrics_reloaded(c->metrics, true);
 	c->have_last = true;
 	c->last = digest;
@@ -163,8 +170,10 @@ int run_first_load(struct run_ctx *c)
 		return reload(c, true);
 	sl_diag_init(&diag);
 	err = load_config(c, &cfg, &diag, &digest);
-	sl_config_free(cfg);
 	sl_diag_free(&diag);
+	if (!err && digest && digest == s.config_digest)
+		sl_rejected_save(c->dp.pin_dir, cfg);
+	sl_config_free(cfg);
 	if (err || !digest || digest != s.config_digest)
 		return reload(c, true);
 	pr_info("%s is what generation %llu was applied from: keeping it\n", c->what,

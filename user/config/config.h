@@ -50,14 +50,34 @@ struct sl_config_buf {
 	size_t len;
 };
 
+/* Flags of sl_config_load_sources(). */
+enum {
+	/*
+	 * A configuration without any service is valid (a cluster where no
+	 * VirtualService routes a Service yet): `run --kubernetes`.
+	 */
+	SL_LOAD_ALLOW_EMPTY = 1 << 0,
+	/*
+	 * Per-object isolation, for `run` on more than one file (a directory,
+	 * several paths, or any buffer): what is wrong is left out on its own
+	 * and listed in cfg->rejected, with its errors still in diag (saying
+	 * "error") but no longer failing the load. A Kubernetes object with an
+	 * error is left out alone; a file that is not valid YAML, cannot be
+	 * read, or has an error outside any Kubernetes object (sluice's own
+	 * format: its services refer to each other) is left out whole; of
+	 * several VirtualServices for one Service the oldest wins (k8s.h). A
+	 * single file given alone stays all or nothing.
+	 */
+	SL_LOAD_ISOLATE = 1 << 1,
+};
+
 /*
  * sl_config_load_paths_digest() over paths (n may be 0) and then bufs, all
- * merged into one configuration; the digest covers every file and buffer.
- * With allow_empty, a configuration without any service is valid (a
- * cluster where no VirtualService routes a Service yet): `run --kubernetes`.
+ * merged into one configuration; the digest covers every file and buffer
+ * (also the ones left out). flags: SL_LOAD_*.
  */
 int sl_config_load_sources(const char *const paths[], size_t n, const struct sl_config_buf *bufs,
-			   size_t n_bufs, bool allow_empty, struct sl_config **out,
+			   size_t n_bufs, unsigned int flags, struct sl_config **out,
 			   struct sl_diag *diag, uint64_t *digest);
 
 /* One path: sl_config_load_paths(&path, 1, ...). */

@@ -37,7 +37,12 @@ struct sl_k8s;
 /* True for the kinds sl_k8s_add() reads (and their typed lists: VirtualServiceList...). */
 bool sl_k8s_kind(const char *api_version, const char *kind);
 
-struct sl_k8s *sl_k8s_new(void);
+/*
+ * With isolate, an object with errors is left out on its own (listed in
+ * cfg->rejected by sl_k8s_build()), and of several VirtualServices for one
+ * Service the oldest wins; without, every error fails the load.
+ */
+struct sl_k8s *sl_k8s_new(bool isolate);
 void sl_k8s_free(struct sl_k8s *k);
 
 /*
@@ -48,12 +53,25 @@ void sl_k8s_free(struct sl_k8s *k);
 int sl_k8s_add(struct sl_k8s *k, yaml_document_t *doc, yaml_node_t *obj, const char *file,
 	       struct sl_diag *diag);
 
+/* How many objects were read: to forget a file's objects again. */
+struct sl_k8s_mark {
+	size_t n_svcs, n_pods, n_slices, n_drs, n_vss, n_rej;
+};
+void sl_k8s_mark(const struct sl_k8s *k, struct sl_k8s_mark *m);
+void sl_k8s_forget(struct sl_k8s *k, const struct sl_k8s_mark *m);
+
+/* The loader's checks of service idx of cfg against the ones before it; errors go to diag. */
+typedef void (*sl_k8s_check_fn)(void *arg, size_t idx);
+
 /*
  * Append to cfg one service per Kubernetes Service that a VirtualService
- * routes, and one workload per Pod with an address. *n_services is the
- * number of services appended. 0, or -ENOMEM; errors go to diag (the
- * caller fails the load when diag has new errors).
+ * routes, and one workload per Pod with an address; check (if not NULL) is
+ * called for each service appended, its errors counted as the
+ * VirtualService's. *n_services is the number of services appended. 0, or
+ * -ENOMEM; errors go to diag (the caller fails the load when diag has new
+ * errors); objects rejected (isolated) are appended to cfg->rejected.
  */
-int sl_k8s_build(struct sl_k8s *k, struct sl_config *cfg, struct sl_diag *diag, size_t *n_services);
+int sl_k8s_build(struct sl_k8s *k, struct sl_config *cfg, struct sl_diag *diag,
+		 sl_k8s_check_fn check, void *check_arg, size_t *n_services);
 
 #endif /* SLUICE_K8S_H */

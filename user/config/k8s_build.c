@@ -219,8 +219,12 @@ static bool match_is_catch_all(const struct kmatch *m)
 	return !m || (!m->n_labels && !m->src_ns && !m->port && !m->n_dst && !m->n_src && !m->l7);
 }
 
+/*
+ * One model route: rt's split w, matching m (NULL: every connection) and,
+ * with ns, connections from pods of namespace ns only (exportTo).
+ */
 static int add_model_route(struct sl_service_cfg *s, const struct kroute *rt,
-			   const struct kmatch *m, const uint32_t w[SL_MAX_SUBSETS])
+			   const struct kmatch *m, const char *ns, const uint32_t w[SL_MAX_SUBSETS])
 {
 	struct sl_route_cfg *mr = &s->routes[s->n_routes++];
 	int err;
@@ -230,18 +234,21 @@ static int add_model_route(struct sl_service_cfg *s, const struct kroute *rt,
 	mr->name = strdup(rt->name);
 	if (!mr->name)
 		return -ENOMEM;
+	if (m && m->src_ns)
+		ns = m->src_ns;
+	if ((m && m->n_labels) || ns) {
+		mr->has_labels = true;
+		err = copy_labels(m ? m->labels : NULL, m ? m->n_labels : 0, ns, &mr->labels,
+				  &mr->n_labels);
+		if (err)
+			return err;
+	}
 	if (!m)
 		return 0;
 	mr->needs_l7 = m->l7;
 	if (m->l7 && !m->l7_unsupported && m->l7_spec && !(mr->l7_spec = strdup(m->l7_spec)))
 		return -ENOMEM;
 	mr->match_port = m->port;
-	if (m->n_labels || m->src_ns) {
-		mr->has_labels = true;
-		err = copy_labels(m->labels, m->n_labels, m->src_ns, &mr->labels, &mr->n_labels);
-		if (err)
-			return err;
-	}
 	if (m->n_dst) {
 		mr->has_dst_cidrs = true;
 		mr->dst_cidrs = calloc(m->n_dst, sizeof(*mr->dst_cidrs));
@@ -257,6 +264,31 @@ static int add_model_route(struct sl_service_cfg *s, const struct kroute *rt,
 			return -ENOMEM;
 		memcpy(mr->cidrs, m->src, m->n_src * sizeof(*m->src));
 		mr->n_cidrs = m->n_src;
+	}
+	return 0;
+}
+
+/*
+ * The routes of rt's match block m (NULL: none), once per namespace vs is
+ * exported to (once in all when it is exported to every namespace). A
+ * sourceNamespace of another namespace than the one exported to never
+ * matches: left out.
+ */
+static int add_export_routes(struct sl_service_cfg *s, const struct kvs *vs,
+			     const struct kroute *rt, const struct kmatch *m,
+			     const uint32_t w[SL_MAX_SUBSETS])
+{
+	size_t k;
+	int err;
+
+	if (vs->export_all)
+		return add_model_route(s, rt, m, NULL, w);
+	for (k = 0; k < vs->n_export; k++) {
+		if (m && m->src_ns && strcmp(m->src_ns, vs->export_ns[k]))
+			continue;
+		err = add_model_route(s, rt, m, vs->export_ns[k], w);
+		if (err)
+			return err;
 	}
 	return 0;
 }
@@ -300,16 +332,43 @@ static int build_service(struct bld *b, struct kvs *vs, const struct khost *h)
 		return 0;
 	}
 	svc = &b->k->svcs[si];
+	/*
+	 * A short name is completed with the rule's namespace; a name with dots
+	 * is taken as written (Istio's ResolveShortnameToFQDN), so only the
+	 * full name reaches a Service of another namespace. NAME.NAMESPACE
+	 * would otherwise let one namespace re-route another's Service.
+	 */
+	if (strcmp(svc->m.ns, vs->m.ns) && !ends_with(h->name, CLUSTER_DOMAIN)) {
+		sl_diag_add(b->diag, &h->pos, "error",
+			    "host '%s' of VirtualService %s/%s is Service %s/%s of another "
+			    "namespace; a VirtualService routes another namespace's Service "
+			    "only by its full name, %s.%s." CLUSTER_DOMAIN,
+			    h->name, vs->m.ns, vs->m.name, svc->m.ns, svc->m.name, svc->m.name,
+			    svc->m.ns);
+		return 0;
+	}
 	if (svc->routed_by == vs)
 		return 0; /* hosts: [backend, backend.default.svc.cluster.local] */
 	if (svc->routed_by) {
 		snprintf(where, sizeof(where), "%s:%d", svc->routed_by->m.pos.file,
 			 svc->routed_by->m.pos.line);
-		sl_diag_add(b->diag, &h->pos, "error",
-			    "Service %s/%s is already routed by VirtualService %s/%s (%s); sluice "
-			    "takes one VirtualService per Service",
-			    svc->m.ns, svc->m.name, svc->routed_by->m.ns, svc->routed_by->m.name,
-			    where);
+		if (b->k->isolate)
+			sl_diag_add(
+			    b->diag, &h->pos, "error",
+			    "host '%s' of VirtualService %s/%s is Service %s/%s, already routed by "
+			    "VirtualService %s/%s (%s), created before it (%s vs %s); like "
+			    "Istio's sidecars, sluice takes the oldest VirtualService of a host "
+			    "and leaves this one out",
+			    h->name, vs->m.ns, vs->m.name, svc->m.ns, svc->m.name,
+			    svc->routed_by->m.ns, svc->routed_by->m.name, where,
+			    *svc->routed_by->m.created ? svc->routed_by->m.created : "-",
+			    *vs->m.created ? vs->m.created : "-");
+		else
+			sl_diag_add(b->diag, &h->pos, "error",
+				    "Service %s/%s is already routed by VirtualService %s/%s (%s); "
+				    "sluice takes one VirtualService per Service",
+				    svc->m.ns, svc->m.name, svc->routed_by->m.ns,
+				    svc->routed_by->m.name, where);
 		return 0;
 	}
 	svc->routed_by = vs;
@@ -341,7 +400,8 @@ static int build_service(struct bld *b, struct kvs *vs, const struct khost *h)
 
 		if (!rt->usable)
 			continue;
-		n_routes += rt->n_matches ? rt->n_matches : 1;
+		n_routes +=
+		    (rt->n_matches ? rt->n_matches : 1) * (vs->export_all ? 1 : vs->n_export);
 		for (j = 0; j < rt->n_dests; j++)
 			all |= !rt->dests[j].subset;
 	}
@@ -432,7 +492,7 @@ static int build_service(struct bld *b, struct kvs *vs, const struct khost *h)
 				    "port %u in a match of %s is not a port of Service %s/%s, "
 				    "so this match never matches",
 				    m->port, rt->name, svc->m.ns, svc->m.name);
-			err = add_model_route(s, rt, match_is_catch_all(m) ? NULL : m, w);
+			err = add_export_routes(s, vs, rt, match_is_catch_all(m) ? NULL : m, w);
 			if (err)
 				return err;
 			catch_all = match_is_catch_all(m);
@@ -446,7 +506,14 @@ static int build_service(struct bld *b, struct kvs *vs, const struct khost *h)
 				    rt->name, vs->m.ns, vs->m.name, s->subsets[j].name, svc->m.ns,
 				    svc->m.name);
 	}
-	if (s->n_routes && !catch_all)
+	if (!vs->export_all)
+		sl_diag_add(b->diag, &vs->export_pos, "warning",
+			    "exportTo limits VirtualService %s/%s to clients in %zu namespace%s; "
+			    "sluice matches its routes on the client pod's namespace, so "
+			    "connections from anywhere else (other namespaces, the node, "
+			    "anything not a pod) pass to the VIP untouched",
+			    vs->m.ns, vs->m.name, vs->n_export, vs->n_export == 1 ? "" : "s");
+	else if (s->n_routes && !catch_all)
 		sl_diag_add(b->diag, &s->routes[s->n_routes - 1].pos, "warning",
 			    "the last route of VirtualService %s/%s for Service %s/%s has a match, "
 			    "so connections that match no route pass to the VIP untouched",
@@ -489,34 +556,79 @@ static int build_workloads(struct bld *b)
 	return 0;
 }
 
-int sl_k8s_build(struct sl_k8s *k, struct sl_config *cfg, struct sl_diag *diag, size_t *n_services)
+/*
+ * Istio's order of VirtualServices: oldest first (creationTimestamp, then
+ * name, then namespace: sortConfigByCreationTime, pilot/pkg/model). For
+ * sidecars, where sluice sits, Istio does not merge two VirtualServices of
+ * one host (only gateways do): the first in this order is used and
+ * `istioctl analyze` reports the others (IST0109,
+ * ConflictingMeshGatewayVirtualServiceHosts). RFC 3339 times in UTC, as
+ * the API server writes them, sort as strings; one without a time comes
+ * first, like a zero time.
+ */
+static int cmp_vs_age(const void *x, const void *y)
 {
-	struct bld b = {.k = k, .cfg = cfg, .diag = diag};
-	char why[256];
-	size_t i, j;
+	const struct kvs *a = *(const struct kvs *const *)x, *b = *(const struct kvs *const *)y;
+	int r = strcmp(a->m.created, b->m.created);
+
+	if (!r)
+		r = strcmp(a->m.name, b->m.name);
+	return r ? r : strcmp(a->m.ns, b->m.ns);
+}
+
+/* A VirtualService's services, checked; rejected whole when isolated and anything is wrong. */
+static int build_vs(struct bld *b, struct kvs *vs)
+{
+	struct sl_diag_mark dm = sl_diag_mark(b->diag);
+	size_t first = b->cfg->n_services, i;
 	int err = 0;
 
-	*n_services = 0;
-	if (k->oom)
-		return -ENOMEM;
-	b.dr_svc = calloc(k->n_drs ? k->n_drs : 1, sizeof(*b.dr_svc));
-	if (!b.dr_svc)
-		return -ENOMEM;
+	if (!vs->export_all && !vs->n_export) {
+		sl_diag_add(b->diag, &vs->export_pos, "warning",
+			    "VirtualService %s/%s is exported to no namespace (\"~\"); sluice "
+			    "leaves it out",
+			    vs->m.ns, vs->m.name);
+		return 0;
+	}
+	for (i = 0; i < vs->n_hosts && !err; i++)
+		err = build_service(b, vs, &vs->hosts[i]);
+	for (i = first; i < b->cfg->n_services && !err && b->check; i++)
+		b->check(b->check_arg, i);
+	if (err || !b->k->isolate || !sl_diag_errors_since(b->diag, &dm))
+		return err;
+	b->added -= b->cfg->n_services - first;
+	sl_config_drop_services(b->cfg, first);
+	for (i = 0; i < b->k->n_svcs; i++)
+		if (b->k->svcs[i].routed_by == vs)
+			b->k->svcs[i].routed_by = NULL;
+	return sl_k8s_reject(b->k, b->diag, &dm, "VirtualService", &vs->m);
+}
+
+/* Each DestinationRule's Service (b->dr_svc); 0 or -ENOMEM. */
+static int resolve_drs(struct bld *b)
+{
+	struct sl_k8s *k = b->k;
+	struct sl_diag_mark dm;
+	char why[256];
+	size_t i, j;
+	int err;
+
 	/* A DestinationRule's host is resolved in its own namespace, like a VirtualService's. */
 	for (i = 0; i < k->n_drs; i++) {
 		const struct kdr *d = &k->drs[i];
 
-		b.dr_svc[i] = find_service(k, d->host, d->m.ns, why, sizeof(why));
-		if (b.dr_svc[i] < 0) {
+		dm = sl_diag_mark(b->diag);
+		b->dr_svc[i] = find_service(k, d->host, d->m.ns, why, sizeof(why));
+		if (b->dr_svc[i] < 0) {
 			sl_diag_add(
-			    diag, &d->host_pos, "warning",
+			    b->diag, &d->host_pos, "warning",
 			    "host '%s' of DestinationRule %s/%s matches no Service (%s); it "
 			    "is not used",
 			    d->host, d->m.ns, d->m.name, why);
 			continue;
 		}
 		for (j = 0; j < i; j++)
-			if (b.dr_svc[j] == b.dr_svc[i])
+			if (b->dr_svc[j] == b->dr_svc[i])
 				break;
 		if (j < i) {
 			/*
@@ -525,37 +637,65 @@ int sl_k8s_build(struct sl_k8s *k, struct sl_config *cfg, struct sl_diag *diag, 
 			 * "Cross-namespace configuration"). sluice has no per-client
 			 * rules: the Service's own namespace wins, the other is said.
 			 */
-			const char *sns = k->svcs[b.dr_svc[i]].m.ns;
+			const char *sns = k->svcs[b->dr_svc[i]].m.ns;
 			bool mine = !strcmp(d->m.ns, sns), theirs = !strcmp(k->drs[j].m.ns, sns);
 			size_t lose = mine ? j : i, keep = mine ? i : j;
 
 			if (mine != theirs) {
 				sl_diag_add(
-				    diag, &k->drs[lose].host_pos, "warning",
+				    b->diag, &k->drs[lose].host_pos, "warning",
 				    "DestinationRule %s/%s is for Service %s/%s, which has "
 				    "its own DestinationRule %s/%s; sluice uses that one (Istio "
 				    "would use this one for clients in namespace %s)",
 				    k->drs[lose].m.ns, k->drs[lose].m.name, sns,
-				    k->svcs[b.dr_svc[i]].m.name, k->drs[keep].m.ns,
+				    k->svcs[b->dr_svc[i]].m.name, k->drs[keep].m.ns,
 				    k->drs[keep].m.name, k->drs[lose].m.ns);
-				b.dr_svc[lose] = -1;
+				b->dr_svc[lose] = -1;
 				continue;
 			}
 			sl_diag_add(
-			    diag, &d->host_pos, "error",
+			    b->diag, &d->host_pos, "error",
 			    "DestinationRule %s/%s is for Service %s/%s, like DestinationRule "
 			    "%s/%s at %s:%d; sluice takes one DestinationRule per Service",
-			    d->m.ns, d->m.name, k->svcs[b.dr_svc[i]].m.ns,
-			    k->svcs[b.dr_svc[i]].m.name, k->drs[j].m.ns, k->drs[j].m.name,
+			    d->m.ns, d->m.name, k->svcs[b->dr_svc[i]].m.ns,
+			    k->svcs[b->dr_svc[i]].m.name, k->drs[j].m.ns, k->drs[j].m.name,
 			    k->drs[j].m.pos.file, k->drs[j].m.pos.line);
-			b.dr_svc[i] = -1;
+			b->dr_svc[i] = -1;
+			if (k->isolate &&
+			    (err = sl_k8s_reject(k, b->diag, &dm, "DestinationRule", &d->m)))
+				return err;
 		}
 	}
+	return 0;
+}
+
+int sl_k8s_build(struct sl_k8s *k, struct sl_config *cfg, struct sl_diag *diag,
+		 sl_k8s_check_fn check, void *check_arg, size_t *n_services)
+{
+	struct bld b = {.k = k, .cfg = cfg, .diag = diag, .check = check, .check_arg = check_arg};
+	struct kvs **order = NULL;
+	size_t i;
+	int err;
+
+	*n_services = 0;
+	if (k->oom)
+		return -ENOMEM;
+	b.dr_svc = calloc(k->n_drs ? k->n_drs : 1, sizeof(*b.dr_svc));
+	order = calloc(k->n_vss ? k->n_vss : 1, sizeof(*order));
+	err = b.dr_svc && order ? resolve_drs(&b) : -ENOMEM;
+	for (i = 0; order && i < k->n_vss; i++)
+		order[i] = &k->vss[i];
+	/* Without isolation two VirtualServices of a host are an error: file order says it. */
+	if (!err && k->isolate)
+		qsort(order, k->n_vss, sizeof(*order), cmp_vs_age);
 	for (i = 0; i < k->n_vss && !err; i++)
-		for (j = 0; j < k->vss[i].n_hosts && !err; j++)
-			err = build_service(&b, &k->vss[i], &k->vss[i].hosts[j]);
+		err = build_vs(&b, order[i]);
 	if (!err)
 		err = build_workloads(&b);
+	for (i = 0; i < k->n_rej && !err; i++)
+		err = sl_config_reject(cfg, k->rej[i].kind, k->rej[i].ns, k->rej[i].name,
+				       &k->rej[i].pos, k->rej[i].reason);
+	free(order);
 	free(b.dr_svc);
 	*n_services = b.added;
 	return err ? err : (k->oom ? -ENOMEM : 0);

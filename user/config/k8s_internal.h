@@ -25,6 +25,7 @@
 struct kmeta {
 	char *name;
 	char *ns;
+	char *created;		/* metadata.creationTimestamp (RFC 3339, UTC), "" when absent */
 	struct sl_pos pos;	/* the object */
 	struct sl_pos name_pos; /* metadata.name */
 };
@@ -149,6 +150,20 @@ struct kvs {
 	struct kroute *routes;
 	size_t n_routes;
 	struct sl_pos http_pos, tcp_pos;
+	/*
+	 * spec.exportTo: every namespace (absent, empty or "*"), else the
+	 * namespaces listed ("." is its own; none when it only says "~").
+	 */
+	bool export_all;
+	char **export_ns;
+	size_t n_export;
+	struct sl_pos export_pos;
+};
+
+/* An object an isolated load left out, until sl_k8s_build() hands it to the config. */
+struct krej {
+	char *kind, *ns, *name, *reason;
+	struct sl_pos pos;
 };
 
 struct sl_k8s {
@@ -162,6 +177,9 @@ struct sl_k8s {
 	size_t n_drs;
 	struct kvs *vss;
 	size_t n_vss;
+	bool isolate; /* an object with errors is left out, not the load failed */
+	struct krej *rej;
+	size_t n_rej;
 	/* Everything the objects point to; freed together. */
 	void **mem;
 	size_t n_mem, cap_mem;
@@ -184,6 +202,8 @@ struct bld {
 	struct sl_diag *diag;
 	size_t added;
 	int *dr_svc; /* index in k->svcs of each DestinationRule's Service, or -1 */
+	sl_k8s_check_fn check;
+	void *check_arg;
 };
 
 /* k8s_read.c: the arena; NULL (and k->oom) without memory */
@@ -221,6 +241,14 @@ void sl_k8s_ignore_others(struct rd *r, const yaml_node_t *map, const char *cons
 /* Every key of map that is not in known[] is an error (not an Istio field). */
 void sl_k8s_reject_others(struct rd *r, const yaml_node_t *map, const char *const known[],
 			  const char *where);
+
+/*
+ * An isolated load leaves out the object whose errors were reported since
+ * mark: they no longer fail the load, and it is listed as rejected. 0 or
+ * -ENOMEM.
+ */
+int sl_k8s_reject(struct sl_k8s *k, struct sl_diag *diag, const struct sl_diag_mark *mark,
+		  const char *kind, const struct kmeta *m);
 
 /* k8s_read.c: metadata and duplicates */
 

@@ -70,9 +70,45 @@ void *sl_k8s_grow(struct sl_k8s *k, void **arr, size_t *n, size_t size)
 	return p + (*n)++ * size;
 }
 
-struct sl_k8s *sl_k8s_new(void)
+struct sl_k8s *sl_k8s_new(bool isolate)
 {
-	return calloc(1, sizeof(struct sl_k8s));
+	struct sl_k8s *k = calloc(1, sizeof(struct sl_k8s));
+
+	if (k)
+		k->isolate = isolate;
+	return k;
+}
+
+void sl_k8s_mark(const struct sl_k8s *k, struct sl_k8s_mark *m)
+{
+	*m = (struct sl_k8s_mark){k->n_svcs, k->n_pods, k->n_slices, k->n_drs, k->n_vss, k->n_rej};
+}
+
+/* What the objects point to stays in the arena until sl_k8s_free(). */
+void sl_k8s_forget(struct sl_k8s *k, const struct sl_k8s_mark *m)
+{
+	k->n_svcs = m->n_svcs;
+	k->n_pods = m->n_pods;
+	k->n_slices = m->n_slices;
+	k->n_drs = m->n_drs;
+	k->n_vss = m->n_vss;
+	k->n_rej = m->n_rej;
+}
+
+int sl_k8s_reject(struct sl_k8s *k, struct sl_diag *diag, const struct sl_diag_mark *mark,
+		  const char *kind, const struct kmeta *m)
+{
+	const char *reason = sl_diag_forgive(diag, mark);
+	struct krej *r = sl_k8s_grow(k, (void **)&k->rej, &k->n_rej, sizeof(*r));
+
+	if (!r)
+		return -ENOMEM;
+	r->kind = sl_k8s_strdup(k, kind);
+	r->ns = sl_k8s_strdup(k, m->ns ? m->ns : "");
+	r->name = sl_k8s_strdup(k, m->name ? m->name : "?");
+	r->reason = sl_k8s_strdup(k, reason ? reason : "rejected");
+	r->pos = m->pos;
+	return k->oom ? -ENOMEM : 0;
 }
 
 void sl_k8s_free(struct sl_k8s *k)
@@ -89,6 +125,7 @@ void sl_k8s_free(struct sl_k8s *k)
 	free(k->slices);
 	free(k->drs);
 	free(k->vss);
+	free(k->rej);
 	free(k);
 }
 
@@ -385,6 +422,8 @@ int sl_k8s_parse_meta(struct rd *r, const yaml_node_t *obj, const char *kind, st
 	if (ns && !sl_k8s_want(r, ns, YAML_SCALAR_NODE, "metadata.namespace"))
 		return -EINVAL;
 	m->ns = sl_k8s_strdup(r->k, ns ? sl_yaml_scalar(ns) : DEFAULT_NAMESPACE);
+	m->created =
+	    sl_k8s_strdup(r->k, sl_yaml_scalar(sl_k8s_get(r, md, "creationTimestamp")) ?: "");
 	if (r->k->oom)
 		return -ENOMEM;
 	snprintf(r->what, sizeof(r->what), "%s %s/%s", kind, m->ns, m->name);
@@ -433,15 +472,33 @@ bool sl_k8s_seen_before(struct rd *r, const struct kmeta *m, const char *kind, c
 	return false;
 }
 
+/*
+ * Who an object is, for the list of rejected ones, without a word about
+ * what is wrong with its metadata (that was said while reading it).
+ */
+static void quiet_meta(struct rd *r, const yaml_node_t *obj, struct kmeta *m)
+{
+	yaml_node_t *md = sl_k8s_get(r, obj, "metadata");
+	const char *ns = sl_yaml_scalar(sl_k8s_get(r, md, "namespace"));
+
+	m->name = (char *)sl_yaml_scalar(sl_k8s_get(r, md, "name"));
+	m->ns = (char *)(ns ? ns : DEFAULT_NAMESPACE);
+	m->pos = sl_k8s_pos_of(r, obj);
+}
+
 int sl_k8s_add(struct sl_k8s *k, yaml_document_t *doc, yaml_node_t *obj, const char *file,
 	       struct sl_diag *diag)
 {
 	struct rd r = {.k = k, .doc = doc, .file = file, .diag = diag};
 	const char *kind = sl_yaml_scalar(sl_k8s_get(&r, obj, "kind"));
+	struct sl_diag_mark dm = sl_diag_mark(diag);
+	struct sl_k8s_mark km;
+	struct kmeta m;
 	int err;
 
 	if (!kind)
 		return 0;
+	sl_k8s_mark(k, &km);
 	if (!strcmp(kind, "Service"))
 		err = sl_k8s_add_service(&r, obj);
 	else if (!strcmp(kind, "Pod"))
@@ -456,5 +513,12 @@ int sl_k8s_add(struct sl_k8s *k, yaml_document_t *doc, yaml_node_t *obj, const c
 		err = sl_k8s_add_virtual_service(&r, obj);
 	else
 		err = 0;
-	return err ? err : (k->oom ? -ENOMEM : 0);
+	if (err || k->oom)
+		return err ? err : -ENOMEM;
+	if (!k->isolate || !sl_diag_errors_since(diag, &dm))
+		return 0;
+	/* Whatever of it was kept goes too: the object is applied whole or not at all. */
+	sl_k8s_forget(k, &km);
+	quiet_meta(&r, obj, &m);
+	return sl_k8s_reject(k, diag, &dm, kind, &m);
 }

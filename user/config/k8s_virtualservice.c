@@ -420,9 +420,40 @@ static int parse_routes(struct rd *r, const yaml_node_t *list, bool tcp, struct 
 	return 0;
 }
 
+/*
+ * spec.exportTo: Istio's "." is the rule's own namespace, "*" every
+ * namespace, "~" none; other entries name a namespace. Absent or empty:
+ * every namespace (Istio's default, defaultVirtualServiceExportTo).
+ */
+static int parse_export_to(struct rd *r, const yaml_node_t *v, struct kvs *vs)
+{
+	size_t i;
+	char *ns;
+
+	vs->export_all = true;
+	if (!v || !sl_k8s_want(r, v, YAML_SEQUENCE_NODE, "spec.exportTo") || !sl_yaml_seq_len(v))
+		return 0;
+	vs->export_all = false;
+	vs->export_pos = sl_k8s_pos_of(r, v);
+	vs->export_ns = sl_k8s_alloc(r->k, sl_yaml_seq_len(v), sizeof(*vs->export_ns));
+	if (!vs->export_ns)
+		return -ENOMEM;
+	for (i = 0; i < sl_yaml_seq_len(v); i++) {
+		if (!(ns = sl_k8s_get_str(r, sl_yaml_seq_item(r->doc, v, i),
+					  "an entry of exportTo")))
+			return r->k->oom ? -ENOMEM : 0;
+		if (!strcmp(ns, "*"))
+			vs->export_all = true;
+		else if (strcmp(ns, "~"))
+			vs->export_ns[vs->n_export++] = !strcmp(ns, ".") ? vs->m.ns : ns;
+	}
+	return 0;
+}
+
 int sl_k8s_add_virtual_service(struct rd *r, const yaml_node_t *obj)
 {
-	static const char *const spec_known[] = {"hosts", "http", "tcp", "gateways", NULL};
+	static const char *const spec_known[] = {"hosts",    "http",	 "tcp",
+						 "gateways", "exportTo", NULL};
 	struct sl_k8s *k = r->k;
 	yaml_node_t *spec, *hosts, *http, *tcp;
 	struct kvs *vs, tmp = {0};
@@ -441,6 +472,9 @@ int sl_k8s_add_virtual_service(struct rd *r, const yaml_node_t *obj)
 		return 0;
 	}
 	sl_k8s_ignore_others(r, spec, spec_known, "in the spec", NOT_DONE);
+	err = parse_export_to(r, sl_k8s_get(r, spec, "exportTo"), &tmp);
+	if (err)
+		return err;
 	if (gateways_only(r, sl_k8s_get(r, spec, "gateways"))) {
 		sl_k8s_warn_at(
 		    r, sl_k8s_get(r, spec, "gateways"),

@@ -92,7 +92,7 @@ static int parse_k8s(struct ctx *c, const yaml_node_t *n, const yaml_node_t *av,
 	}
 
 	if (sl_k8s_kind(a, k)) {
-		if (!c->k8s && !(c->k8s = sl_k8s_new()))
+		if (!c->k8s && !(c->k8s = sl_k8s_new(c->isolate)))
 			return -ENOMEM;
 		c->k8s_objects++;
 		return sl_k8s_add(c->k8s, c->doc, (yaml_node_t *)n, c->file, c->diag);
@@ -224,21 +224,70 @@ static int begin_file(struct ctx *c, const char *name)
 	return 0;
 }
 
+static void check_added(void *arg, size_t idx)
+{
+	sl_ours_check_added_service(arg, idx);
+}
+
 /* Kubernetes and Istio objects into services and workloads, once all are read. */
 static int build_k8s(struct ctx *c)
 {
-	size_t first = c->cfg->n_services, added = 0, i;
+	size_t added = 0;
 	int err;
 
 	if (!c->k8s)
 		return 0;
-	err = sl_k8s_build(c->k8s, c->cfg, c->diag, &added);
+	err = sl_k8s_build(c->k8s, c->cfg, c->diag, check_added, c, &added);
 	if (err)
 		return err;
-	for (i = first; i < first + added; i++)
-		sl_ours_check_added_service(c, i);
 	c->services_seen += added;
 	return 0;
+}
+
+/* Where a load stood before a file, to leave the whole file out again. */
+struct file_mark {
+	struct sl_diag_mark dm;
+	struct sl_k8s_mark km;
+	size_t n_services, n_workloads, n_keys, services_seen;
+	bool keys_reported;
+};
+
+static void file_begin(struct ctx *c, struct file_mark *f)
+{
+	f->dm = sl_diag_mark(c->diag);
+	if (c->k8s)
+		sl_k8s_mark(c->k8s, &f->km);
+	else
+		memset(&f->km, 0, sizeof(f->km));
+	f->n_services = c->cfg->n_services;
+	f->n_workloads = c->cfg->n_workloads;
+	f->n_keys = c->n_keys;
+	f->services_seen = c->services_seen;
+	f->keys_reported = c->keys_reported;
+}
+
+/*
+ * An isolated load: a file with errors that no Kubernetes object took as
+ * its own (invalid YAML, sluice's own format, a List's structure) is left
+ * out whole, with the objects read from it. 0 or -ENOMEM.
+ */
+static int file_end(struct ctx *c, const struct file_mark *f, const char *name)
+{
+	const char *reason;
+
+	if (!c->isolate || !sl_diag_errors_since(c->diag, &f->dm))
+		return 0;
+	if (c->k8s)
+		sl_k8s_forget(c->k8s, &f->km);
+	sl_config_drop_services(c->cfg, f->n_services);
+	sl_config_drop_workloads(c->cfg, f->n_workloads);
+	c->n_keys = f->n_keys;
+	c->services_seen = f->services_seen;
+	c->keys_reported = f->keys_reported;
+	reason = sl_diag_forgive(c->diag, &f->dm);
+	sl_diag_add(c->diag, &(struct sl_pos){.file = name}, "warning",
+		    "this file is left out; the rest of the configuration is applied");
+	return sl_config_reject(c->cfg, "File", "", name, &(struct sl_pos){name, 1, 1}, reason);
 }
 
 /*
@@ -569,13 +618,24 @@ int sl_config_load_buf(const char *name, const char *buf, size_t len, struct sl_
 int sl_config_load_paths_digest(const char *const paths[], size_t n, struct sl_config **out,
 				struct sl_diag *diag, uint64_t *digest)
 {
-	return sl_config_load_sources(paths, n, NULL, 0, false, out, diag, digest);
+	return sl_config_load_sources(paths, n, NULL, 0, 0, out, diag, digest);
+}
+
+/* More than one file (or any buffer): a single file given alone is all or nothing. */
+static bool isolated(const char *const paths[], size_t n, size_t n_bufs, unsigned int flags)
+{
+	struct stat st;
+
+	if (!(flags & SL_LOAD_ISOLATE))
+		return false;
+	return n_bufs || n > 1 || (n == 1 && !stat(paths[0], &st) && S_ISDIR(st.st_mode));
 }
 
 int sl_config_load_sources(const char *const paths[], size_t n, const struct sl_config_buf *bufs,
-			   size_t n_bufs, bool allow_empty, struct sl_config **out,
+			   size_t n_bufs, unsigned int flags, struct sl_config **out,
 			   struct sl_diag *diag, uint64_t *digest)
 {
+	struct file_mark fm;
 	uint64_t h = FNV1A_INIT;
 	struct sl_diag local_diag;
 	char **files = NULL, *buf, *what = NULL;
@@ -598,6 +658,7 @@ int sl_config_load_sources(const char *const paths[], size_t n, const struct sl_
 		err = -ENOMEM;
 		goto out;
 	}
+	c.isolate = isolated(paths, n, n_bufs, flags);
 	if (n) {
 		err = sl_config_list_files(paths, n, &files, &n_files, diag);
 		all_read = !err && n_files;
@@ -610,14 +671,18 @@ int sl_config_load_sources(const char *const paths[], size_t n, const struct sl_
 	for (i = 0; i < n_files + n_bufs && err != -ENOMEM; i++) {
 		const char *name;
 
+		file_begin(&c, &fm);
 		if (i < n_files) {
 			name = files[i];
 			e = sl_read_file(name, &buf, &len);
 			if (e) {
 				sl_diag_add(diag, &(struct sl_pos){.file = name}, "error",
 					    "cannot read the file: %s", strerror(-e));
-				keep_err(&err, e);
 				all_read = false;
+				/* Gone between listing and reading: an editor's rename. */
+				if (e != -ENOMEM && c.isolate && !begin_file(&c, name))
+					e = file_end(&c, &fm, c.file);
+				keep_err(&err, e);
 				continue;
 			}
 		} else {
@@ -634,6 +699,8 @@ int sl_config_load_sources(const char *const paths[], size_t n, const struct sl_
 		e = begin_file(&c, name);
 		if (!e)
 			e = parse_stream(&c, buf, len);
+		if (!e)
+			e = file_end(&c, &fm, c.file);
 		if (i < n_files)
 			free(buf);
 		if (e)
@@ -641,7 +708,7 @@ int sl_config_load_sources(const char *const paths[], size_t n, const struct sl_
 	}
 	if (err != -ENOMEM && (e = build_k8s(&c)))
 		err = e;
-	if (err != -ENOMEM && !allow_empty) {
+	if (err != -ENOMEM && !(flags & SL_LOAD_ALLOW_EMPTY)) {
 		what = n ? sl_config_paths_str(paths, n) : NULL;
 		finish(&c,
 		       what	? what

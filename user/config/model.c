@@ -33,6 +33,29 @@ void sl_diag_free(struct sl_diag *diag)
 	sl_diag_init(diag);
 }
 
+struct sl_diag_mark sl_diag_mark(const struct sl_diag *diag)
+{
+	return (struct sl_diag_mark){.n_msgs = diag->n_msgs, .n_errors = diag->n_errors};
+}
+
+size_t sl_diag_errors_since(const struct sl_diag *diag, const struct sl_diag_mark *mark)
+{
+	return diag->n_errors - mark->n_errors;
+}
+
+const char *sl_diag_forgive(struct sl_diag *diag, const struct sl_diag_mark *mark)
+{
+	const char *first = NULL, *e;
+	size_t i, n = sl_diag_errors_since(diag, mark);
+
+	for (i = mark->n_msgs; i < diag->n_msgs && !first; i++)
+		if ((e = strstr(diag->msgs[i], "error: ")))
+			first = e + strlen("error: ");
+	diag->n_errors -= n;
+	diag->n_warnings += n;
+	return first;
+}
+
 void sl_diag_vadd(struct sl_diag *diag, const struct sl_pos *pos, const char *kind, const char *fmt,
 		  va_list ap)
 {
@@ -172,23 +195,59 @@ static void free_service(struct sl_service_cfg *svc)
 	free(svc->routes);
 }
 
+void sl_config_drop_services(struct sl_config *cfg, size_t from)
+{
+	while (cfg->n_services > from)
+		free_service(&cfg->services[--cfg->n_services]);
+}
+
+void sl_config_drop_workloads(struct sl_config *cfg, size_t from)
+{
+	struct sl_workload_cfg *w;
+
+	while (cfg->n_workloads > from) {
+		w = &cfg->workloads[--cfg->n_workloads];
+		free_labels(w->labels, w->n_labels);
+		free(w->cidrs);
+	}
+}
+
+int sl_config_reject(struct sl_config *cfg, const char *kind, const char *ns, const char *name,
+		     const struct sl_pos *pos, const char *reason)
+{
+	struct sl_rejected *r;
+
+	if (sl_reserve((void **)&cfg->rejected, &cfg->cap_rejected, cfg->n_rejected, 1, sizeof(*r)))
+		return -ENOMEM;
+	r = &cfg->rejected[cfg->n_rejected++];
+	r->pos = *pos;
+	r->kind = strdup(kind);
+	r->ns = strdup(ns ? ns : "");
+	r->name = strdup(name ? name : "?");
+	r->reason = strdup(reason ? reason : "rejected");
+	return r->kind && r->ns && r->name && r->reason ? 0 : -ENOMEM;
+}
+
 void sl_config_free(struct sl_config *cfg)
 {
 	size_t i;
 
 	if (!cfg)
 		return;
-	for (i = 0; i < cfg->n_services; i++)
-		free_service(&cfg->services[i]);
+	sl_config_drop_services(cfg, 0);
 	free(cfg->services);
-	for (i = 0; i < cfg->n_workloads; i++) {
-		free_labels(cfg->workloads[i].labels, cfg->workloads[i].n_labels);
-		free(cfg->workloads[i].cidrs);
-	}
+	sl_config_drop_workloads(cfg, 0);
 	free(cfg->workloads);
 	for (i = 0; i < cfg->n_files; i++)
 		free(cfg->files[i]);
 	free(cfg->files);
+	for (i = 0; i < cfg->n_rejected; i++) {
+		free(cfg->rejected[i].kind);
+		free(cfg->rejected[i].ns);
+		free(cfg->rejected[i].name);
+		free(cfg->rejected[i].reason);
+	}
+	free(cfg->rejected);
 	free(cfg);
 }
 

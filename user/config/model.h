@@ -133,6 +133,18 @@ struct sl_workload_cfg {
 	struct sl_pos pos;
 };
 
+/*
+ * An object left out of an isolated load (config.h, SL_LOAD_ISOLATE) because
+ * of its own errors: a Kubernetes object, or a whole file ("File", ns "").
+ */
+struct sl_rejected {
+	char *kind; /* "VirtualService", ..., "File" */
+	char *ns;   /* "" when it has none */
+	char *name; /* the object's name, or the file's path */
+	struct sl_pos pos;
+	char *reason; /* its first error, without the position */
+};
+
 struct sl_config {
 	struct sl_service_cfg *services;
 	size_t n_services;
@@ -140,6 +152,8 @@ struct sl_config {
 	size_t n_workloads;
 	char **files; /* every file read, for sl_pos.file */
 	size_t n_files;
+	struct sl_rejected *rejected; /* isolated loads only, in the order found */
+	size_t n_rejected, cap_rejected;
 };
 
 /*
@@ -155,6 +169,13 @@ struct sl_diag {
 };
 
 void sl_config_free(struct sl_config *cfg);
+/* Free services [from, cfg->n_services) and forget them. */
+void sl_config_drop_services(struct sl_config *cfg, size_t from);
+/* Free workloads [from, cfg->n_workloads) and forget them. */
+void sl_config_drop_workloads(struct sl_config *cfg, size_t from);
+/* Append a rejected object (strings copied; reason may be NULL): 0 or -ENOMEM. */
+int sl_config_reject(struct sl_config *cfg, const char *kind, const char *ns, const char *name,
+		     const struct sl_pos *pos, const char *reason);
 
 /* Index of the subset called name in svc, or -1. */
 int sl_config_subset_index(const struct sl_service_cfg *svc, const char *name);
@@ -163,7 +184,23 @@ int sl_config_subset_index(const struct sl_service_cfg *svc, const char *name);
 bool sl_labels_match(const struct sl_label *want, size_t n_want, const struct sl_label *have,
 		     size_t n_have);
 
+/* Where a diag stood, to tell what was added since. */
+struct sl_diag_mark {
+	size_t n_msgs;
+	size_t n_errors;
+};
+
 void sl_diag_init(struct sl_diag *diag);
+struct sl_diag_mark sl_diag_mark(const struct sl_diag *diag);
+/* Errors added since mark. */
+size_t sl_diag_errors_since(const struct sl_diag *diag, const struct sl_diag_mark *mark);
+/*
+ * The errors added since mark no longer fail the load (an isolated load
+ * rejected what they are about): their messages stay, still saying
+ * "error", counted as warnings. Returns the text of the first of them
+ * after "error: " (owned by diag), or NULL.
+ */
+const char *sl_diag_forgive(struct sl_diag *diag, const struct sl_diag_mark *mark);
 void sl_diag_free(struct sl_diag *diag);
 /* Append a formatted message; kind is "error" or "warning". */
 void sl_diag_add(struct sl_diag *diag, const struct sl_pos *pos, const char *kind, const char *fmt,

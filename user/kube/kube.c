@@ -89,7 +89,8 @@ static void notify(struct sl_kube *k)
 /* Keep what k8s.c reads of the metadata; the rest churns for nothing. */
 static json_object *strip(json_object *obj, int kind)
 {
-	static const char *const keep[] = {"name", "namespace", "labels", "deletionTimestamp"};
+	static const char *const keep[] = {"name", "namespace", "labels", "deletionTimestamp",
+					   "creationTimestamp"};
 	json_object *md, *nmd = json_object_new_object(), *v;
 	size_t i;
 
@@ -159,8 +160,9 @@ static bool on_event(struct watcher *w, const char *line)
 		/* a Status object: its message is top level, not in metadata */
 		pr_info("kubernetes: %s: watch error %s: %s\n", kinds[w->kind].kind,
 			json_object_get_string(code),
-			json_object_object_get_ex(obj, "message", &msg) ?
-				json_object_get_string(msg) : "");
+			json_object_object_get_ex(obj, "message", &msg)
+			    ? json_object_get_string(msg)
+			    : "");
 		json_object_put(ev);
 		return false;
 	}

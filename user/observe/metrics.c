@@ -34,6 +34,7 @@
 #include "lib/log.h"
 #include "cli/version.h"
 #include "observe/metrics.h"
+#include "observe/rejected.h"
 #include "observe/status_json.h"
 #include "datapath/counters.h"
 
@@ -595,6 +596,12 @@ static enum MHD_Result serve_metrics(struct sl_metrics *m, struct MHD_Connection
 	}
 	err = sl_metrics_write(f, &st, &r, m->istio);
 	sl_status_free(&st);
+	if (!err) {
+		json_object *rej = sl_rejected_load(m->pin_dir);
+
+		sl_rejected_metrics(f, rej);
+		json_object_put(rej);
+	}
 	if (fclose(f) && !err)
 		err = -EIO;
 	if (err) {
