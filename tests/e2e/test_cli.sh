@@ -374,9 +374,13 @@ print("generation %d, slot %d" % (v["generation"], v["active_slot"]))' "$OUT" "$
 		sl_check "bpftool-prog-$p" "$(res 120)" \
 			eval '[ "$RC" = 0 ] && grep -Eq "sched_cls +name $p " "$OUT"'
 	done
+	# confirmed connections in a hash map (never evicted), new ones in an LRU
 	x bpftool map show pinned "$PIN/sl_conntrack"
 	sl_check bpftool-map-conntrack "$(res 120)" \
-		eval '[ "$RC" = 0 ] && grep -Eq "lru_hash +name sl_conntrack " "$OUT"'
+		eval '[ "$RC" = 0 ] && grep -Eq "[0-9]+: hash +name sl_conntrack " "$OUT"'
+	x bpftool map show pinned "$PIN/sl_ct_new"
+	sl_check bpftool-map-ct-new "$(res 120)" \
+		eval '[ "$RC" = 0 ] && grep -Eq "lru_hash +name sl_ct_new " "$OUT"'
 	x sl_nsx node bpftool net show dev c1
 	sl_check bpftool-net-show "$(res 200)" \
 		eval '[ "$RC" = 0 ] && grep -q "c1.*clsact/ingress sl_ingress" "$OUT" && grep -q "c1.*clsact/egress sl_egress" "$OUT"'
