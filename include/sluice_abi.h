@@ -353,12 +353,16 @@ struct sl_svc_name {
 
 /*
  * Header routing (docs/l7.md). A new TCP connection to a service with
- * SL_SVC_L7 is not NATed: sl_ingress remembers it as SL_CT_LOCAL and marks
- * its packets; the policy route (fwmark -> table SL_L7_TABLE, a `local`
- * route) delivers them to this node, and the sk_lookup program sl_l7_lookup
- * hands them to the L7 listener in sl_l7_listen. The L7 step reads the
- * request head, evaluates the routes (HTTP matches from sl_l7_specs), picks
- * with the kernel's hash and weights and relays.
+ * SL_SVC_L7 is DNATed to sl_dp_cfg.l7_local* and the VIP's port, remembered
+ * as SL_CT_LOCAL, and its packets marked; the policy route (fwmark -> table
+ * SL_L7_TABLE, a `local` route) delivers them to this node, and the
+ * sk_lookup program sl_l7_lookup hands them to the L7 listener in
+ * sl_l7_listen. The L7 step reads the VIP back from the reverse entry and
+ * the request head, evaluates the routes (HTTP matches from sl_l7_specs),
+ * picks with the kernel's hash and weights and relays. The defaults below
+ * are `run --l7-mark` and `--l7-table`'s; the mark stays clear of
+ * kube-proxy's (0x4000, 0x8000) and Cilium's (0xf00) bits, but not of
+ * Calico's default mask 0xffff0000 (docs/conntrack.md).
  */
 #define SL_L7_FWMARK	  0x5c0000U
 #define SL_L7_FWMARK_MASK 0xff0000U
