@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 
 #include "cli/cli.h"
 #include "cli/run.h"
@@ -26,7 +27,24 @@
 #include "kube/kube.h"
 #include "l7/l7.h"
 #include "lib/log.h"
+#include "lib/private_dir.h"
 #include "observe/metrics.h"
+
+static void private_parent(const char *path)
+{
+	char dir[256], *slash;
+	int err;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	slash = strrchr(dir, '/');
+	if (!slash || slash == dir)
+		return;
+	*slash = 0;
+	err = sl_private_dir(dir);
+	if (err)
+		pr_warn("warning: %s: %s (the hand-over socket itself is 0600)\n", dir,
+			strerror(-err));
+}
 
 /*
  * Header routing: the policy route that delivers marked packets here, the
@@ -55,6 +73,13 @@ static int start_l7(struct run_ctx *c, const char *handoff)
 		snprintf(c->handoff, sizeof(c->handoff), "%s", handoff);
 	else
 		sl_l7_default_handoff(cli.pin_dir, c->handoff, sizeof(c->handoff));
+	/*
+	 * Its directory, when it is ours (/run/sluice): a hostPath the kubelet
+	 * made 0755 is narrowed to 0700. One given with --handoff-socket is
+	 * left as it is.
+	 */
+	if (!handoff)
+		private_parent(c->handoff);
 	c->l7_opts.handoff_path = c->handoff;
 	err = sl_l7_start(&c->dp.maps, &c->l7_opts, &c->l7);
 	if (err)
@@ -93,6 +118,12 @@ int cmd_run(int argc, char **argv)
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGTERM);
 	sigprocmask(SIG_BLOCK, &set, NULL);
+
+	/*
+	 * Nothing it creates is for anyone else: the pin directory and
+	 * /run/sluice are 0700, the hand-over socket 0600.
+	 */
+	umask(077);
 
 	/* Before anything is loaded: a port in use changes nothing. */
 	if (a.metrics) {
