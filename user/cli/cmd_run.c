@@ -87,6 +87,32 @@ static int start_l7(struct run_ctx *c, const char *handoff)
 	return err;
 }
 
+/* --metrics and --health: bound, or said why not. */
+static int listen_all(struct run_ctx *c, const struct run_args *a)
+{
+	const struct {
+		const char *opt;
+		const struct sl_metrics_addr *addr;
+	} want[SL_METRICS_LISTENERS] = {
+	    [SL_METRICS_PORT] = {a->metrics ? "--metrics" : NULL, &a->maddr},
+	    [SL_HEALTH_PORT] = {a->health ? "--health" : NULL, &a->haddr},
+	};
+	int i, err;
+
+	if (!a->metrics && !a->health)
+		return 0;
+	err = sl_metrics_new(&c->metrics, a->metrics_istio);
+	for (i = 0; i < SL_METRICS_LISTENERS && !err; i++) {
+		if (!want[i].opt)
+			continue;
+		err = sl_metrics_listen(c->metrics, i, want[i].addr);
+		if (err)
+			sl_error("%s %s: cannot listen: %s", want[i].opt, want[i].addr->str,
+				 strerror(-err));
+	}
+	return err;
+}
+
 int cmd_run(int argc, char **argv)
 {
 	struct run_ctx c = {
@@ -126,13 +152,10 @@ int cmd_run(int argc, char **argv)
 	umask(077);
 
 	/* Before anything is loaded: a port in use changes nothing. */
-	if (a.metrics) {
-		err = sl_metrics_bind(&c.metrics, &a.maddr, a.metrics_istio);
-		if (err) {
-			sl_error("--metrics %s: cannot listen: %s", a.maddr.str, strerror(-err));
-			free(c.what);
-			return SL_EXIT_SYSTEM;
-		}
+	if (listen_all(&c, &a)) {
+		sl_metrics_stop(c.metrics);
+		free(c.what);
+		return SL_EXIT_SYSTEM;
 	}
 	err = sl_dp_load(&c.dp, cli.pin_dir);
 	if (err) {
@@ -144,8 +167,9 @@ int cmd_run(int argc, char **argv)
 	if (c.metrics) {
 		err = sl_metrics_start(c.metrics, cli.pin_dir);
 		if (err) {
-			sl_error("--metrics %s: cannot start the server: %s", a.maddr.str,
-				 strerror(-err));
+			sl_error("--%s %s: cannot start the server: %s",
+				 a.metrics ? "metrics" : "health",
+				 a.metrics ? a.maddr.str : a.haddr.str, strerror(-err));
 			goto out;
 		}
 	}
@@ -203,9 +227,12 @@ int cmd_run(int argc, char **argv)
 				json_object_object_add(x, "iface_pattern",
 						       json_object_new_string(c.patterns));
 			json_object_object_add(x, "pin_dir", json_object_new_string(cli.pin_dir));
-			if (c.metrics)
+			if (a.metrics)
 				json_object_object_add(x, "metrics",
 						       json_object_new_string(a.maddr.str));
+			if (a.health)
+				json_object_object_add(x, "health",
+						       json_object_new_string(a.haddr.str));
 		}
 		run_json_event("running", &c, NULL, x);
 	}
