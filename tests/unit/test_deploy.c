@@ -2,7 +2,8 @@
 /*
  * deploy/: every manifest parses (with the same libyaml sluice reads its
  * config with), and says what the README and the daemon rely on: the
- * privileges, the probes on the metrics port, the pin directory's mount,
+ * privileges, the metrics port on the pod IP only, the probes on the
+ * loopback health port, the pin directory's mount,
  * RBAC limited to list/watch of the five kinds --kubernetes reads, and a
  * ConfigMap example that `sluice check` accepts. The container file ships
  * a package for every library build/sluice links. Run from the repository
@@ -23,6 +24,7 @@
 #include <yaml.h>
 
 #include "config/config.h"
+#include "observe/metrics.h"
 
 #define MAX_DOCS 8
 
@@ -175,7 +177,10 @@ static void daemonset(void **state)
 	struct manifest m;
 	yaml_document_t *d;
 	yaml_node_t *ds, *spec, *c, *init;
-	const char *args, *port = "9190";
+	const char *args, *port = "9190", *hport = "9191";
+	struct sl_metrics_addr ma, ha;
+	const char *why, *arg;
+	char buf[64];
 
 	load(&m, "deploy/daemonset.yaml");
 	ds = find(&m, "DaemonSet", "sluice", &d);
@@ -193,13 +198,43 @@ static void daemonset(void **state)
 	assert_non_null(c);
 	args = joined(d, c, "args");
 	assert_non_null(strstr(args, "run --kubernetes --config=/etc/sluice --iface-pattern="));
-	assert_non_null(strstr(args, "--metrics=0.0.0.0:9190"));
+	/*
+	 * Metrics on the pod IP only (the node's: Prometheus scrapes it there),
+	 * never every address; the probes on a listener of their own, on
+	 * loopback, where the kubelet reaches it and no pod does.
+	 */
+	assert_null(strstr(args, "0.0.0.0"));
+	assert_null(strstr(args, "[::]"));
+	assert_non_null(arg = strstr(args, "--metrics=$(POD_IP):"));
+	snprintf(buf, sizeof(buf), "10.0.0.5:%s", arg + strlen("--metrics=$(POD_IP):"));
+	*strchrnul(buf, ' ') = '\0';
+	assert_int_equal(sl_metrics_parse_addr(buf, &ma, &why), 0);
+	assert_string_equal(buf + strlen("10.0.0.5:"), port);
+	assert_string_equal(str(d, c, "env.[0].name"), "POD_IP");
+	assert_string_equal(str(d, c, "env.[0].valueFrom.fieldRef.fieldPath"), "status.podIP");
+	assert_non_null(arg = strstr(args, "--health="));
+	snprintf(buf, sizeof(buf), "%s", arg + strlen("--health="));
+	*strchrnul(buf, ' ') = '\0';
+	assert_int_equal(sl_metrics_parse_addr(buf, &ha, &why), 0);
+	assert_string_equal(ha.str, "127.0.0.1:9191");
+	assert_string_equal(str(d, c, "readinessProbe.httpGet.host"), "127.0.0.1");
 	assert_string_equal(str(d, c, "readinessProbe.httpGet.path"), "/healthz");
-	assert_string_equal(str(d, c, "readinessProbe.httpGet.port"), port);
+	assert_string_equal(str(d, c, "readinessProbe.httpGet.port"), hport);
+	assert_string_equal(str(d, c, "livenessProbe.httpGet.host"), "127.0.0.1");
 	assert_string_equal(str(d, c, "livenessProbe.httpGet.path"), "/healthz");
-	assert_string_equal(str(d, c, "livenessProbe.httpGet.port"), port);
+	assert_string_equal(str(d, c, "livenessProbe.httpGet.port"), hport);
 	assert_string_equal(str(d, c, "ports.[0].containerPort"), port);
+	assert_int_equal(seq_len(d, c, "ports"), 1);
+
+	/* The least it needs: docs/metrics.md and the comment there say why. */
 	assert_string_equal(str(d, c, "securityContext.privileged"), "false");
+	assert_string_equal(str(d, c, "securityContext.allowPrivilegeEscalation"), "false");
+	assert_string_equal(str(d, c, "securityContext.readOnlyRootFilesystem"), "true");
+	assert_string_equal(str(d, c, "securityContext.runAsUser"), "0");
+	assert_string_equal(str(d, c, "volumeMounts.[1].mountPath"), "/etc/sluice");
+	assert_string_equal(str(d, c, "volumeMounts.[1].readOnly"), "true");
+	assert_string_equal(str(d, c, "volumeMounts.[2].mountPath"), "/run/sluice");
+	assert_string_equal(str(d, spec, "volumes.[2].hostPath.path"), "/run/sluice");
 	assert_string_equal(joined(d, c, "securityContext.capabilities.add"),
 			    "BPF NET_ADMIN PERFMON");
 	assert_string_equal(joined(d, c, "securityContext.capabilities.drop"), "ALL");

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 
 #include "cli/cli.h"
 #include "cli/run.h"
@@ -26,7 +27,24 @@
 #include "kube/kube.h"
 #include "l7/l7.h"
 #include "lib/log.h"
+#include "lib/private_dir.h"
 #include "observe/metrics.h"
+
+static void private_parent(const char *path)
+{
+	char dir[256], *slash;
+	int err;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	slash = strrchr(dir, '/');
+	if (!slash || slash == dir)
+		return;
+	*slash = 0;
+	err = sl_private_dir(dir);
+	if (err)
+		pr_warn("warning: %s: %s (the hand-over socket itself is 0600)\n", dir,
+			strerror(-err));
+}
 
 /*
  * Header routing: the policy route that delivers marked packets here, the
@@ -57,10 +75,43 @@ static int start_l7(struct run_ctx *c, const char *handoff)
 		snprintf(c->handoff, sizeof(c->handoff), "%s", handoff);
 	else
 		sl_l7_default_handoff(cli.pin_dir, c->handoff, sizeof(c->handoff));
+	/*
+	 * Its directory, when it is ours (/run/sluice): a hostPath the kubelet
+	 * made 0755 is narrowed to 0700. One given with --handoff-socket is
+	 * left as it is.
+	 */
+	if (!handoff)
+		private_parent(c->handoff);
 	c->l7_opts.handoff_path = c->handoff;
 	err = sl_l7_start(&c->dp.maps, &c->l7_opts, &c->l7);
 	if (err)
 		pr_warn("Error: cannot start the L7 step: %s\n", strerror(-err));
+	return err;
+}
+
+/* --metrics and --health: bound, or said why not. */
+static int listen_all(struct run_ctx *c, const struct run_args *a)
+{
+	const struct {
+		const char *opt;
+		const struct sl_metrics_addr *addr;
+	} want[SL_METRICS_LISTENERS] = {
+	    [SL_METRICS_PORT] = {a->metrics ? "--metrics" : NULL, &a->maddr},
+	    [SL_HEALTH_PORT] = {a->health ? "--health" : NULL, &a->haddr},
+	};
+	int i, err;
+
+	if (!a->metrics && !a->health)
+		return 0;
+	err = sl_metrics_new(&c->metrics, a->metrics_istio);
+	for (i = 0; i < SL_METRICS_LISTENERS && !err; i++) {
+		if (!want[i].opt)
+			continue;
+		err = sl_metrics_listen(c->metrics, i, want[i].addr);
+		if (err)
+			sl_error("%s %s: cannot listen: %s", want[i].opt, want[i].addr->str,
+				 strerror(-err));
+	}
 	return err;
 }
 
@@ -99,14 +150,17 @@ int cmd_run(int argc, char **argv)
 	sigaddset(&set, SIGTERM);
 	sigprocmask(SIG_BLOCK, &set, NULL);
 
+	/*
+	 * Nothing it creates is for anyone else: the pin directory and
+	 * /run/sluice are 0700, the hand-over socket 0600.
+	 */
+	umask(077);
+
 	/* Before anything is loaded: a port in use changes nothing. */
-	if (a.metrics) {
-		err = sl_metrics_bind(&c.metrics, &a.maddr, a.metrics_istio);
-		if (err) {
-			sl_error("--metrics %s: cannot listen: %s", a.maddr.str, strerror(-err));
-			free(c.what);
-			return SL_EXIT_SYSTEM;
-		}
+	if (listen_all(&c, &a)) {
+		sl_metrics_stop(c.metrics);
+		free(c.what);
+		return SL_EXIT_SYSTEM;
 	}
 	err = sl_dp_load_opts(&c.dp, cli.pin_dir, &c.dp_opts);
 	if (err) {
@@ -125,8 +179,9 @@ int cmd_run(int argc, char **argv)
 	if (c.metrics) {
 		err = sl_metrics_start(c.metrics, cli.pin_dir);
 		if (err) {
-			sl_error("--metrics %s: cannot start the server: %s", a.maddr.str,
-				 strerror(-err));
+			sl_error("--%s %s: cannot start the server: %s",
+				 a.metrics ? "metrics" : "health",
+				 a.metrics ? a.maddr.str : a.haddr.str, strerror(-err));
 			goto out;
 		}
 	}
@@ -184,9 +239,12 @@ int cmd_run(int argc, char **argv)
 				json_object_object_add(x, "iface_pattern",
 						       json_object_new_string(c.patterns));
 			json_object_object_add(x, "pin_dir", json_object_new_string(cli.pin_dir));
-			if (c.metrics)
+			if (a.metrics)
 				json_object_object_add(x, "metrics",
 						       json_object_new_string(a.maddr.str));
+			if (a.health)
+				json_object_object_add(x, "health",
+						       json_object_new_string(a.haddr.str));
 		}
 		run_json_event("running", &c, NULL, x);
 	}

@@ -93,6 +93,8 @@ struct run_args {
 	const char *metrics; /* --metrics as given; NULL when off */
 	struct sl_metrics_addr maddr;
 	bool metrics_istio;
+	const char *health; /* --health as given; NULL when off */
+	struct sl_metrics_addr haddr;
 	const char *handoff; /* --handoff-socket; NULL: the pin directory's */
 };
 

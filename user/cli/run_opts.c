@@ -2,12 +2,13 @@
 /*
  * `sluice run`'s command line (run.h): every option checked, with the
  * argument at fault named, before anything is loaded. Calls config.h (the
- * inputs' name for messages) and metrics.h (the address) only.
+ * inputs' name for messages) and metrics.h (the addresses) only.
  */
 #include <errno.h>
 #include <stdint.h>
 #include <getopt.h>
 #include <net/if.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,7 @@ static int usage(void)
 	sl_error("usage: sluice run {--config FILE|DIR [--config FILE|DIR ...] | --kubernetes} "
 		 "{--iface IF [--iface IF ...] | --iface-pattern GLOB[,GLOB...]} "
 		 "[--detach-on-exit] [--metrics [ADDR:]PORT [--metrics-istio]] "
+		 "[--health [ADDR:]PORT] "
 		 "[--no-l7 | [--l7-max-conns N] [--l7-head-max BYTES] [--handoff-socket PATH] "
 		 "[--l7-mark MARK[/MASK]] [--l7-table N]] "
 		 "[--ct-max N] [--ct-closed-timeout SECONDS] [--ct-idle-timeout SECONDS] "
@@ -70,6 +72,23 @@ static int parse_mark(const char *arg, uint32_t *mark, uint32_t *mask)
 	return 0;
 }
 
+/* --metrics and --health: an address, or an error that names it. */
+static bool bad_addr(const char *opt, const char *arg, struct sl_metrics_addr *a)
+{
+	const char *why;
+
+	if (!arg || !sl_metrics_parse_addr(arg, a, &why))
+		return false;
+	sl_error("%s '%s': %s (PORT, :PORT, IPV4:PORT or [IPV6]:PORT)", opt, arg, why);
+	return true;
+}
+
+static unsigned short port_of(const struct sl_metrics_addr *a)
+{
+	return a->ss.ss_family == AF_INET6 ? ((const struct sockaddr_in6 *)&a->ss)->sin6_port
+					   : ((const struct sockaddr_in *)&a->ss)->sin_port;
+}
+
 int run_parse_opts(int argc, char **argv, struct run_ctx *c, struct run_args *a)
 {
 	static const struct option opts[] = {
@@ -78,6 +97,7 @@ int run_parse_opts(int argc, char **argv, struct run_ctx *c, struct run_args *a)
 	    {"detach-on-exit", no_argument, NULL, 'D'},
 	    {"metrics", required_argument, NULL, 'm'},
 	    {"metrics-istio", no_argument, NULL, 'I'},
+	    {"health", required_argument, NULL, 'h'},
 	    {"iface-pattern", required_argument, NULL, 'P'},
 	    {"kubernetes", no_argument, NULL, 'K'},
 	    {"no-l7", no_argument, NULL, 'N'},
@@ -92,7 +112,6 @@ int run_parse_opts(int argc, char **argv, struct run_ctx *c, struct run_args *a)
 	    {"no-src-check", no_argument, NULL, 'R'},
 	    {},
 	};
-	const char *why;
 	unsigned long v;
 	char *end;
 	size_t plen;
@@ -141,6 +160,9 @@ int run_parse_opts(int argc, char **argv, struct run_ctx *c, struct run_args *a)
 			break;
 		case 'I':
 			a->metrics_istio = true;
+			break;
+		case 'h':
+			a->health = optarg;
 			break;
 		case 'N':
 			c->no_l7 = true;
@@ -222,9 +244,12 @@ int run_parse_opts(int argc, char **argv, struct run_ctx *c, struct run_args *a)
 			sl_error("--iface '%s': no such interface", c->ifaces[i]);
 			return SL_EXIT_INVALID;
 		}
-	if (a->metrics && sl_metrics_parse_addr(a->metrics, &a->maddr, &why)) {
-		sl_error("--metrics '%s': %s (PORT, :PORT, IPV4:PORT or [IPV6]:PORT)", a->metrics,
-			 why);
+	if (bad_addr("--metrics", a->metrics, &a->maddr) ||
+	    bad_addr("--health", a->health, &a->haddr))
+		return SL_EXIT_INVALID;
+	/* Both on one port would share it (SO_REUSEPORT): the kernel would split the probes. */
+	if (a->metrics && a->health && port_of(&a->maddr) == port_of(&a->haddr)) {
+		sl_error("--health '%s': not the port of --metrics '%s'", a->health, a->metrics);
 		return SL_EXIT_INVALID;
 	}
 	if (a->metrics_istio && !a->metrics) {

@@ -30,6 +30,7 @@
 #include "datapath/policy_route.h"
 #include "datapath/tables.h"
 #include "lib/log.h"
+#include "lib/private_dir.h"
 #include "sluice_abi.h" /* the skeleton names its types */
 #include "sluice.skel.h"
 
@@ -49,24 +50,6 @@ int sl_dp_ensure_bpffs(const char *pin_dir)
 			strerror(errno));
 		return -errno;
 	}
-	return 0;
-}
-
-static int mkdir_p(const char *dir, mode_t mode)
-{
-	char tmp[PATH_MAX], *p;
-
-	snprintf(tmp, sizeof(tmp), "%s", dir);
-	for (p = tmp + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = 0;
-		if (mkdir(tmp, mode) && errno != EEXIST)
-			return -errno;
-		*p = '/';
-	}
-	if (mkdir(tmp, mode) && errno != EEXIST)
-		return -errno;
 	return 0;
 }
 
@@ -179,7 +162,7 @@ int sl_dp_load_opts(struct sl_datapath *dp, const char *pin_dir, const struct sl
 		if (err)
 			return err;
 		/* Pinned maps hold conntrack and the hash seed: root only. */
-		err = mkdir_p(pin_dir, 0700);
+		err = sl_private_dir(pin_dir);
 		if (err) {
 			pr_warn("Error: cannot create %s: %s\n", pin_dir, strerror(-err));
 			return err;

@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
- * `sluice run --metrics`: an HTTP server (libmicrohttpd, one internal
- * thread) serving the counters in the maps as Prometheus metrics, the status
- * as JSON for the dashboard, the dashboard itself and a health check. It
- * reads the maps through fds of its own; the daemon's thread only tells it
- * about reloads, through atomics.
+ * `sluice run --metrics` and `--health`: an HTTP server (libmicrohttpd, one
+ * internal thread per listener) serving the counters in the maps as
+ * Prometheus metrics, the status as JSON for the dashboard, the dashboard
+ * itself and a health check; the health check also on a listener of its own
+ * (metrics_server.c says why). It reads the maps through fds of its own;
+ * the daemon's thread only tells it about reloads, through atomics.
  */
 #ifndef SLUICE_METRICS_H
 #define SLUICE_METRICS_H
@@ -22,7 +23,7 @@ struct sl_metrics_addr {
 };
 
 /*
- * Parse --metrics: "PORT" and ":PORT" mean 127.0.0.1:PORT; "IPV4:PORT",
+ * Parse --metrics or --health: "PORT" and ":PORT" mean 127.0.0.1:PORT; "IPV4:PORT",
  * "[IPV6]:PORT" and "localhost:PORT" as written. -EINVAL with a reason in
  * why (for the error message) when it is none of these.
  */
@@ -30,9 +31,18 @@ int sl_metrics_parse_addr(const char *arg, struct sl_metrics_addr *a, const char
 
 struct sl_metrics;
 
+enum sl_metrics_listener {
+	SL_METRICS_PORT, /* --metrics: everything */
+	SL_HEALTH_PORT,	 /* --health: /healthz only */
+	SL_METRICS_LISTENERS,
+};
+
+/* A server without listeners yet. */
+int sl_metrics_new(struct sl_metrics **m, bool istio);
 /* Bind and listen (nothing is served yet): -EADDRINUSE and the like. */
-int sl_metrics_bind(struct sl_metrics **m, const struct sl_metrics_addr *a, bool istio);
-/* Open the maps pinned in pin_dir and start serving. */
+int sl_metrics_listen(struct sl_metrics *m, enum sl_metrics_listener which,
+		      const struct sl_metrics_addr *a);
+/* Open the maps pinned in pin_dir and start serving on every listener. */
 int sl_metrics_start(struct sl_metrics *m, const char *pin_dir);
 void sl_metrics_stop(struct sl_metrics *m);
 
