@@ -122,9 +122,14 @@ static __always_inline bool sl_tcp_closing(const struct sl_pkt *p)
 	return p->proto == IPPROTO_TCP && (p->tcp_flags & (SL_TCP_FIN | SL_TCP_RST));
 }
 
+/*
+ * A SYN that opens a connection: no ACK, and no RST or FIN either (invalid
+ * with a SYN: Linux discards such a segment, scanners send them).
+ */
 static __always_inline bool sl_tcp_syn_only(const struct sl_pkt *p)
 {
-	return p->proto == IPPROTO_TCP && (p->tcp_flags & (SL_TCP_SYN | SL_TCP_ACK)) == SL_TCP_SYN;
+	return p->proto == IPPROTO_TCP &&
+	       (p->tcp_flags & (SL_TCP_SYN | SL_TCP_ACK | SL_TCP_RST | SL_TCP_FIN)) == SL_TCP_SYN;
 }
 
 /* The client's ACK that completes a handshake (or any later one). */
