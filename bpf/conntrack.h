@@ -60,27 +60,28 @@ static __always_inline struct sl_ct_entry *sl_rn_find(const struct sl_ct_key *k,
 
 /*
  * Move a connection into the confirmed tables: the forward entry f of fk,
- * and the reverse entry r of rk if there is one (else the ingress path
- * rebuilds it). A full sl_conntrack leaves it unconfirmed, counted: it
- * works on, but may be evicted by newer connections.
+ * and the reverse entry r of rk if there is one (else the caller rebuilds
+ * it). A full sl_conntrack leaves it unconfirmed, counted: it works on, but
+ * may be evicted by newer connections. True if it was confirmed.
  */
-static __always_inline void sl_ct_confirm(const struct sl_ct_key *fk, const struct sl_ct_entry *f,
+static __always_inline bool sl_ct_confirm(const struct sl_ct_key *fk, const struct sl_ct_entry *f,
 					  const struct sl_ct_key *rk, const struct sl_ct_entry *r)
 {
 	if (bpf_map_update_elem(&sl_conntrack, fk, f, BPF_NOEXIST)) {
 		sl_global_inc(SL_G_CT_FULL);
-		return;
+		return false;
 	}
 	if (r) {
 		if (bpf_map_update_elem(&sl_revnat, rk, r, BPF_ANY)) {
 			bpf_map_delete_elem(&sl_conntrack, fk);
 			sl_global_inc(SL_G_CT_FULL);
-			return;
+			return false;
 		}
 		bpf_map_delete_elem(&sl_revnat_new, rk);
 	}
 	bpf_map_delete_elem(&sl_ct_new, fk);
 	sl_global_inc(SL_G_CT_CONFIRMED);
+	return true;
 }
 
 /* Forget the reverse entry at rk if it is still fk's (not another connection's since). */

@@ -328,9 +328,12 @@ __noinline int sl_reply(struct __sk_buff *skb, const struct sl_pkt *p, int hairp
 	return hairpin ? sl_bounce(skb) : TC_ACT_OK;
 }
 
-/* Put back a confirmed connection's reverse entry if it went missing (global: own frame). */
+/*
+ * Put back a connection's reverse entry if it went missing, in the stage of
+ * its forward entry (global: own frame).
+ */
 __noinline int sl_rn_restore(const struct sl_pkt *p, const struct sl_ct_key *fk,
-			    const struct sl_ct_entry *e)
+			    const struct sl_ct_entry *e, int confirmed)
 {
 	struct sl_ct_key rk;
 
@@ -339,7 +342,7 @@ __noinline int sl_rn_restore(const struct sl_pkt *p, const struct sl_ct_key *fk,
 	sl_ct_key_rev(&rk, fk, e);
 	if (bpf_map_lookup_elem(&sl_revnat, &rk) || bpf_map_lookup_elem(&sl_revnat_new, &rk))
 		return 0;
-	sl_rn_put(1, &rk, p, e, BPF_NOEXIST);
+	sl_rn_put(confirmed, &rk, p, e, BPF_NOEXIST);
 	sl_global_inc(SL_G_REVNAT_RESTORED);
 	return 0;
 }
@@ -362,15 +365,23 @@ __noinline int sl_ct_retire(const struct sl_ct_key *fk, const struct sl_ct_entry
 	return 0;
 }
 
-/* The client's ACK completes the handshake of unconfirmed connection fk. */
-__noinline int sl_tcp_confirm(const struct sl_ct_key *fk, const struct sl_ct_entry *e)
+/*
+ * The client's ACK (p) completes the handshake of unconfirmed connection fk.
+ * A reverse entry evicted meanwhile is rebuilt at once: the reply to the
+ * request that follows this ACK will not wait for a tick.
+ */
+__noinline int sl_tcp_confirm(const struct sl_pkt *p, const struct sl_ct_key *fk,
+			      const struct sl_ct_entry *e)
 {
+	struct sl_ct_entry *rn;
 	struct sl_ct_key rk;
 
-	if (!fk || !e)
+	if (!p || !fk || !e)
 		return 0;
 	sl_ct_key_rev(&rk, fk, e);
-	sl_ct_confirm(fk, e, &rk, bpf_map_lookup_elem(&sl_revnat_new, &rk));
+	rn = bpf_map_lookup_elem(&sl_revnat_new, &rk);
+	if (sl_ct_confirm(fk, e, &rk, rn) && !rn)
+		sl_rn_restore(p, fk, e, 1);
 	return 0;
 }
 
@@ -420,7 +431,7 @@ __noinline int sl_client(struct __sk_buff *skb, const struct sl_pkt *p)
 {
 	struct sl_ct_entry *ct, e = {};
 	struct sl_ct_key fk;
-	bool confirmed;
+	bool confirmed, touched;
 	int res, reuse = 0;
 
 	if (!skb || !p)
@@ -453,16 +464,21 @@ __noinline int sl_client(struct __sk_buff *skb, const struct sl_pkt *p)
 		}
 		if (sl_tcp_closing(p))
 			sl_ct_close(ct);
+		/* written once a tick, not per packet, confirmed or not (UDP ages) */
+		touched = sl_ct_touch(ct, now);
 		e = *ct;
 		sl_global_inc((e.flags & SL_CT_LOCAL) ? SL_G_L7_ESTABLISHED : SL_G_ESTABLISHED);
-		if (!confirmed) {
-			/* the client's ACK: it got the SYN-ACK, its address is real */
-			if (sl_tcp_ack_only(p))
-				sl_tcp_confirm(&fk, &e);
-		} else if (sl_ct_touch(ct, now)) {
-			/* checked once a tick, not per packet */
-			sl_rn_restore(p, &fk, &e);
-		}
+		/*
+		 * The client's ACK: it got the SYN-ACK, its address is real.
+		 * Otherwise a reverse entry gone alone (the unconfirmed maps
+		 * are LRU and evict each direction on its own) is put back,
+		 * checked once a tick; at once for a SYN again, which says
+		 * that the SYN-ACK went astray.
+		 */
+		if (!confirmed && sl_tcp_ack_only(p))
+			sl_tcp_confirm(p, &fk, &e);
+		else if (touched || (!confirmed && sl_tcp_syn_only(p)))
+			sl_rn_restore(p, &fk, &e, confirmed);
 		return sl_forward(skb, p, &e);
 	}
 
