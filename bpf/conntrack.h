@@ -60,28 +60,29 @@ static __always_inline struct sl_ct_entry *sl_rn_find(const struct sl_ct_key *k,
 
 /*
  * Move a connection into the confirmed tables: the forward entry f of fk,
- * and the reverse entry r of rk if there is one (else the ingress path
- * rebuilds it). A full sl_conntrack leaves it unconfirmed: it works on,
- * but may be evicted by newer connections. Returns 0, or -1 when full.
+ * and the reverse entry r of rk if there is one (else the caller rebuilds
+ * it). A full sl_conntrack leaves it unconfirmed: it works on, but may be
+ * evicted by newer connections (the caller counts that, once). True if it
+ * was confirmed.
  */
-static __always_inline int sl_ct_confirm(const struct sl_ct_key *fk, const struct sl_ct_entry *f,
-					 const struct sl_ct_key *rk, const struct sl_ct_entry *r)
+static __always_inline bool sl_ct_confirm(const struct sl_ct_key *fk, const struct sl_ct_entry *f,
+					  const struct sl_ct_key *rk, const struct sl_ct_entry *r)
 {
 	struct sl_ct_entry c = *f;
 
 	c.flags &= ~SL_CT_NO_ROOM;
 	if (bpf_map_update_elem(&sl_conntrack, fk, &c, BPF_NOEXIST))
-		return -1;
+		return false;
 	if (r) {
 		if (bpf_map_update_elem(&sl_revnat, rk, r, BPF_ANY)) {
 			bpf_map_delete_elem(&sl_conntrack, fk);
-			return -1;
+			return false;
 		}
 		bpf_map_delete_elem(&sl_revnat_new, rk);
 	}
 	bpf_map_delete_elem(&sl_ct_new, fk);
 	sl_global_inc(SL_G_CT_CONFIRMED);
-	return 0;
+	return true;
 }
 
 /* Forget the reverse entry at rk if it is still fk's (not another connection's since). */
@@ -123,9 +124,14 @@ static __always_inline bool sl_tcp_closing(const struct sl_pkt *p)
 	return p->proto == IPPROTO_TCP && (p->tcp_flags & (SL_TCP_FIN | SL_TCP_RST));
 }
 
+/*
+ * A SYN that opens a connection: no ACK, and no RST or FIN either (invalid
+ * with a SYN: Linux discards such a segment, scanners send them).
+ */
 static __always_inline bool sl_tcp_syn_only(const struct sl_pkt *p)
 {
-	return p->proto == IPPROTO_TCP && (p->tcp_flags & (SL_TCP_SYN | SL_TCP_ACK)) == SL_TCP_SYN;
+	return p->proto == IPPROTO_TCP &&
+	       (p->tcp_flags & (SL_TCP_SYN | SL_TCP_ACK | SL_TCP_RST | SL_TCP_FIN)) == SL_TCP_SYN;
 }
 
 /* The client's ACK that completes a handshake (or any later one). */

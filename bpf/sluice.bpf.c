@@ -255,7 +255,7 @@ __noinline int sl_udp_confirm(const struct sl_ct_key *fk, const struct sl_ct_key
 	if (!fwd)
 		return 0;
 	f = *fwd;
-	if (sl_ct_confirm(fk, &f, k, rv) &&
+	if (!sl_ct_confirm(fk, &f, k, rv) &&
 	    !(__sync_fetch_and_or(&fwd->flags, SL_CT_NO_ROOM) & SL_CT_NO_ROOM))
 		sl_global_inc(SL_G_CT_FULL);
 	return 0;
@@ -330,9 +330,12 @@ __noinline int sl_reply(struct __sk_buff *skb, const struct sl_pkt *p, int hairp
 	return hairpin ? sl_bounce(skb) : TC_ACT_OK;
 }
 
-/* Put back a confirmed connection's reverse entry if it went missing (global: own frame). */
+/*
+ * Put back a connection's reverse entry if it went missing, in the stage of
+ * its forward entry (global: own frame).
+ */
 __noinline int sl_rn_restore(const struct sl_pkt *p, const struct sl_ct_key *fk,
-			    const struct sl_ct_entry *e)
+			    const struct sl_ct_entry *e, int confirmed)
 {
 	struct sl_ct_key rk;
 
@@ -341,7 +344,7 @@ __noinline int sl_rn_restore(const struct sl_pkt *p, const struct sl_ct_key *fk,
 	sl_ct_key_rev(&rk, fk, e);
 	if (bpf_map_lookup_elem(&sl_revnat, &rk) || bpf_map_lookup_elem(&sl_revnat_new, &rk))
 		return 0;
-	sl_rn_put(1, &rk, p, e, BPF_NOEXIST);
+	sl_rn_put(confirmed, &rk, p, e, BPF_NOEXIST);
 	sl_global_inc(SL_G_REVNAT_RESTORED);
 	return 0;
 }
@@ -365,22 +368,28 @@ __noinline int sl_ct_retire(const struct sl_ct_key *fk, const struct sl_ct_entry
 }
 
 /*
- * The client's ACK completes the handshake of unconfirmed connection fk
- * (entry ct in sl_ct_new, e its copy). When sl_conntrack is full, that is
- * counted once per connection and tried again once a tick.
+ * The client's ACK (p) completes the handshake of unconfirmed connection fk
+ * (entry ct in sl_ct_new, e its copy). A reverse entry evicted meanwhile is
+ * rebuilt at once: the reply to the request that follows this ACK will not
+ * wait for a tick. When sl_conntrack is full, that is counted once per
+ * connection, and the caller tries again once a tick.
  */
-__noinline int sl_tcp_confirm(const struct sl_ct_key *fk, struct sl_ct_entry *ct,
+__noinline int sl_tcp_confirm(const struct sl_pkt *p, const struct sl_ct_key *fk,
+			      struct sl_ct_entry *ct,
 			      const struct sl_ct_entry *e)
 {
+	struct sl_ct_entry *rn;
 	struct sl_ct_key rk;
 
-	if (!fk || !ct || !e)
-		return 0;
-	if ((e->flags & SL_CT_NO_ROOM) && !sl_ct_touch(ct, sl_now_ticks()))
+	if (!p || !fk || !ct || !e)
 		return 0;
 	sl_ct_key_rev(&rk, fk, e);
-	if (!sl_ct_confirm(fk, e, &rk, bpf_map_lookup_elem(&sl_revnat_new, &rk)))
+	rn = bpf_map_lookup_elem(&sl_revnat_new, &rk);
+	if (sl_ct_confirm(fk, e, &rk, rn)) {
+		if (!rn)
+			sl_rn_restore(p, fk, e, 1);
 		return 0;
+	}
 	if (!(__sync_fetch_and_or(&ct->flags, SL_CT_NO_ROOM) & SL_CT_NO_ROOM))
 		sl_global_inc(SL_G_CT_FULL);
 	return 0;
@@ -432,7 +441,7 @@ __noinline int sl_client(struct __sk_buff *skb, const struct sl_pkt *p)
 {
 	struct sl_ct_entry *ct, e = {};
 	struct sl_ct_key fk;
-	bool confirmed;
+	bool confirmed, touched;
 	int res, reuse = 0;
 
 	if (!skb || !p)
@@ -465,16 +474,22 @@ __noinline int sl_client(struct __sk_buff *skb, const struct sl_pkt *p)
 		}
 		if (sl_tcp_closing(p))
 			sl_ct_close(ct);
+		/* written once a tick, not per packet, confirmed or not (UDP ages) */
+		touched = sl_ct_touch(ct, now);
 		e = *ct;
 		sl_global_inc((e.flags & SL_CT_LOCAL) ? SL_G_L7_ESTABLISHED : SL_G_ESTABLISHED);
-		if (!confirmed) {
-			/* the client's ACK: it got the SYN-ACK, its address is real */
-			if (sl_tcp_ack_only(p))
-				sl_tcp_confirm(&fk, ct, &e);
-		} else if (sl_ct_touch(ct, now)) {
-			/* checked once a tick, not per packet */
-			sl_rn_restore(p, &fk, &e);
-		}
+		/*
+		 * The client's ACK: it got the SYN-ACK, its address is real
+		 * (with sl_conntrack full, tried again once a tick).
+		 * Otherwise a reverse entry gone alone (the unconfirmed maps
+		 * are LRU and evict each direction on its own) is put back,
+		 * checked once a tick; at once for a SYN again, which says
+		 * that the SYN-ACK went astray.
+		 */
+		if (!confirmed && sl_tcp_ack_only(p) && (!(e.flags & SL_CT_NO_ROOM) || touched))
+			sl_tcp_confirm(p, &fk, ct, &e);
+		else if (touched || (!confirmed && sl_tcp_syn_only(p)))
+			sl_rn_restore(p, &fk, &e, confirmed);
 		return sl_forward(skb, p, &e);
 	}
 

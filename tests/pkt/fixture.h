@@ -13,6 +13,7 @@
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <linux/pkt_cls.h>
 
 #include "check.h"
 #include "config/config.h"
@@ -49,18 +50,39 @@ static inline bool fx_apply(struct fx *fx, const char *yaml)
 	return ASSERT_OK(err, "config load + apply");
 }
 
-static inline bool fx_up(struct fx *fx, const char *yaml)
+/*
+ * Load a private datapath with `run`'s defaults but for the SL_DP_* flags
+ * given. The packet tests run on lo, where the source check's route lookup
+ * answers for the host's routes, not the test's: off unless a test sets up
+ * the routes it checks (in a namespace of its own).
+ */
+static inline int dp_load_test(struct sl_datapath *dp, uint32_t dp_flags)
+{
+	struct sl_dp_opts o;
+
+	sl_dp_opts_default(&o);
+	o.cfg.flags = dp_flags;
+	return sl_dp_load_opts(dp, NULL, &o);
+}
+
+/* fx_up with the datapath's SL_DP_* flags chosen (fx_up: none). */
+static inline bool fx_up_flags(struct fx *fx, const char *yaml, uint32_t dp_flags)
 {
 	int err;
 
 	memset(fx, 0, sizeof(*fx));
-	err = sl_dp_load(&fx->dp, NULL);
-	if (!ASSERT_OK(err, "sl_dp_load"))
+	err = dp_load_test(&fx->dp, dp_flags);
+	if (!ASSERT_OK(err, "sl_dp_load_opts"))
 		return false;
 	fx->up = true;
 	fx->ing = bpf_program__fd(fx->dp.skel->progs.sl_ingress);
 	fx->egr = bpf_program__fd(fx->dp.skel->progs.sl_egress);
 	return fx_apply(fx, yaml);
+}
+
+static inline bool fx_up(struct fx *fx, const char *yaml)
+{
+	return fx_up_flags(fx, yaml, 0);
 }
 
 static inline void fx_down(struct fx *fx)
@@ -136,6 +158,14 @@ static inline int xmit(int prog, const struct frame *in, struct frame *out)
 	return xmit_run(prog, in, out, NULL, false);
 }
 
+/* xmit as if the frame came in on (or left through) interface ifindex, not lo. */
+static inline int xmit_if(int prog, const struct frame *in, struct frame *out, int ifindex)
+{
+	struct __sk_buff ctx = {.ifindex = ifindex};
+
+	return xmit_run(prog, in, out, &ctx, false);
+}
+
 /* Like xmit, but a refused frame is not a failure: returns -errno. */
 static inline int xmit_raw(int prog, const struct frame *in, struct frame *out)
 {
@@ -167,5 +197,169 @@ static inline struct flow mkflow(uint8_t proto, const char *src, uint16_t sport,
 			check_fail(__FILE__, __LINE__, "%s: %s", what, ___why);                    \
 		___ok;                                                                             \
 	})
+
+/*
+ * Left alone: TC_ACT_UNSPEC (so that the next filter on the hook still
+ * runs, where TC_ACT_OK would end the chain), and not a byte changed.
+ */
+static inline bool check_untouched(const struct frame *in, const struct frame *out, int verdict,
+				   const char *what)
+{
+	long at = pkt_diff(in, out);
+	bool ok;
+
+	ok = ASSERT_EQ(verdict, TC_ACT_UNSPEC, what);
+	if (!ASSERT_EQ(at, -1, what)) {
+		printf("  %s: len %u -> %u, first difference at byte %ld\n", what, in->len,
+		       out->len, at);
+		ok = false;
+	}
+	return ok;
+}
+
+/* out is, byte for byte, the frame built from scratch from want (checksums computed, not patched).
+ */
+static inline bool frame_is(const struct frame *out, const struct flow *want, const char *what)
+{
+	struct frame exp;
+	long at;
+
+	pkt_build(&exp, want);
+	at = pkt_diff(out, &exp);
+	if (!ASSERT_EQ(at, -1, what)) {
+		printf("  %s: len %u vs %u, first difference at byte %ld: 0x%02x vs 0x%02x\n", what,
+		       out->len, exp.len, at, out->b[at], exp.b[at]);
+		return false;
+	}
+	return true;
+}
+
+/*
+ * out is in rewritten to src:sport -> dst:dport (a NULL address: kept) and
+ * nothing else: every checksum verified from scratch, then compared byte
+ * for byte with a frame built from scratch.
+ */
+static inline bool check_nat(const struct flow *in, const struct frame *out, const char *src,
+			     uint16_t sport, const char *dst, uint16_t dport, const char *what)
+{
+	struct flow want = *in;
+
+	if (!ASSERT_CSUMS(out, what))
+		return false;
+	if (src)
+		pkt_addr(src, want.saddr);
+	if (dst)
+		pkt_addr(dst, want.daddr);
+	want.sport = sport;
+	want.dport = dport;
+	return frame_is(out, &want, what);
+}
+
+/* ---- conntrack: two stages (sluice_abi.h), looked at from outside ---- */
+
+/* A tuple as a conntrack key (forward: as the client sent it; reverse: as the reply). */
+static inline struct sl_ct_key ct_key(const char *src, uint16_t sport, const char *dst,
+				      uint16_t dport, uint8_t proto)
+{
+	struct sl_ct_key k;
+	uint8_t a[16];
+
+	memset(&k, 0, sizeof(k));
+	k.family = pkt_addr(src, a) == 4 ? SL_AF_INET : SL_AF_INET6;
+	memcpy(k.saddr, a, 16);
+	pkt_addr(dst, a);
+	memcpy(k.daddr, a, 16);
+	k.sport = htons(sport);
+	k.dport = htons(dport);
+	k.proto = proto;
+	return k;
+}
+
+/* The key of the tuple a frame built from fl carries. */
+static inline struct sl_ct_key ct_key_of(const struct flow *fl)
+{
+	struct sl_ct_key k;
+
+	memset(&k, 0, sizeof(k));
+	memcpy(k.saddr, fl->saddr, 16);
+	memcpy(k.daddr, fl->daddr, 16);
+	k.sport = htons(fl->sport);
+	k.dport = htons(fl->dport);
+	k.proto = fl->proto;
+	k.family = fl->family == 4 ? SL_AF_INET : SL_AF_INET6;
+	return k;
+}
+
+enum ct_dir { CT_FWD, CT_REV };
+
+/* Where a connection's entry is: nowhere, sl_ct_new / sl_revnat_new, or confirmed. */
+enum ct_stage { CT_NONE, CT_UNCONFIRMED, CT_CONFIRMED };
+
+/* The map of one direction and stage. */
+static inline int ct_map(const struct fx *fx, enum ct_dir dir, enum ct_stage stage)
+{
+	const struct sl_maps *m = &fx->dp.maps;
+
+	if (stage == CT_CONFIRMED)
+		return dir == CT_FWD ? m->conntrack : m->revnat;
+	return dir == CT_FWD ? m->ct_new : m->revnat_new;
+}
+
+/* Look k up as the datapath does, confirmed first; *e (if not NULL) gets the entry. */
+static inline enum ct_stage ct_get(const struct fx *fx, enum ct_dir dir, const struct sl_ct_key *k,
+				   struct sl_ct_entry *e)
+{
+	struct sl_ct_entry tmp;
+
+	if (!bpf_map_lookup_elem(ct_map(fx, dir, CT_CONFIRMED), k, e ?: &tmp))
+		return CT_CONFIRMED;
+	if (!bpf_map_lookup_elem(ct_map(fx, dir, CT_UNCONFIRMED), k, e ?: &tmp))
+		return CT_UNCONFIRMED;
+	return CT_NONE;
+}
+
+/* Does either stage hold k? */
+static inline bool ct_has(const struct fx *fx, enum ct_dir dir, const struct sl_ct_key *k)
+{
+	return ct_get(fx, dir, k, NULL) != CT_NONE;
+}
+
+/* Write e back where ct_get found it (stage), as a reclaimer or a race would. */
+static inline int ct_put(const struct fx *fx, enum ct_dir dir, enum ct_stage stage,
+			 const struct sl_ct_key *k, const struct sl_ct_entry *e)
+{
+	return bpf_map_update_elem(ct_map(fx, dir, stage), k, e, BPF_ANY) ? -errno : 0;
+}
+
+/* Delete k from one stage, as an LRU eviction or the reclaimer would. */
+static inline int ct_del(const struct fx *fx, enum ct_dir dir, enum ct_stage stage,
+			 const struct sl_ct_key *k)
+{
+	return bpf_map_delete_elem(ct_map(fx, dir, stage), k) ? -errno : 0;
+}
+
+/* Forget every connection, both directions, both stages. */
+static inline int ct_clear(const struct fx *fx)
+{
+	struct sl_ct_key keys[256];
+	struct sl_ct_entry vals[256];
+	int d, st, err;
+
+	for (d = CT_FWD; d <= CT_REV; d++)
+		for (st = CT_UNCONFIRMED; st <= CT_CONFIRMED; st++) {
+			void *at = NULL;
+			__u32 batch, n;
+
+			do {
+				n = sizeof(keys) / sizeof(keys[0]);
+				err = bpf_map_lookup_and_delete_batch(ct_map(fx, d, st), at, &batch,
+								      keys, vals, &n, NULL);
+				at = &batch;
+			} while (!err);
+			if (err != -ENOENT)
+				return err;
+		}
+	return 0;
+}
 
 #endif /* SLUICE_TESTS_FIXTURE_H */

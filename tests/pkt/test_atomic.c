@@ -27,6 +27,7 @@
 #include "check.h"
 #include "config/config.h"
 #include "datapath/datapath.h"
+#include "fixture.h"
 #include "pkt.h"
 #include "sluice_abi.h" /* the skeleton names its types */
 #include "sluice.skel.h"
@@ -144,7 +145,7 @@ static void test_flips_under_load(void)
 	pthread_t th;
 	int i, err;
 
-	if (!ASSERT_OK(sl_dp_load(&dp, NULL), "load"))
+	if (!ASSERT_OK(dp_load_test(&dp, 0), "load"))
 		return;
 	if (!ASSERT_OK(load(cfg_a, &a), "parse A") || !ASSERT_OK(load(cfg_b, &b), "parse B"))
 		goto out;
@@ -201,7 +202,7 @@ static void test_weight_flips_under_load(void)
 	pthread_t th;
 	int i;
 
-	if (!ASSERT_OK(sl_dp_load(&dp, NULL), "load"))
+	if (!ASSERT_OK(dp_load_test(&dp, 0), "load"))
 		return;
 	sl_diag_init(&diag);
 	if (!ASSERT_OK(load(cfg, &c), "parse") ||
@@ -261,7 +262,7 @@ static void test_routes_and_sources_whole(void)
 
 	snprintf(yaml_a, sizeof(yaml_a), "%s%s", head, routes_a);
 	snprintf(yaml_b, sizeof(yaml_b), "%s%s", head, routes_b);
-	if (!ASSERT_OK(sl_dp_load(&dp, NULL), "load"))
+	if (!ASSERT_OK(dp_load_test(&dp, 0), "load"))
 		return;
 	sl_diag_init(&diag);
 	if (!ASSERT_OK(load(yaml_a, &a), "parse A") || !ASSERT_OK(load(yaml_b, &b), "parse B") ||

@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
  * Header routing, kernel side, through the real programs: sl_ingress sends
- * new connections of a service with HTTP routes to local delivery (marked,
- * not NATed) only while an L7 listener is in sl_l7_listen, and DNATs by
- * weight otherwise; sl_l7_lookup (sk_lookup) hands exactly those
- * connections to the listener; and the L7 step's choice (l7_pick.c) is the
- * kernel's own for every connection that no HTTP route claims.
+ * new connections of a service with HTTP routes to local delivery (DNATed to
+ * our local address with the VIP's port kept, and marked) only while an L7
+ * listener is in sl_l7_listen, and DNATs by weight otherwise; sl_egress
+ * gives the L7 step's replies the VIP back; sl_l7_lookup (sk_lookup) hands
+ * what arrives at the local address to the listener; and the L7 step's
+ * choice (l7_pick.c) is the kernel's own for every connection that no HTTP
+ * route claims.
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -70,6 +72,12 @@ static int listen_on(struct fx *fx, int family)
 	return fd;
 }
 
+/* fx up on cfg_yaml with a listener of family published: its fd, or -1. */
+static int up_listening(struct fx *fx, int family)
+{
+	return fx_up(fx, cfg_yaml) ? listen_on(fx, family) : -1;
+}
+
 static uint64_t cookie_of(int fd)
 {
 	uint64_t c = 0;
@@ -92,21 +100,52 @@ static int ingress(struct fx *fx, const struct flow *fl, struct frame *in, struc
 	return verdict;
 }
 
+/* The flags of fl's forward entry, confirmed or not. */
 static bool ct_flags(struct fx *fx, const struct flow *fl, __u32 *flags)
 {
-	struct sl_ct_key k = {};
+	struct sl_ct_key k = ct_key_of(fl);
 	struct sl_ct_entry e;
 
-	memcpy(k.saddr, fl->saddr, 16);
-	memcpy(k.daddr, fl->daddr, 16);
-	k.sport = htons(fl->sport);
-	k.dport = htons(fl->dport);
-	k.proto = fl->proto;
-	k.family = fl->family;
-	if (bpf_map_lookup_elem(fx->dp.maps.conntrack, &k, &e))
+	if (ct_get(fx, CT_FWD, &k, &e) == CT_NONE)
 		return false;
 	*flags = e.flags;
 	return true;
+}
+
+static const char *local_of(const struct flow *fl)
+{
+	return fl->family == 6 ? SL_L7_LOCAL6_DEFAULT : SL_L7_LOCAL4_DEFAULT;
+}
+
+/*
+ * fl through sl_ingress goes to the L7 step: DNATed to our local address
+ * with the VIP's port kept (so that kube-proxy's rules for the VIP never
+ * see it), and marked for the policy route.
+ */
+static bool check_local(struct fx *fx, const struct flow *fl, const char *what)
+{
+	struct frame in, out;
+	__u32 mark = 0;
+
+	return ASSERT_EQ(ingress(fx, fl, &in, &out, &mark), TC_ACT_OK, what) &&
+	       ASSERT_EQ(mark & SL_L7_FWMARK_MASK, SL_L7_FWMARK, what) &&
+	       check_nat(fl, &out, NULL, fl->sport, local_of(fl), fl->dport, what);
+}
+
+/* ...or is DNATed by weight, to a backend's target port, unmarked. */
+static bool check_weighted(struct fx *fx, const struct flow *fl, const char *what)
+{
+	struct frame in, out;
+	uint8_t local[16];
+	__u32 mark = 0;
+
+	pkt_addr(local_of(fl), local);
+	return ASSERT_EQ(ingress(fx, fl, &in, &out, &mark), TC_ACT_OK, what) &&
+	       ASSERT_EQ(mark & SL_L7_FWMARK_MASK, 0, what) &&
+	       ASSERT_TRUE(memcmp(pkt_daddr(&out), fl->daddr, fl->family == 4 ? 4 : 16) &&
+			       memcmp(pkt_daddr(&out), local, fl->family == 4 ? 4 : 16),
+			   what) &&
+	       ASSERT_EQ(pkt_dport(&out), 8080, what) && ASSERT_CSUMS(&out, what);
 }
 
 /* sk_lookup for the tuple of fl: the cookie of the socket chosen, 0 for none. */
@@ -114,7 +153,7 @@ static uint64_t lookup(struct fx *fx, const struct flow *fl)
 {
 	struct bpf_sk_lookup ctx = {
 	    .family = fl->family == 6 ? AF_INET6 : AF_INET,
-	    .protocol = IPPROTO_TCP,
+	    .protocol = fl->proto,
 	    .remote_port = htons(fl->sport),
 	    .local_port = fl->dport,
 	};
@@ -138,16 +177,12 @@ static uint64_t lookup(struct fx *fx, const struct flow *fl)
 static void test_no_listener_dnat(void)
 {
 	struct flow fl = mkflow(PROTO_TCP, CLI4, 40001, VIP4, 80, TH_SYN);
-	struct frame in, out;
+	__u32 flags = 0;
 	struct fx fx;
-	__u32 mark = 0, flags = 0;
 
 	if (!fx_up(&fx, cfg_yaml))
 		return;
-	ASSERT_EQ(ingress(&fx, &fl, &in, &out, &mark), TC_ACT_OK, "verdict");
-	ASSERT_TRUE(memcmp(pkt_daddr(&out), fl.daddr, 4), "DNATed away from the VIP");
-	ASSERT_EQ(mark & SL_L7_FWMARK_MASK, 0, "no mark");
-	ASSERT_CSUMS(&out, "DNATed SYN");
+	check_weighted(&fx, &fl, "SYN DNATed by weight");
 	ASSERT_EQ(fx_global(&fx, SL_G_L7_FALLBACK), 1, "l7_fallback");
 	ASSERT_EQ(fx_global(&fx, SL_G_L7_LOCAL), 0, "l7_local");
 	ASSERT_TRUE(ct_flags(&fx, &fl, &flags), "conntrack entry");
@@ -155,91 +190,169 @@ static void test_no_listener_dnat(void)
 	fx_down(&fx);
 }
 
-static void test_listener_local(void)
+/*
+ * A connection to the L7 step: every client packet DNATed to our local
+ * address and the VIP's port, marked; the entries say so (the reverse one
+ * holds the VIP, which the L7 step reads back); the step's replies leave
+ * through sl_egress from the VIP again.
+ */
+static void local_dnat(const char *client, const char *vip)
 {
-	struct flow fl = mkflow(PROTO_TCP, CLI4, 40002, VIP4, 80, TH_SYN);
-	struct flow plain = mkflow(PROTO_TCP, CLI4, 40003, "10.96.0.20", 80, TH_SYN);
-	struct flow v6 = mkflow(PROTO_TCP, CLI6, 40004, VIP6, 80, TH_SYN);
+	struct flow fl = mkflow(PROTO_TCP, client, 40020, vip, 80, TH_SYN), r;
+	struct sl_ct_key fk = ct_key(client, 40020, vip, 80, PROTO_TCP), rk;
+	struct sl_ct_entry e = {}, rn = {};
+	char a[INET6_ADDRSTRLEN];
 	struct frame in, out;
-	__u32 mark = 0, flags = 0;
 	struct fx fx;
 	int lfd;
 
-	if (!fx_up(&fx, cfg_yaml))
-		return;
-	lfd = listen_on(&fx, AF_INET);
+	lfd = up_listening(&fx, fl.family == 6 ? AF_INET6 : AF_INET);
 	if (lfd < 0)
 		goto out;
+	if (!check_local(&fx, &fl, "SYN to the L7 step"))
+		goto out;
+	ASSERT_EQ(ct_get(&fx, CT_FWD, &fk, &e), CT_UNCONFIRMED, "forward entry after the SYN");
+	ASSERT_TRUE(e.flags & SL_CT_LOCAL, "a local entry");
+	inet_ntop(fl.family == 6 ? AF_INET6 : AF_INET, e.addr, a, sizeof(a));
+	ASSERT_STREQ(a, local_of(&fl), "forward entry's address");
+	ASSERT_EQ(ntohs(e.port), 80, "forward entry keeps the VIP's port");
+	rk = ct_key(local_of(&fl), 80, client, 40020, PROTO_TCP);
+	if (ASSERT_EQ(ct_get(&fx, CT_REV, &rk, &rn), CT_UNCONFIRMED, "reverse entry")) {
+		inet_ntop(fl.family == 6 ? AF_INET6 : AF_INET, rn.addr, a, sizeof(a));
+		ASSERT_STREQ(a, vip, "reverse entry holds the VIP");
+		ASSERT_EQ(ntohs(rn.nat_port), 40020, "and the client's port");
+	}
 
-	/* the SYN leaves as it came, marked for the policy route */
-	ASSERT_EQ(ingress(&fx, &fl, &in, &out, &mark), TC_ACT_OK, "verdict");
-	ASSERT_EQ(pkt_diff(&in, &out), -1, "SYN untouched");
-	ASSERT_EQ(mark & SL_L7_FWMARK_MASK, SL_L7_FWMARK, "SYN marked");
-	ASSERT_TRUE(ct_flags(&fx, &fl, &flags) && (flags & SL_CT_LOCAL), "local conntrack entry");
-	ASSERT_EQ(fx_global(&fx, SL_G_L7_LOCAL), 1, "l7_local");
-	ASSERT_EQ(fx_global(&fx, SL_G_NEW_CONN), 0, "no NAT connection");
+	/* the L7 step's SYN-ACK, from the local address, leaves from the VIP */
+	r = mkflow(PROTO_TCP, local_of(&fl), 80, client, 40020, TH_SYN | TH_ACK);
+	pkt_build(&in, &r);
+	if (ASSERT_EQ(xmit(fx.egr, &in, &out), TC_ACT_OK, "SYN-ACK verdict"))
+		check_nat(&r, &out, vip, 80, NULL, 40020, "SYN-ACK from the VIP");
 
-	/* and so does the rest of the connection */
 	fl.tcp_flags = TH_ACK;
-	ASSERT_EQ(ingress(&fx, &fl, &in, &out, &mark), TC_ACT_OK, "ACK verdict");
-	ASSERT_EQ(pkt_diff(&in, &out), -1, "ACK untouched");
-	ASSERT_EQ(mark & SL_L7_FWMARK_MASK, SL_L7_FWMARK, "ACK marked");
-	ASSERT_EQ(fx_global(&fx, SL_G_L7_ESTABLISHED), 1, "l7_established");
+	check_local(&fx, &fl, "ACK to the L7 step");
+	ASSERT_EQ(ct_get(&fx, CT_FWD, &fk, NULL), CT_CONFIRMED, "confirmed by the ACK");
+	ASSERT_EQ(ct_get(&fx, CT_REV, &rk, NULL), CT_CONFIRMED, "reverse entry confirmed");
+	fl.tcp_flags = TH_ACK | TH_PSH;
+	fl.payload = "GET / HTTP/1.1\r\n\r\n";
+	fl.plen = strlen(fl.payload);
+	check_local(&fx, &fl, "request to the L7 step");
 
-	/* a service without HTTP routes stays in the kernel */
-	ASSERT_EQ(ingress(&fx, &plain, &in, &out, &mark), TC_ACT_OK, "plain verdict");
-	ASSERT_TRUE(memcmp(pkt_daddr(&out), plain.daddr, 4), "plain service DNATed");
-	ASSERT_EQ(mark & SL_L7_FWMARK_MASK, 0, "plain service not marked");
+	r.tcp_flags = TH_ACK | TH_PSH;
+	r.payload = "HTTP/1.1 200 OK\r\n\r\n";
+	r.plen = strlen(r.payload);
+	pkt_build(&in, &r);
+	if (ASSERT_EQ(xmit(fx.egr, &in, &out), TC_ACT_OK, "response verdict"))
+		check_nat(&r, &out, vip, 80, NULL, 40020, "response from the VIP");
 
-	/* no IPv6 listener: IPv6 goes DNAT, counted */
-	ASSERT_EQ(ingress(&fx, &v6, &in, &out, &mark), TC_ACT_OK, "v6 verdict");
-	ASSERT_TRUE(memcmp(pkt_daddr(&out), v6.daddr, 16), "v6 DNATed");
-	ASSERT_EQ(fx_global(&fx, SL_G_L7_FALLBACK), 1, "l7_fallback for v6");
-
-	/* the listener closes: it leaves the map by itself, new SYNs go DNAT */
+	ASSERT_EQ(fx_global(&fx, SL_G_L7_LOCAL), 1, "l7_local");
+	ASSERT_EQ(fx_global(&fx, SL_G_L7_ESTABLISHED), 2, "l7_established");
+	ASSERT_EQ(fx_global(&fx, SL_G_NEW_CONN), 0, "no connection to a backend");
+	ASSERT_EQ(fx_global(&fx, SL_G_REPLY), 2, "replies");
 	close(lfd);
-	/* even on a client port whose local entry was never closed (a reset by the L7 step) */
-	fl.sport = 40002;
-	fl.tcp_flags = TH_SYN;
-	ASSERT_EQ(ingress(&fx, &fl, &in, &out, &mark), TC_ACT_OK, "verdict of a reused port");
-	ASSERT_TRUE(memcmp(pkt_daddr(&out), fl.daddr, 4), "reused port DNATed once the listener is gone");
-	ASSERT_EQ(mark & SL_L7_FWMARK_MASK, 0, "reused port not marked");
-	ASSERT_TRUE(ct_flags(&fx, &fl, &flags) && !(flags & SL_CT_LOCAL), "entry replaced");
-	fl.sport = 40005;
-	fl.tcp_flags = TH_SYN;
-	ASSERT_EQ(ingress(&fx, &fl, &in, &out, &mark), TC_ACT_OK, "verdict after close");
-	ASSERT_TRUE(memcmp(pkt_daddr(&out), fl.daddr, 4), "DNATed once the listener is gone");
-	ASSERT_EQ(fx_global(&fx, SL_G_L7_FALLBACK), 3, "l7_fallback after close");
 out:
 	fx_down(&fx);
 }
 
+static void test_local_dnat4(void)
+{
+	local_dnat(CLI4, VIP4);
+}
+
+static void test_local_dnat6(void)
+{
+	local_dnat(CLI6, VIP6);
+}
+
+static void test_listener_local(void)
+{
+	struct flow fl = mkflow(PROTO_TCP, CLI4, 40002, VIP4, 80, TH_SYN);
+	struct flow half = mkflow(PROTO_TCP, CLI4, 40006, VIP4, 80, TH_SYN);
+	struct flow plain = mkflow(PROTO_TCP, CLI4, 40003, "10.96.0.20", 80, TH_SYN);
+	struct flow v6 = mkflow(PROTO_TCP, CLI6, 40004, VIP6, 80, TH_SYN), rst;
+	struct frame in, out;
+	__u32 flags = 0;
+	struct fx fx;
+	int lfd;
+
+	lfd = up_listening(&fx, AF_INET);
+	if (lfd < 0)
+		goto out;
+
+	/* to the L7 step: a connection that completes, and one left at its SYN */
+	check_local(&fx, &fl, "SYN");
+	ASSERT_TRUE(ct_flags(&fx, &fl, &flags) && (flags & SL_CT_LOCAL), "local conntrack entry");
+	fl.tcp_flags = TH_ACK;
+	check_local(&fx, &fl, "ACK");
+	check_local(&fx, &half, "SYN left unanswered");
+	ASSERT_EQ(fx_global(&fx, SL_G_L7_LOCAL), 2, "l7_local");
+	ASSERT_EQ(fx_global(&fx, SL_G_L7_ESTABLISHED), 1, "l7_established");
+	ASSERT_EQ(fx_global(&fx, SL_G_NEW_CONN), 0, "no NAT connection");
+
+	/* a service without HTTP routes stays in the kernel */
+	check_weighted(&fx, &plain, "plain service");
+
+	/* no IPv6 listener: IPv6 goes DNAT, counted */
+	check_weighted(&fx, &v6, "IPv6 without an IPv6 listener");
+	ASSERT_EQ(fx_global(&fx, SL_G_L7_FALLBACK), 1, "l7_fallback for v6");
+
+	/* the listener closes: it leaves the map by itself, new SYNs go DNAT */
+	close(lfd);
+	half.tcp_flags = TH_SYN;
+	/* a SYN again on an unconfirmed local entry decides anew: the step is gone */
+	check_weighted(&fx, &half, "retransmitted SYN of an unanswered local connection");
+	ASSERT_TRUE(ct_flags(&fx, &half, &flags) && !(flags & SL_CT_LOCAL), "entry replaced");
+	/* a confirmed one is a live connection's: a SYN again is a retransmission */
+	fl.tcp_flags = TH_SYN;
+	check_local(&fx, &fl, "SYN again on a confirmed local connection");
+	/* ...until the node resets it (nobody listens), through sl_egress: closed */
+	rst = mkflow(PROTO_TCP, SL_L7_LOCAL4_DEFAULT, 80, CLI4, 40002, TH_RST | TH_ACK);
+	pkt_build(&in, &rst);
+	if (ASSERT_EQ(xmit(fx.egr, &in, &out), TC_ACT_OK, "RST verdict"))
+		check_nat(&rst, &out, VIP4, 80, NULL, 40002, "RST from the VIP");
+	ASSERT_TRUE(ct_flags(&fx, &fl, &flags) && (flags & SL_CT_CLOSED), "closed by the RST");
+	check_weighted(&fx, &fl, "port reused after the reset");
+	ASSERT_TRUE(ct_flags(&fx, &fl, &flags) && !(flags & SL_CT_LOCAL), "entry replaced");
+	fl.sport = 40005;
+	check_weighted(&fx, &fl, "SYN after close");
+	ASSERT_EQ(fx_global(&fx, SL_G_L7_FALLBACK), 4, "l7_fallback after close");
+	ASSERT_EQ(fx_global(&fx, SL_G_PORT_REUSE), 1, "port_reuse");
+out:
+	fx_down(&fx);
+}
+
+/*
+ * What arrives at our local address is the L7 step's, whatever the client
+ * port (nothing else uses that address); nothing else is.
+ */
 static void test_sk_lookup(void)
 {
-	struct flow fl = mkflow(PROTO_TCP, CLI4, 40010, VIP4, 80, TH_SYN);
-	struct flow plain = mkflow(PROTO_TCP, CLI4, 40011, "10.96.0.20", 80, TH_SYN);
-	struct flow v6 = mkflow(PROTO_TCP, CLI6, 40012, VIP6, 80, TH_SYN);
-	struct frame in, out;
+	struct flow fl = mkflow(PROTO_TCP, CLI4, 40010, SL_L7_LOCAL4_DEFAULT, 80, TH_SYN);
+	struct flow v6 = mkflow(PROTO_TCP, CLI6, 40012, SL_L7_LOCAL6_DEFAULT, 80, TH_SYN);
+	struct flow vip = mkflow(PROTO_TCP, CLI4, 40010, VIP4, 80, TH_SYN);
+	struct flow be = mkflow(PROTO_TCP, CLI4, 40011, "10.0.1.10", 8080, TH_SYN);
+	struct flow udp = mkflow(PROTO_UDP, CLI4, 40010, SL_L7_LOCAL4_DEFAULT, 80, 0);
 	int l4 = -1, l6 = -1;
-	__u32 mark;
 	struct fx fx;
 
 	if (!fx_up(&fx, cfg_yaml))
 		return;
+	ASSERT_EQ(lookup(&fx, &fl), 0, "no listener yet");
 	l4 = listen_on(&fx, AF_INET);
-	l6 = listen_on(&fx, AF_INET6);
-	if (l4 < 0 || l6 < 0)
+	if (l4 < 0)
 		goto out;
-	ASSERT_EQ(lookup(&fx, &fl), 0, "nothing before sl_ingress saw the SYN");
-	ingress(&fx, &fl, &in, &out, &mark);
-	ingress(&fx, &plain, &in, &out, &mark);
-	ingress(&fx, &v6, &in, &out, &mark);
-	ASSERT_TRUE(cookie_of(l4) && cookie_of(l6), "listeners' cookies");
-	ASSERT_EQ(lookup(&fx, &fl), cookie_of(l4), "IPv4 connection to the IPv4 listener");
-	ASSERT_EQ(lookup(&fx, &v6), cookie_of(l6), "IPv6 connection to the IPv6 listener");
-	ASSERT_EQ(lookup(&fx, &plain), 0, "a DNATed connection is not ours to hand over");
+	ASSERT_TRUE(cookie_of(l4), "listener's cookie");
+	ASSERT_EQ(lookup(&fx, &fl), cookie_of(l4), "IPv4 local address to the IPv4 listener");
+	ASSERT_EQ(lookup(&fx, &v6), 0, "no IPv6 listener");
+	l6 = listen_on(&fx, AF_INET6);
+	if (l6 < 0)
+		goto out;
+	ASSERT_EQ(lookup(&fx, &v6), cookie_of(l6), "IPv6 local address to the IPv6 listener");
 	fl.sport = 40013;
-	ASSERT_EQ(lookup(&fx, &fl), 0, "another client port is not");
+	ASSERT_EQ(lookup(&fx, &fl), cookie_of(l4), "any client port");
+	ASSERT_EQ(lookup(&fx, &vip), 0, "the VIP itself is kube-proxy's");
+	ASSERT_EQ(lookup(&fx, &be), 0, "a DNATed connection is not ours to hand over");
+	ASSERT_EQ(lookup(&fx, &udp), 0, "UDP");
 out:
 	if (l4 >= 0)
 		close(l4);
@@ -302,6 +415,8 @@ free:
 static const struct check_test tests[] = {
     {"l7_no_listener_dnat", test_no_listener_dnat},
     {"l7_listener_local", test_listener_local},
+    {"l7_local_dnat4", test_local_dnat4},
+    {"l7_local_dnat6", test_local_dnat6},
     {"l7_sk_lookup", test_sk_lookup},
     {"l7_pick_agrees", test_pick_agrees},
 };
