@@ -10,7 +10,7 @@
 
 #include "cli/cli.h"
 #include "lib/log.h"
-#include "cli/version.h"
+#include "lib/version.h"
 
 
 static const struct cmd {

@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli/version.h"
+#include "lib/version.h"
 #include "datapath/counters.h"
 #include "observe/metrics.h"
 

@@ -53,7 +53,7 @@
 #include <bpf/bpf.h>
 #include <microhttpd.h>
 
-#include "cli/version.h"
+#include "lib/version.h"
 #include "datapath/counters.h"
 #include "lib/log.h"
 #include "observe/dashboard.h"
