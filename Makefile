@@ -41,7 +41,7 @@ SKEL      := $(BUILD)/sluice.skel.h
 
 TEST_BINS := $(BUILD)/tests/test_config $(BUILD)/tests/test_k8s $(BUILD)/tests/test_pkt $(BUILD)/tests/test_atomic \
 	     $(BUILD)/tests/test_http $(BUILD)/tests/test_l7_match $(BUILD)/tests/test_policy_route \
-	     $(BUILD)/tests/test_l7
+	     $(BUILD)/tests/test_l7 $(BUILD)/tests/test_kube
 
 .DELETE_ON_ERROR:
 .PHONY: all deps test test-bins demo bench clean format
@@ -84,6 +84,11 @@ $(BUILD)/tests/test_config: tests/unit/test_config.c tests/unit/diag_check.h $(L
 $(BUILD)/tests/test_k8s: tests/unit/test_k8s.c tests/unit/diag_check.h $(LIB_OBJS)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $(filter %.c %.o,$^) $(LDLIBS) -lcmocka -o $@
+
+# The Kubernetes client against tests/e2e/kube_fake.py (python3, openssl)
+$(BUILD)/tests/test_kube: tests/unit/test_kube.c $(LIB_OBJS)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -lcmocka -o $@
 
 $(BUILD)/tests/test_l7_match: tests/unit/test_l7_match.c user/l7/l7_match.c user/l7/l7_match.h | $(BUILD)
 	$(call msg,CC,$@)
