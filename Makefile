@@ -3,6 +3,7 @@
 #
 #   make            build/sluice
 #   make test       install deps, build, run every test (needs root)
+#   make test-asan  the C tests under ASan, LeakSanitizer and UBSan (needs root)
 #   make demo       the canary walk in network namespaces (needs root)
 #   make bench      benchmarks (needs root)
 
@@ -15,7 +16,7 @@ MULTIARCH := $(shell $(CC) -print-multiarch 2>/dev/null)
 
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers \
-	   -D_GNU_SOURCE -Iinclude -Iuser -I$(BUILD)
+	   -D_GNU_SOURCE -Iinclude -Iuser -I$(BUILD) $(EXTRA_CFLAGS)
 # libcurl: run --kubernetes (HTTPS, streaming watches, one thread per kind)
 LDLIBS  := -lbpf -lelf -lz -lyaml -ljson-c -lmicrohttpd -lncursesw -lcurl -lpthread -lpcre2-8
 
@@ -41,10 +42,10 @@ SKEL      := $(BUILD)/sluice.skel.h
 
 TEST_BINS := $(BUILD)/tests/test_config $(BUILD)/tests/test_k8s $(BUILD)/tests/test_pkt $(BUILD)/tests/test_atomic \
 	     $(BUILD)/tests/test_http $(BUILD)/tests/test_l7_match $(BUILD)/tests/test_policy_route \
-	     $(BUILD)/tests/test_l7
+	     $(BUILD)/tests/test_l7 $(BUILD)/tests/test_kube
 
 .DELETE_ON_ERROR:
-.PHONY: all deps test test-bins demo bench clean format
+.PHONY: all deps test test-bins test-asan asan-bins demo bench clean format
 
 all: $(BUILD)/sluice
 
@@ -90,6 +91,11 @@ $(BUILD)/tests/test_k8s: tests/unit/test_k8s.c tests/unit/diag_check.h $(LIB_OBJ
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $(filter %.c %.o,$^) $(LDLIBS) -lcmocka -o $@
 
+# The Kubernetes client against tests/e2e/kube_fake.py (python3, openssl)
+$(BUILD)/tests/test_kube: tests/unit/test_kube.c $(LIB_OBJS)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -lcmocka -o $@
+
 $(BUILD)/tests/test_l7_match: tests/unit/test_l7_match.c user/l7/l7_match.c user/l7/l7_match.h | $(BUILD)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $(filter %.c,$^) -lpcre2-8 -lcmocka -o $@
@@ -130,7 +136,7 @@ deps:
 # The README's test command. Installs what is missing first, so it works on
 # a fresh machine.
 test: deps
-	$(Q)$(MAKE) --no-print-directory test-bins
+	$(Q)$(MAKE) --no-print-directory test-bins asan-bins
 	$(Q)tests/run.sh
 
 demo: deps
@@ -168,3 +174,20 @@ $(VARIANT)/sluice: $(wildcard bpf/*.c) $(BPF_HDRS) $(USER_SRCS) $(USER_HDRS)
 		BPF_EXTRA_CFLAGS="$(VARIANT_BPF_CFLAGS)" $(VARIANT)/sluice
 test-bins: $(VARIANT)/sluice
 endif
+
+# The userspace code and the C test binaries again, under AddressSanitizer
+# (with LeakSanitizer) and UBSan, in a tree of their own (the BPF object is
+# BPF: not instrumented). tests/run.sh runs them as the asan/ suites: with
+# everything in `make test`, alone in `make test-asan` (about 2 minutes).
+ASAN := build/asan
+ASAN_CFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+.PHONY: c-test-bins
+c-test-bins: $(TEST_BINS)
+asan-bins:
+ifneq ($(BUILD),$(ASAN))
+	$(Q)$(MAKE) --no-print-directory BUILD=$(ASAN) EXTRA_CFLAGS="$(ASAN_CFLAGS)" c-test-bins
+endif
+
+test-asan: deps
+	$(Q)$(MAKE) --no-print-directory all asan-bins
+	$(Q)tests/run.sh asan/

@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 # Run every sluice test suite: unit (cmocka), packet (BPF_PROG_TEST_RUN) and
-# other C test binaries in build/tests/, and end-to-end (network namespaces,
-# tests/e2e/test_*.sh), then print one summary.
+# other C test binaries in build/tests/, end-to-end (network namespaces,
+# tests/e2e/test_*.sh), and the C test binaries again as built under ASan,
+# LeakSanitizer and UBSan in build/asan/tests/ (asan/...), then print one
+# summary.
 #
 #   tests/run.sh [PATTERN]    only the suites whose name contains PATTERN
 #
-# Needs root and a built tree (make test-bins). A suite that crashes, times
-# out or prints no counts counts as one failure. Exit 0 only if every suite
-# ran and nothing failed. Logs of each suite: build/tests/logs/.
+# Needs root and a built tree (make test-bins asan-bins). A suite that
+# crashes, times out, prints no counts or prints a sanitizer report counts as
+# one failure. Exit 0 only if every suite ran and nothing failed. Logs of
+# each suite: build/tests/logs/.
 set -uo pipefail
 
 # ip, tc, ethtool, iptables, sysctl and bpftool live in /usr/sbin on Debian.
@@ -37,9 +40,10 @@ for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep -E '^sl[0-9]+-')
 	pid=${pid%%-*}
 	[ -d "/proc/$pid" ] || ip netns del "$ns" 2>/dev/null
 done
-for d in /sys/fs/bpf/sluice-test-*; do
+# Pin directories, and test_kube's files: sluice-test-<PID>-*.
+for d in /sys/fs/bpf/sluice-test-* /tmp/sluice-test-*; do
 	[ -e "$d" ] || continue
-	pid=${d#/sys/fs/bpf/sluice-test-}
+	pid=${d##*/sluice-test-}
 	pid=${pid%%-*}
 	[ -d "/proc/$pid" ] || rm -rf "$d"
 done
@@ -57,7 +61,7 @@ failures=()
 
 # run_suite NAME CMD...: run, tee the output to a log, parse the counts.
 run_suite() {
-	local name=$1 log="$LOGS/${1//\//-}.log" rc pass fail note="" start=$SECONDS
+	local name=$1 log="$LOGS/${1//\//-}.log" rc pass fail san note="" start=$SECONDS
 	shift
 	case "$name" in *"$PATTERN"*) ;; *) return 0 ;; esac
 	echo "=== $name"
@@ -74,7 +78,11 @@ run_suite() {
 	fi
 	pass=${pass:-0}
 	fail=${fail:-0}
-	if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
+	san=$(grep -cE "$SANITIZER_RE" "$log")
+	if [ "$san" != 0 ]; then
+		note=" (sanitizer reports: $san)"
+		fail=$((fail + 1))
+	elif [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
 		note=" (timed out after ${SUITE_TIMEOUT}s)"
 		fail=$((fail + 1))
 	elif [ "$rc" != 0 ] && [ "$fail" = 0 ]; then
@@ -93,34 +101,50 @@ run_suite() {
 	if [ "$fail" != 0 ]; then
 		while IFS= read -r line; do
 			failures+=("$name: $line")
-		done < <(grep -E ': FAIL|^\[  (FAILED +\] [a-z_]|ERROR +\] )' "$log" | head -5)
+		done < <(grep -E ": FAIL|^\[  (FAILED +\] [a-z_]|ERROR +\] )|$SANITIZER_RE" "$log" | head -5)
 	fi
 	summary+=("$(printf '%-28s %4d passed, %3d failed  %4ds%s' "$name" "$pass" "$fail" \
 		$((SECONDS - start)) "$note")")
 }
 
-# C test binaries: the unit tests must be there (make test-bins builds them);
-# every other build/tests/test_* binary (packet tests and the like) runs too.
-UNIT="test_config test_k8s test_l7_match test_policy_route"
-for u in $UNIT; do
-	if [ -x "build/tests/$u" ]; then
-		run_suite "unit/$u" "build/tests/$u"
-	elif [[ unit/$u == *"$PATTERN"* ]]; then
-		summary+=("$(printf '%-28s missing: build/tests/%s (make test-bins)' "unit/$u" "$u")")
-		total_fail=$((total_fail + 1))
-	fi
-done
-for b in build/tests/test_*; do
-	{ [ -f "$b" ] && [ -x "$b" ]; } || continue
-	[[ " $UNIT " == *" ${b#build/tests/} "* ]] && continue
-	run_suite "bin/${b#build/tests/}" "$b"
-done
+# run_bins PREFIX DIR MAKE_TARGET [ENV...]: the C test binaries in DIR. The
+# unit tests must be there (MAKE_TARGET builds them); every other test_*
+# binary (packet tests and the like) runs too.
+UNIT="test_config test_k8s test_kube test_l7_match test_policy_route"
+run_bins() {
+	local prefix=$1 dir=$2 target=$3 u b
+	shift 3
+	for u in $UNIT; do
+		if [ -x "$dir/$u" ]; then
+			run_suite "${prefix:-unit/}$u" "$@" "$dir/$u"
+		elif [[ ${prefix:-unit/}$u == *"$PATTERN"* ]]; then
+			summary+=("$(printf '%-28s missing: %s/%s (%s)' "${prefix:-unit/}$u" "$dir" "$u" "$target")")
+			total_fail=$((total_fail + 1))
+		fi
+	done
+	for b in "$dir"/test_*; do
+		{ [ -f "$b" ] && [ -x "$b" ]; } || continue
+		[[ " $UNIT " == *" ${b#"$dir"/} "* ]] && continue
+		run_suite "${prefix:-bin/}${b#"$dir"/}" "$@" "$b"
+	done
+}
+
+# What the sanitizers print: ASan and LSan reports, UBSan's runtime errors.
+SANITIZER_RE='^==[0-9]+==ERROR: [A-Za-z]+Sanitizer|: runtime error: '
+
+run_bins "" build/tests "make test-bins"
 
 for t in tests/e2e/test_*.sh; do
 	[ -e "$t" ] || continue
 	n=${t#tests/}
 	run_suite "${n%.sh}" "$t"
 done
+
+# The same binaries built with -fsanitize=address,undefined: a leak at exit,
+# a use after free, an overflow or undefined behaviour fails the suite, even
+# with every check passed (halt on the first: UBSan is built without recovery).
+run_bins asan/ build/asan/tests "make asan-bins" \
+	env ASAN_OPTIONS=detect_leaks=1:detect_stack_use_after_return=1 UBSAN_OPTIONS=print_stacktrace=1
 
 echo
 echo "=== summary"

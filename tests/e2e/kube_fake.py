@@ -26,10 +26,13 @@ The test drives it on the same port (POST, token required):
                           and a watch from an older version gets HTTP 410
   /_ctl/drop?kind=K       close open watches abruptly
   /_ctl/bookmark?kind=K   a BOOKMARK at the current resourceVersion
+  /_ctl/bare-pages?kind=K list pages after the first carry no resourceVersion
+                          (the client must keep the first page's)
   GET /_ctl/stats         {"lists": {K: n}, "watches": {K: [{"rv", "bookmarks"}]}}
 
     kube_fake.py --port P --cert C --key K --token T --fixtures DIR
-DIR holds K.json files, each a JSON array of objects.
+DIR holds K.json files, each a JSON array of objects. With --port 0 the
+kernel picks the port; the first line printed, "serving on URL", names it.
 """
 import argparse
 import copy
@@ -62,6 +65,7 @@ class Kind:
         self.compact_gen = 0
         self.compact_mode = "event"
         self.bookmark_gen = 0
+        self.bare_pages = False
         for o in objs:
             self.store[key(o)] = o
 
@@ -161,7 +165,7 @@ class Handler(BaseHTTPRequestHandler):
             items = [kind.store[k] for k in sorted(kind.store)]
             rv = str(st.rv)
         end = start + limit if limit else len(items)
-        md = {"resourceVersion": rv}
+        md = {} if start and kind.bare_pages else {"resourceVersion": rv}
         if end < len(items):
             md["continue"] = str(end)
         page = [copy.deepcopy(o) for o in items[start:end]]
@@ -267,6 +271,8 @@ class Handler(BaseHTTPRequestHandler):
             elif cmd == "bookmark":
                 st.rv += 1
                 kind.bookmark_gen += 1
+            elif cmd == "bare-pages":
+                kind.bare_pages = True
             else:
                 self.status(400, "BadRequest", "unknown command")
                 return
@@ -297,7 +303,7 @@ def main():
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(args.cert, args.key)
     srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
-    print("serving on https://%s:%d" % (args.addr, args.port), flush=True)
+    print("serving on https://%s:%d" % (args.addr, srv.server_address[1]), flush=True)
     srv.serve_forever()
 
 

@@ -474,7 +474,8 @@ static int list_dir(struct file_list *l, const char *dir, struct sl_diag *diag)
 		n++;
 	}
 	closedir(d);
-	if (!err)
+	/* an empty directory leaves names NULL, which qsort may not be given */
+	if (!err && n)
 		qsort(names, n, sizeof(*names), cmp_names);
 	for (i = 0; i < n && !err; i++) {
 		if (asprintf(&path, "%s%s%s", dir, dlen && dir[dlen - 1] == '/' ? "" : "/",

@@ -16,6 +16,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,7 +71,7 @@ struct sl_kube {
 	char token_file[512];
 	char ca_file[512];
 	int efd;
-	volatile bool stop;
+	atomic_bool stop; /* read by every watcher thread, set by sl_kube_stop() */
 	pthread_mutex_t lock;
 	json_object *store[N_KINDS]; /* "ns/name" -> object */
 	bool synced[N_KINDS];
@@ -145,8 +146,11 @@ static bool on_event(struct watcher *w, const char *line)
 	char key[512];
 	bool changed = false;
 
+	/* json-c asserts on an object call given another type: check first */
 	if (!ev || !json_object_object_get_ex(ev, "type", &type) ||
-	    !json_object_object_get_ex(ev, "object", &obj)) {
+	    !json_object_is_type(type, json_type_string) ||
+	    !json_object_object_get_ex(ev, "object", &obj) ||
+	    !json_object_is_type(obj, json_type_object)) {
 		pr_warn("kubernetes: %s: cannot parse a watch event; watching again\n",
 			kinds[w->kind].kind);
 		json_object_put(ev);
@@ -154,15 +158,13 @@ static bool on_event(struct watcher *w, const char *line)
 	}
 	t = json_object_get_string(type);
 	if (!strcmp(t, "ERROR")) {
-		if (json_object_object_get_ex(obj, "code", &code) &&
-		    json_object_get_int(code) == 410)
-			w->gone = true;
 		/* a Status object: its message is top level, not in metadata */
-		pr_info("kubernetes: %s: watch error %s: %s\n", kinds[w->kind].kind,
-			json_object_get_string(code),
-			json_object_object_get_ex(obj, "message", &msg)
-			    ? json_object_get_string(msg)
-			    : "");
+		json_object_object_get_ex(obj, "code", &code); /* NULL if absent */
+		json_object_object_get_ex(obj, "message", &msg);
+		if (json_object_get_int(code) == 410)
+			w->gone = true;
+		pr_info("kubernetes: %s: watch error %d: %s\n", kinds[w->kind].kind,
+			json_object_get_int(code), json_object_get_string(msg) ?: "");
 		json_object_put(ev);
 		return false;
 	}
@@ -289,8 +291,7 @@ static int list(struct watcher *w)
 {
 	struct sl_kube *k = w->k;
 	json_object *store = json_object_new_object(), *resp = NULL, *items, *md, *v;
-	char url[2048], cont[1024] = "", key[512];
-	const char *rv = NULL;
+	char url[2048], cont[1024] = "", key[512], rv[sizeof(w->rv)] = "";
 	CURLcode res;
 	long status;
 	size_t i;
@@ -314,7 +315,8 @@ static int list(struct watcher *w)
 		}
 		json_object_put(resp);
 		resp = json_tokener_parse(w->body ? w->body : "");
-		if (!resp || !json_object_object_get_ex(resp, "items", &items)) {
+		if (!resp || !json_object_object_get_ex(resp, "items", &items) ||
+		    !json_object_is_type(items, json_type_array)) {
 			pr_warn("kubernetes: listing %s: not a list\n", kinds[w->kind].path);
 			json_object_put(resp);
 			json_object_put(store);
@@ -323,19 +325,22 @@ static int list(struct watcher *w)
 		for (i = 0; i < json_object_array_length(items); i++) {
 			json_object *o = json_object_array_get_idx(items, i);
 
+			if (!json_object_is_type(o, json_type_object))
+				continue;
 			obj_key(o, key, sizeof(key));
 			json_object_object_add(store, key, strip(json_object_get(o), w->kind));
 		}
 		cont[0] = '\0';
 		if (json_object_object_get_ex(resp, "metadata", &md)) {
+			/* copied: resp, which holds it, goes with the next page */
 			if (json_object_object_get_ex(md, "resourceVersion", &v))
-				rv = json_object_get_string(v);
+				snprintf(rv, sizeof(rv), "%s", json_object_get_string(v) ?: "");
 			if (json_object_object_get_ex(md, "continue", &v) &&
 			    json_object_get_string_len(v))
 				snprintf(cont, sizeof(cont), "%s", json_object_get_string(v));
 		}
 	} while (cont[0] && !k->stop);
-	snprintf(w->rv, sizeof(w->rv), "%s", rv ? rv : "");
+	snprintf(w->rv, sizeof(w->rv), "%s", rv);
 	json_object_put(resp);
 
 	pthread_mutex_lock(&k->lock);
