@@ -277,7 +277,7 @@ sl_check crash-ends-relayed-download "curl exit $l7_rc after $l7_size bytes ($(h
 # 11. Limits. Over --l7-max-conns the listeners leave sl_l7_listen and new
 # connections go DNAT (nothing refused); a head over --l7-head-max takes
 # the default route.
-run_start --l7-max-conns 4 --l7-head-max 4096
+run_start --l7-max-conns 4 --l7-max-per-client 4 --l7-head-max 4096
 sl_wait_for 20 _ready || sl_die "sluice run --l7-max-conns 4 did not start"
 sl_status "$SL_TMP/s9.json"
 sl_bg idle client "$SL_TMP/idle.log" "$SL_PY" -c '
