@@ -27,13 +27,7 @@ N_SPLIT=${SL_L7_N:-4000}
 N_AB=${SL_L7_AB_N:-20000}
 METRICS_PORT=$((20000 + $$ % 10000))
 
-_ready() {
-	local f="$SL_TMP/status.ready.json"
-	_sl_gone "$SL_RUN_PID" && return 1
-	sl_filters_present c1 || return 1
-	sl_status "$f" && $SL_PY "$SL_E2E/jtool.py" has-service "$f" "$SVC" &&
-		[ "$(sl_jget "$f" 'd["l7"]["listening"]["ipv4"]')" = True ]
-}
+_ready() { sl_l7_ready "$SVC"; }
 
 run_start() {
 	echo "--- sluice run started $(date +%T.%N) $*" >>"$SL_RUN_LOG"

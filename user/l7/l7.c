@@ -219,6 +219,8 @@ int sl_l7_start(const struct sl_maps *maps, const struct sl_l7_opts *o, struct s
 	}
 	fit_fd_limit(l);
 	fit_per_client(l);
+	pr_info("l7: relaying at most %u connections, %u per client address; idle timeout %u s\n",
+		l->o.max_conns, l->o.max_per_client, l->o.idle_timeout_ms / 1000);
 	err = l7_clients_init(&l->clients, l->o.max_conns);
 	if (err)
 		goto fail;
