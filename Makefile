@@ -42,7 +42,7 @@ SKEL      := $(BUILD)/sluice.skel.h
 
 TEST_BINS := $(BUILD)/tests/test_config $(BUILD)/tests/test_k8s $(BUILD)/tests/test_pkt $(BUILD)/tests/test_atomic \
 	     $(BUILD)/tests/test_http $(BUILD)/tests/test_l7_match $(BUILD)/tests/test_policy_route \
-	     $(BUILD)/tests/test_l7 $(BUILD)/tests/test_kube
+	     $(BUILD)/tests/test_l7 $(BUILD)/tests/test_kube $(BUILD)/tests/test_l7_client
 
 .DELETE_ON_ERROR:
 .PHONY: all deps test test-bins test-asan asan-bins demo bench clean format
@@ -99,6 +99,10 @@ $(BUILD)/tests/test_kube: tests/unit/test_kube.c $(LIB_OBJS)
 $(BUILD)/tests/test_l7_match: tests/unit/test_l7_match.c user/l7/l7_match.c user/l7/l7_match.h | $(BUILD)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $(filter %.c,$^) -lpcre2-8 -lcmocka -o $@
+
+$(BUILD)/tests/test_l7_client: tests/unit/test_l7_client.c user/l7/l7_client.c user/l7/l7_client.h | $(BUILD)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) $(filter %.c,$^) -lcmocka -o $@
 
 $(BUILD)/tests/test_policy_route: tests/unit/test_policy_route.c user/datapath/policy_route.c user/datapath/policy_route.h | $(BUILD)
 	$(call msg,CC,$@)

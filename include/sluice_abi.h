@@ -400,6 +400,8 @@ enum sl_l7_counter_idx {
 	SL_L7_C_OVER_LIMIT,	/* times the listener left sl_l7_listen (too many) */
 	SL_L7_C_HANDED_OVER,	/* connections passed to a successor */
 	SL_L7_C_TAKEN_OVER,	/* connections received from a predecessor */
+	SL_L7_C_CLIENT_LIMIT,	/* refused: the client address held its share */
+	SL_L7_C_IDLE_TIMEOUT,	/* relayed, no byte either way for too long: reset */
 	SL_L7_C_MAX,
 };
 

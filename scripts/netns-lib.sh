@@ -447,6 +447,16 @@ sl_run_start() {
 	sl_wait_for 20 _sl_run_ready
 }
 
+# sl_l7_ready SERVICE: `run` is attached, has applied SERVICE, and its IPv4
+# L7 listener is in sl_l7_listen.
+sl_l7_ready() {
+	local f="$SL_TMP/status.ready.json"
+	_sl_gone "$SL_RUN_PID" && return 1
+	sl_filters_present c1 || return 1
+	sl_status "$f" && $SL_PY "$SL_E2E/jtool.py" has-service "$f" "$1" &&
+		[ "$(sl_jget "$f" 'd["l7"]["listening"]["ipv4"]')" = True ]
+}
+
 sl_run_stop() {
 	[ -n "$SL_RUN_PID" ] || return 0
 	sl_stop "$SL_RUN_PID" "${1:-TERM}"

@@ -26,7 +26,7 @@ SECTION = 6
 # enum sl_l7_counter_idx (include/sluice_abi.h)
 L7_COUNTERS = ["accepted", "active", "header_route", "default_route", "head_too_big",
                "not_http", "head_timeout", "no_route", "connect_failed", "over_limit",
-               "handed_over", "taken_over"]
+               "handed_over", "taken_over", "client_limit", "idle_timeout"]
 DP_COUNTERS = ["new_conn", "l7_local", "l7_fallback", "l7_established", "no_endpoint",
                "nat_fail", "ct_full"]
 

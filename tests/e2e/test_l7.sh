@@ -27,13 +27,7 @@ N_SPLIT=${SL_L7_N:-4000}
 N_AB=${SL_L7_AB_N:-20000}
 METRICS_PORT=$((20000 + $$ % 10000))
 
-_ready() {
-	local f="$SL_TMP/status.ready.json"
-	_sl_gone "$SL_RUN_PID" && return 1
-	sl_filters_present c1 || return 1
-	sl_status "$f" && $SL_PY "$SL_E2E/jtool.py" has-service "$f" "$SVC" &&
-		[ "$(sl_jget "$f" 'd["l7"]["listening"]["ipv4"]')" = True ]
-}
+_ready() { sl_l7_ready "$SVC"; }
 
 run_start() {
 	echo "--- sluice run started $(date +%T.%N) $*" >>"$SL_RUN_LOG"
@@ -277,7 +271,7 @@ sl_check crash-ends-relayed-download "curl exit $l7_rc after $l7_size bytes ($(h
 # 11. Limits. Over --l7-max-conns the listeners leave sl_l7_listen and new
 # connections go DNAT (nothing refused); a head over --l7-head-max takes
 # the default route.
-run_start --l7-max-conns 4 --l7-head-max 4096
+run_start --l7-max-conns 4 --l7-max-per-client 4 --l7-head-max 4096
 sl_wait_for 20 _ready || sl_die "sluice run --l7-max-conns 4 did not start"
 sl_status "$SL_TMP/s9.json"
 sl_bg idle client "$SL_TMP/idle.log" "$SL_PY" -c '

@@ -120,6 +120,7 @@ int cmd_run(int argc, char **argv)
 	struct run_ctx c = {
 	    .nl_fd = -1,
 	    .l7_opts = {.max_conns = SL_L7_DEFAULT_MAX_CONNS,
+			.idle_timeout_ms = SL_L7_DEFAULT_IDLE_TIMEOUT,
 			.head_max = SL_L7_DEFAULT_HEAD_MAX,
 			.head_timeout_ms = SL_L7_DEFAULT_HEAD_TIMEOUT,
 			.connect_timeout_ms = SL_L7_DEFAULT_CONN_TIMEOUT},

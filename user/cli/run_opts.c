@@ -22,7 +22,8 @@ static int usage(void)
 		 "{--iface IF [--iface IF ...] | --iface-pattern GLOB[,GLOB...]} "
 		 "[--detach-on-exit] [--metrics [ADDR:]PORT [--metrics-istio]] "
 		 "[--health [ADDR:]PORT] "
-		 "[--no-l7 | [--l7-max-conns N] [--l7-head-max BYTES] [--handoff-socket PATH] "
+		 "[--no-l7 | [--l7-max-conns N] [--l7-max-per-client N] "
+		 "[--l7-idle-timeout SECONDS] [--l7-head-max BYTES] [--handoff-socket PATH] "
 		 "[--l7-mark MARK[/MASK]] [--l7-table N]] "
 		 "[--ct-max N] [--ct-closed-timeout SECONDS] [--ct-idle-timeout SECONDS] "
 		 "[--no-src-check]");
@@ -104,6 +105,8 @@ int run_parse_opts(int argc, char **argv, struct run_ctx *c, struct run_args *a)
 	    {"l7-max-conns", required_argument, NULL, 'L'},
 	    {"l7-head-max", required_argument, NULL, 'H'},
 	    {"handoff-socket", required_argument, NULL, 'S'},
+	    {"l7-max-per-client", required_argument, NULL, 'M'},
+	    {"l7-idle-timeout", required_argument, NULL, 'W'},
 	    {"l7-mark", required_argument, NULL, 'k'},
 	    {"l7-table", required_argument, NULL, 't'},
 	    {"ct-max", required_argument, NULL, 'x'},
@@ -196,6 +199,19 @@ int run_parse_opts(int argc, char **argv, struct run_ctx *c, struct run_args *a)
 				return SL_EXIT_INVALID;
 			}
 			a->handoff = optarg;
+			break;
+		case 'M':
+			if (parse_u32(optarg, "--l7-max-per-client",
+				      "a number of connections, 1 to 1000000", 1, 1000000,
+				      &c->l7_opts.max_per_client))
+				return SL_EXIT_INVALID;
+			break;
+		case 'W':
+			/* 0: never */
+			if (parse_u32(optarg, "--l7-idle-timeout", "seconds, 0 to 86400", 0, 86400,
+				      &c->l7_opts.idle_timeout_ms))
+				return SL_EXIT_INVALID;
+			c->l7_opts.idle_timeout_ms *= 1000;
 			break;
 		case 'k':
 			if (parse_mark(optarg, &c->dp_opts.cfg.l7_mark,

@@ -68,6 +68,8 @@ static const char *const l7_names[SL_L7_C_MAX] = {
     [SL_L7_C_OVER_LIMIT] = "over_limit",
     [SL_L7_C_HANDED_OVER] = "handed_over",
     [SL_L7_C_TAKEN_OVER] = "taken_over",
+    [SL_L7_C_CLIENT_LIMIT] = "client_limit",
+    [SL_L7_C_IDLE_TIMEOUT] = "idle_timeout",
 };
 
 const char *sl_l7_counter_name(int idx)

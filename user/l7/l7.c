@@ -167,6 +167,24 @@ static void fit_fd_limit(struct sl_l7 *l)
 	}
 }
 
+/*
+ * One client address gets a small share of the connection limit (an
+ * eighth, or --l7-max-per-client): then a pod that floods is reset at
+ * accept, and the listeners stay in sl_l7_listen for everyone else.
+ */
+static void fit_per_client(struct sl_l7 *l)
+{
+	unsigned int share = l->o.max_conns / SL_L7_PER_CLIENT_SHARE ?: 1;
+
+	if (!l->o.max_per_client)
+		l->o.max_per_client =
+		    share < SL_L7_DEFAULT_PER_CLIENT ? share : SL_L7_DEFAULT_PER_CLIENT;
+	else if (l->o.max_per_client >= l->o.max_conns)
+		pr_warn("l7: --l7-max-per-client %u lets one client address reach the limit of %u "
+			"connections, which sends every client's new connections the kernel path\n",
+			l->o.max_per_client, l->o.max_conns);
+}
+
 void sl_l7_default_handoff(const char *pin_dir, char *buf, size_t len)
 {
 	const char *base = strrchr(pin_dir, '/');
@@ -200,6 +218,12 @@ int sl_l7_start(const struct sl_maps *maps, const struct sl_l7_opts *o, struct s
 		goto fail;
 	}
 	fit_fd_limit(l);
+	fit_per_client(l);
+	pr_info("l7: relaying at most %u connections, %u per client address; idle timeout %u s\n",
+		l->o.max_conns, l->o.max_per_client, l->o.idle_timeout_ms / 1000);
+	err = l7_clients_init(&l->clients, l->o.max_conns);
+	if (err)
+		goto fail;
 	err = map_counters(l);
 	if (err) {
 		pr_warn("Error: l7: cannot map the counters: %s\n", strerror(-err));
@@ -328,6 +352,7 @@ void sl_l7_stop(struct sl_l7 *l)
 	if (l->cnt)
 		munmap(l->cnt, l->cnt_len);
 	sl_l7_cache_free(l->cache);
+	l7_clients_free(&l->clients);
 	free(l->buf);
 	free(l);
 }

@@ -130,12 +130,21 @@ void l7_accept_all(struct sl_l7 *l, int i)
 		c->fd[CLIENT] = fd;
 		l7_count(l, SL_L7_C_ACCEPTED, 1);
 		l7_count(l, SL_L7_C_ACTIVE, 1);
+		if (tuple_of(l, fd, &c->t)) {
+			l7_conn_close(l, c, true);
+			continue;
+		}
+		/* its client's share is used up: a reset, and nobody else is touched */
+		if (!l7_client_take(l, c, true)) {
+			l7_count(l, SL_L7_C_CLIENT_LIMIT, 1);
+			l7_conn_close(l, c, true);
+			continue;
+		}
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-		l7_relay_rcvbuf(fd);
+		l7_relay_sockopts(fd);
 		c->deadline = l7_now_ms() + l->o.head_timeout_ms;
 		/* edge-triggered: peeked bytes stay readable, only new ones wake us */
-		if (tuple_of(l, fd, &c->t) ||
-		    l7_add_fd(l, c, CLIENT, EPOLLIN | EPOLLRDHUP | EPOLLET)) {
+		if (l7_add_fd(l, c, CLIENT, EPOLLIN | EPOLLRDHUP | EPOLLET)) {
 			l7_conn_close(l, c, true);
 			continue;
 		}

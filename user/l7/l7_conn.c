@@ -144,6 +144,14 @@ static void put_pipe(struct sl_l7 *l, struct half *h)
 	}
 }
 
+bool l7_client_take(struct sl_l7 *l, struct conn *c, bool limit)
+{
+	if (!l7_clients_take(&l->clients, &c->t, limit ? l->o.max_per_client : 0))
+		return false;
+	c->client_held = true;
+	return true;
+}
+
 /*
  * End a connection. reset: abort both sides (RST), as the kernel path
  * would show a backend's reset or an unreachable backend. The client
@@ -176,6 +184,9 @@ void l7_conn_close(struct sl_l7 *l, struct conn *c, bool reset)
 		l7_close_fd(&c->h[i].pr);
 		l7_close_fd(&c->h[i].pw);
 	}
+	if (c->client_held)
+		l7_clients_put(&l->clients, &c->t);
+	c->client_held = false;
 	l7_count(l, SL_L7_C_ACTIVE, -1);
 	c->dead = true;
 	if (c->prev)

@@ -15,6 +15,7 @@
 #include <sys/epoll.h>
 
 #include "datapath/maps.h"
+#include "l7/l7_client.h"
 #include "l7/l7_opts.h"
 #include "l7/l7_pick.h"
 #include "sluice_abi.h"
@@ -29,8 +30,29 @@
  * on 6.x kernels; 12-25 MB seen for a 1 MB/s reader) and which resets
  * TCP_WINDOW_CLAMP as it grows, so a clamp does not hold. The window left
  * (2.5-3.5 MB) still covers 10 Gbit/s at 2 ms.
+ *
+ * A socket gets it only once the other side has taken L7_RCVBUF_EARN bytes
+ * of what it received (its direction of the relay moves): until then its
+ * buffer is L7_RCVBUF_START (128 KiB once doubled). A client that never
+ * reads takes less than that (its own buffer plus our L7_NOTSENT_LOWAT),
+ * so its backend's bytes wait at the backend, not in 4 MiB on the node. A
+ * window clamp alone would not do: the window counts from the last byte
+ * received, not the last byte read, so a clamped socket still fills its
+ * whole buffer. The small buffer is set after the SYN, whose window scale
+ * is then chosen for tcp_rmem[2], so the full window is still possible.
  */
-#define L7_RCVBUF (2 << 20)
+#define L7_RCVBUF	(2 << 20)
+#define L7_RCVBUF_START (64 << 10)
+#define L7_RCVBUF_EARN	(512 << 10)
+/*
+ * A client that stops reading must not park a whole receive buffer on the
+ * node. Unsent bytes in a relayed socket's send queue stop at
+ * TCP_NOTSENT_LOWAT (plus the one pipe being written): sent, unacknowledged
+ * bytes are bounded by the peer's window, and a peer that does not read
+ * closes it, so its send queue stays this small (tcp_wmem[2], 4 MiB, without).
+ * Throughput does not suffer: only the backlog behind the wire is limited.
+ */
+#define L7_NOTSENT_LOWAT (128 << 10)
 
 enum cstate { C_HEAD = 0, C_CONNECTING, C_RELAY };
 enum { C2B = 0, B2C = 1 };
@@ -43,6 +65,8 @@ struct half {
 	bool shut;	/* shutdown(SHUT_WR) done on the destination */
 	bool src_err;	/* reading the source failed (a reset): nothing more comes */
 	bool dropped;	/* its destination is broken: no longer pumped */
+	bool earned;	/* its source has the whole L7_RCVBUF */
+	size_t out;	/* bytes written to the destination, until earned */
 };
 
 struct conn;
@@ -66,6 +90,7 @@ struct conn {
 	uint8_t broken;	    /* bit CLIENT, bit BACKEND: that socket failed (reset) */
 	bool reset_counted; /* backend_resets counted for this connection */
 	uint8_t heads;	    /* times the head was peeked without being complete */
+	bool client_held;   /* counted in sl_l7.clients (l7_clients_put at close) */
 };
 
 /* Exact HTTP codes, summed here and written to sl_l7_codes now and then. */
@@ -86,6 +111,7 @@ struct sl_l7 {
 	struct sl_l7_counters *cnt; /* mmap of sl_l7_counters */
 	size_t cnt_len;
 	struct sl_l7_cache *cache;
+	struct l7_clients clients; /* connections held per client address */
 	struct conn *conns, *dead;
 	size_t n_conns;
 	bool published; /* listeners in sl_l7_listen */
@@ -139,6 +165,8 @@ int l7_add_fd(struct sl_l7 *l, struct conn *c, int which, uint32_t ev);
 int l7_set_ev(struct sl_l7 *l, struct conn *c, int which, uint32_t ev);
 /* The two pipes of a connection that starts relaying. */
 int l7_make_pipes(struct sl_l7 *l, struct conn *c);
+/* Count c against its client address's share: false if that is used up. */
+bool l7_client_take(struct sl_l7 *l, struct conn *c, bool limit);
 
 /* Listeners: in sl_l7_listen or not, in the epoll set or not, the limit. */
 int l7_publish(struct sl_l7 *l, bool on);

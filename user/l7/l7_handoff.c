@@ -361,6 +361,8 @@ void l7_resume_conns(struct sl_l7 *l)
 
 	for (c = l->conns; c; c = next) {
 		next = c->next;
+		/* held already: counted, even beyond a smaller limit of ours */
+		l7_client_take(l, c, false);
 		switch (c->state) {
 		case C_HEAD:
 			err = l7_add_fd(l, c, CLIENT, EPOLLIN | EPOLLRDHUP | EPOLLET);

@@ -12,7 +12,9 @@
  *               A direction reads only when its pipe is empty, so what is
  *               in flight is bounded by the pipe and the socket buffers:
  *               a slow reader slows its writer (TCP backpressure), it
- *               never grows a queue here.
+ *               never grows a queue here; one that does not read at all
+ *               holds little (L7_NOTSENT_LOWAT, L7_WIN_START), and is
+ *               reset after --l7-idle-timeout without a byte either way.
  *
  * Calls l7_conn.h, l7_pick.h and l7_match.h.
  */
@@ -70,10 +72,28 @@ static bool count_status(struct sl_l7 *l, struct conn *c)
 }
 
 /*
- * Move what can move in one direction. A broken socket: -errno, and *bad
- * says which one (CLIENT or BACKEND).
+ * The destination of h has taken L7_RCVBUF_EARN bytes: it reads, so its
+ * source gets the whole buffer, and a window clamp to match (the handshake
+ * set one for the small buffer).
  */
-static int pump(struct sl_l7 *l, struct conn *c, int dir, int *bad)
+static void earn(struct half *h, int src, ssize_t n)
+{
+	int v = L7_RCVBUF, clamp = 2 * L7_RCVBUF;
+
+	h->out += n;
+	if (h->out < L7_RCVBUF_EARN)
+		return;
+	h->earned = true;
+	if (setsockopt(src, SOL_SOCKET, SO_RCVBUFFORCE, &v, sizeof(v)))
+		setsockopt(src, SOL_SOCKET, SO_RCVBUF, &v, sizeof(v));
+	setsockopt(src, IPPROTO_TCP, TCP_WINDOW_CLAMP, &clamp, sizeof(clamp));
+}
+
+/*
+ * Move what can move in one direction. A broken socket: -errno, and *bad
+ * says which one (CLIENT or BACKEND). *moved: some byte did.
+ */
+static int pump(struct sl_l7 *l, struct conn *c, int dir, int *bad, bool *moved)
 {
 	int sside = dir == C2B ? CLIENT : BACKEND, dside = !sside;
 	int src = c->fd[sside], dst = c->fd[dside];
@@ -87,6 +107,9 @@ static int pump(struct sl_l7 *l, struct conn *c, int dir, int *bad)
 				   SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
 			if (n > 0) {
 				h->in_pipe -= n;
+				*moved = true;
+				if (!h->earned)
+					earn(h, src, n);
 				continue;
 			}
 			if (n < 0 && errno == EAGAIN)
@@ -109,6 +132,7 @@ static int pump(struct sl_l7 *l, struct conn *c, int dir, int *bad)
 		n = splice(src, NULL, h->pw, NULL, 1 << 20, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
 		if (n > 0) {
 			h->in_pipe = n;
+			*moved = true;
 			if (st)
 				ADD(*(dir == C2B ? &st->bytes_in : &st->bytes_out), n);
 			continue;
@@ -146,18 +170,21 @@ static void broke(struct sl_l7 *l, struct conn *c, int side, int err)
 void l7_relay(struct sl_l7 *l, struct conn *c)
 {
 	struct half *b2c = &c->h[B2C];
+	bool moved = false;
 	int dir, err, bad;
 
 	for (dir = C2B; dir <= B2C; dir++) {
 		if (c->h[dir].dropped)
 			continue;
 		bad = -1;
-		err = pump(l, c, dir, &bad);
+		err = pump(l, c, dir, &bad, &moved);
 		if (err && bad >= 0)
 			broke(l, c, bad, -err);
 		if (c->broken & (1U << BACKEND))
 			c->h[C2B].dropped = true; /* nowhere to send the client's bytes */
 	}
+	if (moved && l->o.idle_timeout_ms)
+		c->deadline = l7_now_ms() + l->o.idle_timeout_ms;
 	if (c->broken & (1U << CLIENT)) {
 		l7_conn_close(l, c, true);
 		return;
@@ -189,7 +216,7 @@ static void on_connected(struct sl_l7 *l, struct conn *c)
 		return;
 	}
 	c->state = C_RELAY;
-	c->deadline = 0;
+	c->deadline = l->o.idle_timeout_ms ? l7_now_ms() + l->o.idle_timeout_ms : 0;
 	if (l7_set_ev(l, c, CLIENT, RELAY_EVENTS) || l7_set_ev(l, c, BACKEND, RELAY_EVENTS)) {
 		l7_conn_close(l, c, true);
 		return;
@@ -197,13 +224,13 @@ static void on_connected(struct sl_l7 *l, struct conn *c)
 	l7_relay(l, c);
 }
 
-/* A bounded receive buffer on both relayed sockets: see L7_RCVBUF. */
-void l7_relay_rcvbuf(int fd)
+/* Small buffers on a relayed socket to start with: L7_RCVBUF, L7_NOTSENT_LOWAT. */
+void l7_relay_sockopts(int fd)
 {
-	int v = L7_RCVBUF;
+	int v = L7_RCVBUF_START, lowat = L7_NOTSENT_LOWAT;
 
-	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &v, sizeof(v)))
-		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &v, sizeof(v));
+	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &v, sizeof(v));
+	setsockopt(fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &lowat, sizeof(lowat));
 }
 
 /* The head is in (or will not come): choose, count, connect. */
@@ -252,12 +279,13 @@ static void decide(struct sl_l7 *l, struct conn *c, const struct sl_http_head *h
 		return;
 	}
 	c->fd[BACKEND] = fd;
-	l7_relay_rcvbuf(fd);
 	if (connect(fd, (struct sockaddr *)&ss, alen) && errno != EINPROGRESS) {
 		l7_count(l, SL_L7_C_CONNECT_FAILED, 1);
 		l7_conn_close(l, c, true);
 		return;
 	}
+	/* after the SYN: its window scale was chosen for the whole L7_RCVBUF */
+	l7_relay_sockopts(fd);
 	c->state = C_CONNECTING;
 	c->deadline = l7_now_ms() + l->o.connect_timeout_ms;
 	/* the client's bytes wait in its socket until the relay starts */
@@ -305,6 +333,10 @@ void l7_timeouts(struct sl_l7 *l, uint64_t now)
 			decide(l, c, NULL, SL_L7_C_HEAD_TIMEOUT);
 		} else if (c->state == C_CONNECTING) {
 			l7_count(l, SL_L7_C_CONNECT_FAILED, 1);
+			l7_conn_close(l, c, true);
+		} else {
+			/* a reset: what waits for a peer that does not read is freed now */
+			l7_count(l, SL_L7_C_IDLE_TIMEOUT, 1);
 			l7_conn_close(l, c, true);
 		}
 	}

@@ -13,9 +13,9 @@ void l7_on_head(struct sl_l7 *l, struct conn *c, uint32_t events);
 void l7_relay(struct sl_l7 *l, struct conn *c);
 /* An epoll event on one of a connection's sockets (which: CLIENT, BACKEND). */
 void l7_on_conn_event(struct sl_l7 *l, struct conn *c, int which, uint32_t events);
-/* End the connections whose head or connect is late. */
+/* End the connections whose head or connect is late, or that idle. */
 void l7_timeouts(struct sl_l7 *l, uint64_t now);
-/* A bounded receive buffer on a relayed socket: see L7_RCVBUF. */
-void l7_relay_rcvbuf(int fd);
+/* Small buffers on a relayed socket to start with: L7_RCVBUF, L7_NOTSENT_LOWAT. */
+void l7_relay_sockopts(int fd);
 
 #endif /* SLUICE_L7_RELAY_H */

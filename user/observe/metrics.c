@@ -293,6 +293,10 @@ static const char *const l7_help[SL_L7_C_MAX] = {
 			   "connections to the kernel's weighted split.",
     [SL_L7_C_HANDED_OVER] = "Connections passed to a successor (hot restart).",
     [SL_L7_C_TAKEN_OVER] = "Connections received from a predecessor (hot restart).",
+    [SL_L7_C_CLIENT_LIMIT] = "Connections reset at accept: their client address already held "
+			     "--l7-max-per-client.",
+    [SL_L7_C_IDLE_TIMEOUT] = "Relayed connections reset after --l7-idle-timeout without a byte "
+			     "either way.",
 };
 
 static void write_l7(FILE *f, const struct sl_status *st)
