@@ -223,7 +223,9 @@ sl_check hot-restart-counted "taken_over $(l7c "$SL_TMP/s4.json" taken_over)" \
 # /metrics is rendered at most every 250 ms (and the port is shared with
 # SO_REUSEPORT while both run): the successor's count shows within a second
 _taken_over_shown() {
-	sl_nsx node curl -sf "http://127.0.0.1:$METRICS_PORT/metrics" | grep -q "^sluice_l7_taken_over_total [1-9]"
+	local m
+	m=$(sl_nsx node curl -sf "http://127.0.0.1:$METRICS_PORT/metrics") &&
+		grep -q "^sluice_l7_taken_over_total [1-9]" <<<"$m"
 }
 sl_check hot-restart-metrics "$(sl_wait_for 3 _taken_over_shown; sl_nsx node curl -s "http://127.0.0.1:$METRICS_PORT/metrics" | grep -c '^sluice_l7_') sluice_l7_ lines from the successor" \
 	_taken_over_shown
