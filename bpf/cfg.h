@@ -34,6 +34,15 @@ static __always_inline const volatile __be32 *sl_hairpin_addr(__u8 family)
 	return family == SL_AF_INET6 ? sl_cfg.hairpin6 : sl_cfg.hairpin4;
 }
 
+/* Copy one of the addresses above out of .rodata. */
+static __always_inline void sl_addr_from_cfg(__be32 dst[4], const volatile __be32 *src)
+{
+	dst[0] = src[0];
+	dst[1] = src[1];
+	dst[2] = src[2];
+	dst[3] = src[3];
+}
+
 static __always_inline bool sl_addr_is(const __be32 a[4], const volatile __be32 *b)
 {
 	return a[0] == b[0] && a[1] == b[1] && a[2] == b[2] && a[3] == b[3];

@@ -34,9 +34,9 @@ static __always_inline void sl_ct_key_fwd(struct sl_ct_key *k, const struct sl_p
 static __always_inline void sl_ct_key_rev(struct sl_ct_key *rk, const struct sl_ct_key *fk,
 					  const struct sl_ct_entry *e)
 {
-	const volatile __be32 *h = sl_hairpin_addr(fk->family);
-	__be32 hp[4] = {h[0], h[1], h[2], h[3]};
+	__be32 hp[4];
 
+	sl_addr_from_cfg(hp, sl_hairpin_addr(fk->family));
 	sl_ct_rev_key(rk, fk, e, hp);
 }
 

@@ -48,37 +48,19 @@ struct {
  * loading; the confirmed tables are preallocated, so an insert there fails
  * only when the table is full, and nothing there is ever evicted.
  */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, SL_CT_SIZE);
-	__type(key, struct sl_ct_key);
-	__type(value, struct sl_ct_entry);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} sl_conntrack SEC(".maps");
+#define SL_CT_MAP(kind, size)                                                                      \
+	struct {                                                                                   \
+		__uint(type, kind);                                                                \
+		__uint(max_entries, size);                                                         \
+		__type(key, struct sl_ct_key);                                                     \
+		__type(value, struct sl_ct_entry);                                                 \
+		__uint(pinning, LIBBPF_PIN_BY_NAME);                                               \
+	}
 
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, SL_CT_SIZE);
-	__type(key, struct sl_ct_key);
-	__type(value, struct sl_ct_entry);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} sl_revnat SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, SL_CT_SIZE / 4);
-	__type(key, struct sl_ct_key);
-	__type(value, struct sl_ct_entry);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} sl_ct_new SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, SL_CT_SIZE / 4);
-	__type(key, struct sl_ct_key);
-	__type(value, struct sl_ct_entry);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} sl_revnat_new SEC(".maps");
+SL_CT_MAP(BPF_MAP_TYPE_HASH, SL_CT_SIZE) sl_conntrack SEC(".maps");
+SL_CT_MAP(BPF_MAP_TYPE_HASH, SL_CT_SIZE) sl_revnat SEC(".maps");
+SL_CT_MAP(BPF_MAP_TYPE_LRU_HASH, SL_CT_SIZE / 4) sl_ct_new SEC(".maps");
+SL_CT_MAP(BPF_MAP_TYPE_LRU_HASH, SL_CT_SIZE / 4) sl_revnat_new SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);

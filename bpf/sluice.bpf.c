@@ -162,12 +162,7 @@ __noinline int sl_choose(const struct sl_pkt *p, struct sl_ct_entry *e)
 	 */
 	l7 = (svc->flags & SL_SVC_L7) && p->proto == IPPROTO_TCP;
 	if (l7 && sl_l7_listening(p->family)) {
-		const volatile __be32 *la = sl_l7_local(p->family);
-
-		e->addr[0] = la[0];
-		e->addr[1] = la[1];
-		e->addr[2] = la[2];
-		e->addr[3] = la[3];
+		sl_addr_from_cfg(e->addr, sl_l7_local(p->family));
 		e->port = p->dport;
 		e->family = p->family;
 		e->subset_id = SL_SUBSET_NONE;
@@ -409,14 +404,8 @@ __noinline int sl_forward(struct __sk_buff *skb, const struct sl_pkt *p, const s
 	__builtin_memcpy(n.daddr, e->addr, 16);
 	n.dport = e->port;
 	n.sport = e->nat_port;
-	if (e->flags & SL_CT_HAIRPIN) {
-		const volatile __be32 *h = sl_hairpin_addr(p->family);
-
-		n.saddr[0] = h[0];
-		n.saddr[1] = h[1];
-		n.saddr[2] = h[2];
-		n.saddr[3] = h[3];
-	}
+	if (e->flags & SL_CT_HAIRPIN)
+		sl_addr_from_cfg(n.saddr, sl_hairpin_addr(p->family));
 	if (sl_nat_rewrite(skb, p, &n)) {
 		sl_global_inc(SL_G_NAT_FAIL);
 		return TC_ACT_SHOT;

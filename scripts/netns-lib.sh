@@ -427,24 +427,48 @@ sl_filters_present() {
 		[ -n "$(sl_nsx node tc filter show dev "$1" egress)" ]
 }
 
+# Ready: attached to c1 (or $SL_READY_IFACE) and $SL_READY_SERVICE
+# (default: backend) applied.
 _sl_run_ready() {
 	local f="$SL_TMP/status.ready.json"
 	_sl_gone "$SL_RUN_PID" && return 1
-	sl_filters_present c1 || return 1
-	sl_status "$f" && $SL_PY "$SL_E2E/jtool.py" has-service "$f" backend
+	sl_filters_present "${SL_READY_IFACE:-c1}" || return 1
+	sl_status "$f" && $SL_PY "$SL_E2E/jtool.py" has-service "$f" "${SL_READY_SERVICE:-backend}"
 }
 
-# sl_run_start CONFIG IFACE...: `sluice run` in the node, in the background,
-# logging to $SL_RUN_LOG; returns once it has attached and applied.
+# sl_run_start CONFIG [IFACE...] [-- RUN_ARG...]: `sluice run` in the node,
+# in the background, logging to $SL_RUN_LOG; returns once it has attached
+# and applied.
 sl_run_start() {
-	local cfg=$1 ifs=() i
+	local cfg=$1 ifs=() extra=() i
 	shift
-	for i in "${@:-c1}"; do ifs+=(--iface "$i"); done
+	while [ $# -gt 0 ] && [ "$1" != -- ]; do
+		ifs+=(--iface "$1")
+		shift
+	done
+	[ "${1:-}" = -- ] && shift
+	extra=("$@")
+	[ ${#ifs[@]} -gt 0 ] || ifs=(--iface c1)
 	SL_RUN_LOG=${SL_RUN_LOG:-$SL_TMP/run.log}
 	echo "--- sluice run started $(date +%T.%N)" >>"$SL_RUN_LOG"
 	sl_bg SL_RUN_PID node "$SL_RUN_LOG" "$SLUICE" --pin-dir "$SL_PIN_DIR" run \
-		--config "$cfg" "${ifs[@]}"
+		--config "$cfg" "${ifs[@]}" "${extra[@]}"
 	sl_wait_for 20 _sl_run_ready
+}
+
+# sl_service_yaml NAME VIP[,VIP...] SUBSET=ADDR[,ADDR...]... : one service of
+# port 80 -> 8080 split evenly over the subsets given, in sluice's YAML.
+sl_service_yaml() {
+	local name=$1 vips=$2 sub split="" n
+	shift 2
+	n=$#
+	printf '  - name: %s\n    vips: [%s]\n' "$name" "$vips"
+	printf '    ports: [{port: 80, protocol: TCP, targetPort: 8080}]\n    subsets:\n'
+	for sub in "$@"; do
+		printf '      %s: {endpoints: [%s]}\n' "${sub%%=*}" "${sub#*=}"
+		split+="${split:+, }${sub%%=*}: $((100 / n))"
+	done
+	printf '    routes:\n      - split: {%s}\n' "$split"
 }
 
 # sl_l7_ready SERVICE: `run` is attached, has applied SERVICE, and its IPv4
@@ -484,6 +508,10 @@ http_get_many() {
 }
 
 sl_share() { $SL_PY "$SL_E2E/jtool.py" share "$1" "$2"; }
+# sl_dp_delta BEFORE AFTER NAME: how much datapath counter NAME grew between
+# two `sluice -j status` files.
+sl_dp_count() { sl_jget "$1" "d['datapath']['$2']"; }
+sl_dp_delta() { echo $(($(sl_dp_count "$2" "$3") - $(sl_dp_count "$1" "$3"))); }
 sl_counts() { $SL_PY "$SL_E2E/jtool.py" subsets "$1"; }
 sl_jget() { $SL_PY "$SL_E2E/jtool.py" get "$1" "$2"; }
 

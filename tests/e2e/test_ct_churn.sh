@@ -17,16 +17,13 @@ SL_TEST_NAME=ct-churn
 CT_MAX=64
 N=${SL_CHURN_N:-400}
 
-glob() { sl_jget "$1" "d['datapath']['$2']"; }
 entries() { sl_status "$SL_TMP/e.json" && sl_jget "$SL_TMP/e.json" 'd["conntrack_entries"]'; }
 few_entries() { [ "$(entries)" -le 2 ]; }
 
 sl_topo_up
 sl_config "$SL_CFG" 50 50
-SL_RUN_LOG=$SL_TMP/run.log
-sl_bg SL_RUN_PID node "$SL_RUN_LOG" "$SLUICE" --pin-dir "$SL_PIN_DIR" run --config "$SL_CFG" \
-	--iface c1 --ct-max "$CT_MAX" --ct-closed-timeout 1
-sl_wait_for 20 _sl_run_ready || sl_die "sluice run did not start"
+sl_run_start "$SL_CFG" c1 -- --ct-max "$CT_MAX" --ct-closed-timeout 1 ||
+	sl_die "sluice run did not start"
 sl_status "$SL_TMP/s0.json"
 sl_check ct-max-applied "max_entries of sl_conntrack: $(sl_nsx node bpftool -j map show pinned "$SL_PIN_DIR/sl_conntrack" | sl_jget /dev/stdin 'd["max_entries"]')" \
 	eval '[ "$(sl_nsx node bpftool -j map show pinned "$SL_PIN_DIR/sl_conntrack" | sl_jget /dev/stdin "d[\"max_entries\"]")" = $CT_MAX ]'
@@ -39,8 +36,8 @@ sl_status "$SL_TMP/s1.json"
 sl_check churn-requests-served "$(sl_counts "$SL_TMP/churn.json")" \
 	eval '[ "$(sl_jget "$SL_TMP/churn.json" "d[\"fail\"]")" = 0 ] &&
 		[ "$(sl_jget "$SL_TMP/churn.json" "d[\"ok\"]")" = $N ]'
-full=$(($(glob "$SL_TMP/s1.json" ct_full) - $(glob "$SL_TMP/s0.json" ct_full)))
-conf=$(($(glob "$SL_TMP/s1.json" ct_confirmed) - $(glob "$SL_TMP/s0.json" ct_confirmed)))
+full=$(sl_dp_delta "$SL_TMP/s0.json" "$SL_TMP/s1.json" ct_full)
+conf=$(sl_dp_delta "$SL_TMP/s0.json" "$SL_TMP/s1.json" ct_confirmed)
 sl_check churn-overran-the-table "ct_confirmed +$conf, ct_full +$full, $N connections through a table of $CT_MAX" \
 	test "$((conf + full))" -ge "$N" -a "$full" -gt 0
 
@@ -56,7 +53,7 @@ sl_check idle-connection-survives "$(cat "$SL_TMP/idle.json")" \
 sl_status "$SL_TMP/s2.json"
 sl_burst client "$SL_VIP4" 50 "$SL_TMP/again.json" 4
 sl_status "$SL_TMP/s3.json"
-conf=$(($(glob "$SL_TMP/s3.json" ct_confirmed) - $(glob "$SL_TMP/s2.json" ct_confirmed)))
+conf=$(sl_dp_delta "$SL_TMP/s2.json" "$SL_TMP/s3.json" ct_confirmed)
 sl_check room-reused "$(sl_counts "$SL_TMP/again.json"), ct_confirmed +$conf" \
 	test "$(sl_jget "$SL_TMP/again.json" 'd["fail"]')" = 0 -a "$conf" -gt 0
 
@@ -64,8 +61,8 @@ sl_check room-reused "$(sl_counts "$SL_TMP/again.json"), ct_confirmed +$conf" \
 sl_nsx client "$SL_PY" "$SL_E2E/node_tools.py" raw --src 10.0.9.2 --sport 43210 \
 	--dst "$SL_VIP4" --flags A --count 3 >/dev/null
 sl_status "$SL_TMP/s4.json"
-miss=$(($(glob "$SL_TMP/s4.json" ct_miss) - $(glob "$SL_TMP/s3.json" ct_miss)))
-newc=$(($(glob "$SL_TMP/s4.json" new_conn) - $(glob "$SL_TMP/s3.json" new_conn)))
+miss=$(sl_dp_delta "$SL_TMP/s3.json" "$SL_TMP/s4.json" ct_miss)
+newc=$(sl_dp_delta "$SL_TMP/s3.json" "$SL_TMP/s4.json" new_conn)
 sl_check unknown-ack-left-alone "ct_miss +$miss, new_conn +$newc for 3 ACKs" \
 	test "$miss" = 3 -a "$newc" = 0
 

@@ -19,33 +19,14 @@ SELF6=fd00::20
 PAIR4=10.96.0.21
 N=${SL_HAIRPIN_N:-100}
 
-glob() { sl_jget "$1" "d['datapath']['$2']"; }
-
 sl_topo_up
-cat >"$SL_CFG" <<EOF2
-services:
-  - name: self
-    vips: [$SELF4, "$SELF6"]
-    ports: [{port: 80, protocol: TCP, targetPort: 8080}]
-    subsets:
-      v1: {endpoints: [10.0.1.10, "fd00:1::10"]}
-    routes:
-      - split: {v1: 100}
-  - name: pair
-    vips: [$PAIR4]
-    ports: [{port: 80, protocol: TCP, targetPort: 8080}]
-    subsets:
-      v1: {endpoints: [10.0.1.10]}
-      v2: {endpoints: [10.0.2.10]}
-    routes:
-      - split: {v1: 50, v2: 50}
-EOF2
-SL_RUN_LOG=$SL_TMP/run.log
-sl_bg SL_RUN_PID node "$SL_RUN_LOG" "$SLUICE" --pin-dir "$SL_PIN_DIR" run --config "$SL_CFG" \
-	--iface c1 --iface b-v1a --iface b-v1b --iface b-v2
-_ready() { sl_filters_present b-v1a && sl_status "$SL_TMP/r.json" &&
-	"$SL_PY" "$SL_E2E/jtool.py" has-service "$SL_TMP/r.json" self; }
-sl_wait_for 20 _ready || sl_die "sluice run did not attach and apply"
+{
+	echo "services:"
+	sl_service_yaml self "$SELF4, \"$SELF6\"" v1='10.0.1.10, "fd00:1::10"'
+	sl_service_yaml pair "$PAIR4" v1=10.0.1.10 v2=10.0.2.10
+} >"$SL_CFG"
+SL_READY_SERVICE=self SL_READY_IFACE=b-v1a sl_run_start "$SL_CFG" c1 b-v1a b-v1b b-v2 ||
+	sl_die "sluice run did not attach and apply"
 
 sl_status "$SL_TMP/s0.json"
 sl_burst v1a "$SELF4" "$N" "$SL_TMP/self4.json"
@@ -57,7 +38,7 @@ sl_check hairpin-ipv6 "from v1a to [$SELF6]: $(sl_counts "$SL_TMP/self6.json")" 
 	eval '[ "$(sl_jget "$SL_TMP/self6.json" "d[\"fail\"]")" = 0 ] &&
 		[ "$(sl_jget "$SL_TMP/self6.json" "d[\"by_backend\"].get(\"v1a\", 0)")" = "$N" ]'
 sl_status "$SL_TMP/s1.json"
-hp=$(($(glob "$SL_TMP/s1.json" hairpin) - $(glob "$SL_TMP/s0.json" hairpin)))
+hp=$(sl_dp_delta "$SL_TMP/s0.json" "$SL_TMP/s1.json" hairpin)
 sl_check hairpin-counted "hairpin +$hp of $((2 * N)) connections" test "$hp" = $((2 * N))
 
 sl_burst v1a "$PAIR4" "$N" "$SL_TMP/pair.json"

@@ -61,14 +61,12 @@ both_paths() {
 	sl_check "$mode-l7-path-by-header" "$(sl_counts "$SL_TMP/l7h-$mode.json")" \
 		all_on "$SL_TMP/l7h-$mode.json" v2 "$((N / 2))"
 	local local_d
-	local_d=$(($(glob "$SL_TMP/after-$mode.json" l7_local) - $(glob "$SL_TMP/before-$mode.json" l7_local)))
+	local_d=$(sl_dp_delta "$SL_TMP/before-$mode.json" "$SL_TMP/after-$mode.json" l7_local)
 	sl_check "$mode-l7-path-taken" "l7_local +$local_d of $((N + N / 2)) connections" \
 		test "$local_d" = "$((N + N / 2))"
 	sl_run_stop
 	sl_sluice down >/dev/null 2>&1
 }
-
-glob() { sl_jget "$1" "d['datapath']['$2']"; }
 
 # the header route is in force: the listener is up and a tester lands on v2
 _l7_ready() {

@@ -16,31 +16,13 @@ VIP_A=10.96.0.30
 VIP_B=10.96.0.31
 PAIRS=${SL_CLASH_PAIRS:-10}
 
-glob() { sl_jget "$1" "d['datapath']['$2']"; }
-
 sl_topo_up
-cat >"$SL_CFG" <<EOF2
-services:
-  - name: alpha
-    vips: [$VIP_A]
-    ports: [{port: 80, protocol: TCP, targetPort: 8080}]
-    subsets:
-      v2: {endpoints: [10.0.2.10]}
-    routes:
-      - split: {v2: 100}
-  - name: beta
-    vips: [$VIP_B]
-    ports: [{port: 80, protocol: TCP, targetPort: 8080}]
-    subsets:
-      v2: {endpoints: [10.0.2.10]}
-    routes:
-      - split: {v2: 100}
-EOF2
-SL_RUN_LOG=$SL_TMP/run.log
-sl_bg SL_RUN_PID node "$SL_RUN_LOG" "$SLUICE" --pin-dir "$SL_PIN_DIR" run --config "$SL_CFG" --iface c1
-_ready() { sl_filters_present c1 && sl_status "$SL_TMP/r.json" &&
-	"$SL_PY" "$SL_E2E/jtool.py" has-service "$SL_TMP/r.json" beta; }
-sl_wait_for 20 _ready || sl_die "sluice run did not attach and apply"
+{
+	echo "services:"
+	sl_service_yaml alpha "$VIP_A" v2=10.0.2.10
+	sl_service_yaml beta "$VIP_B" v2=10.0.2.10
+} >"$SL_CFG"
+SL_READY_SERVICE=beta sl_run_start "$SL_CFG" c1 || sl_die "sluice run did not attach and apply"
 
 ports=$(seq -s, 41000 $((41000 + PAIRS - 1)))
 sl_status "$SL_TMP/s0.json"
@@ -50,7 +32,7 @@ sl_status "$SL_TMP/s1.json"
 sl_check clash-pairs-complete "$(cat "$SL_TMP/clash.json")" \
 	eval '[ "$(sl_jget "$SL_TMP/clash.json" "d[\"ok\"]")" = $((2 * PAIRS)) ] &&
 		[ "$(sl_jget "$SL_TMP/clash.json" "d[\"fail\"]")" = 0 ]'
-remap=$(($(glob "$SL_TMP/s1.json" port_remap) - $(glob "$SL_TMP/s0.json" port_remap)))
+remap=$(sl_dp_delta "$SL_TMP/s0.json" "$SL_TMP/s1.json" port_remap)
 sl_check clash-remapped "port_remap +$remap for $PAIRS pairs" test "$remap" = "$PAIRS"
 
 # the other order, on the same ports: the closed connections' tuples are

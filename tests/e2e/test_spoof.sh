@@ -21,7 +21,6 @@ PORT=42424
 FRESH=42425
 MB=${SL_SPOOF_MB:-12}
 
-glob() { sl_jget "$1" "d['datapath']['$2']"; }
 forge() {
 	sl_nsx client2 "$SL_PY" "$SL_E2E/node_tools.py" raw --src 10.0.9.2 --sport "$1" \
 		--dst "$SL_VIP4" --flags "$2" --count "${3:-1}" >/dev/null
@@ -51,13 +50,13 @@ from=$(awk -F': ' 'tolower($1) == "x-backend" {print $2}' "$SL_TMP/dl.head" | tr
 sl_check download-survives-forged-rst-syn "curl exit $rc, from $from, sha256 ${got:0:16}... want ${want:0:16}..." \
 	eval '[ "$rc" = 0 ] && [ "$got" = "$want" ] && [ "${from#v1}" != "$from" ]'
 sl_status "$SL_TMP/s1.json"
-wi=$(($(glob "$SL_TMP/s1.json" wrong_iface) - $(glob "$SL_TMP/s0.json" wrong_iface)))
+wi=$(sl_dp_delta "$SL_TMP/s0.json" "$SL_TMP/s1.json" wrong_iface)
 sl_check forged-packets-dropped "wrong_iface +$wi of 12 forged segments" test "$wi" = 12
 
 # a forged SYN for a port the client has not used
 forge "$FRESH" S 2
 sl_status "$SL_TMP/s2.json"
-sr=$(($(glob "$SL_TMP/s2.json" src_rejected) - $(glob "$SL_TMP/s1.json" src_rejected)))
+sr=$(sl_dp_delta "$SL_TMP/s1.json" "$SL_TMP/s2.json" src_rejected)
 sl_check forged-syn-opens-nothing "src_rejected +$sr of 2" test "$sr" = 2
 out=$(sl_nsx client curl -sS --max-time 5 --local-port "$FRESH" "http://$SL_VIP4/")
 sl_check own-connection-from-that-port "got '$out' (v2 after the flip)" test "$out" = v2
