@@ -164,6 +164,13 @@ $(BUILD)/tests/test_deploy: tests/unit/test_deploy.c $(LIB_OBJS)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -lcmocka -o $@
 
+# run --kubernetes: lists read item by item, objects stripped, model digests
+TEST_BINS += $(BUILD)/tests/test_kube_strip
+test-bins: $(BUILD)/tests/test_kube_strip
+$(BUILD)/tests/test_kube_strip: tests/unit/test_kube_strip.c $(LIB_OBJS)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -lcmocka -o $@
+
 # A second build of the same sources whose BPF programs differ (another
 # instruction set level: other instructions, the same maps), for
 # tests/e2e/test_upgrade.sh to replace the running programs with.

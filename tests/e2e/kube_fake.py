@@ -18,6 +18,8 @@ cluster without Istio.
 The test drives it on the same port (POST, token required):
   /_ctl/event?kind=K      body {"type": ..., "object": ...}: a change, sent
                           to open watches and remembered for later ones
+  /_ctl/events?kind=K     body [{"type": ..., "object": ...}, ...]: as many
+                          changes at once (a burst, as a rollout makes)
   /_ctl/silent?kind=K     body {"type": ..., "object": ...}: a change that
                           no watch will ever see (lost to compaction)
   /_ctl/compact?kind=K[&mode=event|http]
@@ -168,10 +170,9 @@ class Handler(BaseHTTPRequestHandler):
         md = {} if start and kind.bare_pages else {"resourceVersion": rv}
         if end < len(items):
             md["continue"] = str(end)
-        page = [copy.deepcopy(o) for o in items[start:end]]
-        for o in page:  # list items carry no kind, as from a real server
-            o.pop("kind", None)
-            o.pop("apiVersion", None)
+        # list items carry no kind, as from a real server
+        page = [{k: v for k, v in o.items() if k not in ("kind", "apiVersion")}
+                for o in items[start:end]]
         self.reply(200, {"kind": "List", "apiVersion": "v1", "metadata": md, "items": page})
 
     def chunk(self, data):
@@ -259,6 +260,11 @@ class Handler(BaseHTTPRequestHandler):
         if cmd in ("event", "silent"):
             rv = st.change(kind, body, cmd == "silent")
             self.reply(200, {"rv": rv})
+            return
+        if cmd == "events":
+            for ev in body:
+                rv = st.change(kind, ev, False)
+            self.reply(200, {"rv": st.rv})
             return
         with st.cond:
             if cmd == "compact":

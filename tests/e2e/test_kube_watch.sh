@@ -27,17 +27,12 @@ set -uo pipefail
 SL_TEST_NAME=kube
 # shellcheck source=scripts/netns-lib.sh disable=SC2034
 . "$(dirname "$0")/../../scripts/netns-lib.sh"
+# shellcheck source=tests/e2e/kube-lib.sh
+. "$SL_E2E/kube-lib.sh"
 
-command -v openssl >/dev/null || sl_die "missing tool: openssl"
 command -v setpriv >/dev/null || sl_die "missing tool: setpriv"
-K=$SL_TMP/kube
-mkdir -p "$K/fixtures"
-PORT=16443
-API=https://127.0.0.1:$PORT
-echo "sluice-test-token-$$" >"$K/token"
-openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj "/CN=kube-fake" \
-	-addext "subjectAltName=IP:127.0.0.1" -keyout "$K/key.pem" -out "$K/ca.crt" \
-	>/dev/null 2>&1 || sl_die "openssl req"
+sl_kube_init
+K=$SL_KUBE
 
 # ------------------------------------------------------------- fixtures
 
@@ -87,25 +82,17 @@ echo "[]" >"$K/fixtures/endpointslices.json"
 
 sl_topo_up
 sl_check_hardening
-sl_bg FAKE_PID node "$K/fake.log" "$SL_PY" "$SL_E2E/kube_fake.py" --port "$PORT" \
-	--cert "$K/ca.crt" --key "$K/key.pem" --token "$K/token" --fixtures "$K/fixtures"
+sl_kube_fake_start
 
-_api() { # _api METHOD PATH [BODY]
-	sl_nsx node curl -sS --cacert "$K/ca.crt" -H "Authorization: Bearer $(cat "$K/token")" \
-		-X "$1" ${3:+--data-binary "$3"} "$API$2"
-}
-sl_wait_for 10 _api GET /_ctl/stats || sl_die "the fake API server did not start: $(tail -3 "$K/fake.log")"
-_ev() { _api POST "/_ctl/event?kind=$1" "{\"type\": \"$2\", \"object\": $3}" >/dev/null; }
+_api() { sl_kube_api "$@"; }
+_ev() { sl_kube_ev "$@"; }
 _silent() { _api POST "/_ctl/silent?kind=$1" "{\"type\": \"$2\", \"object\": $3}" >/dev/null; }
 _stat() { _api GET /_ctl/stats >"$K/stats.json" && sl_jget "$K/stats.json" "$1"; }
 _lists() { _stat "d['lists'].get('$1', 0)"; }
 _watches() { _stat "len(d['watches'].get('$1', []))"; }
 
 # _endpoints SUBSET: the subset's endpoint addresses in `sluice status`, sorted.
-_endpoints() {
-	local f=$SL_TMP/status.ep.json
-	sl_status "$f" && sl_jget "$f" "' '.join(sorted(str(e).rsplit(':', 1)[0] for s in d['services'] if s['name'] == '$SVC' for b in s['subsets'] if b['name'] == '$1' for e in b['endpoints']))"
-}
+_endpoints() { sl_kube_endpoints "$SVC" "$1"; }
 _endpoints_are() { [ "$(_endpoints "$1")" = "$2" ]; }
 
 # Services from Kubernetes are named NAME.NAMESPACE.
@@ -133,13 +120,8 @@ _ready() {
 
 CAPS=bpf,net_admin,perfmon
 SL_RUN_LOG=$SL_TMP/run.log
-nsenter --net="/var/run/netns/$(sl_ns node)" env SLUICE_KUBE_API="$API" \
-	SLUICE_KUBE_TOKEN_FILE="$K/token" SLUICE_KUBE_CA_FILE="$K/ca.crt" \
-	setpriv --bounding-set "-all,+${CAPS//,/,+}" --inh-caps=-all -- \
-	"$SLUICE" --pin-dir "$SL_PIN_DIR" run --kubernetes --iface c1 \
-	--metrics 127.0.0.1:19190 >>"$SL_RUN_LOG" 2>&1 &
-SL_RUN_PID=$!
-SL_PIDS+=("$SL_RUN_PID")
+SL_KUBE_WRAP=(setpriv --bounding-set "-all,+${CAPS//,/,+}" --inh-caps=-all --)
+sl_kube_run --kubernetes --iface c1 --metrics 127.0.0.1:19190
 sl_wait_for 20 _ready || sl_die "sluice run --kubernetes did not attach and apply"
 sl_check first-list-applied "status $(_weights), v1 $(_endpoints v1), v2 $(_endpoints v2), lists $(_stat 'd["lists"]')" \
 	eval '_w_wait "v1=80 v2=20" 5 && _endpoints_are v1 10.0.1.10 && _endpoints_are v2 10.0.2.10'

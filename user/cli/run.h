@@ -73,7 +73,8 @@ struct run_ctx {
 	bool handed_over; /* a successor runs everything now */
 	bool have_last;	  /* digest of the configuration applied last */
 	uint64_t last;
-	bool have_bad; /* digest of the configuration rejected last, reported once */
+	uint64_t last_model; /* and of the tables it wrote (sl_config_model_digest) */
+	bool have_bad;	     /* digest of the configuration rejected last, reported once */
 	uint64_t last_bad;
 	/* What the inotify watches are for (see about_config). */
 	char **names; /* basenames of every config file and of the file each links to */

@@ -68,6 +68,22 @@ static int load_config(struct run_ctx *c, struct sl_config **cfg, struct sl_diag
 }
 
 /*
+ * A new input that writes the tables applied last, which nobody has
+ * replaced since (`sluice apply` records its own digest; `sluice weights`
+ * keeps ours): a pod that no route uses turned ready, a file edited back.
+ * Writing them again would cost a flip and undo a `sluice weights`
+ * override, which is meant to last until the configuration changes.
+ */
+static bool same_tables(struct run_ctx *c, uint64_t model)
+{
+	struct sl_state s = {};
+	__u32 zero = 0;
+
+	return c->have_last && model == c->last_model &&
+	       !bpf_map_lookup_elem(c->dp.maps.state, &zero, &s) && s.config_digest == c->last;
+}
+
+/*
  * Validate and apply the configuration. A bad one is logged with its
  * positions and changes nothing: the datapath keeps the last good
  * configuration.
@@ -75,7 +91,7 @@ static int load_config(struct run_ctx *c, struct sl_config **cfg, struct sl_diag
 static int reload(struct run_ctx *c, bool force)
 {
 	struct sl_config *cfg = NULL;
-	uint64_t digest = 0;
+	uint64_t digest = 0, model;
 	struct sl_diag diag;
 	size_t i;
 	int err, lock;
@@ -113,7 +129,18 @@ static int reload(struct run_ctx *c, bool force)
 	sl_diag_free(&diag);
 	sl_diag_init(&diag);
 
+	model = sl_config_model_digest(cfg);
 	lock = sl_lock(c->dp.pin_dir);
+	if (!force && lock >= 0 && same_tables(c, model)) {
+		err = sl_tables_set_digest(&c->dp.maps, digest);
+		sl_unlock(lock);
+		if (err)
+			goto out;
+		pr_info("%s changed, but not the tables: generation %llu stays\n", c->what,
+			(unsigned long long)run_generation(&c->dp.maps));
+		run_json_event("kept", c, NULL, NULL);
+		goto applied;
+	}
 	err = lock < 0 ? lock : sl_tables_apply(&c->dp.maps, cfg, &diag);
 	if (!err)
 		sl_tables_set_digest(&c->dp.maps, digest);
@@ -137,6 +164,7 @@ static int reload(struct run_ctx *c, bool force)
 					       json_object_new_uint64(cfg->n_services));
 		run_json_event("applied", c, &diag, x);
 	}
+applied:
 	if (cfg->n_rejected)
 		pr_warn("%s: %zu object%s left out (see `sluice status`); the rest is applied\n",
 			c->what, cfg->n_rejected, cfg->n_rejected == 1 ? "" : "s");
@@ -144,6 +172,7 @@ static int reload(struct run_ctx *c, bool force)
 	sl_metrics_reloaded(c->metrics, true);
 	c->have_last = true;
 	c->last = digest;
+	c->last_model = model;
 	/* the same mistake made again later is worth reporting again */
 	c->have_bad = false;
 out:
@@ -171,8 +200,10 @@ int run_first_load(struct run_ctx *c)
 	sl_diag_init(&diag);
 	err = load_config(c, &cfg, &diag, &digest);
 	sl_diag_free(&diag);
-	if (!err && digest && digest == s.config_digest)
+	if (!err && digest && digest == s.config_digest) {
 		sl_rejected_save(c->dp.pin_dir, cfg);
+		c->last_model = sl_config_model_digest(cfg);
+	}
 	sl_config_free(cfg);
 	if (err || !digest || digest != s.config_digest)
 		return reload(c, true);

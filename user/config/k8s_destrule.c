@@ -24,8 +24,8 @@ int sl_k8s_add_destination_rule(struct rd *r, const yaml_node_t *obj)
 	int err;
 
 	err = sl_k8s_parse_meta(r, obj, "DestinationRule", &tmp.m);
-	if (err ||
-	    sl_k8s_seen_before(r, &tmp.m, "DestinationRule", k->drs, k->n_drs, sizeof(*k->drs)))
+	if (err || sl_k8s_seen_before(r, &tmp.m, "DestinationRule", &k->ix[KIX_DR], k->drs,
+				      k->n_drs, sizeof(*k->drs)))
 		return err == -ENOMEM ? err : 0;
 	spec = sl_k8s_get(r, obj, "spec");
 	if (!spec || !sl_k8s_want(r, spec, YAML_MAPPING_NODE, "spec")) {

@@ -160,6 +160,19 @@ struct kvs {
 	struct sl_pos export_pos;
 };
 
+/*
+ * The objects of one kind read so far, by namespace and name: at 10,000
+ * pods, looking for a duplicate among all the others is what a load would
+ * spend its time on.
+ */
+struct kindex {
+	uint32_t *slot; /* index + 1 in the kind's array; 0: free */
+	size_t cap;	/* a power of two, at least twice n */
+	size_t n;	/* the objects indexed: the first n of the array */
+};
+
+enum { KIX_SVC, KIX_POD, KIX_DR, KIX_VS, N_KIX };
+
 /* An object an isolated load left out, until sl_k8s_build() hands it to the config. */
 struct krej {
 	char *kind, *ns, *name, *reason;
@@ -180,9 +193,9 @@ struct sl_k8s {
 	bool isolate; /* an object with errors is left out, not the load failed */
 	struct krej *rej;
 	size_t n_rej;
-	/* Everything the objects point to; freed together. */
-	void **mem;
-	size_t n_mem, cap_mem;
+	struct kindex ix[N_KIX]; /* by kind, for sl_k8s_seen_before() */
+	/* Everything the objects point to, in blocks freed together (k8s_read.c). */
+	struct kblock *mem;
 	bool oom;
 };
 
@@ -257,9 +270,12 @@ int sl_k8s_parse_meta(struct rd *r, const yaml_node_t *obj, const char *kind, st
 /* Same kind, namespace and name as first: reported as a duplicate. */
 bool sl_k8s_duplicate(struct rd *r, const struct kmeta *m, const struct kmeta *first,
 		      const char *kind);
-/* Is m already among the n objects of kind at base (each size bytes)? */
-bool sl_k8s_seen_before(struct rd *r, const struct kmeta *m, const char *kind, const void *base,
-			size_t n, size_t size);
+/*
+ * Is m already among the n objects of kind at base (each size bytes, its
+ * struct kmeta first), found through ix? Reported as a duplicate if so.
+ */
+bool sl_k8s_seen_before(struct rd *r, const struct kmeta *m, const char *kind, struct kindex *ix,
+			const void *base, size_t n, size_t size);
 
 /* Reading one object of each kind into r->k: 0, or -ENOMEM. */
 

@@ -22,7 +22,8 @@ int sl_k8s_add_service(struct rd *r, const yaml_node_t *obj)
 	int err;
 
 	err = sl_k8s_parse_meta(r, obj, "Service", &tmp.m);
-	if (err || sl_k8s_seen_before(r, &tmp.m, "Service", k->svcs, k->n_svcs, sizeof(*k->svcs)))
+	if (err || sl_k8s_seen_before(r, &tmp.m, "Service", &k->ix[KIX_SVC], k->svcs, k->n_svcs,
+				      sizeof(*k->svcs)))
 		return err == -ENOMEM ? err : 0;
 	spec = sl_k8s_get(r, obj, "spec");
 	if (spec && !sl_k8s_want(r, spec, YAML_MAPPING_NODE, "spec"))
@@ -153,7 +154,8 @@ int sl_k8s_add_pod(struct rd *r, const yaml_node_t *obj)
 	int err;
 
 	err = sl_k8s_parse_meta(r, obj, "Pod", &tmp.m);
-	if (err || sl_k8s_seen_before(r, &tmp.m, "Pod", k->pods, k->n_pods, sizeof(*k->pods)))
+	if (err || sl_k8s_seen_before(r, &tmp.m, "Pod", &k->ix[KIX_POD], k->pods, k->n_pods,
+				      sizeof(*k->pods)))
 		return err == -ENOMEM ? err : 0;
 	err = sl_k8s_get_labels(r, sl_k8s_get(r, sl_k8s_get(r, obj, "metadata"), "labels"),
 				"metadata.labels", &tmp.labels, &tmp.n_labels);

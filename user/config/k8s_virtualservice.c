@@ -461,8 +461,8 @@ int sl_k8s_add_virtual_service(struct rd *r, const yaml_node_t *obj)
 	int err;
 
 	err = sl_k8s_parse_meta(r, obj, "VirtualService", &tmp.m);
-	if (err ||
-	    sl_k8s_seen_before(r, &tmp.m, "VirtualService", k->vss, k->n_vss, sizeof(*k->vss)))
+	if (err || sl_k8s_seen_before(r, &tmp.m, "VirtualService", &k->ix[KIX_VS], k->vss, k->n_vss,
+				      sizeof(*k->vss)))
 		return err == -ENOMEM ? err : 0;
 	spec = sl_k8s_get(r, obj, "spec");
 	if (!spec || !sl_k8s_want(r, spec, YAML_MAPPING_NODE, "spec")) {

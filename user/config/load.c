@@ -323,24 +323,9 @@ static void finish(struct ctx *c, const char *what, size_t errors_before)
 			    "sluice skips); at least one service is needed");
 }
 
-/* FNV-1a, continued from h. */
-static uint64_t fnv1a(uint64_t h, const void *buf, size_t len)
-{
-	const unsigned char *p = buf;
-	size_t i;
-
-	for (i = 0; i < len; i++) {
-		h ^= p[i];
-		h *= 0x100000001b3ULL;
-	}
-	return h;
-}
-
-#define FNV1A_INIT 0xcbf29ce484222325ULL
-
 uint64_t sl_config_digest(const char *buf, size_t len)
 {
-	return fnv1a(FNV1A_INIT, buf, len);
+	return sl_fnv1a(SL_FNV1A_INIT, buf, len);
 }
 
 int sl_read_file(const char *path, char **out, size_t *out_len)
@@ -637,7 +622,7 @@ int sl_config_load_sources(const char *const paths[], size_t n, const struct sl_
 			   struct sl_diag *diag, uint64_t *digest)
 {
 	struct file_mark fm;
-	uint64_t h = FNV1A_INIT;
+	uint64_t h = SL_FNV1A_INIT;
 	struct sl_diag local_diag;
 	char **files = NULL, *buf, *what = NULL;
 	size_t n_files = 0, len, errors_before, i;
@@ -694,9 +679,9 @@ int sl_config_load_sources(const char *const paths[], size_t n, const struct sl_
 		if (n_bufs || n_files > 1) {
 			for (j = 0; j < 8; j++)
 				len_le[j] = (unsigned char)((uint64_t)len >> (8 * j));
-			h = fnv1a(h, len_le, sizeof(len_le));
+			h = sl_fnv1a(h, len_le, sizeof(len_le));
 		}
-		h = fnv1a(h, buf, len);
+		h = sl_fnv1a(h, buf, len);
 		e = begin_file(&c, name);
 		if (!e)
 			e = parse_stream(&c, buf, len);

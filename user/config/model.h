@@ -2,10 +2,12 @@
 /*
  * The configuration model: what a sluice configuration says, validated, with
  * the file position of every element so later errors can still name it; and
- * the small helpers on it (diagnostics, addresses and CIDRs, labels, free).
+ * the small helpers on it (diagnostics, addresses and CIDRs, labels, free,
+ * digests).
  *
  * user/config/ turns YAML into this model. Who may call whom:
  *   model.h, model.c     the model and its helpers; call nothing else here
+ *   digest.c             FNV-1a, and the digest of a model; same
  *   yaml_node.h          libyaml accessors both front ends use
  *   ours.h, ours_*.c     front end for sluice's own format (services,
  *                        workloads): read_ (documents, workloads), service,
@@ -227,5 +229,15 @@ unsigned int sl_addr_max_plen(const struct sl_addr *a);
 
 /* Room for `more` entries after the n already in *arr (zeroed), growing by doubling. */
 int sl_reserve(void **arr, size_t *cap, size_t n, size_t more, size_t size);
+
+/* digest.c: FNV-1a of buf, continued from h (SL_FNV1A_INIT to start). */
+#define SL_FNV1A_INIT 0xcbf29ce484222325ULL
+uint64_t sl_fnv1a(uint64_t h, const void *buf, size_t len);
+/*
+ * digest.c: a digest of what the datapath is written from (services and
+ * workloads, not positions, file names or objects left out): equal for two
+ * configs that would write the same tables.
+ */
+uint64_t sl_config_model_digest(const struct sl_config *cfg);
 
 #endif /* SLUICE_MODEL_H */
