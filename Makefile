@@ -39,7 +39,7 @@ USER_OBJS := $(patsubst user/%.c,$(BUILD)/user/%.o,$(USER_SRCS))
 LIB_OBJS  := $(filter-out $(BUILD)/user/cli/main.o,$(USER_OBJS))
 SKEL      := $(BUILD)/sluice.skel.h
 
-TEST_BINS := $(BUILD)/tests/test_config $(BUILD)/tests/test_k8s $(BUILD)/tests/test_pkt $(BUILD)/tests/test_atomic \
+TEST_BINS := $(BUILD)/tests/test_config $(BUILD)/tests/test_k8s $(BUILD)/tests/test_istio $(BUILD)/tests/test_pkt $(BUILD)/tests/test_atomic \
 	     $(BUILD)/tests/test_http $(BUILD)/tests/test_l7_match $(BUILD)/tests/test_policy_route \
 	     $(BUILD)/tests/test_l7
 
@@ -86,7 +86,11 @@ $(BUILD)/tests/test_config: tests/unit/test_config.c tests/unit/diag_check.h $(L
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $(filter %.c %.o,$^) $(LDLIBS) -lcmocka -o $@
 
-$(BUILD)/tests/test_k8s: tests/unit/test_k8s.c tests/unit/diag_check.h $(LIB_OBJS)
+$(BUILD)/tests/test_k8s: tests/unit/test_k8s.c tests/unit/diag_check.h tests/unit/k8s_fixture.h $(LIB_OBJS)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) $(filter %.c %.o,$^) $(LDLIBS) -lcmocka -o $@
+
+$(BUILD)/tests/test_istio: tests/unit/test_istio.c tests/unit/diag_check.h tests/unit/k8s_fixture.h $(LIB_OBJS)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $(filter %.c %.o,$^) $(LDLIBS) -lcmocka -o $@
 

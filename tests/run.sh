@@ -101,7 +101,7 @@ run_suite() {
 
 # C test binaries: the unit tests must be there (make test-bins builds them);
 # every other build/tests/test_* binary (packet tests and the like) runs too.
-UNIT="test_config test_k8s test_l7_match test_policy_route"
+UNIT="test_config test_k8s test_istio test_l7_match test_policy_route"
 for u in $UNIT; do
 	if [ -x "build/tests/$u" ]; then
 		run_suite "unit/$u" "build/tests/$u"

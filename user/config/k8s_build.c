@@ -27,70 +27,6 @@
 
 #include "config/k8s_internal.h"
 
-/* Istio's default; hosts are also accepted as NAME.NAMESPACE and NAME.NAMESPACE.svc. */
-#define CLUSTER_DOMAIN "svc.cluster.local"
-
-static bool ends_with(const char *s, const char *suffix)
-{
-	size_t ls = strlen(s), lx = strlen(suffix);
-
-	return ls > lx && !strcmp(s + ls - lx, suffix) && s[ls - lx - 1] == '.';
-}
-
-/*
- * The Service a host names, seen from namespace ns. Istio completes a short
- * name ("reviews") with the namespace of the rule, not of the Service (the
- * VirtualService reference, "hosts": "Istio will interpret the short name
- * based on the namespace of the rule"); NAME.NAMESPACE.svc.cluster.local is
- * the full name. Like the pods' DNS search path, NAME.NAMESPACE and
- * NAME.NAMESPACE.svc are accepted too. why (if not NULL) says what was
- * looked for when nothing is found. -1: no such Service; -2: the host is not
- * a name of this cluster's Services at all (a wildcard, or a ServiceEntry
- * or external host such as api.example.com).
- */
-static int find_service(const struct sl_k8s *k, const char *host, const char *ns, char *why,
-			size_t len)
-{
-	char buf[256], *dot, *name = buf;
-	const char *want_ns = ns;
-	size_t i;
-
-	if (strchr(host, '*')) {
-		if (why)
-			snprintf(
-			    why, len,
-			    "it is a wildcard; sluice routes Kubernetes Services, named one by "
-			    "one");
-		return -2;
-	}
-	if (strlen(host) >= sizeof(buf))
-		goto foreign;
-	strcpy(buf, host);
-	if (ends_with(buf, CLUSTER_DOMAIN))
-		buf[strlen(buf) - strlen(CLUSTER_DOMAIN) - 1] = '\0';
-	else if (ends_with(buf, "svc"))
-		buf[strlen(buf) - 4] = '\0';
-	dot = strchr(buf, '.');
-	if (dot) {
-		if (strchr(dot + 1, '.'))
-			goto foreign;
-		*dot = '\0';
-		want_ns = dot + 1;
-	}
-	for (i = 0; i < k->n_svcs; i++)
-		if (!strcmp(k->svcs[i].m.name, name) && !strcmp(k->svcs[i].m.ns, want_ns))
-			return (int)i;
-	if (why)
-		snprintf(why, len, "there is no Service %s in namespace %s", name, want_ns);
-	return -1;
-foreign:
-	if (why)
-		snprintf(why, len,
-			 "it is not a Service of this cluster (write NAME, NAME.NAMESPACE or "
-			 "NAME.NAMESPACE." CLUSTER_DOMAIN ")");
-	return -2;
-}
-
 static int copy_labels(const struct sl_label *in, size_t n, const char *ns, struct sl_label **out,
 		       size_t *n_out)
 {
@@ -153,7 +89,7 @@ static bool route_split(struct bld *b, const struct kvs *vs, const struct kroute
 	memset(w, 0, SL_MAX_SUBSETS * sizeof(*w));
 	for (i = 0; i < rt->n_dests; i++) {
 		const struct kdest *d = &rt->dests[i];
-		int si = find_service(b->k, d->host, vs->m.ns, why, sizeof(why));
+		int si = sl_k8s_find_service(b->k, d->host, vs->m.ns, why, sizeof(why));
 
 		if (si < 0) {
 			sl_diag_add(
@@ -303,50 +239,17 @@ static const struct kdr *service_dr(const struct bld *b, const struct ksvc *svc)
 	return NULL;
 }
 
-static int build_service(struct bld *b, struct kvs *vs, const struct khost *h)
+static int build_service(struct bld *b, struct kvs *vs, struct ksvc *svc, const struct khost *h)
 {
 	struct sl_config *cfg = b->cfg;
 	struct sl_service_cfg *s;
-	struct ksvc *svc;
 	const struct kdr *dr;
-	char why[256], where[PATH_MAX + 16];
+	char where[PATH_MAX + 16];
 	uint32_t w[SL_MAX_SUBSETS];
 	size_t i, j, n_routes = 0;
 	bool all = false, catch_all = false;
-	int si, err;
+	int err;
 
-	si = find_service(b->k, h->name, vs->m.ns, why, sizeof(why));
-	if (si == -2) {
-		/* Istio routes ServiceEntry and external hosts too; sluice only Services. */
-		sl_diag_add(b->diag, &h->pos, "warning",
-			    "host '%s' of VirtualService %s/%s is not a Kubernetes Service of "
-			    "this cluster (a ServiceEntry or external host?); sluice leaves it "
-			    "alone",
-			    h->name, vs->m.ns, vs->m.name);
-		return 0;
-	}
-	if (si < 0) {
-		sl_diag_add(b->diag, &h->pos, "error",
-			    "host '%s' of VirtualService %s/%s matches no Service: %s", h->name,
-			    vs->m.ns, vs->m.name, why);
-		return 0;
-	}
-	svc = &b->k->svcs[si];
-	/*
-	 * A short name is completed with the rule's namespace; a name with dots
-	 * is taken as written (Istio's ResolveShortnameToFQDN), so only the
-	 * full name reaches a Service of another namespace. NAME.NAMESPACE
-	 * would otherwise let one namespace re-route another's Service.
-	 */
-	if (strcmp(svc->m.ns, vs->m.ns) && !ends_with(h->name, CLUSTER_DOMAIN)) {
-		sl_diag_add(b->diag, &h->pos, "error",
-			    "host '%s' of VirtualService %s/%s is Service %s/%s of another "
-			    "namespace; a VirtualService routes another namespace's Service "
-			    "only by its full name, %s.%s." CLUSTER_DOMAIN,
-			    h->name, vs->m.ns, vs->m.name, svc->m.ns, svc->m.name, svc->m.name,
-			    svc->m.ns);
-		return 0;
-	}
 	if (svc->routed_by == vs)
 		return 0; /* hosts: [backend, backend.default.svc.cluster.local] */
 	if (svc->routed_by) {
@@ -442,13 +345,16 @@ static int build_service(struct bld *b, struct kvs *vs, const struct khost *h)
 	if (s->n_ports != svc->n_ports)
 		return 0;
 	if (!n_routes) {
-		/* Nothing to route with: not a model service at all. */
-		sl_diag_add(
-		    b->diag, &h->pos, "warning",
-		    "VirtualService %s/%s has no route sluice can use for Service %s/%s "
-		    "(tls, gateway-only or redirect routes only); sluice leaves the Service "
-		    "alone",
-		    vs->m.ns, vs->m.name, svc->m.ns, svc->m.name);
+		/* Nothing to route with: not a model service at all. A route with errors said so.
+		 */
+		for (i = 0; i < vs->n_routes && !vs->routes[i].bad; i++)
+			;
+		if (i == vs->n_routes)
+			sl_diag_add(b->diag, &h->pos, "warning",
+				    "VirtualService %s/%s has no route sluice can use for Service "
+				    "%s/%s (its routes are tls routes, for gateways only, or "
+				    "without a destination); sluice leaves the Service alone",
+				    vs->m.ns, vs->m.name, svc->m.ns, svc->m.name);
 		free(s->vips);
 		free(s->ports);
 		free(s->routes);
@@ -521,6 +427,94 @@ static int build_service(struct bld *b, struct kvs *vs, const struct khost *h)
 	return 0;
 }
 
+/*
+ * One host of vs: the Service it names, or every Service a wildcard covers
+ * (Istio matches a wildcard against each Service's full name). A Service
+ * that some VirtualService names exactly is that one's; of wildcards, the
+ * first (oldest) takes a Service. Hosts that are no Service of this
+ * cluster are Istio's too (ServiceEntry, external names): left alone.
+ */
+static int build_host(struct bld *b, struct kvs *vs, const struct khost *h)
+{
+	struct khost_ref ref;
+	struct ksvc *svc;
+	char why[256];
+	size_t i, n = 0;
+	int si, err;
+
+	sl_k8s_host_resolve(h->name, vs->m.ns, &ref);
+	if (ref.form == KH_WILDCARD) {
+		for (i = 0; i < b->k->n_svcs; i++) {
+			svc = &b->k->svcs[i];
+			if (!sl_k8s_wildcard_covers(ref.fqdn, svc))
+				continue;
+			n++;
+			if (svc->named || svc->routed_by || !svc->n_vips || !svc->n_ports)
+				continue;
+			err = build_service(b, vs, svc, h);
+			if (err)
+				return err;
+		}
+		if (!n)
+			sl_diag_add(
+			    b->diag, &h->pos, "warning",
+			    "host '%s' of VirtualService %s/%s covers no Kubernetes Service "
+			    "of this cluster (ServiceEntry or external hosts?); sluice "
+			    "leaves it alone",
+			    h->name, vs->m.ns, vs->m.name);
+		return 0;
+	}
+	si = sl_k8s_find_service(b->k, h->name, vs->m.ns, why, sizeof(why));
+	if (si == -2) {
+		sl_diag_add(b->diag, &h->pos, "warning",
+			    "host '%s' of VirtualService %s/%s is not a Kubernetes Service of "
+			    "this cluster (%s); sluice leaves it alone",
+			    h->name, vs->m.ns, vs->m.name, why);
+		return 0;
+	}
+	if (si < 0) {
+		sl_diag_add(b->diag, &h->pos, "error",
+			    "host '%s' of VirtualService %s/%s matches no Service: %s", h->name,
+			    vs->m.ns, vs->m.name, why);
+		return 0;
+	}
+	svc = &b->k->svcs[si];
+	/*
+	 * A short name is completed with the rule's namespace; a name with dots
+	 * is taken as written (Istio's ResolveShortnameToFQDN), so only the
+	 * full name reaches a Service of another namespace. NAME.NAMESPACE
+	 * would otherwise let one namespace re-route another's Service.
+	 */
+	if (strcmp(svc->m.ns, vs->m.ns) && !ref.full) {
+		sl_diag_add(b->diag, &h->pos, "error",
+			    "host '%s' of VirtualService %s/%s is Service %s/%s of another "
+			    "namespace; a VirtualService routes another namespace's Service "
+			    "only by its full name, %s.%s.svc." SL_K8S_CLUSTER_DOMAIN,
+			    h->name, vs->m.ns, vs->m.name, svc->m.ns, svc->m.name, svc->m.name,
+			    svc->m.ns);
+		return 0;
+	}
+	return build_service(b, vs, svc, h);
+}
+
+/* The Services some VirtualService names exactly: no wildcard takes those. */
+static void mark_named(struct sl_k8s *k)
+{
+	struct khost_ref ref;
+	size_t i, j;
+	int si;
+
+	for (i = 0; i < k->n_vss; i++)
+		for (j = 0; j < k->vss[i].n_hosts; j++) {
+			sl_k8s_host_resolve(k->vss[i].hosts[j].name, k->vss[i].m.ns, &ref);
+			if (ref.form != KH_SERVICE && ref.form != KH_NAME_NS)
+				continue;
+			si = sl_k8s_service_index(k, ref.name, ref.ns);
+			if (si >= 0)
+				k->svcs[si].named = true;
+		}
+}
+
 static int build_workloads(struct bld *b)
 {
 	struct sl_config *cfg = b->cfg;
@@ -583,15 +577,8 @@ static int build_vs(struct bld *b, struct kvs *vs)
 	size_t first = b->cfg->n_services, i;
 	int err = 0;
 
-	if (!vs->export_all && !vs->n_export) {
-		sl_diag_add(b->diag, &vs->export_pos, "warning",
-			    "VirtualService %s/%s is exported to no namespace (\"~\"); sluice "
-			    "leaves it out",
-			    vs->m.ns, vs->m.name);
-		return 0;
-	}
 	for (i = 0; i < vs->n_hosts && !err; i++)
-		err = build_service(b, vs, &vs->hosts[i]);
+		err = build_host(b, vs, &vs->hosts[i]);
 	for (i = first; i < b->cfg->n_services && !err && b->check; i++)
 		b->check(b->check_arg, i);
 	if (err || !b->k->isolate || !sl_diag_errors_since(b->diag, &dm))
@@ -618,7 +605,7 @@ static int resolve_drs(struct bld *b)
 		const struct kdr *d = &k->drs[i];
 
 		dm = sl_diag_mark(b->diag);
-		b->dr_svc[i] = find_service(k, d->host, d->m.ns, why, sizeof(why));
+		b->dr_svc[i] = sl_k8s_find_service(k, d->host, d->m.ns, why, sizeof(why));
 		if (b->dr_svc[i] < 0) {
 			sl_diag_add(
 			    b->diag, &d->host_pos, "warning",
@@ -685,6 +672,7 @@ int sl_k8s_build(struct sl_k8s *k, struct sl_config *cfg, struct sl_diag *diag,
 	err = b.dr_svc && order ? resolve_drs(&b) : -ENOMEM;
 	for (i = 0; order && i < k->n_vss; i++)
 		order[i] = &k->vss[i];
+	mark_named(k);
 	/* Without isolation two VirtualServices of a host are an error: file order says it. */
 	if (!err && k->isolate)
 		qsort(order, k->n_vss, sizeof(*order), cmp_vs_age);

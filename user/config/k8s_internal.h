@@ -22,6 +22,9 @@
 /* Said of a field sluice reads but does not act on. */
 #define NOT_DONE "sluice does not do it"
 
+/* Istio's default domain suffix (istiod --domain): NAME.NAMESPACE.svc.cluster.local. */
+#define SL_K8S_CLUSTER_DOMAIN "cluster.local"
+
 struct kmeta {
 	char *name;
 	char *ns;
@@ -49,6 +52,7 @@ struct ksvc {
 	struct sl_label *selector;
 	size_t n_selector;
 	const struct kvs *routed_by; /* the VirtualService that made it a model service */
+	bool named; /* some VirtualService names it exactly (no wildcard takes it) */
 };
 
 /* A container port of a Pod, or a port of an EndpointSlice/Endpoints. */
@@ -135,6 +139,8 @@ struct kroute {
 	struct kdest *dests;
 	size_t n_dests;
 	bool usable; /* has a valid destination list */
+	bool bad;    /* had errors of its own */
+	bool tcp;    /* a tcp route (else http) */
 	struct sl_pos pos;
 };
 
@@ -192,7 +198,8 @@ struct rd {
 	yaml_document_t *doc;
 	const char *file;
 	struct sl_diag *diag;
-	char what[192]; /* "VirtualService default/reviews", for messages */
+	char what[192];	    /* "VirtualService default/reviews", for messages */
+	bool gateways_only; /* the VirtualService read applies to gateways, not the mesh */
 };
 
 /* Building the model from every object read. */
@@ -220,6 +227,8 @@ __attribute__((format(printf, 3, 4))) void sl_k8s_err_at(struct rd *r, const yam
 							 const char *fmt, ...);
 __attribute__((format(printf, 3, 4))) void sl_k8s_warn_at(struct rd *r, const yaml_node_t *n,
 							  const char *fmt, ...);
+/* No node, or a null one ("~", "null", nothing). */
+bool sl_k8s_null(const yaml_node_t *n);
 /* Value of key in mapping n; NULL if absent, null, or n is not a mapping. */
 yaml_node_t *sl_k8s_get(const struct rd *r, const yaml_node_t *n, const char *key);
 bool sl_k8s_want(struct rd *r, const yaml_node_t *n, yaml_node_type_t type, const char *what);
@@ -235,13 +244,6 @@ bool sl_k8s_parse_addr(struct rd *r, const yaml_node_t *n, const char *what, str
 bool sl_k8s_parse_cidr(struct rd *r, const yaml_node_t *n, const char *what, struct sl_cidr *c);
 /* A field sluice reads but does not act on: said once, where it is. */
 void sl_k8s_ignored(struct rd *r, const yaml_node_t *key, const char *where, const char *why);
-/* Every key of map that is not in known[] is reported as ignored. */
-void sl_k8s_ignore_others(struct rd *r, const yaml_node_t *map, const char *const known[],
-			  const char *where, const char *why);
-/* Every key of map that is not in known[] is an error (not an Istio field). */
-void sl_k8s_reject_others(struct rd *r, const yaml_node_t *map, const char *const known[],
-			  const char *where);
-
 /*
  * An isolated load leaves out the object whose errors were reported since
  * mark: they no longer fail the load, and it is listed as rejected. 0 or
@@ -272,6 +274,75 @@ int sl_k8s_add_endpoints(struct rd *r, const yaml_node_t *obj);
 int sl_k8s_add_destination_rule(struct rd *r, const yaml_node_t *obj);
 /* k8s_virtualservice.c */
 int sl_k8s_add_virtual_service(struct rd *r, const yaml_node_t *obj);
+
+/* k8s_hosts.c: hosts as Istio reads them */
+
+enum kh_form {
+	KH_SERVICE,  /* NAME, NAME.NAMESPACE.svc, NAME.NAMESPACE.svc.cluster.local */
+	KH_NAME_NS,  /* NAME.NAMESPACE: a Service if there is one, else external */
+	KH_WILDCARD, /* "*", "*.example.com", "*.shop.svc.cluster.local"... */
+	KH_IP,
+	KH_EXTERNAL, /* any other name: a ServiceEntry, an external host */
+};
+
+struct khost_ref {
+	enum kh_form form;
+	bool full;     /* NAME.NAMESPACE.svc.cluster.local */
+	char name[64]; /* KH_SERVICE, KH_NAME_NS */
+	char ns[64];
+	char fqdn[256]; /* as Istio resolves it (ResolveShortnameToFQDN) */
+};
+
+/* What host means, seen from a rule in namespace ns. Always 0. */
+int sl_k8s_host_resolve(const char *host, const char *ns, struct khost_ref *ref);
+/* Index in k->svcs of Service ns/name, or -1. */
+int sl_k8s_service_index(const struct sl_k8s *k, const char *name, const char *ns);
+/*
+ * The Service host names, seen from namespace ns: its index in k->svcs;
+ * -1 when host is a Service name of this cluster that no Service has; -2
+ * when it is no Service name at all (an external host, an IP, a
+ * wildcard, a NAME.NAMESPACE without such a Service). why says which.
+ */
+int sl_k8s_find_service(const struct sl_k8s *k, const char *host, const char *ns, char *why,
+			size_t len);
+/* Does the wildcard wild (as resolved) cover Service svc's full name? */
+bool sl_k8s_wildcard_covers(const char *wild, const struct ksvc *svc);
+/* Istio's host.Name.Matches: equal, or a wildcard covers the other. */
+bool sl_k8s_hosts_overlap(const char *a, const char *b);
+/* Istio's ValidateWildcardDomain: NULL if host is valid, else why not (in buf). */
+const char *sl_k8s_check_domain(const char *host, char *buf, size_t len);
+/* An IPv4 or IPv6 address (Istio accepts those as hosts too). */
+bool sl_k8s_is_ip(const char *s);
+/* Istio's labels.IsDNS1123Label. */
+bool sl_k8s_dns_label(const char *s);
+
+/* k8s_rules.c: Istio's shared validation rules; problems reported on r */
+
+/* Istio's labels.Instance.Validate of a label map (sourceLabels, a subset's labels). */
+void sl_k8s_check_labels(struct rd *r, const yaml_node_t *map, const char *what);
+/* Istio's validateGatewayNames of a gateways list. */
+void sl_k8s_check_gateways(struct rd *r, const yaml_node_t *list, const char *what);
+/* Does a gateways list (absent or empty: the mesh) include "mesh"? */
+bool sl_k8s_gateways_mesh(struct rd *r, const yaml_node_t *list);
+/* Istio's validateExportTo, for a rule of namespace ns. */
+void sl_k8s_check_export_to(struct rd *r, const yaml_node_t *list, const char *ns);
+
+/* What an HTTP header name in a match is, by Istio's rules. */
+enum {
+	SL_K8S_HDR_OK,	   /* a token (RFC 9110) */
+	SL_K8S_HDR_PSEUDO, /* :method, :scheme, :authority, :path, :status */
+	SL_K8S_HDR_JWT,	   /* @request.auth.claims.NAME: gateways only */
+	SL_K8S_HDR_BAD,
+};
+int sl_k8s_header_name(const char *name);
+
+/*
+ * The keys of map: those in used[] are read, those in unsupported[]
+ * (NULL: none) are Istio's but not acted on (a warning each, saying why;
+ * NULL: NOT_DONE), any other is not in Istio's schema (an error).
+ */
+void sl_k8s_check_keys(struct rd *r, const yaml_node_t *map, const char *const used[],
+		       const char *const unsupported[], const char *where, const char *why);
 
 /* k8s_endpoints.c: the subsets of s, with the ready endpoints of svc; 0 or -ENOMEM. */
 int sl_k8s_build_subsets(struct bld *b, const struct ksvc *svc, const struct kdr *dr, bool all,

@@ -203,7 +203,7 @@ void sl_k8s_warn_at(struct rd *r, const yaml_node_t *n, const char *fmt, ...)
 }
 
 /* Absent, "~", "null" or nothing: Kubernetes output writes these for unset fields. */
-static bool is_null(const yaml_node_t *n)
+bool sl_k8s_null(const yaml_node_t *n)
 {
 	const char *s = sl_yaml_scalar(n);
 
@@ -218,7 +218,7 @@ yaml_node_t *sl_k8s_get(const struct rd *r, const yaml_node_t *n, const char *ke
 {
 	yaml_node_t *v = sl_yaml_get(r->doc, n, key);
 
-	return is_null(v) ? NULL : v;
+	return sl_k8s_null(v) ? NULL : v;
 }
 
 bool sl_k8s_want(struct rd *r, const yaml_node_t *n, yaml_node_type_t type, const char *what)
@@ -352,53 +352,6 @@ void sl_k8s_ignored(struct rd *r, const yaml_node_t *key, const char *where, con
 {
 	sl_k8s_warn_at(r, key, "'%s' %s of %s is ignored: %s", sl_yaml_scalar(key), where, r->what,
 		       why);
-}
-
-/* Every key of map that is not in known[] is reported as ignored. */
-void sl_k8s_ignore_others(struct rd *r, const yaml_node_t *map, const char *const known[],
-			  const char *where, const char *why)
-{
-	size_t i, j;
-
-	if (!map || map->type != YAML_MAPPING_NODE)
-		return;
-	for (i = 0; i < sl_yaml_map_len(map); i++) {
-		yaml_node_t *kn = sl_yaml_map_key(r->doc, map, i);
-		const char *key = sl_yaml_scalar(kn);
-
-		if (!key)
-			continue;
-		for (j = 0; known[j]; j++)
-			if (!strcmp(known[j], key))
-				break;
-		if (!known[j])
-			sl_k8s_ignored(r, kn, where, why);
-	}
-}
-
-/*
- * Every key of map that is not in known[] is an error: the field is not in
- * Istio's schema (a typo), and the API server would refuse the object.
- * Leaving it out would widen a match or change a split.
- */
-void sl_k8s_reject_others(struct rd *r, const yaml_node_t *map, const char *const known[],
-			  const char *where)
-{
-	size_t i, j;
-
-	if (!map || map->type != YAML_MAPPING_NODE)
-		return;
-	for (i = 0; i < sl_yaml_map_len(map); i++) {
-		yaml_node_t *kn = sl_yaml_map_key(r->doc, map, i);
-		const char *key = sl_yaml_scalar(kn);
-
-		for (j = 0; key && known[j]; j++)
-			if (!strcmp(known[j], key))
-				break;
-		if (!key || !known[j])
-			sl_k8s_err_at(r, kn, "'%s' %s of %s is not an Istio field (a typo?)",
-				      key ? key : "?", where, r->what);
-	}
 }
 
 /* Metadata and duplicates */

@@ -473,6 +473,29 @@ int sl_l7_spec_check(const char *spec, char *why, size_t len)
 	return res;
 }
 
+int sl_l7_regex_check(const char *re, char *why, size_t len)
+{
+	struct cond c = {.value = re, .value_len = strlen(re), .mtype = M_REGEX};
+	char err[256];
+	int res;
+
+	if (!*re) {
+		snprintf(why, len, "is empty");
+		return -EINVAL;
+	}
+	if (c.value_len > SL_L7_REGEX_MAX) {
+		snprintf(why, len, "is %zu bytes long; Istio allows %d", c.value_len,
+			 SL_L7_REGEX_MAX);
+		return -EINVAL;
+	}
+	res = compile_regex(&c, 1, err, sizeof(err));
+	if (res == -EINVAL)
+		snprintf(why, len, "%s", err + strlen("line 1: "));
+	pcre2_match_data_free(c.md);
+	pcre2_code_free(c.re);
+	return res;
+}
+
 void sl_l7_match_free(struct sl_l7_match *m)
 {
 	size_t i;

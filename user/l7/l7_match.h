@@ -88,6 +88,14 @@ void sl_l7_match_free(struct sl_l7_match *m);
 int sl_l7_spec_check(const char *spec, char *why, size_t len);
 
 /*
+ * Is re a regex a match may carry, as Istio's webhook reads one: not empty,
+ * at most SL_L7_REGEX_MAX bytes, and valid RE2 syntax? 0; -EINVAL with why
+ * set ("invalid perl operator: (?= at offset 3", ...); -ENOMEM.
+ */
+#define SL_L7_REGEX_MAX 1024
+int sl_l7_regex_check(const char *re, char *why, size_t len);
+
+/*
  * Append one condition line to a spec being built (*spec is malloc'd and
  * grows; NULL to start). kind is "header", "without", "uri", "method" or
  * "authority"; name is given for header/without only (and lower-cased here),

@@ -1,0 +1,512 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * Istio fidelity: what Istio accepts sluice accepts, what it rejects sluice
+ * rejects. Hosts as Istio resolves them; the webhook's own test cases
+ * (pkg/config/validation/validation_test.go and virtualservice_test.go in
+ * github.com/istio/istio, Apache-2.0), transcribed into YAML, each with
+ * the verdict Istio gives it.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#pragma GCC diagnostic ignored "-Wunused-parameter"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define DIAG_FILE "k.yaml"
+#include "diag_check.h"
+#include "k8s_fixture.h"
+
+/* A second VirtualService "t" in namespace shop, with this spec (YAML flow). */
+#define VS_T(spec)                                                                                 \
+	"---\napiVersion: networking.istio.io/v1\nkind: VirtualService\n"                          \
+	"metadata: {name: t, namespace: shop}\nspec: " spec "\n"
+
+/* Line of VS_T's spec after BASE SPLIT. */
+#define T_LINE 43
+
+static bool loads(const char *yaml, struct sl_diag *d)
+{
+	struct sl_config *cfg;
+	int err = load(yaml, &cfg, d);
+
+	sl_config_free(err ? NULL : cfg);
+	return !err;
+}
+
+/* Istio's verdict, case by case; a mismatch prints what sluice said. */
+struct vcase {
+	const char *name;
+	const char *yaml;
+	bool valid;
+};
+
+static void run_cases(const struct vcase *c, size_t n)
+{
+	struct sl_diag d;
+	size_t i, bad = 0;
+	bool ok;
+
+	for (i = 0; i < n; i++) {
+		ok = loads(c[i].yaml, &d);
+		if (ok != c[i].valid) {
+			print_message("case '%s': Istio says %s, sluice says %s\n", c[i].name,
+				      c[i].valid ? "valid" : "invalid", ok ? "valid" : "invalid");
+			dump_diag(&d);
+			bad++;
+		}
+		sl_diag_free(&d);
+	}
+	assert_int_equal(bad, 0);
+}
+
+/* Hosts */
+
+/* An IP address is a valid host, but not a valid destination (ValidateWildcardDomain). */
+static bool sl_k8s_is_ip_text(const char *s)
+{
+	return strspn(s, "0123456789.") == strlen(s);
+}
+
+/* Not a Service of this cluster: a warning, never an error, whatever its shape. */
+static void test_external_hosts(void **state)
+{
+	static const char *const hosts[] = {"wikipedia.org",	"example.com", "www.example.com",
+					    "api.example.com.", "10.1.2.3",    "*.example.com"};
+	struct sl_config *cfg;
+	struct sl_diag d;
+	char yaml[4096];
+	size_t i;
+
+	for (i = 0; i < sizeof(hosts) / sizeof(hosts[0]); i++) {
+		snprintf(yaml, sizeof(yaml),
+			 BASE SPLIT VS_T("{hosts: [\"%s\"], http: [{route: [{destination: "
+					 "{host: \"%s\"}}]}]}"),
+			 hosts[i],
+			 hosts[i][0] == '*' || sl_k8s_is_ip_text(hosts[i]) ? "www.example.com"
+									   : hosts[i]);
+		cfg = load_ok(yaml, &d);
+		assert_int_equal(cfg->n_services, 1);
+		assert_int_equal(d.n_warnings, 1);
+		sl_config_free(cfg);
+		sl_diag_free(&d);
+	}
+	cfg = load_ok(BASE SPLIT VS_T("{hosts: [wikipedia.org], tcp: [{route: [{destination: "
+				      "{host: wikipedia.org}}]}]}"),
+		      &d);
+	assert_true(has_msg(&d, "k.yaml:43:16: warning: host 'wikipedia.org' of VirtualService "
+				"shop/t is not a Kubernetes Service of this cluster (there is no "
+				"Service wikipedia in namespace org: an external host?); sluice "
+				"leaves it alone"));
+	sl_config_free(cfg);
+	sl_diag_free(&d);
+}
+
+/* NAME.NAMESPACE and NAME.NAMESPACE.svc name a Service when there is one. */
+static void test_service_host_forms(void **state)
+{
+	static const char *const hosts[] = {"reviews", "reviews.shop", "reviews.shop.svc",
+					    "reviews.shop.svc.cluster.local",
+					    "reviews.shop.svc.cluster.local."};
+	struct sl_config *cfg;
+	struct sl_diag d;
+	char yaml[4096];
+	size_t i;
+
+	for (i = 0; i < sizeof(hosts) / sizeof(hosts[0]); i++) {
+		snprintf(yaml, sizeof(yaml),
+			 SVC PODS DR VS_T("{hosts: [\"%s\"], http: [{route: [{destination: "
+					  "{host: \"%s\", subset: v2}}]}]}"),
+			 hosts[i], hosts[i]);
+		cfg = load_ok(yaml, &d);
+		assert_string_equal(svc_named(cfg, "reviews.shop")->subsets[1].name, "v2");
+		sl_config_free(cfg);
+		sl_diag_free(&d);
+	}
+}
+
+/* A wildcard covers every Service whose full name it matches, as in Istio's sidecars. */
+static void test_wildcard_hosts(void **state)
+{
+	const struct sl_service_cfg *s;
+	struct sl_config *cfg;
+	struct sl_diag d;
+
+	cfg = load_ok(SVC PODS DR VS_T("{hosts: [\"*.shop.svc.cluster.local\"], http: [{route: "
+				       "[{destination: {host: reviews, subset: v1}}]}]}"),
+		      &d);
+	s = svc_named(cfg, "reviews.shop");
+	assert_int_equal(s->routes[0].weight[0], 100);
+	sl_config_free(cfg);
+	sl_diag_free(&d);
+
+	/* A Service some VirtualService names exactly is that one's, whatever their ages. */
+	cfg = load_ok(
+	    SVC PODS DR VS_T("{hosts: [\"*.svc.cluster.local\"], http: [{route: "
+			     "[{destination: {host: reviews, subset: v1}}]}]}")
+		VS_NS("shop",
+		      "reviews") "  - route: [{destination: {host: reviews, subset: v2}}]\n",
+	    &d);
+	s = svc_named(cfg, "reviews.shop");
+	assert_int_equal(s->routes[0].weight[1], 100);
+	assert_int_equal(d.n_warnings, 0);
+	sl_config_free(cfg);
+	sl_diag_free(&d);
+}
+
+/*
+ * ValidateVirtualService's hosts: valid DNS names (a wildcard first label)
+ * or IPs, no "*" for the mesh, no overlap (validation_test.go,
+ * TestValidateVirtualService: "bad host", "duplicate hosts", "wildcard for
+ * mesh gateway", "wildcard for non-mesh gateway").
+ */
+static void test_host_rules(void **state)
+{
+	static const struct vcase c[] = {
+	    {"simple",
+	     BASE SPLIT VS_T("{hosts: [foo.bar], http: [{route: [{destination: {host: "
+			     "foo.baz}}]}]}"),
+	     true},
+	    {"duplicate hosts",
+	     BASE SPLIT VS_T("{hosts: [\"*.foo.bar\", \"*.bar\"], http: "
+			     "[{route: [{destination: {host: foo.baz}}]}]}"),
+	     false},
+	    {"bad host",
+	     BASE SPLIT VS_T("{hosts: [\"foo.ba!r\"], http: [{route: [{destination: "
+			     "{host: foo.baz}}]}]}"),
+	     false},
+	    {"wildcard for mesh gateway",
+	     BASE SPLIT VS_T("{hosts: [\"*\"], http: [{route: [{destination: {host: foo.baz}}]}]}"),
+	     false},
+	    {"wildcard for non-mesh gateway",
+	     BASE SPLIT VS_T("{hosts: [\"*\"], gateways: [somegateway], http: [{route: "
+			     "[{destination: {host: foo.baz}}]}]}"),
+	     true},
+	    {"all-numeric top-level domain",
+	     BASE SPLIT VS_T(
+		 "{hosts: [foo.123], http: [{route: [{destination: {host: foo.baz}}]}]}"),
+	     false},
+	    {"the same Service twice",
+	     SVC PODS DR VS_T("{hosts: [reviews, reviews.shop.svc.cluster."
+			      "local], http: [{route: [{destination: "
+			      "{host: reviews}}]}]}"),
+	     true},
+	};
+
+	run_cases(c, sizeof(c) / sizeof(c[0]));
+	assert_error(BASE SPLIT VS_T("{hosts: [\"*\"], http: [{route: [{destination: {host: "
+				     "foo.baz}}]}]}"),
+		     "k.yaml:43:16: error: host '*' of VirtualService shop/t applies to the mesh; "
+		     "Istio allows the wildcard host * for gateways only");
+	assert_error(BASE SPLIT VS_T("{hosts: [\"*.foo.bar\", \"*.bar\"], http: [{route: "
+				     "[{destination: {host: foo.baz}}]}]}"),
+		     "k.yaml:43:29: error: hosts '*.foo.bar' and '*.bar' of VirtualService shop/t "
+		     "overlap; Istio refuses duplicate hosts");
+	assert_error(BASE SPLIT VS_T("{hosts: [\"foo.ba!r\"], http: [{route: [{destination: "
+				     "{host: foo.baz}}]}]}"),
+		     "k.yaml:43:16: error: host 'foo.ba!r' of VirtualService shop/t is not a valid "
+		     "host: label 'ba!r' is not a DNS label");
+}
+
+/* ValidateVirtualService, the rest (validation_test.go, TestValidateVirtualService). */
+static void test_virtual_service_rules(void **state)
+{
+	static const struct vcase c[] = {
+	    {"with no destination", BASE SPLIT VS_T("{hosts: [foo.bar], http: [{route: [{}]}]}"),
+	     false},
+	    {"destination with out hosts",
+	     BASE SPLIT VS_T("{hosts: [foo.bar], http: [{route: [{destination: {}}]}]}"), false},
+	    {"delegate with no hosts",
+	     BASE SPLIT VS_T("{http: [{route: [{destination: {host: foo.baz}}]}]}"), true},
+	    {"delegate with gateways",
+	     BASE SPLIT VS_T("{gateways: [ns1/gateway], http: [{route: [{destination: {host: "
+			     "foo.baz}}]}]}"),
+	     false},
+	    {"no tcp or http routing", BASE SPLIT VS_T("{hosts: [foo.bar]}"), false},
+	    {"bad gateway",
+	     BASE SPLIT VS_T("{hosts: [foo.bar], gateways: [b@dgateway], http: "
+			     "[{route: [{destination: {host: foo.baz}}]}]}"),
+	     false},
+	    {"FQDN for gateway",
+	     BASE SPLIT VS_T("{hosts: [foo.bar], gateways: [gateway.example.com], http: [{route: "
+			     "[{destination: {host: foo.baz}}]}]}"),
+	     true},
+	    {"namespace/name for gateway",
+	     BASE SPLIT VS_T("{hosts: [foo.bar], gateways: [ns1/gateway], http: [{route: "
+			     "[{destination: {host: foo.baz}}]}]}"),
+	     true},
+	    {"namespace/* for gateway",
+	     BASE SPLIT VS_T("{hosts: [foo.bar], gateways: [ns1/*], http: [{route: [{destination: "
+			     "{host: foo.baz}}]}]}"),
+	     false},
+	    {"*/name for gateway",
+	     BASE SPLIT VS_T("{hosts: [foo.bar], gateways: [\"*/gateway\"], http: [{route: "
+			     "[{destination: {host: foo.baz}}]}]}"),
+	     false},
+	    {"missing tcp route",
+	     BASE SPLIT VS_T("{hosts: [foo.bar], tcp: [{match: [{port: 999}]}]}"), false},
+	    {"jwt claim route without gateway",
+	     BASE SPLIT VS_T("{hosts: [foo.bar], gateways: [mesh], http: [{route: [{destination: "
+			     "{host: foo.baz}}], match: [{uri: {prefix: /}, headers: "
+			     "{\"@request.auth.claims.foo\": {exact: bar}}}]}]}"),
+	     false},
+	    {"tls routes only",
+	     BASE SPLIT VS_T("{hosts: [foo.bar], tls: [{match: [{port: 999, "
+			     "sniHosts: [foo.bar]}], route: [{destination: "
+			     "{host: foo.baz}}]}]}"),
+	     true},
+	    {"http: [] and nothing else", BASE SPLIT VS_T("{hosts: [foo.bar], http: []}"), false},
+	    {"http route may not be null", BASE SPLIT VS_T("{hosts: [foo.bar], http: [~]}"), false},
+	    {"an unknown spec field",
+	     BASE SPLIT VS_T("{hosts: [foo.bar], htpp: [], http: "
+			     "[{route: [{destination: {host: foo.baz}}]}]}"),
+	     false},
+	};
+
+	run_cases(c, sizeof(c) / sizeof(c[0]));
+	assert_error(BASE SPLIT VS_T("{hosts: [foo.bar]}"),
+		     "k.yaml:43:7: error: VirtualService shop/t has no routes; Istio requires "
+		     "http, tcp or tls routes");
+}
+
+/* validateHTTPRoute (validation_test.go, TestValidateHTTPRoute). */
+static void test_http_route_rules(void **state)
+{
+#define R(route) BASE SPLIT VS_T("{hosts: [foo.bar], http: [" route "]}")
+	static const struct vcase c[] = {
+	    {"empty", R("{}"), false},
+	    {"simple", R("{route: [{destination: {host: foo.baz}}]}"), true},
+	    {"no destination", R("{route: [{destination: ~}]}"), false},
+	    {"weighted",
+	     R("{route: [{destination: {host: foo.baz.south}, weight: 25}, "
+	       "{destination: {host: foo.baz.east}, weight: 75}]}"),
+	     true},
+	    {"total weight > 100",
+	     R("{route: [{destination: {host: foo.baz.south}, weight: 550}, "
+	       "{destination: {host: foo.baz.east}, weight: 500}]}"),
+	     true},
+	    {"total weight < 100",
+	     R("{route: [{destination: {host: foo.baz.south}, weight: 49}, "
+	       "{destination: {host: foo.baz.east}, weight: 50}]}"),
+	     true},
+	    {"simple redirect", R("{redirect: {uri: /lerp, authority: foo.biz}}"), true},
+	    {"conflicting redirect and route",
+	     R("{route: [{destination: {host: foo.baz}}], redirect: {uri: /lerp, authority: "
+	       "foo.biz}}"),
+	     false},
+	    {"route and direct_response",
+	     R("{route: [{destination: {host: foo.baz}}], "
+	       "directResponse: {status: 503}}"),
+	     false},
+	    {"null header match",
+	     R("{route: [{destination: {host: foo.bar}}], match: [{headers: {header: ~}}]}"),
+	     false},
+	    {"empty prefix header match",
+	     R("{route: [{destination: {host: foo.bar}}], match: "
+	       "[{headers: {emptyprefix: {prefix: \"\"}}}]}"),
+	     false},
+	    {"nil match", R("{route: [{destination: {host: foo.bar}}], match: ~}"), true},
+	    {"match with nil element", R("{route: [{destination: {host: foo.bar}}], match: [~]}"),
+	     true},
+	    {"conflicting mirror and mirrors",
+	     R("{mirror: {host: foo.baz}, mirrors: [{destination: {host: foo.bar}}], route: "
+	       "[{destination: {host: foo.baz}}]}"),
+	     false},
+	    /* virtualservice_test.go, TestValidateRootHTTPRoute */
+	    {"regex without headers match",
+	     R("{redirect: {uri: /, authority: foo.biz}, match: "
+	       "[{withoutHeaders: {header: {regex: test}}}]}"),
+	     true},
+	    {"regex without headers match ?",
+	     R("{redirect: {uri: /, authority: foo.biz}, match: "
+	       "[{withoutHeaders: {header: {regex: \"?\"}}}]}"),
+	     false},
+	    {"regex without headers match *",
+	     R("{redirect: {uri: /, authority: foo.biz}, match: "
+	       "[{withoutHeaders: {header: {regex: \"*\"}}}]}"),
+	     true},
+	    {"route and delegate",
+	     R("{route: [{destination: {host: foo.baz}}], delegate: {name: "
+	       "test, namespace: test}}"),
+	     false},
+	    /* validateStringMatch: an empty prefix is for uri only; a regex is never empty */
+	    {"empty uri prefix",
+	     R("{route: [{destination: {host: foo.bar}}], match: [{uri: {prefix: \"\"}}]}"), true},
+	    {"empty method prefix",
+	     R("{route: [{destination: {host: foo.bar}}], match: [{method: {prefix: \"\"}}]}"),
+	     false},
+	    {"empty uri regex",
+	     R("{route: [{destination: {host: foo.bar}}], match: [{uri: {regex: \"\"}}]}"), false},
+	    {"two match types",
+	     R("{route: [{destination: {host: foo.bar}}], match: [{uri: "
+	       "{prefix: /a, exact: /a}}]}"),
+	     false},
+	    {"a bad header name",
+	     R("{route: [{destination: {host: foo.bar}}], match: [{headers: "
+	       "{\"a b\": {exact: x}}}]}"),
+	     false},
+	    {"a bad sourceNamespace",
+	     R("{route: [{destination: {host: foo.bar}}], match: "
+	       "[{sourceNamespace: Not_A_Label}]}"),
+	     false},
+	    {"a bad sourceLabels key",
+	     R("{route: [{destination: {host: foo.bar}}], match: "
+	       "[{sourceLabels: {\"-app\": x}}]}"),
+	     false},
+	    {"port 0 is not given",
+	     R("{route: [{destination: {host: foo.bar}}], match: [{port: 0}]}"), true},
+	    {"port 65536", R("{route: [{destination: {host: foo.bar}}], match: [{port: 65536}]}"),
+	     false},
+	};
+#undef R
+
+	run_cases(c, sizeof(c) / sizeof(c[0]));
+	assert_error(BASE SPLIT VS_T("{hosts: [foo.bar], http: [{}]}"),
+		     "k.yaml:43:33: error: http[0] of VirtualService shop/t has no destination: "
+		     "Istio requires route, redirect, directResponse or delegate");
+	assert_error(BASE SPLIT VS_T("{hosts: [foo.bar], http: [{route: [{destination: {host: "
+				     "foo.bar}}], match: [{headers: {x-a: ~}}]}]}"),
+		     "k.yaml:43:99: error: headers.x-a in VirtualService shop/t cannot be null "
+		     "(Istio: header match cannot be null)");
+}
+
+/* validateRouteDestinations and validateDestination (TestValidateRouteDestination,
+ * TestValidateDestination). */
+static void test_destination_rules(void **state)
+{
+#define T(dest) BASE SPLIT VS_T("{hosts: [foo.bar], tcp: [{route: [" dest "]}]}")
+	static const struct vcase c[] = {
+	    {"simple", T("{destination: {host: foo.baz}}"), true},
+	    {"wildcard dash", T("{destination: {host: \"*-foo.baz\"}}"), true},
+	    {"wildcard prefix", T("{destination: {host: \"*foo.baz\"}}"), true},
+	    {"wildcard", T("{destination: {host: \"*\"}}"), false},
+	    {"bad wildcard", T("{destination: {host: \"foo.*\"}}"), false},
+	    {"bad fqdn", T("{destination: {host: default/baz}}"), false},
+	    {"no destination", T("{destination: ~}"), false},
+	    {"weight < 0",
+	     T("{destination: {host: foo.baz.south}, weight: 5}, {destination: "
+	       "{host: foo.baz.east}, weight: -1}"),
+	     false},
+	    {"total weight = 100",
+	     T("{destination: {host: foo.baz.south}, weight: 100}, "
+	       "{destination: {host: foo.baz.east}, weight: 0}"),
+	     true},
+	    {"weight = 0", T("{destination: {host: foo.baz.south}, weight: 0}"), true},
+	    {"total weight = 0 with multi RouteDestination",
+	     T("{destination: {host: foo.baz.south}, weight: 0}, {destination: {host: "
+	       "foo.baz.east}, weight: 0}"),
+	     false},
+	    {"full", T("{destination: {host: foo.bar, subset: shiny, port: {number: 5000}}}"),
+	     true},
+	    {"unnumbered-selector", T("{destination: {host: foo.bar, subset: shiny, port: {}}}"),
+	     false},
+	    {"empty subset", T("{destination: {host: foo.bar, subset: \"\"}}"), true},
+	    {"subset not a DNS label", T("{destination: {host: foo.bar, subset: v_1}}"), false},
+	    {"headers in a tcp destination", T("{destination: {host: foo.bar}, headers: {}}"),
+	     false},
+	    {"weight above int32", T("{destination: {host: foo.bar}, weight: 2147483648}"), false},
+	};
+#undef T
+
+	run_cases(c, sizeof(c) / sizeof(c[0]));
+}
+
+/* ValidateDestinationRule (validation_test.go, TestValidateDestinationRule). */
+static void test_destination_rule_rules(void **state)
+{
+#define D(spec)                                                                                    \
+	SVC PODS VS "  - route: [{destination: {host: reviews}}]\n"                                \
+		    "---\napiVersion: networking.istio.io/v1\nkind: DestinationRule\n"             \
+		    "metadata: {name: t, namespace: shop}\nspec: " spec "\n"
+	static const struct vcase c[] = {
+	    {"simple destination rule",
+	     D("{host: reviews, subsets: [{name: v1, labels: {version: "
+	       "v1}}, {name: v2, labels: {version: v2}}]}"),
+	     true},
+	    {"missing destination name",
+	     D("{host: \"\", subsets: [{name: v1, labels: {version: "
+	       "v1}}]}"),
+	     false},
+	    {"missing subset name",
+	     D("{host: reviews, subsets: [{name: \"\", labels: {version: "
+	       "v1}}, {name: v2, labels: {version: v2}}]}"),
+	     false},
+	    {"duplicate subset names",
+	     D("{host: reviews, subsets: [{name: foo, labels: {version: "
+	       "v1}}, {name: foo, labels: {version: v2}}]}"),
+	     false},
+	    {"valid traffic policy, top level",
+	     D("{host: reviews, trafficPolicy: {loadBalancer: {simple: ROUND_ROBIN}, "
+	       "connectionPool: {tcp: {maxConnections: 7}}, outlierDetection: {minHealthPercent: "
+	       "20}}}"),
+	     true},
+	    {"empty traffic policy", D("{host: reviews, trafficPolicy: {}}"), false},
+	    {"two load balancer policies",
+	     D("{host: reviews, trafficPolicy: {loadBalancer: {simple: ROUND_ROBIN, "
+	       "consistentHash: {useSourceIp: true}}}}"),
+	     false},
+	    {"a subset's traffic policy",
+	     D("{host: reviews, subsets: [{name: v1, labels: {version: "
+	       "v1}, trafficPolicy: {tls: {mode: DISABLE}}}]}"),
+	     true},
+	    {"a typo in a subset",
+	     D("{host: reviews, subsets: [{name: v1, label: {version: v1}}]}"), false},
+	    {"a bad label value",
+	     D("{host: reviews, subsets: [{name: v1, labels: {version: "
+	       "\"v 1\"}}]}"),
+	     false},
+	    {"a wildcard host",
+	     D("{host: \"*.local\", trafficPolicy: {tls: {mode: "
+	       "ISTIO_MUTUAL}}}"),
+	     true},
+	    {"a bad host", D("{host: \"reviews!\"}"), false},
+	};
+#undef D
+
+	run_cases(c, sizeof(c) / sizeof(c[0]));
+	/* A typo must never widen a subset to every pod of the Service. */
+	assert_error(SVC PODS VS "  - route: [{destination: {host: reviews, subset: v1}}]\n"
+				 "---\napiVersion: networking.istio.io/v1\nkind: DestinationRule\n"
+				 "metadata: {name: reviews, namespace: shop}\n"
+				 "spec:\n  host: reviews\n  subsets:\n  - name: v1\n"
+				 "    label: {version: v1}\n",
+		     "k.yaml:33:5: error: 'label' in a subset of DestinationRule shop/reviews is "
+		     "not an Istio field (a typo?)");
+}
+
+/* The messages the issue named: each says what is wrong, nothing else. */
+static void test_messages(void **state)
+{
+	struct sl_diag d;
+
+	assert_false(loads(SVC PODS DR VS "  - route:\n    - destination: {host: reviews, "
+					  "subset: v1}\n      weight: -5\n",
+			   &d));
+	assert_int_equal(d.n_warnings, 0);
+	assert_true(has_msg(&d, "k.yaml:36:15: error: weight -5 of a destination of http[0] of "
+				"VirtualService shop/reviews is negative; weights are 0 or more"));
+	sl_diag_free(&d);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_external_hosts),
+	    cmocka_unit_test(test_service_host_forms),
+	    cmocka_unit_test(test_wildcard_hosts),
+	    cmocka_unit_test(test_host_rules),
+	    cmocka_unit_test(test_virtual_service_rules),
+	    cmocka_unit_test(test_http_route_rules),
+	    cmocka_unit_test(test_destination_rules),
+	    cmocka_unit_test(test_destination_rule_rules),
+	    cmocka_unit_test(test_messages),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
