@@ -480,6 +480,32 @@ static void test_destination_rule_rules(void **state)
 		     "not an Istio field (a typo?)");
 }
 
+/*
+ * Regexes are RE2's (Envoy's engine, Go's regexp in Istio's webhook): what a
+ * backtracking engine would take and RE2 refuses is an error at the regex,
+ * with the offset in it.
+ */
+static void test_regex_is_re2(void **state)
+{
+	assert_error(BASE "  - match: [{headers: {x-user: {regex: \"(?!admin).*\"}}}]\n"
+			  "    route: [{destination: {host: reviews}}]\n",
+		     "k.yaml:34:40: error: headers.x-user.regex in VirtualService shop/reviews is "
+		     "not an RE2 regex: invalid perl operator '(?!' at offset 0 (RE2, Envoy's "
+		     "regex engine, has no look-ahead or look-behind)");
+	assert_error(BASE "  - match: [{uri: {regex: \"/(v[0-9])/\\\\1\"}}]\n"
+			  "    route: [{destination: {host: reviews}}]\n",
+		     "k.yaml:34:27: error: uri.regex in VirtualService shop/reviews is not an RE2 "
+		     "regex: invalid escape sequence '\\1' at offset 10 (RE2, Envoy's regex "
+		     "engine, has no back-references)");
+	/* queryParams are not evaluated, but checked all the same */
+	assert_error(
+	    BASE "  - match: [{queryParams: {q: {regex: \"a(?=b)\"}}}]\n"
+		 "    route: [{destination: {host: reviews}}]\n",
+	    "k.yaml:34:39: error: queryParams.q.regex in VirtualService shop/reviews is not "
+	    "an RE2 regex: invalid perl operator '(?=' at offset 1 (RE2, Envoy's regex "
+	    "engine, has no look-ahead or look-behind)");
+}
+
 /* The messages the issue named: each says what is wrong, nothing else. */
 static void test_messages(void **state)
 {
@@ -505,6 +531,7 @@ int main(void)
 	    cmocka_unit_test(test_http_route_rules),
 	    cmocka_unit_test(test_destination_rules),
 	    cmocka_unit_test(test_destination_rule_rules),
+	    cmocka_unit_test(test_regex_is_re2),
 	    cmocka_unit_test(test_messages),
 	};
 

@@ -87,8 +87,9 @@ static void check_string_match(struct rd *r, const yaml_node_t *n, const char *w
 				      what, r->what);
 		if (!strcmp(key, "regex") && !(f == SM_WITHOUT && !strcmp(v, "*")) &&
 		    sl_l7_regex_check(v, why, sizeof(why)) == -EINVAL)
-			sl_k8s_err_at(r, vn, "%s.regex in %s %s%s", what, r->what,
-				      *v ? "is not an RE2 regex: " : "", *v ? why : "is empty");
+			sl_k8s_err_at(
+			    r, vn, "%s.regex in %s %s%s", what, r->what,
+			    *v && strlen(v) <= SL_L7_REGEX_MAX ? "is not an RE2 regex: " : "", why);
 	}
 }
 
