@@ -506,6 +506,271 @@ static void test_regex_is_re2(void **state)
 	    "engine, has no look-ahead or look-behind)");
 }
 
+/* Host-level canaries: weighted destinations that are other Services */
+
+/* files (paths), then yaml, loaded as `sluice check` loads them; the load's verdict. */
+static int load_with(const char *const *files, size_t n, const char *yaml, struct sl_config **cfg,
+		     struct sl_diag *d)
+{
+	struct sl_config_buf b = {.name = DIAG_FILE, .data = yaml, .len = yaml ? strlen(yaml) : 0};
+
+	sl_diag_init(d);
+	return sl_config_load_sources(files, n, yaml ? &b : NULL, yaml ? 1 : 0, 0, cfg, d, NULL);
+}
+
+#define K8S_SVC(ns, name, ip, selector)                                                            \
+	"---\napiVersion: v1\nkind: Service\nmetadata: {name: " name ", namespace: " ns "}\n"      \
+	"spec: {clusterIP: " ip ", selector: {app: " selector "}, ports: [{name: http, port: "     \
+	"80, targetPort: 8080}]}\n"
+#define K8S_SLICE(ns, svc, addrs)                                                                  \
+	"---\napiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\n"                              \
+	"metadata: {name: " svc "-x, namespace: " ns ", labels: {kubernetes.io/service-name: " svc \
+	"}}\naddressType: IPv4\nports: [{name: http, port: 8080, protocol: TCP}]\n"                \
+	"endpoints: [" addrs "]\n"
+
+/* What Flagger's Canary makes: the apex Service, -primary and -canary, their endpoints. */
+#define FLAGGER_CLUSTER                                                                            \
+	K8S_SVC("test", "frontend", "10.96.0.10", "podinfo-primary")                               \
+	K8S_SVC("test", "podinfo-primary", "10.96.0.11", "podinfo-primary")                        \
+	K8S_SVC("test", "podinfo-canary", "10.96.0.12", "podinfo")                                 \
+	K8S_SLICE("test", "podinfo-primary", "{addresses: [10.0.1.10]}, {addresses: [10.0.1.11]}") \
+	K8S_SLICE("test", "podinfo-canary", "{addresses: [10.0.2.10]}")
+
+static void test_flagger(void **state)
+{
+	static const char *const files[] = {"tests/data/host-canary/flagger-virtualservice.yaml"};
+	const struct sl_service_cfg *s;
+	struct sl_config *cfg;
+	struct sl_diag d;
+
+	if (load_with(files, 1, FLAGGER_CLUSTER, &cfg, &d))
+		dump_diag(&d);
+	assert_int_equal(d.n_errors, 0);
+	/* The split sits at the VirtualService's host, frontend; other Services are its subsets. */
+	assert_int_equal(cfg->n_services, 1);
+	s = svc_named(cfg, "frontend.test");
+	assert_int_equal(s->n_subsets, 2);
+	assert_string_equal(s->subsets[0].name, "podinfo-primary");
+	assert_string_equal(eps(&s->subsets[0]), "10.0.1.10 10.0.1.11");
+	assert_string_equal(s->subsets[1].name, "podinfo-canary");
+	assert_string_equal(eps(&s->subsets[1]), "10.0.2.10");
+	assert_int_equal(s->ports[0].target_port, 8080);
+	assert_int_equal(s->n_routes, 1);
+	assert_int_equal(s->routes[0].weight[0], 100);
+	assert_int_equal(s->routes[0].weight[1], 0);
+	/* uri prefix / is an HTTP match: the L7 step decides, for HTTP requests */
+	assert_string_equal(s->routes[0].l7_spec, "uri prefix /\n");
+	assert_true(has_msg(&d,
+			    "tests/data/host-canary/flagger-virtualservice.yaml:24:7: warning: "
+			    "host 'frontend.example.com' of VirtualService test/frontend is not "
+			    "a Kubernetes Service of this cluster (a ServiceEntry or external "
+			    "host?); sluice leaves it alone"));
+	assert_true(has_msg(&d, "tests/data/host-canary/flagger-virtualservice.yaml:42:5: warning: "
+				"'rewrite' in http[0] of VirtualService test/frontend is ignored: "
+				"sluice does not do it"));
+	sl_config_free(cfg);
+	sl_diag_free(&d);
+}
+
+static void test_argo_rollouts(void **state)
+{
+	static const char *const docs[] = {
+	    "tests/data/host-canary/argo-rollouts-docs-virtualservice.yaml"};
+	static const char *const split[] = {"tests/data/host-canary/argo-rollouts-host-split.yaml"};
+	const struct sl_service_cfg *s;
+	struct sl_config *cfg;
+	struct sl_diag d;
+
+	/* As the docs show it: for a gateway only, which Istio's sidecars leave alone too. */
+	assert_int_equal(load_with(docs, 1, NULL, &cfg, &d), 0);
+	assert_int_equal(cfg->n_services, 0);
+	assert_int_equal(d.n_warnings, 1);
+	sl_config_free(cfg);
+	sl_diag_free(&d);
+
+	/* In the mesh: the example's Services (named targetPort), ours for the host and slices. */
+	if (load_with(
+		split, 1,
+		K8S_SVC("default", "istio-host-split", "10.96.0.10", "istio-host-split")
+		    K8S_SLICE("default", "istio-host-split-stable",
+			      "{addresses: [10.0.1.10]}, {addresses: [10.0.1.11]}")
+			K8S_SLICE("default", "istio-host-split-canary", "{addresses: [10.0.2.10]}"),
+		&cfg, &d))
+		dump_diag(&d);
+	assert_int_equal(d.n_errors, 0);
+	s = svc_named(cfg, "istio-host-split.default");
+	assert_int_equal(s->n_subsets, 2);
+	assert_string_equal(s->subsets[0].name, "istio-host-split-stable");
+	assert_string_equal(s->subsets[1].name, "istio-host-split-canary");
+	assert_string_equal(eps(&s->subsets[1]), "10.0.2.10");
+	assert_int_equal(s->ports[0].target_port, 8080);
+	assert_string_equal(s->routes[0].name, "primary");
+	assert_int_equal(s->routes[0].weight[0], 100);
+	assert_null(s->routes[0].l7_spec);
+	sl_config_free(cfg);
+	sl_diag_free(&d);
+}
+
+#define CANARY_VS(dests)                                                                           \
+	"---\napiVersion: networking.istio.io/v1\nkind: VirtualService\n"                          \
+	"metadata: {name: frontend, namespace: test}\n"                                            \
+	"spec: {hosts: [frontend], tcp: [{route: [" dests "]}]}\n"
+
+static void test_host_level_rules(void **state)
+{
+	const struct sl_service_cfg *s;
+	struct sl_config *cfg;
+	struct sl_diag d;
+
+	/* A subset of another Service's own DestinationRule; the host's own subsets too. */
+	cfg = load_ok(FLAGGER_CLUSTER
+		      "---\napiVersion: networking.istio.io/v1\nkind: DestinationRule\n"
+		      "metadata: {name: c, namespace: test}\n"
+		      "spec: {host: podinfo-canary, subsets: [{name: a, labels: {}}]}\n" CANARY_VS(
+			  "{destination: {host: podinfo-canary, subset: a}, weight: 30}, "
+			  "{destination: {host: frontend}, weight: 60}, {destination: {host: "
+			  "podinfo-primary.test}, weight: 10}"),
+		      &d);
+	s = svc_named(cfg, "frontend.test");
+	assert_int_equal(s->n_subsets, 3);
+	assert_string_equal(s->subsets[0].name, SL_K8S_ALL_SUBSET);
+	assert_string_equal(s->subsets[1].name, "podinfo-canary/a");
+	assert_string_equal(s->subsets[2].name, "podinfo-primary");
+	assert_int_equal(s->routes[0].weight[0], 60);
+	assert_int_equal(s->routes[0].weight[1], 30);
+	assert_int_equal(s->routes[0].weight[2], 10);
+	sl_config_free(cfg);
+	sl_diag_free(&d);
+
+	/* Weights are relative, any int32: scaled to sluice's range, none dropped to 0. */
+	cfg = load_ok(FLAGGER_CLUSTER CANARY_VS("{destination: {host: podinfo-primary}, weight: "
+						"2000000000}, {destination: {host: "
+						"podinfo-canary}, weight: 1}"),
+		      &d);
+	s = svc_named(cfg, "frontend.test");
+	assert_int_equal(s->routes[0].weight[0], SL_MAX_WEIGHT);
+	assert_int_equal(s->routes[0].weight[1], 1);
+	sl_config_free(cfg);
+	sl_diag_free(&d);
+
+	assert_error(FLAGGER_CLUSTER CANARY_VS("{destination: {host: podinfo-canary, subset: v9}}"),
+		     "k.yaml:34:87: error: subset 'v9' of host 'podinfo-canary' is not defined: no "
+		     "DestinationRule for Service test/podinfo-canary defines subsets");
+	assert_error(FLAGGER_CLUSTER CANARY_VS("{destination: {host: podinfo-canary, port: "
+					       "{number: 9090}}}"),
+		     "k.yaml:34:94: error: destination port 9090 of tcp[0] is not a port of "
+		     "Service test/podinfo-canary; its ports are: 80/TCP");
+	/* A destination outside the cluster: sluice knows no endpoints there; left alone. */
+	cfg = load_ok(FLAGGER_CLUSTER CANARY_VS("{destination: {host: podinfo-primary}, weight: "
+						"90}, {destination: {host: api.example.com}, "
+						"weight: 10}"),
+		      &d);
+	assert_int_equal(cfg->n_services, 0);
+	assert_true(has_msg(&d, "k.yaml:34:115: warning: destination host 'api.example.com' of "
+				"VirtualService test/frontend is not a Kubernetes Service of this "
+				"cluster; sluice cannot send Service test/frontend's traffic there "
+				"and leaves the Service alone"));
+	sl_config_free(cfg);
+	sl_diag_free(&d);
+}
+
+/* Istio's samples, as `sluice check` reads them: no error. */
+
+#define SAMPLES "tests/data/istio-samples/"
+
+static void check_samples(const char *const *files, size_t n)
+{
+	struct sl_config *cfg;
+	struct sl_diag d;
+	int err;
+
+	err = load_with(files, n, NULL, &cfg, &d);
+	if (err) {
+		print_message("%s ...\n", files[n - 1]);
+		dump_diag(&d);
+	}
+	assert_int_equal(err, 0);
+	assert_int_equal(d.n_errors, 0);
+	sl_config_free(cfg);
+	sl_diag_free(&d);
+}
+
+static void test_samples(void **state)
+{
+	static const char *const vs[] = {
+	    "virtual-service-all-v1.yaml",
+	    "virtual-service-details-v2.yaml",
+	    "virtual-service-ratings-db.yaml",
+	    "virtual-service-ratings-mysql.yaml",
+	    "virtual-service-ratings-mysql-vm.yaml",
+	    "virtual-service-reviews-50-v3.yaml",
+	    "virtual-service-reviews-80-20.yaml",
+	    "virtual-service-reviews-90-10.yaml",
+	    "virtual-service-reviews-jason-v2-v3.yaml",
+	    "virtual-service-reviews-test-v2.yaml",
+	    "virtual-service-reviews-v2-v3.yaml",
+	    "virtual-service-reviews-v3.yaml",
+	};
+	static const char *const fault[] = {"virtual-service-ratings-test-abort.yaml",
+					    "virtual-service-ratings-test-delay.yaml"};
+	char path[3][256];
+	const char *files[3] = {path[0], path[1], path[2]};
+	size_t i;
+
+	snprintf(path[0], sizeof(path[0]), SAMPLES "bookinfo/platform/bookinfo.yaml");
+	/* one VirtualService at a time, as the tasks apply them, with every DestinationRule */
+	for (i = 0; i < sizeof(vs) / sizeof(vs[0]); i++) {
+		snprintf(path[1], sizeof(path[1]), SAMPLES "bookinfo/networking/%s",
+			 i % 2 ? "destination-rule-all.yaml" : "destination-rule-all-mtls.yaml");
+		snprintf(path[2], sizeof(path[2]), SAMPLES "bookinfo/networking/%s", vs[i]);
+		check_samples(files, 3);
+	}
+	for (i = 0; i < sizeof(fault) / sizeof(fault[0]); i++) {
+		snprintf(path[2], sizeof(path[2]), SAMPLES "bookinfo/networking/%s", fault[i]);
+		check_samples(files, 3);
+	}
+	snprintf(path[1], sizeof(path[1]), SAMPLES "bookinfo/networking/bookinfo-gateway.yaml");
+	snprintf(path[2], sizeof(path[2]),
+		 SAMPLES "bookinfo/networking/fault-injection-details-v1.yaml");
+	check_samples(files, 3);
+	snprintf(path[1], sizeof(path[1]),
+		 SAMPLES "bookinfo/networking/egress-rule-google-apis.yaml");
+	snprintf(path[2], sizeof(path[2]), SAMPLES "bookinfo/networking/certmanager-gateway.yaml");
+	check_samples(files, 3);
+	snprintf(path[0], sizeof(path[0]), SAMPLES "helloworld/helloworld.yaml");
+	snprintf(path[1], sizeof(path[1]), SAMPLES "helloworld/helloworld-gateway.yaml");
+	check_samples(files, 2);
+	snprintf(path[0], sizeof(path[0]), SAMPLES "httpbin/httpbin.yaml");
+	snprintf(path[1], sizeof(path[1]), SAMPLES "httpbin/httpbin-gateway.yaml");
+	check_samples(files, 2);
+}
+
+/* A GitOps directory: Services without clusterIP get one message saying how to give it. */
+static void test_no_cluster_ip(void **state)
+{
+	static const char *const files[] = {SAMPLES "bookinfo/platform/bookinfo.yaml",
+					    SAMPLES "bookinfo/networking/destination-rule-all.yaml",
+					    SAMPLES
+					    "bookinfo/networking/virtual-service-all-v1.yaml"};
+	struct sl_config *cfg;
+	struct sl_diag d;
+
+	assert_int_equal(load_with(files, 3, NULL, &cfg, &d), 0);
+	assert_int_equal(cfg->n_services, 0);
+	assert_int_equal(d.n_msgs, 1);
+	assert_string_equal(
+	    d.msgs[0],
+	    SAMPLES "bookinfo/platform/bookinfo.yaml:278:1: warning: 4 Services that "
+		    "VirtualServices route have no clusterIP (default/productpage, "
+		    "default/reviews, default/ratings, default/details): sluice splits a "
+		    "Service's traffic at its cluster IP, which the API server assigns and these "
+		    "files do not say. Run with --kubernetes to read Services from the API server, "
+		    "or give them as the cluster has them (`kubectl get services -A -o yaml`, or "
+		    "spec.clusterIP written in); until then sluice leaves their traffic alone");
+	sl_config_free(cfg);
+	sl_diag_free(&d);
+}
+
 /* The messages the issue named: each says what is wrong, nothing else. */
 static void test_messages(void **state)
 {
@@ -532,6 +797,11 @@ int main(void)
 	    cmocka_unit_test(test_destination_rules),
 	    cmocka_unit_test(test_destination_rule_rules),
 	    cmocka_unit_test(test_regex_is_re2),
+	    cmocka_unit_test(test_flagger),
+	    cmocka_unit_test(test_argo_rollouts),
+	    cmocka_unit_test(test_host_level_rules),
+	    cmocka_unit_test(test_samples),
+	    cmocka_unit_test(test_no_cluster_ip),
 	    cmocka_unit_test(test_messages),
 	};
 

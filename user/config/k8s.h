@@ -74,4 +74,11 @@ typedef void (*sl_k8s_check_fn)(void *arg, size_t idx);
 int sl_k8s_build(struct sl_k8s *k, struct sl_config *cfg, struct sl_diag *diag,
 		 sl_k8s_check_fn check, void *check_arg, size_t *n_services);
 
+/*
+ * How many VirtualServices were read, also the ones left alone with a
+ * warning (gateways only, external hosts, no cluster IP...): those say
+ * why nothing came of them, so "no service" would be noise.
+ */
+size_t sl_k8s_virtual_services_read(const struct sl_k8s *k);
+
 #endif /* SLUICE_K8S_H */

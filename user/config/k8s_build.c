@@ -45,111 +45,6 @@ static int copy_labels(const struct sl_label *in, size_t n, const char *ns, stru
 	return 0;
 }
 
-static void list_subsets(const struct sl_service_cfg *s, char *buf, size_t len)
-{
-	size_t i, off = 0;
-
-	buf[0] = '\0';
-	for (i = 0; i < s->n_subsets && off < len; i++)
-		if (strcmp(s->subsets[i].name, SL_K8S_ALL_SUBSET))
-			off += snprintf(buf + off, len - off, "%s%s", off ? ", " : "",
-					s->subsets[i].name);
-}
-
-static void list_ports(const struct ksvc *svc, char *buf, size_t len)
-{
-	size_t i, off = 0;
-
-	buf[0] = '\0';
-	for (i = 0; i < svc->n_ports && off < len; i++)
-		off += snprintf(buf + off, len - off, "%s%u/%s", i ? ", " : "", svc->ports[i].port,
-				svc->ports[i].proto == IPPROTO_UDP ? "UDP" : "TCP");
-}
-
-static bool svc_has_port(const struct ksvc *svc, uint16_t port)
-{
-	size_t i;
-
-	for (i = 0; i < svc->n_ports; i++)
-		if (svc->ports[i].port == port)
-			return true;
-	return false;
-}
-
-/* The split of one VirtualService route, by subset index of s; false after an error. */
-static bool route_split(struct bld *b, const struct kvs *vs, const struct kroute *rt,
-			const struct ksvc *svc, const struct kdr *dr, struct sl_service_cfg *s,
-			uint32_t w[SL_MAX_SUBSETS])
-{
-	char why[256], names[SL_MAX_SUBSETS * SL_SUBSET_NAME_LEN + 16], ports[128];
-	bool ok = true;
-	size_t i;
-	int idx;
-
-	memset(w, 0, SL_MAX_SUBSETS * sizeof(*w));
-	for (i = 0; i < rt->n_dests; i++) {
-		const struct kdest *d = &rt->dests[i];
-		int si = sl_k8s_find_service(b->k, d->host, vs->m.ns, why, sizeof(why));
-
-		if (si < 0) {
-			sl_diag_add(
-			    b->diag, &d->host_pos, "error",
-			    "destination host '%s' of %s of VirtualService %s/%s matches no "
-			    "Service: %s",
-			    d->host, rt->name, vs->m.ns, vs->m.name, why);
-			ok = false;
-			continue;
-		}
-		if (&b->k->svcs[si] != svc) {
-			sl_diag_add(
-			    b->diag, &d->host_pos, "error",
-			    "destination host '%s' of %s is Service %s/%s, but this "
-			    "VirtualService routes Service %s/%s; sluice splits a Service's "
-			    "traffic among that Service's own subsets only",
-			    d->host, rt->name, b->k->svcs[si].m.ns, b->k->svcs[si].m.name,
-			    svc->m.ns, svc->m.name);
-			ok = false;
-			continue;
-		}
-		if (d->port && !svc_has_port(svc, d->port)) {
-			list_ports(svc, ports, sizeof(ports));
-			sl_diag_add(b->diag, &d->port_pos, "error",
-				    "destination port %u of %s is not a port of Service %s/%s; its "
-				    "ports are: %s",
-				    d->port, rt->name, svc->m.ns, svc->m.name, ports);
-			ok = false;
-		}
-		idx = sl_config_subset_index(s, d->subset ? d->subset : SL_K8S_ALL_SUBSET);
-		if (idx < 0) {
-			list_subsets(s, names, sizeof(names));
-			if (dr && dr->n_subsets)
-				sl_diag_add(
-				    b->diag, &d->subset_pos, "error",
-				    "subset '%s' of host '%s' is not defined: DestinationRule "
-				    "%s/%s (%s:%d) has subsets %s",
-				    d->subset, d->host, dr->m.ns, dr->m.name, dr->m.pos.file,
-				    dr->m.pos.line, names);
-			else
-				sl_diag_add(b->diag, &d->subset_pos, "error",
-					    "subset '%s' of host '%s' is not defined: no "
-					    "DestinationRule for Service %s/%s defines subsets",
-					    d->subset, d->host, svc->m.ns, svc->m.name);
-			ok = false;
-			continue;
-		}
-		w[idx] += d->weight;
-		if (w[idx] > SL_MAX_WEIGHT) {
-			sl_diag_add(b->diag, &rt->pos, "error",
-				    "%s of VirtualService %s/%s gives subset '%s' a weight of %u; "
-				    "sluice allows at most %d",
-				    rt->name, vs->m.ns, vs->m.name, s->subsets[idx].name, w[idx],
-				    SL_MAX_WEIGHT);
-			ok = false;
-		}
-	}
-	return ok;
-}
-
 static bool match_is_catch_all(const struct kmatch *m)
 {
 	return !m || (!m->n_labels && !m->src_ns && !m->port && !m->n_dst && !m->n_src && !m->l7);
@@ -229,29 +124,29 @@ static int add_export_routes(struct sl_service_cfg *s, const struct kvs *vs,
 	return 0;
 }
 
-static const struct kdr *service_dr(const struct bld *b, const struct ksvc *svc)
+/* A Service routed without a cluster IP: said once for all at the end (note_no_vip()). */
+static void no_vip(struct bld *b, const struct ksvc *svc)
 {
-	size_t i;
+	size_t off = strlen(b->no_vip_names);
 
-	for (i = 0; i < b->k->n_drs; i++)
-		if (b->dr_svc[i] >= 0 && &b->k->svcs[b->dr_svc[i]] == svc)
-			return &b->k->drs[i];
-	return NULL;
+	if (!b->n_no_vip++)
+		b->no_vip_pos = svc->m.pos;
+	if (b->n_no_vip <= 4)
+		snprintf(b->no_vip_names + off, sizeof(b->no_vip_names) - off, "%s%s/%s",
+			 off ? ", " : "", svc->m.ns, svc->m.name);
 }
 
-static int build_service(struct bld *b, struct kvs *vs, struct ksvc *svc, const struct khost *h)
+/*
+ * Can svc be a model service for vs (host h)? Says why not: another
+ * VirtualService has it, no VIP (headless, or none written), no ports, a
+ * name too long.
+ */
+static bool claim_service(struct bld *b, struct kvs *vs, struct ksvc *svc, const struct khost *h)
 {
-	struct sl_config *cfg = b->cfg;
-	struct sl_service_cfg *s;
-	const struct kdr *dr;
 	char where[PATH_MAX + 16];
-	uint32_t w[SL_MAX_SUBSETS];
-	size_t i, j, n_routes = 0;
-	bool all = false, catch_all = false;
-	int err;
 
 	if (svc->routed_by == vs)
-		return 0; /* hosts: [backend, backend.default.svc.cluster.local] */
+		return false; /* hosts: [backend, backend.default.svc.cluster.local] */
 	if (svc->routed_by) {
 		snprintf(where, sizeof(where), "%s:%d", svc->routed_by->m.pos.file,
 			 svc->routed_by->m.pos.line);
@@ -272,46 +167,48 @@ static int build_service(struct bld *b, struct kvs *vs, struct ksvc *svc, const 
 				    "sluice takes one VirtualService per Service",
 				    svc->m.ns, svc->m.name, svc->routed_by->m.ns,
 				    svc->routed_by->m.name, where);
-		return 0;
+		return false;
 	}
 	svc->routed_by = vs;
+	if (svc->headless) {
+		sl_diag_add(b->diag, &h->pos, "warning",
+			    "host '%s' is Service %s/%s, which is headless (clusterIP: None): "
+			    "clients reach its pods directly, there is no VIP to split at; "
+			    "sluice leaves it alone",
+			    h->name, svc->m.ns, svc->m.name);
+		return false;
+	}
 	if (!svc->n_vips) {
-		sl_diag_add(
-		    b->diag, &h->pos, "error",
-		    "host '%s' is Service %s/%s, which has no cluster IP (%s); sluice needs "
-		    "spec.clusterIP (as `kubectl get -o yaml` shows it)",
-		    h->name, svc->m.ns, svc->m.name,
-		    svc->headless ? "it is headless" : "none is written");
-		return 0;
+		no_vip(b, svc);
+		return false;
 	}
 	if (!svc->n_ports) {
 		sl_diag_add(b->diag, &h->pos, "error",
 			    "host '%s' is Service %s/%s, which has no TCP or UDP ports", h->name,
 			    svc->m.ns, svc->m.name);
-		return 0;
+		return false;
 	}
 	if (strlen(svc->m.name) + 1 + strlen(svc->m.ns) >= SL_NAME_LEN) {
 		sl_diag_add(b->diag, &h->pos, "error",
 			    "Service %s/%s: the name %s.%s is longer than sluice's limit of %d",
 			    svc->m.ns, svc->m.name, svc->m.name, svc->m.ns, SL_NAME_LEN - 1);
-		return 0;
+		return false;
 	}
-	dr = service_dr(b, svc);
+	return true;
+}
 
-	for (i = 0; i < vs->n_routes; i++) {
-		const struct kroute *rt = &vs->routes[i];
-
-		if (!rt->usable)
-			continue;
-		n_routes +=
-		    (rt->n_matches ? rt->n_matches : 1) * (vs->export_all ? 1 : vs->n_export);
-		for (j = 0; j < rt->n_dests; j++)
-			all |= !rt->dests[j].subset;
-	}
+/* A model service for svc: its VIPs and ports, room for n_routes routes; NULL without memory. */
+static struct sl_service_cfg *new_model_service(struct bld *b, const struct ksvc *svc,
+						const struct khost *h, const struct kdr *dr,
+						size_t n_routes)
+{
+	struct sl_config *cfg = b->cfg;
+	struct sl_service_cfg *s;
+	size_t i, j;
 
 	s = realloc(cfg->services, (cfg->n_services + 1) * sizeof(*s));
 	if (!s)
-		return -ENOMEM;
+		return NULL;
 	cfg->services = s;
 	s = &cfg->services[cfg->n_services++];
 	memset(s, 0, sizeof(*s));
@@ -323,7 +220,7 @@ static int build_service(struct bld *b, struct kvs *vs, struct ksvc *svc, const 
 	s->ports = calloc(svc->n_ports, sizeof(*s->ports));
 	s->routes = calloc(n_routes ? n_routes : 1, sizeof(*s->routes));
 	if (!s->vips || !s->ports || !s->routes)
-		return -ENOMEM;
+		return NULL;
 	memcpy(s->vips, svc->vips, svc->n_vips * sizeof(*s->vips));
 	s->n_vips = svc->n_vips;
 	for (i = 0; i < svc->n_ports; i++) {
@@ -342,37 +239,18 @@ static int build_service(struct bld *b, struct kvs *vs, struct ksvc *svc, const 
 		s->ports[s->n_ports].pos = svc->ports[i].pos;
 		s->n_ports++;
 	}
-	if (s->n_ports != svc->n_ports)
-		return 0;
-	if (!n_routes) {
-		/* Nothing to route with: not a model service at all. A route with errors said so.
-		 */
-		for (i = 0; i < vs->n_routes && !vs->routes[i].bad; i++)
-			;
-		if (i == vs->n_routes)
-			sl_diag_add(b->diag, &h->pos, "warning",
-				    "VirtualService %s/%s has no route sluice can use for Service "
-				    "%s/%s (its routes are tls routes, for gateways only, or "
-				    "without a destination); sluice leaves the Service alone",
-				    vs->m.ns, vs->m.name, svc->m.ns, svc->m.name);
-		free(s->vips);
-		free(s->ports);
-		free(s->routes);
-		cfg->n_services--;
-		b->added--;
-		return 0;
-	}
-	err = sl_k8s_build_subsets(b, svc, dr, all, s, &h->pos);
-	if (err)
-		return err;
+	return s;
+}
 
-	if (n_routes > SL_MAX_ROUTES) {
-		sl_diag_add(b->diag, &vs->m.pos, "error",
-			    "VirtualService %s/%s gives Service %s/%s %zu routes (each match block "
-			    "counts as one); sluice allows %d",
-			    vs->m.ns, vs->m.name, svc->m.ns, svc->m.name, n_routes, SL_MAX_ROUTES);
-		return 0;
-	}
+/* vs's routes into s, split over plan p; 0 or -ENOMEM. */
+static int add_routes(struct bld *b, const struct kvs *vs, const struct ksvc *svc,
+		      const struct ksplit *p, struct sl_service_cfg *s)
+{
+	uint32_t w[SL_MAX_SUBSETS];
+	bool catch_all = false;
+	size_t i, j;
+	int err;
+
 	for (i = 0; i < vs->n_routes; i++) {
 		const struct kroute *rt = &vs->routes[i];
 
@@ -385,14 +263,14 @@ static int build_service(struct bld *b, struct kvs *vs, struct ksvc *svc, const 
 				    rt->name, vs->m.ns, vs->m.name);
 			continue;
 		}
-		if (!route_split(b, vs, rt, svc, dr, s, w))
+		if (!sl_k8s_route_split(b, vs, rt, p, w))
 			continue;
 		for (j = 0; j < (rt->n_matches ? rt->n_matches : 1); j++) {
 			const struct kmatch *m = rt->n_matches ? &rt->matches[j] : NULL;
 
 			if (catch_all)
 				break;
-			if (m && m->port && !svc_has_port(svc, m->port))
+			if (m && m->port && !sl_k8s_svc_has_port(svc, m->port))
 				sl_diag_add(
 				    b->diag, &m->port_pos, "warning",
 				    "port %u in a match of %s is not a port of Service %s/%s, "
@@ -425,6 +303,65 @@ static int build_service(struct bld *b, struct kvs *vs, struct ksvc *svc, const 
 			    "so connections that match no route pass to the VIP untouched",
 			    vs->m.ns, vs->m.name, svc->m.ns, svc->m.name);
 	return 0;
+}
+
+/* svc, a host of vs, as a model service. */
+static int build_service(struct bld *b, struct kvs *vs, struct ksvc *svc, const struct khost *h)
+{
+	struct sl_service_cfg *s;
+	const struct kdr *dr;
+	struct ksplit plan;
+	size_t i, n_routes = 0;
+	int err;
+
+	if (!claim_service(b, vs, svc, h))
+		return 0;
+	dr = sl_k8s_service_dr(b, svc);
+	for (i = 0; i < vs->n_routes; i++)
+		if (vs->routes[i].usable)
+			n_routes += (vs->routes[i].n_matches ? vs->routes[i].n_matches : 1) *
+				    (vs->export_all ? 1 : vs->n_export);
+	if (!n_routes) {
+		/* Nothing to route with: not a model service at all. A route with errors said so.
+		 */
+		for (i = 0; i < vs->n_routes && !vs->routes[i].bad; i++)
+			;
+		if (i == vs->n_routes)
+			sl_diag_add(b->diag, &h->pos, "warning",
+				    "VirtualService %s/%s has no route sluice can use for Service "
+				    "%s/%s (its routes are tls routes, for gateways only, or "
+				    "without a destination); sluice leaves the Service alone",
+				    vs->m.ns, vs->m.name, svc->m.ns, svc->m.name);
+		return 0;
+	}
+	err = sl_k8s_plan_split(b, vs, svc, &plan);
+	if (err)
+		return err;
+	if (plan.external) {
+		/* Istio sends it to a ServiceEntry or outside; sluice knows no endpoints there. */
+		sl_diag_add(b->diag, &plan.external->host_pos, "warning",
+			    "destination host '%s' of VirtualService %s/%s is not a Kubernetes "
+			    "Service of this cluster; sluice cannot send Service %s/%s's traffic "
+			    "there and leaves the Service alone",
+			    plan.external->host, vs->m.ns, vs->m.name, svc->m.ns, svc->m.name);
+		return 0;
+	}
+	s = new_model_service(b, svc, h, dr, n_routes);
+	if (!s)
+		return -ENOMEM;
+	if (s->n_ports != svc->n_ports)
+		return 0;
+	err = sl_k8s_build_subsets(b, svc, &plan, s, &h->pos);
+	if (err)
+		return err;
+	if (n_routes > SL_MAX_ROUTES) {
+		sl_diag_add(b->diag, &vs->m.pos, "error",
+			    "VirtualService %s/%s gives Service %s/%s %zu routes (each match block "
+			    "counts as one); sluice allows %d",
+			    vs->m.ns, vs->m.name, svc->m.ns, svc->m.name, n_routes, SL_MAX_ROUTES);
+		return 0;
+	}
+	return add_routes(b, vs, svc, &plan, s);
 }
 
 /*
@@ -464,18 +401,17 @@ static int build_host(struct bld *b, struct kvs *vs, const struct khost *h)
 			    h->name, vs->m.ns, vs->m.name);
 		return 0;
 	}
+	/*
+	 * Istio takes a host that no Service has as a name of its own (a
+	 * ServiceEntry, an external host); its webhook accepts it, and so
+	 * does sluice, leaving that traffic alone.
+	 */
 	si = sl_k8s_find_service(b->k, h->name, vs->m.ns, why, sizeof(why));
-	if (si == -2) {
+	if (si < 0) {
 		sl_diag_add(b->diag, &h->pos, "warning",
 			    "host '%s' of VirtualService %s/%s is not a Kubernetes Service of "
 			    "this cluster (%s); sluice leaves it alone",
 			    h->name, vs->m.ns, vs->m.name, why);
-		return 0;
-	}
-	if (si < 0) {
-		sl_diag_add(b->diag, &h->pos, "error",
-			    "host '%s' of VirtualService %s/%s matches no Service: %s", h->name,
-			    vs->m.ns, vs->m.name, why);
 		return 0;
 	}
 	svc = &b->k->svcs[si];
@@ -513,6 +449,25 @@ static void mark_named(struct sl_k8s *k)
 			if (si >= 0)
 				k->svcs[si].named = true;
 		}
+}
+
+/*
+ * Services routed without a cluster IP (a GitOps directory: the API server
+ * assigns it): one message for all of them, saying how to give it.
+ */
+static void note_no_vip(struct bld *b)
+{
+	if (!b->n_no_vip)
+		return;
+	sl_diag_add(b->diag, &b->no_vip_pos, "warning",
+		    "%zu Service%s that VirtualServices route %s no clusterIP (%s%s): sluice "
+		    "splits a Service's traffic at its cluster IP, which the API server assigns "
+		    "and these files do not say. Run with --kubernetes to read Services from "
+		    "the API server, or give them as the cluster has them (`kubectl get "
+		    "services -A -o yaml`, or spec.clusterIP written in); until then sluice "
+		    "leaves their traffic alone",
+		    b->n_no_vip, b->n_no_vip == 1 ? "" : "s", b->n_no_vip == 1 ? "has" : "have",
+		    b->no_vip_names, b->n_no_vip > 4 ? ", ..." : "");
 }
 
 static int build_workloads(struct bld *b)
@@ -680,6 +635,7 @@ int sl_k8s_build(struct sl_k8s *k, struct sl_config *cfg, struct sl_diag *diag,
 		err = build_vs(&b, order[i]);
 	if (!err)
 		err = build_workloads(&b);
+	note_no_vip(&b);
 	for (i = 0; i < k->n_rej && !err; i++)
 		err = sl_config_reject(cfg, k->rej[i].kind, k->rej[i].ns, k->rej[i].name,
 				       &k->rej[i].pos, k->rej[i].reason);

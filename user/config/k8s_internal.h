@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
  * The Kubernetes/Istio front end's private state, shared by its files only:
- * k8s_read.c (the arena, the reader's helpers, sl_k8s_add()), k8s_service.c
+ * k8s_read.c (the arena, the reader's helpers, sl_k8s_add()), k8s_rules.c
+ * (Istio's shared validation rules), k8s_hosts.c (host names), k8s_service.c
  * (Service, Pod, EndpointSlice, Endpoints), k8s_destrule.c
- * (DestinationRule), k8s_virtualservice.c (VirtualService), k8s_build.c and
- * k8s_endpoints.c (sl_k8s_build()). Each object is read into the private
+ * (DestinationRule), k8s_virtualservice.c (VirtualService), k8s_build.c,
+ * k8s_split.c and k8s_endpoints.c (sl_k8s_build()). Each object is read into the private
  * form below, every string and array of it in the arena of struct sl_k8s.
  * These files call the model (model.h), yaml_node.h and l7/l7_match.h only.
  */
@@ -183,7 +184,8 @@ struct sl_k8s {
 	size_t n_drs;
 	struct kvs *vss;
 	size_t n_vss;
-	bool isolate; /* an object with errors is left out, not the load failed */
+	bool isolate;	  /* an object with errors is left out, not the load failed */
+	size_t n_vs_read; /* VirtualServices read, kept or not */
 	struct krej *rej;
 	size_t n_rej;
 	/* Everything the objects point to; freed together. */
@@ -211,6 +213,10 @@ struct bld {
 	int *dr_svc; /* index in k->svcs of each DestinationRule's Service, or -1 */
 	sl_k8s_check_fn check;
 	void *check_arg;
+	/* Services a VirtualService routes that have no cluster IP: said once, at the end */
+	size_t n_no_vip;
+	struct sl_pos no_vip_pos;
+	char no_vip_names[256];
 };
 
 /* k8s_read.c: the arena; NULL (and k->oom) without memory */
@@ -344,8 +350,39 @@ int sl_k8s_header_name(const char *name);
 void sl_k8s_check_keys(struct rd *r, const yaml_node_t *map, const char *const used[],
 		       const char *const unsupported[], const char *where, const char *why);
 
-/* k8s_endpoints.c: the subsets of s, with the ready endpoints of svc; 0 or -ENOMEM. */
-int sl_k8s_build_subsets(struct bld *b, const struct ksvc *svc, const struct kdr *dr, bool all,
+/* k8s_split.c: a route's split at a Service's VIP, over the subsets of a plan */
+
+/* One subset of a model service: Service svc's ready endpoints, those of subset ds only. */
+struct ksrc {
+	const struct ksvc *svc;	 /* the host's own Service, or another one (host-level canary) */
+	const struct kdrsub *ds; /* NULL: every ready endpoint */
+	char name[SL_SUBSET_NAME_LEN];
+	struct sl_pos pos;
+};
+
+/* The subsets of one model service, in index order. */
+struct ksplit {
+	struct ksrc src[SL_MAX_SUBSETS];
+	size_t n;
+	bool too_many;		      /* the routes name more than SL_MAX_SUBSETS */
+	bool other;		      /* some subset is another Service's */
+	const struct kdest *external; /* a destination that is no Service of this cluster */
+};
+
+/* The DestinationRule in force for svc, or NULL. */
+const struct kdr *sl_k8s_service_dr(const struct bld *b, const struct ksvc *svc);
+bool sl_k8s_svc_has_port(const struct ksvc *svc, uint16_t port);
+/* "80/TCP, 53/UDP" */
+void sl_k8s_list_ports(const struct ksvc *svc, char *buf, size_t len);
+/* The subsets vs's usable routes need at apex's VIP (errors are left to sl_k8s_route_split()). */
+int sl_k8s_plan_split(struct bld *b, const struct kvs *vs, const struct ksvc *apex,
+		      struct ksplit *p);
+/* rt's weights by subset index of p; false after an error (reported). */
+bool sl_k8s_route_split(struct bld *b, const struct kvs *vs, const struct kroute *rt,
+			const struct ksplit *p, uint32_t w[SL_MAX_SUBSETS]);
+
+/* k8s_endpoints.c: the subsets of p into s, with their ready endpoints; 0 or -ENOMEM. */
+int sl_k8s_build_subsets(struct bld *b, const struct ksvc *apex, const struct ksplit *p,
 			 struct sl_service_cfg *s, const struct sl_pos *at);
 
 #endif /* SLUICE_K8S_INTERNAL_H */

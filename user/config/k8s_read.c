@@ -79,6 +79,11 @@ struct sl_k8s *sl_k8s_new(bool isolate)
 	return k;
 }
 
+size_t sl_k8s_virtual_services_read(const struct sl_k8s *k)
+{
+	return k ? k->n_vs_read : 0;
+}
+
 void sl_k8s_mark(const struct sl_k8s *k, struct sl_k8s_mark *m)
 {
 	*m = (struct sl_k8s_mark){k->n_svcs, k->n_pods, k->n_slices, k->n_drs, k->n_vss, k->n_rej};

@@ -703,6 +703,7 @@ int sl_k8s_add_virtual_service(struct rd *r, const yaml_node_t *obj)
 	if (err ||
 	    sl_k8s_seen_before(r, &tmp.m, "VirtualService", k->vss, k->n_vss, sizeof(*k->vss)))
 		return err == -ENOMEM ? err : 0;
+	k->n_vs_read++;
 	spec = sl_k8s_get(r, obj, "spec");
 	if (!spec || !sl_k8s_want(r, spec, YAML_MAPPING_NODE, "spec")) {
 		if (!spec)

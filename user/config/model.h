@@ -11,10 +11,13 @@
  *                        workloads): read_ (documents, workloads), service,
  *                        route
  *   k8s.h, k8s_*.c       front end for Kubernetes and Istio objects: read_
- *                        (arena, reader helpers, dispatch), service (Service,
- *                        Pod, EndpointSlice, Endpoints), destrule,
- *                        virtualservice, then build and endpoints (into the
- *                        model); k8s_internal.h is private to these files
+ *                        (arena, reader helpers, dispatch), rules (Istio's
+ *                        shared validation rules), hosts (host names as Istio
+ *                        reads them), service (Service, Pod, EndpointSlice,
+ *                        Endpoints), destrule, virtualservice, then build,
+ *                        split (subsets and weights, host-level canaries) and
+ *                        endpoints (into the model); k8s_internal.h is
+ *                        private to these files
  *   config.h, load.c     the public loader: files, directories, YAML streams
  *                        and documents, dispatch by kind, digest
  * The loader calls both front ends; a front end calls the model,
