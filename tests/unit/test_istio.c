@@ -674,6 +674,81 @@ static void test_host_level_rules(void **state)
 	sl_diag_free(&d);
 }
 
+/*
+ * Istio's protocol selection (kube.ConvertProtocol in pkg/config/kube): a
+ * port's name prefix or appProtocol says HTTP or TCP; http routes apply to
+ * HTTP ports, tcp routes to TCP ones, none to UDP, both to a port that says
+ * nothing (Istio sniffs it); 3306 and its well-known kin are TCP.
+ */
+#define PROTO_SVC                                                                                  \
+	"apiVersion: v1\nkind: Service\nmetadata: {name: app, namespace: shop}\n"                  \
+	"spec:\n  clusterIP: 10.96.0.30\n  selector: {app: app}\n  ports:\n"                       \
+	"  - {name: http-web, port: 80}\n"                                                         \
+	"  - {name: tcp-db, port: 5432}\n"                                                         \
+	"  - {name: x, port: 9090, appProtocol: grpc}\n"                                           \
+	"  - {name: dns, port: 53, protocol: UDP}\n"                                               \
+	"  - {port: 8080}\n"                                                                       \
+	"  - {port: 3306}\n"                                                                       \
+	"  - {name: h2, port: 8443, appProtocol: kubernetes.io/h2c}\n"                             \
+	"---\napiVersion: networking.istio.io/v1\nkind: VirtualService\n"                          \
+	"metadata: {name: app, namespace: shop}\nspec:\n  hosts: [app]\n"
+
+static void test_protocol_selection(void **state)
+{
+	static const uint8_t app[] = {SL_APP_HTTP, SL_APP_TCP, SL_APP_HTTP, SL_APP_NONE,
+				      SL_APP_ANY,  SL_APP_TCP, SL_APP_HTTP};
+	const struct sl_service_cfg *s;
+	struct sl_config *cfg;
+	struct sl_diag d;
+	size_t i;
+
+	cfg = load_ok(PROTO_SVC "  http: [{route: [{destination: {host: app}}]}]\n", &d);
+	s = svc_named(cfg, "app.shop");
+	assert_int_equal(s->n_ports, 7);
+	for (i = 0; i < s->n_ports; i++)
+		assert_int_equal(s->ports[i].app, app[i]);
+	assert_int_equal(s->routes[0].kind, SL_ROUTE_HTTP);
+	assert_true(sl_route_applies(&s->routes[0], &s->ports[0]));
+	assert_false(sl_route_applies(&s->routes[0], &s->ports[1]));
+	assert_false(sl_route_applies(&s->routes[0], &s->ports[3]));
+	assert_true(sl_route_applies(&s->routes[0], &s->ports[4]));
+	/* check says which ports are not split, and why */
+	assert_true(has_msg(&d, "k.yaml:9:5: warning: port 5432 of Service shop/app is not split: "
+				"it is TCP by its name 'tcp-db', where Istio applies tcp routes "
+				"only, and VirtualService shop/app has none; its traffic passes to "
+				"the VIP untouched"));
+	assert_true(has_msg(&d, "k.yaml:11:5: warning: port 53/UDP of Service shop/app is not "
+				"split: Istio's sidecars do not carry UDP, so no route of "
+				"VirtualService shop/app applies; its traffic passes to the VIP "
+				"untouched"));
+	assert_true(has_msg(&d, "k.yaml:13:5: warning: port 3306 of Service shop/app is not "
+				"split: it is TCP, a well-known port Istio does not sniff, where "
+				"Istio applies tcp routes only, and VirtualService shop/app has "
+				"none; its traffic passes to the VIP untouched"));
+	assert_int_equal(d.n_warnings, 4); /* and: no endpoints */
+	sl_config_free(cfg);
+	sl_diag_free(&d);
+
+	/* tcp routes: the TCP ports and the sniffed one; http and tcp both: said for that one */
+	cfg = load_ok(PROTO_SVC "  http: [{route: [{destination: {host: app}}]}]\n"
+				"  tcp: [{route: [{destination: {host: app}}]}]\n",
+		      &d);
+	s = svc_named(cfg, "app.shop");
+	assert_int_equal(s->routes[1].kind, SL_ROUTE_TCP);
+	assert_true(sl_route_applies(&s->routes[1], &s->ports[1]));
+	assert_false(sl_route_applies(&s->routes[1], &s->ports[2]));
+	assert_true(has_msg(&d,
+			    "k.yaml:12:5: warning: port 8080 of Service shop/app is not said "
+			    "by its name or appProtocol, so Istio sniffs it: HTTP requests take "
+			    "the http routes of VirtualService shop/app, other traffic its tcp "
+			    "routes; sluice tries the http routes first on every connection "
+			    "(name the port http-... or tcp-..., or set appProtocol, to "
+			    "choose)"));
+	assert_int_equal(d.n_warnings, 4); /* and: no endpoints, twice */
+	sl_config_free(cfg);
+	sl_diag_free(&d);
+}
+
 /* Istio's samples, as `sluice check` reads them: no error. */
 
 #define SAMPLES "tests/data/istio-samples/"
@@ -800,6 +875,7 @@ int main(void)
 	    cmocka_unit_test(test_flagger),
 	    cmocka_unit_test(test_argo_rollouts),
 	    cmocka_unit_test(test_host_level_rules),
+	    cmocka_unit_test(test_protocol_selection),
 	    cmocka_unit_test(test_samples),
 	    cmocka_unit_test(test_no_cluster_ip),
 	    cmocka_unit_test(test_messages),

@@ -62,6 +62,7 @@ static int add_model_route(struct sl_service_cfg *s, const struct kroute *rt,
 
 	memcpy(mr->weight, w, sizeof(mr->weight));
 	mr->pos = rt->pos;
+	mr->kind = rt->tcp ? SL_ROUTE_TCP : SL_ROUTE_HTTP;
 	mr->name = strdup(rt->name);
 	if (!mr->name)
 		return -ENOMEM;
@@ -204,6 +205,7 @@ static struct sl_service_cfg *new_model_service(struct bld *b, const struct ksvc
 {
 	struct sl_config *cfg = b->cfg;
 	struct sl_service_cfg *s;
+	char why[160];
 	size_t i, j;
 
 	s = realloc(cfg->services, (cfg->n_services + 1) * sizeof(*s));
@@ -236,6 +238,7 @@ static struct sl_service_cfg *new_model_service(struct bld *b, const struct ksvc
 		}
 		s->ports[s->n_ports].port = svc->ports[i].port;
 		s->ports[s->n_ports].proto = svc->ports[i].proto;
+		s->ports[s->n_ports].app = sl_k8s_port_app(&svc->ports[i], why, sizeof(why));
 		s->ports[s->n_ports].pos = svc->ports[i].pos;
 		s->n_ports++;
 	}
@@ -247,7 +250,7 @@ static int add_routes(struct bld *b, const struct kvs *vs, const struct ksvc *sv
 		      const struct ksplit *p, struct sl_service_cfg *s)
 {
 	uint32_t w[SL_MAX_SUBSETS];
-	bool catch_all = false;
+	bool catch_all[2] = {false, false}; /* by kind: http, tcp (they apply to other ports) */
 	size_t i, j;
 	int err;
 
@@ -256,11 +259,12 @@ static int add_routes(struct bld *b, const struct kvs *vs, const struct ksvc *sv
 
 		if (!rt->usable)
 			continue;
-		if (catch_all) {
-			sl_diag_add(b->diag, &rt->pos, "warning",
-				    "%s of VirtualService %s/%s comes after a route that matches "
-				    "every connection, so it is never chosen",
-				    rt->name, vs->m.ns, vs->m.name);
+		if (catch_all[rt->tcp]) {
+			sl_diag_add(
+			    b->diag, &rt->pos, "warning",
+			    "%s of VirtualService %s/%s comes after a %s route that matches "
+			    "every connection, so it is never chosen",
+			    rt->name, vs->m.ns, vs->m.name, rt->tcp ? "tcp" : "http");
 			continue;
 		}
 		if (!sl_k8s_route_split(b, vs, rt, p, w))
@@ -268,7 +272,7 @@ static int add_routes(struct bld *b, const struct kvs *vs, const struct ksvc *sv
 		for (j = 0; j < (rt->n_matches ? rt->n_matches : 1); j++) {
 			const struct kmatch *m = rt->n_matches ? &rt->matches[j] : NULL;
 
-			if (catch_all)
+			if (catch_all[rt->tcp])
 				break;
 			if (m && m->port && !sl_k8s_svc_has_port(svc, m->port))
 				sl_diag_add(
@@ -279,7 +283,7 @@ static int add_routes(struct bld *b, const struct kvs *vs, const struct ksvc *sv
 			err = add_export_routes(s, vs, rt, match_is_catch_all(m) ? NULL : m, w);
 			if (err)
 				return err;
-			catch_all = match_is_catch_all(m);
+			catch_all[rt->tcp] = match_is_catch_all(m);
 		}
 		for (j = 0; j < s->n_subsets; j++)
 			if (w[j] && !s->subsets[j].n_eps)
@@ -297,12 +301,59 @@ static int add_routes(struct bld *b, const struct kvs *vs, const struct ksvc *sv
 			    "connections from anywhere else (other namespaces, the node, "
 			    "anything not a pod) pass to the VIP untouched",
 			    vs->m.ns, vs->m.name, vs->n_export, vs->n_export == 1 ? "" : "s");
-	else if (s->n_routes && !catch_all)
+	else if (s->n_routes && !catch_all[0] && !catch_all[1])
 		sl_diag_add(b->diag, &s->routes[s->n_routes - 1].pos, "warning",
 			    "the last route of VirtualService %s/%s for Service %s/%s has a match, "
 			    "so connections that match no route pass to the VIP untouched",
 			    vs->m.ns, vs->m.name, svc->m.ns, svc->m.name);
 	return 0;
+}
+
+/*
+ * Istio's protocol selection, said where it leaves a port unsplit: http
+ * routes apply to HTTP ports, tcp routes to TCP ones, none to UDP; a port
+ * that says nothing is sniffed, and sluice cannot sniff before it picks.
+ */
+static void protocol_notes(struct bld *b, const struct kvs *vs, const struct ksvc *svc,
+			   const struct sl_service_cfg *s)
+{
+	bool http = false, tcp = false, any;
+	char why[160];
+	size_t i, j;
+
+	for (i = 0; i < s->n_routes; i++) {
+		http |= s->routes[i].kind == SL_ROUTE_HTTP;
+		tcp |= s->routes[i].kind == SL_ROUTE_TCP;
+	}
+	for (i = 0; i < s->n_ports; i++) {
+		const struct sl_port_cfg *p = &s->ports[i];
+
+		sl_k8s_port_app(&svc->ports[i], why, sizeof(why));
+		for (any = false, j = 0; j < s->n_routes; j++)
+			any |= sl_route_applies(&s->routes[j], p);
+		if (!any && p->app == SL_APP_NONE)
+			sl_diag_add(
+			    b->diag, &p->pos, "warning",
+			    "port %u/UDP of Service %s/%s is not split: Istio's sidecars do "
+			    "not carry UDP, so no route of VirtualService %s/%s applies; "
+			    "its traffic passes to the VIP untouched",
+			    p->port, svc->m.ns, svc->m.name, vs->m.ns, vs->m.name);
+		else if (!any)
+			sl_diag_add(
+			    b->diag, &p->pos, "warning",
+			    "port %u of Service %s/%s is not split: it is %s, where Istio "
+			    "applies %s routes only, and VirtualService %s/%s has none; its "
+			    "traffic passes to the VIP untouched",
+			    p->port, svc->m.ns, svc->m.name, why,
+			    p->app == SL_APP_HTTP ? "http" : "tcp", vs->m.ns, vs->m.name);
+		else if (p->app == SL_APP_ANY && http && tcp)
+			sl_diag_add(b->diag, &p->pos, "warning",
+				    "port %u of Service %s/%s is %s: HTTP requests take the http "
+				    "routes of VirtualService %s/%s, other traffic its tcp routes; "
+				    "sluice tries the http routes first on every connection (name "
+				    "the port http-... or tcp-..., or set appProtocol, to choose)",
+				    p->port, svc->m.ns, svc->m.name, why, vs->m.ns, vs->m.name);
+	}
 }
 
 /* svc, a host of vs, as a model service. */
@@ -361,7 +412,10 @@ static int build_service(struct bld *b, struct kvs *vs, struct ksvc *svc, const 
 			    vs->m.ns, vs->m.name, svc->m.ns, svc->m.name, n_routes, SL_MAX_ROUTES);
 		return 0;
 	}
-	return add_routes(b, vs, svc, &plan, s);
+	err = add_routes(b, vs, svc, &plan, s);
+	if (!err)
+		protocol_notes(b, vs, svc, s);
+	return err;
 }
 
 /*

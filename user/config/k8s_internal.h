@@ -35,7 +35,8 @@ struct kmeta {
 };
 
 struct kport {
-	char *name; /* "" when unnamed */
+	char *name;	    /* "" when unnamed */
+	char *app_protocol; /* spec.ports[].appProtocol, or NULL */
 	uint16_t port;
 	uint8_t proto;
 	uint16_t target;   /* numeric targetPort; 0 when named */
@@ -273,6 +274,11 @@ bool sl_k8s_seen_before(struct rd *r, const struct kmeta *m, const char *kind, c
 
 /* k8s_service.c */
 int sl_k8s_add_service(struct rd *r, const yaml_node_t *obj);
+/*
+ * Istio's protocol selection for a Service port (kube.ConvertProtocol):
+ * enum sl_port_app; why (len bytes) says how it was decided.
+ */
+uint8_t sl_k8s_port_app(const struct kport *p, char *why, size_t len);
 int sl_k8s_add_pod(struct rd *r, const yaml_node_t *obj);
 int sl_k8s_add_endpoint_slice(struct rd *r, const yaml_node_t *obj);
 int sl_k8s_add_endpoints(struct rd *r, const yaml_node_t *obj);
