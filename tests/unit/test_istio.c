@@ -860,6 +860,42 @@ static void test_messages(void **state)
 	sl_diag_free(&d);
 }
 
+/*
+ * Isolated, a rejected VirtualService leaves nothing: still "no service"
+ * (the last good configuration stays); one left alone with a warning
+ * explains itself.
+ */
+static void test_nothing_left(void **state)
+{
+	struct sl_config_buf b = {.name = DIAG_FILE};
+	struct sl_config *cfg;
+	struct sl_diag d;
+	const char *bad =
+	    SVC PODS DR VS "  - route: [{destination: {host: reviews, subset: v9}}]\n",
+		   *alone =
+		       SVC PODS DR VS_T("{hosts: [wikipedia.org], tcp: [{route: [{destination: "
+					"{host: wikipedia.org}}]}]}");
+
+	b.data = bad;
+	b.len = strlen(bad);
+	sl_diag_init(&d);
+	assert_int_equal(sl_config_load_sources(NULL, 0, &b, 1, SL_LOAD_ISOLATE, &cfg, &d, NULL),
+			 -EINVAL);
+	assert_true(has_msg(&d,
+			    "k.yaml: error: no VirtualService routes a Service, and there is no "
+			    "sluice configuration; at least one service is needed"));
+	sl_diag_free(&d);
+
+	b.data = alone;
+	b.len = strlen(alone);
+	sl_diag_init(&d);
+	assert_int_equal(sl_config_load_sources(NULL, 0, &b, 1, SL_LOAD_ISOLATE, &cfg, &d, NULL),
+			 0);
+	assert_int_equal(cfg->n_services, 0);
+	sl_config_free(cfg);
+	sl_diag_free(&d);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -879,6 +915,7 @@ int main(void)
 	    cmocka_unit_test(test_samples),
 	    cmocka_unit_test(test_no_cluster_ip),
 	    cmocka_unit_test(test_messages),
+	    cmocka_unit_test(test_nothing_left),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -177,10 +177,12 @@ static bool claim_service(struct bld *b, struct kvs *vs, struct ksvc *svc, const
 			    "clients reach its pods directly, there is no VIP to split at; "
 			    "sluice leaves it alone",
 			    h->name, svc->m.ns, svc->m.name);
+		b->left_alone = true;
 		return false;
 	}
 	if (!svc->n_vips) {
 		no_vip(b, svc);
+		b->left_alone = true;
 		return false;
 	}
 	if (!svc->n_ports) {
@@ -383,6 +385,7 @@ static int build_service(struct bld *b, struct kvs *vs, struct ksvc *svc, const 
 				    "%s/%s (its routes are tls routes, for gateways only, or "
 				    "without a destination); sluice leaves the Service alone",
 				    vs->m.ns, vs->m.name, svc->m.ns, svc->m.name);
+		b->left_alone = true;
 		return 0;
 	}
 	err = sl_k8s_plan_split(b, vs, svc, &plan);
@@ -395,6 +398,7 @@ static int build_service(struct bld *b, struct kvs *vs, struct ksvc *svc, const 
 			    "Service of this cluster; sluice cannot send Service %s/%s's traffic "
 			    "there and leaves the Service alone",
 			    plan.external->host, vs->m.ns, vs->m.name, svc->m.ns, svc->m.name);
+		b->left_alone = true;
 		return 0;
 	}
 	s = new_model_service(b, svc, h, dr, n_routes);
@@ -446,13 +450,15 @@ static int build_host(struct bld *b, struct kvs *vs, const struct khost *h)
 			if (err)
 				return err;
 		}
-		if (!n)
+		if (!n) {
 			sl_diag_add(
 			    b->diag, &h->pos, "warning",
 			    "host '%s' of VirtualService %s/%s covers no Kubernetes Service "
 			    "of this cluster (ServiceEntry or external hosts?); sluice "
 			    "leaves it alone",
 			    h->name, vs->m.ns, vs->m.name);
+			b->left_alone = true;
+		}
 		return 0;
 	}
 	/*
@@ -466,6 +472,7 @@ static int build_host(struct bld *b, struct kvs *vs, const struct khost *h)
 			    "host '%s' of VirtualService %s/%s is not a Kubernetes Service of "
 			    "this cluster (%s); sluice leaves it alone",
 			    h->name, vs->m.ns, vs->m.name, why);
+		b->left_alone = true;
 		return 0;
 	}
 	svc = &b->k->svcs[si];
@@ -586,10 +593,13 @@ static int build_vs(struct bld *b, struct kvs *vs)
 	size_t first = b->cfg->n_services, i;
 	int err = 0;
 
+	b->left_alone = false;
 	for (i = 0; i < vs->n_hosts && !err; i++)
 		err = build_host(b, vs, &vs->hosts[i]);
 	for (i = first; i < b->cfg->n_services && !err && b->check; i++)
 		b->check(b->check_arg, i);
+	if (!err && !sl_diag_errors_since(b->diag, &dm))
+		b->k->n_left_alone += b->left_alone;
 	if (err || !b->k->isolate || !sl_diag_errors_since(b->diag, &dm))
 		return err;
 	b->added -= b->cfg->n_services - first;

@@ -185,8 +185,8 @@ struct sl_k8s {
 	size_t n_drs;
 	struct kvs *vss;
 	size_t n_vss;
-	bool isolate;	  /* an object with errors is left out, not the load failed */
-	size_t n_vs_read; /* VirtualServices read, kept or not */
+	bool isolate;	     /* an object with errors is left out, not the load failed */
+	size_t n_left_alone; /* VirtualServices left alone (a warning), not rejected */
 	struct krej *rej;
 	size_t n_rej;
 	/* Everything the objects point to; freed together. */
@@ -203,6 +203,7 @@ struct rd {
 	struct sl_diag *diag;
 	char what[192];	    /* "VirtualService default/reviews", for messages */
 	bool gateways_only; /* the VirtualService read applies to gateways, not the mesh */
+	bool left_alone;    /* ...and is left out with a warning (gateways only, delegate) */
 };
 
 /* Building the model from every object read. */
@@ -218,6 +219,7 @@ struct bld {
 	size_t n_no_vip;
 	struct sl_pos no_vip_pos;
 	char no_vip_names[256];
+	bool left_alone; /* the VirtualService being built left something alone (a warning) */
 };
 
 /* k8s_read.c: the arena; NULL (and k->oom) without memory */

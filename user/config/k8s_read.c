@@ -79,14 +79,15 @@ struct sl_k8s *sl_k8s_new(bool isolate)
 	return k;
 }
 
-size_t sl_k8s_virtual_services_read(const struct sl_k8s *k)
+size_t sl_k8s_left_alone(const struct sl_k8s *k)
 {
-	return k ? k->n_vs_read : 0;
+	return k ? k->n_left_alone : 0;
 }
 
 void sl_k8s_mark(const struct sl_k8s *k, struct sl_k8s_mark *m)
 {
-	*m = (struct sl_k8s_mark){k->n_svcs, k->n_pods, k->n_slices, k->n_drs, k->n_vss, k->n_rej};
+	*m = (struct sl_k8s_mark){k->n_svcs, k->n_pods, k->n_slices,	k->n_drs,
+				  k->n_vss,  k->n_rej,	k->n_left_alone};
 }
 
 /* What the objects point to stays in the arena until sl_k8s_free(). */
@@ -98,6 +99,7 @@ void sl_k8s_forget(struct sl_k8s *k, const struct sl_k8s_mark *m)
 	k->n_drs = m->n_drs;
 	k->n_vss = m->n_vss;
 	k->n_rej = m->n_rej;
+	k->n_left_alone = m->n_left_alone;
 }
 
 int sl_k8s_reject(struct sl_k8s *k, struct sl_diag *diag, const struct sl_diag_mark *mark,
@@ -473,7 +475,11 @@ int sl_k8s_add(struct sl_k8s *k, yaml_document_t *doc, yaml_node_t *obj, const c
 		err = 0;
 	if (err || k->oom)
 		return err ? err : -ENOMEM;
-	if (!k->isolate || !sl_diag_errors_since(diag, &dm))
+	if (!sl_diag_errors_since(diag, &dm)) {
+		k->n_left_alone += r.left_alone;
+		return 0;
+	}
+	if (!k->isolate)
 		return 0;
 	/* Whatever of it was kept goes too: the object is applied whole or not at all. */
 	sl_k8s_forget(k, &km);

@@ -703,7 +703,6 @@ int sl_k8s_add_virtual_service(struct rd *r, const yaml_node_t *obj)
 	if (err ||
 	    sl_k8s_seen_before(r, &tmp.m, "VirtualService", k->vss, k->n_vss, sizeof(*k->vss)))
 		return err == -ENOMEM ? err : 0;
-	k->n_vs_read++;
 	spec = sl_k8s_get(r, obj, "spec");
 	if (!spec || !sl_k8s_want(r, spec, YAML_MAPPING_NODE, "spec")) {
 		if (!spec)
@@ -753,6 +752,7 @@ int sl_k8s_add_virtual_service(struct rd *r, const yaml_node_t *obj)
 		    "%s applies to gateways only (its gateways do not include 'mesh'); sluice "
 		    "routes traffic between pods and leaves it out",
 		    r->what);
+		r->left_alone = true;
 		return 0;
 	}
 	if (!seq_len_of(hosts)) {
@@ -763,6 +763,7 @@ int sl_k8s_add_virtual_service(struct rd *r, const yaml_node_t *obj)
 		    "%s has no spec.hosts, so it is a delegate; sluice does not follow 'delegate' "
 		    "and leaves it out",
 		    r->what);
+		r->left_alone = true;
 		return 0;
 	}
 	vs = sl_k8s_grow(k, (void **)&k->vss, &k->n_vss, sizeof(*vs));

@@ -241,7 +241,7 @@ static int build_k8s(struct ctx *c)
 	if (err)
 		return err;
 	c->services_seen += added;
-	c->k8s_vs_read = sl_k8s_virtual_services_read(c->k8s);
+	c->k8s_left_alone = sl_k8s_left_alone(c->k8s);
 	return 0;
 }
 
@@ -304,7 +304,7 @@ static void finish(struct ctx *c, const char *what, size_t errors_before)
 	 * VirtualServices left alone (gateways only, external hosts, Services
 	 * without a cluster IP yet) each said why already: no wall of errors.
 	 */
-	if (c->services_seen || c->k8s_vs_read || c->diag->n_errors > errors_before)
+	if (c->services_seen || c->k8s_left_alone || c->diag->n_errors > errors_before)
 		return;
 	if (c->empty_services.line)
 		sl_diag_add(c->diag, &c->empty_services, "error",
