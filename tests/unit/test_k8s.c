@@ -765,9 +765,23 @@ static void test_isolate_scope(void **state)
 /* exportTo: the routes match on the client pod's namespace; "~": left out. */
 static void test_export_to(void **state)
 {
+	static const struct {
+		const char *export_to, *msg;
+	} bad[] = {
+	    {"[., \"*\"]", "k.yaml:36:17: error: exportTo of VirtualService shop/reviews has "
+			   "\"*\" and other entries; \"*\" says all namespaces alone"},
+	    {"[\"~\"]", "k.yaml:36:14: error: exportTo \"~\" (none) is not allowed for "
+			"VirtualService shop/reviews; Istio allows it for a ServiceEntry only"},
+	    {"[., shop]", "k.yaml:36:17: error: 'shop' is in exportTo of VirtualService "
+			  "shop/reviews twice (\".\" is its own namespace)"},
+	    {"[Web_1]", "k.yaml:36:14: error: 'Web_1' in exportTo of VirtualService shop/reviews "
+			"is not \".\", \"*\" or a namespace name"},
+	};
 	const struct sl_route_cfg *r;
 	struct sl_config *cfg;
 	struct sl_diag d;
+	char yaml[4096];
+	size_t i;
 
 	cfg =
 	    load_ok(SVC PODS DR VS "  - match: [{sourceLabels: {app: frontend}}]\n" MATCHED_TO("v2")
@@ -809,18 +823,11 @@ static void test_export_to(void **state)
 	sl_diag_free(&d);
 
 	/* Istio's validateExportTo (pkg/config/validation/validation.go, Test_validateExportTo). */
-	assert_error(SVC PODS DR VS ROUTE_TO("v1") "  exportTo: [., \"*\"]\n",
-		     "k.yaml:36:17: error: exportTo of VirtualService shop/reviews has \"*\" and "
-		     "other entries; \"*\" says all namespaces alone");
-	assert_error(SVC PODS DR VS ROUTE_TO("v1") "  exportTo: [\"~\"]\n",
-		     "k.yaml:36:14: error: exportTo \"~\" (none) is not allowed for VirtualService "
-		     "shop/reviews; Istio allows it for a ServiceEntry only");
-	assert_error(SVC PODS DR VS ROUTE_TO("v1") "  exportTo: [., shop]\n",
-		     "k.yaml:36:17: error: 'shop' is in exportTo of VirtualService shop/reviews "
-		     "twice (\".\" is its own namespace)");
-	assert_error(SVC PODS DR VS ROUTE_TO("v1") "  exportTo: [Web_1]\n",
-		     "k.yaml:36:14: error: 'Web_1' in exportTo of VirtualService shop/reviews is "
-		     "not \".\", \"*\" or a namespace name");
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(yaml, sizeof(yaml), SVC PODS DR VS ROUTE_TO("v1") "  exportTo: %s\n",
+			 bad[i].export_to);
+		assert_error(yaml, bad[i].msg);
+	}
 }
 
 int main(void)
