@@ -410,6 +410,11 @@ static void test_destination_rules(void **state)
 	    {"headers in a tcp destination", T("{destination: {host: foo.bar}, headers: {}}"),
 	     false},
 	    {"weight above int32", T("{destination: {host: foo.bar}, weight: 2147483648}"), false},
+	    /* the schema's types: a quoted number is a string */
+	    {"quoted weight", T("{destination: {host: foo.bar}, weight: \"50\"}"), false,
+	     "k.yaml:43:80: error: a weight in VirtualService shop/t must be an integer, not the "
+	     "string \"50\""},
+	    {"quoted port", T("{destination: {host: foo.bar, port: {number: '80'}}}"), false},
 	};
 #undef T
 

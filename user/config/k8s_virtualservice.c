@@ -123,6 +123,19 @@ static void check_string_match_map(struct rd *r, const yaml_node_t *n, const cha
 	}
 }
 
+/*
+ * A number written in quotes is a string to the API server, which refuses
+ * it where the schema wants an integer ("must be of type integer").
+ */
+static bool quoted_number(struct rd *r, const yaml_node_t *v, const char *what)
+{
+	if (!sl_yaml_scalar(v) || v->data.scalar.style == YAML_PLAIN_SCALAR_STYLE)
+		return false;
+	sl_k8s_err_at(r, v, "%s in %s must be an integer, not the string \"%s\"", what, r->what,
+		      sl_yaml_scalar(v));
+	return true;
+}
+
 static int add_l7_spec(struct rd *r, const yaml_node_t *v, const char *key, char **spec,
 		       const char **unsupported);
 
@@ -243,7 +256,8 @@ static int parse_match(struct rd *r, const yaml_node_t *n, bool tcp, const char 
 			      r->what);
 	v = sl_k8s_get(r, n, "port");
 	/* 0 is "not given" in Istio's API (a uint32 left at its zero value). */
-	if (v && !(sl_yaml_scalar(v) && !strcmp(sl_yaml_scalar(v), "0"))) {
+	if (v && !quoted_number(r, v, "port") &&
+	    !(sl_yaml_scalar(v) && !strcmp(sl_yaml_scalar(v), "0"))) {
 		sl_k8s_get_port(r, v, "port", &m->port);
 		m->port_pos = sl_k8s_pos_of(r, v);
 	}
@@ -331,6 +345,9 @@ static bool parse_weight(struct rd *r, const yaml_node_t *v, const char *rname, 
 {
 	const char *w = sl_yaml_scalar(v);
 
+	if (quoted_number(r, v, "a weight"))
+		return false;
+
 	/* Istio's validateWeight: "weight %d < 0" (pkg/config/validation/validation.go). */
 	if (w && w[0] == '-' && sl_all_digits(w + 1)) {
 		sl_k8s_err_at(
@@ -407,7 +424,8 @@ static int parse_destination(struct rd *r, const yaml_node_t *dn, const char *rn
 			      rname, r->what);
 		return -EINVAL;
 	}
-	if (!sl_k8s_get_port(r, v, "destination.port.number", &d->port))
+	if (quoted_number(r, v, "destination.port.number") ||
+	    !sl_k8s_get_port(r, v, "destination.port.number", &d->port))
 		return -EINVAL;
 	d->port_pos = sl_k8s_pos_of(r, v);
 	return 0;
