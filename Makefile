@@ -9,6 +9,7 @@
 
 BUILD   := build
 CC      ?= gcc
+CXX     ?= g++
 CLANG   ?= clang
 BPFTOOL ?= $(shell command -v bpftool || echo /usr/sbin/bpftool)
 ARCH    := $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
@@ -17,8 +18,12 @@ MULTIARCH := $(shell $(CC) -print-multiarch 2>/dev/null)
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers \
 	   -D_GNU_SOURCE -Iinclude -Iuser -I$(BUILD) $(EXTRA_CFLAGS)
-# libcurl: run --kubernetes (HTTPS, streaming watches, one thread per kind)
-LDLIBS  := -lbpf -lelf -lz -lyaml -ljson-c -lmicrohttpd -lncursesw -lcurl -lpthread -lpcre2-8
+CXXFLAGS ?= -O2 -g
+CXXFLAGS += -std=c++17 -Wall -Wextra -Iinclude -Iuser $(EXTRA_CFLAGS)
+# libcurl: run --kubernetes (HTTPS, streaming watches, one thread per kind);
+# RE2 (through user/l7/re2_shim.cc) for Istio's regexes, hence libstdc++
+RE2_LIBS := -lre2 -lstdc++
+LDLIBS  := -lbpf -lelf -lz -lyaml -ljson-c -lmicrohttpd -lncursesw -lcurl -lpthread $(RE2_LIBS)
 
 BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
 	      -Iinclude -Ibpf -I/usr/include/$(MULTIARCH)
@@ -35,12 +40,15 @@ BPF_HDRS  := $(wildcard bpf/*.h) include/sluice_abi.h
 # user/ has one folder per concern (README "Layout"); every object lands at
 # the same relative path under build/user/.
 USER_SRCS := $(wildcard user/*/*.c)
+# the one C++ file: the C API over RE2
+USER_CXX_SRCS := $(wildcard user/*/*.cc)
 USER_HDRS := $(wildcard user/*/*.h) include/sluice_abi.h include/sluice_hash.h
-USER_OBJS := $(patsubst user/%.c,$(BUILD)/user/%.o,$(USER_SRCS))
+USER_OBJS := $(patsubst user/%.c,$(BUILD)/user/%.o,$(USER_SRCS)) \
+	     $(patsubst user/%.cc,$(BUILD)/user/%.o,$(USER_CXX_SRCS))
 LIB_OBJS  := $(filter-out $(BUILD)/user/cli/main.o,$(USER_OBJS))
 SKEL      := $(BUILD)/sluice.skel.h
 
-TEST_BINS := $(BUILD)/tests/test_config $(BUILD)/tests/test_k8s $(BUILD)/tests/test_pkt $(BUILD)/tests/test_atomic \
+TEST_BINS := $(BUILD)/tests/test_config $(BUILD)/tests/test_k8s $(BUILD)/tests/test_istio $(BUILD)/tests/test_pkt $(BUILD)/tests/test_atomic \
 	     $(BUILD)/tests/test_http $(BUILD)/tests/test_l7_match $(BUILD)/tests/test_policy_route \
 	     $(BUILD)/tests/test_l7 $(BUILD)/tests/test_kube $(BUILD)/tests/test_l7_client
 
@@ -79,6 +87,11 @@ $(BUILD)/user/%.o: user/%.c $(USER_HDRS) $(SKEL) | $(BUILD)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) -c $< -o $@
 
+$(BUILD)/user/%.o: user/%.cc $(USER_HDRS) | $(BUILD)
+	$(call msg,CXX,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CXX) $(CXXFLAGS) -c $< -o $@
+
 $(BUILD)/sluice: $(USER_OBJS)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
@@ -87,7 +100,7 @@ $(BUILD)/tests/test_config: tests/unit/test_config.c tests/unit/diag_check.h $(L
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $(filter %.c %.o,$^) $(LDLIBS) -lcmocka -o $@
 
-$(BUILD)/tests/test_k8s: tests/unit/test_k8s.c tests/unit/diag_check.h $(LIB_OBJS)
+$(BUILD)/tests/test_k8s: tests/unit/test_k8s.c tests/unit/diag_check.h tests/unit/k8s_fixture.h $(LIB_OBJS)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $(filter %.c %.o,$^) $(LDLIBS) -lcmocka -o $@
 
@@ -96,9 +109,14 @@ $(BUILD)/tests/test_kube: tests/unit/test_kube.c $(LIB_OBJS)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -lcmocka -o $@
 
-$(BUILD)/tests/test_l7_match: tests/unit/test_l7_match.c user/l7/l7_match.c user/l7/l7_match.h | $(BUILD)
+$(BUILD)/tests/test_istio: tests/unit/test_istio.c tests/unit/diag_check.h tests/unit/k8s_fixture.h $(LIB_OBJS)
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) $(filter %.c,$^) -lpcre2-8 -lcmocka -o $@
+	$(Q)$(CC) $(CFLAGS) $(filter %.c %.o,$^) $(LDLIBS) -lcmocka -o $@
+
+$(BUILD)/tests/test_l7_match: tests/unit/test_l7_match.c user/l7/l7_match.c user/l7/l7_match.h \
+			      $(BUILD)/user/l7/re2_shim.o | $(BUILD)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) $(filter %.c %.o,$^) $(RE2_LIBS) -lcmocka -o $@
 
 $(BUILD)/tests/test_l7_client: tests/unit/test_l7_client.c user/l7/l7_client.c user/l7/l7_client.h | $(BUILD)
 	$(call msg,CC,$@)
@@ -152,7 +170,7 @@ bench: deps
 	$(Q)scripts/bench.sh
 
 format:
-	$(Q)clang-format -i $(wildcard bpf/*.c bpf/*.h tests/e2e/*.bpf.c user/*/*.c user/*/*.h include/*.h tests/*/*.c tests/*/*.h)
+	$(Q)clang-format -i $(wildcard bpf/*.c bpf/*.h tests/e2e/*.bpf.c user/*/*.c user/*/*.cc user/*/*.h include/*.h tests/*/*.c tests/*/*.h)
 
 clean:
 	$(Q)rm -rf $(BUILD)
@@ -180,7 +198,7 @@ BPF_CFLAGS += $(BPF_EXTRA_CFLAGS)
 .PHONY: variant
 variant: $(VARIANT)/sluice
 ifneq ($(BUILD),$(VARIANT))
-$(VARIANT)/sluice: $(wildcard bpf/*.c) $(BPF_HDRS) $(USER_SRCS) $(USER_HDRS)
+$(VARIANT)/sluice: $(wildcard bpf/*.c) $(BPF_HDRS) $(USER_SRCS) $(USER_CXX_SRCS) $(USER_HDRS)
 	$(Q)$(MAKE) --no-print-directory BUILD=$(VARIANT) \
 		BPF_EXTRA_CFLAGS="$(VARIANT_BPF_CFLAGS)" $(VARIANT)/sluice
 test-bins: $(VARIANT)/sluice

@@ -7,8 +7,9 @@ PKGS=(
 	# build
 	make gcc clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev
 	libyaml-dev libjson-c-dev pkg-config linux-libc-dev
-	# header routing: Istio's regex matches
-	libpcre2-dev
+	# header routing: Istio's regex matches, in RE2 (Envoy's engine) through
+	# a small C++ shim
+	g++ libre2-dev
 	# metrics endpoint, terminal view, Kubernetes API client
 	libmicrohttpd-dev libncurses-dev libcurl4-openssl-dev
 	# unit tests

@@ -703,7 +703,7 @@ static void test_http_match(void **state)
 				    "  - {match: {uri: {regex: \"(\"}}, split: {v2: 1}}\n"
 				    "  - split: {v1: 1}\n",
 		     "t.yaml:7:13: error: the HTTP match of route 1 of service 'a' is invalid: "
-		     "line 1: regex '(': missing closing parenthesis at offset 1");
+		     "line 1: regex '(': missing ) at offset 1");
 }
 
 static void test_unknown_match_key(void **state)

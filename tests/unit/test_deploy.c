@@ -370,7 +370,9 @@ static void image_has_every_linked_library(void **state)
 	    {"libncursesw.so.6", "libncursesw6"},
 	    {"libtinfo.so.6", "libtinfo6"},
 	    {"libcurl.so.4", "libcurl4"},
-	    {"libpcre2-8.so.0", "libpcre2-8-0"},
+	    {"libre2.so.9", "libre2-9"},
+	    {"libstdc++.so.6", "libstdc++6"},
+	    {"libgcc_s.so.1", "libgcc-s1"},
 	};
 	char line[512], *runtime = NULL, *cf = NULL;
 	size_t len = 0, i;

@@ -55,7 +55,7 @@ int sl_k8s_add(struct sl_k8s *k, yaml_document_t *doc, yaml_node_t *obj, const c
 
 /* How many objects were read: to forget a file's objects again. */
 struct sl_k8s_mark {
-	size_t n_svcs, n_pods, n_slices, n_drs, n_vss, n_rej;
+	size_t n_svcs, n_pods, n_slices, n_drs, n_vss, n_rej, n_left_alone;
 };
 void sl_k8s_mark(const struct sl_k8s *k, struct sl_k8s_mark *m);
 void sl_k8s_forget(struct sl_k8s *k, const struct sl_k8s_mark *m);
@@ -73,5 +73,12 @@ typedef void (*sl_k8s_check_fn)(void *arg, size_t idx);
  */
 int sl_k8s_build(struct sl_k8s *k, struct sl_config *cfg, struct sl_diag *diag,
 		 sl_k8s_check_fn check, void *check_arg, size_t *n_services);
+
+/*
+ * How many VirtualServices were left alone, whole or in part, with a
+ * warning saying why (gateways only, external hosts, no cluster IP...),
+ * and not rejected: after those, "no service" would be noise.
+ */
+size_t sl_k8s_left_alone(const struct sl_k8s *k);
 
 #endif /* SLUICE_K8S_H */

@@ -27,70 +27,6 @@
 
 #include "config/k8s_internal.h"
 
-/* Istio's default; hosts are also accepted as NAME.NAMESPACE and NAME.NAMESPACE.svc. */
-#define CLUSTER_DOMAIN "svc.cluster.local"
-
-static bool ends_with(const char *s, const char *suffix)
-{
-	size_t ls = strlen(s), lx = strlen(suffix);
-
-	return ls > lx && !strcmp(s + ls - lx, suffix) && s[ls - lx - 1] == '.';
-}
-
-/*
- * The Service a host names, seen from namespace ns. Istio completes a short
- * name ("reviews") with the namespace of the rule, not of the Service (the
- * VirtualService reference, "hosts": "Istio will interpret the short name
- * based on the namespace of the rule"); NAME.NAMESPACE.svc.cluster.local is
- * the full name. Like the pods' DNS search path, NAME.NAMESPACE and
- * NAME.NAMESPACE.svc are accepted too. why (if not NULL) says what was
- * looked for when nothing is found. -1: no such Service; -2: the host is not
- * a name of this cluster's Services at all (a wildcard, or a ServiceEntry
- * or external host such as api.example.com).
- */
-static int find_service(const struct sl_k8s *k, const char *host, const char *ns, char *why,
-			size_t len)
-{
-	char buf[256], *dot, *name = buf;
-	const char *want_ns = ns;
-	size_t i;
-
-	if (strchr(host, '*')) {
-		if (why)
-			snprintf(
-			    why, len,
-			    "it is a wildcard; sluice routes Kubernetes Services, named one by "
-			    "one");
-		return -2;
-	}
-	if (strlen(host) >= sizeof(buf))
-		goto foreign;
-	strcpy(buf, host);
-	if (ends_with(buf, CLUSTER_DOMAIN))
-		buf[strlen(buf) - strlen(CLUSTER_DOMAIN) - 1] = '\0';
-	else if (ends_with(buf, "svc"))
-		buf[strlen(buf) - 4] = '\0';
-	dot = strchr(buf, '.');
-	if (dot) {
-		if (strchr(dot + 1, '.'))
-			goto foreign;
-		*dot = '\0';
-		want_ns = dot + 1;
-	}
-	for (i = 0; i < k->n_svcs; i++)
-		if (!strcmp(k->svcs[i].m.name, name) && !strcmp(k->svcs[i].m.ns, want_ns))
-			return (int)i;
-	if (why)
-		snprintf(why, len, "there is no Service %s in namespace %s", name, want_ns);
-	return -1;
-foreign:
-	if (why)
-		snprintf(why, len,
-			 "it is not a Service of this cluster (write NAME, NAME.NAMESPACE or "
-			 "NAME.NAMESPACE." CLUSTER_DOMAIN ")");
-	return -2;
-}
-
 static int copy_labels(const struct sl_label *in, size_t n, const char *ns, struct sl_label **out,
 		       size_t *n_out)
 {
@@ -107,111 +43,6 @@ static int copy_labels(const struct sl_label *in, size_t n, const char *ns, stru
 			return -ENOMEM;
 	}
 	return 0;
-}
-
-static void list_subsets(const struct sl_service_cfg *s, char *buf, size_t len)
-{
-	size_t i, off = 0;
-
-	buf[0] = '\0';
-	for (i = 0; i < s->n_subsets && off < len; i++)
-		if (strcmp(s->subsets[i].name, SL_K8S_ALL_SUBSET))
-			off += snprintf(buf + off, len - off, "%s%s", off ? ", " : "",
-					s->subsets[i].name);
-}
-
-static void list_ports(const struct ksvc *svc, char *buf, size_t len)
-{
-	size_t i, off = 0;
-
-	buf[0] = '\0';
-	for (i = 0; i < svc->n_ports && off < len; i++)
-		off += snprintf(buf + off, len - off, "%s%u/%s", i ? ", " : "", svc->ports[i].port,
-				svc->ports[i].proto == IPPROTO_UDP ? "UDP" : "TCP");
-}
-
-static bool svc_has_port(const struct ksvc *svc, uint16_t port)
-{
-	size_t i;
-
-	for (i = 0; i < svc->n_ports; i++)
-		if (svc->ports[i].port == port)
-			return true;
-	return false;
-}
-
-/* The split of one VirtualService route, by subset index of s; false after an error. */
-static bool route_split(struct bld *b, const struct kvs *vs, const struct kroute *rt,
-			const struct ksvc *svc, const struct kdr *dr, struct sl_service_cfg *s,
-			uint32_t w[SL_MAX_SUBSETS])
-{
-	char why[256], names[SL_MAX_SUBSETS * SL_SUBSET_NAME_LEN + 16], ports[128];
-	bool ok = true;
-	size_t i;
-	int idx;
-
-	memset(w, 0, SL_MAX_SUBSETS * sizeof(*w));
-	for (i = 0; i < rt->n_dests; i++) {
-		const struct kdest *d = &rt->dests[i];
-		int si = find_service(b->k, d->host, vs->m.ns, why, sizeof(why));
-
-		if (si < 0) {
-			sl_diag_add(
-			    b->diag, &d->host_pos, "error",
-			    "destination host '%s' of %s of VirtualService %s/%s matches no "
-			    "Service: %s",
-			    d->host, rt->name, vs->m.ns, vs->m.name, why);
-			ok = false;
-			continue;
-		}
-		if (&b->k->svcs[si] != svc) {
-			sl_diag_add(
-			    b->diag, &d->host_pos, "error",
-			    "destination host '%s' of %s is Service %s/%s, but this "
-			    "VirtualService routes Service %s/%s; sluice splits a Service's "
-			    "traffic among that Service's own subsets only",
-			    d->host, rt->name, b->k->svcs[si].m.ns, b->k->svcs[si].m.name,
-			    svc->m.ns, svc->m.name);
-			ok = false;
-			continue;
-		}
-		if (d->port && !svc_has_port(svc, d->port)) {
-			list_ports(svc, ports, sizeof(ports));
-			sl_diag_add(b->diag, &d->port_pos, "error",
-				    "destination port %u of %s is not a port of Service %s/%s; its "
-				    "ports are: %s",
-				    d->port, rt->name, svc->m.ns, svc->m.name, ports);
-			ok = false;
-		}
-		idx = sl_config_subset_index(s, d->subset ? d->subset : SL_K8S_ALL_SUBSET);
-		if (idx < 0) {
-			list_subsets(s, names, sizeof(names));
-			if (dr && dr->n_subsets)
-				sl_diag_add(
-				    b->diag, &d->subset_pos, "error",
-				    "subset '%s' of host '%s' is not defined: DestinationRule "
-				    "%s/%s (%s:%d) has subsets %s",
-				    d->subset, d->host, dr->m.ns, dr->m.name, dr->m.pos.file,
-				    dr->m.pos.line, names);
-			else
-				sl_diag_add(b->diag, &d->subset_pos, "error",
-					    "subset '%s' of host '%s' is not defined: no "
-					    "DestinationRule for Service %s/%s defines subsets",
-					    d->subset, d->host, svc->m.ns, svc->m.name);
-			ok = false;
-			continue;
-		}
-		w[idx] += d->weight;
-		if (w[idx] > SL_MAX_WEIGHT) {
-			sl_diag_add(b->diag, &rt->pos, "error",
-				    "%s of VirtualService %s/%s gives subset '%s' a weight of %u; "
-				    "sluice allows at most %d",
-				    rt->name, vs->m.ns, vs->m.name, s->subsets[idx].name, w[idx],
-				    SL_MAX_WEIGHT);
-			ok = false;
-		}
-	}
-	return ok;
 }
 
 static bool match_is_catch_all(const struct kmatch *m)
@@ -231,6 +62,7 @@ static int add_model_route(struct sl_service_cfg *s, const struct kroute *rt,
 
 	memcpy(mr->weight, w, sizeof(mr->weight));
 	mr->pos = rt->pos;
+	mr->kind = rt->tcp ? SL_ROUTE_TCP : SL_ROUTE_HTTP;
 	mr->name = strdup(rt->name);
 	if (!mr->name)
 		return -ENOMEM;
@@ -293,62 +125,29 @@ static int add_export_routes(struct sl_service_cfg *s, const struct kvs *vs,
 	return 0;
 }
 
-static const struct kdr *service_dr(const struct bld *b, const struct ksvc *svc)
+/* A Service routed without a cluster IP: said once for all at the end (note_no_vip()). */
+static void no_vip(struct bld *b, const struct ksvc *svc)
 {
-	size_t i;
+	size_t off = strlen(b->no_vip_names);
 
-	for (i = 0; i < b->k->n_drs; i++)
-		if (b->dr_svc[i] >= 0 && &b->k->svcs[b->dr_svc[i]] == svc)
-			return &b->k->drs[i];
-	return NULL;
+	if (!b->n_no_vip++)
+		b->no_vip_pos = svc->m.pos;
+	if (b->n_no_vip <= 4)
+		snprintf(b->no_vip_names + off, sizeof(b->no_vip_names) - off, "%s%s/%s",
+			 off ? ", " : "", svc->m.ns, svc->m.name);
 }
 
-static int build_service(struct bld *b, struct kvs *vs, const struct khost *h)
+/*
+ * Can svc be a model service for vs (host h)? Says why not: another
+ * VirtualService has it, no VIP (headless, or none written), no ports, a
+ * name too long.
+ */
+static bool claim_service(struct bld *b, struct kvs *vs, struct ksvc *svc, const struct khost *h)
 {
-	struct sl_config *cfg = b->cfg;
-	struct sl_service_cfg *s;
-	struct ksvc *svc;
-	const struct kdr *dr;
-	char why[256], where[PATH_MAX + 16];
-	uint32_t w[SL_MAX_SUBSETS];
-	size_t i, j, n_routes = 0;
-	bool all = false, catch_all = false;
-	int si, err;
+	char where[PATH_MAX + 16];
 
-	si = find_service(b->k, h->name, vs->m.ns, why, sizeof(why));
-	if (si == -2) {
-		/* Istio routes ServiceEntry and external hosts too; sluice only Services. */
-		sl_diag_add(b->diag, &h->pos, "warning",
-			    "host '%s' of VirtualService %s/%s is not a Kubernetes Service of "
-			    "this cluster (a ServiceEntry or external host?); sluice leaves it "
-			    "alone",
-			    h->name, vs->m.ns, vs->m.name);
-		return 0;
-	}
-	if (si < 0) {
-		sl_diag_add(b->diag, &h->pos, "error",
-			    "host '%s' of VirtualService %s/%s matches no Service: %s", h->name,
-			    vs->m.ns, vs->m.name, why);
-		return 0;
-	}
-	svc = &b->k->svcs[si];
-	/*
-	 * A short name is completed with the rule's namespace; a name with dots
-	 * is taken as written (Istio's ResolveShortnameToFQDN), so only the
-	 * full name reaches a Service of another namespace. NAME.NAMESPACE
-	 * would otherwise let one namespace re-route another's Service.
-	 */
-	if (strcmp(svc->m.ns, vs->m.ns) && !ends_with(h->name, CLUSTER_DOMAIN)) {
-		sl_diag_add(b->diag, &h->pos, "error",
-			    "host '%s' of VirtualService %s/%s is Service %s/%s of another "
-			    "namespace; a VirtualService routes another namespace's Service "
-			    "only by its full name, %s.%s." CLUSTER_DOMAIN,
-			    h->name, vs->m.ns, vs->m.name, svc->m.ns, svc->m.name, svc->m.name,
-			    svc->m.ns);
-		return 0;
-	}
 	if (svc->routed_by == vs)
-		return 0; /* hosts: [backend, backend.default.svc.cluster.local] */
+		return false; /* hosts: [backend, backend.default.svc.cluster.local] */
 	if (svc->routed_by) {
 		snprintf(where, sizeof(where), "%s:%d", svc->routed_by->m.pos.file,
 			 svc->routed_by->m.pos.line);
@@ -369,46 +168,51 @@ static int build_service(struct bld *b, struct kvs *vs, const struct khost *h)
 				    "sluice takes one VirtualService per Service",
 				    svc->m.ns, svc->m.name, svc->routed_by->m.ns,
 				    svc->routed_by->m.name, where);
-		return 0;
+		return false;
 	}
 	svc->routed_by = vs;
+	if (svc->headless) {
+		sl_diag_add(b->diag, &h->pos, "warning",
+			    "host '%s' is Service %s/%s, which is headless (clusterIP: None): "
+			    "clients reach its pods directly, there is no VIP to split at; "
+			    "sluice leaves it alone",
+			    h->name, svc->m.ns, svc->m.name);
+		b->left_alone = true;
+		return false;
+	}
 	if (!svc->n_vips) {
-		sl_diag_add(
-		    b->diag, &h->pos, "error",
-		    "host '%s' is Service %s/%s, which has no cluster IP (%s); sluice needs "
-		    "spec.clusterIP (as `kubectl get -o yaml` shows it)",
-		    h->name, svc->m.ns, svc->m.name,
-		    svc->headless ? "it is headless" : "none is written");
-		return 0;
+		no_vip(b, svc);
+		b->left_alone = true;
+		return false;
 	}
 	if (!svc->n_ports) {
 		sl_diag_add(b->diag, &h->pos, "error",
 			    "host '%s' is Service %s/%s, which has no TCP or UDP ports", h->name,
 			    svc->m.ns, svc->m.name);
-		return 0;
+		return false;
 	}
 	if (strlen(svc->m.name) + 1 + strlen(svc->m.ns) >= SL_NAME_LEN) {
 		sl_diag_add(b->diag, &h->pos, "error",
 			    "Service %s/%s: the name %s.%s is longer than sluice's limit of %d",
 			    svc->m.ns, svc->m.name, svc->m.name, svc->m.ns, SL_NAME_LEN - 1);
-		return 0;
+		return false;
 	}
-	dr = service_dr(b, svc);
+	return true;
+}
 
-	for (i = 0; i < vs->n_routes; i++) {
-		const struct kroute *rt = &vs->routes[i];
-
-		if (!rt->usable)
-			continue;
-		n_routes +=
-		    (rt->n_matches ? rt->n_matches : 1) * (vs->export_all ? 1 : vs->n_export);
-		for (j = 0; j < rt->n_dests; j++)
-			all |= !rt->dests[j].subset;
-	}
+/* A model service for svc: its VIPs and ports, room for n_routes routes; NULL without memory. */
+static struct sl_service_cfg *new_model_service(struct bld *b, const struct ksvc *svc,
+						const struct khost *h, const struct kdr *dr,
+						size_t n_routes)
+{
+	struct sl_config *cfg = b->cfg;
+	struct sl_service_cfg *s;
+	char why[160];
+	size_t i, j;
 
 	s = realloc(cfg->services, (cfg->n_services + 1) * sizeof(*s));
 	if (!s)
-		return -ENOMEM;
+		return NULL;
 	cfg->services = s;
 	s = &cfg->services[cfg->n_services++];
 	memset(s, 0, sizeof(*s));
@@ -420,7 +224,7 @@ static int build_service(struct bld *b, struct kvs *vs, const struct khost *h)
 	s->ports = calloc(svc->n_ports, sizeof(*s->ports));
 	s->routes = calloc(n_routes ? n_routes : 1, sizeof(*s->routes));
 	if (!s->vips || !s->ports || !s->routes)
-		return -ENOMEM;
+		return NULL;
 	memcpy(s->vips, svc->vips, svc->n_vips * sizeof(*s->vips));
 	s->n_vips = svc->n_vips;
 	for (i = 0; i < svc->n_ports; i++) {
@@ -436,57 +240,43 @@ static int build_service(struct bld *b, struct kvs *vs, const struct khost *h)
 		}
 		s->ports[s->n_ports].port = svc->ports[i].port;
 		s->ports[s->n_ports].proto = svc->ports[i].proto;
+		s->ports[s->n_ports].app = sl_k8s_port_app(&svc->ports[i], why, sizeof(why));
 		s->ports[s->n_ports].pos = svc->ports[i].pos;
 		s->n_ports++;
 	}
-	if (s->n_ports != svc->n_ports)
-		return 0;
-	if (!n_routes) {
-		/* Nothing to route with: not a model service at all. */
-		sl_diag_add(
-		    b->diag, &h->pos, "warning",
-		    "VirtualService %s/%s has no route sluice can use for Service %s/%s "
-		    "(tls, gateway-only or redirect routes only); sluice leaves the Service "
-		    "alone",
-		    vs->m.ns, vs->m.name, svc->m.ns, svc->m.name);
-		free(s->vips);
-		free(s->ports);
-		free(s->routes);
-		cfg->n_services--;
-		b->added--;
-		return 0;
-	}
-	err = sl_k8s_build_subsets(b, svc, dr, all, s, &h->pos);
-	if (err)
-		return err;
+	return s;
+}
 
-	if (n_routes > SL_MAX_ROUTES) {
-		sl_diag_add(b->diag, &vs->m.pos, "error",
-			    "VirtualService %s/%s gives Service %s/%s %zu routes (each match block "
-			    "counts as one); sluice allows %d",
-			    vs->m.ns, vs->m.name, svc->m.ns, svc->m.name, n_routes, SL_MAX_ROUTES);
-		return 0;
-	}
+/* vs's routes into s, split over plan p; 0 or -ENOMEM. */
+static int add_routes(struct bld *b, const struct kvs *vs, const struct ksvc *svc,
+		      const struct ksplit *p, struct sl_service_cfg *s)
+{
+	uint32_t w[SL_MAX_SUBSETS];
+	bool catch_all[2] = {false, false}; /* by kind: http, tcp (they apply to other ports) */
+	size_t i, j;
+	int err;
+
 	for (i = 0; i < vs->n_routes; i++) {
 		const struct kroute *rt = &vs->routes[i];
 
 		if (!rt->usable)
 			continue;
-		if (catch_all) {
-			sl_diag_add(b->diag, &rt->pos, "warning",
-				    "%s of VirtualService %s/%s comes after a route that matches "
-				    "every connection, so it is never chosen",
-				    rt->name, vs->m.ns, vs->m.name);
+		if (catch_all[rt->tcp]) {
+			sl_diag_add(
+			    b->diag, &rt->pos, "warning",
+			    "%s of VirtualService %s/%s comes after a %s route that matches "
+			    "every connection, so it is never chosen",
+			    rt->name, vs->m.ns, vs->m.name, rt->tcp ? "tcp" : "http");
 			continue;
 		}
-		if (!route_split(b, vs, rt, svc, dr, s, w))
+		if (!sl_k8s_route_split(b, vs, rt, p, w))
 			continue;
 		for (j = 0; j < (rt->n_matches ? rt->n_matches : 1); j++) {
 			const struct kmatch *m = rt->n_matches ? &rt->matches[j] : NULL;
 
-			if (catch_all)
+			if (catch_all[rt->tcp])
 				break;
-			if (m && m->port && !svc_has_port(svc, m->port))
+			if (m && m->port && !sl_k8s_svc_has_port(svc, m->port))
 				sl_diag_add(
 				    b->diag, &m->port_pos, "warning",
 				    "port %u in a match of %s is not a port of Service %s/%s, "
@@ -495,7 +285,7 @@ static int build_service(struct bld *b, struct kvs *vs, const struct khost *h)
 			err = add_export_routes(s, vs, rt, match_is_catch_all(m) ? NULL : m, w);
 			if (err)
 				return err;
-			catch_all = match_is_catch_all(m);
+			catch_all[rt->tcp] = match_is_catch_all(m);
 		}
 		for (j = 0; j < s->n_subsets; j++)
 			if (w[j] && !s->subsets[j].n_eps)
@@ -513,12 +303,232 @@ static int build_service(struct bld *b, struct kvs *vs, const struct khost *h)
 			    "connections from anywhere else (other namespaces, the node, "
 			    "anything not a pod) pass to the VIP untouched",
 			    vs->m.ns, vs->m.name, vs->n_export, vs->n_export == 1 ? "" : "s");
-	else if (s->n_routes && !catch_all)
+	else if (s->n_routes && !catch_all[0] && !catch_all[1])
 		sl_diag_add(b->diag, &s->routes[s->n_routes - 1].pos, "warning",
 			    "the last route of VirtualService %s/%s for Service %s/%s has a match, "
 			    "so connections that match no route pass to the VIP untouched",
 			    vs->m.ns, vs->m.name, svc->m.ns, svc->m.name);
 	return 0;
+}
+
+/*
+ * Istio's protocol selection, said where it leaves a port unsplit: http
+ * routes apply to HTTP ports, tcp routes to TCP ones, none to UDP; a port
+ * that says nothing is sniffed, and sluice cannot sniff before it picks.
+ */
+static void protocol_notes(struct bld *b, const struct kvs *vs, const struct ksvc *svc,
+			   const struct sl_service_cfg *s)
+{
+	bool http = false, tcp = false, any;
+	char why[160];
+	size_t i, j;
+
+	for (i = 0; i < s->n_routes; i++) {
+		http |= s->routes[i].kind == SL_ROUTE_HTTP;
+		tcp |= s->routes[i].kind == SL_ROUTE_TCP;
+	}
+	for (i = 0; i < s->n_ports; i++) {
+		const struct sl_port_cfg *p = &s->ports[i];
+
+		sl_k8s_port_app(&svc->ports[i], why, sizeof(why));
+		for (any = false, j = 0; j < s->n_routes; j++)
+			any |= sl_route_applies(&s->routes[j], p);
+		if (!any && p->app == SL_APP_NONE)
+			sl_diag_add(
+			    b->diag, &p->pos, "warning",
+			    "port %u/UDP of Service %s/%s is not split: Istio's sidecars do "
+			    "not carry UDP, so no route of VirtualService %s/%s applies; "
+			    "its traffic passes to the VIP untouched",
+			    p->port, svc->m.ns, svc->m.name, vs->m.ns, vs->m.name);
+		else if (!any)
+			sl_diag_add(
+			    b->diag, &p->pos, "warning",
+			    "port %u of Service %s/%s is not split: it is %s, where Istio "
+			    "applies %s routes only, and VirtualService %s/%s has none; its "
+			    "traffic passes to the VIP untouched",
+			    p->port, svc->m.ns, svc->m.name, why,
+			    p->app == SL_APP_HTTP ? "http" : "tcp", vs->m.ns, vs->m.name);
+		else if (p->app == SL_APP_ANY && http && tcp)
+			sl_diag_add(b->diag, &p->pos, "warning",
+				    "port %u of Service %s/%s is %s: HTTP requests take the http "
+				    "routes of VirtualService %s/%s, other traffic its tcp routes; "
+				    "sluice tries the http routes first on every connection (name "
+				    "the port http-... or tcp-..., or set appProtocol, to choose)",
+				    p->port, svc->m.ns, svc->m.name, why, vs->m.ns, vs->m.name);
+	}
+}
+
+/* svc, a host of vs, as a model service. */
+static int build_service(struct bld *b, struct kvs *vs, struct ksvc *svc, const struct khost *h)
+{
+	struct sl_service_cfg *s;
+	const struct kdr *dr;
+	struct ksplit plan;
+	size_t i, n_routes = 0;
+	int err;
+
+	if (!claim_service(b, vs, svc, h))
+		return 0;
+	dr = sl_k8s_service_dr(b, svc);
+	for (i = 0; i < vs->n_routes; i++)
+		if (vs->routes[i].usable)
+			n_routes += (vs->routes[i].n_matches ? vs->routes[i].n_matches : 1) *
+				    (vs->export_all ? 1 : vs->n_export);
+	if (!n_routes) {
+		/* Nothing to route with: not a model service at all. A route with errors said so.
+		 */
+		for (i = 0; i < vs->n_routes && !vs->routes[i].bad; i++)
+			;
+		if (i == vs->n_routes)
+			sl_diag_add(b->diag, &h->pos, "warning",
+				    "VirtualService %s/%s has no route sluice can use for Service "
+				    "%s/%s (its routes are tls routes, for gateways only, or "
+				    "without a destination); sluice leaves the Service alone",
+				    vs->m.ns, vs->m.name, svc->m.ns, svc->m.name);
+		b->left_alone = true;
+		return 0;
+	}
+	err = sl_k8s_plan_split(b, vs, svc, &plan);
+	if (err)
+		return err;
+	if (plan.external) {
+		/* Istio sends it to a ServiceEntry or outside; sluice knows no endpoints there. */
+		sl_diag_add(b->diag, &plan.external->host_pos, "warning",
+			    "destination host '%s' of VirtualService %s/%s is not a Kubernetes "
+			    "Service of this cluster; sluice cannot send Service %s/%s's traffic "
+			    "there and leaves the Service alone",
+			    plan.external->host, vs->m.ns, vs->m.name, svc->m.ns, svc->m.name);
+		b->left_alone = true;
+		return 0;
+	}
+	s = new_model_service(b, svc, h, dr, n_routes);
+	if (!s)
+		return -ENOMEM;
+	if (s->n_ports != svc->n_ports)
+		return 0;
+	err = sl_k8s_build_subsets(b, svc, &plan, s, &h->pos);
+	if (err)
+		return err;
+	if (n_routes > SL_MAX_ROUTES) {
+		sl_diag_add(b->diag, &vs->m.pos, "error",
+			    "VirtualService %s/%s gives Service %s/%s %zu routes (each match block "
+			    "counts as one); sluice allows %d",
+			    vs->m.ns, vs->m.name, svc->m.ns, svc->m.name, n_routes, SL_MAX_ROUTES);
+		return 0;
+	}
+	err = add_routes(b, vs, svc, &plan, s);
+	if (!err)
+		protocol_notes(b, vs, svc, s);
+	return err;
+}
+
+/*
+ * One host of vs: the Service it names, or every Service a wildcard covers
+ * (Istio matches a wildcard against each Service's full name). A Service
+ * that some VirtualService names exactly is that one's; of wildcards, the
+ * first (oldest) takes a Service. Hosts that are no Service of this
+ * cluster are Istio's too (ServiceEntry, external names): left alone.
+ */
+static int build_host(struct bld *b, struct kvs *vs, const struct khost *h)
+{
+	struct khost_ref ref;
+	struct ksvc *svc;
+	char why[256];
+	size_t i, n = 0;
+	int si, err;
+
+	sl_k8s_host_resolve(h->name, vs->m.ns, &ref);
+	if (ref.form == KH_WILDCARD) {
+		for (i = 0; i < b->k->n_svcs; i++) {
+			svc = &b->k->svcs[i];
+			if (!sl_k8s_wildcard_covers(ref.fqdn, svc))
+				continue;
+			n++;
+			if (svc->named || svc->routed_by || !svc->n_vips || !svc->n_ports)
+				continue;
+			err = build_service(b, vs, svc, h);
+			if (err)
+				return err;
+		}
+		if (!n) {
+			sl_diag_add(
+			    b->diag, &h->pos, "warning",
+			    "host '%s' of VirtualService %s/%s covers no Kubernetes Service "
+			    "of this cluster (ServiceEntry or external hosts?); sluice "
+			    "leaves it alone",
+			    h->name, vs->m.ns, vs->m.name);
+			b->left_alone = true;
+		}
+		return 0;
+	}
+	/*
+	 * Istio takes a host that no Service has as a name of its own (a
+	 * ServiceEntry, an external host); its webhook accepts it, and so
+	 * does sluice, leaving that traffic alone.
+	 */
+	si = sl_k8s_find_service(b->k, h->name, vs->m.ns, why, sizeof(why));
+	if (si < 0) {
+		sl_diag_add(b->diag, &h->pos, "warning",
+			    "host '%s' of VirtualService %s/%s is not a Kubernetes Service of "
+			    "this cluster (%s); sluice leaves it alone",
+			    h->name, vs->m.ns, vs->m.name, why);
+		b->left_alone = true;
+		return 0;
+	}
+	svc = &b->k->svcs[si];
+	/*
+	 * A short name is completed with the rule's namespace; a name with dots
+	 * is taken as written (Istio's ResolveShortnameToFQDN), so only the
+	 * full name reaches a Service of another namespace. NAME.NAMESPACE
+	 * would otherwise let one namespace re-route another's Service.
+	 */
+	if (strcmp(svc->m.ns, vs->m.ns) && !ref.full) {
+		sl_diag_add(b->diag, &h->pos, "error",
+			    "host '%s' of VirtualService %s/%s is Service %s/%s of another "
+			    "namespace; a VirtualService routes another namespace's Service "
+			    "only by its full name, %s.%s.svc." SL_K8S_CLUSTER_DOMAIN,
+			    h->name, vs->m.ns, vs->m.name, svc->m.ns, svc->m.name, svc->m.name,
+			    svc->m.ns);
+		return 0;
+	}
+	return build_service(b, vs, svc, h);
+}
+
+/* The Services some VirtualService names exactly: no wildcard takes those. */
+static void mark_named(struct sl_k8s *k)
+{
+	struct khost_ref ref;
+	size_t i, j;
+	int si;
+
+	for (i = 0; i < k->n_vss; i++)
+		for (j = 0; j < k->vss[i].n_hosts; j++) {
+			sl_k8s_host_resolve(k->vss[i].hosts[j].name, k->vss[i].m.ns, &ref);
+			if (ref.form != KH_SERVICE && ref.form != KH_NAME_NS)
+				continue;
+			si = sl_k8s_service_index(k, ref.name, ref.ns);
+			if (si >= 0)
+				k->svcs[si].named = true;
+		}
+}
+
+/*
+ * Services routed without a cluster IP (a GitOps directory: the API server
+ * assigns it): one message for all of them, saying how to give it.
+ */
+static void note_no_vip(struct bld *b)
+{
+	if (!b->n_no_vip)
+		return;
+	sl_diag_add(b->diag, &b->no_vip_pos, "warning",
+		    "%zu Service%s that VirtualServices route %s no clusterIP (%s%s): sluice "
+		    "splits a Service's traffic at its cluster IP, which the API server assigns "
+		    "and these files do not say. Run with --kubernetes to read Services from "
+		    "the API server, or give them as the cluster has them (`kubectl get "
+		    "services -A -o yaml`, or spec.clusterIP written in); until then sluice "
+		    "leaves their traffic alone",
+		    b->n_no_vip, b->n_no_vip == 1 ? "" : "s", b->n_no_vip == 1 ? "has" : "have",
+		    b->no_vip_names, b->n_no_vip > 4 ? ", ..." : "");
 }
 
 static int build_workloads(struct bld *b)
@@ -583,17 +593,13 @@ static int build_vs(struct bld *b, struct kvs *vs)
 	size_t first = b->cfg->n_services, i;
 	int err = 0;
 
-	if (!vs->export_all && !vs->n_export) {
-		sl_diag_add(b->diag, &vs->export_pos, "warning",
-			    "VirtualService %s/%s is exported to no namespace (\"~\"); sluice "
-			    "leaves it out",
-			    vs->m.ns, vs->m.name);
-		return 0;
-	}
+	b->left_alone = false;
 	for (i = 0; i < vs->n_hosts && !err; i++)
-		err = build_service(b, vs, &vs->hosts[i]);
+		err = build_host(b, vs, &vs->hosts[i]);
 	for (i = first; i < b->cfg->n_services && !err && b->check; i++)
 		b->check(b->check_arg, i);
+	if (!err && !sl_diag_errors_since(b->diag, &dm))
+		b->k->n_left_alone += b->left_alone;
 	if (err || !b->k->isolate || !sl_diag_errors_since(b->diag, &dm))
 		return err;
 	b->added -= b->cfg->n_services - first;
@@ -618,7 +624,7 @@ static int resolve_drs(struct bld *b)
 		const struct kdr *d = &k->drs[i];
 
 		dm = sl_diag_mark(b->diag);
-		b->dr_svc[i] = find_service(k, d->host, d->m.ns, why, sizeof(why));
+		b->dr_svc[i] = sl_k8s_find_service(k, d->host, d->m.ns, why, sizeof(why));
 		if (b->dr_svc[i] < 0) {
 			sl_diag_add(
 			    b->diag, &d->host_pos, "warning",
@@ -685,6 +691,7 @@ int sl_k8s_build(struct sl_k8s *k, struct sl_config *cfg, struct sl_diag *diag,
 	err = b.dr_svc && order ? resolve_drs(&b) : -ENOMEM;
 	for (i = 0; order && i < k->n_vss; i++)
 		order[i] = &k->vss[i];
+	mark_named(k);
 	/* Without isolation two VirtualServices of a host are an error: file order says it. */
 	if (!err && k->isolate)
 		qsort(order, k->n_vss, sizeof(*order), cmp_vs_age);
@@ -692,6 +699,7 @@ int sl_k8s_build(struct sl_k8s *k, struct sl_config *cfg, struct sl_diag *diag,
 		err = build_vs(&b, order[i]);
 	if (!err)
 		err = build_workloads(&b);
+	note_no_vip(&b);
 	for (i = 0; i < k->n_rej && !err; i++)
 		err = sl_config_reject(cfg, k->rej[i].kind, k->rej[i].ns, k->rej[i].name,
 				       &k->rej[i].pos, k->rej[i].reason);

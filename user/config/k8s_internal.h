@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
  * The Kubernetes/Istio front end's private state, shared by its files only:
- * k8s_read.c (the arena, the reader's helpers, sl_k8s_add()), k8s_service.c
+ * k8s_read.c (the arena, the reader's helpers, sl_k8s_add()), k8s_rules.c
+ * (Istio's shared validation rules), k8s_hosts.c (host names), k8s_service.c
  * (Service, Pod, EndpointSlice, Endpoints), k8s_destrule.c
- * (DestinationRule), k8s_virtualservice.c (VirtualService), k8s_build.c and
- * k8s_endpoints.c (sl_k8s_build()). Each object is read into the private
+ * (DestinationRule), k8s_virtualservice.c (VirtualService), k8s_build.c,
+ * k8s_split.c and k8s_endpoints.c (sl_k8s_build()). Each object is read into the private
  * form below, every string and array of it in the arena of struct sl_k8s.
  * These files call the model (model.h), yaml_node.h and l7/l7_match.h only.
  */
@@ -22,6 +23,9 @@
 /* Said of a field sluice reads but does not act on. */
 #define NOT_DONE "sluice does not do it"
 
+/* Istio's default domain suffix (istiod --domain): NAME.NAMESPACE.svc.cluster.local. */
+#define SL_K8S_CLUSTER_DOMAIN "cluster.local"
+
 struct kmeta {
 	char *name;
 	char *ns;
@@ -31,7 +35,8 @@ struct kmeta {
 };
 
 struct kport {
-	char *name; /* "" when unnamed */
+	char *name;	    /* "" when unnamed */
+	char *app_protocol; /* spec.ports[].appProtocol, or NULL */
 	uint16_t port;
 	uint8_t proto;
 	uint16_t target;   /* numeric targetPort; 0 when named */
@@ -49,6 +54,7 @@ struct ksvc {
 	struct sl_label *selector;
 	size_t n_selector;
 	const struct kvs *routed_by; /* the VirtualService that made it a model service */
+	bool named; /* some VirtualService names it exactly (no wildcard takes it) */
 };
 
 /* A container port of a Pod, or a port of an EndpointSlice/Endpoints. */
@@ -135,6 +141,8 @@ struct kroute {
 	struct kdest *dests;
 	size_t n_dests;
 	bool usable; /* has a valid destination list */
+	bool bad;    /* had errors of its own */
+	bool tcp;    /* a tcp route (else http) */
 	struct sl_pos pos;
 };
 
@@ -190,7 +198,8 @@ struct sl_k8s {
 	size_t n_drs;
 	struct kvs *vss;
 	size_t n_vss;
-	bool isolate; /* an object with errors is left out, not the load failed */
+	bool isolate;	     /* an object with errors is left out, not the load failed */
+	size_t n_left_alone; /* VirtualServices left alone (a warning), not rejected */
 	struct krej *rej;
 	size_t n_rej;
 	struct kindex ix[N_KIX]; /* by kind, for sl_k8s_seen_before() */
@@ -205,7 +214,9 @@ struct rd {
 	yaml_document_t *doc;
 	const char *file;
 	struct sl_diag *diag;
-	char what[192]; /* "VirtualService default/reviews", for messages */
+	char what[192];	    /* "VirtualService default/reviews", for messages */
+	bool gateways_only; /* the VirtualService read applies to gateways, not the mesh */
+	bool left_alone;    /* ...and is left out with a warning (gateways only, delegate) */
 };
 
 /* Building the model from every object read. */
@@ -217,6 +228,11 @@ struct bld {
 	int *dr_svc; /* index in k->svcs of each DestinationRule's Service, or -1 */
 	sl_k8s_check_fn check;
 	void *check_arg;
+	/* Services a VirtualService routes that have no cluster IP: said once, at the end */
+	size_t n_no_vip;
+	struct sl_pos no_vip_pos;
+	char no_vip_names[256];
+	bool left_alone; /* the VirtualService being built left something alone (a warning) */
 };
 
 /* k8s_read.c: the arena; NULL (and k->oom) without memory */
@@ -233,6 +249,8 @@ __attribute__((format(printf, 3, 4))) void sl_k8s_err_at(struct rd *r, const yam
 							 const char *fmt, ...);
 __attribute__((format(printf, 3, 4))) void sl_k8s_warn_at(struct rd *r, const yaml_node_t *n,
 							  const char *fmt, ...);
+/* No node, or a null one ("~", "null", nothing). */
+bool sl_k8s_null(const yaml_node_t *n);
 /* Value of key in mapping n; NULL if absent, null, or n is not a mapping. */
 yaml_node_t *sl_k8s_get(const struct rd *r, const yaml_node_t *n, const char *key);
 bool sl_k8s_want(struct rd *r, const yaml_node_t *n, yaml_node_type_t type, const char *what);
@@ -248,13 +266,6 @@ bool sl_k8s_parse_addr(struct rd *r, const yaml_node_t *n, const char *what, str
 bool sl_k8s_parse_cidr(struct rd *r, const yaml_node_t *n, const char *what, struct sl_cidr *c);
 /* A field sluice reads but does not act on: said once, where it is. */
 void sl_k8s_ignored(struct rd *r, const yaml_node_t *key, const char *where, const char *why);
-/* Every key of map that is not in known[] is reported as ignored. */
-void sl_k8s_ignore_others(struct rd *r, const yaml_node_t *map, const char *const known[],
-			  const char *where, const char *why);
-/* Every key of map that is not in known[] is an error (not an Istio field). */
-void sl_k8s_reject_others(struct rd *r, const yaml_node_t *map, const char *const known[],
-			  const char *where);
-
 /*
  * An isolated load leaves out the object whose errors were reported since
  * mark: they no longer fail the load, and it is listed as rejected. 0 or
@@ -281,6 +292,11 @@ bool sl_k8s_seen_before(struct rd *r, const struct kmeta *m, const char *kind, s
 
 /* k8s_service.c */
 int sl_k8s_add_service(struct rd *r, const yaml_node_t *obj);
+/*
+ * Istio's protocol selection for a Service port (kube.ConvertProtocol):
+ * enum sl_port_app; why (len bytes) says how it was decided.
+ */
+uint8_t sl_k8s_port_app(const struct kport *p, char *why, size_t len);
 int sl_k8s_add_pod(struct rd *r, const yaml_node_t *obj);
 int sl_k8s_add_endpoint_slice(struct rd *r, const yaml_node_t *obj);
 int sl_k8s_add_endpoints(struct rd *r, const yaml_node_t *obj);
@@ -289,8 +305,108 @@ int sl_k8s_add_destination_rule(struct rd *r, const yaml_node_t *obj);
 /* k8s_virtualservice.c */
 int sl_k8s_add_virtual_service(struct rd *r, const yaml_node_t *obj);
 
-/* k8s_endpoints.c: the subsets of s, with the ready endpoints of svc; 0 or -ENOMEM. */
-int sl_k8s_build_subsets(struct bld *b, const struct ksvc *svc, const struct kdr *dr, bool all,
+/* k8s_hosts.c: hosts as Istio reads them */
+
+enum kh_form {
+	KH_SERVICE,  /* NAME, NAME.NAMESPACE.svc, NAME.NAMESPACE.svc.cluster.local */
+	KH_NAME_NS,  /* NAME.NAMESPACE: a Service if there is one, else external */
+	KH_WILDCARD, /* "*", "*.example.com", "*.shop.svc.cluster.local"... */
+	KH_IP,
+	KH_EXTERNAL, /* any other name: a ServiceEntry, an external host */
+};
+
+struct khost_ref {
+	enum kh_form form;
+	bool full;     /* NAME.NAMESPACE.svc.cluster.local */
+	char name[64]; /* KH_SERVICE, KH_NAME_NS */
+	char ns[64];
+	char fqdn[256]; /* as Istio resolves it (ResolveShortnameToFQDN) */
+};
+
+/* What host means, seen from a rule in namespace ns. Always 0. */
+int sl_k8s_host_resolve(const char *host, const char *ns, struct khost_ref *ref);
+/* Index in k->svcs of Service ns/name, or -1. */
+int sl_k8s_service_index(const struct sl_k8s *k, const char *name, const char *ns);
+/*
+ * The Service host names, seen from namespace ns: its index in k->svcs;
+ * -1 when host is a Service name of this cluster that no Service has; -2
+ * when it is no Service name at all (an external host, an IP, a
+ * wildcard, a NAME.NAMESPACE without such a Service). why says which.
+ */
+int sl_k8s_find_service(const struct sl_k8s *k, const char *host, const char *ns, char *why,
+			size_t len);
+/* Does the wildcard wild (as resolved) cover Service svc's full name? */
+bool sl_k8s_wildcard_covers(const char *wild, const struct ksvc *svc);
+/* Istio's host.Name.Matches: equal, or a wildcard covers the other. */
+bool sl_k8s_hosts_overlap(const char *a, const char *b);
+/* Istio's ValidateWildcardDomain: NULL if host is valid, else why not (in buf). */
+const char *sl_k8s_check_domain(const char *host, char *buf, size_t len);
+/* An IPv4 or IPv6 address (Istio accepts those as hosts too). */
+bool sl_k8s_is_ip(const char *s);
+/* Istio's labels.IsDNS1123Label. */
+bool sl_k8s_dns_label(const char *s);
+
+/* k8s_rules.c: Istio's shared validation rules; problems reported on r */
+
+/* Istio's labels.Instance.Validate of a label map (sourceLabels, a subset's labels). */
+void sl_k8s_check_labels(struct rd *r, const yaml_node_t *map, const char *what);
+/* Istio's validateGatewayNames of a gateways list. */
+void sl_k8s_check_gateways(struct rd *r, const yaml_node_t *list, const char *what);
+/* Does a gateways list (absent or empty: the mesh) include "mesh"? */
+bool sl_k8s_gateways_mesh(struct rd *r, const yaml_node_t *list);
+/* Istio's validateExportTo, for a rule of namespace ns. */
+void sl_k8s_check_export_to(struct rd *r, const yaml_node_t *list, const char *ns);
+
+/* What an HTTP header name in a match is, by Istio's rules. */
+enum {
+	SL_K8S_HDR_OK,	   /* a token (RFC 9110) */
+	SL_K8S_HDR_PSEUDO, /* :method, :scheme, :authority, :path, :status */
+	SL_K8S_HDR_JWT,	   /* @request.auth.claims.NAME: gateways only */
+	SL_K8S_HDR_BAD,
+};
+int sl_k8s_header_name(const char *name);
+
+/*
+ * The keys of map: those in used[] are read, those in unsupported[]
+ * (NULL: none) are Istio's but not acted on (a warning each, saying why;
+ * NULL: NOT_DONE), any other is not in Istio's schema (an error).
+ */
+void sl_k8s_check_keys(struct rd *r, const yaml_node_t *map, const char *const used[],
+		       const char *const unsupported[], const char *where, const char *why);
+
+/* k8s_split.c: a route's split at a Service's VIP, over the subsets of a plan */
+
+/* One subset of a model service: Service svc's ready endpoints, those of subset ds only. */
+struct ksrc {
+	const struct ksvc *svc;	 /* the host's own Service, or another one (host-level canary) */
+	const struct kdrsub *ds; /* NULL: every ready endpoint */
+	char name[SL_SUBSET_NAME_LEN];
+	struct sl_pos pos;
+};
+
+/* The subsets of one model service, in index order. */
+struct ksplit {
+	struct ksrc src[SL_MAX_SUBSETS];
+	size_t n;
+	bool too_many;		      /* the routes name more than SL_MAX_SUBSETS */
+	bool other;		      /* some subset is another Service's */
+	const struct kdest *external; /* a destination that is no Service of this cluster */
+};
+
+/* The DestinationRule in force for svc, or NULL. */
+const struct kdr *sl_k8s_service_dr(const struct bld *b, const struct ksvc *svc);
+bool sl_k8s_svc_has_port(const struct ksvc *svc, uint16_t port);
+/* "80/TCP, 53/UDP" */
+void sl_k8s_list_ports(const struct ksvc *svc, char *buf, size_t len);
+/* The subsets vs's usable routes need at apex's VIP (errors are left to sl_k8s_route_split()). */
+int sl_k8s_plan_split(struct bld *b, const struct kvs *vs, const struct ksvc *apex,
+		      struct ksplit *p);
+/* rt's weights by subset index of p; false after an error (reported). */
+bool sl_k8s_route_split(struct bld *b, const struct kvs *vs, const struct kroute *rt,
+			const struct ksplit *p, uint32_t w[SL_MAX_SUBSETS]);
+
+/* k8s_endpoints.c: the subsets of p into s, with their ready endpoints; 0 or -ENOMEM. */
+int sl_k8s_build_subsets(struct bld *b, const struct ksvc *apex, const struct ksplit *p,
 			 struct sl_service_cfg *s, const struct sl_pos *at);
 
 #endif /* SLUICE_K8S_INTERNAL_H */

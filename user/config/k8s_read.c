@@ -113,9 +113,15 @@ struct sl_k8s *sl_k8s_new(bool isolate)
 	return k;
 }
 
+size_t sl_k8s_left_alone(const struct sl_k8s *k)
+{
+	return k ? k->n_left_alone : 0;
+}
+
 void sl_k8s_mark(const struct sl_k8s *k, struct sl_k8s_mark *m)
 {
-	*m = (struct sl_k8s_mark){k->n_svcs, k->n_pods, k->n_slices, k->n_drs, k->n_vss, k->n_rej};
+	*m = (struct sl_k8s_mark){k->n_svcs, k->n_pods, k->n_slices,	k->n_drs,
+				  k->n_vss,  k->n_rej,	k->n_left_alone};
 }
 
 /* What the objects point to stays in the arena until sl_k8s_free(). */
@@ -127,6 +133,7 @@ void sl_k8s_forget(struct sl_k8s *k, const struct sl_k8s_mark *m)
 	k->n_drs = m->n_drs;
 	k->n_vss = m->n_vss;
 	k->n_rej = m->n_rej;
+	k->n_left_alone = m->n_left_alone;
 }
 
 int sl_k8s_reject(struct sl_k8s *k, struct sl_diag *diag, const struct sl_diag_mark *mark,
@@ -242,7 +249,7 @@ void sl_k8s_warn_at(struct rd *r, const yaml_node_t *n, const char *fmt, ...)
 }
 
 /* Absent, "~", "null" or nothing: Kubernetes output writes these for unset fields. */
-static bool is_null(const yaml_node_t *n)
+bool sl_k8s_null(const yaml_node_t *n)
 {
 	const char *s = sl_yaml_scalar(n);
 
@@ -257,7 +264,7 @@ yaml_node_t *sl_k8s_get(const struct rd *r, const yaml_node_t *n, const char *ke
 {
 	yaml_node_t *v = sl_yaml_get(r->doc, n, key);
 
-	return is_null(v) ? NULL : v;
+	return sl_k8s_null(v) ? NULL : v;
 }
 
 bool sl_k8s_want(struct rd *r, const yaml_node_t *n, yaml_node_type_t type, const char *what)
@@ -391,53 +398,6 @@ void sl_k8s_ignored(struct rd *r, const yaml_node_t *key, const char *where, con
 {
 	sl_k8s_warn_at(r, key, "'%s' %s of %s is ignored: %s", sl_yaml_scalar(key), where, r->what,
 		       why);
-}
-
-/* Every key of map that is not in known[] is reported as ignored. */
-void sl_k8s_ignore_others(struct rd *r, const yaml_node_t *map, const char *const known[],
-			  const char *where, const char *why)
-{
-	size_t i, j;
-
-	if (!map || map->type != YAML_MAPPING_NODE)
-		return;
-	for (i = 0; i < sl_yaml_map_len(map); i++) {
-		yaml_node_t *kn = sl_yaml_map_key(r->doc, map, i);
-		const char *key = sl_yaml_scalar(kn);
-
-		if (!key)
-			continue;
-		for (j = 0; known[j]; j++)
-			if (!strcmp(known[j], key))
-				break;
-		if (!known[j])
-			sl_k8s_ignored(r, kn, where, why);
-	}
-}
-
-/*
- * Every key of map that is not in known[] is an error: the field is not in
- * Istio's schema (a typo), and the API server would refuse the object.
- * Leaving it out would widen a match or change a split.
- */
-void sl_k8s_reject_others(struct rd *r, const yaml_node_t *map, const char *const known[],
-			  const char *where)
-{
-	size_t i, j;
-
-	if (!map || map->type != YAML_MAPPING_NODE)
-		return;
-	for (i = 0; i < sl_yaml_map_len(map); i++) {
-		yaml_node_t *kn = sl_yaml_map_key(r->doc, map, i);
-		const char *key = sl_yaml_scalar(kn);
-
-		for (j = 0; key && known[j]; j++)
-			if (!strcmp(known[j], key))
-				break;
-		if (!key || !known[j])
-			sl_k8s_err_at(r, kn, "'%s' %s of %s is not an Istio field (a typo?)",
-				      key ? key : "?", where, r->what);
-	}
 }
 
 /* Metadata and duplicates */
@@ -596,7 +556,11 @@ int sl_k8s_add(struct sl_k8s *k, yaml_document_t *doc, yaml_node_t *obj, const c
 		err = 0;
 	if (err || k->oom)
 		return err ? err : -ENOMEM;
-	if (!k->isolate || !sl_diag_errors_since(diag, &dm))
+	if (!sl_diag_errors_since(diag, &dm)) {
+		k->n_left_alone += r.left_alone;
+		return 0;
+	}
+	if (!k->isolate)
 		return 0;
 	/* Whatever of it was kept goes too: the object is applied whole or not at all. */
 	sl_k8s_forget(k, &km);

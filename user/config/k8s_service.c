@@ -6,7 +6,10 @@
  * private form; calls k8s_read.c's helpers and the model.
  */
 #include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "config/k8s_internal.h"
 #include "config/yaml_node.h"
@@ -75,6 +78,10 @@ int sl_k8s_add_service(struct rd *r, const yaml_node_t *obj)
 			p->name = sl_k8s_strdup(k, sl_yaml_scalar(v) ? sl_yaml_scalar(v) : "");
 			if (!p->name)
 				return -ENOMEM;
+			v = sl_k8s_get(r, pn, "appProtocol");
+			if (sl_yaml_scalar(v) &&
+			    !(p->app_protocol = sl_k8s_strdup(k, sl_yaml_scalar(v))))
+				return -ENOMEM;
 			v = sl_k8s_get(r, pn, "port");
 			if (!v) {
 				sl_k8s_err_at(r, pn, "a port of %s has no 'port'", r->what);
@@ -117,6 +124,64 @@ int sl_k8s_add_service(struct rd *r, const yaml_node_t *obj)
 		return -ENOMEM;
 	*s = tmp;
 	return 0;
+}
+
+/*
+ * Istio's protocols (pkg/config/protocol) by what they mean for routes:
+ * HTTP ones take http routes, TCP ones tcp routes.
+ */
+static const struct {
+	const char *name;
+	uint8_t app;
+} protocols[] = {
+    {"http", SL_APP_HTTP}, {"http2", SL_APP_HTTP}, {"http_proxy", SL_APP_HTTP},
+    {"grpc", SL_APP_HTTP}, {"tcp", SL_APP_TCP},	   {"https", SL_APP_TCP},
+    {"tls", SL_APP_TCP},   {"mongo", SL_APP_TCP},  {"redis", SL_APP_TCP},
+    {"mysql", SL_APP_TCP}, {"udp", SL_APP_NONE},
+};
+
+/* Istio's kube.ConvertProtocol, and its protocol.Parse of the name's prefix. */
+uint8_t sl_k8s_port_app(const struct kport *p, char *why, size_t len)
+{
+	static const uint16_t well_known_tcp[] = {25, 53, 3306, 27017};
+	const char *name = p->app_protocol ? p->app_protocol : p->name;
+	const char *by = p->app_protocol ? "appProtocol" : "name";
+	size_t i, n;
+
+	if (p->proto == IPPROTO_UDP) {
+		snprintf(why, len, "UDP");
+		return SL_APP_NONE;
+	}
+	if (p->app_protocol &&
+	    (!strcmp(name, "kubernetes.io/h2c") || !strcmp(name, "kubernetes.io/ws"))) {
+		snprintf(why, len, "HTTP by its appProtocol '%s'", name);
+		return SL_APP_HTTP;
+	}
+	if (p->app_protocol && !strcmp(name, "kubernetes.io/wss")) {
+		snprintf(why, len, "TCP (HTTPS) by its appProtocol '%s'", name);
+		return SL_APP_TCP;
+	}
+	if (!strncasecmp(name, "grpc-web", 8)) {
+		snprintf(why, len, "HTTP by its %s '%s'", by, name);
+		return SL_APP_HTTP;
+	}
+	n = strchr(name, '-') ? (size_t)(strchr(name, '-') - name) : strlen(name);
+	for (i = 0; i < sizeof(protocols) / sizeof(protocols[0]); i++)
+		if (strlen(protocols[i].name) == n && !strncasecmp(protocols[i].name, name, n)) {
+			snprintf(why, len, "%s by its %s '%s'",
+				 protocols[i].app == SL_APP_HTTP  ? "HTTP"
+				 : protocols[i].app == SL_APP_TCP ? "TCP"
+								  : "UDP",
+				 by, name);
+			return protocols[i].app;
+		}
+	for (i = 0; i < sizeof(well_known_tcp) / sizeof(well_known_tcp[0]); i++)
+		if (p->port == well_known_tcp[i]) {
+			snprintf(why, len, "TCP, a well-known port Istio does not sniff");
+			return SL_APP_TCP;
+		}
+	snprintf(why, len, "not said by its name or appProtocol, so Istio sniffs it");
+	return SL_APP_ANY;
 }
 
 /* Pod */

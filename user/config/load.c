@@ -241,6 +241,7 @@ static int build_k8s(struct ctx *c)
 	if (err)
 		return err;
 	c->services_seen += added;
+	c->k8s_left_alone = sl_k8s_left_alone(c->k8s);
 	return 0;
 }
 
@@ -299,7 +300,11 @@ static void finish(struct ctx *c, const char *what, size_t errors_before)
 {
 	struct sl_pos pos = {.file = what};
 
-	if (c->services_seen || c->diag->n_errors > errors_before)
+	/*
+	 * VirtualServices left alone (gateways only, external hosts, Services
+	 * without a cluster IP yet) each said why already: no wall of errors.
+	 */
+	if (c->services_seen || c->k8s_left_alone || c->diag->n_errors > errors_before)
 		return;
 	if (c->empty_services.line)
 		sl_diag_add(c->diag, &c->empty_services, "error",

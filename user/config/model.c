@@ -137,6 +137,20 @@ bool sl_addr_eq(const struct sl_addr *x, const struct sl_addr *y)
 
 /* Model queries */
 
+bool sl_route_applies(const struct sl_route_cfg *r, const struct sl_port_cfg *p)
+{
+	switch (p->app) {
+	case SL_APP_HTTP:
+		return r->kind != SL_ROUTE_TCP;
+	case SL_APP_TCP:
+		return r->kind != SL_ROUTE_HTTP;
+	case SL_APP_NONE:
+		return r->kind == SL_ROUTE_ANY;
+	default:
+		return true;
+	}
+}
+
 int sl_config_subset_index(const struct sl_service_cfg *svc, const char *name)
 {
 	size_t i;

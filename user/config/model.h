@@ -13,10 +13,13 @@
  *                        workloads): read_ (documents, workloads), service,
  *                        route
  *   k8s.h, k8s_*.c       front end for Kubernetes and Istio objects: read_
- *                        (arena, reader helpers, dispatch), service (Service,
- *                        Pod, EndpointSlice, Endpoints), destrule,
- *                        virtualservice, then build and endpoints (into the
- *                        model); k8s_internal.h is private to these files
+ *                        (arena, reader helpers, dispatch), rules (Istio's
+ *                        shared validation rules), hosts (host names as Istio
+ *                        reads them), service (Service, Pod, EndpointSlice,
+ *                        Endpoints), destrule, virtualservice, then build,
+ *                        split (subsets and weights, host-level canaries) and
+ *                        endpoints (into the model); k8s_internal.h is
+ *                        private to these files
  *   config.h, load.c     the public loader: files, directories, YAML streams
  *                        and documents, dispatch by kind, digest
  * The loader calls both front ends; a front end calls the model,
@@ -97,14 +100,34 @@ struct sl_route_cfg {
 	 */
 	bool needs_l7;
 	char *l7_spec;
-	char *name; /* optional, for messages and status */
+	uint8_t kind; /* enum sl_route_kind: the ports it applies to */
+	char *name;   /* optional, for messages and status */
 	struct sl_pos pos;
+};
+
+/*
+ * What a port carries, as Istio decides it (its name's prefix or its
+ * appProtocol): which kinds of route apply to it.
+ */
+enum sl_port_app {
+	SL_APP_ANY = 0, /* not said (Istio sniffs it), or sluice's own format: every route */
+	SL_APP_HTTP,	/* http, http2, grpc, grpc-web...: http routes only */
+	SL_APP_TCP,	/* tcp, tls, https, mongo, mysql, redis...: tcp routes only */
+	SL_APP_NONE,	/* UDP: Istio's proxies do not carry it, no route applies */
+};
+
+/* Which ports a route is for: Istio's http and tcp routes differ. */
+enum sl_route_kind {
+	SL_ROUTE_ANY = 0, /* sluice's own format */
+	SL_ROUTE_HTTP,
+	SL_ROUTE_TCP,
 };
 
 struct sl_port_cfg {
 	uint16_t port;	      /* host order */
 	uint16_t target_port; /* host order; defaults to port */
 	uint8_t proto;	      /* IPPROTO_TCP or IPPROTO_UDP; default TCP */
+	uint8_t app;	      /* enum sl_port_app */
 	struct sl_pos pos;
 };
 
@@ -178,6 +201,9 @@ void sl_config_drop_workloads(struct sl_config *cfg, size_t from);
 /* Append a rejected object (strings copied; reason may be NULL): 0 or -ENOMEM. */
 int sl_config_reject(struct sl_config *cfg, const char *kind, const char *ns, const char *name,
 		     const struct sl_pos *pos, const char *reason);
+
+/* Does route r apply to connections to port p (Istio's protocol selection)? */
+bool sl_route_applies(const struct sl_route_cfg *r, const struct sl_port_cfg *p);
 
 /* Index of the subset called name in svc, or -1. */
 int sl_config_subset_index(const struct sl_service_cfg *svc, const char *name);

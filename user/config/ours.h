@@ -36,6 +36,7 @@ struct ctx {
 	struct sl_pos empty_services; /* the first 'services: []' (line 0: none) */
 	struct sl_k8s *k8s;	      /* Kubernetes/Istio objects, built into services at the end */
 	size_t k8s_objects;	      /* how many were read */
+	size_t k8s_left_alone;	      /* VirtualServices left alone, with a warning */
 	bool isolate;		      /* a bad object or file is left out (config.h) */
 };
 

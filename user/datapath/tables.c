@@ -534,8 +534,10 @@ static __u32 l7_spec_id(const char *text)
  * does not meet is marked SL_ROUTE_SKIP.
  */
 static void fill_routes(struct sl_service *val, const struct sl_service_cfg *s,
-			const struct sl_addr *vip, uint16_t port, uint8_t proto)
+			const struct sl_addr *vip, const struct sl_port_cfg *pc)
 {
+	uint16_t port = pc->port;
+	uint8_t proto = pc->proto;
 	size_t r, j;
 
 	val->n_routes = s->n_routes;
@@ -549,8 +551,10 @@ static void fill_routes(struct sl_service *val, const struct sl_service_cfg *s,
 			val->flags |= SL_SVC_SRC_MATCH;
 		if (rt->match_port || rt->has_dst_cidrs)
 			out->flags |= SL_ROUTE_MATCH_DST;
+		/* an http route on a TCP port, a tcp route on an HTTP one: Istio's choice */
 		if ((rt->match_port && rt->match_port != port) ||
-		    (rt->has_dst_cidrs && !vip_in(vip, rt->dst_cidrs, rt->n_dst_cidrs)))
+		    (rt->has_dst_cidrs && !vip_in(vip, rt->dst_cidrs, rt->n_dst_cidrs)) ||
+		    !sl_route_applies(rt, pc))
 			out->flags |= SL_ROUTE_SKIP;
 		if (rt->needs_l7) {
 			out->flags |= SL_ROUTE_NEEDS_L7;
@@ -629,7 +633,7 @@ static int write_service(const struct sl_maps *m, const struct sl_config *cfg,
 				val.ep_base[j] = base[f][j];
 				val.ep_count[j] = count[f][j];
 			}
-			fill_routes(&val, s, &s->vips[v], s->ports[p].port, s->ports[p].proto);
+			fill_routes(&val, s, &s->vips[v], &s->ports[p]);
 			if (bpf_map_update_elem(m->services, &key, &val, BPF_NOEXIST)) {
 				err = -errno;
 				if (err == -EEXIST)

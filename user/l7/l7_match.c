@@ -13,8 +13,6 @@
  * repeated headers joined with ",", exact and regex URI matches on the path
  * without its query, prefix on the whole path, regexes as full matches.
  */
-#define PCRE2_CODE_UNIT_WIDTH 8
-
 #include <errno.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -22,18 +20,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <pcre2.h>
-
 #include "l7/l7_match.h"
+#include "l7/re2_shim.h"
 #include "sluice_abi.h"
-
-/*
- * Istio regexes are written for RE2, which runs in linear time. PCRE2
- * backtracks, and the subjects come from clients: cap the work per match so a
- * crafted header cannot turn a careless pattern into a CPU sink. Hitting the
- * cap counts as no match. Real route patterns stay far below it.
- */
-#define REGEX_MATCH_LIMIT 100000
 
 /* How much of a pattern an error message quotes, so the reason still fits. */
 #define QUOTE_MAX 64
@@ -60,8 +49,7 @@ struct cond {
 	size_t name_len;
 	const char *value; /* not for present; points into sl_l7_match.text */
 	size_t value_len;
-	pcre2_code *re;	      /* regex only */
-	pcre2_match_data *md; /* made here so that eval never allocates */
+	struct sl_re2 *re; /* regex only */
 };
 
 struct sl_l7_match {
@@ -70,7 +58,6 @@ struct sl_l7_match {
 	size_t n_conds;
 	bool ignore_uri_case;
 	bool needs_view; /* some line looks at the URI or the authority */
-	pcre2_match_context *mctx;
 };
 
 /* What uri and authority lines are matched against. */
@@ -292,34 +279,22 @@ static int lookup(const char *const *names, const char *w, size_t n)
 	return -1;
 }
 
+/*
+ * RE2, as Envoy's safe_regex evaluates a route's regexes (full matches, in
+ * linear time: a client's header cannot make a match slow).
+ */
 static int compile_regex(struct cond *c, unsigned int line, char *err, size_t errlen)
 {
-	/*
-	 * Full match, as Envoy's safe_regex (RE2::FullMatch). DOLLAR_ENDONLY:
-	 * RE2's '$' does not match before a final newline. NEVER_UTF keeps
-	 * "(*UTF)" from switching on a mode nothing else here expects.
-	 */
-	const uint32_t opts =
-	    PCRE2_ANCHORED | PCRE2_ENDANCHORED | PCRE2_DOLLAR_ENDONLY | PCRE2_NEVER_UTF;
-	PCRE2_UCHAR msg[128];
-	PCRE2_SIZE off;
-	int code;
+	char msg[224];
+	size_t off;
+	int res;
 
-	c->re = pcre2_compile((PCRE2_SPTR)c->value, c->value_len, opts, &code, &off, NULL);
-	if (!c->re) {
-		if (code == PCRE2_ERROR_HEAP_FAILED)
-			return -ENOMEM;
-		if (pcre2_get_error_message(code, msg, sizeof(msg)) < 0)
-			snprintf((char *)msg, sizeof(msg), "error %d", code);
-		return line_err(err, errlen, line, "regex '%.*s%s': %s at offset %zu",
+	res = sl_re2_compile(c->value, c->value_len, &c->re, msg, sizeof(msg), &off);
+	if (res == -EINVAL)
+		return line_err(err, errlen, line, "regex '%.*s%s': %s",
 				(int)(c->value_len > QUOTE_MAX ? QUOTE_MAX : c->value_len),
-				c->value, c->value_len > QUOTE_MAX ? "..." : "", (char *)msg,
-				(size_t)off);
-	}
-	/* Best effort: where JIT is unavailable pcre2_match() interprets. */
-	pcre2_jit_compile(c->re, PCRE2_JIT_COMPLETE);
-	c->md = pcre2_match_data_create(1, NULL);
-	return c->md ? 0 : -ENOMEM;
+				c->value, c->value_len > QUOTE_MAX ? "..." : "", msg);
+	return res;
 }
 
 /* One line [s, e) of the spec. */
@@ -431,11 +406,9 @@ int sl_l7_match_compile(const char *spec, struct sl_l7_match **out, char *err, s
 		return -ENOMEM;
 	m->text = malloc(len + 1);
 	m->conds = calloc(max_lines, sizeof(*m->conds));
-	m->mctx = pcre2_match_context_create(NULL);
-	if (!m->text || !m->conds || !m->mctx)
+	if (!m->text || !m->conds)
 		goto out_free;
 	memcpy(m->text, spec, len + 1);
-	pcre2_set_match_limit(m->mctx, REGEX_MATCH_LIMIT);
 
 	/* A final '\n' ends the last line rather than starting an empty one. */
 	end = m->text + len;
@@ -473,17 +446,33 @@ int sl_l7_spec_check(const char *spec, char *why, size_t len)
 	return res;
 }
 
+int sl_l7_regex_check(const char *re, char *why, size_t len)
+{
+	struct sl_re2 *r = NULL;
+	size_t n = strlen(re), off;
+	int res;
+
+	if (!n) {
+		snprintf(why, len, "is empty");
+		return -EINVAL;
+	}
+	if (n > SL_L7_REGEX_MAX) {
+		snprintf(why, len, "is %zu bytes long; Istio allows %d", n, SL_L7_REGEX_MAX);
+		return -EINVAL;
+	}
+	res = sl_re2_compile(re, n, &r, why, len, &off);
+	sl_re2_free(r);
+	return res;
+}
+
 void sl_l7_match_free(struct sl_l7_match *m)
 {
 	size_t i;
 
 	if (!m)
 		return;
-	for (i = 0; i < m->n_conds; i++) {
-		pcre2_match_data_free(m->conds[i].md);
-		pcre2_code_free(m->conds[i].re);
-	}
-	pcre2_match_context_free(m->mctx);
+	for (i = 0; i < m->n_conds; i++)
+		sl_re2_free(m->conds[i].re);
 	free(m->conds);
 	free(m->text);
 	free(m);
@@ -513,8 +502,7 @@ static bool mem_eq(const char *a, const char *b, size_t n, bool nocase)
 
 static bool regex_match(const struct sl_l7_match *m, const struct cond *c, const char *s, size_t n)
 {
-	/* Negative means no match or an error such as the match limit: both "no". */
-	return pcre2_match(c->re, (PCRE2_SPTR)(s ? s : ""), n, 0, 0, c->md, m->mctx) >= 0;
+	return sl_re2_full_match(c->re, s, n);
 }
 
 static bool match_str(const struct sl_l7_match *m, const struct cond *c, const char *s, size_t n,
@@ -584,8 +572,13 @@ static bool eval_header(const struct sl_l7_match *m, const struct cond *c,
 		if (h->hdr[i].name_len == c->name_len &&
 		    mem_eq(h->hdr[i].name, c->name, c->name_len, true))
 			hit[n++] = &h->hdr[i];
+	/*
+	 * Istio sets treat_missing_header_as_empty on withoutHeaders matches
+	 * with a value: an absent header is "" there (and a regex that takes
+	 * "" is not "without").
+	 */
 	if (!n)
-		return false;
+		return c->negate && c->mtype != M_PRESENT && match_str(m, c, "", 0, false);
 	if (n == 1)
 		return match_str(m, c, hit[0]->value, hit[0]->value_len, false);
 

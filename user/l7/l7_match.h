@@ -2,7 +2,7 @@
 /*
  * HTTP/1.x request heads and Istio-style request matches (HTTPMatchRequest:
  * headers, withoutHeaders, uri, method, authority, ignoreUriCase), evaluated
- * the way Envoy evaluates them. Pure userspace: libc and PCRE2 only.
+ * the way Envoy evaluates them. Pure userspace: libc and RE2 (re2_shim.h) only.
  *
  * A match is written as a small line-based text (the "spec") because the same
  * text is stored in a pinned BPF map and printed by bpftool, where an operator
@@ -73,8 +73,9 @@ struct sl_l7_match; /* compiled, opaque */
 int sl_l7_match_compile(const char *spec, struct sl_l7_match **out, char *err, size_t errlen);
 
 /*
- * Does the parsed request meet every condition of m? Never allocates, but uses
- * scratch space inside m: one thread at a time per compiled match.
+ * Does the parsed request meet every condition of m? Several threads may
+ * evaluate one compiled match at once (RE2 locks its own lazily grown cache,
+ * bounded by its max_mem).
  */
 bool sl_l7_match_eval(const struct sl_l7_match *m, const struct sl_http_head *h);
 
@@ -86,6 +87,14 @@ void sl_l7_match_free(struct sl_l7_match *m);
  * 3000 bytes as text; ...", "is invalid: ..."); -ENOMEM.
  */
 int sl_l7_spec_check(const char *spec, char *why, size_t len);
+
+/*
+ * Is re a regex a match may carry, as Istio's webhook reads one: not empty,
+ * at most SL_L7_REGEX_MAX bytes, and valid RE2 syntax? 0; -EINVAL with why
+ * set ("is empty", "invalid perl operator '(?=' at offset 3 (...)"); -ENOMEM.
+ */
+#define SL_L7_REGEX_MAX 1024
+int sl_l7_regex_check(const char *re, char *why, size_t len);
 
 /*
  * Append one condition line to a spec being built (*spec is malloc'd and
