@@ -16,7 +16,7 @@
  */
 _Static_assert(sizeof(struct sl_addr) == 17 && sizeof(struct sl_cidr) == 40 &&
 		   sizeof(struct sl_label) == 16 && sizeof(struct sl_endpoint_cfg) == 40 &&
-		   sizeof(struct sl_subset_cfg) == 64 && sizeof(struct sl_route_cfg) == 144 &&
+		   sizeof(struct sl_subset_cfg) == 64 && sizeof(struct sl_route_cfg) == 152 &&
 		   sizeof(struct sl_port_cfg) == 24 && sizeof(struct sl_service_cfg) == 152 &&
 		   sizeof(struct sl_workload_cfg) == 48,
 	       "a model struct changed: hash its new fields in sl_config_model_digest()");
@@ -84,6 +84,7 @@ static uint64_t h_route(uint64_t h, const struct sl_route_cfg *r)
 	h = h_num(h, r->match_port);
 	h = h_cidrs(h_num(h, r->has_dst_cidrs), r->dst_cidrs, r->n_dst_cidrs);
 	h = h_str(h_num(h, r->needs_l7), r->l7_spec);
+	h = h_num(h, r->kind);
 	return h_str(h, r->name);
 }
 
@@ -97,8 +98,9 @@ static uint64_t h_service(uint64_t h, const struct sl_service_cfg *s)
 		h = h_addr(h, &s->vips[i]);
 	h = h_num(h, s->n_ports);
 	for (i = 0; i < s->n_ports; i++)
-		h = h_num(h_num(h_num(h, s->ports[i].port), s->ports[i].target_port),
-			  s->ports[i].proto);
+		h = h_num(h_num(h_num(h_num(h, s->ports[i].port), s->ports[i].target_port),
+				  s->ports[i].proto),
+			  s->ports[i].app);
 	h = h_num(h, s->affinity);
 	h = h_num(h, s->n_subsets);
 	for (i = 0; i < s->n_subsets; i++) {
