@@ -28,6 +28,7 @@
 
 #include "config/config.h"
 #include "kube/kube.h"
+#include "kube/kube_event.h"
 #include "lib/log.h"
 
 #define SA_DIR	       "/var/run/secrets/kubernetes.io/serviceaccount"
@@ -86,42 +87,6 @@ static void notify(struct sl_kube *k)
 		pr_debug("kubernetes: eventfd: %s\n", strerror(errno));
 }
 
-/* Keep what k8s.c reads of the metadata; the rest churns for nothing. */
-static json_object *strip(json_object *obj, int kind)
-{
-	static const char *const keep[] = {"name", "namespace", "labels", "deletionTimestamp",
-					   "creationTimestamp"};
-	json_object *md, *nmd = json_object_new_object(), *v;
-	size_t i;
-
-	if (json_object_object_get_ex(obj, "metadata", &md))
-		for (i = 0; i < sizeof(keep) / sizeof(keep[0]); i++)
-			if (json_object_object_get_ex(md, keep[i], &v))
-				json_object_object_add(nmd, keep[i], json_object_get(v));
-	json_object_object_add(obj, "metadata", nmd);
-	/* list items carry no apiVersion/kind; watch objects do */
-	json_object_object_add(obj, "apiVersion", json_object_new_string(kinds[kind].api_version));
-	json_object_object_add(obj, "kind", json_object_new_string(kinds[kind].kind));
-	return obj;
-}
-
-static const char *meta_str(json_object *obj, const char *key)
-{
-	json_object *md, *v;
-
-	if (!json_object_object_get_ex(obj, "metadata", &md) ||
-	    !json_object_object_get_ex(md, key, &v))
-		return NULL;
-	return json_object_get_string(v);
-}
-
-static void obj_key(json_object *obj, char *buf, size_t len)
-{
-	const char *ns = meta_str(obj, "namespace"), *name = meta_str(obj, "name");
-
-	snprintf(buf, len, "%s/%s", ns ? ns : "", name ? name : "");
-}
-
 static size_t on_body(char *data, size_t size, size_t n, void *arg)
 {
 	struct watcher *w = arg;
@@ -137,58 +102,39 @@ static size_t on_body(char *data, size_t size, size_t n, void *arg)
 }
 
 /* One watch event: {"type": ..., "object": {...}}. false: stop this watch. */
-static bool on_event(struct watcher *w, const char *line)
+static bool on_event(struct watcher *w, const char *line, size_t len)
 {
 	struct sl_kube *k = w->k;
-	json_object *ev = json_tokener_parse(line), *type, *obj, *code, *msg;
-	const char *t, *rv;
-	char key[512];
-	bool changed = false;
+	struct sl_kube_event ev;
+	bool changed;
 
-	if (!ev || !json_object_object_get_ex(ev, "type", &type) ||
-	    !json_object_object_get_ex(ev, "object", &obj)) {
+	if (sl_kube_event_decode(line, len, &ev)) {
 		pr_warn("kubernetes: %s: cannot parse a watch event; watching again\n",
 			kinds[w->kind].kind);
-		json_object_put(ev);
+		sl_kube_event_free(&ev);
 		return false;
 	}
-	t = json_object_get_string(type);
-	if (!strcmp(t, "ERROR")) {
-		if (json_object_object_get_ex(obj, "code", &code) &&
-		    json_object_get_int(code) == 410)
+	if (ev.type == SL_KUBE_EV_ERROR) {
+		if (ev.code == 410)
 			w->gone = true;
-		/* a Status object: its message is top level, not in metadata */
-		pr_info("kubernetes: %s: watch error %s: %s\n", kinds[w->kind].kind,
-			json_object_get_string(code),
-			json_object_object_get_ex(obj, "message", &msg)
-			    ? json_object_get_string(msg)
-			    : "");
-		json_object_put(ev);
+		pr_info("kubernetes: %s: watch error %d: %s\n", kinds[w->kind].kind, ev.code,
+			ev.message);
+		sl_kube_event_free(&ev);
 		return false;
 	}
-	rv = meta_str(obj, "resourceVersion");
-	if (rv)
-		snprintf(w->rv, sizeof(w->rv), "%s", rv);
+	if (ev.rv)
+		snprintf(w->rv, sizeof(w->rv), "%s", ev.rv);
 	pthread_mutex_lock(&k->lock);
 	k->stats.events++;
-	if (!strcmp(t, "ADDED") || !strcmp(t, "MODIFIED")) {
-		obj_key(obj, key, sizeof(key));
-		json_object_object_add(k->store[w->kind], key,
-				       strip(json_object_get(obj), w->kind));
-		changed = true;
-	} else if (!strcmp(t, "DELETED")) {
-		obj_key(obj, key, sizeof(key));
-		json_object_object_del(k->store[w->kind], key);
-		changed = true;
-	} else if (strcmp(t, "BOOKMARK")) {
-		pr_debug("kubernetes: %s: event %s ignored\n", kinds[w->kind].kind, t);
-	}
+	changed = sl_kube_event_apply(k->store[w->kind], kinds[w->kind].api_version,
+				      kinds[w->kind].kind, &ev);
 	pthread_mutex_unlock(&k->lock);
-	pr_debug("kubernetes: %s %s %s/%s rv %s\n", kinds[w->kind].kind, t,
-		 meta_str(obj, "namespace") ?: "", meta_str(obj, "name") ?: "", w->rv);
+	if (ev.type == SL_KUBE_EV_OTHER)
+		pr_debug("kubernetes: %s: event %s ignored\n", kinds[w->kind].kind, ev.type_name);
+	pr_debug("kubernetes: %s %s rv %s\n", kinds[w->kind].kind, ev.type_name, w->rv);
 	if (changed)
 		notify(k);
-	json_object_put(ev);
+	sl_kube_event_free(&ev);
 	return true;
 }
 
@@ -203,7 +149,7 @@ static size_t on_watch_data(char *data, size_t size, size_t n, void *arg)
 	while ((nl = memchr(w->body, '\n', w->len))) {
 		*nl = '\0';
 		line = w->body;
-		if (*line && !on_event(w, line))
+		if (*line && !on_event(w, line, (size_t)(nl - line)))
 			return 0; /* aborts the transfer */
 		w->len -= (size_t)(nl + 1 - w->body);
 		memmove(w->body, nl + 1, w->len + 1);
@@ -288,12 +234,10 @@ static void nap(struct sl_kube *k, long ms)
 static int list(struct watcher *w)
 {
 	struct sl_kube *k = w->k;
-	json_object *store = json_object_new_object(), *resp = NULL, *items, *md, *v;
-	char url[2048], cont[1024] = "", key[512];
-	const char *rv = NULL;
+	json_object *store = json_object_new_object();
+	char url[2048], cont[1024] = "";
 	CURLcode res;
 	long status;
-	size_t i;
 
 	do {
 		snprintf(url, sizeof(url), "%s%s?limit=500%s%s", k->api, kinds[w->kind].path,
@@ -312,31 +256,14 @@ static int list(struct watcher *w)
 			json_object_put(store);
 			return -EIO;
 		}
-		json_object_put(resp);
-		resp = json_tokener_parse(w->body ? w->body : "");
-		if (!resp || !json_object_object_get_ex(resp, "items", &items)) {
+		if (sl_kube_list_decode(w->body ? w->body : "", w->len, kinds[w->kind].api_version,
+					kinds[w->kind].kind, store, w->rv, sizeof(w->rv), cont,
+					sizeof(cont))) {
 			pr_warn("kubernetes: listing %s: not a list\n", kinds[w->kind].path);
-			json_object_put(resp);
 			json_object_put(store);
 			return -EIO;
 		}
-		for (i = 0; i < json_object_array_length(items); i++) {
-			json_object *o = json_object_array_get_idx(items, i);
-
-			obj_key(o, key, sizeof(key));
-			json_object_object_add(store, key, strip(json_object_get(o), w->kind));
-		}
-		cont[0] = '\0';
-		if (json_object_object_get_ex(resp, "metadata", &md)) {
-			if (json_object_object_get_ex(md, "resourceVersion", &v))
-				rv = json_object_get_string(v);
-			if (json_object_object_get_ex(md, "continue", &v) &&
-			    json_object_get_string_len(v))
-				snprintf(cont, sizeof(cont), "%s", json_object_get_string(v));
-		}
 	} while (cont[0] && !k->stop);
-	snprintf(w->rv, sizeof(w->rv), "%s", rv ? rv : "");
-	json_object_put(resp);
 
 	pthread_mutex_lock(&k->lock);
 	json_object_put(k->store[w->kind]);
@@ -552,46 +479,13 @@ bool sl_kube_synced(struct sl_kube *k)
 	return all;
 }
 
-static int cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
 char *sl_kube_render(struct sl_kube *k, size_t *len)
 {
-	char *buf = NULL, **keys;
-	size_t size = 0, n, i;
-	FILE *f = open_memstream(&buf, &size);
-	int kind;
+	char *buf;
 
-	if (!f)
-		return NULL;
 	pthread_mutex_lock(&k->lock);
-	fputs("# objects from the Kubernetes API, one per line\n", f);
-	for (kind = 0; kind < N_KINDS; kind++) {
-		n = 0;
-		keys = calloc((size_t)json_object_object_length(k->store[kind]) + 1, sizeof(*keys));
-		if (!keys)
-			break;
-		json_object_object_foreach(k->store[kind], key, val)
-		{
-			(void)val;
-			keys[n++] = key;
-		}
-		qsort(keys, n, sizeof(*keys), cmp_str);
-		for (i = 0; i < n; i++)
-			fprintf(f, "--- %s\n",
-				json_object_to_json_string_ext(
-				    json_object_object_get(k->store[kind], keys[i]),
-				    JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE));
-		free(keys);
-	}
+	buf = sl_kube_render_stores(k->store, N_KINDS, len);
 	pthread_mutex_unlock(&k->lock);
-	if (fclose(f)) {
-		free(buf);
-		return NULL;
-	}
-	*len = size;
 	return buf;
 }
 
