@@ -168,3 +168,39 @@ $(VARIANT)/sluice: $(wildcard bpf/*.c) $(BPF_HDRS) $(USER_SRCS) $(USER_HDRS)
 		BPF_EXTRA_CFLAGS="$(VARIANT_BPF_CFLAGS)" $(VARIANT)/sluice
 test-bins: $(VARIANT)/sluice
 endif
+
+# ---- fuzzing (tests/fuzz/, docs in tests/fuzz/run.sh) ----
+# libFuzzer targets: clang's -fsanitize=fuzzer with ASan and UBSan, over
+# instrumented copies of user/ in build/fuzz/. `make fuzz` runs each for
+# FUZZ_SECONDS (600) and the datapath model for MODEL_FRAMES (1,000,000);
+# `make test` replays the corpora and fuzzes each target for a few seconds.
+FUZZ_DIR     := $(BUILD)/fuzz
+FUZZ_CC      ?= clang
+FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+FUZZ_CFLAGS  := -g -O1 -std=gnu11 -Wall -Wno-unused-parameter -Wno-missing-field-initializers \
+		-D_GNU_SOURCE -Iinclude -Iuser -I$(BUILD) $(FUZZ_SAN)
+FUZZ_TARGETS := config k8s http kube_event handoff
+FUZZ_BINS    := $(patsubst %,$(FUZZ_DIR)/fuzz_%,$(FUZZ_TARGETS))
+FUZZ_LIB     := $(patsubst user/%.c,$(FUZZ_DIR)/user/%.o,$(filter-out user/cli/main.c,$(USER_SRCS)))
+FUZZ_SECONDS ?= 600
+
+.PHONY: fuzz fuzz-bins
+fuzz-bins: $(FUZZ_BINS)
+# objects of a pattern rule only: keep them between builds
+.SECONDARY: $(FUZZ_LIB)
+
+$(FUZZ_DIR)/user/%.o: user/%.c $(USER_HDRS) $(SKEL) $(BUILD)/dashboard_html.h
+	$(call msg,FUZZCC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+
+$(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c $(wildcard tests/fuzz/*.h) $(FUZZ_LIB)
+	$(call msg,FUZZLD,$@)
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -Itests/fuzz $(filter %.c %.o,$^) \
+		$(LDLIBS) -o $@
+
+fuzz: deps
+	$(Q)$(MAKE) --no-print-directory fuzz-bins
+	$(Q)FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/run.sh long
+
+test-bins: fuzz-bins

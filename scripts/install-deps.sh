@@ -11,8 +11,8 @@ PKGS=(
 	libpcre2-dev
 	# metrics endpoint, terminal view, Kubernetes API client
 	libmicrohttpd-dev libncurses-dev libcurl4-openssl-dev
-	# unit tests
-	libcmocka-dev
+	# unit tests; fuzzing (clang's libFuzzer, ASan and UBSan runtimes)
+	libcmocka-dev libclang-rt-14-dev
 	# packet, netns and end-to-end tests, demo
 	iproute2 ethtool curl python3 iptables procps util-linux
 	# metrics tests: a real Prometheus server and promtool; the dashboard in
