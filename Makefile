@@ -204,3 +204,10 @@ fuzz: deps
 	$(Q)FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/run.sh long
 
 test-bins: fuzz-bins
+
+# Full tables, loader side
+TEST_BINS += $(BUILD)/tests/test_fit
+test-bins: $(BUILD)/tests/test_fit
+$(BUILD)/tests/test_fit: tests/unit/test_fit.c tests/unit/diag_check.h tests/unit/big_config.h $(LIB_OBJS)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) $(filter %.c %.o,$^) $(LDLIBS) -lcmocka -o $@
