@@ -211,3 +211,10 @@ test-bins: $(BUILD)/tests/test_fit
 $(BUILD)/tests/test_fit: tests/unit/test_fit.c tests/unit/diag_check.h tests/unit/big_config.h $(LIB_OBJS)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $(filter %.c %.o,$^) $(LDLIBS) -lcmocka -o $@
+
+# Full tables, datapath side (reuses the packet tests' headers, unchanged)
+TEST_BINS += $(BUILD)/tests/test_full
+test-bins: $(BUILD)/tests/test_full
+$(BUILD)/tests/test_full: tests/full/test_full.c tests/unit/big_config.h $(wildcard tests/pkt/*.h) $(LIB_OBJS)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -Itests/pkt -Itests/unit $(filter %.c %.o,$^) $(LDLIBS) -o $@
