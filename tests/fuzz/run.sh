@@ -80,7 +80,8 @@ fuzz() {
 replay() {
 	local t=$1 bin=$FUZZ/fuzz_$t
 	[ -x "$bin" ] || return 127
-	"$bin" "${COMMON[@]}" -runs=0 "tests/fuzz/corpus/$t" >"$LOGS/$t.replay.log" 2>&1
+	"$bin" "${COMMON[@]}" -runs=0 -artifact_prefix="$ART/$t-" "tests/fuzz/corpus/$t" \
+		>"$LOGS/$t.replay.log" 2>&1
 }
 
 WORK=$FUZZ/corpus
@@ -89,7 +90,9 @@ WORK=$FUZZ/corpus
 run_all() {
 	local secs=$1 t pids=() names=() i
 	for t in $TARGETS; do
-		( replay "$t" && fuzz "$t" "$secs" ) &
+		# a seed that fails is reported with the replay's log
+		( replay "$t" || { cp "$LOGS/$t.replay.log" "$LOGS/$t.log"; exit 1; }
+		  fuzz "$t" "$secs" ) &
 		pids+=($!)
 		names+=("$t")
 		if [ "${#pids[@]}" -eq 2 ]; then

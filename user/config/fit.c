@@ -85,7 +85,8 @@ static long src_entries(const struct sl_config *cfg, const struct sl_service_cfg
 		free(l.v);
 		return -ENOMEM;
 	}
-	qsort(l.v, l.n, sizeof(*l.v), pfx_cmp);
+	if (l.n)
+		qsort(l.v, l.n, sizeof(*l.v), pfx_cmp);
 	for (i = 0; i < l.n; i++)
 		if (!i || pfx_cmp(&l.v[i - 1], &l.v[i]))
 			n++;
@@ -115,7 +116,8 @@ static long l7_specs(const struct sl_config *cfg)
 		for (r = 0; r < cfg->services[i].n_routes; r++)
 			if (cfg->services[i].routes[r].l7_spec)
 				v[n++] = cfg->services[i].routes[r].l7_spec;
-	qsort(v, n, sizeof(*v), str_cmp);
+	if (n)
+		qsort(v, n, sizeof(*v), str_cmp);
 	for (i = 0; i < n; i++)
 		if (!i || strcmp(v[i - 1], v[i]))
 			d++;
