@@ -138,7 +138,8 @@ demo: deps
 	$(Q)scripts/demo.sh
 
 bench: deps
-	$(Q)$(MAKE) --no-print-directory all $(BUILD)/empty.bpf.o $(BUILD)/tests/bench_pkt
+	$(Q)$(MAKE) --no-print-directory all $(BUILD)/empty.bpf.o $(BUILD)/tests/bench_pkt \
+		$(BUILD)/tests/synflood
 	$(Q)scripts/bench.sh
 
 format:
@@ -218,3 +219,9 @@ test-bins: $(BUILD)/tests/test_full
 $(BUILD)/tests/test_full: tests/full/test_full.c tests/unit/big_config.h $(wildcard tests/pkt/*.h) $(LIB_OBJS)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) -Itests/pkt -Itests/unit $(filter %.c %.o,$^) $(LDLIBS) -o $@
+
+# SYN flood generator: scripts/bench.sh section 7, tests/e2e/test_syn_flood.sh
+test-bins: $(BUILD)/tests/synflood
+$(BUILD)/tests/synflood: tests/flood/synflood.c | $(BUILD)
+	$(call msg,CC,$@)
+	$(Q)$(CC) -O2 -g -Wall -Wextra $< -o $@
