@@ -201,8 +201,10 @@ $(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c $(wildcard tests/fuzz/*.h) $(FUZZ_LIB)
 		$(LDLIBS) -o $@
 
 fuzz: deps
-	$(Q)$(MAKE) --no-print-directory fuzz-bins
-	$(Q)FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/run.sh long
+	$(Q)$(MAKE) --no-print-directory fuzz-bins $(BUILD)/tests/test_model
+	$(Q)rc=0; FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/run.sh long || rc=1; \
+	seed=$${MODEL_SEED:-$$(od -An -N4 -tx4 /dev/urandom | tr -d ' ')}; \
+	$(BUILD)/tests/test_model --frames $(MODEL_FRAMES) --seed 0x$$seed || rc=1; exit $$rc
 
 test-bins: fuzz-bins
 
@@ -222,6 +224,16 @@ $(BUILD)/tests/test_full: tests/full/test_full.c tests/unit/big_config.h $(wildc
 
 # SYN flood generator: scripts/bench.sh section 7, tests/e2e/test_syn_flood.sh
 test-bins: $(BUILD)/tests/synflood
-$(BUILD)/tests/synflood: tests/flood/synflood.c | $(BUILD)
+$(BUILD)/tests/synflood: tests/flood/synflood.c tests/model/rng.h | $(BUILD)
 	$(call msg,CC,$@)
 	$(Q)$(CC) -O2 -g -Wall -Wextra $< -o $@
+
+# The datapath against its model (tests/model/): make test runs a 20,000-frame
+# slice with a fixed seed; make fuzz MODEL_FRAMES (1,000,000) with a new one.
+MODEL_FRAMES ?= 1000000
+TEST_BINS += $(BUILD)/tests/test_model
+test-bins: $(BUILD)/tests/test_model
+$(BUILD)/tests/test_model: tests/model/test_model.c tests/model/model.c tests/model/model.h tests/model/rng.h \
+			   $(wildcard tests/pkt/*.h) $(LIB_OBJS)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -Itests/pkt $(filter %.c %.o,$^) $(LDLIBS) -o $@

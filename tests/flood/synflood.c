@@ -28,19 +28,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../model/rng.h"
+
 #define BATCH	  64
 #define FRAME_LEN (14 + 20 + 24)
-
-static uint64_t rng;
-
-/* xorshift64*: fast, and a seed replays the same flood */
-static uint32_t rnd(void)
-{
-	rng ^= rng >> 12;
-	rng ^= rng << 25;
-	rng ^= rng >> 27;
-	return (uint32_t)((rng * 0x2545F4914F6CDD1DULL) >> 32);
-}
 
 /*
  * A source that routes back through the flood's interface on the node
@@ -179,7 +170,7 @@ int main(int argc, char **argv)
 	}
 	if (!ifname || !dst || !have_mac || inet_pton(AF_INET, dst, &daddr) != 1)
 		goto usage;
-	rng = seed * 0x9e3779b97f4a7c15ULL | 1;
+	rng_seed(seed);
 
 	fd = socket(AF_PACKET, SOCK_RAW, 0);
 	if (fd < 0) {

@@ -104,17 +104,14 @@ static unsigned int ep_of(const struct frame *f)
 
 static void test_endpoints_at_limit(void)
 {
-	unsigned int ep = 1, s, got;
+	unsigned int s, got;
 	struct frame out;
-	struct text t;
 	char *yaml;
 
 	if (!up(0))
 		return;
 	/* 8 services x 8 subsets x 1,024: every row of a slot's half of sl_endpoints */
-	text_open(&t);
-	services(t.f, 8, 8, 1024, &ep);
-	yaml = text_close(&t);
+	yaml = services_text(8, 8, 1024);
 	if (ASSERT_OK(apply(yaml, NULL, 0), "apply 65,536 endpoints"))
 		for (s = 0; s < 8; s++) {
 			if (!ASSERT_EQ(to_service(s, "192.168.1.1", 40000 + s, TH_SYN, &out),
@@ -141,18 +138,15 @@ static void rename_s0(char *yaml)
 static void test_subset_rows_full(void)
 {
 	char msgs[4096], *a, *b, *c;
-	unsigned int ep = 1, before;
 	struct sl_status st = {};
+	unsigned int before;
 	struct frame out;
-	struct text t;
 	__u64 gen;
 
 	if (!up(0))
 		return;
 	/* every counter row taken: 2,560 services x 8 subsets */
-	text_open(&t);
-	services(t.f, 2560, 8, 1, &ep);
-	a = text_close(&t);
+	a = services_text(2560, 8, 1);
 	b = strdup(a);
 	rename_s0(b);
 	/* without s0: frees nothing yet (its rows drain), needs no new row */

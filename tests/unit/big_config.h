@@ -63,6 +63,29 @@ static inline void services(FILE *f, unsigned int n, unsigned int nsub, unsigned
 	}
 }
 
+/* Service s with two subsets, v0 and v1, up to its "routes:" line (s0: the list's head too). */
+static inline void two_subsets(FILE *f, unsigned int s)
+{
+	if (!s)
+		fputs("services:\n", f);
+	fprintf(f,
+		"- name: s%u\n  vips: [172.16.%u.%u]\n  ports: [{port: 80}]\n"
+		"  subsets: {v0: {endpoints: [10.0.0.1]}, v1: {endpoints: [10.0.0.2]}}\n"
+		"  routes:\n",
+		s, s >> 8, s & 0xff);
+}
+
+/* services() as a text of its own. */
+static inline char *services_text(unsigned int n, unsigned int nsub, unsigned int neps)
+{
+	unsigned int ep = 1;
+	struct text t;
+
+	text_open(&t);
+	services(t.f, n, nsub, neps, &ep);
+	return text_close(&t);
+}
+
 /* n services whose one route matches 16 sourceCIDRs each (distinct per service). */
 static inline char *cidr_services(unsigned int n, unsigned int extra)
 {
@@ -70,13 +93,9 @@ static inline char *cidr_services(unsigned int n, unsigned int extra)
 	struct text t;
 
 	text_open(&t);
-	fputs("services:\n", t.f);
 	for (s = 0; s < n; s++) {
-		fprintf(t.f,
-			"- name: s%u\n  vips: [172.16.%u.%u]\n  ports: [{port: 80}]\n"
-			"  subsets: {v0: {endpoints: [10.0.0.1]}, v1: {endpoints: [10.0.0.2]}}\n"
-			"  routes:\n  - match: {sourceCIDRs: [",
-			s, s >> 8, s & 0xff);
+		two_subsets(t.f, s);
+		fputs("  - match: {sourceCIDRs: [", t.f);
 		for (i = 0; i < 16 + (s == n - 1 ? extra : 0); i++) {
 			fputs(i ? ", " : "", t.f);
 			fprintf(t.f, "192.%u.%u.0/24", (s * 17 + i) >> 8 & 0xff,
@@ -97,15 +116,12 @@ static inline char *label_services(unsigned int n, unsigned int ips)
 	struct text t;
 
 	text_open(&t);
-	fputs("services:\n", t.f);
-	for (s = 0; s < n; s++)
-		fprintf(
-		    t.f,
-		    "- name: s%u\n  vips: [172.16.%u.%u]\n  ports: [{port: 80}]\n"
-		    "  subsets: {v0: {endpoints: [10.0.0.1]}, v1: {endpoints: [10.0.0.2]}}\n"
-		    "  routes:\n  - match: {sourceLabels: {app: frontend}}\n    split: {v1: 1}\n"
-		    "  - split: {v0: 1}\n",
-		    s, s >> 8, s & 0xff);
+	for (s = 0; s < n; s++) {
+		two_subsets(t.f, s);
+		fputs("  - match: {sourceLabels: {app: frontend}}\n    split: {v1: 1}\n"
+		      "  - split: {v0: 1}\n",
+		      t.f);
+	}
 	fputs("workloads:\n- labels: {app: frontend, version: v2}\n  ips: [", t.f);
 	for (i = 0; i < ips; i++) {
 		fputs(i ? ", " : "", t.f);
@@ -122,13 +138,8 @@ static inline char *header_services(unsigned int n)
 	struct text t;
 
 	text_open(&t);
-	fputs("services:\n", t.f);
 	for (s = 0; k < n; s++) {
-		fprintf(t.f,
-			"- name: s%u\n  vips: [172.16.%u.%u]\n  ports: [{port: 80}]\n"
-			"  subsets: {v0: {endpoints: [10.0.0.1]}, v1: {endpoints: [10.0.0.2]}}\n"
-			"  routes:\n",
-			s, s >> 8, s & 0xff);
+		two_subsets(t.f, s);
 		for (r = 0; r < 7 && k < n; r++, k++)
 			fprintf(
 			    t.f,

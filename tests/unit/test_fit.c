@@ -24,123 +24,86 @@
 #include "big_config.h"
 #include "diag_check.h"
 
-static void test_endpoints_at_limit(void **state)
+/* yaml loads without errors, with this many services; yaml is freed. */
+static void assert_loads(char *yaml, size_t n_services)
 {
-	struct text t;
 	struct sl_config *cfg;
 	struct sl_diag d;
-	unsigned int ep = 1;
-	char *yaml;
 
-	/* 8 services x 8 subsets x 1024 endpoints: 65,536 */
-	text_open(&t);
-	services(t.f, 8, 8, 1024, &ep);
-	yaml = text_close(&t);
 	cfg = load_ok(yaml, &d);
+	if (n_services)
+		assert_int_equal(cfg->n_services, n_services);
 	sl_config_free(cfg);
 	sl_diag_free(&d);
 	free(yaml);
+}
+
+/* yaml fails to load with msg among the errors; yaml is freed. */
+static void assert_refused(char *yaml, const char *msg)
+{
+	assert_error(yaml, msg);
+	free(yaml);
+}
+
+static void test_endpoints_at_limit(void **state)
+{
+	struct text t;
+	unsigned int ep = 1;
+
+	/* 8 services x 8 subsets x 1024 endpoints: 65,536 */
+	assert_loads(services_text(8, 8, 1024), 8);
 
 	/* one more, in a ninth service: it is the one named */
 	text_open(&t);
-	ep = 1;
 	services(t.f, 8, 8, 1024, &ep);
 	fprintf(t.f, "- name: last\n  vips: [172.17.0.1]\n  ports: [{port: 80}]\n"
 		     "  subsets: {v0: {endpoints: [192.168.0.1]}}\n");
-	yaml = text_close(&t);
-	assert_error(yaml, "t.yaml:114:3: error: service 'last' brings the number of endpoints "
-			   "(of all services together) to 65537; the limit is 65536");
-	free(yaml);
+	assert_refused(text_close(&t), "t.yaml:114:3: error: service 'last' brings the number of "
+				       "endpoints (of all services together) to 65537; the limit "
+				       "is 65536");
 }
 
 static void test_subsets_at_limit(void **state)
 {
-	struct text t;
-	struct sl_config *cfg;
-	struct sl_diag d;
-	unsigned int ep = 1;
-	char *yaml;
-
 	/* 2,560 services x 8 subsets: 20,480 counter rows */
-	text_open(&t);
-	services(t.f, 2560, 8, 1, &ep);
-	yaml = text_close(&t);
-	cfg = load_ok(yaml, &d);
-	assert_int_equal(cfg->n_services, 2560);
-	sl_config_free(cfg);
-	sl_diag_free(&d);
-	free(yaml);
-
-	text_open(&t);
-	ep = 1;
-	services(t.f, 2561, 8, 1, &ep);
-	yaml = text_close(&t);
+	assert_loads(services_text(2560, 8, 1), 2560);
 	/* 14 lines per service: s2560 starts at line 2 + 2560 * 14 */
-	assert_error(yaml, "t.yaml:35842:3: error: service 's2560' brings the number of subsets "
-			   "(of all services together, each a counter row) to 20488; the limit "
-			   "is 20480");
-	free(yaml);
+	assert_refused(services_text(2561, 8, 1),
+		       "t.yaml:35842:3: error: service 's2560' brings the number of subsets (of "
+		       "all services together, each a counter row) to 20488; the limit is 20480");
 }
+
+/* What a config with one source prefix too many hears. */
+#define SRC_LIMIT(svc, n)                                                                          \
+	"error: service '" svc "' brings the number of source prefixes its routes match on "       \
+	"(sourceCIDRs, and the addresses of the workloads their sourceLabels select, each once "   \
+	"per service) to " n "; the limit is 65536"
 
 static void test_source_cidrs_at_limit(void **state)
 {
-	struct sl_config *cfg;
-	struct sl_diag d;
-	char *yaml;
-
 	/* 4,096 services x 16 prefixes: 65,536 sl_src_match entries */
-	yaml = cidr_services(4096, 0);
-	cfg = load_ok(yaml, &d);
-	sl_config_free(cfg);
-	sl_diag_free(&d);
-	free(yaml);
-
-	yaml = cidr_services(4096, 1);
-	assert_error(yaml, "t.yaml:32762:3: error: service 's4095' brings the number of source "
-			   "prefixes its routes match on (sourceCIDRs, and the addresses of the "
-			   "workloads their sourceLabels select, each once per service) to 65537; "
-			   "the limit is 65536");
-	free(yaml);
+	assert_loads(cidr_services(4096, 0), 4096);
+	assert_refused(cidr_services(4096, 1), "t.yaml:32762:3: " SRC_LIMIT("s4095", "65537"));
 }
 
+/*
+ * Workloads: every service's route selects the same workload by label, so
+ * each of its addresses is an entry per service: 2,048 services x 32.
+ */
 static void test_workloads_at_limit(void **state)
 {
-	struct sl_config *cfg;
-	struct sl_diag d;
-	char *yaml;
-
-	yaml = label_services(2048, 32);
-	cfg = load_ok(yaml, &d);
-	assert_int_equal(cfg->n_workloads, 1);
-	sl_config_free(cfg);
-	sl_diag_free(&d);
-	free(yaml);
-
+	assert_loads(label_services(2048, 32), 2048);
 	/* one more address: every service takes it; s1985 is the one that goes over */
-	yaml = label_services(2048, 33);
-	assert_error(yaml, "t.yaml:15882:3: error: service 's1985' brings the number of source "
-			   "prefixes its routes match on (sourceCIDRs, and the addresses of the "
-			   "workloads their sourceLabels select, each once per service) to 65538; "
-			   "the limit is 65536");
-	free(yaml);
+	assert_refused(label_services(2048, 33), "t.yaml:15882:3: " SRC_LIMIT("s1985", "65538"));
 }
 
 static void test_http_matches_at_limit(void **state)
 {
-	struct sl_config *cfg;
-	struct sl_diag d;
-	char *yaml;
-
-	yaml = header_services(4096);
-	cfg = load_ok(yaml, &d);
-	sl_config_free(cfg);
-	sl_diag_free(&d);
-	free(yaml);
-
-	yaml = header_services(4097);
-	assert_error(yaml, "t.yaml:2:3: error: the routes have 4097 distinct HTTP matches; the "
-			   "limit is 4096");
-	free(yaml);
+	assert_loads(header_services(4096), 0);
+	assert_refused(
+	    header_services(4097),
+	    "t.yaml:2:3: error: the routes have 4097 distinct HTTP matches; the limit is "
+	    "4096");
 }
 
 int main(void)

@@ -125,46 +125,49 @@ static long l7_specs(const struct sl_config *cfg)
 	return (long)d;
 }
 
+/* A running total past its limit: an error at the service that went over, once. */
+struct total {
+	size_t n;
+	long limit;
+	const char *what;
+	bool said;
+};
+
+static void add(struct total *t, size_t n, const struct sl_service_cfg *s, struct sl_diag *diag)
+{
+	t->n += n;
+	if (t->n <= (size_t)t->limit || t->said)
+		return;
+	sl_diag_add(diag, &s->pos, "error",
+		    "service '%s' brings the number of %s to %zu; the limit is %ld", s->name,
+		    t->what, t->n, t->limit);
+	t->said = true;
+}
+
 int sl_config_check_fit(const struct sl_config *cfg, struct sl_diag *diag)
 {
-	size_t i, j, eps = 0, subsets = 0, srcs = 0;
-	bool eps_said = false, subsets_said = false, srcs_said = false;
+	struct total eps = {.limit = SL_MAX_ENDPOINTS,
+			    .what = "endpoints (of all services together)"},
+		     subsets = {.limit = SL_MAX_SUBSET_IDS,
+				.what = "subsets (of all services together, each a counter row)"},
+		     srcs = {.limit = SL_MAX_SRC_PREFIXES,
+			     .what = "source prefixes its routes match on (sourceCIDRs, and the "
+				     "addresses of the workloads their sourceLabels select, each "
+				     "once per service)"};
+	size_t i, j, n_eps;
 	long n;
 
 	for (i = 0; i < cfg->n_services; i++) {
 		const struct sl_service_cfg *s = &cfg->services[i];
 
-		for (j = 0; j < s->n_subsets; j++)
-			eps += s->subsets[j].n_eps;
-		subsets += s->n_subsets;
+		for (j = 0, n_eps = 0; j < s->n_subsets; j++)
+			n_eps += s->subsets[j].n_eps;
 		n = src_entries(cfg, s);
 		if (n < 0)
 			return (int)n;
-		srcs += (size_t)n;
-		if (eps > SL_MAX_ENDPOINTS && !eps_said) {
-			sl_diag_add(diag, &s->pos, "error",
-				    "service '%s' brings the number of endpoints (of all services "
-				    "together) to %zu; the limit is %d",
-				    s->name, eps, SL_MAX_ENDPOINTS);
-			eps_said = true;
-		}
-		if (subsets > SL_MAX_SUBSET_IDS && !subsets_said) {
-			sl_diag_add(diag, &s->pos, "error",
-				    "service '%s' brings the number of subsets (of all services "
-				    "together, each a counter row) to %zu; the limit is %d",
-				    s->name, subsets, SL_MAX_SUBSET_IDS);
-			subsets_said = true;
-		}
-		if (srcs > SL_MAX_SRC_PREFIXES && !srcs_said) {
-			sl_diag_add(
-			    diag, &s->pos, "error",
-			    "service '%s' brings the number of source prefixes its routes "
-			    "match on (sourceCIDRs, and the addresses of the workloads their "
-			    "sourceLabels select, each once per service) to %zu; the limit "
-			    "is %d",
-			    s->name, srcs, SL_MAX_SRC_PREFIXES);
-			srcs_said = true;
-		}
+		add(&eps, n_eps, s, diag);
+		add(&subsets, s->n_subsets, s, diag);
+		add(&srcs, (size_t)n, s, diag);
 	}
 	n = l7_specs(cfg);
 	if (n < 0)
