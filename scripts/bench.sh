@@ -73,7 +73,7 @@ case " $SECTIONS " in
 esac
 
 [ -f "$EMPTY_OBJ" ] || sl_die "$EMPTY_OBJ not built (make build/empty.bpf.o)"
-for t in wrk ab nginx nft "$IPT_RESTORE" taskset; do
+for t in wrk ab nginx nft "$IPT_RESTORE" taskset conntrack; do
 	command -v "$t" >/dev/null || sl_die "missing tool: $t (scripts/install-deps.sh)"
 done
 STATS_WAS=$(sysctl -n kernel.bpf_stats_enabled)
@@ -423,13 +423,23 @@ if has 5; then
 fi
 
 # ---------------------------------------------------------------- section 7
+# Packets the node's netfilter conntrack dropped for want of room (its table
+# full and nothing to evict early), all CPUs.
+nf_drops() {
+	sl_nsx node conntrack -S 2>/dev/null |
+		awk '{ for (i = 1; i <= NF; i++) if ($i ~ /^drop=/) { sub("drop=", "", $i); n += $i } } END { print n + 0 }'
+}
+
 # flood_run KEY TABLE FLOOD: the client's probe (probe.py steady) for
 # FLOOD_S seconds, with the flood (FLOOD=1) or without; then how many held
 # connections still have their entry in TABLE (sluice or netfilter: the
 # table that translates them) while they are still open.
 flood_run() {
-	local key=$1 table=$2 flood=$3 out=$SL_TMP/flood pid
+	local key=$1 table=$2 flood=$3 out=$SL_TMP/flood pid nf0 nf1
 	rm -f "$out".*
+	# each run from an empty netfilter table: a flood leaves it full of
+	# half-open entries (120 s each), which the next run would inherit
+	sl_nsx node conntrack -F >/dev/null 2>&1
 	# the client beside the backends: the flood's core is the flood's
 	sl_bg pid client "$out.steady" taskset -c "$CPU_SERVER" "$SL_PY" "$B/probe.py" steady \
 		--host "$SL_VIP4" -n "$FLOOD_HELD" --seconds "$((FLOOD_S + 1))" --ports "$out.ports" \
@@ -439,6 +449,7 @@ flood_run() {
 		sl_stop "$pid"
 		return 1
 	fi
+	nf0=$(nf_drops)
 	if [ "$flood" = 1 ]; then
 		# one core writes the flood (and, on a veth, takes the node's share
 		# of every SYN in the same softirq); the backends have the other
@@ -450,14 +461,15 @@ flood_run() {
 		echo '{"sent": 0, "pps": 0}' >"$out.flood"
 	fi
 	sl_wait_for 30 test -s "$out.steady" || log "section 7 $key: the client did not report"
+	nf1=$(nf_drops)
 	sl_nsx node "$SL_PY" "$SL_E2E/node_tools.py" held-entries --table "$table" --pin "$SL_PIN_DIR" \
 		--ports "$out.ports" --client 10.0.9.2 --vip "$SL_VIP4" >"$out.entries"
 	touch "$out.done"
 	sl_reap "$pid" 20
 	"$SL_PY" - "$out" "$key" "$flood" "${RUN:-1}" "$(sl_nsx node sysctl -n net.netfilter.nf_conntrack_count)" \
-		>>"$RAW" <<'EOF'
+		"$((nf1 - nf0))" >>"$RAW" <<'EOF'
 import json, sys
-out, key, flood, run, nf_count = sys.argv[1:6]
+out, key, flood, run, nf_count, nf_drops = sys.argv[1:7]
 st = json.load(open(out + ".steady"))
 fl = json.load(open(out + ".flood"))
 en = json.load(open(out + ".entries"))
@@ -465,7 +477,7 @@ mode = "flood" if flood == "1" else "calm"
 vals = {"pps": fl["pps"], "held": st["held"], "held_broken": st["held_broken"],
         "entries_lost": en["held"] - en["entries"], "new_ok": st["new_ok"],
         "new_failed": st["new_failed"], "new_p50_ms": st["new_p50_ms"], "new_p99_ms": st["new_p99_ms"],
-        "nf_conntrack": int(nf_count)}
+        "nf_conntrack": int(nf_count), "nf_drops": int(nf_drops)}
 for m, v in vals.items():
     print(json.dumps({"section": 7, "key": key, "metric": mode + "/" + m, "run": int(run), "value": v}))
 EOF

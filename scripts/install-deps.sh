@@ -23,6 +23,8 @@ PKGS=(
 	# benchmarks (and their smoke test): kube-proxy's rule layouts, an L7
 	# proxy and fast backends, load generators
 	nftables nginx wrk apache2-utils
+	# the SYN flood section empties the node's netfilter table between runs
+	conntrack
 )
 
 missing=()

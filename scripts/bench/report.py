@@ -204,8 +204,11 @@ if 7 in secs:
           "without the flood. Entries lost: held connections whose entry is gone from the "
           "table that translates them (sluice: sl_conntrack; kube-proxy: the node's netfilter "
           "conntrack, nf_conntrack_max as kube-proxy sets it), counted while they are still "
-          "open. kube-proxy's rules masquerade the flood (its sources are outside the cluster "
-          "CIDR), as they would on a node.")
+          "open. New failed: new connections that took over 1 s (a SYN lost and sent again). "
+          "The node's netfilter conntrack tracks every contender's connections (its "
+          "INVALID-drop rule); it is emptied before each run; its drops are packets it refused "
+          "for want of room. kube-proxy's rules masquerade the flood (its sources are outside "
+          "the cluster CIDR), as they would on a node.")
     print()
     body = []
     keys = sorted({k for (s, k, m) in vals if s == 7},
@@ -229,10 +232,11 @@ if 7 in secs:
                      fmt(med(7, k, "flood/new_p50_ms"), 2), fmt(med(7, k, "flood/new_p99_ms"), 2),
                      "%s / %s" % (fmt(tot(k, "calm/new_failed"), 0),
                                   fmt(tot(k, "calm/new_ok") + tot(k, "calm/new_failed"), 0)),
-                     fmt(med(7, k, "calm/new_p99_ms"), 2), fmt(med(7, k, "flood/nf_conntrack"), 0)))
+                     fmt(med(7, k, "calm/new_p99_ms"), 2), fmt(med(7, k, "flood/nf_conntrack"), 0),
+                     fmt(tot(k, "flood/nf_drops"), 0)))
     table(["contender", "flood SYN/s", "held broken", "entries lost", "new failed (flood)",
-           "p50 ms", "p99 ms", "new failed (calm)", "p99 ms (calm)", "netfilter entries after"],
-          body)
+           "p50 ms", "p99 ms", "new failed (calm)", "p99 ms (calm)", "netfilter entries after",
+           "netfilter drops (full)"], body)
 
 summary = {"%d/%s/%s" % k: {"median": statistics.median(v), "min": min(v), "max": max(v), "n": len(v)}
            for k, v in vals.items()}
