@@ -166,7 +166,8 @@ demo: deps
 	$(Q)scripts/demo.sh
 
 bench: deps
-	$(Q)$(MAKE) --no-print-directory all $(BUILD)/empty.bpf.o $(BUILD)/tests/bench_pkt
+	$(Q)$(MAKE) --no-print-directory all $(BUILD)/empty.bpf.o $(BUILD)/tests/bench_pkt \
+		$(BUILD)/tests/synflood
 	$(Q)scripts/bench.sh
 
 format:
@@ -220,3 +221,73 @@ endif
 test-asan: deps
 	$(Q)$(MAKE) --no-print-directory all asan-bins
 	$(Q)tests/run.sh asan/
+
+# ---- fuzzing (tests/fuzz/, docs in tests/fuzz/run.sh) ----
+# libFuzzer targets: clang's -fsanitize=fuzzer with ASan and UBSan, over
+# instrumented copies of user/ in build/fuzz/. `make fuzz` runs each for
+# FUZZ_SECONDS (600) and the datapath model for MODEL_FRAMES (1,000,000);
+# `make test` replays the corpora and fuzzes each target for a few seconds.
+FUZZ_DIR     := $(BUILD)/fuzz
+FUZZ_CC      ?= clang
+FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+FUZZ_CFLAGS  := -g -O1 -std=gnu11 -Wall -Wno-unused-parameter -Wno-missing-field-initializers \
+		-D_GNU_SOURCE -Iinclude -Iuser -I$(BUILD) $(FUZZ_SAN)
+FUZZ_TARGETS := config k8s http handoff
+FUZZ_BINS    := $(patsubst %,$(FUZZ_DIR)/fuzz_%,$(FUZZ_TARGETS))
+# the RE2 shim is C++: linked as the normal build compiles it
+FUZZ_LIB     := $(patsubst user/%.c,$(FUZZ_DIR)/user/%.o,$(filter-out user/cli/main.c,$(USER_SRCS)))
+FUZZ_CXX_LIB := $(patsubst user/%.cc,$(BUILD)/user/%.o,$(USER_CXX_SRCS))
+FUZZ_SECONDS ?= 600
+
+.PHONY: fuzz fuzz-bins
+fuzz-bins: $(FUZZ_BINS)
+# objects of a pattern rule only: keep them between builds
+.SECONDARY: $(FUZZ_LIB)
+
+$(FUZZ_DIR)/user/%.o: user/%.c $(USER_HDRS) $(SKEL) $(BUILD)/dashboard_html.h
+	$(call msg,FUZZCC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+
+$(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c $(wildcard tests/fuzz/*.h) $(FUZZ_LIB) $(FUZZ_CXX_LIB)
+	$(call msg,FUZZLD,$@)
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -Itests/fuzz $(filter %.c %.o,$^) \
+		$(LDLIBS) -o $@
+
+fuzz: deps
+	$(Q)$(MAKE) --no-print-directory fuzz-bins $(BUILD)/tests/test_model
+	$(Q)rc=0; FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/run.sh long || rc=1; \
+	seed=$${MODEL_SEED:-$$(od -An -N4 -tx4 /dev/urandom | tr -d ' ')}; \
+	$(BUILD)/tests/test_model --frames $(MODEL_FRAMES) --seed 0x$$seed || rc=1; exit $$rc
+
+test-bins: fuzz-bins
+
+# Full tables, loader side
+TEST_BINS += $(BUILD)/tests/test_fit
+test-bins: $(BUILD)/tests/test_fit
+$(BUILD)/tests/test_fit: tests/unit/test_fit.c tests/unit/diag_check.h tests/unit/big_config.h $(LIB_OBJS)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) $(filter %.c %.o,$^) $(LDLIBS) -lcmocka -o $@
+
+# Full tables, datapath side (reuses the packet tests' headers, unchanged)
+TEST_BINS += $(BUILD)/tests/test_full
+test-bins: $(BUILD)/tests/test_full
+$(BUILD)/tests/test_full: tests/full/test_full.c tests/unit/big_config.h $(wildcard tests/pkt/*.h) $(LIB_OBJS)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -Itests/pkt -Itests/unit $(filter %.c %.o,$^) $(LDLIBS) -o $@
+
+# SYN flood generator: scripts/bench.sh section 7, tests/e2e/test_syn_flood.sh
+test-bins: $(BUILD)/tests/synflood
+$(BUILD)/tests/synflood: tests/flood/synflood.c tests/model/rng.h | $(BUILD)
+	$(call msg,CC,$@)
+	$(Q)$(CC) -O2 -g -Wall -Wextra $< -o $@
+
+# The datapath against its model (tests/model/): make test runs a 20,000-frame
+# slice with a fixed seed; make fuzz MODEL_FRAMES (1,000,000) with a new one.
+MODEL_FRAMES ?= 1000000
+TEST_BINS += $(BUILD)/tests/test_model
+test-bins: $(BUILD)/tests/test_model
+$(BUILD)/tests/test_model: tests/model/test_model.c tests/model/model.c tests/model/model.h tests/model/rng.h \
+			   $(wildcard tests/pkt/*.h) $(LIB_OBJS)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -Itests/pkt $(filter %.c %.o,$^) $(LDLIBS) -o $@

@@ -20,6 +20,10 @@
 #   6 header routing: the L7 step against the DNAT path and nginx doing the
 #     same header routing (scripts/bench/l7.sh, which runs on its own too:
 #     own topology, own table and results file build/bench-l7-results.json)
+#   7 SYN flood: random-source SYNs to the VIP from the node's uplink as
+#     fast as one core writes them, while a client holds keep-alive
+#     connections and opens new ones: sluice (two table sizes) and
+#     kube-proxy's iptables and nftables rules, each with and without it
 #
 # Method, load and CPU accounting: docs/bench.md.
 set -uo pipefail
@@ -30,7 +34,7 @@ B=$SL_ROOT/scripts/bench
 QUICK=${QUICK:-}
 q() { if [ -n "$QUICK" ]; then echo "$1"; else echo "$2"; fi; }
 RUNS=${RUNS:-$(q 1 3)}
-SECTIONS=${SECTIONS:-1 2 3 4 5 6}
+SECTIONS=${SECTIONS:-1 2 3 4 5 7 6}
 BULK_MB=${BULK_MB:-$(q 50 200)}
 CONNS=${CONNS:-$(q 500 3000)}
 DUR=${DUR:-$(q 2 5)}                      # seconds of each wrk run
@@ -41,6 +45,9 @@ SPLIT_N=${SPLIT_N:-$(q 2000 10000)}
 HOLD=${HOLD:-50}
 CHANGES=${CHANGES:-$(q 20 100)}
 FIXTURE_RUNS=${FIXTURE_RUNS:-$(q 20000 200000)}
+FLOOD_S=${FLOOD_S:-$(q 5 20)}             # seconds of each flood (and of each calm run)
+FLOOD_HELD=${FLOOD_HELD:-200}             # keep-alive connections held through it
+SYNFLOOD=$SL_ROOT/build/tests/synflood
 RESULTS=${RESULTS:-$SL_ROOT/build/bench-results.json}
 EMPTY_OBJ=$SL_ROOT/build/empty.bpf.o
 EMPTY_PIN=$SL_PIN_DIR-empty
@@ -56,7 +63,7 @@ l7_section() {
 	QUICK="$QUICK" RUNS="$RUNS" DUR="$DUR" WRK_C="$WRK_C" "$B/l7.sh"
 }
 case " $SECTIONS " in
-*" 1 "* | *" 2 "* | *" 3 "* | *" 4 "* | *" 5 "*) ;;
+*" 1 "* | *" 2 "* | *" 3 "* | *" 4 "* | *" 5 "* | *" 7 "*) ;;
 *" 6 "*)
 	trap - EXIT
 	rm -rf "$SL_TMP"
@@ -66,12 +73,14 @@ case " $SECTIONS " in
 esac
 
 [ -f "$EMPTY_OBJ" ] || sl_die "$EMPTY_OBJ not built (make build/empty.bpf.o)"
-for t in wrk ab nginx nft "$IPT_RESTORE" taskset; do
+for t in wrk ab nginx nft "$IPT_RESTORE" taskset conntrack; do
 	command -v "$t" >/dev/null || sl_die "missing tool: $t (scripts/install-deps.sh)"
 done
 STATS_WAS=$(sysctl -n kernel.bpf_stats_enabled)
+CT_WAS=
 _bench_cleanup() {
 	sysctl -qw kernel.bpf_stats_enabled="$STATS_WAS"
+	[ -z "$CT_WAS" ] || sysctl -qw net.netfilter.nf_conntrack_max="$CT_WAS"
 	rm -rf "$EMPTY_PIN"
 }
 # (sl_cleanup exits with the status it finds in $?: keep the script's)
@@ -411,6 +420,98 @@ if has 5; then
 		rec 5 hold "$m" "$("$SL_PY" -c 'import json,sys; print(json.load(open(sys.argv[1])).get(sys.argv[2]))' "$SL_TMP/hold.json" "$m")"
 	done
 	sluice_down
+fi
+
+# ---------------------------------------------------------------- section 7
+# Packets the node's netfilter conntrack dropped for want of room (its table
+# full and nothing to evict early), all CPUs.
+nf_drops() {
+	sl_nsx node conntrack -S 2>/dev/null |
+		awk '{ for (i = 1; i <= NF; i++) if ($i ~ /^drop=/) { sub("drop=", "", $i); n += $i } } END { print n + 0 }'
+}
+
+# flood_run KEY TABLE FLOOD: the client's probe (probe.py steady) for
+# FLOOD_S seconds, with the flood (FLOOD=1) or without; then how many held
+# connections still have their entry in TABLE (sluice or netfilter: the
+# table that translates them) while they are still open.
+flood_run() {
+	local key=$1 table=$2 flood=$3 out=$SL_TMP/flood pid nf0 nf1
+	rm -f "$out".*
+	# each run from an empty netfilter table: a flood leaves it full of
+	# half-open entries (120 s each), which the next run would inherit
+	sl_nsx node conntrack -F >/dev/null 2>&1
+	# the client beside the backends: the flood's core is the flood's
+	sl_bg pid client "$out.steady" taskset -c "$CPU_SERVER" "$SL_PY" "$B/probe.py" steady \
+		--host "$SL_VIP4" -n "$FLOOD_HELD" --seconds "$((FLOOD_S + 1))" --ports "$out.ports" \
+		--until "$out.done"
+	if ! sl_wait_for 30 test -s "$out.ports"; then
+		log "section 7 $key: the client did not open its connections"
+		sl_stop "$pid"
+		return 1
+	fi
+	nf0=$(nf_drops)
+	if [ "$flood" = 1 ]; then
+		# one core writes the flood (and, on a veth, takes the node's share
+		# of every SYN in the same softirq); the backends have the other
+		sl_nsx uplink taskset -c "$CPU_CLIENT" "$SYNFLOOD" -i eth0 -m "$SL_UPLINK_MAC" \
+			-d "$SL_VIP4" -p 80 -t "$FLOOD_S" -s "${RUN:-1}" >"$out.flood" ||
+			log "section 7 $key: synflood failed"
+	else
+		sleep "$FLOOD_S"
+		echo '{"sent": 0, "pps": 0}' >"$out.flood"
+	fi
+	sl_wait_for 30 test -s "$out.steady" || log "section 7 $key: the client did not report"
+	nf1=$(nf_drops)
+	sl_nsx node "$SL_PY" "$SL_E2E/node_tools.py" held-entries --table "$table" --pin "$SL_PIN_DIR" \
+		--ports "$out.ports" --client 10.0.9.2 --vip "$SL_VIP4" >"$out.entries"
+	touch "$out.done"
+	sl_reap "$pid" 20
+	"$SL_PY" - "$out" "$key" "$flood" "${RUN:-1}" "$(sl_nsx node sysctl -n net.netfilter.nf_conntrack_count)" \
+		"$((nf1 - nf0))" >>"$RAW" <<'EOF'
+import json, sys
+out, key, flood, run, nf_count, nf_drops = sys.argv[1:7]
+st = json.load(open(out + ".steady"))
+fl = json.load(open(out + ".flood"))
+en = json.load(open(out + ".entries"))
+mode = "flood" if flood == "1" else "calm"
+vals = {"pps": fl["pps"], "held": st["held"], "held_broken": st["held_broken"],
+        "entries_lost": en["held"] - en["entries"], "new_ok": st["new_ok"],
+        "new_failed": st["new_failed"], "new_p50_ms": st["new_p50_ms"], "new_p99_ms": st["new_p99_ms"],
+        "nf_conntrack": int(nf_count), "nf_drops": int(nf_drops)}
+for m, v in vals.items():
+    print(json.dumps({"section": 7, "key": key, "metric": mode + "/" + m, "run": int(run), "value": v}))
+EOF
+}
+if has 7; then
+	log "section 7: SYN flood (${FLOOD_S}s per run, $FLOOD_HELD held connections)"
+	[ -x "$SYNFLOOD" ] || sl_die "$SYNFLOOD not built (make build/tests/synflood)"
+	sl_uplink_up
+	# netfilter's table as kube-proxy sizes it (--conntrack-max-per-core
+	# 32768, at least 131072); the kernel takes it from the first netns
+	# only, for all of them: restored by _bench_cleanup
+	CT_WAS=$(sysctl -n net.netfilter.nf_conntrack_max)
+	n=$((32768 * $(nproc)))
+	sysctl -qw net.netfilter.nf_conntrack_max=$((n > 131072 ? n : 131072))
+	ports_vip
+	for RUN in $(seq 1 "$RUNS"); do
+		for ct in 262144 16384; do
+			SL_RUN_LOG=$SL_TMP/run.log
+			sl_bg SL_RUN_PID node "$SL_RUN_LOG" "$SLUICE" --pin-dir "$SL_PIN_DIR" run \
+				--config "$(gen_cfg 1 90 10)" --iface c1 --iface u1 --ct-max "$ct"
+			sl_wait_for 20 _sl_run_ready || sl_die "sluice run did not start"
+			for f in 0 1; do flood_run "sluice/$ct" sluice "$f"; done
+			sluice_down
+		done
+		ipt_up 1
+		for f in 0 1; do flood_run iptables netfilter "$f"; done
+		ipt_down
+		nft_up 1
+		for f in 0 1; do flood_run nftables netfilter "$f"; done
+		nft_down
+		log "section 7 run $RUN done"
+	done
+	sysctl -qw net.netfilter.nf_conntrack_max="$CT_WAS"
+	CT_WAS=
 fi
 
 # ---------------------------------------------------------------- report

@@ -12,8 +12,8 @@ PKGS=(
 	g++ libre2-dev
 	# metrics endpoint, terminal view, Kubernetes API client
 	libmicrohttpd-dev libncurses-dev libcurl4-openssl-dev
-	# unit tests
-	libcmocka-dev
+	# unit tests; fuzzing (clang's libFuzzer, ASan and UBSan runtimes)
+	libcmocka-dev libclang-rt-14-dev
 	# packet, netns and end-to-end tests, demo
 	iproute2 ethtool curl python3 iptables procps util-linux
 	# metrics tests: a real Prometheus server and promtool; the dashboard in
@@ -24,6 +24,8 @@ PKGS=(
 	# benchmarks (and their smoke test): kube-proxy's rule layouts, an L7
 	# proxy and fast backends, load generators
 	nftables nginx wrk apache2-utils
+	# the SYN flood section empties the node's netfilter table between runs
+	conntrack
 )
 
 missing=()

@@ -312,6 +312,32 @@ sl_topo_up() {
 
 SL_BACKENDS="v1a:10.0.1.10:fd00:1::10 v1b:10.0.1.11:fd00:1::11 v2:10.0.2.10:fd00:2::10"
 
+# sl_uplink_up: after sl_topo_up, an "uplink" namespace behind the node's
+# interface u1 (node 192.0.2.1/30, uplink 192.0.2.2), and the node's default
+# route through it. A SYN flood from forged sources has to come from where
+# it does on a real node: traffic from outside the cluster arrives on the
+# node's uplink, through which every address routes back (the default
+# route). On a pod's veth the node's strict rp_filter and sluice's source
+# check would drop it before it reached anything worth measuring. The
+# node's answers to forged sources go back out of u1 and die in the
+# uplink namespace (no forwarding there). Sets SL_UPLINK_MAC to the MAC
+# address of the node's u1, which frames written into the uplink's eth0
+# must carry.
+sl_uplink_up() {
+	local umac
+	_sl_ns_add uplink
+	_sl_veth node u1 uplink eth0
+	umac=$(_sl_mac uplink eth0)
+	SL_UPLINK_MAC=$(_sl_mac node u1)
+	sl_nsx node ip addr add 192.0.2.1/30 dev u1
+	sl_nsx uplink ip addr add 192.0.2.2/30 dev eth0
+	sl_nsx node ip neigh add 192.0.2.2 lladdr "$umac" dev u1 nud permanent
+	sl_nsx uplink ip neigh add 192.0.2.1 lladdr "$SL_UPLINK_MAC" dev eth0 nud permanent
+	sl_nsx node ip route add default via 192.0.2.2 dev u1 || sl_die "node default route"
+	sl_nsx uplink ip route add default via 192.0.2.1 dev eth0
+	sl_nsx node sysctl -qw net.ipv4.conf.u1.rp_filter=1
+}
+
 _sl_backend_answers() {
 	local name=$1 url=$2
 	[ "$(sl_nsx node curl -s --max-time 1 "$url")" = "$name" ]

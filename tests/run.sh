@@ -134,6 +134,15 @@ SANITIZER_RE='^==[0-9]+==ERROR: [A-Za-z]+Sanitizer|: runtime error: '
 
 run_bins "" build/tests "make test-bins"
 
+# libFuzzer targets (tests/fuzz/): every committed input replayed, then a
+# few seconds of fuzzing each; `make fuzz` runs them for ten minutes.
+if [ -x build/fuzz/fuzz_config ]; then
+	run_suite "fuzz/parsers" tests/fuzz/run.sh smoke 5
+elif [[ fuzz/parsers == *"$PATTERN"* ]]; then
+	summary+=("$(printf '%-28s missing: build/fuzz/fuzz_* (make test-bins)' "fuzz/parsers")")
+	total_fail=$((total_fail + 1))
+fi
+
 for t in tests/e2e/test_*.sh; do
 	[ -e "$t" ] || continue
 	n=${t#tests/}

@@ -14,6 +14,17 @@
         {"conns": N, "changes": K, "moved": connections whose backend
         changed, "broken": connections that failed, "requests": ..}.
 
+    probe.py steady --host VIP -n N --rate R --seconds T --ports FILE --until FILE
+        Real clients under a flood (section 7): opens N keep-alive
+        connections and writes their local ports to the --ports file, then
+        for T seconds asks every held connection in turn, a round every
+        0.2 s (2 s timeout), while a second thread opens R new connections
+        a second, one GET each (1 s timeout each). Prints {"held": N, "held_broken": held
+        connections that failed, "held_requests": .., "new_ok": ..,
+        "new_failed": .., "new_p50_ms": .., "new_p99_ms": ..}, then keeps the
+        held connections open until the --until file exists (at most 60 s),
+        so that their entries can be looked up.
+
 Backends answer GET / with their name ("v1a\\n"); the subset is the name
 without its trailing letter.
 """
@@ -123,6 +134,62 @@ def hold(host, port, n, changes, cmd_a, cmd_b):
     return 0 if not moved and not broken else 1
 
 
+def steady(host, port, n, rate, seconds, ports_file, until_file):
+    import os
+    import threading
+
+    conns = [Conn(host, port) for _ in range(n)]
+    for c in conns:
+        c.s.settimeout(2.0)
+        c.ask()
+    with open(ports_file + ".tmp", "w") as f:
+        f.write("\n".join(str(c.s.getsockname()[1]) for c in conns) + "\n")
+    os.rename(ports_file + ".tmp", ports_file)
+    stop = time.monotonic() + seconds
+    new = {"ok": 0, "failed": 0, "ms": []}
+
+    def opener():
+        start = time.monotonic()
+        while time.monotonic() < stop:
+            t = time.monotonic()
+            due = start + (new["ok"] + new["failed"]) / rate
+            if t < due:
+                time.sleep(due - t)
+                continue
+            try:
+                one_get(host, port, timeout=1.0)
+            except OSError:
+                new["failed"] += 1
+                continue
+            new["ok"] += 1
+            new["ms"].append((time.monotonic() - t) * 1e3)
+
+    th = threading.Thread(target=opener)
+    th.start()
+    broken = set()
+    reqs = 0
+    while time.monotonic() < stop:
+        for i, c in enumerate(conns):
+            if i in broken:
+                continue
+            try:
+                c.ask()
+                reqs += 1
+            except OSError:
+                broken.add(i)
+        time.sleep(0.2)
+    th.join()
+    ms = sorted(new["ms"]) or [None]
+    print(json.dumps({"held": n, "held_broken": len(broken), "held_requests": reqs,
+                      "new_ok": new["ok"], "new_failed": new["failed"],
+                      "new_p50_ms": ms[len(ms) // 2], "new_p99_ms": ms[int(len(ms) * 0.99)]}),
+          flush=True)
+    deadline = time.monotonic() + 60
+    while not os.path.exists(until_file) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return 0
+
+
 def main():
     a = sys.argv[1:]
     mode = a.pop(0)
@@ -135,6 +202,9 @@ def main():
     host, port = opts["--host"], int(opts["--port"])
     if mode == "flip":
         return flip(host, port, opts["--want"], a)
+    if mode == "steady":
+        return steady(host, port, int(opts["-n"]), float(opts.get("--rate", "200")),
+                      float(opts["--seconds"]), opts["--ports"], opts["--until"])
     if mode == "hold":
         i = a.index("--")
         return hold(host, port, int(opts["-n"]), int(opts["--changes"]), a[:i], a[i + 1:])

@@ -193,6 +193,51 @@ if 5 in secs:
                 fmt(med(5, "hold", "requests"), 0), fmt(med(5, "hold", "moved"), 0),
                 fmt(med(5, "hold", "broken"), 0))])
 
+if 7 in secs:
+    print("## 7. SYN flood")
+    print()
+    print("Random-source SYNs to the VIP, written by one core (`build/tests/synflood`, "
+          "AF_PACKET) into the node's uplink, where every source routes back (a flood from "
+          "outside the cluster); the backends answer each with a SYN-ACK (or a cookie) that "
+          "goes nowhere. Meanwhile the client holds keep-alive connections, asking each in "
+          "turn, and opens new connections back to back (1 s timeout each). Calm: the same "
+          "without the flood. Entries lost: held connections whose entry is gone from the "
+          "table that translates them (sluice: sl_conntrack; kube-proxy: the node's netfilter "
+          "conntrack, nf_conntrack_max as kube-proxy sets it), counted while they are still "
+          "open. New failed: new connections that took over 1 s (a SYN lost and sent again). "
+          "The node's netfilter conntrack tracks every contender's connections (its "
+          "INVALID-drop rule); it is emptied before each run; its drops are packets it refused "
+          "for want of room. kube-proxy's rules masquerade the flood (its sources are outside "
+          "the cluster CIDR), as they would on a node.")
+    print()
+    body = []
+    keys = sorted({k for (s, k, m) in vals if s == 7},
+                  key=lambda k: (not k.startswith("sluice"), k))
+
+    def label(k):
+        if k.startswith("sluice/"):
+            ct = int(k.split("/")[1])
+            return "sluice, --ct-max {:,} (unconfirmed {:,})".format(ct, max(ct // 4, 1024))
+        return NAMES.get(k, k)
+
+    def tot(k, m):
+        return sum(get(7, k, m))
+
+    for k in keys:
+        body.append((label(k), fmt(med(7, k, "flood/pps"), 0),
+                     "%s / %s" % (fmt(tot(k, "flood/held_broken"), 0), fmt(tot(k, "flood/held"), 0)),
+                     fmt(tot(k, "flood/entries_lost"), 0),
+                     "%s / %s" % (fmt(tot(k, "flood/new_failed"), 0),
+                                  fmt(tot(k, "flood/new_ok") + tot(k, "flood/new_failed"), 0)),
+                     fmt(med(7, k, "flood/new_p50_ms"), 2), fmt(med(7, k, "flood/new_p99_ms"), 2),
+                     "%s / %s" % (fmt(tot(k, "calm/new_failed"), 0),
+                                  fmt(tot(k, "calm/new_ok") + tot(k, "calm/new_failed"), 0)),
+                     fmt(med(7, k, "calm/new_p99_ms"), 2), fmt(med(7, k, "flood/nf_conntrack"), 0),
+                     fmt(tot(k, "flood/nf_drops"), 0)))
+    table(["contender", "flood SYN/s", "held broken", "entries lost", "new failed (flood)",
+           "p50 ms", "p99 ms", "new failed (calm)", "p99 ms (calm)", "netfilter entries after",
+           "netfilter drops (full)"], body)
+
 summary = {"%d/%s/%s" % k: {"median": statistics.median(v), "min": min(v), "max": max(v), "n": len(v)}
            for k, v in vals.items()}
 json.dump({"machine": machine, "runs": int(runs), "duration_s": int(dur), "wrk_connections": int(wrk_c),

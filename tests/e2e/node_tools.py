@@ -18,8 +18,17 @@
         POST /sha256 with a body of N bytes: the head and half the body,
         then nothing until FILE exists (an idle connection in the middle of
         a request), then the rest. Prints {"backend", "sha_ok", "error"}.
+
+    node_tools.py held-entries --table sluice|netfilter --ports FILE
+                               --client IP --vip IP [--pin DIR]
+        (in the node) Of the connections from CLIENT:PORT (one port per
+        line of FILE) to VIP:80, how many have their entry in the table:
+        sluice's confirmed conntrack (DIR/sl_conntrack, through bpftool) or
+        netfilter's (/proc/net/nf_conntrack). Prints {"held": N, "entries": K}.
 """
 import argparse
+import ipaddress
+import subprocess
 import hashlib
 import json
 import os
@@ -137,6 +146,48 @@ def cmd_slowpost(a):
     return 0
 
 
+def sluice_tuples(pin):
+    """(saddr, daddr, sport, dport) of every entry of sl_conntrack (IPv4)."""
+    out = subprocess.run(["bpftool", "-j", "map", "dump", "pinned", pin + "/sl_conntrack"],
+                         check=True, capture_output=True, text=True).stdout
+    tuples = set()
+    for e in json.loads(out):
+        k = e.get("formatted", e)["key"]
+        if k.get("family") != 4:
+            continue
+        # addresses and ports as in the packet: network order read as host integers
+        sa = socket.inet_ntoa(struct.pack("<I", k["saddr"][0] & 0xffffffff))
+        da = socket.inet_ntoa(struct.pack("<I", k["daddr"][0] & 0xffffffff))
+        sp = socket.ntohs(k["sport"] & 0xffff)
+        dp = socket.ntohs(k["dport"] & 0xffff)
+        tuples.add((sa, da, sp, dp))
+    return tuples
+
+
+def netfilter_tuples():
+    """The original direction of every TCP entry of the node's netfilter conntrack."""
+    tuples = set()
+    with open("/proc/net/nf_conntrack") as f:
+        for line in f:
+            kv = {}
+            for w in line.split():
+                k, eq, v = w.partition("=")
+                if eq:
+                    kv.setdefault(k, v)  # the first of each: the original direction
+            if " tcp " in line and "src" in kv:
+                tuples.add((kv["src"], kv["dst"], int(kv["sport"]), int(kv["dport"])))
+    return tuples
+
+
+def cmd_held_entries(a):
+    ports = [int(p) for p in open(a.ports).read().split()]
+    have = sluice_tuples(a.pin) if a.table == "sluice" else netfilter_tuples()
+    client, vip = str(ipaddress.ip_address(a.client)), str(ipaddress.ip_address(a.vip))
+    n = sum((client, vip, p, 80) in have for p in ports)
+    print(json.dumps({"held": len(ports), "entries": n}))
+    return 0
+
+
 def main():
     p = argparse.ArgumentParser()
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -158,8 +209,15 @@ def main():
     w.add_argument("--bytes", type=int, default=65536)
     w.add_argument("--wait", required=True)
     w.add_argument("--timeout", type=float, default=10.0)
+    h = sub.add_parser("held-entries")
+    h.add_argument("--table", choices=("sluice", "netfilter"), required=True)
+    h.add_argument("--ports", required=True)
+    h.add_argument("--client", required=True)
+    h.add_argument("--vip", required=True)
+    h.add_argument("--pin")
     a = p.parse_args()
-    return {"clash": cmd_clash, "raw": cmd_raw, "slowpost": cmd_slowpost}[a.cmd](a)
+    return {"clash": cmd_clash, "raw": cmd_raw, "slowpost": cmd_slowpost,
+            "held-entries": cmd_held_entries}[a.cmd](a)
 
 
 if __name__ == "__main__":

@@ -599,6 +599,8 @@ int sl_config_load_buf(const char *name, const char *buf, size_t len, struct sl_
 	if (!err)
 		err = build_k8s(&c);
 	if (!err)
+		err = sl_config_check_fit(c.cfg, diag);
+	if (!err)
 		finish(&c, c.file, errors_before);
 	err = load_end(&c, err, errors_before, out);
 	if (diag == &local_diag)
@@ -698,6 +700,8 @@ int sl_config_load_sources(const char *const paths[], size_t n, const struct sl_
 			err = e;
 	}
 	if (err != -ENOMEM && (e = build_k8s(&c)))
+		err = e;
+	if (err != -ENOMEM && (e = sl_config_check_fit(c.cfg, diag)))
 		err = e;
 	if (err != -ENOMEM && !(flags & SL_LOAD_ALLOW_EMPTY)) {
 		what = n ? sl_config_paths_str(paths, n) : NULL;

@@ -253,6 +253,23 @@ int sl_cidr_parse(const char *s, struct sl_cidr *out);
 /* The longest prefix of a's family: 32 or 128. */
 unsigned int sl_addr_max_plen(const struct sl_addr *a);
 
+/*
+ * fit.c. Every source prefix the routes of service s match on: each route's
+ * sourceCIDRs (cidr_bit: 1 << route), then the addresses of the workloads its
+ * sourceLabels select (label_bit), repeats included. Stops at the first
+ * non-zero return of fn and returns it.
+ */
+int sl_config_for_each_src(const struct sl_config *cfg, const struct sl_service_cfg *s,
+			   int (*fn)(void *arg, const struct sl_cidr *c, uint32_t cidr_bit,
+				     uint32_t label_bit),
+			   void *arg);
+/*
+ * Does cfg fit the datapath's tables (sluice_abi.h): endpoints, subsets
+ * (counter rows), source prefixes and HTTP matches, of all services
+ * together? An error naming the limit for each that does not; 0 or -ENOMEM.
+ */
+int sl_config_check_fit(const struct sl_config *cfg, struct sl_diag *diag);
+
 /* Room for `more` entries after the n already in *arr (zeroed), growing by doubling. */
 int sl_reserve(void **arr, size_t *cap, size_t n, size_t more, size_t size);
 

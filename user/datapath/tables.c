@@ -296,11 +296,20 @@ static int zero_stats_row(const struct sl_maps *m, __u32 id)
 	return err;
 }
 
-static int plan_ids(const struct sl_maps *m, const struct sl_config *cfg, struct svc_plan *plan,
-		    struct id_alloc *svc_ids, struct id_alloc *sub_ids)
+/* Rows neither the new config nor the running one holds. */
+static size_t ids_free(const struct id_alloc *a)
 {
-	size_t i, j;
-	int err;
+	size_t i, n = 0;
+
+	for (i = 0; i < SL_MAX_SUBSET_IDS; i++)
+		n += !a->used[i] && !a->was[i];
+	return n;
+}
+
+static int plan_ids(const struct sl_maps *m, const struct sl_config *cfg, struct svc_plan *plan,
+		    struct id_alloc *svc_ids, struct id_alloc *sub_ids, struct sl_diag *diag)
+{
+	size_t i, j, new_svcs = 0, new_subsets = 0, free_svcs, free_subsets;
 
 	id_alloc_init(svc_ids, m->svc_names, false);
 	id_alloc_init(sub_ids, m->subset_names, true);
@@ -312,26 +321,38 @@ static int plan_ids(const struct sl_maps *m, const struct sl_config *cfg, struct
 		plan[i].new_svc = find_id(svc_ids, s->name, NULL, &plan[i].svc_id) != 0;
 		if (!plan[i].new_svc)
 			svc_ids->used[plan[i].svc_id] = true;
+		new_svcs += plan[i].new_svc;
 		for (j = 0; j < s->n_subsets; j++) {
 			plan[i].new_subset[j] = find_id(sub_ids, s->name, s->subsets[j].name,
 							&plan[i].subset_id[j]) != 0;
 			if (!plan[i].new_subset[j])
 				sub_ids->used[plan[i].subset_id[j]] = true;
+			new_subsets += plan[i].new_subset[j];
 		}
 	}
+	/*
+	 * The running configuration's rows stay its own until the flip (its
+	 * connections count into them): the new names must fit in the rest.
+	 * The loader has checked that the config alone fits.
+	 */
+	free_svcs = ids_free(svc_ids);
+	free_subsets = ids_free(sub_ids);
+	if (new_svcs > free_svcs || new_subsets > free_subsets) {
+		sl_diag_add(
+		    diag, NULL, "error",
+		    "this configuration has %zu new service(s) and %zu new subset(s), but "
+		    "only %zu service and %zu subset counter rows are free: the limit is %d "
+		    "of each, and the running configuration keeps its rows until it is "
+		    "replaced; apply one without the services it removes first",
+		    new_svcs, new_subsets, free_svcs, free_subsets, SL_MAX_SUBSET_IDS);
+		return -ENOSPC;
+	}
 	for (i = 0; i < cfg->n_services; i++) {
-		if (plan[i].new_svc) {
-			err = id_take(svc_ids, &plan[i].svc_id);
-			if (err)
-				return err;
-		}
-		for (j = 0; j < cfg->services[i].n_subsets; j++) {
-			if (!plan[i].new_subset[j])
-				continue;
-			err = id_take(sub_ids, &plan[i].subset_id[j]);
-			if (err)
-				return err;
-		}
+		if (plan[i].new_svc && id_take(svc_ids, &plan[i].svc_id))
+			return -ENOSPC;
+		for (j = 0; j < cfg->services[i].n_subsets; j++)
+			if (plan[i].new_subset[j] && id_take(sub_ids, &plan[i].subset_id[j]))
+				return -ENOSPC;
 	}
 	return 0;
 }
@@ -422,30 +443,29 @@ static bool cidr_contains(const struct sl_cidr *outer, const struct sl_cidr *inn
 	return true;
 }
 
-static int add_prefix(struct src_prefix **v, size_t *n, size_t *cap, const struct sl_cidr *c,
-		      __u32 cidr_bit, __u32 label_bit)
+struct src_prefixes {
+	struct src_prefix *v;
+	size_t n, cap;
+};
+
+/* One prefix of sl_config_for_each_src() into the service's list, merged with its equal. */
+static int add_prefix(void *arg, const struct sl_cidr *c, __u32 cidr_bit, __u32 label_bit)
 {
+	struct src_prefixes *l = arg;
 	size_t i;
 
-	for (i = 0; i < *n; i++)
-		if ((*v)[i].c.plen == c->plen && cidr_contains(&(*v)[i].c, c)) {
-			(*v)[i].cidr_bits |= cidr_bit;
-			(*v)[i].label_bits |= label_bit;
+	for (i = 0; i < l->n; i++)
+		if (l->v[i].c.plen == c->plen && cidr_contains(&l->v[i].c, c)) {
+			l->v[i].cidr_bits |= cidr_bit;
+			l->v[i].label_bits |= label_bit;
 			return 0;
 		}
-	if (*n == *cap) {
-		void *p;
-
-		*cap = *cap ? *cap * 2 : 16;
-		p = realloc(*v, *cap * sizeof(**v));
-		if (!p)
-			return -ENOMEM;
-		*v = p;
-	}
-	(*v)[*n].c = *c;
-	(*v)[*n].cidr_bits = cidr_bit;
-	(*v)[*n].label_bits = label_bit;
-	(*n)++;
+	if (sl_reserve((void **)&l->v, &l->cap, l->n, 1, sizeof(*l->v)))
+		return -ENOMEM;
+	l->v[l->n].c = *c;
+	l->v[l->n].cidr_bits = cidr_bit;
+	l->v[l->n].label_bits = label_bit;
+	l->n++;
 	return 0;
 }
 
@@ -457,30 +477,16 @@ static int add_prefix(struct src_prefix **v, size_t *n, size_t *cap, const struc
 static int write_src_match(const struct sl_maps *m, const struct sl_config *cfg,
 			   const struct sl_service_cfg *s, __u32 svc_id, __u32 slot)
 {
-	struct src_prefix *v = NULL;
-	size_t n = 0, cap = 0, r, i, j, w;
-	int err = 0;
+	struct src_prefixes l = {0};
+	struct src_prefix *v;
+	size_t n, i, j;
+	int err;
 
-	for (r = 0; r < s->n_routes; r++) {
-		const struct sl_route_cfg *rt = &s->routes[r];
-
-		for (i = 0; rt->has_cidrs && i < rt->n_cidrs; i++) {
-			err = add_prefix(&v, &n, &cap, &rt->cidrs[i], 1U << r, 0);
-			if (err)
-				goto out;
-		}
-		for (w = 0; rt->has_labels && w < cfg->n_workloads; w++) {
-			const struct sl_workload_cfg *wl = &cfg->workloads[w];
-
-			if (!sl_labels_match(rt->labels, rt->n_labels, wl->labels, wl->n_labels))
-				continue;
-			for (i = 0; i < wl->n_cidrs; i++) {
-				err = add_prefix(&v, &n, &cap, &wl->cidrs[i], 0, 1U << r);
-				if (err)
-					goto out;
-			}
-		}
-	}
+	err = sl_config_for_each_src(cfg, s, add_prefix, &l);
+	if (err)
+		goto out;
+	v = l.v;
+	n = l.n;
 	for (i = 0; i < n; i++) {
 		struct sl_src_routes val = {};
 		struct sl_src_key key = {
@@ -502,7 +508,7 @@ static int write_src_match(const struct sl_maps *m, const struct sl_config *cfg,
 		}
 	}
 out:
-	free(v);
+	free(l.v);
 	return err;
 }
 
@@ -692,7 +698,8 @@ int sl_tables_set_digest(const struct sl_maps *m, uint64_t digest)
  * The HTTP matches of cfg into sl_l7_specs. Keyed by their text's digest,
  * so both slots share them and writing them before the flip is enough.
  */
-static int write_l7_specs(const struct sl_maps *m, const struct sl_config *cfg)
+static int write_l7_specs(const struct sl_maps *m, const struct sl_config *cfg,
+			  struct sl_diag *diag)
 {
 	struct sl_l7_spec *v;
 	size_t i, r;
@@ -715,8 +722,16 @@ static int write_l7_specs(const struct sl_maps *m, const struct sl_config *cfg)
 			memset(v, 0, sizeof(*v));
 			memcpy(v->text, t, strlen(t));
 			id = l7_spec_id(t);
-			if (bpf_map_update_elem(m->l7_specs, &id, v, BPF_ANY))
+			if (bpf_map_update_elem(m->l7_specs, &id, v, BPF_ANY)) {
 				err = -errno;
+				if (err == -E2BIG || err == -ENOSPC)
+					sl_diag_add(
+					    diag, &cfg->services[i].routes[r].pos, "error",
+					    "no room for this route's HTTP match: the running "
+					    "and the new configuration have more than %d "
+					    "distinct ones together until the flip",
+					    SL_MAX_L7_SPECS);
+			}
 		}
 	free(v);
 	return err;
@@ -764,12 +779,15 @@ int sl_tables_apply(const struct sl_maps *m, const struct sl_config *cfg, struct
 		goto out;
 	}
 
-	/* A flip by someone else may still have readers on this slot. */
+	/*
+	 * A flip by someone else may still have readers on this slot. What
+	 * can find a table full comes first; the names of new rows (which
+	 * `status` reads) only once everything else is written.
+	 */
 	err = rcu_barrier();
 	err = err ?: clear_inactive(m, slot);
-	err = err ?: plan_ids(m, cfg, plan, svc_ids, sub_ids);
-	err = err ?: write_names(m, cfg, plan);
-	err = err ?: write_l7_specs(m, cfg);
+	err = err ?: plan_ids(m, cfg, plan, svc_ids, sub_ids, diag);
+	err = err ?: write_l7_specs(m, cfg, diag);
 	if (err)
 		goto out;
 	for (i = 0; i < cfg->n_services; i++) {
@@ -777,8 +795,9 @@ int sl_tables_apply(const struct sl_maps *m, const struct sl_config *cfg, struct
 		if (err)
 			goto out;
 	}
+	err = write_names(m, cfg, plan);
 	/* before the flip: a new VIP must not be filtered out once it is live */
-	err = filter_add(m, slot);
+	err = err ?: filter_add(m, slot);
 	err = err ?: flip(m, slot);
 	if (err)
 		goto out;

@@ -16,43 +16,13 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
+#include <sys/ioctl.h>
 #include <sys/un.h>
 
 #include "l7/l7_conn.h"
 #include "l7/l7_handoff.h"
 #include "l7/l7_relay.h"
 #include "lib/log.h"
-
-#define HO_MAGIC   0x534c484f /* "SLHO" */
-#define HO_VERSION 2
-
-/*
- * HELLO (successor), LISTENERS, CONN..., END (predecessor), ACK (successor:
- * it has everything), BYE (predecessor: it has let go of everything). Only
- * with BYE does the successor use what it got; a predecessor that gave up
- * waiting for ACK sends none, so the two never both relay one socket.
- */
-enum ho_type { HO_HELLO = 1, HO_LISTENERS, HO_CONN, HO_END, HO_ACK, HO_BYE };
-
-/* One message; its descriptors ride along as SCM_RIGHTS. */
-struct ho_msg {
-	uint32_t magic;
-	uint16_t version;
-	uint16_t type;
-	uint32_t nfds;
-	uint32_t state;
-	uint32_t subset_id;
-	uint32_t listen_mask; /* HO_LISTENERS: which families follow, in order */
-	uint8_t eof[2], shut[2], src_err[2], dropped[2];
-	uint8_t broken, reset_counted;
-	uint16_t pad;
-	uint32_t pid;
-	uint64_t in_pipe[2];
-	int64_t deadline_in; /* ms left; 0: none */
-	struct sl_l7_tuple t;
-};
-
-#define HO_MAX_FDS L7_FDS_PER_CONN
 
 static void ho_init(struct ho_msg *m, enum ho_type type)
 {
@@ -90,6 +60,16 @@ static void close_fds(int *fds, int *nfds, int keep)
 		close(fds[--*nfds]);
 }
 
+int l7_ho_check(const struct ho_msg *m, size_t len, int nfds, int msg_flags)
+{
+	if (!len)
+		return -ECONNRESET;
+	if (len != sizeof(*m) || m->magic != HO_MAGIC || m->version != HO_VERSION ||
+	    (msg_flags & MSG_CTRUNC) || nfds < 0 || nfds > HO_MAX_FDS || m->nfds != (uint32_t)nfds)
+		return -EPROTO;
+	return 0;
+}
+
 static int ho_recv(int s, struct ho_msg *m, int *fds, int *nfds)
 {
 	char cbuf[CMSG_SPACE(sizeof(int) * HO_MAX_FDS)];
@@ -98,6 +78,7 @@ static int ho_recv(int s, struct ho_msg *m, int *fds, int *nfds)
 	    .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf)};
 	struct cmsghdr *cm;
 	ssize_t n;
+	int err;
 
 	*nfds = 0;
 	n = recvmsg(s, &mh, MSG_CMSG_CLOEXEC);
@@ -107,15 +88,16 @@ static int ho_recv(int s, struct ho_msg *m, int *fds, int *nfds)
 		if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS) {
 			int k = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
 
+			/* the kernel fits no more than cbuf holds; checked all the same */
+			if (k < 0 || k > HO_MAX_FDS - *nfds)
+				break;
 			memcpy(fds + *nfds, CMSG_DATA(cm), sizeof(int) * k);
 			*nfds += k;
 		}
-	if (n != sizeof(*m) || m->magic != HO_MAGIC || m->version != HO_VERSION ||
-	    (mh.msg_flags & MSG_CTRUNC) || m->nfds != (uint32_t)*nfds) {
+	err = l7_ho_check(m, n, *nfds, mh.msg_flags);
+	if (err)
 		close_fds(fds, nfds, 0);
-		return n == 0 ? -ECONNRESET : -EPROTO;
-	}
-	return 0;
+	return err;
 }
 
 /* The next message must be of this type, with no descriptors. */
@@ -254,17 +236,93 @@ void l7_handoff_serve(struct sl_l7 *l)
 	pr_info("l7: handed over %zu connections\n", sent);
 }
 
+/*
+ * Is what a CONN message says about its pipes true? Each pipe holds as many
+ * bytes as the message says: fewer and the relay would wait for the rest
+ * forever; more and the rest would go to whichever connection gets the
+ * pipe next from the pool.
+ */
+static bool pipes_hold(const struct ho_msg *m, const int *fds)
+{
+	struct stat st;
+	int i, n;
+
+	for (i = 0; i < 2; i++) {
+		if (fstat(fds[2 + 2 * i], &st) || !S_ISFIFO(st.st_mode) ||
+		    fstat(fds[3 + 2 * i], &st) || !S_ISFIFO(st.st_mode) ||
+		    ioctl(fds[2 + 2 * i], FIONREAD, &n) || (uint64_t)n != m->in_pipe[i])
+			return false;
+	}
+	return true;
+}
+
+int l7_handoff_take_msg(struct sl_l7 *l, const struct ho_msg *m, int *fds, int nfds, uint64_t now)
+{
+	struct conn *c;
+	int i, k;
+
+	if (m->type == HO_END) {
+		close_fds(fds, &nfds, 0);
+		return 1;
+	}
+	if (m->type == HO_LISTENERS) {
+		for (i = 0, k = 0; i < SL_L7_LISTEN_MAX; i++)
+			if ((m->listen_mask & (1U << i)) && k < nfds && l->lfd[i] < 0)
+				l->lfd[i] = fds[k++];
+		close_fds(fds, &nfds, k);
+		return 0;
+	}
+	/* a state this build does not know would be relayed with no pipes */
+	if (m->type != HO_CONN ||
+	    (m->state != C_HEAD && m->state != C_CONNECTING && m->state != C_RELAY) ||
+	    nfds != 1 + (m->state != C_HEAD) + 4 * (m->state == C_RELAY) ||
+	    (m->state == C_RELAY && !pipes_hold(m, fds)) ||
+	    (m->t.family != SL_AF_INET && m->t.family != SL_AF_INET6)) {
+		close_fds(fds, &nfds, 0);
+		return -EPROTO;
+	}
+	c = l7_conn_new(l);
+	if (!c) {
+		close_fds(fds, &nfds, 0);
+		return -ENOMEM;
+	}
+	c->state = m->state;
+	c->subset_id = m->subset_id;
+	c->broken = m->broken & (1U << CLIENT | 1U << BACKEND);
+	c->reset_counted = m->reset_counted;
+	c->t = m->t;
+	c->deadline = m->deadline_in > 0 ? now + m->deadline_in : 0;
+	c->fd[CLIENT] = fds[0];
+	if (nfds > 1)
+		c->fd[BACKEND] = fds[1];
+	if (m->state == C_RELAY)
+		for (i = 0; i < 2; i++) {
+			c->h[i].pr = fds[2 + 2 * i];
+			c->h[i].pw = fds[3 + 2 * i];
+			c->h[i].in_pipe = m->in_pipe[i];
+			c->h[i].eof = m->eof[i];
+			c->h[i].shut = m->shut[i];
+			c->h[i].src_err = m->src_err[i];
+			c->h[i].dropped = m->dropped[i];
+		}
+	return 0;
+}
+
+void l7_handoff_drop(struct sl_l7 *l)
+{
+	drop_copies(l);
+}
+
 /* Successor: 0 with everything taken, -ENOENT when nobody is there. */
 int l7_handoff_take(struct sl_l7 *l)
 {
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	struct ho_msg m = {.magic = HO_MAGIC, .version = HO_VERSION, .type = HO_HELLO};
-	int s, fds[HO_MAX_FDS], nfds, i, k, err;
+	int s, fds[HO_MAX_FDS], nfds, err;
 	uint64_t now = l7_now_ms();
 	socklen_t crlen = sizeof(struct ucred);
 	struct ucred cr = {.uid = (uid_t)-1};
 	size_t got = 0;
-	struct conn *c;
 
 	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", l->o.handoff_path);
 	s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
@@ -288,47 +346,13 @@ int l7_handoff_take(struct sl_l7 *l)
 	err = ho_send(s, &m, NULL, 0);
 	while (!err) {
 		err = ho_recv(s, &m, fds, &nfds);
-		if (err)
-			break;
-		if (m.type == HO_END) {
-			close_fds(fds, &nfds, 0);
-			break;
-		}
-		if (m.type == HO_LISTENERS) {
-			for (i = 0, k = 0; i < SL_L7_LISTEN_MAX; i++)
-				if ((m.listen_mask & (1U << i)) && k < nfds && l->lfd[i] < 0)
-					l->lfd[i] = fds[k++];
-			close_fds(fds, &nfds, k);
-			continue;
-		}
-		if (m.type != HO_CONN || nfds != 1 + (m.state != C_HEAD) + 4 * (m.state == C_RELAY))
-			err = -EPROTO;
-		else if (!(c = l7_conn_new(l)))
-			err = -ENOMEM;
-		if (err) {
-			close_fds(fds, &nfds, 0);
+		err = err ?: l7_handoff_take_msg(l, &m, fds, nfds, now);
+		if (err == 1) {
+			err = 0;
 			break;
 		}
-		c->state = m.state;
-		c->subset_id = m.subset_id;
-		c->broken = m.broken;
-		c->reset_counted = m.reset_counted;
-		c->t = m.t;
-		c->deadline = m.deadline_in > 0 ? now + m.deadline_in : 0;
-		c->fd[CLIENT] = fds[0];
-		if (nfds > 1)
-			c->fd[BACKEND] = fds[1];
-		if (m.state == C_RELAY)
-			for (i = 0; i < 2; i++) {
-				c->h[i].pr = fds[2 + 2 * i];
-				c->h[i].pw = fds[3 + 2 * i];
-				c->h[i].in_pipe = m.in_pipe[i];
-				c->h[i].eof = m.eof[i];
-				c->h[i].shut = m.shut[i];
-				c->h[i].src_err = m.src_err[i];
-				c->h[i].dropped = m.dropped[i];
-			}
-		got++;
+		if (!err && m.type == HO_CONN)
+			got++;
 	}
 	if (!err) {
 		ho_init(&m, HO_ACK);
