@@ -137,8 +137,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 		FUZZ_CHECK(sl_l7_match_eval(m, &h) == r);
 		not = negated(spec);
+		/*
+		 * A match and its withoutHeaders twin never both hold; for a
+		 * header the request lacks, both may fail (Istio: withoutHeaders
+		 * sees a missing header as empty).
+		 */
 		if (not &&!sl_l7_match_compile(not, &neg, NULL, 0))
-			FUZZ_CHECK(sl_l7_match_eval(neg, &h) == !r);
+			FUZZ_CHECK(!(r && sl_l7_match_eval(neg, &h)));
 		free(not );
 	}
 	check_spec_add(spec);

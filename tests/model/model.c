@@ -286,9 +286,10 @@ static bool filter_has(const uint64_t *words, const __be32 *addr, __be16 port, u
 	return words[bit >> 6] & (1ULL << (bit & 63));
 }
 
+/* a SYN with RST or FIN opens nothing */
 static bool syn_only(const struct pkt *p)
 {
-	return p->proto == TCP && (p->flags & (SYN | ACK)) == SYN;
+	return p->proto == TCP && (p->flags & (SYN | ACK | RST | FIN)) == SYN;
 }
 
 static bool ack_only(const struct pkt *p)
@@ -845,12 +846,25 @@ static bool touch(struct sl_ct_entry *ct, uint32_t now)
 	return true;
 }
 
+/* Put back the reverse entry at rk if neither map has it (sl_rn_restore). */
+static void restore(struct mdl *m, const struct pkt *p, const struct sl_ct_key *rk,
+		    const struct sl_ct_entry *e, bool confirmed)
+{
+	struct sl_ct_entry rv;
+
+	if (mdl_get(&m->rn, rk) || mdl_get(&m->rn_new, rk))
+		return;
+	rv = reverse_of(p, e);
+	mdl_put(confirmed ? &m->rn : &m->rn_new, rk, &rv, true);
+	m->g[SL_G_REVNAT_RESTORED]++;
+}
+
 /* A client's packet to a VIP. */
 static int client(struct mdl *m, struct mdl_run *r, const struct pkt *p)
 {
-	struct sl_ct_entry *ct, e = {0}, rv;
+	struct sl_ct_entry *ct, e = {0};
 	struct sl_ct_key fk, rk;
-	bool confirmed, reuse = false;
+	bool confirmed, touched, reuse = false;
 	int res;
 
 	key_of(&fk, p);
@@ -884,26 +898,27 @@ static int client(struct mdl *m, struct mdl_run *r, const struct pkt *p)
 		}
 		if (closing(p))
 			close_conn(m, ct);
+		/* stamped once a tick, confirmed or not (an unconfirmed UDP flow ages too) */
+		touched = touch(ct, r->now);
 		e = *ct;
 		m->g[(e.flags & SL_CT_LOCAL) ? SL_G_L7_ESTABLISHED : SL_G_ESTABLISHED]++;
-		if (!confirmed) {
+		if (!confirmed && ack_only(p) && (!(e.flags & SL_CT_NO_ROOM) || touched)) {
 			/* the client's ACK: its address is real, the connection confirmed */
-			if (ack_only(p) && (!(e.flags & SL_CT_NO_ROOM) || touch(ct, r->now))) {
-				reply_key(m, &rk, &fk, &e);
-				if (!confirm(m, &fk, &e, &rk, mdl_get(&m->rn_new, &rk)) &&
-				    !(ct->flags & SL_CT_NO_ROOM)) {
-					ct->flags |= SL_CT_NO_ROOM;
-					m->g[SL_G_CT_FULL]++;
-				}
-			}
-		} else if (touch(ct, r->now)) {
-			/* once a tick: a reverse entry gone on its own is put back */
+			struct sl_ct_entry *rn_new;
+
 			reply_key(m, &rk, &fk, &e);
-			if (!mdl_get(&m->rn, &rk) && !mdl_get(&m->rn_new, &rk)) {
-				rv = reverse_of(p, &e);
-				mdl_put(&m->rn, &rk, &rv, true);
-				m->g[SL_G_REVNAT_RESTORED]++;
+			rn_new = mdl_get(&m->rn_new, &rk);
+			if (confirm(m, &fk, &e, &rk, rn_new)) {
+				if (!rn_new)
+					restore(m, p, &rk, &e, true);
+			} else if (!(ct->flags & SL_CT_NO_ROOM)) {
+				ct->flags |= SL_CT_NO_ROOM;
+				m->g[SL_G_CT_FULL]++;
 			}
+		} else if (touched || (!confirmed && syn_only(p))) {
+			/* a reverse entry gone on its own is put back */
+			reply_key(m, &rk, &fk, &e);
+			restore(m, p, &rk, &e, confirmed);
 		}
 		return forward(m, r, p, &e);
 	}
