@@ -186,9 +186,15 @@ sl_cleanup() {
 	# the L7 step's hand-over socket, left behind if the last run was killed
 	rm -f "/run/sluice/$(basename "$SL_PIN_DIR").handoff"
 	for ns in "${SL_NSS[@]}"; do ip netns del "$ns" 2>/dev/null; done
+	# what a test's own cleanup added (sl_on_exit)
+	for i in "${SL_ON_EXIT[@]}"; do eval "$i"; done
 	[ -n "${SL_KEEP_TMP:-}" ] || rm -rf "$SL_TMP"
 	exit "$rc"
 }
+
+# sl_on_exit CMD: one more step for the cleanup, run even if the test fails.
+SL_ON_EXIT=()
+sl_on_exit() { SL_ON_EXIT+=("$1"); }
 trap sl_cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM

@@ -46,7 +46,11 @@ sl_check l7-with-configured-mark "$(sl_counts "$SL_TMP/hdr.json")" \
 	eval '[ "$(sl_jget "$SL_TMP/hdr.json" "d[\"fail\"]")" = 0 ] &&
 		[ "$(sl_jget "$SL_TMP/hdr.json" "fold(d).get(\"v1\", 0)")" = 40 ]'
 
-# another tool's filter after ours: drops the client's direct traffic to v1b
+# another tool's filter after ours: drops the client's direct traffic to v1b.
+# tc makes its pin directories (tc/globals, and ip and xdp linking to it) in
+# the host's bpffs when it loads an object: remove them if they are new
+[ -e /sys/fs/bpf/tc ] ||
+	sl_on_exit 'rmdir /sys/fs/bpf/tc/globals /sys/fs/bpf/tc 2>/dev/null; rm -f /sys/fs/bpf/ip /sys/fs/bpf/xdp'
 sl_nsx node tc filter add dev c1 ingress prio 100 bpf da obj "$SL_ROOT/build/next_filter.bpf.o" \
 	sec tc || sl_die "the next filter (make test-bins builds build/next_filter.bpf.o)"
 direct=$(sl_nsx client curl -s --max-time 2 "http://10.0.1.11:8080/")
