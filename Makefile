@@ -48,7 +48,7 @@ USER_OBJS := $(patsubst user/%.c,$(BUILD)/user/%.o,$(USER_SRCS)) \
 LIB_OBJS  := $(filter-out $(BUILD)/user/cli/main.o,$(USER_OBJS))
 SKEL      := $(BUILD)/sluice.skel.h
 
-TEST_BINS := $(BUILD)/tests/test_config $(BUILD)/tests/test_k8s $(BUILD)/tests/test_istio $(BUILD)/tests/test_pkt $(BUILD)/tests/test_conntrack $(BUILD)/tests/test_choice $(BUILD)/tests/test_atomic \
+TEST_BINS := $(BUILD)/tests/test_config $(BUILD)/tests/test_config_files $(BUILD)/tests/test_k8s $(BUILD)/tests/test_istio $(BUILD)/tests/test_pkt $(BUILD)/tests/test_conntrack $(BUILD)/tests/test_choice $(BUILD)/tests/test_atomic \
 	     $(BUILD)/tests/test_http $(BUILD)/tests/test_l7_match $(BUILD)/tests/test_policy_route \
 	     $(BUILD)/tests/test_l7 $(BUILD)/tests/test_kube $(BUILD)/tests/test_l7_client
 
@@ -96,7 +96,11 @@ $(BUILD)/sluice: $(USER_OBJS)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
 
-$(BUILD)/tests/test_config: tests/unit/test_config.c tests/unit/diag_check.h $(LIB_OBJS)
+$(BUILD)/tests/test_config: tests/unit/test_config.c tests/unit/config_common.h tests/unit/diag_check.h $(LIB_OBJS)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) $(filter %.c %.o,$^) $(LDLIBS) -lcmocka -o $@
+
+$(BUILD)/tests/test_config_files: tests/unit/test_config_files.c tests/unit/config_common.h tests/unit/diag_check.h $(LIB_OBJS)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $(filter %.c %.o,$^) $(LDLIBS) -lcmocka -o $@
 
