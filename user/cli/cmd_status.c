@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "cli/cli.h"
+#include "datapath/rt.h"
 #include "datapath/datapath.h"
 #include "lib/log.h"
 #include "observe/rejected.h"
@@ -126,6 +127,15 @@ static void print_text(const struct sl_status *st, const struct sl_maps *m,
 				printf(" %s", buf);
 			}
 			printf("%s\n", sub->n_eps ? "" : " (none)");
+		}
+		for (j = 0; j < s->n_subsets; j++) {
+			const struct sl_rt_hist *rt = &s->subsets[j].rt;
+
+			if (!rt->count)
+				continue;
+			printf("  %-10s response time p50 %.3f ms, p99 %.3f ms (%llu measured)\n",
+			       s->subsets[j].name, sl_rt_quantile(rt, 0.5) / 1000,
+			       sl_rt_quantile(rt, 0.99) / 1000, (unsigned long long)rt->count);
 		}
 	}
 	printf("\ndatapath:");
