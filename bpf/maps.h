@@ -177,4 +177,12 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } sl_rollout SEC(".maps");
 
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, SL_ROLLOUT_LOG_LEN);
+	__type(key, __u32);
+	__type(value, struct sl_rollout_event);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} sl_rollout_log SEC(".maps");
+
 #endif /* SLUICE_BPF_MAPS_H */

@@ -501,4 +501,38 @@ _Static_assert(sizeof(struct sl_rollout) == 128 + 14 * 4 + 4 * SL_ROLLOUT_STEPS 
 						 SL_ROLLOUT_REASON,
 	       "sl_rollout size");
 
+/*
+ * sl_rollout_log: ARRAY of SL_ROLLOUT_LOG_LEN, a ring of the rollouts'
+ * decisions (the one with the highest seq is the newest), for `rollout
+ * status`, the dashboard's timeline and after a restart.
+ */
+#define SL_MAP_ROLLOUT_LOG "sl_rollout_log"
+#define SL_ROLLOUT_LOG_LEN 256
+
+enum sl_rollout_action {
+	SL_RA_START = 0,
+	SL_RA_ADVANCE,
+	SL_RA_HOLD,	 /* inconclusive, or healthy short of the dwell (logged on change) */
+	SL_RA_FAILED,	 /* a failed check, under the limit */
+	SL_RA_PAUSE,
+	SL_RA_RESUME,
+	SL_RA_ABORT,
+	SL_RA_PROMOTE,
+	SL_RA_REASSERT, /* its weights were changed under it (file, `weights`): written again */
+	SL_RA_MAX,
+};
+
+struct sl_rollout_event {
+	__u64 seq;     /* 1, 2, ...; 0: slot never written */
+	__u64 time_ms; /* CLOCK_REALTIME */
+	__u32 action;  /* enum sl_rollout_action */
+	__u32 weight;  /* the canary's percent after it */
+	__u64 n;       /* the canary's requests in the window judged */
+	__u64 errors;  /* ...failed, for the gate named in reason */
+	char service[SL_NAME_LEN];
+	char reason[SL_ROLLOUT_REASON];
+};
+_Static_assert(sizeof(struct sl_rollout_event) == 40 + SL_NAME_LEN + SL_ROLLOUT_REASON,
+	       "sl_rollout_event size");
+
 #endif /* SLUICE_ABI_H */

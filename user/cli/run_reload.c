@@ -37,6 +37,7 @@
 #include "datapath/tables.h"
 #include "kube/kube.h"
 #include "lib/log.h"
+#include "rollout/spec.h"
 #include "observe/rejected.h"
 
 #define DEBOUNCE_MS   100
@@ -383,6 +384,20 @@ static void kube_first_load(struct run_ctx *c)
 	sl_metrics_set_ready(c->metrics, true);
 }
 
+/* Once a second: the rollouts, judged and moved (rollout/controller.h). */
+static void rollout_tick(struct run_ctx *c)
+{
+	int lock;
+
+	if (!sl_ro_ctl_busy(c->ro))
+		return;
+	lock = sl_lock(c->dp.pin_dir);
+	if (lock < 0)
+		return;
+	sl_ro_ctl_tick(c->ro);
+	sl_unlock(lock);
+}
+
 /*
  * A change is applied once the config has been quiet for DEBOUNCE_MS. A
  * write in progress (modified, not yet closed) is waited for, up to
@@ -392,7 +407,7 @@ static void kube_first_load(struct run_ctx *c)
 int run_event_loop(struct run_ctx *c)
 {
 	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
-	__u64 last_ev = 0, write_start = 0;
+	__u64 last_ev = 0, write_start = 0, next_tick = now_ms() + SL_RO_INTERVAL_MS;
 	bool pending = false;
 	struct pollfd pfd[5];
 	sigset_t set;
@@ -421,9 +436,22 @@ int run_event_loop(struct run_ctx *c)
 	pfd[4] = (struct pollfd){.fd = sl_l7_event_fd(c->l7), .events = POLLIN};
 
 	for (;;) {
-		int n = poll(pfd, 5, pending ? DEBOUNCE_MS / 4 : -1);
+		int timeout = pending ? DEBOUNCE_MS / 4 : -1, n;
 		__u64 now = now_ms();
 		ssize_t len;
+
+		if (c->ro) {
+			int to_tick = next_tick > now ? (int)(next_tick - now) : 0;
+
+			timeout = timeout < 0 || to_tick < timeout ? to_tick : timeout;
+		}
+		n = poll(pfd, 5, timeout);
+		now = now_ms();
+		if (c->ro && now >= next_tick) {
+			rollout_tick(c);
+			/* a late tick is not made up for: the next one is a second on */
+			next_tick = now + SL_RO_INTERVAL_MS;
+		}
 
 		if (n < 0) {
 			if (errno == EINTR)

@@ -40,6 +40,7 @@ void sl_maps_from_skel(struct sl_maps *m, const struct sluice_bpf *skel)
 	m->rt_hist = bpf_map__fd(skel->maps.sl_rt_hist);
 	m->rt_hist_l7 = bpf_map__fd(skel->maps.sl_rt_hist_l7);
 	m->rollout = bpf_map__fd(skel->maps.sl_rollout);
+	m->rollout_log = bpf_map__fd(skel->maps.sl_rollout_log);
 	m->owned = false;
 }
 
@@ -66,7 +67,7 @@ int sl_maps_open_pinned(struct sl_maps *m, const char *pin_dir)
 
 	for (i = 0; i < sizeof(tab) / sizeof(tab[0]); i++)
 		*tab[i].fd = -1;
-	m->rt_hist = m->rt_hist_l7 = m->rollout = -1;
+	m->rt_hist = m->rt_hist_l7 = m->rollout = m->rollout_log = -1;
 	m->owned = true;
 	for (i = 0; i < sizeof(tab) / sizeof(tab[0]); i++) {
 		snprintf(path, sizeof(path), "%s/%s", pin_dir, tab[i].name);
@@ -84,6 +85,8 @@ int sl_maps_open_pinned(struct sl_maps *m, const char *pin_dir)
 	m->rt_hist_l7 = bpf_obj_get(path);
 	snprintf(path, sizeof(path), "%s/%s", pin_dir, SL_MAP_ROLLOUT);
 	m->rollout = bpf_obj_get(path);
+	snprintf(path, sizeof(path), "%s/%s", pin_dir, SL_MAP_ROLLOUT_LOG);
+	m->rollout_log = bpf_obj_get(path);
 	return 0;
 }
 
@@ -94,7 +97,7 @@ void sl_maps_close(struct sl_maps *m)
 		      &m->subset_names, &m->svc_names,	&m->vip_filter, &m->be_filter,
 		      &m->http_codes,	&m->l7_listen,	&m->l7_specs,	&m->l7_stats,
 		      &m->l7_codes,	&m->l7_counters, &m->ct_new,	&m->revnat_new,
-		      &m->rt_hist,	&m->rt_hist_l7, &m->rollout};
+		      &m->rt_hist,	&m->rt_hist_l7, &m->rollout,	&m->rollout_log};
 	size_t i;
 
 	if (!m->owned)

@@ -37,6 +37,7 @@ struct sl_maps {
 	int rt_hist;
 	int rt_hist_l7;
 	int rollout;
+	int rollout_log;
 	bool owned; /* close the fds in sl_maps_close() */
 };
 
