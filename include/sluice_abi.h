@@ -469,6 +469,7 @@ enum sl_rollout_phase {
 #define SL_RO_DRY_RUN	  (1U << 0) /* judges and reports, never writes weights */
 #define SL_RO_ABORT_RESET (1U << 1) /* abort also resets v2's connections */
 #define SL_RO_DEADLINE_ABORT (1U << 2) /* a step's deadline aborts (else pauses) */
+#define SL_RO_FROM_CONFIG (1U << 3) /* started by a `rollout:` block of the configuration */
 
 struct sl_rollout {
 	char service[SL_NAME_LEN];
@@ -495,9 +496,10 @@ struct sl_rollout {
 	__u64 updated_ms;	/* the last decision */
 	__u64 config_digest;	/* after it ended: the config then in force */
 	__u64 seq;		/* bumped on every change, by anyone */
+	__u64 spec_digest;	/* SL_RO_FROM_CONFIG: of the block it was started from */
 	char reason[SL_ROLLOUT_REASON]; /* the last decision, explained */
 };
-_Static_assert(sizeof(struct sl_rollout) == 128 + 14 * 4 + 4 * SL_ROLLOUT_STEPS + 48 +
+_Static_assert(sizeof(struct sl_rollout) == 128 + 14 * 4 + 4 * SL_ROLLOUT_STEPS + 56 +
 						 SL_ROLLOUT_REASON,
 	       "sl_rollout size");
 

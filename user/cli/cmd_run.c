@@ -175,6 +175,13 @@ int cmd_run(int argc, char **argv)
 		free(c.what);
 		return SL_EXIT_SYSTEM;
 	}
+	/*
+	 * Rollouts a previous run left running resume from the pinned state;
+	 * the first load hands it the configuration's rollout blocks.
+	 */
+	c.ro = sl_ro_ctl_new(&c.dp.maps, cli.json ? rollout_event : NULL, &c);
+	if (c.ro && sl_ro_ctl_busy(c.ro))
+		pr_info("rollouts in progress: resumed from %s\n", cli.pin_dir);
 	memcpy(c.gc_opts.hairpin4, c.dp_opts.cfg.hairpin4, sizeof(c.gc_opts.hairpin4));
 	memcpy(c.gc_opts.hairpin6, c.dp_opts.cfg.hairpin6, sizeof(c.gc_opts.hairpin6));
 	c.gc = sl_ct_gc_start(&c.dp.maps, &c.gc_opts);
@@ -257,10 +264,6 @@ int cmd_run(int argc, char **argv)
 	}
 	if (!c.kube)
 		sl_metrics_set_ready(c.metrics, true);
-	/* rollouts a previous run left running resume from the pinned state */
-	c.ro = sl_ro_ctl_new(&c.dp.maps, cli.json ? rollout_event : NULL, &c);
-	if (c.ro && sl_ro_ctl_busy(c.ro))
-		pr_info("rollouts in progress: resumed from %s\n", cli.pin_dir);
 
 	err = run_event_loop(&c);
 	ret = err ? SL_EXIT_SYSTEM : SL_EXIT_OK;

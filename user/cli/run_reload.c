@@ -84,6 +84,20 @@ static bool same_tables(struct run_ctx *c, uint64_t model)
 	       !bpf_map_lookup_elem(c->dp.maps.state, &zero, &s) && s.config_digest == c->last;
 }
 
+/* The `rollout:` blocks of the configuration in force, to the controller. */
+static void config_rollouts(struct run_ctx *c, const struct sl_config *cfg)
+{
+	int lock;
+
+	if (!c->ro)
+		return;
+	lock = sl_lock(c->dp.pin_dir);
+	if (lock < 0)
+		return;
+	sl_ro_ctl_config(c->ro, cfg);
+	sl_unlock(lock);
+}
+
 /*
  * Validate and apply the configuration. A bad one is logged with its
  * positions and changes nothing: the datapath keeps the last good
@@ -166,6 +180,7 @@ static int reload(struct run_ctx *c, bool force)
 		run_json_event("applied", c, &diag, x);
 	}
 applied:
+	config_rollouts(c, cfg);
 	if (cfg->n_rejected)
 		pr_warn("%s: %zu object%s left out (see `sluice status`); the rest is applied\n",
 			c->what, cfg->n_rejected, cfg->n_rejected == 1 ? "" : "s");
@@ -204,6 +219,7 @@ int run_first_load(struct run_ctx *c)
 	if (!err && digest && digest == s.config_digest) {
 		sl_rejected_save(c->dp.pin_dir, cfg);
 		c->last_model = sl_config_model_digest(cfg);
+		config_rollouts(c, cfg);
 	}
 	sl_config_free(cfg);
 	if (err || !digest || digest != s.config_digest)

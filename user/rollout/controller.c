@@ -12,6 +12,7 @@
 #include "rollout/judge.h"
 #include "rollout/spec.h"
 #include "rollout/store.h"
+#include "config/model.h"
 
 /* What this process remembers of a rollout: the window it judges. */
 struct window {
@@ -24,8 +25,16 @@ struct window {
 	bool have_last;
 };
 
+/* A `rollout:` block of the configuration in force. */
+struct block {
+	char service[SL_NAME_LEN];
+	uint64_t digest;
+};
+
 struct sl_ro_ctl {
 	const struct sl_maps *m;
+	struct block *blocks;
+	size_t n_blocks;
 	sl_ro_emit_fn emit;
 	void *arg;
 	struct window w[SL_MAX_ROLLOUTS];
@@ -45,7 +54,41 @@ struct sl_ro_ctl *sl_ro_ctl_new(const struct sl_maps *m, sl_ro_emit_fn emit, voi
 
 void sl_ro_ctl_free(struct sl_ro_ctl *c)
 {
+	if (c)
+		free(c->blocks);
 	free(c);
+}
+
+uint64_t sl_ro_spec_digest(const struct sl_rollout *r)
+{
+	struct sl_rollout p;
+
+	/* the plan alone: names, steps, gates, flags; none of the progress */
+	memset(&p, 0, sizeof(p));
+	memcpy(p.service, r->service, sizeof(p.service));
+	memcpy(p.from, r->from, sizeof(p.from));
+	memcpy(p.to, r->to, sizeof(p.to));
+	p.flags = r->flags;
+	memcpy(p.steps, r->steps, sizeof(p.steps));
+	p.n_steps = r->n_steps;
+	p.dwell_ms = r->dwell_ms;
+	p.deadline_ms = r->deadline_ms;
+	p.min_requests = r->min_requests;
+	p.max_5xx_ppm = r->max_5xx_ppm;
+	p.max_reset_ppm = r->max_reset_ppm;
+	p.max_p99_us = r->max_p99_us;
+	p.failure_limit = r->failure_limit;
+	return sl_fnv1a(0xcbf29ce484222325ULL, &p, sizeof(p));
+}
+
+static const struct block *block_of(const struct sl_ro_ctl *c, const char *service)
+{
+	size_t i;
+
+	for (i = 0; i < c->n_blocks; i++)
+		if (!strcmp(c->blocks[i].service, service))
+			return &c->blocks[i];
+	return NULL;
 }
 
 json_object *sl_ro_event_json(const struct sl_rollout *r, uint32_t action, const char *reason,
@@ -166,7 +209,24 @@ static void one(struct sl_ro_ctl *c, uint32_t slot, const struct sl_status *st, 
 	uint64_t before;
 	char why[2 * SL_ROLLOUT_REASON];
 
-	if (sl_ro_get(c->m, slot, &r) || !sl_ro_active(&r)) {
+	if (sl_ro_get(c->m, slot, &r) || r.phase == SL_RO_FREE) {
+		w->open = false;
+		return;
+	}
+	if (!sl_ro_active(&r)) {
+		const struct block *b = block_of(c, r.service);
+
+		/* a finished rollout of a block still in force keeps its last weights */
+		ss = b && b->digest == r.spec_digest ? sl_status_find(st, r.service) : NULL;
+		s1 = ss ? subset(ss, r.from) : NULL;
+		s2 = ss ? subset(ss, r.to) : NULL;
+		if (s1 && s2 && !(r.flags & SL_RO_DRY_RUN) && s2->weight != sl_ro_weight(&r) &&
+		    !move(c, &r, sl_ro_weight(&r))) {
+			snprintf(why, sizeof(why), "weights were %s=%u %s=%u: the %s rollout's block "
+						   "is still in force; written again",
+				 r.from, s1->weight, r.to, s2->weight, sl_ro_phase_name(r.phase));
+			decide(c, &r, SL_RA_REASSERT, NULL, why);
+		}
 		w->open = false;
 		return;
 	}
@@ -308,10 +368,89 @@ bool sl_ro_ctl_busy(const struct sl_ro_ctl *c)
 
 	if (!c || c->m->rollout < 0)
 		return false;
+	if (c->n_blocks)
+		return true; /* finished ones of a block keep their weights */
 	for (i = 0; i < SL_MAX_ROLLOUTS; i++)
 		if (!sl_ro_get(c->m, i, &r) && sl_ro_active(&r))
 			return true;
 	return false;
+}
+
+/* Start the plan of block spec (digest d) in slot. */
+static void start_block(struct sl_ro_ctl *c, const struct sl_service_cfg *svc, uint64_t d,
+			uint32_t slot, bool restart)
+{
+	char why[2 * SL_ROLLOUT_REASON], steps[96];
+	struct sl_rollout r = *svc->rollout;
+	uint64_t now = sl_ro_now_ms(), seq;
+
+	if (!sl_ro_get(c->m, slot, &r) && !strcmp(r.service, svc->name))
+		seq = r.seq; /* the slot's own history goes on */
+	else
+		seq = 0;
+	r = *svc->rollout;
+	r.seq = seq;
+	r.spec_digest = d;
+	r.phase = SL_RO_RUNNING;
+	r.step = 0;
+	r.started_ms = r.step_started_ms = r.updated_ms = now;
+	snprintf(why, sizeof(why), "%s by the rollout block at %s:%d: %s -> %s in steps %s, dwell %.1f s%s",
+		 restart ? "restarted (its plan changed)" : "started",
+		 svc->pos.file ? svc->pos.file : "?", svc->pos.line, r.from, r.to,
+		 sl_ro_steps_str(&r, steps, sizeof(steps)), r.dwell_ms / 1000.0,
+		 (r.flags & SL_RO_DRY_RUN) ? ", dry run" : "");
+	set_reason(&r, why);
+	if (move(c, &r, sl_ro_weight(&r)))
+		return;
+	if (sl_ro_put(c->m, slot, &r))
+		return;
+	decide(c, &r, SL_RA_START, NULL, why);
+}
+
+void sl_ro_ctl_config(struct sl_ro_ctl *c, const struct sl_config *cfg)
+{
+	struct block *blocks = NULL;
+	struct sl_rollout r;
+	size_t i, n = 0;
+	uint32_t slot;
+	int err;
+
+	if (!c || c->m->rollout < 0)
+		return;
+	for (i = 0; i < cfg->n_services; i++)
+		n += cfg->services[i].rollout != NULL;
+	if (n && !(blocks = calloc(n, sizeof(*blocks))))
+		return;
+	n = 0;
+	for (i = 0; i < cfg->n_services; i++) {
+		const struct sl_service_cfg *svc = &cfg->services[i];
+		uint64_t d;
+
+		if (!svc->rollout)
+			continue;
+		d = sl_ro_spec_digest(svc->rollout);
+		snprintf(blocks[n].service, sizeof(blocks[n].service), "%s", svc->name);
+		blocks[n++].digest = d;
+		err = sl_ro_find(c->m, svc->name, &r, &slot);
+		if (!err && (r.flags & SL_RO_FROM_CONFIG) && r.spec_digest == d)
+			continue; /* this plan ran, or runs: a restart or an unrelated change */
+		if (!err && sl_ro_active(&r) && !(r.flags & SL_RO_FROM_CONFIG)) {
+			pr_warn("rollout %s: one started by hand is in progress; the rollout block "
+				"waits for it to end\n",
+				svc->name);
+			blocks[n - 1].digest = 0;
+			continue;
+		}
+		if (err && sl_ro_alloc(c->m, svc->name, &slot)) {
+			pr_warn("rollout %s: no room for another rollout (%d at most)\n", svc->name,
+				SL_MAX_ROLLOUTS);
+			continue;
+		}
+		start_block(c, svc, d, slot, !err && sl_ro_active(&r));
+	}
+	free(c->blocks);
+	c->blocks = blocks;
+	c->n_blocks = n;
 }
 
 void sl_ro_ctl_tick(struct sl_ro_ctl *c)

@@ -37,6 +37,18 @@ bool sl_ro_ctl_busy(const struct sl_ro_ctl *c);
 void sl_ro_ctl_tick(struct sl_ro_ctl *c);
 void sl_ro_ctl_free(struct sl_ro_ctl *c);
 
+/*
+ * The configuration just applied (or kept): start the rollout of each
+ * `rollout:` block whose plan has not run yet (or changed), and remember
+ * the blocks, whose finished rollouts keep their last weights while the
+ * block stays. The caller holds the pin directory's lock.
+ */
+struct sl_config;
+void sl_ro_ctl_config(struct sl_ro_ctl *c, const struct sl_config *cfg);
+
+/* Digest of a rollout's plan (what a `rollout:` block says), for restarts. */
+uint64_t sl_ro_spec_digest(const struct sl_rollout *r);
+
 /* {"event": "rollout", "service", "action", "weight", "phase", "reason", ...} */
 json_object *sl_ro_event_json(const struct sl_rollout *r, uint32_t action, const char *reason,
 			      uint64_t n, uint64_t errors);
