@@ -5,8 +5,9 @@
 #   - `kill -9` of `sluice run` at the 50 % step: the datapath stays 50/50
 #     with 0 failed requests, and the next `run` resumes the rollout at that
 #     step and promotes it;
-#   - a config file change under a running rollout is written over (the
-#     rollout's weights win), and logged as "reassert";
+#   - a config file change under a running rollout is applied with the
+#     rollout's weights in it (they never flip away), and a `sluice
+#     weights` override is written over within a tick ("reassert");
 #   - A/A: v2 identical to v1, ten rollouts in a row: ten promotions, no
 #     failed check, no pause, no abort.
 set -uo pipefail
@@ -65,9 +66,14 @@ ro_client_start
 sl_sluice rollout backend --to v2 --from v1 --steps 20,100 --dwell 60s "${GATES[@]}" >/dev/null 2>&1 ||
 	sl_die "rollout start (precedence)"
 sleep 1
+g0=$(sl_generation)
 sl_config_swap "$CFG" 70 30
-sl_wait_for 10 eval 'grep -q "rollout backend: reassert" "$SL_RUN_LOG"'
-sl_check file-change-reasserted "after the file said 70/30: $(sl_weights_now); $(grep 'rollout backend: reassert' "$SL_RUN_LOG" | tail -1 | sed 's/.*reassert/reassert/')" \
+sl_wait_for 10 eval '[ "$(sl_generation)" != "$g0" ]'
+sl_check file-change-overlaid "the file said 70/30 (generation $g0 -> $(sl_generation)): $(sl_weights_now); $(grep -c 'rollout backend: reassert' "$SL_RUN_LOG") flips back" \
+	eval '_sl_weights_are "v1=80 v2=20" && ! grep -q "rollout backend: reassert" "$SL_RUN_LOG"'
+sl_sluice weights backend v1=50 v2=50 >/dev/null
+sl_wait_for 5 eval 'grep -q "rollout backend: reassert" "$SL_RUN_LOG"'
+sl_check override-reasserted "after \`weights v1=50 v2=50\`: $(sl_weights_now); $(grep 'rollout backend: reassert' "$SL_RUN_LOG" | tail -1 | sed 's/.*reassert/reassert/')" \
 	sl_wait_weights "v1=80 v2=20" 5
 sl_sluice rollout backend abort >/dev/null 2>&1
 ro_client_stop

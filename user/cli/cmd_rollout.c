@@ -202,6 +202,13 @@ static int start(const struct sl_maps *m, struct sl_rollout *r)
 		ret = SL_EXIT_SYSTEM;
 		goto out;
 	}
+	{
+		struct sl_rollout old;
+
+		/* the slot's seq goes on: a reader never sees it go back */
+		if (!sl_ro_get(m, slot, &old))
+			r->seq = old.seq;
+	}
 	r->phase = SL_RO_RUNNING;
 	r->started_ms = r->step_started_ms = r->updated_ms = sl_ro_now_ms();
 	snprintf(why, sizeof(why), "started: %s -> %s in steps %s, dwell %.1f s%s", r->from, r->to,

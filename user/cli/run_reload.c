@@ -144,6 +144,8 @@ static int reload(struct run_ctx *c, bool force)
 	sl_diag_free(&diag);
 	sl_diag_init(&diag);
 
+	/* a rollout's weights go into the tables with the file, not a flip later */
+	sl_ro_ctl_overlay(c->ro, cfg);
 	model = sl_config_model_digest(cfg);
 	lock = sl_lock(c->dp.pin_dir);
 	if (!force && lock >= 0 && same_tables(c, model)) {

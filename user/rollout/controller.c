@@ -18,6 +18,7 @@
 struct window {
 	uint64_t seq;	  /* the map entry's seq we last wrote or read */
 	uint32_t step;	  /* the step the window belongs to */
+	uint64_t started; /* ...of the rollout that started then (a slot is reused) */
 	bool open;
 	uint64_t last_ms; /* the previous tick */
 	struct sl_ro_sample base[2]; /* [0] v1, [1] v2 at the window's start */
@@ -262,9 +263,10 @@ static void one(struct sl_ro_ctl *c, uint32_t slot, const struct sl_status *st, 
 	sample_of(s1, &cur[0]);
 	sample_of(s2, &cur[1]);
 	/* a new step, a change by someone else (resume, a new rollout) or a new process */
-	if (!w->open || w->seq != r.seq || w->step != r.step) {
+	if (!w->open || w->seq != r.seq || w->step != r.step || w->started != r.started_ms) {
 		w->open = true;
 		w->step = r.step;
+		w->started = r.started_ms;
 		w->base[0] = cur[0];
 		w->base[1] = cur[1];
 		w->last_ms = now;
@@ -405,6 +407,60 @@ static void start_block(struct sl_ro_ctl *c, const struct sl_service_cfg *svc, u
 	if (sl_ro_put(c->m, slot, &r))
 		return;
 	decide(c, &r, SL_RA_START, NULL, why);
+}
+
+/* The route `weights` and `status` mean: the last one that matches on nothing. */
+static struct sl_route_cfg *default_route(struct sl_service_cfg *svc)
+{
+	size_t i;
+
+	for (i = svc->n_routes; i-- > 0;) {
+		struct sl_route_cfg *rt = &svc->routes[i];
+
+		if (!rt->has_cidrs && !rt->has_labels && !rt->match_port && !rt->has_dst_cidrs &&
+		    !rt->needs_l7)
+			return rt;
+	}
+	return NULL;
+}
+
+void sl_ro_ctl_overlay(const struct sl_ro_ctl *c, struct sl_config *cfg)
+{
+	struct sl_rollout r;
+	uint32_t slot;
+	size_t i, j;
+
+	if (!c || c->m->rollout < 0)
+		return;
+	for (slot = 0; slot < SL_MAX_ROLLOUTS; slot++) {
+		struct sl_service_cfg *svc = NULL;
+		struct sl_route_cfg *rt;
+		int from = -1, to = -1;
+
+		if (sl_ro_get(c->m, slot, &r) || r.phase == SL_RO_FREE || (r.flags & SL_RO_DRY_RUN))
+			continue;
+		for (i = 0; i < cfg->n_services && !svc; i++)
+			if (!strcmp(cfg->services[i].name, r.service))
+				svc = &cfg->services[i];
+		if (!svc)
+			continue;
+		if (!sl_ro_active(&r) &&
+		    !(svc->rollout && (r.flags & SL_RO_FROM_CONFIG) &&
+		      sl_ro_spec_digest(svc->rollout) == r.spec_digest))
+			continue;
+		for (j = 0; j < svc->n_subsets; j++) {
+			if (!strcmp(svc->subsets[j].name, r.from))
+				from = (int)j;
+			if (!strcmp(svc->subsets[j].name, r.to))
+				to = (int)j;
+		}
+		rt = default_route(svc);
+		if (!rt || from < 0 || to < 0)
+			continue;
+		memset(rt->weight, 0, sizeof(rt->weight));
+		rt->weight[from] = 100 - sl_ro_weight(&r);
+		rt->weight[to] = sl_ro_weight(&r);
+	}
 }
 
 void sl_ro_ctl_config(struct sl_ro_ctl *c, const struct sl_config *cfg)

@@ -46,6 +46,14 @@ void sl_ro_ctl_free(struct sl_ro_ctl *c);
 struct sl_config;
 void sl_ro_ctl_config(struct sl_ro_ctl *c, const struct sl_config *cfg);
 
+/*
+ * Before cfg is applied: write into its default routes the weights of the
+ * rollouts that own them (running or paused; finished ones of a block cfg
+ * still holds), so that a file change never flips them away, not even for
+ * a moment.
+ */
+void sl_ro_ctl_overlay(const struct sl_ro_ctl *c, struct sl_config *cfg);
+
 /* Digest of a rollout's plan (what a `rollout:` block says), for restarts. */
 uint64_t sl_ro_spec_digest(const struct sl_rollout *r);
 
