@@ -50,7 +50,8 @@ SKEL      := $(BUILD)/sluice.skel.h
 
 TEST_BINS := $(BUILD)/tests/test_config $(BUILD)/tests/test_config_files $(BUILD)/tests/test_k8s $(BUILD)/tests/test_istio $(BUILD)/tests/test_pkt $(BUILD)/tests/test_conntrack $(BUILD)/tests/test_choice $(BUILD)/tests/test_atomic \
 	     $(BUILD)/tests/test_http $(BUILD)/tests/test_l7_match $(BUILD)/tests/test_policy_route \
-	     $(BUILD)/tests/test_l7 $(BUILD)/tests/test_kube $(BUILD)/tests/test_l7_client
+	     $(BUILD)/tests/test_l7 $(BUILD)/tests/test_kube $(BUILD)/tests/test_l7_client \
+	     $(BUILD)/tests/test_rollout
 
 .DELETE_ON_ERROR:
 .PHONY: all deps test test-bins test-asan asan-bins demo bench clean format
@@ -101,6 +102,10 @@ $(BUILD)/tests/test_config: tests/unit/test_config.c tests/unit/config_common.h 
 	$(Q)$(CC) $(CFLAGS) $(filter %.c %.o,$^) $(LDLIBS) -lcmocka -o $@
 
 $(BUILD)/tests/test_config_files: tests/unit/test_config_files.c tests/unit/config_common.h tests/unit/diag_check.h $(LIB_OBJS)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) $(filter %.c %.o,$^) $(LDLIBS) -lcmocka -o $@
+
+$(BUILD)/tests/test_rollout: tests/unit/test_rollout.c tests/unit/config_common.h tests/unit/diag_check.h $(LIB_OBJS)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $(filter %.c %.o,$^) $(LDLIBS) -lcmocka -o $@
 
