@@ -467,9 +467,8 @@ enum sl_rollout_phase {
 
 /* sl_rollout.flags */
 #define SL_RO_DRY_RUN	  (1U << 0) /* judges and reports, never writes weights */
-#define SL_RO_ABORT_RESET (1U << 1) /* abort also resets v2's connections */
-#define SL_RO_DEADLINE_ABORT (1U << 2) /* a step's deadline aborts (else pauses) */
-#define SL_RO_FROM_CONFIG (1U << 3) /* started by a `rollout:` block of the configuration */
+#define SL_RO_DEADLINE_ABORT (1U << 1) /* a step's deadline aborts (else pauses) */
+#define SL_RO_FROM_CONFIG (1U << 2) /* started by a `rollout:` block of the configuration */
 
 struct sl_rollout {
 	char service[SL_NAME_LEN];
