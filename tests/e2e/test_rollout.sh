@@ -189,4 +189,19 @@ rt=$(grep -c '^sluice_response_time_seconds_bucket{service="backend",namespace="
 rtc=$(awk '/^sluice_response_time_seconds_count\{service="backend",namespace="default",subset="v2"/ {print $2}' "$SL_TMP/metrics.txt")
 sl_check metrics "rollout phase series: $ph; v2 response-time buckets: $rt, count $rtc" \
 	test "$ph" = 1 -a "$rt" = 24 -a "${rtc:-0}" -gt 100
+sl_nsx node curl -s --max-time 5 "http://127.0.0.1:$PORT/api/v1/stats" >"$SL_TMP/stats.json"
+tl=$(sl_jget "$SL_TMP/stats.json" "[(r['phase'], len(r['events']), r['events'][-1]['action']) for r in d['rollouts'] if r['service'] == 'backend'][0]")
+sl_check dashboard-timeline "/api/v1/stats rollouts: (phase, decisions, last) = $tl" \
+	eval '[[ "$tl" == "('"'"'aborted'"'"', "*", '"'"'abort'"'"')" ]]'
+# `sluice apply` of the file under a running rollout: the rollout's weights go in with it
+sl_sluice weights backend v1=100 v2=0 >/dev/null
+sl_sluice rollout backend --to v2 --from v1 --steps 30,100 --dwell 60s "${GATES[@]}" >/dev/null 2>&1 ||
+	sl_die "rollout start (apply)"
+sl_sluice apply --config "$CFG" >/dev/null 2>&1
+sleep 1.5
+ro_status "$SL_TMP/apply.json"
+re_n=$(ro_get "$SL_TMP/apply.json" "sum(e['action'] == 'reassert' for e in ev)")
+sl_check apply-overlaid "after \`apply\` of a file that says v1=100 v2=0: $(sl_weights_now), $re_n flips back" \
+	eval '_sl_weights_are "v1=70 v2=30" && [ "$re_n" = 0 ]'
+sl_sluice rollout backend abort >/dev/null 2>&1
 sl_finish

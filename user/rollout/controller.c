@@ -426,18 +426,24 @@ static struct sl_route_cfg *default_route(struct sl_service_cfg *svc)
 
 void sl_ro_ctl_overlay(const struct sl_ro_ctl *c, struct sl_config *cfg)
 {
+	if (c)
+		sl_ro_overlay(c->m, cfg);
+}
+
+void sl_ro_overlay(const struct sl_maps *m, struct sl_config *cfg)
+{
 	struct sl_rollout r;
 	uint32_t slot;
 	size_t i, j;
 
-	if (!c || c->m->rollout < 0)
+	if (m->rollout < 0)
 		return;
 	for (slot = 0; slot < SL_MAX_ROLLOUTS; slot++) {
 		struct sl_service_cfg *svc = NULL;
 		struct sl_route_cfg *rt;
 		int from = -1, to = -1;
 
-		if (sl_ro_get(c->m, slot, &r) || r.phase == SL_RO_FREE || (r.flags & SL_RO_DRY_RUN))
+		if (sl_ro_get(m, slot, &r) || r.phase == SL_RO_FREE || (r.flags & SL_RO_DRY_RUN))
 			continue;
 		for (i = 0; i < cfg->n_services && !svc; i++)
 			if (!strcmp(cfg->services[i].name, r.service))

@@ -53,6 +53,8 @@ void sl_ro_ctl_config(struct sl_ro_ctl *c, const struct sl_config *cfg);
  * a moment.
  */
 void sl_ro_ctl_overlay(const struct sl_ro_ctl *c, struct sl_config *cfg);
+/* The same from any writer of the tables (`sluice apply`), under the lock. */
+void sl_ro_overlay(const struct sl_maps *m, struct sl_config *cfg);
 
 /* Digest of a rollout's plan (what a `rollout:` block says), for restarts. */
 uint64_t sl_ro_spec_digest(const struct sl_rollout *r);
