@@ -26,7 +26,7 @@ SL_TEST_NAME=rollout
 PORT=$((19000 + $$ % 1000))
 CFG=$SL_CFG
 # short dwells keep the test short; the gates are the ones a user would set
-GATES=(--min-requests 20 --max-5xx-ratio 1% --max-reset-ratio 1% --max-p99-ms 100 --failure-limit 2)
+GATES=(--min-requests 20 --max-5xx-ratio 1% --max-reset-ratio 1% --max-p99-ms 150 --failure-limit 2)
 
 sl_topo_up
 ro_backend v1a

@@ -61,7 +61,7 @@ services:
           # maximum req duration P99
           # milliseconds
           thresholdRange:
-            max: 100
+            max: 500
           interval: 30s
         # testing (optional)
         webhooks:
@@ -88,7 +88,7 @@ walk=$(ro_get "$SL_TMP/promoted.json" "','.join(str(e['weight']) for e in ev if 
 plan=$(sl_jget "$SL_TMP/promoted.json" "(d['steps'], d['dwell_ms'], d['failure_limit'], d['max_5xx_ratio'], d['max_p99_ms'], d['from'], d['to'])")
 sl_check flagger-walk "exit $rc, walk $walk" test "$rc" = 0 -a "$walk" = "25,50,100,100"
 sl_check flagger-thresholds "steps, dwell, limit, 5xx cap, p99 cap: $plan" \
-	test "$plan" = "([25, 50, 100], 2000, 2, 0.01, 100.0, 'v1', 'v2')"
+	test "$plan" = "([25, 50, 100], 2000, 2, 0.01, 500.0, 'v1', 'v2')"
 sl_check flagger-no-failures "client: fail=$(sl_jget "$RO_CLIENT_OUT" 'd["fail"]')" \
 	test "$(sl_jget "$RO_CLIENT_OUT" 'd["fail"]')" = 0
 w_target=$(grep -c "sluice.yaml:[0-9]*:[0-9]*: warning: 'targetRef' in the rollout of service 'backend' needs Flagger's machinery" "$SL_RUN_LOG")

@@ -18,7 +18,7 @@ SL_TEST_NAME=rollres
 . "$(dirname "$0")/rollout-lib.sh"
 
 CFG=$SL_CFG
-GATES=(--min-requests 20 --max-5xx-ratio 1% --max-reset-ratio 1% --max-p99-ms 100 --failure-limit 2)
+GATES=(--min-requests 20 --max-5xx-ratio 1% --max-reset-ratio 1% --max-p99-ms 150 --failure-limit 2)
 AA_RUNS=${SL_ROLLOUT_AA_RUNS:-10}
 
 sl_topo_up

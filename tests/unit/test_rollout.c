@@ -147,28 +147,63 @@ static void fill_rt(struct sl_ro_sample *s, uint64_t us, uint64_t n)
 
 static void test_p99(void **state)
 {
-	struct sl_ro_sample c = reqs(100, 0), b = reqs(900, 0);
+	struct sl_ro_sample c = reqs(30, 0), b = reqs(300, 0);
 	struct sl_ro_judgement j;
 
-	fill_rt(&c, 200000, 100); /* 200 ms */
-	fill_rt(&b, 2000, 900);	  /* 2 ms */
+	/* +200 ms on every v2 request, v1 at 2 ms: all 30 slower than the 100 ms cap */
+	fill_rt(&c, 200000, 30);
+	fill_rt(&b, 2000, 300);
+	assert_true(fabs(sl_ro_slower_than(&c.rt, 100000) - 30) < 1e-9);
+	assert_true(sl_ro_slower_than(&b.rt, 100000) == 0);
 	sl_ro_judge(&gates, &c, &b, &j);
 	assert_int_equal(j.verdict, SL_RO_FAILED);
 	assert_string_equal(j.gate, "p99");
 	assert_true(j.ratio > 100);
+	assert_non_null(strstr(j.reason, "100.0% of 30 slower than cap 100.0 ms"));
+	/* 50 of them: ten times the 1 % share, gross */
+	fill_rt(&c, 200000, 20);
+	c.requests = 50;
+	sl_ro_judge(&gates, &c, &b, &j);
+	assert_int_equal(j.verdict, SL_RO_GROSS);
 	/* both slow alike: the baseline */
 	memset(&b.rt, 0, sizeof(b.rt));
-	fill_rt(&b, 200000, 900);
+	fill_rt(&b, 200000, 300);
 	sl_ro_judge(&gates, &c, &b, &j);
 	assert_int_equal(j.verdict, SL_RO_BASELINE);
-	/* no gate: nothing to judge on time */
+	assert_non_null(strstr(j.reason, "baseline degraded: p99"));
+	/* one outlier among 30 (its p99 is the outlier) against a clean v1: no evidence */
+	c = reqs(30, 0);
+	fill_rt(&c, 2000, 29);
+	fill_rt(&c, 400000, 1);
+	memset(&b.rt, 0, sizeof(b.rt));
+	fill_rt(&b, 2000, 297);
+	fill_rt(&b, 400000, 3);
+	assert_true(sl_rt_quantile(&c.rt, 0.99) > 100000);
+	sl_ro_judge(&gates, &c, &b, &j);
+	assert_int_equal(j.verdict, SL_RO_HEALTHY);
+	/* no gate: nothing judged on time */
 	{
 		struct sl_ro_gates g = gates;
 
 		g.max_p99_us = 0;
+		c = reqs(30, 0);
+		fill_rt(&c, 200000, 30);
 		sl_ro_judge(&g, &c, &b, &j);
 		assert_int_equal(j.verdict, SL_RO_HEALTHY);
 	}
+}
+
+static void test_slower_than(void **state)
+{
+	struct sl_rt_hist h = {};
+
+	/* bucket 17 is [65536, 131072) us: a 100 ms cap leaves (131072-100000)/65536 of it above */
+	h.bucket[17] = 100;
+	h.bucket[18] = 10;
+	h.bucket[5] = 1000;
+	assert_true(fabs(sl_ro_slower_than(&h, 100000) - (10 + 100 * 31072.0 / 65536)) < 1e-9);
+	assert_true(fabs(sl_ro_slower_than(&h, 1 << 18) - 0) < 1e-9);
+	assert_true(fabs(sl_ro_slower_than(&h, 1) - 1110) < 1e-9);
 }
 
 /* ---------------------------------------------------------------- histogram */
@@ -472,6 +507,7 @@ int main(void)
 	    cmocka_unit_test(test_gross),
 	    cmocka_unit_test(test_resets),
 	    cmocka_unit_test(test_p99),
+	    cmocka_unit_test(test_slower_than),
 	    cmocka_unit_test(test_rt_buckets),
 	    cmocka_unit_test(test_durations_ratios),
 	    cmocka_unit_test(test_steps),

@@ -7,19 +7,24 @@
 #include "datapath/rt.h"
 #include "rollout/judge.h"
 
-double sl_ro_z(uint64_t x1, uint64_t n1, uint64_t x0, uint64_t n0)
+static double z_of(double x1, double n1, double x0, double n0)
 {
 	double p1, p0, p, se;
 
-	if (!n1 || !n0)
+	if (n1 <= 0 || n0 <= 0)
 		return 0;
-	p1 = (double)x1 / (double)n1;
-	p0 = (double)x0 / (double)n0;
-	p = (double)(x1 + x0) / (double)(n1 + n0);
+	p1 = x1 / n1;
+	p0 = x0 / n0;
+	p = (x1 + x0) / (n1 + n0);
 	if (p <= 0 || p >= 1)
 		return 0;
-	se = sqrt(p * (1 - p) * (1 / (double)n1 + 1 / (double)n0));
+	se = sqrt(p * (1 - p) * (1 / n1 + 1 / n0));
 	return (p1 - p0) / se;
+}
+
+double sl_ro_z(uint64_t x1, uint64_t n1, uint64_t x0, uint64_t n0)
+{
+	return z_of((double)x1, (double)n1, (double)x0, (double)n0);
 }
 
 const char *sl_ro_verdict_name(enum sl_ro_verdict v)
@@ -40,8 +45,29 @@ const char *sl_ro_verdict_name(enum sl_ro_verdict v)
 }
 
 /*
- * One ratio gate: x1 of n1 for v2, x0 of n0 for v1, cap in ppm. Returns the
- * verdict for this gate alone and fills j when it is not healthy.
+ * The verdict of one proportion gate: x1 of n1 for v2, x0 of n0 for v1,
+ * against cap (a ratio); *z gets the test's value.
+ */
+static enum sl_ro_verdict prop_verdict(double x1, double n1, double x0, double n0, double cap,
+				       double *z)
+{
+	double r1 = n1 > 0 ? x1 / n1 : 0, r0 = n0 > 0 ? x0 / n0 : 0;
+
+	*z = z_of(x1, n1, x0, n0);
+	if (n1 <= 0 || r1 <= cap)
+		return SL_RO_HEALTHY;
+	if (r0 > cap && *z < SL_RO_Z_CRIT)
+		return SL_RO_BASELINE; /* both over the cap, v2 no worse than v1 */
+	if (n0 > 0 && *z < SL_RO_Z_CRIT)
+		return SL_RO_HEALTHY; /* over the cap by chance, as far as v1 tells */
+	if (n1 >= SL_RO_GROSS_MIN && r1 >= SL_RO_GROSS_FACTOR * cap && r0 <= cap)
+		return SL_RO_GROSS;
+	return SL_RO_FAILED;
+}
+
+/*
+ * One ratio gate (5xx per request, resets per connection), cap in ppm.
+ * Returns its verdict and fills j when it is not healthy.
  */
 static enum sl_ro_verdict ratio_gate(const char *gate, const char *what, uint64_t x1, uint64_t n1,
 				     uint64_t x0, uint64_t n0, uint32_t cap_ppm,
@@ -50,21 +76,13 @@ static enum sl_ro_verdict ratio_gate(const char *gate, const char *what, uint64_
 	double cap = cap_ppm / 1e6, r1, r0, z;
 	enum sl_ro_verdict v;
 
-	if (!cap_ppm || !n1)
+	if (!cap_ppm)
 		return SL_RO_HEALTHY;
+	v = prop_verdict((double)x1, (double)n1, (double)x0, (double)n0, cap, &z);
+	if (v == SL_RO_HEALTHY)
+		return v;
 	r1 = (double)x1 / (double)n1;
 	r0 = n0 ? (double)x0 / (double)n0 : 0;
-	if (r1 <= cap)
-		return SL_RO_HEALTHY;
-	z = sl_ro_z(x1, n1, x0, n0);
-	if (r0 > cap && z < SL_RO_Z_CRIT)
-		v = SL_RO_BASELINE; /* both over the cap, v2 no worse than v1 */
-	else if (n0 && z < SL_RO_Z_CRIT)
-		return SL_RO_HEALTHY; /* over the cap by chance, as far as v1 tells */
-	else if (n1 >= SL_RO_GROSS_MIN && r1 >= SL_RO_GROSS_FACTOR * cap && r0 <= cap)
-		v = SL_RO_GROSS;
-	else
-		v = SL_RO_FAILED;
 	j->gate = gate;
 	j->ratio = r1;
 	j->base_ratio = r0;
@@ -86,31 +104,60 @@ static enum sl_ro_verdict ratio_gate(const char *gate, const char *what, uint64_
 	return v;
 }
 
+double sl_ro_slower_than(const struct sl_rt_hist *h, double cap_us)
+{
+	double slow = 0, lo, hi;
+	int b;
+
+	for (b = 0; b < SL_RT_BUCKETS; b++) {
+		if (!h->bucket[b])
+			continue;
+		lo = b ? (double)(1ULL << (b - 1)) : 0;
+		hi = b + 1 < SL_RT_BUCKETS ? (double)(1ULL << b) : 0;
+		if (lo >= cap_us)
+			slow += (double)h->bucket[b];
+		else if (hi > cap_us) /* the bucket the cap falls in: its share above, linearly */
+			slow += (double)h->bucket[b] * (hi - cap_us) / (hi - lo);
+	}
+	return slow;
+}
+
+/*
+ * The p99 cap as a proportion: p99 <= cap exactly when at most 1 % of the
+ * requests are slower than cap. So the gate is the same one-sided test on
+ * the share of requests slower than the cap, which one slow outlier among
+ * 30 requests does not fail, and a v1 as slow as v2 turns into "baseline
+ * degraded". The p99s are reported beside it.
+ */
 static enum sl_ro_verdict p99_gate(const struct sl_ro_gates *g, const struct sl_ro_sample *c,
 				   const struct sl_ro_sample *b, struct sl_ro_judgement *j)
 {
-	double p1, p0;
+	double cap = g->max_p99_us, x1, x0, n1, n0, p1, p0, z;
 	enum sl_ro_verdict v;
 
 	if (!g->max_p99_us || !c->rt.count)
 		return SL_RO_HEALTHY;
+	n1 = (double)c->rt.count;
+	n0 = (double)b->rt.count;
+	x1 = sl_ro_slower_than(&c->rt, cap);
+	x0 = sl_ro_slower_than(&b->rt, cap);
+	v = prop_verdict(x1, n1, x0, n0, SL_RO_P99_SHARE, &z);
+	if (v == SL_RO_HEALTHY)
+		return v;
 	p1 = sl_rt_quantile(&c->rt, 0.99);
-	p0 = b->rt.count ? sl_rt_quantile(&b->rt, 0.99) : -1;
-	if (p1 <= g->max_p99_us)
-		return SL_RO_HEALTHY;
-	if (p0 > g->max_p99_us && p1 < SL_RO_P99_FACTOR * p0)
-		v = SL_RO_BASELINE;
-	else
-		v = SL_RO_FAILED;
+	p0 = b->rt.count ? sl_rt_quantile(&b->rt, 0.99) : 0;
 	j->gate = "p99";
 	j->ratio = p1 / 1000;
-	j->base_ratio = p0 < 0 ? 0 : p0 / 1000;
-	j->z = 0;
+	j->base_ratio = p0 / 1000;
+	j->z = z;
 	j->n = c->rt.count;
-	j->errors = 0;
-	snprintf(j->reason, sizeof(j->reason), "%sp99: v2 %.1f ms (%llu measured), v1 %.1f ms, cap %.1f ms",
-		 v == SL_RO_BASELINE ? "baseline degraded: " : "", p1 / 1000,
-		 (unsigned long long)c->rt.count, p0 < 0 ? 0 : p0 / 1000, g->max_p99_us / 1000.0);
+	j->errors = (uint64_t)(x1 + 0.5);
+	snprintf(j->reason, sizeof(j->reason),
+		 "%sp99: v2 %.1f ms, %.1f%% of %llu slower than cap %.1f ms; v1 %.1f ms, %.1f%% of "
+		 "%llu; z=%.2f",
+		 v == SL_RO_BASELINE ? "baseline degraded: " : v == SL_RO_GROSS ? "gross failure, " : "",
+		 p1 / 1000, 100 * x1 / n1, (unsigned long long)c->rt.count, cap / 1000, p0 / 1000,
+		 n0 > 0 ? 100 * x0 / n0 : 0, (unsigned long long)b->rt.count, z);
 	return v;
 }
 

@@ -4,12 +4,13 @@
  * pure arithmetic, no maps, no clock (unit-tested in tests/unit/test_rollout.c).
  *
  * A gate fails when v2 is over its cap AND worse than v1 over the same
- * window by a one-sided two-proportion z-test (for the 5xx and reset
- * ratios) or by a factor (p99). v2 over the cap but no worse than v1 is
+ * window by a one-sided two-proportion z-test: on the 5xx ratio, the
+ * reset ratio, and for the p99 cap the share of requests slower than it
+ * (p99 <= cap means at most 1 % are). v2 over the cap but no worse than v1 is
  * the baseline degraded: the rollout pauses instead of blaming v2. Too few
- * v2 requests judge nothing (inconclusive). v2's 5xx or reset ratio ten
- * times its cap over SL_RO_GROSS_MIN requests, with v1 under the cap, is a
- * gross failure: abort at once.
+ * v2 requests judge nothing (inconclusive). A share ten times its cap over
+ * SL_RO_GROSS_MIN requests, with v1 under the cap, is a gross failure:
+ * abort at once.
  */
 #ifndef SLUICE_ROLLOUT_JUDGE_H
 #define SLUICE_ROLLOUT_JUDGE_H
@@ -21,7 +22,7 @@
 #define SL_RO_Z_CRIT	   1.645 /* one-sided, 95 % */
 #define SL_RO_GROSS_MIN	   50	 /* requests before a gross failure can be called */
 #define SL_RO_GROSS_FACTOR 10	 /* ... at this many times the cap */
-#define SL_RO_P99_FACTOR   2.0	 /* v2's p99 must also be this far above v1's */
+#define SL_RO_P99_SHARE	   0.01	 /* p99 <= cap: at most 1 % of requests slower than cap */
 
 /* What one version did in the window (deltas). */
 struct sl_ro_sample {
@@ -63,6 +64,12 @@ struct sl_ro_judgement {
  * (baseline), pooled; 0 when either n is 0 or the pooled ratio is 0 or 1.
  */
 double sl_ro_z(uint64_t x1, uint64_t n1, uint64_t x0, uint64_t n0);
+
+/*
+ * How many of h's requests were slower than cap_us (the bucket the cap
+ * falls in counted by its share above the cap, linearly).
+ */
+double sl_ro_slower_than(const struct sl_rt_hist *h, double cap_us);
 
 /* Judge canary against base (base may be all zero: no v1 traffic left). */
 void sl_ro_judge(const struct sl_ro_gates *g, const struct sl_ro_sample *canary,
