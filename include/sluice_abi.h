@@ -452,23 +452,23 @@ _Static_assert(sizeof(struct sl_rt_hist) == 16 + 8 * SL_RT_BUCKETS, "sl_rt_hist 
  * (run's controller, the rollout command) serialise on the pin directory's
  * lock.
  */
-#define SL_MAP_ROLLOUT	   "sl_rollout"
-#define SL_MAX_ROLLOUTS	   16
-#define SL_ROLLOUT_STEPS   16
-#define SL_ROLLOUT_REASON  160
+#define SL_MAP_ROLLOUT	  "sl_rollout"
+#define SL_MAX_ROLLOUTS	  16
+#define SL_ROLLOUT_STEPS  16
+#define SL_ROLLOUT_REASON 160
 
 enum sl_rollout_phase {
-	SL_RO_FREE = 0,	  /* slot unused */
-	SL_RO_RUNNING,	  /* judging and advancing */
-	SL_RO_PAUSED,	  /* holds its weights, judges nothing */
-	SL_RO_ABORTED,	  /* v2 at 0: done */
-	SL_RO_PROMOTED,	  /* v2 at 100: done */
+	SL_RO_FREE = 0, /* slot unused */
+	SL_RO_RUNNING,	/* judging and advancing */
+	SL_RO_PAUSED,	/* holds its weights, judges nothing */
+	SL_RO_ABORTED,	/* v2 at 0: done */
+	SL_RO_PROMOTED, /* v2 at 100: done */
 };
 
 /* sl_rollout.flags */
-#define SL_RO_DRY_RUN	  (1U << 0) /* judges and reports, never writes weights */
+#define SL_RO_DRY_RUN	     (1U << 0) /* judges and reports, never writes weights */
 #define SL_RO_DEADLINE_ABORT (1U << 1) /* a step's deadline aborts (else pauses) */
-#define SL_RO_FROM_CONFIG (1U << 2) /* started by a `rollout:` block of the configuration */
+#define SL_RO_FROM_CONFIG    (1U << 2) /* started by a `rollout:` block of the configuration */
 
 struct sl_rollout {
 	char service[SL_NAME_LEN];
@@ -478,28 +478,25 @@ struct sl_rollout {
 	__u32 flags;		       /* SL_RO_* */
 	__u32 steps[SL_ROLLOUT_STEPS]; /* v2's percent at each step, rising, last is the end */
 	__u32 n_steps;
-	__u32 step;		/* index into steps[] in force (n_steps: not started) */
-	__u32 dwell_ms;		/* a step's healthy time before the next */
-	__u32 deadline_ms;	/* a step's longest time before its outcome */
-	__u32 min_requests;	/* v2 requests in a window before it is judged */
-	__u32 max_5xx_ppm;	/* v2 5xx ratio cap, parts per million (0: none) */
-	__u32 max_reset_ppm;	/* v2 reset ratio cap, per connection (0: none) */
-	__u32 max_p99_us;	/* v2 p99 response time cap (0: none) */
-	__u32 failure_limit;	/* failed checks before abort */
-	__u32 failures;		/* failed checks so far */
-	__u32 interval_ms;	/* judging window */
-	__u32 pad;
-	__u64 started_ms;	/* CLOCK_REALTIME, the rollout */
-	__u64 step_started_ms;	/* CLOCK_REALTIME, the step in force */
-	__u64 healthy_ms;	/* healthy time accumulated in this step */
-	__u64 updated_ms;	/* the last decision */
-	__u64 config_digest;	/* after it ended: the config then in force */
-	__u64 seq;		/* bumped on every change, by anyone */
-	__u64 spec_digest;	/* SL_RO_FROM_CONFIG: of the block it was started from */
+	__u32 step;			/* index into steps[] in force (n_steps: not started) */
+	__u32 dwell_ms;			/* a step's healthy time before the next */
+	__u32 deadline_ms;		/* a step's longest time before its outcome */
+	__u32 min_requests;		/* v2 requests in a window before it is judged */
+	__u32 max_5xx_ppm;		/* v2 5xx ratio cap, parts per million (0: none) */
+	__u32 max_reset_ppm;		/* v2 reset ratio cap, per connection (0: none) */
+	__u32 max_p99_us;		/* v2 p99 response time cap (0: none) */
+	__u32 failure_limit;		/* failed checks before abort */
+	__u32 failures;			/* failed checks so far */
+	__u64 started_ms;		/* CLOCK_REALTIME, the rollout */
+	__u64 step_started_ms;		/* CLOCK_REALTIME, the step in force */
+	__u64 healthy_ms;		/* healthy time accumulated in this step */
+	__u64 updated_ms;		/* the last decision */
+	__u64 seq;			/* bumped on every change, by anyone */
+	__u64 spec_digest;		/* SL_RO_FROM_CONFIG: of the block it was started from */
 	char reason[SL_ROLLOUT_REASON]; /* the last decision, explained */
 };
-_Static_assert(sizeof(struct sl_rollout) == 128 + 14 * 4 + 4 * SL_ROLLOUT_STEPS + 56 +
-						 SL_ROLLOUT_REASON,
+_Static_assert(sizeof(struct sl_rollout) ==
+		   128 + 12 * 4 + 4 * SL_ROLLOUT_STEPS + 48 + SL_ROLLOUT_REASON,
 	       "sl_rollout size");
 
 /*
@@ -513,8 +510,8 @@ _Static_assert(sizeof(struct sl_rollout) == 128 + 14 * 4 + 4 * SL_ROLLOUT_STEPS 
 enum sl_rollout_action {
 	SL_RA_START = 0,
 	SL_RA_ADVANCE,
-	SL_RA_HOLD,	 /* inconclusive, or healthy short of the dwell (logged on change) */
-	SL_RA_FAILED,	 /* a failed check, under the limit */
+	SL_RA_HOLD,   /* inconclusive, or healthy short of the dwell (logged on change) */
+	SL_RA_FAILED, /* a failed check, under the limit */
 	SL_RA_PAUSE,
 	SL_RA_RESUME,
 	SL_RA_ABORT,

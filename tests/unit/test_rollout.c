@@ -99,7 +99,8 @@ static void test_baseline_degraded(void **state)
 
 	sl_ro_judge(&gates, &c, &b, &j);
 	assert_int_equal(j.verdict, SL_RO_BASELINE);
-	assert_non_null(strstr(j.reason, "baseline degraded: 5xx v1 5.29% (9/170), v2 4.55% (1/22)"));
+	assert_non_null(
+	    strstr(j.reason, "baseline degraded: 5xx v1 5.29% (9/170), v2 4.55% (1/22)"));
 	/* v2 much worse than a degraded v1 is still v2's failure */
 	c = reqs(100, 40);
 	sl_ro_judge(&gates, &c, &b, &j);
@@ -350,10 +351,10 @@ static void test_flagger_block(void **state)
 	assert_string_equal(r->from, "v1"); /* the one other subset of the split */
 	assert_string_equal(r->to, "v2");
 	assert_string_equal(sl_ro_steps_str(r, buf, sizeof(buf)), "10,20,30,40,50,100");
-	assert_int_equal(r->dwell_ms, 60000);		/* interval: a step per healthy interval */
-	assert_int_equal(r->failure_limit, 5);		/* threshold */
-	assert_int_equal(r->max_5xx_ppm, 10000);	/* 99 % success: 1 % 5xx */
-	assert_int_equal(r->max_p99_us, 500000);	/* P99 500 ms */
+	assert_int_equal(r->dwell_ms, 60000);	 /* interval: a step per healthy interval */
+	assert_int_equal(r->failure_limit, 5);	 /* threshold */
+	assert_int_equal(r->max_5xx_ppm, 10000); /* 99 % success: 1 % 5xx */
+	assert_int_equal(r->max_p99_us, 500000); /* P99 500 ms */
 	assert_int_equal(r->max_reset_ppm, SL_RO_DEF_RESET_PPM);
 	assert_int_equal(r->min_requests, SL_RO_DEF_MIN_REQUESTS);
 	assert_true(r->flags & SL_RO_FROM_CONFIG);
@@ -406,11 +407,13 @@ static void test_flagger_only_fields(void **state)
 			 "          name: not-found-percentage\n",
 		     &cfg, &d);
 	assert_int_equal(d.n_warnings, 2);
-	assert_true(has_msg(&d, "t.yaml:10:5: warning: 'targetRef' in the rollout of service 'a' "
-				"needs Flagger's machinery: left out (sluice judges from the kernel's "
-				"counters alone)"));
-	assert_true(has_msg(&d, "t.yaml:38:7: warning: 'webhooks' in 'analysis' needs Flagger's "
-				"machinery: left out (sluice judges from the kernel's counters alone)"));
+	assert_true(has_msg(&d,
+			    "t.yaml:10:5: warning: 'targetRef' in the rollout of service 'a' "
+			    "needs Flagger's machinery: left out (sluice judges from the kernel's "
+			    "counters alone)"));
+	assert_true(
+	    has_msg(&d, "t.yaml:38:7: warning: 'webhooks' in 'analysis' needs Flagger's "
+			"machinery: left out (sluice judges from the kernel's counters alone)"));
 	sl_config_free(cfg);
 	sl_diag_free(&d);
 
@@ -421,9 +424,10 @@ static void test_flagger_only_fields(void **state)
 			 "        templateRef: {name: not-found-percentage}\n"
 			 "        thresholdRange: {max: 5}\n",
 		     &cfg, &d);
-	assert_true(has_msg(&d, "t.yaml:12:15: warning: metric '404s percentage' is not one of "
-				"Flagger's built-in ones (request-success-rate, request-duration): it "
-				"needs Flagger's machinery, left out"));
+	assert_true(has_msg(&d,
+			    "t.yaml:12:15: warning: metric '404s percentage' is not one of "
+			    "Flagger's built-in ones (request-success-rate, request-duration): it "
+			    "needs Flagger's machinery, left out"));
 	/* metrics named: the gates not named are off */
 	assert_int_equal(cfg->services[0].rollout->max_5xx_ppm, 0);
 	assert_int_equal(cfg->services[0].rollout->max_p99_us, 0);
@@ -460,17 +464,19 @@ static void test_block_errors(void **state)
 	} cases[] = {
 	    {SVC "    analysis: {stepWeight: 0}\n",
 	     "t.yaml:10:28: error: stepWeight must be a whole number from 1 to 100, not '0'"},
-	    {SVC "    dwell: soon\n",
-	     "t.yaml:10:12: error: dwell 'soon': a duration is a number and a unit: 500ms, 30s, 1m, 1h"},
+	    {SVC "    dwell: soon\n", "t.yaml:10:12: error: dwell 'soon': a duration is a number "
+				      "and a unit: 500ms, 30s, 1m, 1h"},
 	    {SVC "    steps: [50, 10]\n", "t.yaml:10:12: error: steps: steps must rise"},
-	    {SVC "    from: v3\n", "t.yaml:10:11: error: service 'a' has no subset 'v3' for its rollout"},
+	    {SVC "    from: v3\n",
+	     "t.yaml:10:11: error: service 'a' has no subset 'v3' for its rollout"},
 	    {SVC "    tempo: 3\n",
 	     "t.yaml:10:5: error: unknown key 'tempo' in the rollout of service 'a'"},
 	    {SVC "    analysis:\n      metrics:\n      - name: request-success-rate\n",
 	     "t.yaml:12:9: error: metric 'request-success-rate' is missing 'thresholdRange'"},
 	    {SVC "    analysis:\n      metrics:\n      - name: request-success-rate\n"
 		 "        thresholdRange: {min: 120}\n",
-	     "t.yaml:13:31: error: thresholdRange.min of request-success-rate must be a number from "
+	     "t.yaml:13:31: error: thresholdRange.min of request-success-rate must be a number "
+	     "from "
 	     "0 to 100, not '120'"},
 	};
 	struct sl_config *cfg;

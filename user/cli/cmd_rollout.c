@@ -41,7 +41,8 @@ static int usage(void)
 		 "[--steps P,P,...|--step-weight P [--max-weight P]] [--dwell DURATION] "
 		 "[--min-requests N] [--max-5xx-ratio R] [--max-reset-ratio R] [--max-p99-ms MS] "
 		 "[--failure-limit N] [--step-deadline DURATION] [--on-deadline pause|abort] "
-		 "[--dry-run] | status | pause | resume | abort | promote | wait [--timeout DURATION]}]");
+		 "[--dry-run] | status | pause | resume | abort | promote | wait [--timeout "
+		 "DURATION]}]");
 	return SL_EXIT_INVALID;
 }
 
@@ -81,8 +82,8 @@ static void print_one(const struct sl_rollout *r, bool events, const struct sl_m
 	size_t n = 0, i;
 
 	printf("%s: %s %s -> %s, %s=%u%% (step %u of %u: %s)%s\n", r->service,
-	       sl_ro_phase_name(r->phase), r->from, r->to, r->to, sl_ro_weight(r),
-	       r->step + 1, r->n_steps, sl_ro_steps_str(r, steps, sizeof(steps)),
+	       sl_ro_phase_name(r->phase), r->from, r->to, r->to, sl_ro_weight(r), r->step + 1,
+	       r->n_steps, sl_ro_steps_str(r, steps, sizeof(steps)),
 	       (r->flags & SL_RO_DRY_RUN) ? " [dry run]" : "");
 	printf("  %s\n", r->reason);
 	if (!events || sl_ro_events(m, r->service, 20, &ev, &n))
@@ -182,8 +183,8 @@ static int start(const struct sl_maps *m, struct sl_rollout *r)
 		for (i = 0; i < ss->n_subsets && strcmp(ss->subsets[i].name, name); i++)
 			;
 		if (i == ss->n_subsets) {
-			sl_error("%s '%s': service '%s' has no such subset", err ? "--to" : "--from",
-				 name, r->service);
+			sl_error("%s '%s': service '%s' has no such subset",
+				 err ? "--to" : "--from", name, r->service);
 			goto out;
 		}
 	}
@@ -299,10 +300,11 @@ static int act(const struct sl_maps *m, const char *service, const char *verb)
 		}
 		sl_diag_free(&diag);
 	}
-	snprintf(why, sizeof(why), "%s by hand", action == SL_RA_PAUSE	  ? "paused"
-						 : action == SL_RA_RESUME ? "resumed"
-						 : action == SL_RA_ABORT  ? "aborted"
-									  : "promoted");
+	snprintf(why, sizeof(why), "%s by hand",
+		 action == SL_RA_PAUSE	  ? "paused"
+		 : action == SL_RA_RESUME ? "resumed"
+		 : action == SL_RA_ABORT  ? "aborted"
+					  : "promoted");
 	snprintf(r.reason, sizeof(r.reason), "%s", why);
 	r.updated_ms = sl_ro_now_ms();
 	err = sl_ro_put(m, slot, &r);
@@ -393,7 +395,8 @@ int cmd_rollout(int argc, char **argv)
 			break;
 		case 'd':
 			if (sl_ro_parse_duration(optarg, &r.dwell_ms, &why) || !r.dwell_ms) {
-				sl_error("--dwell '%s': %s", optarg, r.dwell_ms ? why : "must not be 0");
+				sl_error("--dwell '%s': %s", optarg,
+					 r.dwell_ms ? why : "must not be 0");
 				return SL_EXIT_INVALID;
 			}
 			break;
@@ -403,11 +406,11 @@ int cmd_rollout(int argc, char **argv)
 			break;
 		case '5':
 		case 'r':
-			if (sl_ro_parse_ratio(optarg, opt == '5' ? &r.max_5xx_ppm : &r.max_reset_ppm,
-					      &why)) {
+			if (sl_ro_parse_ratio(
+				optarg, opt == '5' ? &r.max_5xx_ppm : &r.max_reset_ppm, &why)) {
 				sl_error("%s '%s': %s",
-					 opt == '5' ? "--max-5xx-ratio" : "--max-reset-ratio", optarg,
-					 why);
+					 opt == '5' ? "--max-5xx-ratio" : "--max-reset-ratio",
+					 optarg, why);
 				return SL_EXIT_INVALID;
 			}
 			break;

@@ -44,16 +44,15 @@
 #include "rollout/spec.h"
 
 static const char *const own_keys[] = {
-    "to",	    "from",	     "steps",	      "stepWeight",   "maxWeight",
-    "stepWeights",  "dwell",	     "minRequests",   "max5xxRatio",  "maxResetRatio",
-    "maxP99Ms",	    "failureLimit",  "stepDeadline",  "onDeadline",   "dryRun",
-    "analysis",	    NULL,
+    "to",	    "from",	   "steps",	  "stepWeight",	   "maxWeight", "stepWeights",
+    "dwell",	    "minRequests", "max5xxRatio", "maxResetRatio", "maxP99Ms",	"failureLimit",
+    "stepDeadline", "onDeadline",  "dryRun",	  "analysis",	   NULL,
 };
 
 /* Flagger's Canary spec fields a pasted block may carry: theirs alone. */
 static const char *const flagger_spec_only[] = {
-    "targetRef", "service", "progressDeadlineSeconds", "autoscalerRef", "ingressRef",
-    "provider",	 "skipAnalysis", "revertOnDeletion", "suspend", NULL,
+    "targetRef", "service",	 "progressDeadlineSeconds", "autoscalerRef", "ingressRef",
+    "provider",	 "skipAnalysis", "revertOnDeletion",	    "suspend",	     NULL,
 };
 
 static const char *const analysis_keys[] = {
@@ -61,9 +60,17 @@ static const char *const analysis_keys[] = {
 };
 
 static const char *const flagger_analysis_only[] = {
-    "webhooks",		  "alerts",		 "iterations",	  "match",
-    "mirror",		  "mirrorWeight",	 "sessionAffinity", "primaryReadyThreshold",
-    "canaryReadyThreshold", "stepWeightPromotion", NULL,
+    "webhooks",
+    "alerts",
+    "iterations",
+    "match",
+    "mirror",
+    "mirrorWeight",
+    "sessionAffinity",
+    "primaryReadyThreshold",
+    "canaryReadyThreshold",
+    "stepWeightPromotion",
+    NULL,
 };
 
 static bool in(const char *const *list, const char *k)
@@ -91,10 +98,11 @@ static void check_keys(struct ctx *c, const yaml_node_t *n, const char *const *o
 			sl_ours_error_at(c, kn, "keys %s must be strings, not %s", where,
 					 sl_yaml_type_name(kn));
 		} else if (in(theirs, k)) {
-			sl_ours_warn_at(c, kn,
-					"'%s' %s needs Flagger's machinery: left out (sluice judges "
-					"from the kernel's counters alone)",
-					k, where);
+			sl_ours_warn_at(
+			    c, kn,
+			    "'%s' %s needs Flagger's machinery: left out (sluice judges "
+			    "from the kernel's counters alone)",
+			    k, where);
 		} else if (!in(ours, k)) {
 			sl_ours_error_at(c, kn, "unknown key '%s' %s", k, where);
 		}
@@ -181,7 +189,8 @@ static void get_steps(struct ctx *c, const yaml_node_t *n, const char *what, str
 /* stepWeight/maxWeight of mapping n (ours or Flagger's), if there. */
 static void get_linear(struct ctx *c, const yaml_node_t *n, const char *where, struct sl_rollout *r)
 {
-	yaml_node_t *sw = sl_yaml_get(c->doc, n, "stepWeight"), *mw = sl_yaml_get(c->doc, n, "maxWeight");
+	yaml_node_t *sw = sl_yaml_get(c->doc, n, "stepWeight"),
+		    *mw = sl_yaml_get(c->doc, n, "maxWeight");
 	uint32_t step, max = 100;
 	const char *why;
 
@@ -216,10 +225,11 @@ static void parse_metric(struct ctx *c, const yaml_node_t *m, struct sl_rollout 
 		return;
 	}
 	if (strcmp(nm, "request-success-rate") && strcmp(nm, "request-duration")) {
-		sl_ours_warn_at(c, name,
-				"metric '%s' is not one of Flagger's built-in ones (request-success-rate, "
-				"request-duration): it needs Flagger's machinery, left out",
-				nm);
+		sl_ours_warn_at(
+		    c, name,
+		    "metric '%s' is not one of Flagger's built-in ones (request-success-rate, "
+		    "request-duration): it needs Flagger's machinery, left out",
+		    nm);
 		return;
 	}
 	check_keys(c, m, keys, theirs, "in a metric of 'analysis'");
@@ -236,7 +246,8 @@ static void parse_metric(struct ctx *c, const yaml_node_t *m, struct sl_rollout 
 	if (!strcmp(nm, "request-success-rate")) {
 		/* a percentage of non-5xx responses, as Flagger's query counts them */
 		if (max)
-			sl_ours_warn_at(c, max, "a maximum success rate is never a failure here: left out");
+			sl_ours_warn_at(c, max,
+					"a maximum success rate is never a failure here: left out");
 		if (!min) {
 			sl_ours_error_at(c, range, "request-success-rate needs thresholdRange.min");
 			return;
@@ -248,7 +259,8 @@ static void parse_metric(struct ctx *c, const yaml_node_t *m, struct sl_rollout 
 	} else {
 		/* Flagger's request-duration is the P99, in milliseconds */
 		if (min)
-			sl_ours_warn_at(c, min, "a minimum duration is never a failure here: left out");
+			sl_ours_warn_at(c, min,
+					"a minimum duration is never a failure here: left out");
 		if (!max) {
 			sl_ours_error_at(c, range, "request-duration needs thresholdRange.max");
 			return;
@@ -298,8 +310,9 @@ static void default_from(struct ctx *c, const struct sl_service_cfg *svc, const 
 			found++;
 		}
 	if (found != 1)
-		sl_ours_error_at(c, n, "%s: rollout needs 'from': no single other subset in the "
-				       "last route's split",
+		sl_ours_error_at(c, n,
+				 "%s: rollout needs 'from': no single other subset in the "
+				 "last route's split",
 				 label);
 }
 
@@ -380,7 +393,8 @@ void sl_ours_parse_rollout(struct ctx *c, struct sl_service_cfg *svc, const yaml
 	v = sl_yaml_get(c->doc, n, "to");
 	s = sl_yaml_scalar(v);
 	if (!v)
-		sl_ours_error_at(c, n, "the rollout of %s is missing 'to' (the canary subset)", label);
+		sl_ours_error_at(c, n, "the rollout of %s is missing 'to' (the canary subset)",
+				 label);
 	else if (!s || strlen(s) >= sizeof(r->to))
 		sl_ours_error_at(c, v, "'to' must be a subset's name");
 	else

@@ -45,7 +45,8 @@ static uint64_t delta(uint64_t now, uint64_t before)
 	return now >= before ? now - before : now;
 }
 
-void sl_rt_sub(struct sl_rt_hist *out, const struct sl_rt_hist *now, const struct sl_rt_hist *before)
+void sl_rt_sub(struct sl_rt_hist *out, const struct sl_rt_hist *now,
+	       const struct sl_rt_hist *before)
 {
 	int i;
 

@@ -21,7 +21,8 @@ uint64_t sl_rt_bucket_le(unsigned int b);
 int sl_rt_read(const struct sl_maps *m, uint32_t id, struct sl_rt_hist *sum);
 void sl_rt_add(struct sl_rt_hist *sum, const struct sl_rt_hist *v);
 /* out = now - before, field by field (a window of counter deltas). */
-void sl_rt_sub(struct sl_rt_hist *out, const struct sl_rt_hist *now, const struct sl_rt_hist *before);
+void sl_rt_sub(struct sl_rt_hist *out, const struct sl_rt_hist *now,
+	       const struct sl_rt_hist *before);
 /*
  * The q-quantile (0 < q <= 1) in microseconds, interpolated linearly inside
  * its bucket (as Prometheus' histogram_quantile does); -1 when h is empty. The last bucket

@@ -394,8 +394,8 @@ static void write_hist(FILE *f, const char *name, const struct sl_rt_hist *h, do
 		fprintf(f, "%s_bucket{", name);
 		labels(f, arg);
 		if (sl_rt_bucket_le(b))
-			fprintf(f, ",le=\"%g\"} %" PRIu64 "\n", (double)sl_rt_bucket_le(b) / unit_us,
-				cum);
+			fprintf(f, ",le=\"%g\"} %" PRIu64 "\n",
+				(double)sl_rt_bucket_le(b) / unit_us, cum);
 		else
 			fprintf(f, ",le=\"+Inf\"} %" PRIu64 "\n", cum);
 	}
@@ -429,8 +429,8 @@ static void rt_istio_labels(FILE *f, const void *arg)
 
 static void write_rt(FILE *f, const struct sl_status *st, const struct svc_id *ids, bool istio)
 {
-	const char *name = istio ? "istio_request_duration_milliseconds"
-				 : "sluice_response_time_seconds";
+	const char *name =
+	    istio ? "istio_request_duration_milliseconds" : "sluice_response_time_seconds";
 	size_t i, j;
 
 	if (istio)

@@ -20,7 +20,7 @@ struct window {
 	uint32_t step;	  /* the step the window belongs to */
 	uint64_t started; /* ...of the rollout that started then (a slot is reused) */
 	bool open;
-	uint64_t last_ms; /* the previous tick */
+	uint64_t last_ms;	     /* the previous tick */
 	struct sl_ro_sample base[2]; /* [0] v1, [1] v2 at the window's start */
 	enum sl_ro_verdict last_verdict;
 	bool have_last;
@@ -223,8 +223,9 @@ static void one(struct sl_ro_ctl *c, uint32_t slot, const struct sl_status *st, 
 		s2 = ss ? subset(ss, r.to) : NULL;
 		if (s1 && s2 && !(r.flags & SL_RO_DRY_RUN) && s2->weight != sl_ro_weight(&r) &&
 		    !move(c, &r, sl_ro_weight(&r))) {
-			snprintf(why, sizeof(why), "weights were %s=%u %s=%u: the %s rollout's block "
-						   "is still in force; written again",
+			snprintf(why, sizeof(why),
+				 "weights were %s=%u %s=%u: the %s rollout's block "
+				 "is still in force; written again",
 				 r.from, s1->weight, r.to, s2->weight, sl_ro_phase_name(r.phase));
 			decide(c, &r, SL_RA_REASSERT, NULL, why);
 		}
@@ -237,7 +238,8 @@ static void one(struct sl_ro_ctl *c, uint32_t slot, const struct sl_status *st, 
 	s2 = ss ? subset(ss, r.to) : NULL;
 	if (!s1 || !s2) {
 		if (r.phase == SL_RO_RUNNING) {
-			snprintf(why, sizeof(why), "service %s or its subsets %s/%s are gone from the configuration",
+			snprintf(why, sizeof(why),
+				 "service %s or its subsets %s/%s are gone from the configuration",
 				 r.service, r.from, r.to);
 			end(c, &r, SL_RO_PAUSED, SL_RA_PAUSE, NULL, why, now);
 			sl_ro_put(c->m, slot, &r);
@@ -318,8 +320,8 @@ static void one(struct sl_ro_ctl *c, uint32_t slot, const struct sl_status *st, 
 			r.step++;
 			r.step_started_ms = now;
 			r.healthy_ms = 0;
-			snprintf(why, sizeof(why), "step %u of %u after %.1f s healthy: %s", r.step + 1,
-				 r.n_steps, r.dwell_ms / 1000.0, j.reason);
+			snprintf(why, sizeof(why), "step %u of %u after %.1f s healthy: %s",
+				 r.step + 1, r.n_steps, r.dwell_ms / 1000.0, j.reason);
 			if (move(c, &r, sl_ro_weight(&r))) {
 				r.step--;
 				break;
@@ -396,7 +398,8 @@ static void start_block(struct sl_ro_ctl *c, const struct sl_service_cfg *svc, u
 	r.phase = SL_RO_RUNNING;
 	r.step = 0;
 	r.started_ms = r.step_started_ms = r.updated_ms = now;
-	snprintf(why, sizeof(why), "%s by the rollout block at %s:%d: %s -> %s in steps %s, dwell %.1f s%s",
+	snprintf(why, sizeof(why),
+		 "%s by the rollout block at %s:%d: %s -> %s in steps %s, dwell %.1f s%s",
 		 restart ? "restarted (its plan changed)" : "started",
 		 svc->pos.file ? svc->pos.file : "?", svc->pos.line, r.from, r.to,
 		 sl_ro_steps_str(&r, steps, sizeof(steps)), r.dwell_ms / 1000.0,
@@ -450,9 +453,8 @@ void sl_ro_overlay(const struct sl_maps *m, struct sl_config *cfg)
 				svc = &cfg->services[i];
 		if (!svc)
 			continue;
-		if (!sl_ro_active(&r) &&
-		    !(svc->rollout && (r.flags & SL_RO_FROM_CONFIG) &&
-		      sl_ro_spec_digest(svc->rollout) == r.spec_digest))
+		if (!sl_ro_active(&r) && !(svc->rollout && (r.flags & SL_RO_FROM_CONFIG) &&
+					   sl_ro_spec_digest(svc->rollout) == r.spec_digest))
 			continue;
 		for (j = 0; j < svc->n_subsets; j++) {
 			if (!strcmp(svc->subsets[j].name, r.from))

@@ -96,11 +96,12 @@ static enum sl_ro_verdict ratio_gate(const char *gate, const char *what, uint64_
 			 what, 100 * r0, (unsigned long long)x0, (unsigned long long)n0, 100 * r1,
 			 (unsigned long long)x1, (unsigned long long)n1, 100 * cap, z);
 	else
-		snprintf(j->reason, sizeof(j->reason),
-			 "%s%s: v2 %.2f%% (%llu/%llu) over cap %.2f%%, v1 %.2f%% (%llu/%llu), z=%.2f",
-			 v == SL_RO_GROSS ? "gross failure, " : "", what, 100 * r1,
-			 (unsigned long long)x1, (unsigned long long)n1, 100 * cap, 100 * r0,
-			 (unsigned long long)x0, (unsigned long long)n0, z);
+		snprintf(
+		    j->reason, sizeof(j->reason),
+		    "%s%s: v2 %.2f%% (%llu/%llu) over cap %.2f%%, v1 %.2f%% (%llu/%llu), z=%.2f",
+		    v == SL_RO_GROSS ? "gross failure, " : "", what, 100 * r1,
+		    (unsigned long long)x1, (unsigned long long)n1, 100 * cap, 100 * r0,
+		    (unsigned long long)x0, (unsigned long long)n0, z);
 	return v;
 }
 
@@ -155,7 +156,9 @@ static enum sl_ro_verdict p99_gate(const struct sl_ro_gates *g, const struct sl_
 	snprintf(j->reason, sizeof(j->reason),
 		 "%sp99: v2 %.1f ms, %.1f%% of %llu slower than cap %.1f ms; v1 %.1f ms, %.1f%% of "
 		 "%llu; z=%.2f",
-		 v == SL_RO_BASELINE ? "baseline degraded: " : v == SL_RO_GROSS ? "gross failure, " : "",
+		 v == SL_RO_BASELINE ? "baseline degraded: "
+		 : v == SL_RO_GROSS  ? "gross failure, "
+				     : "",
 		 p1 / 1000, 100 * x1 / n1, (unsigned long long)c->rt.count, cap / 1000, p0 / 1000,
 		 n0 > 0 ? 100 * x0 / n0 : 0, (unsigned long long)b->rt.count, z);
 	return v;
@@ -164,8 +167,11 @@ static enum sl_ro_verdict p99_gate(const struct sl_ro_gates *g, const struct sl_
 /* The more serious of two verdicts: gross > failed > baseline > healthy. */
 static int rank(enum sl_ro_verdict v)
 {
-	static const int r[] = {[SL_RO_HEALTHY] = 0, [SL_RO_INCONCLUSIVE] = 1,
-				[SL_RO_BASELINE] = 2, [SL_RO_FAILED] = 3, [SL_RO_GROSS] = 4};
+	static const int r[] = {[SL_RO_HEALTHY] = 0,
+				[SL_RO_INCONCLUSIVE] = 1,
+				[SL_RO_BASELINE] = 2,
+				[SL_RO_FAILED] = 3,
+				[SL_RO_GROSS] = 4};
 	return r[v];
 }
 
@@ -204,7 +210,8 @@ void sl_ro_judge(const struct sl_ro_gates *g, const struct sl_ro_sample *c,
 	if (c->requests < g->min_requests) {
 		j->verdict = SL_RO_INCONCLUSIVE;
 		j->wanted = g->min_requests - c->requests;
-		snprintf(j->reason, sizeof(j->reason), "waiting for %llu more requests (%llu of %u)",
+		snprintf(j->reason, sizeof(j->reason),
+			 "waiting for %llu more requests (%llu of %u)",
 			 (unsigned long long)j->wanted, (unsigned long long)c->requests,
 			 g->min_requests);
 		return;

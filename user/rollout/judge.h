@@ -50,12 +50,12 @@ enum sl_ro_verdict {
 
 struct sl_ro_judgement {
 	enum sl_ro_verdict verdict;
-	const char *gate;     /* "5xx", "reset", "p99" or NULL */
-	double ratio;	      /* v2's value of that gate (ratio, or p99 in ms) */
-	double base_ratio;    /* v1's */
-	double z;	      /* the test's value (0 for p99) */
-	uint64_t n, errors;   /* v2's requests (connections for resets) and failures */
-	uint64_t wanted;      /* inconclusive: requests still missing */
+	const char *gate;   /* "5xx", "reset", "p99" or NULL */
+	double ratio;	    /* v2's value of that gate (ratio, or p99 in ms) */
+	double base_ratio;  /* v1's */
+	double z;	    /* the test's value (0 for p99) */
+	uint64_t n, errors; /* v2's requests (connections for resets) and failures */
+	uint64_t wanted;    /* inconclusive: requests still missing */
 	char reason[SL_ROLLOUT_REASON];
 };
 

@@ -36,9 +36,9 @@ json_object *sl_ro_json(const struct sl_rollout *r, const struct sl_rollout_even
 	json_object_object_add(o, "weight", json_object_new_int(sl_ro_weight(r)));
 	json_object_object_add(o, "dwell_ms", json_object_new_int64(r->dwell_ms));
 	json_object_object_add(o, "deadline_ms", json_object_new_int64(r->deadline_ms));
-	json_object_object_add(o, "on_deadline",
-			       json_object_new_string((r->flags & SL_RO_DEADLINE_ABORT) ? "abort"
-											: "pause"));
+	json_object_object_add(
+	    o, "on_deadline",
+	    json_object_new_string((r->flags & SL_RO_DEADLINE_ABORT) ? "abort" : "pause"));
 	json_object_object_add(o, "min_requests", json_object_new_int64(r->min_requests));
 	json_object_object_add(o, "max_5xx_ratio", json_object_new_double(r->max_5xx_ppm / 1e6));
 	json_object_object_add(o, "max_reset_ratio",
@@ -100,7 +100,8 @@ void sl_ro_metrics(FILE *f, const struct sl_maps *m)
 			labels(f, &rs[i]);
 			fprintf(f, ",phase=\"%s\"} %d\n", phases[k], rs[i].phase == k + 1);
 		}
-	fprintf(f, "# HELP sluice_rollout_canary_weight_percent The canary's share the rollout stands for.\n"
+	fprintf(f, "# HELP sluice_rollout_canary_weight_percent The canary's share the rollout "
+		   "stands for.\n"
 		   "# TYPE sluice_rollout_canary_weight_percent gauge\n");
 	for (i = 0; i < n; i++) {
 		fprintf(f, "sluice_rollout_canary_weight_percent{");
@@ -114,21 +115,25 @@ void sl_ro_metrics(FILE *f, const struct sl_maps *m)
 		labels(f, &rs[i]);
 		fprintf(f, "} %u\n", rs[i].step);
 	}
-	fprintf(f, "# HELP sluice_rollout_failed_checks Failed checks so far (abort at the failure limit).\n"
+	fprintf(f, "# HELP sluice_rollout_failed_checks Failed checks so far (abort at the failure "
+		   "limit).\n"
 		   "# TYPE sluice_rollout_failed_checks gauge\n");
 	for (i = 0; i < n; i++) {
 		fprintf(f, "sluice_rollout_failed_checks{");
 		labels(f, &rs[i]);
 		fprintf(f, "} %u\n", rs[i].failures);
 	}
-	fprintf(f, "# HELP sluice_rollout_step_healthy_seconds Healthy time judged in the step in force.\n"
-		   "# TYPE sluice_rollout_step_healthy_seconds gauge\n");
+	fprintf(
+	    f,
+	    "# HELP sluice_rollout_step_healthy_seconds Healthy time judged in the step in force.\n"
+	    "# TYPE sluice_rollout_step_healthy_seconds gauge\n");
 	for (i = 0; i < n; i++) {
 		fprintf(f, "sluice_rollout_step_healthy_seconds{");
 		labels(f, &rs[i]);
 		fprintf(f, "} %.3f\n", rs[i].healthy_ms / 1000.0);
 	}
-	fprintf(f, "# HELP sluice_rollout_last_decision_timestamp_seconds When the rollout last decided something (Unix time).\n"
+	fprintf(f, "# HELP sluice_rollout_last_decision_timestamp_seconds When the rollout last "
+		   "decided something (Unix time).\n"
 		   "# TYPE sluice_rollout_last_decision_timestamp_seconds gauge\n");
 	for (i = 0; i < n; i++) {
 		fprintf(f, "sluice_rollout_last_decision_timestamp_seconds{");

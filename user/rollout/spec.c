@@ -20,7 +20,6 @@ void sl_ro_spec_default(struct sl_rollout *r)
 	r->max_5xx_ppm = SL_RO_DEF_5XX_PPM;
 	r->max_reset_ppm = SL_RO_DEF_RESET_PPM;
 	r->failure_limit = SL_RO_DEF_FAILURE_LIMIT;
-	r->interval_ms = SL_RO_INTERVAL_MS;
 }
 
 int sl_ro_parse_duration(const char *s, uint32_t *ms, const char **why)
@@ -152,7 +151,8 @@ int sl_ro_parse_steps(const char *s, struct sl_rollout *r, const char **why)
 		long v = strtol(p, &end, 10);
 
 		if (end == p || v < 1 || v > 100) {
-			*why = "steps are percents from 1 to 100, separated by commas: 5,10,25,50,100";
+			*why =
+			    "steps are percents from 1 to 100, separated by commas: 5,10,25,50,100";
 			return -EINVAL;
 		}
 		if (n == SL_ROLLOUT_STEPS + 1) {
@@ -166,7 +166,8 @@ int sl_ro_parse_steps(const char *s, struct sl_rollout *r, const char **why)
 		if (!*p)
 			break;
 		if (*p != ',') {
-			*why = "steps are percents from 1 to 100, separated by commas: 5,10,25,50,100";
+			*why =
+			    "steps are percents from 1 to 100, separated by commas: 5,10,25,50,100";
 			return -EINVAL;
 		}
 		p++;
@@ -217,9 +218,11 @@ const char *sl_ro_phase_name(uint32_t phase)
 const char *sl_ro_action_name(uint32_t action)
 {
 	static const char *const n[SL_RA_MAX] = {
-	    [SL_RA_START] = "start",   [SL_RA_ADVANCE] = "advance", [SL_RA_HOLD] = "hold",
-	    [SL_RA_FAILED] = "failed-check", [SL_RA_PAUSE] = "pause", [SL_RA_RESUME] = "resume",
-	    [SL_RA_ABORT] = "abort",   [SL_RA_PROMOTE] = "promote", [SL_RA_REASSERT] = "reassert",
+	    [SL_RA_START] = "start",	   [SL_RA_ADVANCE] = "advance",
+	    [SL_RA_HOLD] = "hold",	   [SL_RA_FAILED] = "failed-check",
+	    [SL_RA_PAUSE] = "pause",	   [SL_RA_RESUME] = "resume",
+	    [SL_RA_ABORT] = "abort",	   [SL_RA_PROMOTE] = "promote",
+	    [SL_RA_REASSERT] = "reassert",
 	};
 
 	return action < SL_RA_MAX ? n[action] : "?";

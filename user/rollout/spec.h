@@ -14,14 +14,14 @@
 #include "sluice_abi.h"
 
 /* Defaults of `sluice rollout` (README "Progressive delivery"). */
-#define SL_RO_DEF_STEPS	       "5,10,25,50,100"
-#define SL_RO_DEF_DWELL_MS     30000
-#define SL_RO_DEF_MIN_REQUESTS 20
-#define SL_RO_DEF_5XX_PPM      10000 /* 1 % */
-#define SL_RO_DEF_RESET_PPM    10000 /* 1 % of connections */
-#define SL_RO_DEF_FAILURE_LIMIT 3
+#define SL_RO_DEF_STEPS		  "5,10,25,50,100"
+#define SL_RO_DEF_DWELL_MS	  30000
+#define SL_RO_DEF_MIN_REQUESTS	  20
+#define SL_RO_DEF_5XX_PPM	  10000 /* 1 % */
+#define SL_RO_DEF_RESET_PPM	  10000 /* 1 % of connections */
+#define SL_RO_DEF_FAILURE_LIMIT	  3
 #define SL_RO_DEF_DEADLINE_DWELLS 10 /* a step's deadline: this many dwells */
-#define SL_RO_INTERVAL_MS      1000
+#define SL_RO_INTERVAL_MS	  1000
 
 /* The defaults, for service/from/to (names may be NULL, filled later). */
 void sl_ro_spec_default(struct sl_rollout *r);

@@ -114,8 +114,8 @@ int sl_ro_set_weights(const struct sl_maps *m, const struct sl_rollout *r, uint3
 	return sl_tables_set_weights(m, r->service, names, w, 2, diag);
 }
 
-int sl_ro_log(const struct sl_maps *m, const struct sl_rollout *r, uint32_t action,
-	      uint32_t weight, uint64_t n, uint64_t errors, const char *reason)
+int sl_ro_log(const struct sl_maps *m, const struct sl_rollout *r, uint32_t action, uint32_t weight,
+	      uint64_t n, uint64_t errors, const char *reason)
 {
 	struct sl_rollout_event ev, cur;
 	uint64_t top = 0;

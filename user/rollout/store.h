@@ -40,8 +40,8 @@ int sl_ro_set_weights(const struct sl_maps *m, const struct sl_rollout *r, uint3
 		      struct sl_diag *diag);
 
 /* Append a decision to sl_rollout_log (the ring keeps the newest 256). */
-int sl_ro_log(const struct sl_maps *m, const struct sl_rollout *r, uint32_t action,
-	      uint32_t weight, uint64_t n, uint64_t errors, const char *reason);
+int sl_ro_log(const struct sl_maps *m, const struct sl_rollout *r, uint32_t action, uint32_t weight,
+	      uint64_t n, uint64_t errors, const char *reason);
 /*
  * The logged decisions of service (NULL: every service), oldest first, at
  * most max of the newest. *out is malloc'ed.
