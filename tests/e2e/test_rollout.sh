@@ -189,6 +189,10 @@ rt=$(grep -c '^sluice_response_time_seconds_bucket{service="backend",namespace="
 rtc=$(awk '/^sluice_response_time_seconds_count\{service="backend",namespace="default",subset="v2"/ {print $2}' "$SL_TMP/metrics.txt")
 sl_check metrics "rollout phase series: $ph; v2 response-time buckets: $rt, count $rtc" \
 	test "$ph" = 1 -a "$rt" = 24 -a "${rtc:-0}" -gt 100
+sl_sluice status >"$SL_TMP/status.txt" 2>&1
+st_ro=$(grep -c '^  rollout v1 -> v2: aborted, v2 at 0% (`sluice rollout backend`): aborted by hand' "$SL_TMP/status.txt")
+st_rt=$(grep -cE '^  v[12] +response time p50 [0-9.]+ ms, p99 [0-9.]+ ms \([0-9]+ measured\)' "$SL_TMP/status.txt")
+sl_check status-text "status: $st_ro rollout line, $st_rt response-time lines" test "$st_ro" = 1 -a "$st_rt" = 2
 sl_nsx node curl -s --max-time 5 "http://127.0.0.1:$PORT/api/v1/stats" >"$SL_TMP/stats.json"
 tl=$(sl_jget "$SL_TMP/stats.json" "[(r['phase'], len(r['events']), r['events'][-1]['action']) for r in d['rollouts'] if r['service'] == 'backend'][0]")
 sl_check dashboard-timeline "/api/v1/stats rollouts: (phase, decisions, last) = $tl" \

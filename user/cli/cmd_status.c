@@ -11,6 +11,8 @@
 
 #include "cli/cli.h"
 #include "datapath/rt.h"
+#include "rollout/spec.h"
+#include "rollout/store.h"
 #include "datapath/datapath.h"
 #include "lib/log.h"
 #include "observe/rejected.h"
@@ -136,6 +138,15 @@ static void print_text(const struct sl_status *st, const struct sl_maps *m,
 			printf("  %-10s response time p50 %.3f ms, p99 %.3f ms (%llu measured)\n",
 			       s->subsets[j].name, sl_rt_quantile(rt, 0.5) / 1000,
 			       sl_rt_quantile(rt, 0.99) / 1000, (unsigned long long)rt->count);
+		}
+		{
+			struct sl_rollout ro;
+			uint32_t slot;
+
+			if (!sl_ro_find(m, s->name, &ro, &slot))
+				printf("  rollout %s -> %s: %s, %s at %u%% (`sluice rollout %s`): %s\n",
+				       ro.from, ro.to, sl_ro_phase_name(ro.phase), ro.to,
+				       sl_ro_weight(&ro), s->name, ro.reason);
 		}
 	}
 	printf("\ndatapath:");
