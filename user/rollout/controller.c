@@ -127,8 +127,8 @@ static void decide(struct sl_ro_ctl *c, const struct sl_rollout *r, uint32_t act
 
 static void set_reason(struct sl_rollout *r, const char *why)
 {
-	strncpy(r->reason, why, sizeof(r->reason) - 1);
-	r->reason[sizeof(r->reason) - 1] = 0;
+	/* truncated to the pinned record's field */
+	snprintf(r->reason, sizeof(r->reason), "%s", why);
 }
 
 static void sample_of(const struct sl_status_subset *s, struct sl_ro_sample *out)
