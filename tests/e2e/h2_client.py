@@ -1,0 +1,126 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+"""HTTP/2 (h2c, prior knowledge) client for test_h2.sh: things h2load does
+not do, each on ONE connection, printing one JSON line.
+
+    h2_client.py reset HOST
+        streams A (/slow?ms=1500) and B (/slow?ms=300); A is reset by us
+        (CANCEL) at once; B must still be answered, then C (/) on the same
+        connection. {"b": BODY, "c": BODY, "a": "reset"|BODY, "goaway": bool}
+    h2_client.py phases HOST N GATE
+        N requests (10 at a time), then create GATE.wait and wait (60 s at
+        most) for GATE.go, then N more on the same connection.
+        {"p1": {BACKEND: n}, "p2": {BACKEND: n}, "fail": n}
+"""
+import json
+import os
+import socket
+import sys
+import time
+
+from h2.config import H2Configuration
+from h2.connection import H2Connection
+from h2.events import (ConnectionTerminated, DataReceived, ResponseReceived, StreamEnded,
+                       StreamReset)
+
+
+class Client:
+    def __init__(self, host):
+        self.host = host
+        self.sock = socket.create_connection((host, 80), timeout=30)
+        self.h2 = H2Connection(H2Configuration(client_side=True, header_encoding="utf-8"))
+        self.h2.initiate_connection()
+        self.flush()
+        self.res = {}
+        self.goaway = False
+
+    def flush(self):
+        self.sock.sendall(self.h2.data_to_send())
+
+    def get(self, path):
+        sid = self.h2.get_next_available_stream_id()
+        self.h2.send_headers(sid, [(":method", "GET"), (":path", path), (":scheme", "http"),
+                                   (":authority", self.host)], end_stream=True)
+        self.flush()
+        self.res[sid] = {"status": None, "body": b"", "done": False, "reset": False}
+        return sid
+
+    def reset(self, sid):
+        self.h2.reset_stream(sid, 8)  # CANCEL
+        self.flush()
+        self.res[sid]["reset"] = True
+        self.res[sid]["done"] = True
+
+    def wait(self, sids, deadline):
+        while not all(self.res[s]["done"] for s in sids):
+            if time.time() > deadline or self.goaway:
+                return False
+            data = self.sock.recv(65536)
+            if not data:
+                return False
+            for ev in self.h2.receive_data(data):
+                r = self.res.get(getattr(ev, "stream_id", None))
+                if isinstance(ev, ResponseReceived) and r:
+                    r["status"] = dict(ev.headers).get(":status")
+                elif isinstance(ev, DataReceived):
+                    self.h2.acknowledge_received_data(ev.flow_controlled_length, ev.stream_id)
+                    if r:
+                        r["body"] += ev.data
+                elif isinstance(ev, StreamEnded) and r:
+                    r["done"] = True
+                elif isinstance(ev, StreamReset) and r:
+                    r["done"] = r["reset"] = True
+                elif isinstance(ev, ConnectionTerminated):
+                    self.goaway = True
+            self.flush()
+        return True
+
+    def body(self, sid):
+        r = self.res[sid]
+        if r["reset"]:
+            return "reset"
+        if not r["done"]:
+            return "none"
+        return r["body"].decode(errors="replace").strip() or f"status {r['status']}"
+
+
+def reset(host):
+    c = Client(host)
+    a = c.get("/slow?ms=1500")
+    b = c.get("/slow?ms=300")
+    c.reset(a)
+    c.wait([b], time.time() + 10)
+    d = c.get("/")
+    c.wait([d], time.time() + 10)
+    print(json.dumps({"a": c.body(a), "b": c.body(b), "c": c.body(d), "goaway": c.goaway}))
+
+
+def phases(host, n, gate):
+    c = Client(host)
+    out = {"p1": {}, "p2": {}, "fail": 0}
+
+    def run(key):
+        left = n
+        while left > 0:
+            sids = [c.get("/") for _ in range(min(10, left))]
+            left -= len(sids)
+            c.wait(sids, time.time() + 20)
+            for s in sids:
+                b = c.body(s)
+                if b in ("reset", "none") or b.startswith("status"):
+                    out["fail"] += 1
+                else:
+                    out[key][b] = out[key].get(b, 0) + 1
+    run("p1")
+    open(gate + ".wait", "w").close()
+    end = time.time() + 60
+    while not os.path.exists(gate + ".go") and time.time() < end:
+        time.sleep(0.05)
+    run("p2")
+    print(json.dumps(out))
+
+
+if sys.argv[1] == "reset":
+    reset(sys.argv[2])
+else:
+    phases(sys.argv[2], int(sys.argv[3]), sys.argv[4])
