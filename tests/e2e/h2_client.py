@@ -11,6 +11,14 @@ not do, each on ONE connection, printing one JSON line.
         N requests (10 at a time), then create GATE.wait and wait (60 s at
         most) for GATE.go, then N more on the same connection.
         {"p1": {BACKEND: n}, "p2": {BACKEND: n}, "fail": n}
+    h2_client.py goaway HOST
+        with the canary header (all to v2): A (/slow?ms=800), then B
+        (/goaway: the backend answers, then says GOAWAY), then, once both
+        are answered, C (/). {"a": BODY, "b": BODY, "c": BODY}
+    h2_client.py stall HOST MB GATE
+        GET /big?mb=MB and read nothing (our windows stay at 64 KiB) until
+        GATE.go exists (GATE.wait says we are stalled), then all of it.
+        {"bytes": n, "done": bool}
 """
 import json
 import os
@@ -37,10 +45,10 @@ class Client:
     def flush(self):
         self.sock.sendall(self.h2.data_to_send())
 
-    def get(self, path):
+    def get(self, path, extra=()):
         sid = self.h2.get_next_available_stream_id()
         self.h2.send_headers(sid, [(":method", "GET"), (":path", path), (":scheme", "http"),
-                                   (":authority", self.host)], end_stream=True)
+                                   (":authority", self.host)] + list(extra), end_stream=True)
         self.flush()
         self.res[sid] = {"status": None, "body": b"", "done": False, "reset": False}
         return sid
@@ -112,15 +120,44 @@ def phases(host, n, gate):
                 else:
                     out[key][b] = out[key].get(b, 0) + 1
     run("p1")
-    open(gate + ".wait", "w").close()
-    end = time.time() + 60
-    while not os.path.exists(gate + ".go") and time.time() < end:
-        time.sleep(0.05)
+    wait_gate(gate)
     run("p2")
     print(json.dumps(out))
 
 
+def goaway(host):
+    c = Client(host)
+    h = [("canary", "canary-tester")]
+    a = c.get("/slow?ms=800", h)
+    b = c.get("/goaway", h)
+    c.wait([a, b], time.time() + 10)
+    d = c.get("/", h)
+    c.wait([d], time.time() + 10)
+    print(json.dumps({"a": c.body(a), "b": c.body(b), "c": c.body(d)}))
+
+
+def wait_gate(gate):
+    open(gate + ".wait", "w").close()
+    end = time.time() + 60
+    while not os.path.exists(gate + ".go") and time.time() < end:
+        time.sleep(0.05)
+
+
+def stall(host, mb, gate):
+    c = Client(host)
+    s = c.get(f"/big?mb={mb}")
+    wait_gate(gate)
+    c.sock.settimeout(60)
+    c.wait([s], time.time() + 120)
+    r = c.res[s]
+    print(json.dumps({"bytes": len(r["body"]), "done": r["done"] and not r["reset"]}))
+
+
 if sys.argv[1] == "reset":
     reset(sys.argv[2])
+elif sys.argv[1] == "goaway":
+    goaway(sys.argv[2])
+elif sys.argv[1] == "stall":
+    stall(sys.argv[2], int(sys.argv[3]), sys.argv[4])
 else:
     phases(sys.argv[2], int(sys.argv[3]), sys.argv[4])

@@ -141,7 +141,35 @@ out=$(cat "$SL_TMP/phases.json")
 sl_check weights-mid-connection "$out" \
 	eval '[ "$(sl_jget "$SL_TMP/phases.json" "d[\"fail\"] == 0 and d[\"p2\"] == {\"v2\": 100} and d[\"p1\"].get(\"v1a\", 0) + d[\"p1\"].get(\"v1b\", 0) > 0")" = True ]'
 
-# 9. Nothing left behind: the client connections are gone from the L7 step.
+# 9. GOAWAY from an upstream: the stream it still carries finishes, and the
+# next stream opens a new upstream session (one per endpoint so far).
+c0=$(grep -c '^conn' "$SL_TMP/h2-v2.log")
+out=$(sl_nsx client timeout 30 "$SL_PY" "$SL_E2E/h2_client.py" goaway "$SL_VIP4")
+c1=$(grep -c '^conn' "$SL_TMP/h2-v2.log")
+sl_check upstream-goaway "$out; v2 connections +$((c1 - c0)), GOAWAYs sent $(grep -c goaway-sent "$SL_TMP/h2-v2.log")" \
+	eval '[ "$(sl_jget <(echo "$out") "d == {\"a\": \"v2\", \"b\": \"v2\", \"c\": \"v2\"}")" = True ] && [ $((c1 - c0)) = 1 ] && grep -q goaway-sent "$SL_TMP/h2-v2.log"'
+
+# 10. A client that reads nothing of a 32 MiB response: the windows hold the
+# backend back (it gets less than 2 MiB out, and then nothing more), so
+# nothing piles up on the node; once the client reads, all of it arrives.
+gate=$SL_TMP/stall
+sl_nsx client timeout 150 "$SL_PY" "$SL_E2E/h2_client.py" stall "$SL_VIP4" 32 "$gate" \
+	>"$SL_TMP/stall.json" 2>&1 &
+st=$!
+big_sent() { grep -h '^big-sent' "$SL_TMP"/h2-*.log | tail -1 | cut -d' ' -f2; }
+sl_wait_for 30 _gate || sl_fail stall-gate "the client never asked"
+sleep 2
+s1=$(big_sent)
+sleep 1
+s2=$(big_sent)
+touch "$gate.go"
+wait "$st"
+sl_check stalled-client-holds-backend "backend sent ${s1:-?} then ${s2:-?} bytes of $((32 << 20)) while the client read nothing" \
+	eval '[ -n "$s1" ] && [ "$s1" = "$s2" ] && [ "$s1" -lt $((2 << 20)) ]'
+sl_check stalled-client-gets-all "$(cat "$SL_TMP/stall.json")" \
+	eval '[ "$(sl_jget "$SL_TMP/stall.json" "d == {\"bytes\": $((32 << 20)), \"done\": True}")" = True ]'
+
+# 11. Nothing left behind: the client connections are gone from the L7 step.
 _idle() { sl_status "$SL_TMP/s9.json" && [ "$(sl_jget "$SL_TMP/s9.json" "d['l7']['counters']['active']")" = 0 ]; }
 sl_wait_for 10 _idle
 sl_check connections-closed "active $(sl_jget "$SL_TMP/s9.json" "d['l7']['counters']['active']")" _idle
