@@ -19,6 +19,9 @@ not do, each on ONE connection, printing one JSON line.
         GET /big?mb=MB and read nothing (our windows stay at 64 KiB) until
         GATE.go exists (GATE.wait says we are stalled), then all of it.
         {"bytes": n, "done": bool}
+    h2_client.py restart HOST GATE
+        one GET, then GATE.wait; once GATE.go exists, wait (20 s at most)
+        for the connection to end. {"first": BODY, "goaway": bool, "closed": bool}
 """
 import json
 import os
@@ -153,7 +156,31 @@ def stall(host, mb, gate):
     print(json.dumps({"bytes": len(r["body"]), "done": r["done"] and not r["reset"]}))
 
 
-if sys.argv[1] == "reset":
+def restart(host, gate):
+    c = Client(host)
+    s = c.get("/")
+    c.wait([s], time.time() + 10)
+    first = c.body(s)
+    wait_gate(gate)
+    c.sock.settimeout(20)
+    closed = False
+    try:
+        while not c.goaway:
+            data = c.sock.recv(65536)
+            if not data:
+                closed = True
+                break
+            for ev in c.h2.receive_data(data):
+                if isinstance(ev, ConnectionTerminated):
+                    c.goaway = True
+    except OSError:
+        closed = True
+    print(json.dumps({"first": first, "goaway": c.goaway, "closed": closed}))
+
+
+if sys.argv[1] == "restart":
+    restart(sys.argv[2], sys.argv[3])
+elif sys.argv[1] == "reset":
     reset(sys.argv[2])
 elif sys.argv[1] == "goaway":
     goaway(sys.argv[2])

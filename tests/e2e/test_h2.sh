@@ -169,7 +169,28 @@ sl_check stalled-client-holds-backend "backend sent ${s1:-?} then ${s2:-?} bytes
 sl_check stalled-client-gets-all "$(cat "$SL_TMP/stall.json")" \
 	eval '[ "$(sl_jget "$SL_TMP/stall.json" "d == {\"bytes\": $((32 << 20)), \"done\": True}")" = True ]'
 
-# 11. Nothing left behind: the client connections are gone from the L7 step.
+# 11. Hot restart: an HTTP/2 session cannot be handed over mid-flight (its
+# state is nghttp2's), so its client gets a GOAWAY from the predecessor and
+# reconnects; the successor serves the new connection per stream.
+gate=$SL_TMP/restart
+sl_nsx client timeout 60 "$SL_PY" "$SL_E2E/h2_client.py" restart "$SL_VIP4" "$gate" \
+	>"$SL_TMP/restart.json" 2>&1 &
+rp=$!
+sl_wait_for 30 _gate || sl_fail restart-gate "the client never asked"
+old=$SL_RUN_PID
+SL_READY_SERVICE=$SVC sl_run_start "$SL_CFG" || sl_die "the successor did not start"
+sl_reap "$old" 20
+old_rc=$?
+touch "$gate.go"
+wait "$rp"
+sl_check restart-goaway-to-client "predecessor exit $old_rc; $(cat "$SL_TMP/restart.json")" \
+	eval '[ "$old_rc" = 0 ] && [ "$(sl_jget "$SL_TMP/restart.json" "d[\"goaway\"] and d[\"first\"] in (\"v1a\", \"v1b\", \"v2\")")" = True ]'
+sl_wait_for 20 _l7_ready || sl_die "the successor is not ready"
+out=$(sl_nsx client h2load -c 1 -m 10 -n 50 -H "$HDR" "http://$SL_VIP4/" 2>&1)
+sl_check restart-successor-serves "$(grep -E '^requests:' <<<"$out")" \
+	eval 'grep -q "^requests: 50 total, 50 started, 50 done, 50 succeeded" <<<"$out"'
+
+# 12. Nothing left behind: the client connections are gone from the L7 step.
 _idle() { sl_status "$SL_TMP/s9.json" && [ "$(sl_jget "$SL_TMP/s9.json" "d['l7']['counters']['active']")" = 0 ]; }
 sl_wait_for 10 _idle
 sl_check connections-closed "active $(sl_jget "$SL_TMP/s9.json" "d['l7']['counters']['active']")" _idle
