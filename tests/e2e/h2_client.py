@@ -64,7 +64,7 @@ class Client:
 
     def wait(self, sids, deadline):
         while not all(self.res[s]["done"] for s in sids):
-            if time.time() > deadline or self.goaway:
+            if time.time() > deadline:
                 return False
             data = self.sock.recv(65536)
             if not data:

@@ -196,4 +196,18 @@ sl_wait_for 10 _idle
 sl_check connections-closed "active $(sl_jget "$SL_TMP/s9.json" "d['l7']['counters']['active']")" _idle
 sl_check run-alive "pid $SL_RUN_PID" eval '! _sl_gone "$SL_RUN_PID"'
 
+# 13. SIGTERM: the stream in flight finishes after the client got a GOAWAY
+# (its next streams go to a new connection, the kernel path while we drain).
+# nghttp shows the frames (Python's h2 refuses a response after a GOAWAY).
+_in_flight() { [ "$(cat "$SL_TMP"/h2-*.log | grep -c '^req /slow?ms=1501')" = 1 ]; }
+sl_bg dp client "$SL_TMP/drain.out" timeout 30 nghttp -v "http://$SL_VIP4/slow?ms=1501"
+sl_wait_for 20 _in_flight || sl_fail drain-in-flight "the request never reached a backend"
+sl_run_stop TERM
+rc=$?
+sl_reap "$dp" 30
+nrc=$?
+body=$(grep -xE 'v[12][ab]?' "$SL_TMP/drain.out")
+sl_check drain-goaway-then-finishes "run exit $rc, nghttp exit $nrc, body '$body', $(grep -c 'recv GOAWAY' "$SL_TMP/drain.out") GOAWAY" \
+	eval '[ "$rc" = 0 ] && [ "$nrc" = 0 ] && grep -q "recv GOAWAY" "$SL_TMP/drain.out" && [ -n "$body" ]'
+
 sl_finish

@@ -30,6 +30,12 @@ void l7_h2_release(struct sl_l7 *l, struct conn *c);
  * ends here (clients reconnect to the successor).
  */
 void l7_h2_handover(struct sl_l7 *l);
+/*
+ * Draining (SIGTERM): each client gets a GOAWAY naming the last stream we
+ * took, so those finish and the client opens its next streams elsewhere
+ * (a new connection: the kernel path while we drain).
+ */
+void l7_h2_drain(struct sl_l7 *l);
 /* Upstream sessions, the timer, everything left. */
 void l7_h2_stop(struct sl_l7 *l);
 

@@ -480,6 +480,22 @@ void l7_h2_handover(struct sl_l7 *l)
 		l7_conn_close(l, d->c, false);
 }
 
+void l7_h2_drain(struct sl_l7 *l)
+{
+	struct h2_pool *p = l->h2;
+	struct h2_down *d;
+
+	if (!p)
+		return;
+	for (d = p->downs; d; d = d->next) {
+		nghttp2_submit_goaway(d->x.s, NGHTTP2_FLAG_NONE,
+				      nghttp2_session_get_last_proc_stream_id(d->x.s),
+				      NGHTTP2_NO_ERROR, NULL, 0);
+		h2_dirty(&d->x);
+	}
+	settle(p);
+}
+
 void l7_h2_stop(struct sl_l7 *l)
 {
 	struct h2_pool *p = l->h2;

@@ -67,6 +67,7 @@ static void *l7_main(void *arg)
 					/* new connections go DNAT from now on */
 					l->draining = true;
 					l7_publish(l, false);
+					l7_h2_drain(l);
 					pr_info("l7: draining %zu relayed connections\n",
 						l->n_conns);
 				}
