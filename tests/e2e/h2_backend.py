@@ -12,6 +12,8 @@ each connection "conn", so the log is the backend's own count.
     /goaway     answered, then a GOAWAY naming the highest stream seen: the
                 streams in flight still get their answers, then the
                 connection closes ("goaway-sent")
+    /rst        a response head, then RST_STREAM (INTERNAL_ERROR)
+    /rst-early  RST_STREAM (INTERNAL_ERROR) with no response
     /big?mb=N   N MiB of body, sent as the flow-control windows allow;
                 "big-sent BYTES" each time the window stops it, "big-done"
 """
@@ -77,7 +79,12 @@ class Conn(asyncio.Protocol):
             return
         path = h.get(":path", "")
         say(f"req {path} canary={h.get('canary', '-')}")
-        if path.startswith("/big"):
+        if path in ("/rst", "/rst-early"):
+            self.reqs.pop(sid)
+            if path == "/rst":
+                self.h2.send_headers(sid, [(":status", "200"), ("x-backend", NAME)])
+            self.h2.reset_stream(sid, 2)
+        elif path.startswith("/big"):
             self.reqs.pop(sid)
             self.h2.send_headers(sid, [(":status", "200"), ("x-backend", NAME)])
             self.big[sid] = int(path.split("mb=")[1]) << 20

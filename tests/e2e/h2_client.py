@@ -19,6 +19,10 @@ not do, each on ONE connection, printing one JSON line.
         GET /big?mb=MB and read nothing (our windows stay at 64 KiB) until
         GATE.go exists (GATE.wait says we are stalled), then all of it.
         {"bytes": n, "done": bool}
+    h2_client.py upreset HOST
+        A (/rst: the backend resets after its head), B (/rst-early: it
+        resets before any), C (/), on one connection.
+        {"a": "reset", "b": "status 502", "c": BODY} when all is well
     h2_client.py restart HOST GATE
         one GET, then GATE.wait; once GATE.go exists, wait (20 s at most)
         for the connection to end. {"first": BODY, "goaway": bool, "closed": bool}
@@ -178,7 +182,18 @@ def restart(host, gate):
     print(json.dumps({"first": first, "goaway": c.goaway, "closed": closed}))
 
 
-if sys.argv[1] == "restart":
+def upreset(host):
+    c = Client(host)
+    a = c.get("/rst")
+    b = c.get("/rst-early")
+    d = c.get("/")
+    c.wait([a, b, d], time.time() + 10)
+    print(json.dumps({"a": c.body(a), "b": c.body(b), "c": c.body(d)}))
+
+
+if sys.argv[1] == "upreset":
+    upreset(sys.argv[2])
+elif sys.argv[1] == "restart":
     restart(sys.argv[2], sys.argv[3])
 elif sys.argv[1] == "reset":
     reset(sys.argv[2])

@@ -126,6 +126,20 @@ sl_wait_for 5 _reset_seen
 sl_check reset-leaves-others "$out; backend resets +$(($(resets) - r0))" \
 	eval '[ "$(sl_jget <(echo "$out") "d[\"a\"] == \"reset\" and d[\"b\"] in (\"v1a\", \"v1b\", \"v2\") and d[\"c\"] in (\"v1a\", \"v1b\", \"v2\") and not d[\"goaway\"]")" = True ] && _reset_seen'
 
+# 7b. Streams the backend resets: after its response head the client's
+# stream is reset too; before any head the client gets a 502 (counted in
+# the subset's row); the connection's other stream is answered.
+s0=$SL_TMP/s7b0.json
+sl_status "$s0"
+out=$(sl_nsx client timeout 30 "$SL_PY" "$SL_E2E/h2_client.py" upreset "$SL_VIP4")
+sl_status "$SL_TMP/s7b1.json"
+n5=0
+for sub in v1 v2; do
+	n5=$((n5 + $(r2xx "$SL_TMP/s7b1.json" $sub 5xx) - $(r2xx "$s0" $sub 5xx)))
+done
+sl_check upstream-reset "$out; 5xx in the rows +$n5" \
+	eval '[ "$(sl_jget <(echo "$out") "d[\"a\"] == \"reset\" and d[\"b\"] == \"status 502\" and d[\"c\"] in (\"v1a\", \"v1b\", \"v2\")")" = True ] && [ "$n5" = 1 ]'
+
 # 8. `sluice weights` in the middle of one connection: the next streams
 # follow (100 at 50/50, then v1=0 v2=100: all 100 on v2).
 gate=$SL_TMP/gate

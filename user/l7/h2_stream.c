@@ -248,6 +248,8 @@ static void up_gone(struct h2_stream *st, uint32_t code, bool in_session)
 	}
 	if (code || !st->resp_eof) {
 		if (!st->resp_started) {
+			/* the subset was chosen and failed: its row shows the 502 */
+			h2_observe(st->d->x.p->l, st->subset_id, 502);
 			respond_local(st, "502");
 		} else {
 			nghttp2_submit_rst_stream(st->d->x.s, NGHTTP2_FLAG_NONE, st->did,
@@ -419,6 +421,7 @@ static void route(struct h2_pool *p, struct h2_stream *st)
 	u = h2_up_get(p, ch.family, ch.addr, ch.port);
 	if (!u) {
 		l7_count(l, SL_L7_C_CONNECT_FAILED, 1);
+		h2_observe(l, st->subset_id, 503);
 		respond_local(st, "503");
 		return;
 	}
