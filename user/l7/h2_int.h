@@ -29,8 +29,8 @@
 #define H2_UPS_PER_EP	 4	     /* upstream sessions per endpoint at most */
 #define H2_UP_IDLE_MS	 60000	     /* an upstream session without streams closes */
 #define H2_TICK_MS	 250
-#define H2_MAX_NV	 128	     /* header fields of one block */
-#define H2_HDR_BYTES	 (64 << 10)  /* bytes of one header block */
+#define H2_MAX_NV	 128	    /* header fields of one block */
+#define H2_HDR_BYTES	 (64 << 10) /* bytes of one header block */
 
 enum h2_kind { H2_DOWN, H2_UP };
 

@@ -29,7 +29,7 @@
 #include "l7/h2_int.h"
 #include "lib/log.h"
 
-#define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
+#define container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
 
 int l7_h2_preface(const char *buf, size_t n)
 {
@@ -225,7 +225,9 @@ static int settings(nghttp2_session *s, bool server)
 
 	/* a server must not send ENABLE_PUSH */
 	err = nghttp2_submit_settings(s, NGHTTP2_FLAG_NONE, iv, server ? 2 : 3);
-	return err ?: nghttp2_session_set_local_window_size(s, NGHTTP2_FLAG_NONE, 0, H2_CONN_WINDOW);
+	return err
+		   ?: nghttp2_session_set_local_window_size(s, NGHTTP2_FLAG_NONE, 0,
+							    H2_CONN_WINDOW);
 }
 
 static struct h2_up *up_new(struct h2_pool *p, uint8_t family, const uint32_t addr[4],
@@ -413,13 +415,12 @@ void l7_h2_start(struct sl_l7 *l, struct conn *c)
 		l7_conn_close(l, c, true);
 		return;
 	}
-	d->x = (struct h2_sess){.kind = H2_DOWN, .fd = c->fd[CLIENT], .p = p,
-				.last_active = l7_now_ms()};
+	d->x = (struct h2_sess){
+	    .kind = H2_DOWN, .fd = c->fd[CLIENT], .p = p, .last_active = l7_now_ms()};
 	d->c = c;
 	if (getrandom(&d->nonce, sizeof(d->nonce), GRND_NONBLOCK) != sizeof(d->nonce))
 		d->nonce = (uint32_t)(uintptr_t)d ^ (uint32_t)l7_now_ms();
-	if (nghttp2_session_server_new2(&d->x.s, p->cb_down, d, p->opt) ||
-	    settings(d->x.s, true)) {
+	if (nghttp2_session_server_new2(&d->x.s, p->cb_down, d, p->opt) || settings(d->x.s, true)) {
 		if (d->x.s)
 			nghttp2_session_del(d->x.s);
 		free(d);

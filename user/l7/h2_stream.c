@@ -499,8 +499,8 @@ static int down_frame_recv(nghttp2_session *s, const nghttp2_frame *f, void *ud)
 	return 0;
 }
 
-static int down_data(nghttp2_session *s, uint8_t flags, int32_t id, const uint8_t *data,
-		     size_t len, void *ud)
+static int down_data(nghttp2_session *s, uint8_t flags, int32_t id, const uint8_t *data, size_t len,
+		     void *ud)
 {
 	struct h2_down *d = ud;
 	struct h2_stream *st = nghttp2_session_get_stream_user_data(s, id);
