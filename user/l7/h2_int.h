@@ -30,6 +30,7 @@
 #define H2_UP_IDLE_MS	 60000	     /* an upstream session without streams closes */
 #define H2_TICK_MS	 250
 #define H2_MAX_NV	 128	    /* header fields of one block */
+#define H2_WBUF		 (64 << 10) /* frames gathered for one send(2) */
 #define H2_HDR_BYTES	 (64 << 10) /* bytes of one header block */
 
 enum h2_kind { H2_DOWN, H2_UP };
@@ -43,8 +44,10 @@ struct h2_sess {
 	int fd;
 	nghttp2_session *s;
 	struct h2_pool *p;
-	const uint8_t *out; /* from nghttp2_session_mem_send(), not yet written */
+	const uint8_t *out; /* from nghttp2_session_mem_send(), not yet copied */
 	size_t out_len;
+	uint8_t *pend; /* copied, not yet written (the socket was full) */
+	size_t pend_off, pend_len;
 	bool dirty; /* in p->dirty: has something to send */
 	struct h2_sess *dprev, *dnext;
 	bool broken; /* the socket failed, or nghttp2 gave up: close */
@@ -117,6 +120,7 @@ struct h2_pool {
 	nghttp2_session_callbacks *cb_down, *cb_up;
 	nghttp2_option *opt;
 	uint8_t rbuf[64 << 10];
+	uint8_t wbuf[H2_WBUF];
 };
 
 /* h2_pool.c */

@@ -6,11 +6,12 @@
  * relay), a timer for idle sessions, and the hooks the rest of the step
  * calls. The streams are h2_stream.c's.
  *
- * Writing: a session's output goes out as nghttp2 makes it; what the socket
- * does not take waits in nghttp2's own buffer (h2_sess.out) and nothing
- * more is made until it has gone, so a client that does not read stops its
- * streams' data providers, their buffers stop draining, and the upstream's
- * windows close (and the other way round).
+ * Writing: nghttp2 makes a session's output one frame at a time; frames are
+ * gathered (H2_WBUF) for one send(2) each, which is most of what a stream
+ * costs otherwise. What the socket does not take waits (h2_sess.pend, at
+ * most H2_WBUF) and nothing more is made until it has gone, so a client that does not read stops
+ * its streams' data providers, their buffers stop draining, and the upstream's windows close (and
+ * the other way round).
  *
  * Freeing: an upstream session whose events may still be in the current
  * epoll batch is not freed at once but after two timer ticks (p->dying,
@@ -70,32 +71,88 @@ static void undirty(struct h2_sess *x)
 	x->dirty = false;
 }
 
-static void flush(struct h2_sess *x)
+/* Write what is pending; true when all of it went. */
+static bool write_pend(struct h2_sess *x)
 {
 	ssize_t n;
 
-	if (x->broken || (x->kind == H2_UP && !container_of(x, struct h2_up, x)->connected))
-		return;
-	for (;;) {
-		if (!x->out_len) {
-			n = nghttp2_session_mem_send(x->s, &x->out);
-			if (n < 0) {
-				x->broken = true;
-				return;
-			}
-			if (!n)
-				return;
-			x->out_len = n;
-		}
-		n = send(x->fd, x->out, x->out_len, MSG_NOSIGNAL | MSG_DONTWAIT);
+	while (x->pend_len) {
+		n = send(x->fd, x->pend + x->pend_off, x->pend_len, MSG_NOSIGNAL | MSG_DONTWAIT);
 		if (n < 0) {
 			if (errno != EAGAIN && errno != EINTR)
 				x->broken = true;
-			return;
+			return false;
 		}
+		x->pend_off += n;
+		x->pend_len -= n;
+		x->last_active = l7_now_ms();
+	}
+	x->pend_off = 0;
+	return true;
+}
+
+/* Gather frames into p->wbuf: how many bytes; -1 when nghttp2 failed. */
+static ssize_t gather(struct h2_sess *x, uint8_t *w)
+{
+	size_t len = 0;
+	ssize_t n;
+
+	for (;;) {
+		if (!x->out_len) {
+			n = nghttp2_session_mem_send(x->s, &x->out);
+			if (n < 0)
+				return -1;
+			if (!n)
+				return len;
+			x->out_len = n;
+		}
+		if (len && len + x->out_len > H2_WBUF)
+			return len; /* x->out stays valid: no mem_send until it is taken */
+		n = x->out_len < H2_WBUF - len ? x->out_len : H2_WBUF - len;
+		memcpy(w + len, x->out, n);
+		len += n;
 		x->out += n;
 		x->out_len -= n;
-		x->last_active = l7_now_ms();
+		if (len == H2_WBUF)
+			return len;
+	}
+}
+
+static void flush(struct h2_sess *x)
+{
+	uint8_t *w = x->p->wbuf;
+	ssize_t len, n;
+
+	if (x->broken || (x->kind == H2_UP && !container_of(x, struct h2_up, x)->connected))
+		return;
+	while (write_pend(x)) {
+		len = gather(x, w);
+		if (len < 0) {
+			x->broken = true;
+			return;
+		}
+		if (!len)
+			return;
+		n = send(x->fd, w, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n < 0 && errno != EAGAIN && errno != EINTR) {
+			x->broken = true;
+			return;
+		}
+		if (n < 0)
+			n = 0;
+		if (n)
+			x->last_active = l7_now_ms();
+		if (n < len) {
+			if (!x->pend) {
+				x->pend = malloc(H2_WBUF);
+				if (!x->pend) {
+					x->broken = true;
+					return;
+				}
+			}
+			memcpy(x->pend, w + n, len - n);
+			x->pend_len = len - n;
+		}
 	}
 }
 
@@ -128,6 +185,8 @@ static void up_kill(struct h2_pool *p, struct h2_up *u)
 	undirty(&u->x);
 	nghttp2_session_del(u->x.s);
 	u->x.s = NULL;
+	free(u->x.pend);
+	u->x.pend = NULL;
 	l7_close_fd(&u->x.fd);
 	if (u->prev)
 		u->prev->next = u->next;
@@ -144,7 +203,7 @@ static void up_kill(struct h2_pool *p, struct h2_up *u)
 static bool done(struct h2_sess *x)
 {
 	return x->broken || x->gone ||
-	       (!x->out_len && !nghttp2_session_want_read(x->s) &&
+	       (!x->out_len && !x->pend_len && !nghttp2_session_want_read(x->s) &&
 		!nghttp2_session_want_write(x->s));
 }
 
@@ -455,6 +514,7 @@ void l7_h2_release(struct sl_l7 *l, struct conn *c)
 	h2_down_streams_gone(d);
 	undirty(&d->x);
 	nghttp2_session_del(d->x.s);
+	free(d->x.pend);
 	if (d->prev)
 		d->prev->next = d->next;
 	else
