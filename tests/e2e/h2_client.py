@@ -4,9 +4,9 @@
 not do, each on ONE connection, printing one JSON line.
 
     h2_client.py reset HOST
-        streams A (/slow?ms=1500) and B (/slow?ms=300); A is reset by us
-        (CANCEL) at once; B must still be answered, then C (/) on the same
-        connection. {"b": BODY, "c": BODY, "a": "reset"|BODY, "goaway": bool}
+        streams A (/slow?ms=3000) and B (/slow?ms=2000); A is reset by us
+        (CANCEL) a second later, B still in flight; B must still be
+        answered, then C (/) on the same connection. {"b": BODY, "c": BODY, "a": "reset"|BODY, "goaway": bool}
     h2_client.py phases HOST N GATE
         N requests (10 at a time), then create GATE.wait and wait (60 s at
         most) for GATE.go, then N more on the same connection.
@@ -23,6 +23,11 @@ not do, each on ONE connection, printing one JSON line.
         A (/rst: the backend resets after its head), B (/rst-early: it
         resets before any), C (/), on one connection.
         {"a": "reset", "b": "status 502", "c": BODY} when all is well
+    h2_client.py hostile HOST
+        a connection that breaks the protocol after the preface (DATA on
+        stream 0: closed by us, "garbage": "closed"); on another, a stream with 200 header fields
+        (more than we take: reset) and then a plain one (answered).
+        {"garbage": "closed"|"open", "many": BODY, "after": BODY}
     h2_client.py restart HOST GATE
         one GET, then GATE.wait; once GATE.go exists, wait (20 s at most)
         for the connection to end. {"first": BODY, "goaway": bool, "closed": bool}
@@ -101,8 +106,11 @@ class Client:
 
 def reset(host):
     c = Client(host)
-    a = c.get("/slow?ms=1500")
-    b = c.get("/slow?ms=300")
+    a = c.get("/slow?ms=3000")
+    b = c.get("/slow?ms=2000")
+    # in flight at the backend by then (a reset that overtakes the request
+    # inside sluice is right too, but reaches no backend)
+    time.sleep(1)
     c.reset(a)
     c.wait([b], time.time() + 10)
     d = c.get("/")
@@ -191,7 +199,30 @@ def upreset(host):
     print(json.dumps({"a": c.body(a), "b": c.body(b), "c": c.body(d)}))
 
 
-if sys.argv[1] == "upreset":
+def hostile(host):
+    s = socket.create_connection((host, 80), timeout=5)
+    # an empty SETTINGS, then DATA on stream 0: a connection error
+    s.sendall(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + b"\x00\x00\x00\x04\x00\x00\x00\x00\x00" +
+              b"\x00\x00\x04\x00\x00\x00\x00\x00\x00junk")
+    garbage = "open"
+    try:
+        while s.recv(65536):
+            pass
+        garbage = "closed"
+    except OSError:
+        pass
+    s.close()
+    c = Client(host)
+    a = c.get("/", [(f"x-h{i}", "v") for i in range(200)])
+    c.wait([a], time.time() + 10)
+    b = c.get("/")
+    c.wait([b], time.time() + 10)
+    print(json.dumps({"garbage": garbage, "many": c.body(a), "after": c.body(b)}))
+
+
+if sys.argv[1] == "hostile":
+    hostile(sys.argv[2])
+elif sys.argv[1] == "upreset":
     upreset(sys.argv[2])
 elif sys.argv[1] == "restart":
     restart(sys.argv[2], sys.argv[3])

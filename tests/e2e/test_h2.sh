@@ -140,6 +140,13 @@ done
 sl_check upstream-reset "$out; 5xx in the rows +$n5" \
 	eval '[ "$(sl_jget <(echo "$out") "d[\"a\"] == \"reset\" and d[\"b\"] == \"status 502\" and d[\"c\"] in (\"v1a\", \"v1b\", \"v2\")")" = True ] && [ "$n5" = 1 ]'
 
+# 7c. Garbage after the preface ends that connection (nghttp2's GOAWAY);
+# a stream with more header fields than we take (128) is reset, and the
+# connection's next stream is answered.
+out=$(sl_nsx client timeout 30 "$SL_PY" "$SL_E2E/h2_client.py" hostile "$SL_VIP4")
+sl_check hostile-input "$out" \
+	eval '[ "$(sl_jget <(echo "$out") "d[\"garbage\"] == \"closed\" and d[\"many\"] == \"reset\" and d[\"after\"] in (\"v1a\", \"v1b\", \"v2\")")" = True ]'
+
 # 8. `sluice weights` in the middle of one connection: the next streams
 # follow (100 at 50/50, then v1=0 v2=100: all 100 on v2).
 gate=$SL_TMP/gate
