@@ -140,7 +140,8 @@ class Conn(asyncio.Protocol):
 
 
 async def main():
-    srv = await asyncio.get_running_loop().create_server(Conn, "0.0.0.0", PORT, reuse_address=True)
+    srv = await asyncio.get_running_loop().create_server(Conn, ["0.0.0.0", "::"], PORT,
+                                                         reuse_address=True)
     say(f"listening {PORT}")
     async with srv:
         await srv.serve_forever()

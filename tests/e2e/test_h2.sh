@@ -50,13 +50,13 @@ sl_wait_for 15 _h2_up || sl_die "HTTP/2 backends not answering on :8081"
 cat >"$SL_CFG" <<EOF
 services:
   - name: $SVC
-    vips: [$SL_VIP4]
+    vips: [$SL_VIP4, "$SL_VIP6"]
     ports:
       - {port: 80, protocol: TCP, targetPort: 8081}
       - {port: 50051, protocol: TCP, targetPort: 50051}
     subsets:
-      v1: {endpoints: [10.0.1.10, 10.0.1.11]}
-      v2: {endpoints: [10.0.2.10]}
+      v1: {endpoints: [10.0.1.10, 10.0.1.11, "fd00:1::10", "fd00:1::11"]}
+      v2: {endpoints: [10.0.2.10, "fd00:2::10"]}
     routes:
       - match: {headers: {canary: {exact: canary-tester}}}
         split: {v2: 100}
@@ -96,6 +96,13 @@ d1=$(($(reqs v1) - v1))
 d2=$(($(reqs v2) - v2))
 sl_check header-to-v2 "$(grep -E '^requests:' <<<"$out"); backends: v1 $d1, v2 $d2" \
 	eval '[ "$d2" = 100 ] && [ "$d1" = 0 ]'
+
+# 3b. IPv6: the same, per stream (200 at 50/50: 100 +- 30 each).
+v1=$(reqs v1)
+out=$(sl_nsx client h2load -c 1 -m 10 -n 200 "http://[$SL_VIP6]/" 2>&1)
+d1=$(($(reqs v1) - v1))
+sl_check ipv6-split "$(grep -E '^requests:' <<<"$out"); v1 got $d1 (want 100 +- 30)" \
+	eval 'grep -q "^requests: 200 total, 200 started, 200 done, 200 succeeded" <<<"$out" && within "$d1" 100 30'
 
 # 4. gRPC unary: the status lives in the trailers; OK and an error both pass.
 g() { sl_nsx client timeout 120 "$SL_PY" "$SL_E2E/h2_grpc.py" call "$GRPC" "$@"; }
