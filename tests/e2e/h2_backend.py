@@ -14,6 +14,8 @@ each connection "conn", so the log is the backend's own count.
                 connection closes ("goaway-sent")
     /rst        a response head, then RST_STREAM (INTERNAL_ERROR)
     /rst-early  RST_STREAM (INTERNAL_ERROR) with no response
+    /sink-stall a request body never read (its window never opens again):
+                "stalled BYTES" as it comes
     /big?mb=N   N MiB of body, sent as the flow-control windows allow;
                 "big-sent BYTES" each time the window stops it, "big-done"
 """
@@ -61,7 +63,12 @@ class Conn(asyncio.Protocol):
                 self.reqs[ev.stream_id] = dict(ev.headers)
                 self.top = max(self.top, ev.stream_id)
             elif isinstance(ev, DataReceived):
-                self.h2.acknowledge_received_data(ev.flow_controlled_length, ev.stream_id)
+                h = self.reqs.get(ev.stream_id, {})
+                if h.get(":path") == "/sink-stall":
+                    h["got"] = h.get("got", 0) + len(ev.data)
+                    say(f"stalled {h['got']}")
+                else:
+                    self.h2.acknowledge_received_data(ev.flow_controlled_length, ev.stream_id)
             elif isinstance(ev, StreamEnded):
                 self.request(ev.stream_id)
             elif isinstance(ev, StreamReset):

@@ -28,6 +28,9 @@ not do, each on ONE connection, printing one JSON line.
         stream 0: closed by us, "garbage": "closed"); on another, a stream with 200 header fields
         (more than we take: reset) and then a plain one (answered).
         {"garbage": "closed"|"open", "many": BODY, "after": BODY}
+    h2_client.py upstall HOST
+        POST /sink-stall (the backend reads nothing) and push body bytes for
+        3 s as the windows allow. {"sent": BYTES}
     h2_client.py restart HOST GATE
         one GET, then GATE.wait; once GATE.go exists, wait (20 s at most)
         for the connection to end. {"first": BODY, "goaway": bool, "closed": bool}
@@ -199,6 +202,32 @@ def upreset(host):
     print(json.dumps({"a": c.body(a), "b": c.body(b), "c": c.body(d)}))
 
 
+def upstall(host):
+    c = Client(host)
+    sid = c.h2.get_next_available_stream_id()
+    c.h2.send_headers(sid, [(":method", "POST"), (":path", "/sink-stall"), (":scheme", "http"),
+                            (":authority", host)])
+    c.flush()
+    sent, end = 0, time.time() + 3
+    c.sock.settimeout(0.1)
+    while time.time() < end:
+        n = min(c.h2.local_flow_control_window(sid), c.h2.max_outbound_frame_size)
+        if n > 0:
+            c.h2.send_data(sid, bytes(n))
+            sent += n
+            c.flush()
+            continue
+        try:
+            data = c.sock.recv(65536)
+        except socket.timeout:
+            continue
+        if not data:
+            break
+        c.h2.receive_data(data)
+        c.flush()
+    print(json.dumps({"sent": sent}))
+
+
 def hostile(host):
     s = socket.create_connection((host, 80), timeout=5)
     # an empty SETTINGS, then DATA on stream 0: a connection error
@@ -222,6 +251,8 @@ def hostile(host):
 
 if sys.argv[1] == "hostile":
     hostile(sys.argv[2])
+elif sys.argv[1] == "upstall":
+    upstall(sys.argv[2])
 elif sys.argv[1] == "upreset":
     upreset(sys.argv[2])
 elif sys.argv[1] == "restart":

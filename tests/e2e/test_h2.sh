@@ -197,6 +197,15 @@ sl_check stalled-client-holds-backend "backend sent ${s1:-?} then ${s2:-?} bytes
 sl_check stalled-client-gets-all "$(cat "$SL_TMP/stall.json")" \
 	eval '[ "$(sl_jget "$SL_TMP/stall.json" "d == {\"bytes\": $((32 << 20)), \"done\": True}")" = True ]'
 
+# 10b. The other way: a backend that reads nothing of a request body holds
+# the client back (the client gets less than 2 MiB out in 3 s, instead of
+# all it can), and the node holds at most our window of it.
+out=$(sl_nsx client timeout 30 "$SL_PY" "$SL_E2E/h2_client.py" upstall "$SL_VIP4")
+got=$(grep -h '^stalled ' "$SL_TMP"/h2-*.log | tail -1 | cut -d' ' -f2)
+sent=$(sl_jget <(echo "$out") 'd["sent"]')
+sl_check stalled-backend-holds-client "client sent ${sent:-?} bytes in 3 s, the backend got ${got:-?}" \
+	eval '[ -n "$got" ] && [ "${sent:-0}" -gt 0 ] && [ "$sent" -lt $((2 << 20)) ] && [ $((sent - got)) -le $((512 << 10)) ]'
+
 # 11. Hot restart: an HTTP/2 session cannot be handed over mid-flight (its
 # state is nghttp2's), so its client gets a GOAWAY from the predecessor and
 # reconnects; the successor serves the new connection per stream.
