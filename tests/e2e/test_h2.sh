@@ -247,4 +247,17 @@ body=$(grep -xE 'v[12][ab]?' "$SL_TMP/drain.out")
 sl_check drain-goaway-then-finishes "run exit $rc, nghttp exit $nrc, body '$body', $(grep -c 'recv GOAWAY' "$SL_TMP/drain.out") GOAWAY" \
 	eval '[ "$rc" = 0 ] && [ "$nrc" = 0 ] && grep -q "recv GOAWAY" "$SL_TMP/drain.out" && [ -n "$body" ]'
 
+# 14. --l7-idle-timeout: a client connection without a stream that moves
+# nothing for that long gets a GOAWAY (counted as idle_timeout).
+SL_READY_SERVICE=$SVC sl_run_start "$SL_CFG" -- --l7-idle-timeout 2 || sl_die "run did not start"
+sl_wait_for 20 _l7_ready || sl_die "the L7 listener is not published"
+gate=$SL_TMP/idle
+touch "$gate.go"
+t0=$(_sl_us)
+out=$(sl_nsx client timeout 30 "$SL_PY" "$SL_E2E/h2_client.py" restart "$SL_VIP4" "$gate")
+ms=$((($(_sl_us) - t0) / 1000))
+sl_status "$SL_TMP/s14.json"
+sl_check idle-goaway "$out after $ms ms; idle_timeout $(sl_jget "$SL_TMP/s14.json" "d['l7']['counters']['idle_timeout']")" \
+	eval '[ "$(sl_jget <(echo "$out") "d[\"goaway\"]")" = True ] && [ "$ms" -ge 1500 ] && [ "$(sl_jget "$SL_TMP/s14.json" "d[\"l7\"][\"counters\"][\"idle_timeout\"]")" -ge 1 ]'
+
 sl_finish
