@@ -37,7 +37,6 @@ for t in h2load nghttpd nginx; do
 	command -v "$t" >/dev/null || sl_die "missing tool: $t (scripts/install-deps.sh)"
 done
 trap 'rc=$?; rm -f "$HANDOFF"; (exit $rc); sl_cleanup' EXIT
-SL_KEEP_TMP=${SL_KEEP_TMP:-}
 
 sl_topo_up
 for b in $SL_BACKENDS; do

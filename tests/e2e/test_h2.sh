@@ -10,7 +10,7 @@
 # client leaving its neighbours alone (and reaching the backend), and
 # `sluice weights` mid-connection applying to the next streams.
 # Checks are strings for sl_check to eval (expanded late, on purpose).
-# shellcheck disable=SC2016
+# shellcheck disable=SC2016,SC2034,SC2154
 set -uo pipefail
 SL_TEST_NAME=h2
 # shellcheck source=scripts/netns-lib.sh disable=SC2034
@@ -24,7 +24,6 @@ GRPC=$SL_VIP4:50051
 # The backends' own count of requests, by subset (v1a + v1b = v1).
 reqs() { cat "$SL_TMP"/h2-"$1"*.log 2>/dev/null | grep -c '^req '; }
 resets() { cat "$SL_TMP"/h2-*.log 2>/dev/null | grep -c '^reset '; }
-row() { $SL_PY "$SL_E2E/jtool.py" counter "$1" "$SVC" "$2" "$3"; }
 r2xx() { sl_jget "$1" "[u for s in d['services'] if s['name'] == '$SVC' for u in s['subsets'] if u['name'] == '$2'][0]['http_responses']['$3']"; }
 within() { $SL_PY -c "import sys; sys.exit(abs($1 - $2) > $3)"; }
 
