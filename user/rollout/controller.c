@@ -128,7 +128,10 @@ static void decide(struct sl_ro_ctl *c, const struct sl_rollout *r, uint32_t act
 static void set_reason(struct sl_rollout *r, const char *why)
 {
 	/* truncated to the pinned record's field */
-	snprintf(r->reason, sizeof(r->reason), "%s", why);
+	size_t n = strnlen(why, sizeof(r->reason) - 1);
+
+	memcpy(r->reason, why, n);
+	r->reason[n] = '\0';
 }
 
 static void sample_of(const struct sl_status_subset *s, struct sl_ro_sample *out)
