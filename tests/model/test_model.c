@@ -790,7 +790,7 @@ static const char *const gnames[SL_G_MAX] = {
     "malformed",      "no_route",    "no_endpoint",	"ct_full",	"port_reuse",
     "nat_fail",	      "udp_expired", "revnat_restored", "l7_local",	"l7_fallback",
     "l7_established", "ct_miss",     "wrong_iface",	"src_rejected", "port_remap",
-    "clash_drop",     "hairpin",     "ct_confirmed",
+    "clash_drop",     "hairpin",     "ct_confirmed",	"fast_redirect",
 };
 
 static void explain(const struct frame *fr, bool egress, const struct mdl_run *r,

@@ -8,7 +8,10 @@
  * get private, uncloned skbs: real traffic adds the cost of un-sharing a
  * cloned skb on its first write, which `scripts/bench.sh` measures.
  *
- *   build/tests/bench_pkt [RUNS] [-j]   (a Markdown table; -j: JSON)
+ *   build/tests/bench_pkt [RUNS] [-j] [--only TEXT]
+ *
+ * prints a Markdown table (-j: JSON). --only runs the floor and the paths
+ * whose name contains TEXT, e.g. to profile one path with perf.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -159,6 +162,8 @@ static int find_backend(int ct_fd, const char *client, char *out, size_t len)
 int main(int argc, char **argv)
 {
 	long runs = argc > 1 ? atol(argv[1]) : 200000;
+	const char *only = NULL;
+	bool json = false;
 	struct bpf_object *empty_obj = NULL;
 	struct sl_config *cfg = NULL;
 	struct result res[16];
@@ -168,6 +173,16 @@ int main(int argc, char **argv)
 	int n = 0, ing, egr, empty_fd, err, i;
 	double ns;
 
+	for (i = 2; i < argc; i++) {
+		if (!strcmp(argv[i], "-j")) {
+			json = true;
+		} else if (!strcmp(argv[i], "--only") && i + 1 < argc) {
+			only = argv[++i];
+		} else {
+			fprintf(stderr, "usage: bench_pkt [RUNS] [-j] [--only TEXT]\n");
+			return 1;
+		}
+	}
 	libbpf_set_print(NULL);
 	sl_diag_init(&diag);
 	/* on lo, whose routes are the host's: no source check (fixture.h) */
@@ -192,6 +207,8 @@ int main(int argc, char **argv)
 #define MEASURE(label, fd, make, arg)                                                              \
 	do {                                                                                       \
 		long cnt = make == mk_syn && runs > 50000 ? 50000 : runs;                          \
+		if (n && only && !strstr(label, only))                                             \
+			break;                                                                     \
 		if (run_many(fd, cnt, make, arg, &ns)) {                                           \
 			fprintf(stderr, "%s: test run failed\n", label);                           \
 			return 2;                                                                  \
@@ -218,7 +235,7 @@ int main(int argc, char **argv)
 	MEASURE("IPv4 reply (reverse NAT)", egr, mk_reply, &r4);
 	MEASURE("IPv6 reply (reverse NAT)", egr, mk_reply, &r6);
 
-	if (argc > 2 && !strcmp(argv[2], "-j")) {
+	if (json) {
 		printf("[");
 		for (i = 0; i < n; i++)
 			printf("%s{\"name\": \"%s\", \"runs\": %ld, \"ns\": %.1f}", i ? ", " : "",

@@ -53,6 +53,7 @@ static const char *const global_names[SL_G_MAX] = {
     [SL_G_CLASH_DROP] = "clash_drop",
     [SL_G_HAIRPIN] = "hairpin",
     [SL_G_CT_CONFIRMED] = "ct_confirmed",
+    [SL_G_FAST_REDIRECT] = "fast_redirect",
 };
 
 static const char *const l7_names[SL_L7_C_MAX] = {
