@@ -114,9 +114,26 @@ static __always_inline bool sl_ct_is_backend(const struct sl_ct_entry *fwd, cons
 	return fwd->port == p->sport && sl_addr_same(fwd->addr, p->saddr);
 }
 
+/*
+ * The coarse monotonic clock in 2^30 ns ticks. The coarse clock only moves
+ * when jiffies do, and the verifier inlines bpf_jiffies64() into one load:
+ * the clock helper runs once per jiffy and CPU (at most HZ times a second),
+ * not once per packet, and returns the same value it would have.
+ */
 static __always_inline __u32 sl_now_ticks(void)
 {
-	return bpf_ktime_get_coarse_ns() >> 30;
+	__u64 j = bpf_jiffies64();
+	struct sl_clock *c;
+	__u32 zero = 0;
+
+	c = bpf_map_lookup_elem(&sl_clock, &zero);
+	if (!c)
+		return bpf_ktime_get_coarse_ns() >> 30;
+	if (c->jiffies != j) {
+		c->ticks = bpf_ktime_get_coarse_ns() >> 30;
+		c->jiffies = j;
+	}
+	return c->ticks;
 }
 
 static __always_inline bool sl_tcp_closing(const struct sl_pkt *p)
