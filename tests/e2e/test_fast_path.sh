@@ -102,6 +102,32 @@ opened=$(($(sl_jget "$SL_TMP/on-after.json" \
 sl_check connections-counted "connections_opened +$opened, want $((2 * N + 1))" \
 	test "$opened" = $((2 * N + 1))
 
+# ---- GSO: offloads on along the downloads' way (backends -> node -> client),
+# so that the replies are TSO super-packets redirected whole
+for b in v1a v1b v2; do
+	sl_nsx "$b" ethtool -K eth0 tx on tso on gso on >/dev/null 2>&1 || sl_die "offload on in $b"
+	sl_nsx node ethtool -K "b-$b" tx on tso on gso on >/dev/null 2>&1 || sl_die "offload on b-$b"
+done
+sl_nsx node ethtool -K c1 tx on tso on gso on >/dev/null 2>&1 || sl_die "offload on c1"
+zero_fwd
+sl_status "$SL_TMP/gso-before.json"
+sl_nsx client curl -sS --max-time 60 -o "$SL_TMP/gso-big.bin" "http://$SL_VIP4/big?mb=$MB" \
+	2>"$SL_TMP/gso-curl.log"
+rc=$?
+sl_status "$SL_TMP/gso-after.json"
+got=$(sha256sum "$SL_TMP/gso-big.bin" 2>/dev/null | cut -d' ' -f1)
+sl_check gso-download-intact "curl exit $rc, sha256 $got, want $WANT_SUM" \
+	test "$rc" = 0 -a "$got" = "$WANT_SUM"
+redirects=$(sl_dp_delta "$SL_TMP/gso-before.json" "$SL_TMP/gso-after.json" fast_redirect)
+fwd=$(fwd_seen)
+sl_check gso-fast "fast_redirect +$redirects, FORWARD saw $fwd" \
+	test "$redirects" -gt 0 -a "$fwd" = 0
+for b in v1a v1b v2; do
+	sl_nsx "$b" ethtool -K eth0 tx off >/dev/null 2>&1
+	sl_nsx node ethtool -K "b-$b" tx off >/dev/null 2>&1
+done
+sl_nsx node ethtool -K c1 tx off >/dev/null 2>&1
+
 # ---- --no-fast-path: the same traffic takes the node's stack
 sl_run_stop
 SL_READY_IFACE=b-v2 sl_run_start "$CFG" "${IFS_ALL[@]}" -- --no-fast-path ||
