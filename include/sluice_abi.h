@@ -341,6 +341,8 @@ enum sl_global_idx {
 	SL_G_CLASH_DROP,      /* ...and no free port was found: dropped */
 	SL_G_HAIRPIN,	      /* connections of a pod to itself, source NATed */
 	SL_G_CT_CONFIRMED,    /* connections moved from sl_ct_new to sl_conntrack */
+	SL_G_REVNAT_FULL,     /* a lost reverse entry not put back: sl_revnat full */
+	SL_G_HTTP_CODES_FULL, /* an exact HTTP code not counted: sl_http_codes full */
 	SL_G_FAST_REDIRECT,   /* packets redirected past the node's stack (fast path) */
 	SL_G_MAX,
 };
@@ -427,6 +429,7 @@ enum sl_l7_counter_idx {
 	SL_L7_C_TAKEN_OVER,	/* connections received from a predecessor */
 	SL_L7_C_CLIENT_LIMIT,	/* refused: the client address held its share */
 	SL_L7_C_IDLE_TIMEOUT,	/* relayed, no byte either way for too long: reset */
+	SL_L7_C_CODES_FULL,	/* exact HTTP codes not counted: sl_l7_codes full */
 	SL_L7_C_MAX,
 };
 

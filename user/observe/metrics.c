@@ -297,6 +297,8 @@ static const char *const l7_help[SL_L7_C_MAX] = {
 			     "--l7-max-per-client.",
     [SL_L7_C_IDLE_TIMEOUT] = "Relayed connections reset after --l7-idle-timeout without a byte "
 			     "either way.",
+    [SL_L7_C_CODES_FULL] = "Exact HTTP codes not counted because sl_l7_codes was full (their "
+			   "class still is).",
 };
 
 static void write_l7(FILE *f, const struct sl_status *st)
