@@ -29,6 +29,7 @@
 #include "http.h"
 #include "l7.h"
 #include "fastpath.h"
+#include "rt.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -74,7 +75,7 @@ static __always_inline int sl_rn_put(int confirmed, const struct sl_ct_key *rk,
 	rv.nat_port = p->sport;
 	rv.family = p->family;
 	rv.subset_id = e->subset_id;
-	rv.flags = e->flags & (SL_CT_LOCAL | SL_CT_HAIRPIN | SL_CT_FAST);
+	rv.flags = e->flags & (SL_CT_LOCAL | SL_CT_HAIRPIN | SL_CT_RT_WAIT | SL_CT_FAST);
 	/* where a fast-path reply goes; 0 keeps other entries as they were */
 	if (e->flags & SL_CT_FAST)
 		rv.ifindex = e->ifindex;
@@ -188,6 +189,7 @@ __noinline int sl_choose(const struct sl_pkt *p, struct sl_ct_entry *e)
 	/* its own backend: the reply would never leave the pod */
 	if (sl_addr_same(e->addr, p->saddr))
 		e->flags |= SL_CT_HAIRPIN;
+	sl_rt_arm(p, e);
 	return SL_NEW_NAT;
 }
 
@@ -330,6 +332,8 @@ __noinline int sl_reply(struct __sk_buff *skb, const struct sl_pkt *p, int at)
 		/* the backend answered: a UDP flow is confirmed by its first reply */
 		sl_udp_confirm(&fk, &k, &rv);
 	}
+	if (rv.flags & SL_CT_RT_WAIT)
+		sl_rt_response(p, &k, rn, rv.subset_id);
 
 	if (sl_nat_rewrite(skb, p, &n)) {
 		sl_global_inc(SL_G_NAT_FAIL);
@@ -499,6 +503,8 @@ __noinline int sl_client(struct __sk_buff *skb, const struct sl_pkt *p)
 			sl_ct_close(ct);
 		/* written once a tick, not per packet, confirmed or not (UDP ages) */
 		touched = sl_ct_touch(ct, now);
+		if (ct->flags & SL_CT_RT_WAIT)
+			sl_rt_request(p, &fk, ct);
 		e = *ct;
 		sl_global_inc((e.flags & SL_CT_LOCAL) ? SL_G_L7_ESTABLISHED : SL_G_ESTABLISHED);
 		/*
