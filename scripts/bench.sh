@@ -213,8 +213,12 @@ detach_empty() {
 	rm -rf "$EMPTY_PIN"
 }
 bulk() {
-	sl_nsx client curl -s -o /dev/null --max-time 120 "http://$1:$2/big" ||
-		sl_die "bulk download from $1:$2 failed"
+	local got
+	got=$(sl_nsx client curl -sf -o /dev/null -w '%{size_download}' --max-time 120 \
+		"http://$1:$2/big") || sl_die "bulk download from $1:$2 failed"
+	# a short answer (an error page) would make the "download" one exchange
+	[ "$got" -ge $((BULK_MB << 20)) ] ||
+		sl_die "bulk download from $1:$2: $got bytes, want $((BULK_MB << 20))"
 }
 conns() {
 	sl_nsx client "$SL_PY" "$SL_E2E/client.py" burst --host "$1" --port "$2" -n "$CONNS" \
@@ -244,8 +248,10 @@ if has 1; then
 		attach_empty
 		read -r _ _ t c < <(measure empty bulk 10.0.1.10 8080 "$EMPTY_ID")
 		rec 1 bulk/empty ns "$(per "$t" "$c")"
+		rec 1 bulk/empty runs "$c"
 		read -r _ _ t c < <(measure empty conns 10.0.1.10 8080 "$EMPTY_ID")
 		rec 1 conns/empty ns "$(per "$t" "$c")"
+		rec 1 conns/empty runs "$c"
 		detach_empty
 		ports_vip
 		sluice_up "$(gen_cfg 1 100 0)"
@@ -253,13 +259,17 @@ if has 1; then
 		EGR=$(pinned_id "$SL_PIN_DIR/sl_egress")
 		while read -r _ id t c; do
 			[ "$id" = "$ING" ] && { rec 1 bulk/ingress ns "$(per "$t" "$c")"; EST_NS=$(per "$t" "$c"); }
+			[ "$id" = "$ING" ] && rec 1 bulk/ingress runs "$c"
 			[ "$id" = "$EGR" ] && rec 1 bulk/egress ns "$(per "$t" "$c")"
+			[ "$id" = "$EGR" ] && rec 1 bulk/egress runs "$c"
 		done < <(measure sluice bulk "$SL_VIP4" 80 "$ING" "$EGR")
 		new0=$(global_counter new_conn)
 		est0=$(global_counter established)
 		while read -r _ id t c; do
 			[ "$id" = "$ING" ] && { rec 1 conns/ingress ns "$(per "$t" "$c")"; CT=$t; }
+			[ "$id" = "$ING" ] && rec 1 conns/ingress runs "$c"
 			[ "$id" = "$EGR" ] && rec 1 conns/egress ns "$(per "$t" "$c")"
+			[ "$id" = "$EGR" ] && rec 1 conns/egress runs "$c"
 		done < <(measure sluice conns "$SL_VIP4" 80 "$ING" "$EGR")
 		new=$(($(global_counter new_conn) - new0))
 		est=$(($(global_counter established) - est0))

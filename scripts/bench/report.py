@@ -76,8 +76,10 @@ if 1 in secs:
         m = med(1, key, "ns")
         if m is not None and m <= 0:
             m = None  # the derivation failed (see docs/bench.md)
-        body.append((label, fmt(m), spread(1, key, "ns"), ratio(m, med(1, floor, "ns"))))
-    table(["path", "ns/packet", "spread", "vs empty"], body)
+        runs = med(1, key, "runs")
+        body.append((label, fmt(m), spread(1, key, "ns"), ratio(m, med(1, floor, "ns")),
+                     "-" if runs is None else "{:,}".format(int(runs))))
+    table(["path", "ns/packet", "spread", "vs empty", "program runs"], body)
     fx = [r for r in rows if r["section"] == 1 and r["key"].startswith("fixture/")]
     if fx:
         print("BPF_PROG_TEST_RUN fixtures (`build/tests/bench_pkt`, %s runs per path):" % fx[-1].get("runs"))

@@ -26,7 +26,7 @@ static int usage(void)
 		 "[--l7-idle-timeout SECONDS] [--l7-head-max BYTES] [--handoff-socket PATH] "
 		 "[--l7-mark MARK[/MASK]] [--l7-table N]] "
 		 "[--ct-max N] [--ct-closed-timeout SECONDS] [--ct-idle-timeout SECONDS] "
-		 "[--no-src-check]");
+		 "[--no-src-check] [--no-fast-path]");
 	return SL_EXIT_INVALID;
 }
 
@@ -113,6 +113,7 @@ int run_parse_opts(int argc, char **argv, struct run_ctx *c, struct run_args *a)
 	    {"ct-closed-timeout", required_argument, NULL, 'C'},
 	    {"ct-idle-timeout", required_argument, NULL, 'T'},
 	    {"no-src-check", no_argument, NULL, 'R'},
+	    {"no-fast-path", no_argument, NULL, 'F'},
 	    {},
 	};
 	unsigned long v;
@@ -247,6 +248,9 @@ int run_parse_opts(int argc, char **argv, struct run_ctx *c, struct run_args *a)
 			break;
 		case 'R':
 			c->dp_opts.cfg.flags &= ~SL_DP_SRC_CHECK;
+			break;
+		case 'F':
+			c->dp_opts.cfg.flags &= ~SL_DP_FAST_PATH;
 			break;
 		default:
 			return usage();
