@@ -21,9 +21,11 @@ CFLAGS  += -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-ini
 CXXFLAGS ?= -O2 -g
 CXXFLAGS += -std=c++17 -Wall -Wextra -Iinclude -Iuser $(EXTRA_CFLAGS)
 # libcurl: run --kubernetes (HTTPS, streaming watches, one thread per kind);
-# RE2 (through user/l7/re2_shim.cc) for Istio's regexes, hence libstdc++
+# RE2 (through user/l7/re2_shim.cc) for Istio's regexes, hence libstdc++;
+# nodejs/http-parser for HTTP/1.x framing in the L7 step (docs/l7.md)
 RE2_LIBS := -lre2 -lstdc++
-LDLIBS  := -lbpf -lelf -lz -lyaml -ljson-c -lmicrohttpd -lncursesw -lcurl -lpthread $(RE2_LIBS)
+LDLIBS  := -lbpf -lelf -lz -lyaml -ljson-c -lmicrohttpd -lncursesw -lcurl -lpthread $(RE2_LIBS) \
+	   -lhttp_parser
 
 BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
 	      -Iinclude -Ibpf -I/usr/include/$(MULTIARCH)
@@ -118,9 +120,9 @@ $(BUILD)/tests/test_istio: tests/unit/test_istio.c tests/unit/diag_check.h tests
 	$(Q)$(CC) $(CFLAGS) $(filter %.c %.o,$^) $(LDLIBS) -lcmocka -o $@
 
 $(BUILD)/tests/test_l7_match: tests/unit/test_l7_match.c user/l7/l7_match.c user/l7/l7_match.h \
-			      $(BUILD)/user/l7/re2_shim.o | $(BUILD)
+			      user/l7/l7_http.c user/l7/l7_http.h $(BUILD)/user/l7/re2_shim.o | $(BUILD)
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) $(filter %.c %.o,$^) $(RE2_LIBS) -lcmocka -o $@
+	$(Q)$(CC) $(CFLAGS) $(filter %.c %.o,$^) $(RE2_LIBS) -lhttp_parser -lcmocka -o $@
 
 $(BUILD)/tests/test_l7_client: tests/unit/test_l7_client.c user/l7/l7_client.c user/l7/l7_client.h | $(BUILD)
 	$(call msg,CC,$@)

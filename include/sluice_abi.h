@@ -402,6 +402,8 @@ enum sl_l7_counter_idx {
 	SL_L7_C_TAKEN_OVER,	/* connections received from a predecessor */
 	SL_L7_C_CLIENT_LIMIT,	/* refused: the client address held its share */
 	SL_L7_C_IDLE_TIMEOUT,	/* relayed, no byte either way for too long: reset */
+	SL_L7_C_REQUESTS,	/* requests routed one by one (HTTP/1.x per request) */
+	SL_L7_C_BAD_REQUEST,	/* answered 400 and closed: malformed or ambiguous head */
 	SL_L7_C_MAX,
 };
 

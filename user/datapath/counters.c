@@ -70,6 +70,8 @@ static const char *const l7_names[SL_L7_C_MAX] = {
     [SL_L7_C_TAKEN_OVER] = "taken_over",
     [SL_L7_C_CLIENT_LIMIT] = "client_limit",
     [SL_L7_C_IDLE_TIMEOUT] = "idle_timeout",
+    [SL_L7_C_REQUESTS] = "requests",
+    [SL_L7_C_BAD_REQUEST] = "bad_request",
 };
 
 const char *sl_l7_counter_name(int idx)

@@ -20,6 +20,8 @@
 #include "l7/l7.h"
 #include "l7/l7_accept.h"
 #include "l7/l7_conn.h"
+#include "l7/l7_h1.h"
+#include "l7/l7_pool.h"
 #include "l7/l7_handoff.h"
 #include "l7/l7_relay.h"
 #include "lib/log.h"
@@ -44,7 +46,7 @@ static void *l7_main(void *arg)
 	int n, i;
 
 	for (;;) {
-		int timeout = l->n_codes ? 100 : 1000;
+		int timeout = l->ho_sock >= 0 ? 10 : l->n_codes ? 100 : 1000;
 		uint64_t now;
 
 		n = epoll_wait(l->ep, evs, 64, timeout);
@@ -73,11 +75,6 @@ static void *l7_main(void *arg)
 			}
 			if (r == &l->href) {
 				l7_handoff_serve(l);
-				if (l->handed_over) {
-					l7_flush_codes(l);
-					eventfd_write(l->done, 1);
-					goto out;
-				}
 				continue;
 			}
 			if (!r->c) {
@@ -86,15 +83,32 @@ static void *l7_main(void *arg)
 			}
 			l7_on_conn_event(l, r->c, r->which, evs[i].events);
 		}
+		if (l->ho_sock >= 0) {
+			l7_handoff_continue(l);
+			if (l->handed_over) {
+				l7_flush_codes(l);
+				eventfd_write(l->done, 1);
+				goto out;
+			}
+		}
 		free_dead(l);
 		now = l7_now_ms();
 		if (l->n_codes && (now - l->codes_flushed >= 100 || n == 0))
 			l7_flush_codes(l);
 		if (now - last_tick >= 250) {
 			l7_timeouts(l, now); /* what it ends is freed after the next batch */
+			l7_pool_expire(l, now);
 			last_tick = now;
 		}
 		if (l->draining) {
+			struct conn *c, *next;
+
+			/* kept-alive connections between two requests end now */
+			for (c = l->conns; c; c = next) {
+				next = c->next;
+				if (l7_h1_idle(c))
+					l7_conn_close(l, c, false);
+			}
 			/* the accept queue too: those handshakes were ours */
 			for (i = 0; i < SL_L7_LISTEN_MAX; i++)
 				if (l->lfd[i] >= 0)
@@ -205,7 +219,7 @@ int sl_l7_start(const struct sl_maps *maps, const struct sl_l7_opts *o, struct s
 	l->m = *maps;
 	l->m.owned = false;
 	l->o = *o;
-	l->ep = l->wake = l->done = l->hfd = -1;
+	l->ep = l->wake = l->done = l->hfd = l->ho_sock = -1;
 	for (i = 0; i < SL_L7_LISTEN_MAX; i++)
 		l->lfd[i] = -1;
 	l->buf = malloc(l->o.head_max);
@@ -329,6 +343,8 @@ void sl_l7_stop(struct sl_l7 *l)
 	while ((c = l->conns))
 		l7_conn_close(l, c, true);
 	free_dead(l);
+	l7_pool_expire(l, 0);
+	l7_close_fd(&l->ho_sock);
 	for (i = 0; i < SL_L7_LISTEN_MAX; i++)
 		l7_close_fd(&l->lfd[i]);
 	while (l->n_pipes) {

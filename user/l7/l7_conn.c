@@ -22,6 +22,7 @@
 #include <bpf/bpf.h>
 
 #include "l7/l7_conn.h"
+#include "l7/l7_h1.h"
 #include "lib/log.h"
 
 uint64_t l7_now_ms(void)
@@ -57,6 +58,33 @@ void l7_flush_codes(struct sl_l7 *l)
 	}
 	l->n_codes = 0;
 	l->codes_flushed = l7_now_ms();
+}
+
+void l7_count_code(struct sl_l7 *l, uint32_t subset_id, unsigned int code)
+{
+	struct sl_stats *st = l7_row(l, subset_id);
+	size_t i;
+
+	if (!st || code < 100 || code > 599)
+		return;
+	ADD(st->http_responses[code / 100 - 1], 1);
+	for (i = 0; i < l->n_codes; i++)
+		if (l->codes[i].k.subset_id == subset_id && l->codes[i].k.code == code)
+			break;
+	if (i == l->n_codes) {
+		if (l->n_codes == CODE_PENDING)
+			l7_flush_codes(l);
+		i = l->n_codes++;
+		l->codes[i].k = (struct sl_http_code_key){.subset_id = subset_id, .code = code};
+		l->codes[i].n = 0;
+	}
+	l->codes[i].n++;
+}
+
+void l7_observe_request(struct sl_l7 *l, uint32_t subset_id, unsigned int status,
+			uint64_t duration_us)
+{
+	l7_count_code(l, subset_id, status);
 }
 
 /* ---- connections ---- */
@@ -184,6 +212,7 @@ void l7_conn_close(struct sl_l7 *l, struct conn *c, bool reset)
 		l7_close_fd(&c->h[i].pr);
 		l7_close_fd(&c->h[i].pw);
 	}
+	l7_h1_free(l, c);
 	if (c->client_held)
 		l7_clients_put(&l->clients, &c->t);
 	c->client_held = false;

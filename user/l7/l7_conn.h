@@ -54,7 +54,11 @@
  */
 #define L7_NOTSENT_LOWAT (128 << 10)
 
-enum cstate { C_HEAD = 0, C_CONNECTING, C_RELAY };
+/*
+ * C_H1: HTTP/1.x routed per request (l7_h1.c); C_RELAY is also where an
+ * Upgrade or CONNECT of such a connection ends up, as a spliced tunnel.
+ */
+enum cstate { C_HEAD = 0, C_CONNECTING, C_RELAY, C_H1 };
 enum { C2B = 0, B2C = 1 };
 enum { CLIENT = 0, BACKEND = 1 };
 
@@ -70,6 +74,7 @@ struct half {
 };
 
 struct conn;
+struct h1;
 
 /* What an epoll event is about: a connection's socket, or one of ours. */
 struct ref {
@@ -91,6 +96,7 @@ struct conn {
 	bool reset_counted; /* backend_resets counted for this connection */
 	uint8_t heads;	    /* times the head was peeked without being complete */
 	bool client_held;   /* counted in sl_l7.clients (l7_clients_put at close) */
+	struct h1 *h1;	    /* C_H1: the request being routed (l7_h1.c) */
 };
 
 /* Exact HTTP codes, summed here and written to sl_l7_codes now and then. */
@@ -132,6 +138,13 @@ struct sl_l7 {
 	} codes[CODE_PENDING];
 	size_t n_codes;
 	uint64_t codes_flushed;
+	/* idle upstream connections of per-request routing (l7_pool.c) */
+	struct l7_up *pool;
+	size_t n_pool;
+	/* a successor waits for the per-request exchanges in flight to end */
+	int ho_sock;
+	uint64_t ho_until;
+	uint32_t ho_pid;
 };
 
 #define ADD(field, v) __atomic_fetch_add(&(field), (uint64_t)(v), __ATOMIC_RELAXED)
@@ -153,6 +166,14 @@ void l7_count(struct sl_l7 *l, int idx, int64_t d);
 struct sl_stats *l7_row(struct sl_l7 *l, uint32_t subset_id);
 /* Write the exact HTTP codes counted so far to sl_l7_codes. */
 void l7_flush_codes(struct sl_l7 *l);
+/* One response of a subset by its exact code (class and sl_l7_codes). */
+void l7_count_code(struct sl_l7 *l, uint32_t subset_id, unsigned int code);
+/*
+ * One request routed per request has ended with status (0: none came)
+ * after duration_us: every per-request counter of the subset goes here.
+ */
+void l7_observe_request(struct sl_l7 *l, uint32_t subset_id, unsigned int status,
+			uint64_t duration_us);
 
 /* Connections. */
 struct conn *l7_conn_new(struct sl_l7 *l);

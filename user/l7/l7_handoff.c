@@ -20,7 +20,9 @@
 #include <sys/un.h>
 
 #include "l7/l7_conn.h"
+#include "l7/l7_h1.h"
 #include "l7/l7_handoff.h"
+#include "l7/l7_pool.h"
 #include "l7/l7_relay.h"
 #include "lib/log.h"
 
@@ -139,6 +141,7 @@ static void drop_copies(struct sl_l7 *l)
 			l7_close_fd(&c->h[i].pr);
 			l7_close_fd(&c->h[i].pw);
 		}
+		free(c->h1);
 		free(c);
 	}
 	l->n_conns = 0;
@@ -152,10 +155,7 @@ void l7_handoff_serve(struct sl_l7 *l)
 	struct ho_msg m = {.magic = HO_MAGIC, .version = HO_VERSION};
 	struct ucred cr;
 	socklen_t len = sizeof(cr);
-	int s, fds[HO_MAX_FDS], nfds, i, err;
-	uint64_t now = l7_now_ms();
-	size_t sent = 0;
-	struct conn *c;
+	int s, fds[HO_MAX_FDS], nfds, err;
 
 	s = accept4(l->hfd, NULL, NULL, SOCK_CLOEXEC);
 	if (s < 0)
@@ -168,13 +168,48 @@ void l7_handoff_serve(struct sl_l7 *l)
 	}
 	set_timeouts(s, 5000);
 	err = ho_recv(s, &m, fds, &nfds);
-	if (err || m.type != HO_HELLO) {
+	if (err || m.type != HO_HELLO || l->ho_sock >= 0) {
 		close(s);
 		return;
 	}
-	pr_info("l7: handing over to pid %u: %zu connections\n", m.pid, l->n_conns);
-
+	/*
+	 * Requests routed one by one go over only between two requests: the
+	 * exchanges in flight end first (l7_handoff_continue), and no new one
+	 * starts meanwhile. The successor waits 10 s for the listeners.
+	 */
 	l7_listeners_poll(l, false);
+	l->ho_sock = s;
+	l->ho_pid = m.pid;
+	l->ho_until = l7_now_ms() + L7_HO_WAIT_MS;
+	l7_handoff_continue(l);
+}
+
+void l7_handoff_continue(struct sl_l7 *l)
+{
+	struct ho_msg m;
+	int s = l->ho_sock, fds[HO_MAX_FDS], nfds, i, err;
+	uint64_t now = l7_now_ms();
+	size_t sent = 0, busy = 0;
+	struct conn *c, *next;
+
+	if (s < 0)
+		return;
+	for (c = l->conns; c; c = c->next)
+		busy += c->state == C_H1 && !l7_h1_idle(c);
+	if (busy && now < l->ho_until)
+		return;
+	for (c = l->conns; c && busy; c = next) {
+		next = c->next;
+		if (c->state == C_H1 && !l7_h1_idle(c))
+			l7_conn_close(l, c, true);
+	}
+	if (busy)
+		pr_warn("l7: %zu requests still in flight after %u ms: reset\n", busy,
+			L7_HO_WAIT_MS);
+	l->ho_sock = -1;
+	pr_info("l7: handing over to pid %u: %zu connections\n", l->ho_pid, l->n_conns);
+	l7_pool_expire(l, 0);
+
 	ho_init(&m, HO_LISTENERS);
 	for (i = 0, nfds = 0; i < SL_L7_LISTEN_MAX; i++)
 		if (l->lfd[i] >= 0) {
@@ -185,7 +220,8 @@ void l7_handoff_serve(struct sl_l7 *l)
 	err = ho_send(s, &m, fds, nfds);
 	for (c = l->conns; c && !err; c = c->next, sent++) {
 		ho_init(&m, HO_CONN);
-		m.state = c->state;
+		/* between two requests: to the successor it is a new connection */
+		m.state = c->state == C_H1 ? C_HEAD : c->state;
 		m.subset_id = c->subset_id;
 		m.broken = c->broken;
 		m.reset_counted = c->reset_counted;
@@ -196,7 +232,7 @@ void l7_handoff_serve(struct sl_l7 *l)
 						    : 1;
 		nfds = 0;
 		fds[nfds++] = c->fd[CLIENT];
-		if (c->state != C_HEAD)
+		if (m.state != C_HEAD)
 			fds[nfds++] = c->fd[BACKEND];
 		if (c->state == C_RELAY)
 			for (i = 0; i < 2; i++) {
@@ -222,6 +258,12 @@ void l7_handoff_serve(struct sl_l7 *l)
 		pr_warn("l7: hand-over failed after %zu connections: %s; keeping them\n", sent,
 			strerror(-err));
 		l7_listeners_poll(l, true);
+		/* their next requests may be waiting already: no new edge will say so */
+		for (c = l->conns; c; c = next) {
+			next = c->next;
+			if (c->state == C_H1)
+				l7_h1_event(l, c, CLIENT, 0);
+		}
 		return;
 	}
 	/* Ours are copies now: closing them leaves the successor's open. */

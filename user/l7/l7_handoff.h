@@ -38,8 +38,15 @@ struct ho_msg {
 
 #define HO_MAX_FDS L7_FDS_PER_CONN
 
-/* Predecessor: a successor knocked on the hand-over socket. */
+/*
+ * Predecessor: a successor knocked on the hand-over socket. What follows
+ * waits (l7_handoff_continue, called after every batch of events) until no
+ * request routed per request is in flight, L7_HO_WAIT_MS at most; then
+ * sl_l7.handed_over, or, when it failed, the listeners are back.
+ */
+#define L7_HO_WAIT_MS 5000
 void l7_handoff_serve(struct sl_l7 *l);
+void l7_handoff_continue(struct sl_l7 *l);
 /* Successor: 0 with everything taken, -ENOENT when nobody is there. */
 int l7_handoff_take(struct sl_l7 *l);
 /* Register what was taken over and get it moving again. */

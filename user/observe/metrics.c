@@ -297,6 +297,10 @@ static const char *const l7_help[SL_L7_C_MAX] = {
 			     "--l7-max-per-client.",
     [SL_L7_C_IDLE_TIMEOUT] = "Relayed connections reset after --l7-idle-timeout without a byte "
 			     "either way.",
+    [SL_L7_C_REQUESTS] = "HTTP/1.x requests routed one by one, each by its own head and the "
+			 "weights.",
+    [SL_L7_C_BAD_REQUEST] = "Requests answered 400 and closed: a malformed or ambiguous head or "
+			    "body framing (request smuggling shapes), or a head over --l7-head-max.",
 };
 
 static void write_l7(FILE *f, const struct sl_status *st)
