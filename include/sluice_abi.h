@@ -103,7 +103,14 @@ _Static_assert(sizeof(struct sl_svc_key) == 24, "sl_svc_key size");
 /* sl_service.flags */
 #define SL_SVC_AFFINITY_CLIENT_IP (1U << 0) /* hash the client address only */
 #define SL_SVC_SRC_MATCH	  (1U << 1) /* some route matches on source */
-#define SL_SVC_L7		  (1U << 2) /* some route matches on the HTTP request */
+#define SL_SVC_L7		  (1U << 2) /* TCP: through the L7 step (docs/l7.md) */
+/*
+ * Why SL_SVC_L7, when no route matches on the HTTP request: the port is
+ * declared HTTP/2 or gRPC, or the service opted in to per-request splits.
+ */
+#define SL_SVC_L7_HTTP2	      (1U << 3)
+#define SL_SVC_L7_GRPC	      (1U << 4)
+#define SL_SVC_L7_PER_REQUEST (1U << 5)
 
 /* sl_route.flags */
 #define SL_ROUTE_MATCH_CIDR   (1U << 0) /* route needs a sourceCIDRs hit */

@@ -81,12 +81,15 @@ static void check_conns(struct sl_l7 *l)
 	int i, bytes;
 
 	for (c = l->conns; c; c = c->next, n++) {
-		FUZZ_CHECK(c->state == C_HEAD || c->state == C_CONNECTING || c->state == C_RELAY);
+		FUZZ_CHECK(c->state == C_HEAD || c->state == C_CONNECTING || c->state == C_RELAY ||
+			   c->state == C_H1);
 		FUZZ_CHECK(c->fd[CLIENT] >= 0);
-		FUZZ_CHECK((c->fd[BACKEND] >= 0) == (c->state != C_HEAD));
+		/* per request: a backend only with a request in flight (its state says) */
+		FUZZ_CHECK(c->state == C_H1 ? c->h1 != NULL
+					    : (c->fd[BACKEND] >= 0) == (c->state != C_HEAD));
 		FUZZ_CHECK(c->t.family == SL_AF_INET || c->t.family == SL_AF_INET6);
 		FUZZ_CHECK(!(c->broken & ~3));
-		for (i = 0; c->state == C_RELAY && i < 2; i++) {
+		for (i = 0; (c->state == C_RELAY || c->state == C_H1) && i < 2; i++) {
 			FUZZ_CHECK(c->h[i].pr >= 0 && c->h[i].pw >= 0);
 			FUZZ_CHECK(!ioctl(c->h[i].pr, FIONREAD, &bytes));
 			FUZZ_CHECK((size_t)bytes == c->h[i].in_pipe);

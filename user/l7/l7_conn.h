@@ -143,7 +143,6 @@ struct sl_l7 {
 	size_t n_pool;
 	/* a successor waits for the per-request exchanges in flight to end */
 	int ho_sock;
-	uint64_t ho_until;
 	uint32_t ho_pid;
 };
 

@@ -339,8 +339,10 @@ static int pump_request(struct sl_l7 *l, struct conn *c, int *err)
 
 	for (;;) {
 		*err = flush_pipe(c, C2B);
-		if (*err < 0)
+		if (*err < 0) {
+			*err = -*err;
 			return P_BACKEND_BROKE;
+		}
 		if (*err > 0 || x->req_done)
 			return P_WAIT;
 		if (x->skip[C2B]) {
@@ -391,8 +393,10 @@ static int pump_response(struct sl_l7 *l, struct conn *c, int *err)
 
 	for (;;) {
 		*err = flush_pipe(c, B2C);
-		if (*err < 0)
+		if (*err < 0) {
+			*err = -*err;
 			return P_CLIENT_BROKE;
+		}
 		if (*err > 0 || x->resp_done)
 			return P_WAIT;
 		if (x->skip[B2C] || x->eof_body) {
@@ -521,6 +525,7 @@ static void run(struct sl_l7 *l, struct conn *c)
 		}
 		if (x->connecting)
 			return;
+		/* both ways: a response may come before the request's body is all sent */
 		res = pump_request(l, c, &err);
 		if (res == P_WAIT)
 			res = pump_response(l, c, &err);
@@ -544,7 +549,14 @@ static void run(struct sl_l7 *l, struct conn *c)
 			return;
 		}
 		touch(l, c);
-		if (!x->resp_done || c->h[B2C].in_pipe)
+		/* a backend that answers before the body is in may not read it: no reuse */
+		if (x->resp_done && !x->req_done)
+			x->close_after = true;
+		/*
+		 * The response is through; a request body still coming goes on to
+		 * the backend (which may reset it: counted), and then both close.
+		 */
+		if (!x->resp_done || c->h[B2C].in_pipe || (!x->req_done && !x->tunnel))
 			return;
 		if (x->tunnel) {
 			if (!x->req_done || c->h[C2B].in_pipe)
@@ -608,6 +620,109 @@ void l7_h1_timeout(struct sl_l7 *l, struct conn *c)
 bool l7_h1_idle(const struct conn *c)
 {
 	return c->state == C_H1 && !c->h1->in_x && !c->h[C2B].in_pipe && !c->h[B2C].in_pipe;
+}
+
+enum {
+	H1W_IN_X = 1 << 0,
+	H1W_CONNECTING = 1 << 1,
+	H1W_REQ_DONE = 1 << 2,
+	H1W_RESP_DONE = 1 << 3,
+	H1W_EOF_BODY = 1 << 4,
+	H1W_TUNNEL = 1 << 5,
+	H1W_CLOSE_AFTER = 1 << 6,
+	H1W_RESP_STARTED = 1 << 7,
+	H1W_ALL = (1 << 8) - 1,
+};
+
+enum { S_IN_VALUE = 1, S_HEADERS_DONE = 2, S_DONE = 4, S_NO_BODY = 8, S_CONNECT = 16 };
+
+static uint32_t sbits(const struct sl_h1 *s)
+{
+	return (s->in_value ? S_IN_VALUE : 0) | (s->headers_done ? S_HEADERS_DONE : 0) |
+	       (s->done ? S_DONE : 0) | (s->no_body ? S_NO_BODY : 0) |
+	       (s->connect ? S_CONNECT : 0);
+}
+
+static void sset(struct sl_h1 *s, uint32_t b, const uint8_t *p, uint32_t code)
+{
+	memset(s, 0, sizeof(*s));
+	memcpy(&s->p, p, sizeof(s->p));
+	s->p.data = s;
+	s->in_value = b & S_IN_VALUE;
+	s->headers_done = b & S_HEADERS_DONE;
+	s->done = b & S_DONE;
+	s->no_body = b & S_NO_BODY;
+	s->connect = b & S_CONNECT;
+	s->code = code;
+}
+
+bool l7_h1_export(const struct conn *c, struct l7_h1_wire *w)
+{
+	const struct h1 *x = c->h1;
+
+	memset(w, 0, sizeof(*w));
+	w->skip[0] = x->skip[0];
+	w->skip[1] = x->skip[1];
+	w->age_us = x->in_x ? now_us() - x->t0_us : 0;
+	w->status = x->status;
+	w->subset = x->subset;
+	w->nreq = x->nreq;
+	w->flags = (x->in_x ? H1W_IN_X : 0) | (x->connecting ? H1W_CONNECTING : 0) |
+		   (x->req_done ? H1W_REQ_DONE : 0) | (x->resp_done ? H1W_RESP_DONE : 0) |
+		   (x->eof_body ? H1W_EOF_BODY : 0) | (x->tunnel ? H1W_TUNNEL : 0) |
+		   (x->close_after ? H1W_CLOSE_AFTER : 0) |
+		   (x->resp_started ? H1W_RESP_STARTED : 0);
+	w->req_bits = sbits(&x->req);
+	w->resp_bits = sbits(&x->resp);
+	w->req_code = x->req.code;
+	w->resp_code = x->resp.code;
+	w->ep = x->ep;
+	memcpy(w->req_p, &x->req.p, sizeof(w->req_p));
+	memcpy(w->resp_p, &x->resp.p, sizeof(w->resp_p));
+	return x->in_x && c->fd[BACKEND] >= 0;
+}
+
+int l7_h1_import(struct conn *c, const struct l7_h1_wire *w, bool has_backend)
+{
+	struct h1 *x;
+
+	if ((w->flags & ~H1W_ALL) || !(w->flags & H1W_IN_X) != !has_backend ||
+	    (w->ep.family != SL_AF_INET && w->ep.family != SL_AF_INET6 && has_backend))
+		return -EPROTO;
+	x = calloc(1, sizeof(*x));
+	if (!x)
+		return -ENOMEM;
+	x->skip[0] = w->skip[0];
+	x->skip[1] = w->skip[1];
+	x->t0_us = now_us() - w->age_us;
+	x->status = w->status;
+	x->subset = w->subset;
+	x->nreq = w->nreq;
+	x->in_x = w->flags & H1W_IN_X;
+	x->connecting = w->flags & H1W_CONNECTING;
+	x->req_done = w->flags & H1W_REQ_DONE;
+	x->resp_done = w->flags & H1W_RESP_DONE;
+	x->eof_body = w->flags & H1W_EOF_BODY;
+	x->tunnel = w->flags & H1W_TUNNEL;
+	x->close_after = w->flags & H1W_CLOSE_AFTER;
+	x->resp_started = w->flags & H1W_RESP_STARTED;
+	x->ep = w->ep;
+	sset(&x->req, w->req_bits, w->req_p, w->req_code);
+	sset(&x->resp, w->resp_bits, w->resp_p, w->resp_code);
+	c->h1 = x;
+	return 0;
+}
+
+int l7_h1_resume(struct sl_l7 *l, struct conn *c)
+{
+	int err = l7_add_fd(l, c, CLIENT, RELAY_EVENTS);
+
+	if (!err && c->fd[BACKEND] >= 0)
+		err = l7_add_fd(l, c, BACKEND, RELAY_EVENTS);
+	if (err)
+		return err;
+	run(l, c);
+	return 0;
 }
 
 void l7_h1_free(struct sl_l7 *l, struct conn *c)

@@ -10,7 +10,26 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <http_parser.h>
+
 #include "l7/l7_conn.h"
+#include "l7/l7_pool.h"
+
+/*
+ * A connection's per-request state as the hot restart sends it (struct
+ * ho_msg): an exchange in flight goes over whole, parser state included,
+ * so a kept-alive connection loses no request whatever it is doing.
+ */
+struct l7_h1_wire {
+	uint64_t skip[2];
+	uint64_t age_us; /* of the request in flight */
+	uint32_t status, subset, nreq;
+	uint32_t flags;		  /* H1W_* */
+	uint32_t req_bits, resp_bits; /* struct sl_h1's flags */
+	uint32_t req_code, resp_code;
+	struct l7_ep ep;
+	uint8_t req_p[sizeof(http_parser)], resp_p[sizeof(http_parser)];
+};
 
 /* c (in C_HEAD, a complete HTTP/1.x head waiting in its socket) goes per request. */
 void l7_h1_begin(struct sl_l7 *l, struct conn *c);
@@ -20,6 +39,16 @@ void l7_h1_event(struct sl_l7 *l, struct conn *c, int which, uint32_t events);
 void l7_h1_timeout(struct sl_l7 *l, struct conn *c);
 /* c is between requests (nothing of an exchange in flight): a hand-over can take it. */
 bool l7_h1_idle(const struct conn *c);
+/*
+ * Hot restart: the state of c (in C_H1) as sent; whether c has an upstream
+ * connection in flight (a descriptor more). Import on the successor's side:
+ * 0, or -EPROTO for a state that does not add up.
+ */
+bool l7_h1_export(const struct conn *c, struct l7_h1_wire *w);
+int l7_h1_import(struct conn *c, const struct l7_h1_wire *w, bool has_backend);
+/* Taken over: register c's sockets and get it moving. */
+int l7_h1_resume(struct sl_l7 *l, struct conn *c);
+
 /* At close: free what c's per-request state holds. */
 void l7_h1_free(struct sl_l7 *l, struct conn *c);
 

@@ -172,15 +172,9 @@ void l7_handoff_serve(struct sl_l7 *l)
 		close(s);
 		return;
 	}
-	/*
-	 * Requests routed one by one go over only between two requests: the
-	 * exchanges in flight end first (l7_handoff_continue), and no new one
-	 * starts meanwhile. The successor waits 10 s for the listeners.
-	 */
 	l7_listeners_poll(l, false);
 	l->ho_sock = s;
 	l->ho_pid = m.pid;
-	l->ho_until = l7_now_ms() + L7_HO_WAIT_MS;
 	l7_handoff_continue(l);
 }
 
@@ -189,23 +183,12 @@ void l7_handoff_continue(struct sl_l7 *l)
 	struct ho_msg m;
 	int s = l->ho_sock, fds[HO_MAX_FDS], nfds, i, err;
 	uint64_t now = l7_now_ms();
-	size_t sent = 0, busy = 0;
+	size_t sent = 0;
 	struct conn *c, *next;
+	bool backend;
 
 	if (s < 0)
 		return;
-	for (c = l->conns; c; c = c->next)
-		busy += c->state == C_H1 && !l7_h1_idle(c);
-	if (busy && now < l->ho_until)
-		return;
-	for (c = l->conns; c && busy; c = next) {
-		next = c->next;
-		if (c->state == C_H1 && !l7_h1_idle(c))
-			l7_conn_close(l, c, true);
-	}
-	if (busy)
-		pr_warn("l7: %zu requests still in flight after %u ms: reset\n", busy,
-			L7_HO_WAIT_MS);
 	l->ho_sock = -1;
 	pr_info("l7: handing over to pid %u: %zu connections\n", l->ho_pid, l->n_conns);
 	l7_pool_expire(l, 0);
@@ -220,8 +203,7 @@ void l7_handoff_continue(struct sl_l7 *l)
 	err = ho_send(s, &m, fds, nfds);
 	for (c = l->conns; c && !err; c = c->next, sent++) {
 		ho_init(&m, HO_CONN);
-		/* between two requests: to the successor it is a new connection */
-		m.state = c->state == C_H1 ? C_HEAD : c->state;
+		m.state = c->state;
 		m.subset_id = c->subset_id;
 		m.broken = c->broken;
 		m.reset_counted = c->reset_counted;
@@ -232,9 +214,12 @@ void l7_handoff_continue(struct sl_l7 *l)
 						    : 1;
 		nfds = 0;
 		fds[nfds++] = c->fd[CLIENT];
-		if (m.state != C_HEAD)
+		/* per request: an upstream connection only while a request is in flight */
+		backend = c->state == C_H1 ? l7_h1_export(c, &m.h1) : c->state != C_HEAD;
+		m.has_backend = backend;
+		if (backend)
 			fds[nfds++] = c->fd[BACKEND];
-		if (c->state == C_RELAY)
+		if (c->state == C_RELAY || c->state == C_H1)
 			for (i = 0; i < 2; i++) {
 				fds[nfds++] = c->h[i].pr;
 				fds[nfds++] = c->h[i].pw;
@@ -284,11 +269,12 @@ void l7_handoff_continue(struct sl_l7 *l)
  * forever; more and the rest would go to whichever connection gets the
  * pipe next from the pool.
  */
-static bool pipes_hold(const struct ho_msg *m, const int *fds)
+static bool pipes_hold(const struct ho_msg *m, const int *fds, int backend)
 {
 	struct stat st;
 	int i, n;
 
+	fds += backend - 1; /* the pipes follow the client's and the backend's sockets */
 	for (i = 0; i < 2; i++) {
 		if (fstat(fds[2 + 2 * i], &st) || !S_ISFIFO(st.st_mode) ||
 		    fstat(fds[3 + 2 * i], &st) || !S_ISFIFO(st.st_mode) ||
@@ -301,7 +287,7 @@ static bool pipes_hold(const struct ho_msg *m, const int *fds)
 int l7_handoff_take_msg(struct sl_l7 *l, const struct ho_msg *m, int *fds, int nfds, uint64_t now)
 {
 	struct conn *c;
-	int i, k;
+	int i, k, backend, piped;
 
 	if (m->type == HO_END) {
 		close_fds(fds, &nfds, 0);
@@ -315,10 +301,12 @@ int l7_handoff_take_msg(struct sl_l7 *l, const struct ho_msg *m, int *fds, int n
 		return 0;
 	}
 	/* a state this build does not know would be relayed with no pipes */
+	piped = m->state == C_RELAY || m->state == C_H1;
+	backend = m->state == C_H1 ? m->has_backend == 1 : m->state != C_HEAD;
 	if (m->type != HO_CONN ||
-	    (m->state != C_HEAD && m->state != C_CONNECTING && m->state != C_RELAY) ||
-	    nfds != 1 + (m->state != C_HEAD) + 4 * (m->state == C_RELAY) ||
-	    (m->state == C_RELAY && !pipes_hold(m, fds)) ||
+	    (m->state != C_HEAD && m->state != C_CONNECTING && m->state != C_RELAY &&
+	     m->state != C_H1) ||
+	    nfds != 1 + backend + 4 * piped || (piped && !pipes_hold(m, fds, backend)) ||
 	    (m->t.family != SL_AF_INET && m->t.family != SL_AF_INET6)) {
 		close_fds(fds, &nfds, 0);
 		return -EPROTO;
@@ -335,18 +323,32 @@ int l7_handoff_take_msg(struct sl_l7 *l, const struct ho_msg *m, int *fds, int n
 	c->t = m->t;
 	c->deadline = m->deadline_in > 0 ? now + m->deadline_in : 0;
 	c->fd[CLIENT] = fds[0];
-	if (nfds > 1)
+	if (backend)
 		c->fd[BACKEND] = fds[1];
-	if (m->state == C_RELAY)
+	if (piped)
 		for (i = 0; i < 2; i++) {
-			c->h[i].pr = fds[2 + 2 * i];
-			c->h[i].pw = fds[3 + 2 * i];
+			c->h[i].pr = fds[1 + backend + 2 * i];
+			c->h[i].pw = fds[2 + backend + 2 * i];
 			c->h[i].in_pipe = m->in_pipe[i];
 			c->h[i].eof = m->eof[i];
 			c->h[i].shut = m->shut[i];
 			c->h[i].src_err = m->src_err[i];
 			c->h[i].dropped = m->dropped[i];
 		}
+	if (m->state == C_H1 && l7_h1_import(c, &m->h1, backend)) {
+		/* c is the newest, at the head of the list: taken back out */
+		l->conns = c->next;
+		if (c->next)
+			c->next->prev = NULL;
+		l->n_conns--;
+		for (i = 0; i < 2; i++) {
+			l7_close_fd(&c->fd[i]);
+			l7_close_fd(&c->h[i].pr);
+			l7_close_fd(&c->h[i].pw);
+		}
+		free(c);
+		return -EPROTO;
+	}
 	return 0;
 }
 
@@ -438,6 +440,9 @@ void l7_resume_conns(struct sl_l7 *l)
 		case C_CONNECTING:
 			err = l7_add_fd(l, c, CLIENT, EPOLLIN | EPOLLRDHUP | EPOLLET);
 			err = err ?: l7_add_fd(l, c, BACKEND, EPOLLOUT);
+			break;
+		case C_H1:
+			err = l7_h1_resume(l, c);
 			break;
 		default:
 			err = l7_add_fd(l, c, CLIENT, RELAY_EVENTS);

@@ -213,6 +213,8 @@ static json_object *service_json(const struct sl_status_service *s, const struct
 				       json_object_new_string(sl_proto_name(s->ports[i].proto)));
 		json_object_object_add(p, "target_port",
 				       json_object_new_int(s->ports[i].target_port));
+		json_object_object_add(p, "path",
+				       json_object_new_string(sl_status_path(&s->ports[i])));
 		json_object_array_add(ports, p);
 	}
 	for (i = 0; i < s->n_routes; i++) {
