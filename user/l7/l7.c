@@ -75,6 +75,9 @@ static void *l7_main(void *arg)
 			}
 			if (r == &l->href) {
 				l7_handoff_serve(l);
+				/* the rest of the batch names connections given away */
+				if (l->handed_over)
+					goto handed;
 				continue;
 			}
 			if (!r->c) {
@@ -85,11 +88,8 @@ static void *l7_main(void *arg)
 		}
 		if (l->ho_sock >= 0) {
 			l7_handoff_continue(l);
-			if (l->handed_over) {
-				l7_flush_codes(l);
-				eventfd_write(l->done, 1);
-				goto out;
-			}
+			if (l->handed_over)
+				goto handed;
 		}
 		free_dead(l);
 		now = l7_now_ms();
@@ -122,6 +122,10 @@ static void *l7_main(void *arg)
 out:
 	free_dead(l);
 	return NULL;
+handed:
+	l7_flush_codes(l);
+	eventfd_write(l->done, 1);
+	goto out;
 }
 
 /* ---- setup ---- */

@@ -67,7 +67,7 @@ const char *sl_route_note(const struct sl_route *r)
 	if (!sl_route_enforced(r))
 		return "  [not enforced: matches on queryParams or scheme; never matched]";
 	if (r->flags & SL_ROUTE_NEEDS_L7)
-		return "  [http: decided per connection by the L7 step]";
+		return "  [http: decided per request by the L7 step]";
 	if (r->flags & SL_ROUTE_OVERRIDDEN)
 		return "  [overridden by `sluice weights`]";
 	return "";
