@@ -72,9 +72,9 @@ EOF
 # 1. Which path each port takes, before and after it runs.
 out=$(sl_sluice check --config "$CFG" 2>&1)
 sl_check check-paths "$(tr '\n' ';' <<<"$out")" \
-	eval 'grep -q "hdr 80/tcp: L7 (per request: http routes)" <<<"$out" &&
-		grep -q "opt 80/tcp: L7 (per request: per-request split opt-in)" <<<"$out" &&
-		grep -q "plain 80/tcp: kernel (per connection)" <<<"$out"'
+	eval 'grep -q "hdr 80/TCP: L7 (per request: http routes)" <<<"$out" &&
+		grep -q "opt 80/TCP: L7 (per request: per-request split opt-in)" <<<"$out" &&
+		grep -q "plain 80/TCP: kernel (per connection)" <<<"$out"'
 
 SL_READY_SERVICE=hdr
 sl_run_start "$CFG" c1 -- --l7-head-max 16384 || sl_die "sluice run did not attach and apply"
