@@ -52,7 +52,8 @@ SKEL      := $(BUILD)/sluice.skel.h
 
 TEST_BINS := $(BUILD)/tests/test_config $(BUILD)/tests/test_config_files $(BUILD)/tests/test_k8s $(BUILD)/tests/test_istio $(BUILD)/tests/test_pkt $(BUILD)/tests/test_conntrack $(BUILD)/tests/test_choice $(BUILD)/tests/test_atomic \
 	     $(BUILD)/tests/test_http $(BUILD)/tests/test_l7_match $(BUILD)/tests/test_policy_route \
-	     $(BUILD)/tests/test_l7 $(BUILD)/tests/test_kube $(BUILD)/tests/test_l7_client
+	     $(BUILD)/tests/test_l7 $(BUILD)/tests/test_kube $(BUILD)/tests/test_l7_client \
+	     $(BUILD)/tests/test_l7_http
 
 .DELETE_ON_ERROR:
 .PHONY: all deps test test-bins test-asan asan-bins demo bench clean format
@@ -123,6 +124,11 @@ $(BUILD)/tests/test_l7_match: tests/unit/test_l7_match.c user/l7/l7_match.c user
 			      user/l7/l7_http.c user/l7/l7_http.h $(BUILD)/user/l7/re2_shim.o | $(BUILD)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $(filter %.c %.o,$^) $(RE2_LIBS) -lhttp_parser -lcmocka -o $@
+
+$(BUILD)/tests/test_l7_http: tests/unit/test_l7_http.c user/l7/l7_http.c user/l7/l7_http.h \
+			     user/l7/l7_match.h | $(BUILD)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) $(filter %.c,$^) -lhttp_parser -lcmocka -o $@
 
 $(BUILD)/tests/test_l7_client: tests/unit/test_l7_client.c user/l7/l7_client.c user/l7/l7_client.h | $(BUILD)
 	$(call msg,CC,$@)

@@ -89,6 +89,9 @@ static int on_headers_complete(http_parser *p)
 	s->code = p->status_code;
 	if (s->connect && s->code >= 200 && s->code < 300)
 		return 2; /* a tunnel from here on */
+	/* RFC 9112 6.3: no body, whatever Content-Length says (http-parser would read one) */
+	if (s->code == 204 || s->code == 304 || (s->code >= 100 && s->code < 200 && s->code != 101))
+		return 1;
 	return s->no_body ? 1 : 0;
 }
 
@@ -167,8 +170,11 @@ static int shape(const char *b, size_t len)
 	if (b[i++] != '\n')
 		return -EINVAL;
 	for (;;) {
+		/* the empty line; a CR alone does not end the head (non-strict would) */
+		if (i + 1 < len && b[i] == '\r' && b[i + 1] != '\n')
+			return -EBADMSG;
 		if (i == len || b[i] == '\r' || b[i] == '\n')
-			return 1; /* the empty line: the rest is http-parser's */
+			return 1;
 		for (k = i; i < len && is_tchar(b[i]); i++)
 			;
 		if (i == len)
@@ -211,7 +217,7 @@ int sl_h1_request_head(struct sl_h1 *s, const char *buf, size_t len, struct sl_h
 	h->method_len = strlen(http_method_str(s->p.method));
 	if (memcmp(buf, http_method_str(s->p.method), h->method_len) || buf[h->method_len] != ' ')
 		return -EINVAL;
-	if (n >= len || s->p.http_major != 1 || s->p.http_minor > 1)
+	if (n >= len || buf[n] != '\n' || s->p.http_major != 1 || s->p.http_minor > 1)
 		return -EBADMSG;
 	h->head_len = n + 1;
 	for (i = 0; i < h->n_hdr; i++)
