@@ -158,7 +158,7 @@ static void fit_fd_limit(struct sl_l7 *l)
 	struct rlimit rl;
 	unsigned long fit;
 
-	rlim_t want = (rlim_t)l->o.max_conns * L7_FDS_PER_CONN + 2 * L7_PIPE_POOL + 256;
+	rlim_t want = (rlim_t)l->o.max_conns * L7_FDS_PER_CONN + 2 * L7_PIPE_POOL + L7_POOL_MAX + 256;
 
 	if (getrlimit(RLIMIT_NOFILE, &rl))
 		return;
@@ -173,9 +173,9 @@ static void fit_fd_limit(struct sl_l7 *l)
 		}
 		getrlimit(RLIMIT_NOFILE, &rl);
 	}
-	/* the pipe pool, the maps, epoll, netlink, the metrics server: 2 x pool + 256 */
-	fit = rl.rlim_cur > 2 * L7_PIPE_POOL + 256
-		  ? (rl.rlim_cur - 2 * L7_PIPE_POOL - 256) / L7_FDS_PER_CONN
+	/* the pipe pool, idle upstream connections, the maps, epoll, netlink, the metrics server */
+	fit = rl.rlim_cur > 2 * L7_PIPE_POOL + L7_POOL_MAX + 256
+		  ? (rl.rlim_cur - 2 * L7_PIPE_POOL - L7_POOL_MAX - 256) / L7_FDS_PER_CONN
 		  : 1;
 	if (fit < l->o.max_conns) {
 		pr_warn("l7: %lu open files allow %lu relayed connections, not %u: relaying at "
