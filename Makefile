@@ -252,7 +252,7 @@ FUZZ_CC      ?= clang
 FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 FUZZ_CFLAGS  := -g -O1 -std=gnu11 -Wall -Wno-unused-parameter -Wno-missing-field-initializers \
 		-D_GNU_SOURCE -Iinclude -Iuser -I$(BUILD) $(FUZZ_SAN)
-FUZZ_TARGETS := config k8s http handoff
+FUZZ_TARGETS := config k8s http watch handoff
 FUZZ_BINS    := $(patsubst %,$(FUZZ_DIR)/fuzz_%,$(FUZZ_TARGETS))
 # the RE2 shim is C++: linked as the normal build compiles it
 FUZZ_LIB     := $(patsubst user/%.c,$(FUZZ_DIR)/user/%.o,$(filter-out user/cli/main.c,$(USER_SRCS)))

@@ -339,8 +339,11 @@ __noinline int sl_rn_restore(const struct sl_pkt *p, const struct sl_ct_key *fk,
 	sl_ct_key_rev(&rk, fk, e);
 	if (bpf_map_lookup_elem(&sl_revnat, &rk) || bpf_map_lookup_elem(&sl_revnat_new, &rk))
 		return 0;
-	sl_rn_put(confirmed, &rk, p, e, BPF_NOEXIST);
-	sl_global_inc(SL_G_REVNAT_RESTORED);
+	/* the confirmed table is a HASH: it can be full (sl_revnat_new is an LRU) */
+	if (sl_rn_put(confirmed, &rk, p, e, BPF_NOEXIST))
+		sl_global_inc(SL_G_REVNAT_FULL);
+	else
+		sl_global_inc(SL_G_REVNAT_RESTORED);
 	return 0;
 }
 

@@ -324,6 +324,8 @@ enum sl_global_idx {
 	SL_G_CLASH_DROP,      /* ...and no free port was found: dropped */
 	SL_G_HAIRPIN,	      /* connections of a pod to itself, source NATed */
 	SL_G_CT_CONFIRMED,    /* connections moved from sl_ct_new to sl_conntrack */
+	SL_G_REVNAT_FULL,     /* a lost reverse entry not put back: sl_revnat full */
+	SL_G_HTTP_CODES_FULL, /* an exact HTTP code not counted: sl_http_codes full */
 	SL_G_MAX,
 };
 
@@ -397,8 +399,8 @@ struct sl_l7_spec {
 enum sl_l7_counter_idx {
 	SL_L7_C_ACCEPTED = 0,	/* connections accepted from the listener */
 	SL_L7_C_ACTIVE,		/* relayed now (a gauge) */
-	SL_L7_C_HEADER_ROUTE,	/* decided by a route that matches on HTTP */
-	SL_L7_C_DEFAULT_ROUTE,	/* decided by a route without HTTP matches */
+	SL_L7_C_HEADER_ROUTE,	/* decided by a route that matches on HTTP (per request for HTTP/1.x) */
+	SL_L7_C_DEFAULT_ROUTE,	/* decided by a route without HTTP matches (likewise) */
 	SL_L7_C_HEAD_TOO_BIG,	/* no end of head within the limit: default route */
 	SL_L7_C_NOT_HTTP,	/* not an HTTP/1.x request: default route */
 	SL_L7_C_HEAD_TIMEOUT,	/* no head in time: default route */
@@ -409,7 +411,7 @@ enum sl_l7_counter_idx {
 	SL_L7_C_TAKEN_OVER,	/* connections received from a predecessor */
 	SL_L7_C_CLIENT_LIMIT,	/* refused: the client address held its share */
 	SL_L7_C_IDLE_TIMEOUT,	/* relayed, no byte either way for too long: reset */
-	SL_L7_C_REQUESTS,	/* requests routed one by one (HTTP/1.x per request) */
+	SL_L7_C_CODES_FULL,	/* exact HTTP codes not counted: sl_l7_codes full */
 	SL_L7_C_BAD_REQUEST,	/* answered 400 and closed: malformed or ambiguous head */
 	SL_L7_C_MAX,
 };

@@ -93,10 +93,11 @@ for first in tester plain; do
 	hc alternate "$VIP_HDR" 20 "$first" >"$SL_TMP/alt-$first.json"
 	sl_status "$SL_TMP/a1.json"
 	acc=$(($(l7c "$SL_TMP/a1.json" accepted) - $(l7c "$SL_TMP/a0.json" accepted)))
-	req=$(($(l7c "$SL_TMP/a1.json" requests) - $(l7c "$SL_TMP/a0.json" requests)))
-	sl_check "pooled-$first-first" "$(cat "$SL_TMP/alt-$first.json"); accepted +$acc, requests +$req" \
+	hdr=$(($(l7c "$SL_TMP/a1.json" header_route) - $(l7c "$SL_TMP/a0.json" header_route)))
+	dfl=$(($(l7c "$SL_TMP/a1.json" default_route) - $(l7c "$SL_TMP/a0.json" default_route)))
+	sl_check "pooled-$first-first" "$(cat "$SL_TMP/alt-$first.json"); accepted +$acc, header_route +$hdr, default_route +$dfl" \
 		eval 'jt "$SL_TMP/alt-$first.json" "d[\"got\"] == {\"tester\": {\"v2\": 20}, \"plain\": {\"v1a\": 20}} and d[\"fail\"] == 0 and d[\"reconnects\"] == 0" &&
-			[ "$acc" = 1 ] && [ "$req" = 40 ]'
+			[ "$acc" = 1 ] && [ "$hdr" = 20 ] && [ "$dfl" = 20 ]'
 done
 # The upstream side is pooled: 40 requests per order, a handful of upstream
 # connections per backend (X-Conn: the backend's own connection number).

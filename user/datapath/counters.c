@@ -53,6 +53,8 @@ static const char *const global_names[SL_G_MAX] = {
     [SL_G_CLASH_DROP] = "clash_drop",
     [SL_G_HAIRPIN] = "hairpin",
     [SL_G_CT_CONFIRMED] = "ct_confirmed",
+    [SL_G_REVNAT_FULL] = "revnat_full",
+    [SL_G_HTTP_CODES_FULL] = "http_codes_full",
 };
 
 static const char *const l7_names[SL_L7_C_MAX] = {
@@ -70,7 +72,7 @@ static const char *const l7_names[SL_L7_C_MAX] = {
     [SL_L7_C_TAKEN_OVER] = "taken_over",
     [SL_L7_C_CLIENT_LIMIT] = "client_limit",
     [SL_L7_C_IDLE_TIMEOUT] = "idle_timeout",
-    [SL_L7_C_REQUESTS] = "requests",
+    [SL_L7_C_CODES_FULL] = "codes_full",
     [SL_L7_C_BAD_REQUEST] = "bad_request",
 };
 

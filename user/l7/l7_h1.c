@@ -242,8 +242,8 @@ static int next_request(struct sl_l7 *l, struct conn *c)
 			     res == SL_L7_PICK_NO_ENDPOINT ? "Service Unavailable" : "Not Found");
 		return -1;
 	}
+	/* per request here: these count decisions, and each request is one */
 	l7_count(l, ch.header_route ? SL_L7_C_HEADER_ROUTE : SL_L7_C_DEFAULT_ROUTE, 1);
-	l7_count(l, SL_L7_C_REQUESTS, 1);
 	if (c->subset_id == SL_SUBSET_NONE) {
 		/* the connection is counted once, in its first request's subset */
 		c->subset_id = ch.subset_id;
