@@ -170,7 +170,7 @@ static void msg(struct ho_msg *m, enum ho_type type)
 
 static void write_seeds(const char *dir)
 {
-	static const uint32_t states[] = {C_HEAD, C_CONNECTING, C_RELAY};
+	static const uint32_t states[] = {C_HEAD, C_CONNECTING, C_RELAY, C_H1};
 	char path[4096];
 	struct ho_msg m;
 	size_t s;
@@ -186,7 +186,7 @@ static void write_seeds(const char *dir)
 		put(f, 2 | 8, &m);
 		msg(&m, HO_CONN);
 		m.state = states[s];
-		m.nfds = 1 + (m.state != C_HEAD) + 4 * (m.state == C_RELAY);
+		m.nfds = 1 + (m.state != C_HEAD) + 4 * (m.state == C_RELAY || m.state == C_H1);
 		m.subset_id = 3;
 		m.deadline_in = 2500;
 		m.t.family = SL_AF_INET;
@@ -198,6 +198,14 @@ static void write_seeds(const char *dir)
 			m.in_pipe[0] = 17;
 			m.in_pipe[1] = 0;
 			m.eof[1] = 1;
+		}
+		if (m.state == C_H1) {
+			/* a request in flight: its upstream connection comes along */
+			m.has_backend = 1;
+			m.h1.flags = 1;
+			m.h1.ep.family = SL_AF_INET;
+			m.h1.skip[1] = 100;
+			m.in_pipe[1] = 9;
 		}
 		put(f, m.nfds | 8 | 16, &m);
 		msg(&m, HO_END);
