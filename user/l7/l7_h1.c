@@ -261,6 +261,9 @@ static int next_request(struct sl_l7 *l, struct conn *c)
 	x->resp_done = x->eof_body = x->tunnel = x->resp_started = false;
 	x->skip[C2B] = x->skip[B2C] = 0;
 	x->skip[C2B] = sl_h1_body_left(&x->req);
+	/* another upstream socket: it earns its buffer on its own */
+	c->h[B2C].earned = false;
+	c->h[B2C].out = 0;
 	x->close_after = !http_should_keep_alive(&x->req.p);
 	sl_h1_response_start(&x->resp, sl_h1_is_head(&x->req), sl_h1_is_connect(&x->req));
 
@@ -295,17 +298,23 @@ static int next_request(struct sl_l7 *l, struct conn *c)
 	return 1;
 }
 
-/* Empty the pipe of dir into its destination. 0 when empty, 1 when it waits, -errno. */
+/*
+ * Empty the pipe of dir into its destination. 0 when empty, 1 when it waits,
+ * -errno. A source whose destination reads gets the whole receive buffer,
+ * as in the relay (l7_earn): the start one would cap a download's window.
+ */
 static int flush_pipe(struct conn *c, int dir)
 {
 	struct half *h = &c->h[dir];
-	int dst = c->fd[dir == C2B ? BACKEND : CLIENT];
+	int dst = c->fd[dir == C2B ? BACKEND : CLIENT], src = c->fd[dir == C2B ? CLIENT : BACKEND];
 	ssize_t n;
 
 	while (h->in_pipe) {
 		n = splice(h->pr, NULL, dst, NULL, h->in_pipe, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
 		if (n > 0) {
 			h->in_pipe -= n;
+			if (!h->earned)
+				l7_earn(h, src, n);
 			continue;
 		}
 		if (n < 0 && errno == EAGAIN)

@@ -66,7 +66,7 @@ static bool count_status(struct sl_l7 *l, struct conn *c)
  * source gets the whole buffer, and a window clamp to match (the handshake
  * set one for the small buffer).
  */
-static void earn(struct half *h, int src, ssize_t n)
+void l7_earn(struct half *h, int src, ssize_t n)
 {
 	int v = L7_RCVBUF, clamp = 2 * L7_RCVBUF;
 
@@ -99,7 +99,7 @@ static int pump(struct sl_l7 *l, struct conn *c, int dir, int *bad, bool *moved)
 				h->in_pipe -= n;
 				*moved = true;
 				if (!h->earned)
-					earn(h, src, n);
+					l7_earn(h, src, n);
 				continue;
 			}
 			if (n < 0 && errno == EAGAIN)
