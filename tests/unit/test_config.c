@@ -435,7 +435,8 @@ static void test_bad_port(void **state)
 static void test_bad_protocol(void **state)
 {
 	assert_error(L1 L2 L3 "  ports: [{port: 80, protocol: SCTP}]\n" L5 L6_7,
-		     "t.yaml:4:32: error: protocol 'SCTP' is not supported; expected TCP, HTTP, HTTP2, GRPC or UDP");
+		     "t.yaml:4:32: error: protocol 'SCTP' is not supported; expected TCP, HTTP, "
+		     "HTTP2, GRPC or UDP");
 }
 
 static void test_duplicate_port(void **state)
@@ -467,14 +468,14 @@ static void test_bad_affinity(void **state)
 /* Which path a port takes: the opt-in, a declared protocol, HTTP routes, else the kernel. */
 static void test_paths(void **state)
 {
-	static const char *const yaml =
-	    L1 L2 L3 "  ports: [{port: 80}, {port: 81, protocol: HTTP2}, {port: 82, protocol: grpc},"
-		     " {port: 53, protocol: UDP}]\n" L5 L6_7
-		     "- name: b\n  vips: [10.0.0.2]\n  perRequest: true\n"
-		     "  ports: [{port: 80, protocol: HTTP}, {port: 53, protocol: UDP}]\n" L5 L6_7
-		     "- name: c\n  vips: [10.0.0.3]\n" L4 L5
-		     "  routes:\n  - match: {headers: {canary: {exact: x}}}\n    split: {v2: 1}\n"
-		     "  - split: {v1: 1}\n";
+	static const char *const yaml = L1 L2 L3
+	    "  ports: [{port: 80}, {port: 81, protocol: HTTP2}, {port: 82, protocol: grpc},"
+	    " {port: 53, protocol: UDP}]\n" L5 L6_7
+	    "- name: b\n  vips: [10.0.0.2]\n  perRequest: true\n"
+	    "  ports: [{port: 80, protocol: HTTP}, {port: 53, protocol: UDP}]\n" L5 L6_7
+	    "- name: c\n  vips: [10.0.0.3]\n" L4 L5
+	    "  routes:\n  - match: {headers: {canary: {exact: x}}}\n    split: {v2: 1}\n"
+	    "  - split: {v1: 1}\n";
 	struct sl_config *cfg;
 	struct sl_diag d;
 

@@ -96,8 +96,7 @@ static struct sl_config *load_host(const char *fixture, const char *host, const 
 /* The per-request opt-in annotation, and ports declared HTTP/2 or gRPC by name or appProtocol. */
 static void test_per_request_paths(void **state)
 {
-	static const char opt_in[] =
-	    SVC PODS DR
+	static const char opt_in[] = SVC PODS DR
 	    "---\napiVersion: networking.istio.io/v1\nkind: VirtualService\n"
 	    "metadata: {name: reviews, namespace: shop, annotations: {sluice.io/per-request: "
 	    "\"true\"}}\nspec:\n  hosts: [reviews]\n  http:\n" SPLIT;
@@ -107,8 +106,7 @@ static void test_per_request_paths(void **state)
 	    "  ports: [{name: grpc-api, port: 9080, targetPort: 8080}, {name: web, port: 9081, "
 	    "targetPort: 8080, appProtocol: kubernetes.io/h2c}, {name: http, port: 9082, "
 	    "targetPort: 8080}]\n" PODS DR VS SPLIT;
-	static const char bad[] =
-	    SVC PODS DR
+	static const char bad[] = SVC PODS DR
 	    "---\napiVersion: networking.istio.io/v1\nkind: VirtualService\n"
 	    "metadata: {name: reviews, namespace: shop, annotations: {sluice.io/per-request: "
 	    "\"yes\"}}\nspec:\n  hosts: [reviews]\n  http:\n" SPLIT;

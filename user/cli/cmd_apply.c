@@ -113,8 +113,8 @@ static void print_paths(const struct sl_config *cfg, json_object *res)
 			json_object *o;
 
 			if (!arr) {
-				printf("  %s %u/%s: %s\n", s->name, p->port, sl_proto_name(p->proto),
-				       path);
+				printf("  %s %u/%s: %s\n", s->name, p->port,
+				       sl_proto_name(p->proto), path);
 				continue;
 			}
 			o = json_object_new_object();

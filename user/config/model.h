@@ -145,11 +145,11 @@ enum sl_port_mux {
 
 /* Which way a service's port takes, and why (sl_port_path()). */
 enum sl_path {
-	SL_PATH_KERNEL = 0,   /* per connection, in sl_ingress */
-	SL_PATH_HTTP_ROUTES,  /* L7 per request: it has routes that match on HTTP */
-	SL_PATH_HTTP2,	      /* L7 per request: declared HTTP/2 */
-	SL_PATH_GRPC,	      /* L7 per request: declared gRPC */
-	SL_PATH_PER_REQUEST,  /* L7 per request: the weighted split, opted in */
+	SL_PATH_KERNEL = 0,  /* per connection, in sl_ingress */
+	SL_PATH_HTTP_ROUTES, /* L7 per request: it has routes that match on HTTP */
+	SL_PATH_HTTP2,	     /* L7 per request: declared HTTP/2 */
+	SL_PATH_GRPC,	     /* L7 per request: declared gRPC */
+	SL_PATH_PER_REQUEST, /* L7 per request: the weighted split, opted in */
 };
 
 enum sl_affinity {

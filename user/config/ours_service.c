@@ -17,7 +17,7 @@
 #include "config/ours.h"
 #include "config/yaml_node.h"
 
-static const char *const service_keys[] = {"name",    "vips",   "ports",	   "affinity",
+static const char *const service_keys[] = {"name",    "vips",	"ports",      "affinity",
 					   "subsets", "routes", "perRequest", NULL};
 static const char *const port_keys[] = {"port", "protocol", "targetPort", NULL};
 static const char *const subset_keys[] = {"endpoints", NULL};
@@ -273,10 +273,11 @@ static void parse_port(struct ctx *c, struct sl_service_cfg *svc, const yaml_nod
 		} else if (s && !strcasecmp(s, "UDP")) {
 			p->proto = IPPROTO_UDP;
 		} else {
-			sl_ours_error_at(c, v,
-					 "protocol '%s' is not supported; expected TCP, HTTP, HTTP2, "
-					 "GRPC or UDP",
-					 s ? s : sl_yaml_type_name(v));
+			sl_ours_error_at(
+			    c, v,
+			    "protocol '%s' is not supported; expected TCP, HTTP, HTTP2, "
+			    "GRPC or UDP",
+			    s ? s : sl_yaml_type_name(v));
 			ok = false;
 		}
 	}
@@ -563,7 +564,8 @@ int sl_ours_parse_service(struct ctx *c, const yaml_node_t *n, size_t idx)
 		if (s && !strcmp(s, "true"))
 			svc->per_request = true;
 		else if (!s || strcmp(s, "false"))
-			sl_ours_error_at(c, v, "perRequest '%s' is not valid; expected true or false",
+			sl_ours_error_at(c, v,
+					 "perRequest '%s' is not valid; expected true or false",
 					 s ? s : sl_yaml_type_name(v));
 	}
 

@@ -158,7 +158,8 @@ static void fit_fd_limit(struct sl_l7 *l)
 	struct rlimit rl;
 	unsigned long fit;
 
-	rlim_t want = (rlim_t)l->o.max_conns * L7_FDS_PER_CONN + 2 * L7_PIPE_POOL + L7_POOL_MAX + 256;
+	rlim_t want =
+	    (rlim_t)l->o.max_conns * L7_FDS_PER_CONN + 2 * L7_PIPE_POOL + L7_POOL_MAX + 256;
 
 	if (getrlimit(RLIMIT_NOFILE, &rl))
 		return;

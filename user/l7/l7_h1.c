@@ -411,7 +411,7 @@ static int pump_response(struct sl_l7 *l, struct conn *c, int *err)
 		if (x->skip[B2C] || x->eof_body) {
 			n = fill_pipe(l, c, B2C, c->fd[BACKEND],
 				      x->skip[B2C] && x->skip[B2C] < H1_SPLICE_MAX ? x->skip[B2C]
-										 : H1_SPLICE_MAX);
+										   : H1_SPLICE_MAX);
 			if (n == -EAGAIN)
 				return P_WAIT;
 			if (n == 0 && x->eof_body) {
@@ -504,8 +504,8 @@ static bool finish(struct sl_l7 *l, struct conn *c)
 	/* a response before the whole request: the upstream connection is mid-message */
 	if (!x->req_done)
 		x->close_after = true;
-	reuse = x->req_done && !x->eof_body && sl_h1_keep_alive(&x->resp) &&
-		!x->skip[C2B] && !x->skip[B2C];
+	reuse = x->req_done && !x->eof_body && sl_h1_keep_alive(&x->resp) && !x->skip[C2B] &&
+		!x->skip[B2C];
 	drop_backend(l, c, reuse);
 	x->in_x = false;
 	if (x->close_after || l->draining) {
@@ -600,7 +600,8 @@ void l7_h1_event(struct sl_l7 *l, struct conn *c, int which, uint32_t events)
 		if (!(events & (EPOLLOUT | EPOLLERR | EPOLLHUP)))
 			return;
 		if (getsockopt(c->fd[BACKEND], SOL_SOCKET, SO_ERROR, &soerr, &len) || soerr) {
-			pr_debug("l7: connect to the backend failed: %s\n", strerror(soerr ?: errno));
+			pr_debug("l7: connect to the backend failed: %s\n",
+				 strerror(soerr ?: errno));
 			l7_count(l, SL_L7_C_CONNECT_FAILED, 1);
 			answer_close(l, c, 503, "Service Unavailable");
 			return;
@@ -648,8 +649,7 @@ enum { S_IN_VALUE = 1, S_HEADERS_DONE = 2, S_DONE = 4, S_NO_BODY = 8, S_CONNECT 
 static uint32_t sbits(const struct sl_h1 *s)
 {
 	return (s->in_value ? S_IN_VALUE : 0) | (s->headers_done ? S_HEADERS_DONE : 0) |
-	       (s->done ? S_DONE : 0) | (s->no_body ? S_NO_BODY : 0) |
-	       (s->connect ? S_CONNECT : 0);
+	       (s->done ? S_DONE : 0) | (s->no_body ? S_NO_BODY : 0) | (s->connect ? S_CONNECT : 0);
 }
 
 static void sset(struct sl_h1 *s, uint32_t b, const uint8_t *p, uint32_t code)

@@ -24,7 +24,7 @@ struct l7_h1_wire {
 	uint64_t skip[2];
 	uint64_t age_us; /* of the request in flight */
 	uint32_t status, subset, nreq;
-	uint32_t flags;		  /* H1W_* */
+	uint32_t flags;		      /* H1W_* */
 	uint32_t req_bits, resp_bits; /* struct sl_h1's flags */
 	uint32_t req_code, resp_code;
 	struct l7_ep ep;

@@ -13,8 +13,8 @@
 
 #include "l7/l7_conn.h"
 
-#define L7_POOL_PER_EP	 64
-#define L7_POOL_MAX	 1024
+#define L7_POOL_PER_EP 64
+#define L7_POOL_MAX    1024
 /*
  * Shorter than the keep-alive timeouts of common backends (Node's 5 s is
  * the shortest; nginx 75 s, Go and Python none), so a backend seldom

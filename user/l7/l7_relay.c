@@ -302,8 +302,8 @@ void l7_on_head(struct sl_l7 *l, struct conn *c, uint32_t events)
 	 * HTTP/1.x goes per request (l7_h1.c), a bad or oversized head too:
 	 * it answers 400 there rather than pass something ambiguous on.
 	 */
-	if (res == 1 || res == -EBADMSG || (res == 0 && (size_t)n >= l->o.head_max &&
-					    sl_h1_looks_http(l->buf, n)))
+	if (res == 1 || res == -EBADMSG ||
+	    (res == 0 && (size_t)n >= l->o.head_max && sl_h1_looks_http(l->buf, n)))
 		l7_h1_begin(l, c);
 	else if (res < 0)
 		decide(l, c, NULL, SL_L7_C_NOT_HTTP);

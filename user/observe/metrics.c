@@ -301,8 +301,9 @@ static const char *const l7_help[SL_L7_C_MAX] = {
 			     "either way.",
     [SL_L7_C_CODES_FULL] = "Exact HTTP codes not counted because sl_l7_codes was full (their "
 			   "class still is).",
-    [SL_L7_C_BAD_REQUEST] = "Requests answered 400 and closed: a malformed or ambiguous head or "
-			    "body framing (request smuggling shapes), or a head over --l7-head-max.",
+    [SL_L7_C_BAD_REQUEST] =
+	"Requests answered 400 and closed: a malformed or ambiguous head or "
+	"body framing (request smuggling shapes), or a head over --l7-head-max.",
 };
 
 static void write_l7(FILE *f, const struct sl_status *st)
