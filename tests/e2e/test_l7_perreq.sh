@@ -25,6 +25,8 @@ l7c() { sl_jget "$1" "d['l7']['counters']['$2']"; }
 hc() { sl_nsx client timeout 120 "$SL_PY" "$HC" "$@"; }
 # jt FILE EXPR: EXPR (python, on the JSON object d) is true
 jt() { [ "$(sl_jget "$1" "bool($2)")" = True ]; }
+# ok2xx FILE SUBSET: the 2xx responses counted in the subset's row of service hdr
+ok2xx() { sl_jget "$1" "[u for s in d['services'] if s['name'] == 'hdr' for u in s['subsets'] if u['name'] == '$2'][0]['http_responses']['2xx']"; }
 path_of() { sl_jget "$1" "[p['path'] for s in d['services'] if s['name'] == '$2' for p in s['ports']][0]"; }
 
 sl_topo_up
@@ -95,9 +97,11 @@ for first in tester plain; do
 	acc=$(($(l7c "$SL_TMP/a1.json" accepted) - $(l7c "$SL_TMP/a0.json" accepted)))
 	hdr=$(($(l7c "$SL_TMP/a1.json" header_route) - $(l7c "$SL_TMP/a0.json" header_route)))
 	dfl=$(($(l7c "$SL_TMP/a1.json" default_route) - $(l7c "$SL_TMP/a0.json" default_route)))
-	sl_check "pooled-$first-first" "$(cat "$SL_TMP/alt-$first.json"); accepted +$acc, header_route +$hdr, default_route +$dfl" \
+	r1=$(($(ok2xx "$SL_TMP/a1.json" v1) - $(ok2xx "$SL_TMP/a0.json" v1)))
+	r2=$(($(ok2xx "$SL_TMP/a1.json" v2) - $(ok2xx "$SL_TMP/a0.json" v2)))
+	sl_check "pooled-$first-first" "$(cat "$SL_TMP/alt-$first.json"); accepted +$acc, header_route +$hdr, default_route +$dfl; 2xx counted per request: v1 +$r1, v2 +$r2" \
 		eval 'jt "$SL_TMP/alt-$first.json" "d[\"got\"] == {\"tester\": {\"v2\": 20}, \"plain\": {\"v1a\": 20}} and d[\"fail\"] == 0 and d[\"reconnects\"] == 0" &&
-			[ "$acc" = 1 ] && [ "$hdr" = 20 ] && [ "$dfl" = 20 ]'
+			[ "$acc" = 1 ] && [ "$hdr" = 20 ] && [ "$dfl" = 20 ] && [ "$r1" = 20 ] && [ "$r2" = 20 ]'
 done
 # The upstream side is pooled: 40 requests per order, a handful of upstream
 # connections per backend (X-Conn: the backend's own connection number).
