@@ -16,6 +16,7 @@ backend served it and how many upstream connections the proxy opened.
                           chunked); Expect: 100-continue is answered first
     GET /ws            -> with Upgrade: websocket, 101 and then every byte
                           received is sent back as it came (a byte echo)
+    CONNECT any        -> 200 and then the same byte echo
 """
 import argparse
 import hashlib
@@ -79,9 +80,14 @@ def serve(sock, name):
                 sock.sendall(("HTTP/1.1 200 OK\r\n%sContent-Length: %d\r\n\r\n" %
                               (common, len(out))).encode() + out)
                 continue
-            if target == "/ws" and hdrs.get("upgrade", "").lower() == "websocket":
-                sock.sendall(("HTTP/1.1 101 Switching Protocols\r\n%sUpgrade: websocket\r\n"
-                              "Connection: Upgrade\r\n\r\n" % common).encode())
+            ws = target == "/ws" and hdrs.get("upgrade", "").lower() == "websocket"
+            if ws or method == "CONNECT":
+                if ws:
+                    sock.sendall(("HTTP/1.1 101 Switching Protocols\r\n%sUpgrade: websocket\r\n"
+                                  "Connection: Upgrade\r\n\r\n" % common).encode())
+                else:
+                    sock.sendall(("HTTP/1.1 200 Connection established\r\n%s\r\n" %
+                                  common).encode())
                 # what the reader holds already first, then the socket
                 while True:
                     data = f.read1(65536)

@@ -16,6 +16,7 @@ Each prints one JSON object.
                                             100-continue POST, chunked POST
     h1_client.py smuggle HOST SHAPE         a request smuggling shape
     h1_client.py ws HOST                    a WebSocket upgrade, then echo
+    h1_client.py connect HOST               CONNECT, then a byte echo
 """
 import http.client
 import json
@@ -212,6 +213,26 @@ def ws(host):
     return {"status": st, "backend": h.get("x-backend"), "echoed": sum(echoed), "sent": 20}
 
 
+def connect(host):
+    s = socket.create_connection((host, 80), 10)
+    s.sendall(b"CONNECT db.example:5432 HTTP/1.1\r\nHost: db.example:5432\r\n"
+              b"canary: canary-tester\r\n\r\n")
+    f = s.makefile("rb")
+    line = f.readline()
+    hdrs = {}
+    while True:
+        h = f.readline().rstrip(b"\r\n")
+        if not h:
+            break
+        k, v = h.decode().split(":", 1)
+        hdrs[k.strip().lower()] = v.strip()
+    payload = os.urandom(200000)
+    s.sendall(payload)
+    got = f.read(len(payload))
+    return {"status": int(line.split()[1]), "backend": hdrs.get("x-backend"),
+            "echoed": got == payload}
+
+
 def main():
     cmd, host = sys.argv[1], sys.argv[2]
     if cmd == "alternate":
@@ -228,6 +249,8 @@ def main():
         r = smuggle(host, sys.argv[3])
     elif cmd == "ws":
         r = ws(host)
+    elif cmd == "connect":
+        r = connect(host)
     else:
         sys.exit("unknown command " + cmd)
     print(json.dumps(r, sort_keys=True))

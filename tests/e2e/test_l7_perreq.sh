@@ -7,6 +7,7 @@
 # 204, Expect: 100-continue, chunked upload), the smuggling shapes (400 and
 # closed), a WebSocket echo through an upgrade, the per-request split opt-in
 # (400 requests on one connection at 50/50), weights changed mid-connection,
+# a CONNECT tunnel,
 # a hot restart in the middle of a kept-alive session, and which path each
 # port takes (check, status).
 # shellcheck disable=SC2016
@@ -140,6 +141,10 @@ sl_check smuggle-counted "bad_request +$(($(l7c "$SL_TMP/m1.json" bad_request) -
 hc ws "$VIP_HDR" >"$SL_TMP/ws.json"
 sl_check websocket-echo "$(cat "$SL_TMP/ws.json")" \
 	jt "$SL_TMP/ws.json" 'd["status"] == 101 and d["backend"] == "v2" and d["echoed"] == 20'
+# CONNECT: the same, after its 2xx (200 kB each way).
+hc connect "$VIP_HDR" >"$SL_TMP/connect.json"
+sl_check connect-tunnel "$(cat "$SL_TMP/connect.json")" \
+	jt "$SL_TMP/connect.json" 'd["status"] == 200 and d["backend"] == "v2" and d["echoed"]'
 
 # 7. The opt-in: 400 requests on one connection at 50/50 (sd 10): each
 # request picked on its own, so within 4.2 sd of 200 each.
