@@ -80,9 +80,13 @@ sl_check check-paths "$(tr '\n' ';' <<<"$out")" \
 		grep -q "plain 80/TCP: kernel (per connection)" <<<"$out"'
 
 SL_READY_SERVICE=hdr
-sl_run_start "$CFG" c1 -- --l7-head-max 16384 || sl_die "sluice run did not attach and apply"
+sl_run_start "$CFG" c1 -- --l7-head-max 16384 --l7-threads 2 ||
+	sl_die "sluice run did not attach and apply"
 _ready() { sl_l7_ready hdr; }
 sl_wait_for 20 _ready || sl_die "the L7 listener is not up"
+# one listener per thread, one SO_REUSEPORT group (one port)
+listeners() { sl_nsx node ss -Hltn src 127.0.0.1 | awk '{print $4}' | sort | uniq -c | awk '{print $1}'; }
+sl_check listener-per-thread "$(listeners) IPv4 listeners on one port" test "$(listeners)" = 2
 sl_status "$SL_TMP/s0.json"
 sl_check status-paths "hdr: $(path_of "$SL_TMP/s0.json" hdr); opt: $(path_of "$SL_TMP/s0.json" opt); plain: $(path_of "$SL_TMP/s0.json" plain)" \
 	eval '[ "$(path_of "$SL_TMP/s0.json" hdr)" = "L7 (per request: http routes)" ] &&
@@ -177,12 +181,13 @@ old=$SL_RUN_PID
 sl_status "$SL_TMP/h0.json"
 echo "--- successor $(date +%T.%N)" >>"$SL_RUN_LOG"
 sl_bg SL_RUN_PID node "$SL_RUN_LOG" "$SLUICE" --pin-dir "$SL_PIN_DIR" run --config "$CFG" \
-	--iface c1 --l7-head-max 16384
+	--iface c1 --l7-head-max 16384 --l7-threads 2
 sl_reap "$old" 20
 old_rc=$?
 sl_reap "$kpid" 60
 sl_wait_for 20 _ready || sl_die "the successor is not ready"
 sl_status "$SL_TMP/h1.json"
+sl_check hot-restart-listeners-kept "$(listeners) IPv4 listeners on one port" test "$(listeners)" = 2
 sl_check hot-restart-keepalive-no-loss "$(cat "$SL_TMP/keep.json"); predecessor exit $old_rc; taken_over $(l7c "$SL_TMP/h1.json" taken_over)" \
 	eval 'jt "$SL_TMP/keep.json" "d[\"got\"] == {\"v1a\": 300} and d[\"fail\"] == 0 and d[\"reconnects\"] == 0" &&
 		[ "$old_rc" = 0 ] && [ "$(l7c "$SL_TMP/h1.json" taken_over)" -ge 1 ]'

@@ -102,6 +102,20 @@ struct conn {
 /* Exact HTTP codes, summed here and written to sl_l7_codes now and then. */
 #define CODE_PENDING 256
 
+/*
+ * What the L7 step's threads share (l7.c). Each thread is a struct sl_l7 of
+ * its own (epoll set, connections, listeners in one SO_REUSEPORT group,
+ * pipes, upstream pool, compiled matches); these are the step's as a whole.
+ */
+struct l7_shared {
+	pthread_mutex_t lock;	   /* all of the below */
+	struct l7_clients clients; /* connections held per client address */
+	size_t n_conns;		   /* of every thread */
+	unsigned int max_conns;	   /* of every thread together */
+	bool published;		   /* the leader's listeners are in sl_l7_listen */
+	struct sl_l7 *leader;	   /* thread 0: hot restart, sl_l7_listen */
+};
+
 struct sl_l7 {
 	struct sl_maps m;
 	struct sl_l7_opts o;
@@ -144,6 +158,15 @@ struct sl_l7 {
 	/* a successor waits for the per-request exchanges in flight to end */
 	int ho_sock;
 	uint32_t ho_pid;
+	/* threads: NULL in a lone instance (tests), else shared by all */
+	struct l7_shared *sh;
+	struct sl_l7 *next_w; /* the next thread (the leader's list) */
+	unsigned int idx;
+	/* listeners a predecessor sent beyond our own: for the other threads */
+	int xlfd[SL_L7_THREADS_MAX * SL_L7_LISTEN_MAX];
+	unsigned int n_xlfd, n_xsets;
+	uint32_t xmask[SL_L7_THREADS_MAX];
+	void *(*thread_fn)(void *); /* l7.c's loop: to park and restart the others */
 };
 
 #define ADD(field, v) __atomic_fetch_add(&(field), (uint64_t)(v), __ATOMIC_RELAXED)
@@ -187,6 +210,13 @@ int l7_set_ev(struct sl_l7 *l, struct conn *c, int which, uint32_t ev);
 int l7_make_pipes(struct sl_l7 *l, struct conn *c);
 /* Count c against its client address's share: false if that is used up. */
 bool l7_client_take(struct sl_l7 *l, struct conn *c, bool limit);
+
+/*
+ * The other threads (the leader's list) stop their loops, for a hand-over
+ * that reads all of their state; or start them again, when it failed.
+ */
+void l7_workers_park(struct sl_l7 *l);
+void l7_workers_resume(struct sl_l7 *l);
 
 /* Listeners: in sl_l7_listen or not, in the epoll set or not, the limit. */
 int l7_publish(struct sl_l7 *l, bool on);

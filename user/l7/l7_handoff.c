@@ -129,10 +129,10 @@ static void set_timeouts(int s, int ms)
  * nothing else: the sockets live on in the other process (no reset, no
  * counting).
  */
-static void drop_copies(struct sl_l7 *l)
+static void drop_one(struct sl_l7 *l)
 {
 	struct conn *c;
-	int i;
+	unsigned int i;
 
 	while ((c = l->conns)) {
 		l->conns = c->next;
@@ -144,9 +144,23 @@ static void drop_copies(struct sl_l7 *l)
 		free(c->h1);
 		free(c);
 	}
+	if (l->sh)
+		__atomic_fetch_sub(&l->sh->n_conns, l->n_conns, __ATOMIC_RELAXED);
 	l->n_conns = 0;
 	for (i = 0; i < SL_L7_LISTEN_MAX; i++)
 		l7_close_fd(&l->lfd[i]);
+	for (i = 0; i < l->n_xlfd; i++)
+		l7_close_fd(&l->xlfd[i]);
+	l->n_xlfd = l->n_xsets = 0;
+}
+
+/* every thread's (the others are parked, or not started yet) */
+static void drop_copies(struct sl_l7 *l)
+{
+	struct sl_l7 *w;
+
+	for (w = l; w; w = w->next_w)
+		drop_one(w);
 }
 
 /* Predecessor: a successor asked. Everything goes, or nothing does. */
@@ -181,27 +195,39 @@ void l7_handoff_serve(struct sl_l7 *l)
 void l7_handoff_continue(struct sl_l7 *l)
 {
 	struct ho_msg m;
-	int s = l->ho_sock, fds[HO_MAX_FDS], nfds, i, err;
+	int s = l->ho_sock, fds[HO_MAX_FDS], nfds, i, err = 0;
 	uint64_t now = l7_now_ms();
-	size_t sent = 0;
+	size_t sent = 0, total = 0;
 	struct conn *c, *next;
+	struct sl_l7 *w;
 	bool backend;
 
 	if (s < 0)
 		return;
 	l->ho_sock = -1;
-	pr_info("l7: handing over to pid %u: %zu connections\n", l->ho_pid, l->n_conns);
-	l7_pool_expire(l, 0);
+	/* the other threads stop where they are: their state is read from here */
+	l7_workers_park(l);
+	for (w = l; w; w = w->next_w) {
+		total += w->n_conns;
+		l7_listeners_poll(w, false);
+		l7_pool_expire(w, 0);
+	}
+	pr_info("l7: handing over to pid %u: %zu connections\n", l->ho_pid, total);
 
-	ho_init(&m, HO_LISTENERS);
-	for (i = 0, nfds = 0; i < SL_L7_LISTEN_MAX; i++)
-		if (l->lfd[i] >= 0) {
-			m.listen_mask |= 1U << i;
-			fds[nfds++] = l->lfd[i];
-		}
-	m.nfds = nfds;
-	err = ho_send(s, &m, fds, nfds);
-	for (c = l->conns; c && !err; c = c->next, sent++) {
+	/* one message per thread's listeners, the leader's (the published ones) first */
+	for (w = l; w && !err; w = w->next_w) {
+		ho_init(&m, HO_LISTENERS);
+		for (i = 0, nfds = 0; i < SL_L7_LISTEN_MAX; i++)
+			if (w->lfd[i] >= 0) {
+				m.listen_mask |= 1U << i;
+				fds[nfds++] = w->lfd[i];
+			}
+		m.nfds = nfds;
+		if (nfds)
+			err = ho_send(s, &m, fds, nfds);
+	}
+	for (w = l; w && !err; w = w->next_w)
+	for (c = w->conns; c && !err; c = c->next, sent++) {
 		ho_init(&m, HO_CONN);
 		m.state = c->state;
 		m.subset_id = c->subset_id;
@@ -242,13 +268,16 @@ void l7_handoff_continue(struct sl_l7 *l)
 		/* the successor is gone: what it got died with it; carry on */
 		pr_warn("l7: hand-over failed after %zu connections: %s; keeping them\n", sent,
 			strerror(-err));
-		l7_listeners_poll(l, true);
+		for (w = l; w; w = w->next_w)
+			l7_listeners_poll(w, true);
 		/* their next requests may be waiting already: no new edge will say so */
 		for (c = l->conns; c; c = next) {
 			next = c->next;
 			if (c->state == C_H1)
 				l7_h1_event(l, c, CLIENT, 0);
 		}
+		/* (the other threads' are kicked by a wake-up that finds nothing: see l7.c) */
+		l7_workers_resume(l);
 		return;
 	}
 	/* Ours are copies now: closing them leaves the successor's open. */
@@ -294,9 +323,30 @@ int l7_handoff_take_msg(struct sl_l7 *l, const struct ho_msg *m, int *fds, int n
 		return 1;
 	}
 	if (m->type == HO_LISTENERS) {
+		bool first = true;
+
+		for (i = 0; i < SL_L7_LISTEN_MAX; i++)
+			if ((m->listen_mask & (1U << i)) && l->lfd[i] >= 0)
+				first = false;
+		if (first) {
+			for (i = 0, k = 0; i < SL_L7_LISTEN_MAX; i++)
+				if ((m->listen_mask & (1U << i)) && k < nfds)
+					l->lfd[i] = fds[k++];
+			close_fds(fds, &nfds, k);
+			return 0;
+		}
+		/* another thread's of the predecessor: for one of ours (l7.c) */
+		if (l->n_xsets == SL_L7_THREADS_MAX) {
+			close_fds(fds, &nfds, 0);
+			return 0;
+		}
+		l->xmask[l->n_xsets] = 0;
 		for (i = 0, k = 0; i < SL_L7_LISTEN_MAX; i++)
-			if ((m->listen_mask & (1U << i)) && k < nfds && l->lfd[i] < 0)
-				l->lfd[i] = fds[k++];
+			if ((m->listen_mask & (1U << i)) && k < nfds) {
+				l->xmask[l->n_xsets] |= 1U << i;
+				l->xlfd[l->n_xlfd++] = fds[k++];
+			}
+		l->n_xsets++;
 		close_fds(fds, &nfds, k);
 		return 0;
 	}
