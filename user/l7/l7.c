@@ -158,8 +158,9 @@ static void fit_fd_limit(struct sl_l7 *l)
 	struct rlimit rl;
 	unsigned long fit;
 
-	rlim_t want =
-	    (rlim_t)l->o.max_conns * L7_FDS_PER_CONN + 2 * L7_PIPE_POOL + L7_POOL_MAX + 256;
+	/* the threads' pools of empty pipes and of idle upstream connections (shares) */
+	rlim_t pools = 2 * L7_PIPE_POOL + L7_POOL_MAX;
+	rlim_t want = (rlim_t)l->o.max_conns * L7_FDS_PER_CONN + pools + 256;
 
 	if (getrlimit(RLIMIT_NOFILE, &rl))
 		return;
@@ -175,9 +176,7 @@ static void fit_fd_limit(struct sl_l7 *l)
 		getrlimit(RLIMIT_NOFILE, &rl);
 	}
 	/* the pipe pool, idle upstream connections, the maps, epoll, netlink, the metrics server */
-	fit = rl.rlim_cur > 2 * L7_PIPE_POOL + L7_POOL_MAX + 256
-		  ? (rl.rlim_cur - 2 * L7_PIPE_POOL - L7_POOL_MAX - 256) / L7_FDS_PER_CONN
-		  : 1;
+	fit = rl.rlim_cur > pools + 256 ? (rl.rlim_cur - pools - 256) / L7_FDS_PER_CONN : 1;
 	if (fit < l->o.max_conns) {
 		pr_warn("l7: %lu open files allow %lu relayed connections, not %u: relaying at "
 			"most %lu (the rest go the kernel path)\n",
@@ -223,6 +222,9 @@ static int thread_init(struct sl_l7 *l, const struct sl_maps *maps, const struct
 	for (i = 0; i < SL_L7_LISTEN_MAX; i++)
 		l->lfd[i] = -1;
 	l->thread_fn = l7_main;
+	/* the pools' descriptors are budgeted for the step: each thread has its share */
+	l->pipe_cap = L7_PIPE_POOL / (o->threads ?: 1) ?: 1;
+	l->pool_cap = L7_POOL_MAX / (o->threads ?: 1) ?: 1;
 	l->buf = malloc(l->o.head_max);
 	l->cache = sl_l7_cache_new();
 	l->ep = epoll_create1(EPOLL_CLOEXEC);
@@ -321,7 +323,9 @@ int sl_l7_start(const struct sl_maps *maps, const struct sl_l7_opts *o, struct s
 	pthread_mutex_init(&sh->lock, NULL);
 	sh->leader = l;
 	l->sh = sh;
-	err = thread_init(l, maps, o);
+	l->o = *o;
+	l->o.threads = n;
+	err = thread_init(l, maps, &l->o);
 	if (err)
 		goto fail;
 	fit_fd_limit(l);

@@ -190,7 +190,7 @@ int l7_make_pipes(struct sl_l7 *l, struct conn *c)
 
 static void put_pipe(struct sl_l7 *l, struct half *h)
 {
-	if (h->pr >= 0 && !h->in_pipe && l->n_pipes < L7_PIPE_POOL) {
+	if (h->pr >= 0 && !h->in_pipe && l->n_pipes < l->pipe_cap) {
 		l->pipes[l->n_pipes][0] = h->pr;
 		l->pipes[l->n_pipes][1] = h->pw;
 		l->n_pipes++;
@@ -280,6 +280,8 @@ void l7_workers_park(struct sl_l7 *l)
 		eventfd_write(w->wake, 1);
 		pthread_join(w->th, NULL);
 		w->th_started = false;
+		/* what it counted since its last flush: the successor will not */
+		l7_flush_codes(w);
 	}
 }
 

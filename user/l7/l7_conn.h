@@ -167,6 +167,7 @@ struct sl_l7 {
 	unsigned int n_xlfd, n_xsets;
 	uint32_t xmask[SL_L7_THREADS_MAX];
 	void *(*thread_fn)(void *); /* l7.c's loop: to park and restart the others */
+	unsigned int pipe_cap, pool_cap; /* this thread's share of the pools */
 };
 
 #define ADD(field, v) __atomic_fetch_add(&(field), (uint64_t)(v), __ATOMIC_RELAXED)

@@ -51,7 +51,7 @@ void l7_pool_put(struct sl_l7 *l, const struct l7_ep *ep, int fd)
 	struct l7_up *u;
 	size_t n = 0;
 
-	if (l->n_pool >= L7_POOL_MAX || l->stopping || l->handed_over)
+	if (l->n_pool >= l->pool_cap || l->stopping || l->handed_over)
 		goto drop;
 	for (u = l->pool; u; u = u->next)
 		if (same(&u->ep, ep) && ++n >= L7_POOL_PER_EP)
