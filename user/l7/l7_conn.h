@@ -166,7 +166,7 @@ struct sl_l7 {
 	int xlfd[SL_L7_THREADS_MAX * SL_L7_LISTEN_MAX];
 	unsigned int n_xlfd, n_xsets;
 	uint32_t xmask[SL_L7_THREADS_MAX];
-	void *(*thread_fn)(void *); /* l7.c's loop: to park and restart the others */
+	void *(*thread_fn)(void *);	 /* l7.c's loop: to park and restart the others */
 	unsigned int pipe_cap, pool_cap; /* this thread's share of the pools */
 };
 

@@ -227,37 +227,37 @@ void l7_handoff_continue(struct sl_l7 *l)
 			err = ho_send(s, &m, fds, nfds);
 	}
 	for (w = l; w && !err; w = w->next_w)
-	for (c = w->conns; c && !err; c = c->next, sent++) {
-		ho_init(&m, HO_CONN);
-		m.state = c->state;
-		m.subset_id = c->subset_id;
-		m.broken = c->broken;
-		m.reset_counted = c->reset_counted;
-		m.t = c->t;
-		/* 0 means none: one already due is due in 1 ms */
-		m.deadline_in = !c->deadline	    ? 0
-				: c->deadline > now ? (int64_t)(c->deadline - now)
-						    : 1;
-		nfds = 0;
-		fds[nfds++] = c->fd[CLIENT];
-		/* per request: an upstream connection only while a request is in flight */
-		backend = c->state == C_H1 ? l7_h1_export(c, &m.h1) : c->state != C_HEAD;
-		m.has_backend = backend;
-		if (backend)
-			fds[nfds++] = c->fd[BACKEND];
-		if (c->state == C_RELAY || c->state == C_H1)
-			for (i = 0; i < 2; i++) {
-				fds[nfds++] = c->h[i].pr;
-				fds[nfds++] = c->h[i].pw;
-				m.in_pipe[i] = c->h[i].in_pipe;
-				m.eof[i] = c->h[i].eof;
-				m.shut[i] = c->h[i].shut;
-				m.src_err[i] = c->h[i].src_err;
-				m.dropped[i] = c->h[i].dropped;
-			}
-		m.nfds = nfds;
-		err = ho_send(s, &m, fds, nfds);
-	}
+		for (c = w->conns; c && !err; c = c->next, sent++) {
+			ho_init(&m, HO_CONN);
+			m.state = c->state;
+			m.subset_id = c->subset_id;
+			m.broken = c->broken;
+			m.reset_counted = c->reset_counted;
+			m.t = c->t;
+			/* 0 means none: one already due is due in 1 ms */
+			m.deadline_in = !c->deadline	    ? 0
+					: c->deadline > now ? (int64_t)(c->deadline - now)
+							    : 1;
+			nfds = 0;
+			fds[nfds++] = c->fd[CLIENT];
+			/* per request: an upstream connection only while a request is in flight */
+			backend = c->state == C_H1 ? l7_h1_export(c, &m.h1) : c->state != C_HEAD;
+			m.has_backend = backend;
+			if (backend)
+				fds[nfds++] = c->fd[BACKEND];
+			if (c->state == C_RELAY || c->state == C_H1)
+				for (i = 0; i < 2; i++) {
+					fds[nfds++] = c->h[i].pr;
+					fds[nfds++] = c->h[i].pw;
+					m.in_pipe[i] = c->h[i].in_pipe;
+					m.eof[i] = c->h[i].eof;
+					m.shut[i] = c->h[i].shut;
+					m.src_err[i] = c->h[i].src_err;
+					m.dropped[i] = c->h[i].dropped;
+				}
+			m.nfds = nfds;
+			err = ho_send(s, &m, fds, nfds);
+		}
 	if (!err) {
 		ho_init(&m, HO_END);
 		err = ho_send(s, &m, NULL, 0);
