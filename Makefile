@@ -21,10 +21,11 @@ CFLAGS  += -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-ini
 CXXFLAGS ?= -O2 -g
 CXXFLAGS += -std=c++17 -Wall -Wextra -Iinclude -Iuser $(EXTRA_CFLAGS)
 # libcurl: run --kubernetes (HTTPS, streaming watches, one thread per kind);
-# RE2 (through user/l7/re2_shim.cc) for Istio's regexes, hence libstdc++;
-# nodejs/http-parser for HTTP/1.x framing in the L7 step (docs/l7.md)
+# RE2 (through user/l7/re2_shim.cc) for Istio's regexes, hence libstdc++
 RE2_LIBS := -lre2 -lstdc++
-LDLIBS  := -lbpf -lelf -lz -lyaml -ljson-c -lmicrohttpd -lncursesw -lcurl -lpthread $(RE2_LIBS) \
+# nghttp2: HTTP/2 framing, flow control and HPACK for the L7 step (user/l7/h2_*.c);
+# nodejs/http-parser for HTTP/1.x framing in the L7 step (docs/l7.md)
+LDLIBS  := -lbpf -lelf -lz -lyaml -ljson-c -lmicrohttpd -lncursesw -lcurl -lpthread -lnghttp2 -lm $(RE2_LIBS) \
 	   -lhttp_parser
 
 BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
@@ -53,7 +54,7 @@ SKEL      := $(BUILD)/sluice.skel.h
 TEST_BINS := $(BUILD)/tests/test_config $(BUILD)/tests/test_config_files $(BUILD)/tests/test_k8s $(BUILD)/tests/test_istio $(BUILD)/tests/test_pkt $(BUILD)/tests/test_conntrack $(BUILD)/tests/test_choice $(BUILD)/tests/test_atomic \
 	     $(BUILD)/tests/test_http $(BUILD)/tests/test_l7_match $(BUILD)/tests/test_policy_route \
 	     $(BUILD)/tests/test_l7 $(BUILD)/tests/test_kube $(BUILD)/tests/test_l7_client \
-	     $(BUILD)/tests/test_l7_http
+	     $(BUILD)/tests/test_l7_http $(BUILD)/tests/test_rollout
 
 .DELETE_ON_ERROR:
 .PHONY: all deps test test-bins test-asan asan-bins demo bench clean format
@@ -104,6 +105,10 @@ $(BUILD)/tests/test_config: tests/unit/test_config.c tests/unit/config_common.h 
 	$(Q)$(CC) $(CFLAGS) $(filter %.c %.o,$^) $(LDLIBS) -lcmocka -o $@
 
 $(BUILD)/tests/test_config_files: tests/unit/test_config_files.c tests/unit/config_common.h tests/unit/diag_check.h $(LIB_OBJS)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) $(filter %.c %.o,$^) $(LDLIBS) -lcmocka -o $@
+
+$(BUILD)/tests/test_rollout: tests/unit/test_rollout.c tests/unit/config_common.h tests/unit/diag_check.h $(LIB_OBJS)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $(filter %.c %.o,$^) $(LDLIBS) -lcmocka -o $@
 

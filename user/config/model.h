@@ -175,6 +175,11 @@ struct sl_service_cfg {
 	 */
 	bool per_request;
 	struct sl_pos pos;
+	/*
+	 * The `rollout:` block (ours_rollout.c), NULL without one: read by the
+	 * rollout controller of `run`, never written to the tables.
+	 */
+	struct sl_rollout *rollout;
 };
 
 struct sl_workload_cfg {

@@ -15,6 +15,7 @@
 #include <bpf/libbpf.h>
 
 #include "datapath/counters.h"
+#include "datapath/rt.h"
 
 /* The route `status` and `weights` talk about: the last one without a match. */
 int sl_status_default_route(const struct sl_service *val)
@@ -362,6 +363,7 @@ int sl_tables_read_status(const struct sl_maps *m, struct sl_status *st)
 						  ? v.routes[ss->default_route].weight[j]
 						  : 0;
 				err = read_stats(m, sub->subset_id, &sub->stats);
+				err = err ?: sl_rt_read(m, sub->subset_id, &sub->rt);
 				if (err)
 					goto fail;
 			}

@@ -33,6 +33,11 @@ struct sl_maps {
 	int l7_stats;
 	int l7_codes;
 	int l7_counters;
+	/* response time and rollouts: -1 when pinned by an older sluice */
+	int rt_hist;
+	int rt_hist_l7;
+	int rollout;
+	int rollout_log;
 	bool owned; /* close the fds in sl_maps_close() */
 };
 

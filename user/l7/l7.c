@@ -17,6 +17,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 
+#include "l7/h2.h"
 #include "l7/l7.h"
 #include "l7/l7_accept.h"
 #include "l7/l7_conn.h"
@@ -68,6 +69,7 @@ static void *l7_main(void *arg)
 					/* new connections go DNAT from now on */
 					l->draining = true;
 					l7_publish(l, false);
+					l7_h2_drain(l);
 					pr_info("l7: draining %zu relayed connections\n",
 						l->n_conns);
 				}
@@ -473,6 +475,7 @@ static void thread_stop(struct sl_l7 *l)
 		l7_flush_codes(l);
 	while ((c = l->conns))
 		l7_conn_close(l, c, true);
+	l7_h2_stop(l);
 	free_dead(l);
 	l7_pool_expire(l, 0);
 	l7_close_fd(&l->ho_sock);

@@ -55,10 +55,11 @@
 #define L7_NOTSENT_LOWAT (128 << 10)
 
 /*
- * C_H1: HTTP/1.x routed per request (l7_h1.c); C_RELAY is also where an
- * Upgrade or CONNECT of such a connection ends up, as a spliced tunnel.
+ * C_H2: an HTTP/2 client connection, every stream its own (h2.h); C_H1:
+ * HTTP/1.x routed per request (l7_h1.c); C_RELAY is also where an Upgrade
+ * or CONNECT of such a connection ends up, as a spliced tunnel.
  */
-enum cstate { C_HEAD = 0, C_CONNECTING, C_RELAY, C_H1 };
+enum cstate { C_HEAD = 0, C_CONNECTING, C_RELAY, C_H2, C_H1 };
 enum { C2B = 0, B2C = 1 };
 enum { CLIENT = 0, BACKEND = 1 };
 
@@ -97,6 +98,7 @@ struct conn {
 	uint8_t heads;	    /* times the head was peeked without being complete */
 	bool client_held;   /* counted in sl_l7.clients (l7_clients_put at close) */
 	struct h1 *h1;	    /* C_H1: the request being routed (l7_h1.c) */
+	struct h2_down *h2; /* C_H2: its session and streams (h2.h) */
 };
 
 /* Exact HTTP codes, summed here and written to sl_l7_codes now and then. */
@@ -155,6 +157,7 @@ struct sl_l7 {
 	/* idle upstream connections of per-request routing (l7_pool.c) */
 	struct l7_up *pool;
 	size_t n_pool;
+	struct h2_pool *h2; /* HTTP/2 upstream sessions, made at the first h2 client */
 	/* a successor waits for the per-request exchanges in flight to end */
 	int ho_sock;
 	uint32_t ho_pid;

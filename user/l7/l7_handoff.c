@@ -19,6 +19,7 @@
 #include <sys/ioctl.h>
 #include <sys/un.h>
 
+#include "l7/h2.h"
 #include "l7/l7_conn.h"
 #include "l7/l7_h1.h"
 #include "l7/l7_handoff.h"
@@ -208,6 +209,7 @@ void l7_handoff_continue(struct sl_l7 *l)
 	/* the other threads stop where they are: their state is read from here */
 	l7_workers_park(l);
 	for (w = l; w; w = w->next_w) {
+		l7_h2_handover(w); /* not passed on: see h2.h */
 		total += w->n_conns;
 		l7_listeners_poll(w, false);
 		l7_pool_expire(w, 0);
