@@ -158,7 +158,7 @@ struct sl_l7 {
 	struct l7_up *pool;
 	size_t n_pool;
 	struct h2_pool *h2; /* HTTP/2 upstream sessions, made at the first h2 client */
-	/* a successor waits for the per-request exchanges in flight to end */
+	/* the successor's socket while a hand-over is under way (l7_handoff.c) */
 	int ho_sock;
 	uint32_t ho_pid;
 	/* threads: NULL in a lone instance (tests), else shared by all */

@@ -523,7 +523,7 @@ static void run(struct sl_l7 *l, struct conn *c)
 
 	for (;;) {
 		if (!x->in_x) {
-			/* a successor waits for the exchanges in flight: start none */
+			/* a hand-over is under way: no new request until it is through */
 			if (l->ho_sock >= 0)
 				return;
 			if (next_request(l, c) <= 0)
