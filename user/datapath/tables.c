@@ -577,6 +577,21 @@ static void fill_routes(struct sl_service *val, const struct sl_service_cfg *s,
 	}
 }
 
+/* A port without HTTP routes that still goes through the L7 step, and why. */
+static uint32_t l7_path_flags(const struct sl_service_cfg *s, const struct sl_port_cfg *pc)
+{
+	switch (sl_port_path(s, pc)) {
+	case SL_PATH_HTTP2:
+		return SL_SVC_L7 | SL_SVC_L7_HTTP2;
+	case SL_PATH_GRPC:
+		return SL_SVC_L7 | SL_SVC_L7_GRPC;
+	case SL_PATH_PER_REQUEST:
+		return SL_SVC_L7 | SL_SVC_L7_PER_REQUEST;
+	default:
+		return 0;
+	}
+}
+
 static int write_service(const struct sl_maps *m, const struct sl_config *cfg,
 			 const struct sl_service_cfg *s, const struct svc_plan *plan, __u32 slot,
 			 __u32 *ep_next, struct sl_diag *diag)
@@ -640,6 +655,8 @@ static int write_service(const struct sl_maps *m, const struct sl_config *cfg,
 				val.ep_count[j] = count[f][j];
 			}
 			fill_routes(&val, s, &s->vips[v], &s->ports[p]);
+			if (!(val.flags & SL_SVC_L7))
+				val.flags |= l7_path_flags(s, &s->ports[p]);
 			if (bpf_map_update_elem(m->services, &key, &val, BPF_NOEXIST)) {
 				err = -errno;
 				if (err == -EEXIST)
