@@ -28,6 +28,8 @@ hc() { sl_nsx client timeout 120 "$SL_PY" "$HC" "$@"; }
 jt() { [ "$(sl_jget "$1" "bool($2)")" = True ]; }
 # ok2xx FILE SUBSET: the 2xx responses counted in the subset's row of service hdr
 ok2xx() { sl_jget "$1" "[u for s in d['services'] if s['name'] == 'hdr' for u in s['subsets'] if u['name'] == '$2'][0]['http_responses']['2xx']"; }
+# rtn FILE SUBSET: the requests in the subset's response-time histogram (service hdr)
+rtn() { sl_jget "$1" "[u for s in d['services'] if s['name'] == 'hdr' for u in s['subsets'] if u['name'] == '$2'][0]['response_time']['count']"; }
 path_of() { sl_jget "$1" "[p['path'] for s in d['services'] if s['name'] == '$2' for p in s['ports']][0]"; }
 
 sl_topo_up
@@ -104,9 +106,14 @@ for first in tester plain; do
 	dfl=$(($(l7c "$SL_TMP/a1.json" default_route) - $(l7c "$SL_TMP/a0.json" default_route)))
 	r1=$(($(ok2xx "$SL_TMP/a1.json" v1) - $(ok2xx "$SL_TMP/a0.json" v1)))
 	r2=$(($(ok2xx "$SL_TMP/a1.json" v2) - $(ok2xx "$SL_TMP/a0.json" v2)))
+	t1=$(($(rtn "$SL_TMP/a1.json" v1) - $(rtn "$SL_TMP/a0.json" v1)))
+	t2=$(($(rtn "$SL_TMP/a1.json" v2) - $(rtn "$SL_TMP/a0.json" v2)))
 	sl_check "pooled-$first-first" "$(cat "$SL_TMP/alt-$first.json"); accepted +$acc, header_route +$hdr, default_route +$dfl; 2xx counted per request: v1 +$r1, v2 +$r2" \
 		eval 'jt "$SL_TMP/alt-$first.json" "d[\"got\"] == {\"tester\": {\"v2\": 20}, \"plain\": {\"v1a\": 20}} and d[\"fail\"] == 0 and d[\"reconnects\"] == 0" &&
 			[ "$acc" = 1 ] && [ "$hdr" = 20 ] && [ "$dfl" = 20 ] && [ "$r1" = 20 ] && [ "$r2" = 20 ]'
+	# each request's response time, in the same histogram rows as the kernel's
+	sl_check "pooled-$first-first-response-times" "response times counted: v1 +$t1, v2 +$t2" \
+		eval '[ "$t1" = 20 ] && [ "$t2" = 20 ]'
 done
 # The upstream side is pooled: 40 requests per order, a handful of upstream
 # connections per backend (X-Conn: the backend's own connection number).

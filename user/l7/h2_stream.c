@@ -12,7 +12,6 @@
 #include <string.h>
 #include <time.h>
 
-#include "datapath/rt.h"
 #include "l7/h2_int.h"
 #include "l7/l7_match.h"
 #include "l7/l7_pick.h"
@@ -20,11 +19,6 @@
 
 /* ---- counting ---- */
 
-/*
- * The one place a response is counted, per stream: its status class in the
- * subset's row (what the HTTP/1 path's count_status fills per connection)
- * and its exact code for sl_l7_codes.
- */
 static uint64_t now_us(void)
 {
 	struct timespec ts;
@@ -33,25 +27,14 @@ static uint64_t now_us(void)
 	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
 }
 
+/*
+ * An answer of our own on a stream (502, 503): its status class in the
+ * subset's row and its exact code, as HTTP/1's; an upstream's response goes
+ * through l7_observe_request() with its response time (respond()).
+ */
 void h2_observe(struct sl_l7 *l, uint32_t subset_id, unsigned int code)
 {
-	struct sl_stats *st = l7_row(l, subset_id);
-	size_t i;
-
-	if (!st || code < 100 || code > 599)
-		return;
-	ADD(st->http_responses[code / 100 - 1], 1);
-	for (i = 0; i < l->n_codes; i++)
-		if (l->codes[i].k.subset_id == subset_id && l->codes[i].k.code == code)
-			break;
-	if (i == l->n_codes) {
-		if (l->n_codes == CODE_PENDING)
-			l7_flush_codes(l);
-		i = l->n_codes++;
-		l->codes[i].k = (struct sl_http_code_key){.subset_id = subset_id, .code = code};
-		l->codes[i].n = 0;
-	}
-	l->codes[i].n++;
+	l7_count_code(l, subset_id, code);
 }
 
 /* ---- header blocks and buffers ---- */
@@ -561,9 +544,8 @@ static void respond(struct h2_up *u, struct h2_stream *st, bool end)
 	nghttp2_nv nv[H2_MAX_NV];
 	size_t n;
 
-	h2_observe(u->x.p->l, st->subset_id, status_of(&st->hu));
 	/* request head to response head: the kernel's measure, per stream */
-	sl_rt_record(&u->x.p->l->m, st->subset_id, now_us() - st->begun_us);
+	l7_observe_request(u->x.p->l, st->subset_id, status_of(&st->hu), now_us() - st->begun_us);
 	st->resp_eof = end;
 	if (!st->d)
 		return;

@@ -23,6 +23,7 @@
 #include <bpf/bpf.h>
 
 #include "l7/h2.h"
+#include "datapath/rt.h"
 #include "l7/l7_conn.h"
 #include "l7/l7_h1.h"
 #include "lib/log.h"
@@ -110,6 +111,9 @@ void l7_observe_request(struct sl_l7 *l, uint32_t subset_id, unsigned int status
 			uint64_t duration_us)
 {
 	l7_count_code(l, subset_id, status);
+	/* the same histogram rows as the kernel's measure (a rollout's p99 gate reads them) */
+	if (subset_id != SL_SUBSET_NONE)
+		sl_rt_record(&l->m, subset_id, duration_us);
 }
 
 /* ---- connections ---- */

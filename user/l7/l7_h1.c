@@ -58,6 +58,7 @@ struct h1 {
 	uint32_t subset;
 	uint32_t nreq; /* requests on this client connection so far */
 	uint64_t t0_us;
+	uint64_t ttfb_us; /* request start to the response head; 0 before it */
 	struct l7_ep ep;
 };
 
@@ -69,6 +70,16 @@ static uint64_t now_us(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/*
+ * A request's response time, as the kernel measures a connection's: from
+ * the request's start to the response head (its first byte), or to now
+ * for an answer that never had one (a 502 of ours).
+ */
+static uint64_t response_time(const struct h1 *x)
+{
+	return x->ttfb_us ?: now_us() - x->t0_us;
 }
 
 static void touch(struct sl_l7 *l, struct conn *c)
@@ -139,7 +150,7 @@ static void backend_failed(struct sl_l7 *l, struct conn *c, int err)
 		answer_close(l, c, 502, "Bad Gateway");
 		return;
 	}
-	l7_observe_request(l, x->subset, x->status, now_us() - x->t0_us);
+	l7_observe_request(l, x->subset, x->status, response_time(x));
 	x->in_x = false;
 	l7_conn_close(l, c, true);
 }
@@ -254,6 +265,7 @@ static int next_request(struct sl_l7 *l, struct conn *c)
 	x->ep = (struct l7_ep){.family = ch.family, .port = ch.port};
 	memcpy(x->ep.addr, ch.addr, 16);
 	x->t0_us = now_us();
+	x->ttfb_us = 0;
 	x->nreq++;
 	x->in_x = true;
 	x->status = 0;
@@ -458,6 +470,7 @@ static int pump_response(struct sl_l7 *l, struct conn *c, int *err)
 		}
 		if (!had_head && x->resp.headers_done) {
 			x->status = x->resp.code;
+			x->ttfb_us = now_us() - x->t0_us ?: 1;
 			response_head(l, c);
 		}
 		if (!x->resp.done)
@@ -483,7 +496,7 @@ static void to_tunnel(struct sl_l7 *l, struct conn *c)
 	struct h1 *x = c->h1;
 	int i;
 
-	l7_observe_request(l, x->subset, x->status, now_us() - x->t0_us);
+	l7_observe_request(l, x->subset, x->status, response_time(x));
 	for (i = 0; i < 2; i++)
 		c->h[i] = (struct half){.pr = c->h[i].pr, .pw = c->h[i].pw};
 	c->subset_id = x->subset;
@@ -500,7 +513,7 @@ static bool finish(struct sl_l7 *l, struct conn *c)
 	struct h1 *x = c->h1;
 	bool reuse;
 
-	l7_observe_request(l, x->subset, x->status, now_us() - x->t0_us);
+	l7_observe_request(l, x->subset, x->status, response_time(x));
 	/* a response before the whole request: the upstream connection is mid-message */
 	if (!x->req_done)
 		x->close_after = true;
