@@ -56,6 +56,7 @@
 #define SL_MAP_REVNAT	   "sl_revnat"
 #define SL_MAP_CT_NEW	   "sl_ct_new"
 #define SL_MAP_REVNAT_NEW  "sl_revnat_new"
+#define SL_MAP_SVC_INDEX   "sl_svc_index"
 #define SL_MAP_STATS	   "sl_stats"
 #define SL_MAP_GLOBAL	   "sl_global"
 #define SL_MAP_SUBSETS	   "sl_subset_names"
@@ -106,6 +107,18 @@ struct sl_svc_key {
 	__u8 family; /* enum sl_family */
 };
 _Static_assert(sizeof(struct sl_svc_key) == 24, "sl_svc_key size");
+
+/*
+ * sl_svc_index: HASH, the (VIP, port) keys of each service by name, so a
+ * writer that changes one service (`sluice weights`) finds its entries
+ * without reading the whole table. Written by apply; the programs never
+ * read it. Its values are sl_svc_keys with slot 0.
+ */
+struct sl_svc_ref {
+	char name[SL_NAME_LEN];
+	__u32 idx; /* 0 .. the service's keys - 1 */
+};
+_Static_assert(sizeof(struct sl_svc_ref) == SL_NAME_LEN + 4, "sl_svc_ref size");
 
 /* sl_service.flags */
 #define SL_SVC_AFFINITY_CLIENT_IP (1U << 0) /* hash the client address only */
