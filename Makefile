@@ -48,7 +48,7 @@ USER_OBJS := $(patsubst user/%.c,$(BUILD)/user/%.o,$(USER_SRCS)) \
 LIB_OBJS  := $(filter-out $(BUILD)/user/cli/main.o,$(USER_OBJS))
 SKEL      := $(BUILD)/sluice.skel.h
 
-TEST_BINS := $(BUILD)/tests/test_config $(BUILD)/tests/test_config_files $(BUILD)/tests/test_k8s $(BUILD)/tests/test_istio $(BUILD)/tests/test_pkt $(BUILD)/tests/test_conntrack $(BUILD)/tests/test_choice $(BUILD)/tests/test_atomic \
+TEST_BINS := $(BUILD)/tests/test_config $(BUILD)/tests/test_config_files $(BUILD)/tests/test_k8s $(BUILD)/tests/test_istio $(BUILD)/tests/test_pkt $(BUILD)/tests/test_conntrack $(BUILD)/tests/test_choice $(BUILD)/tests/test_atomic $(BUILD)/tests/test_inplace \
 	     $(BUILD)/tests/test_http $(BUILD)/tests/test_l7_match $(BUILD)/tests/test_policy_route \
 	     $(BUILD)/tests/test_l7 $(BUILD)/tests/test_kube $(BUILD)/tests/test_l7_client
 
@@ -153,6 +153,10 @@ $(BUILD)/tests/test_l7: tests/pkt/test_l7.c $(wildcard tests/pkt/*.h) $(LIB_OBJS
 $(BUILD)/tests/test_atomic: tests/pkt/test_atomic.c $(wildcard tests/pkt/*.h) $(LIB_OBJS)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) -Itests/pkt $(filter %.c %.o,$^) $(LDLIBS) -lpthread -o $@
+
+$(BUILD)/tests/test_inplace: tests/pkt/test_inplace.c $(wildcard tests/pkt/*.h) $(LIB_OBJS)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -Itests/pkt $(filter %.c %.o,$^) $(LDLIBS) -o $@
 
 $(BUILD)/tests/bench_pkt: tests/pkt/bench_pkt.c $(wildcard tests/pkt/*.h) $(LIB_OBJS)
 	$(call msg,CC,$@)
