@@ -40,7 +40,7 @@ CONNS=${CONNS:-$(q 500 3000)}
 DUR=${DUR:-$(q 2 5)}                      # seconds of each wrk run
 WRK_C=${WRK_C:-32}                        # wrk connections
 SIZES=${SIZES:-$(q "1 100 1000" "1 100 1000 10000")}
-APPLY_SIZES=${APPLY_SIZES:-$(q "10 1000" "10 1000 10000")}
+APPLY_SIZES=${APPLY_SIZES:-$(q "1 10000" "1 10000 30000")}
 SPLIT_N=${SPLIT_N:-$(q 2000 10000)}
 HOLD=${HOLD:-50}
 CHANGES=${CHANGES:-$(q 20 100)}
@@ -344,32 +344,44 @@ map_memlock() { # total bytes_memlock of the maps pinned in the pin dir
 if has 4; then
 	log "section 4: control plane"
 	ports_vip
-	sluice_up "$(gen_cfg 1 90 10)"
+	json_field() { "$SL_PY" -c 'import json,sys; d=json.load(sys.stdin); print(json.dumps(eval("d" + sys.argv[1])))' "$1"; }
 	for n in $APPLY_SIZES; do
-		for RUN in $(seq 1 "$RUNS"); do
-			# alternate weights so every apply changes something
-			cfg=$(gen_cfg "$n" $((90 - RUN % 2)) $((10 + RUN % 2)))
-			timed T sl_sluice -q apply --config "$cfg" >/dev/null || sl_die "apply $n services"
-			rec 4 "apply/$n" seconds "$T"
-		done
+		# `run` applying N services itself: the RSS a node with that many holds
+		sluice_up "$(gen_cfg "$n" 90 10)"
 		RUN=1 rec 4 "rss/$n" kib "$(awk '/VmRSS/ { print $2 }' "/proc/$SL_RUN_PID/status")"
 		RUN=1 rec 4 "memlock/$n" bytes "$(map_memlock)"
-	done
-	sluice_down
-	# weight change -> first new connection following it: from 100/0 to 0/100
-	# and back (the first connection served by the other subset).
-	cfg=$(gen_cfg 1 100 0)
-	sluice_up "$cfg"
-	for RUN in $(seq 1 "$RUNS"); do
-		for dir in "v2 0 100" "v1 100 0"; do
-			set -- $dir
-			sl_nsx client taskset -c "$CPU_CLIENT" "$SL_PY" "$B/probe.py" flip --want "$1" -- \
-				nsenter --net="/var/run/netns/$(sl_ns node)" "$SLUICE" --pin-dir "$SL_PIN_DIR" \
-				-q weights backend "v1=$2" "v2=$3" >"$SL_TMP/flip.json" || log "flip (cli) failed"
-			rec 4 "flip/cli" ms "$("$SL_PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["ms"])' "$SL_TMP/flip.json")"
+		sluice_down
+		for RUN in $(seq 1 "$RUNS"); do
+			# from scratch: `run` holds one service, apply brings N
+			sluice_up "$(gen_cfg 1 90 10)"
+			timed T sl_sluice -q apply --config "$(gen_cfg "$n" 90 10)" >/dev/null ||
+				sl_die "apply $n services"
+			rec 4 "apply/$n/scratch" seconds "$T"
+			# one service's weights changed: one key written
+			timed T sl_sluice -j apply --config "$(gen_cfg "$n" 89 11)" >"$SL_TMP/apply.json" ||
+				sl_die "apply $n services, changed"
+			rec 4 "apply/$n/changed" seconds "$T"
+			rec 4 "apply/$n/changed" keys "$(json_field '["written"]["keys"]' <"$SL_TMP/apply.json")"
+			timed T sl_sluice -j apply --config "$(gen_cfg "$n" 89 11)" >"$SL_TMP/apply.json" ||
+				sl_die "apply $n services, same"
+			rec 4 "apply/$n/same" seconds "$T"
+			rec 4 "apply/$n/same" keys "$(json_field '["written"]["keys"]' <"$SL_TMP/apply.json")"
+			# weight change -> first new connection following it: from 100/0 to 0/100
+			# and back (the first connection served by the other subset)
+			timed T sl_sluice -q apply --config "$(gen_cfg "$n" 100 0)" >/dev/null ||
+				sl_die "apply $n services, 100/0"
+			for dir in "v2 0 100" "v1 100 0"; do
+				set -- $dir
+				sl_nsx client taskset -c "$CPU_CLIENT" "$SL_PY" "$B/probe.py" flip --want "$1" -- \
+					nsenter --net="/var/run/netns/$(sl_ns node)" "$SLUICE" --pin-dir "$SL_PIN_DIR" \
+					-q weights backend "v1=$2" "v2=$3" >"$SL_TMP/flip.json" || log "flip (cli) failed"
+				rec 4 "flip/cli/$n" ms "$(json_field '["ms"]' <"$SL_TMP/flip.json")"
+				rec 4 "flip/cli/$n" cmd_ms "$(json_field '["cmd_ms"]' <"$SL_TMP/flip.json")"
+			done
+			sluice_down
 		done
+		log "section 4: $n services done"
 	done
-	sluice_down
 	# the same through the config file `run` watches (write + rename)
 	d=$SL_TMP/flipcfg
 	mkdir -p "$d"

@@ -146,25 +146,36 @@ if 3 in secs:
 if 4 in secs:
     print("## 4. Control plane")
     print()
+    sizes = sorted({int(k.split("/")[1]) for (s, k, m) in vals if s == 4 and k.startswith("apply/")})
     body = []
-    for (s, k, m) in sorted((x for x in vals if x[0] == 4 and x[1].startswith("apply/")),
-                            key=lambda x: int(x[1].split("/")[1])):
-        n = k.split("/")[1]
-        body.append(("{:,}".format(int(n)), fmt(med(4, k, m), 3), spread(4, k, m, 3),
-                     fmt(med(4, "rss/" + n, "kib") / 1024 if med(4, "rss/" + n, "kib") else None, 1),
-                     fmt(med(4, "memlock/" + n, "bytes") / 2**20 if med(4, "memlock/" + n, "bytes") else None, 1)))
-    print("`sluice apply` of a config with N services (2 subsets, 3 endpoints for the measured "
-          "one, 2 for the others) to a running `sluice run`; RSS of `sluice run` and the "
-          "bytes_memlock of its pinned maps after that apply.")
+    for n in sizes:
+        a = "apply/%d/" % n
+        body.append(("{:,}".format(n),
+                     fmt(med(4, a + "scratch", "seconds"), 3), spread(4, a + "scratch", "seconds", 3),
+                     fmt(med(4, a + "changed", "seconds"), 3), fmt(med(4, a + "changed", "keys"), 0),
+                     fmt(med(4, a + "same", "seconds"), 3), fmt(med(4, a + "same", "keys"), 0),
+                     fmt(med(4, "flip/cli/%d" % n, "cmd_ms"), 1),
+                     fmt(med(4, "flip/cli/%d" % n, "ms"), 1), spread(4, "flip/cli/%d" % n, "ms", 1),
+                     fmt(med(4, "rss/%d" % n, "kib") / 1024 if med(4, "rss/%d" % n, "kib") else None, 1),
+                     fmt(med(4, "memlock/%d" % n, "bytes") / 2**20 if med(4, "memlock/%d" % n, "bytes") else None, 1)))
+    print("`sluice apply` (the whole CLI: parse, validate, write) of N services (2 subsets, "
+          "3 endpoints for the measured one, 2 for the others) to a running `sluice run`: "
+          "from scratch (`run` held 1), then with one service's weights changed, then the "
+          "same again (keys: sl_services values written). `sluice weights backend` with N "
+          "services configured: the CLI's wall time, and the first new connection served by "
+          "the newly weighted subset (100/0 -> 0/100 and back), timed from just before the "
+          "CLI starts by a client opening connections back to back. RSS of a `sluice run` "
+          "that applied the N services itself, and the bytes_memlock of its pinned maps.")
     print()
-    table(["services", "apply s", "spread", "run RSS MiB", "maps MiB (memlock)"], body)
+    table(["services", "apply s (scratch)", "spread", "apply s (1 changed)", "keys",
+           "apply s (same)", "keys", "weights CLI ms", "to next conn ms", "spread",
+           "run RSS MiB", "maps MiB (memlock)"], body)
     body = []
-    for k, label in (("flip/cli", "`sluice weights` (CLI)"), ("flip/file", "config file write + rename")):
+    for k, label in (("flip/file", "config file write + rename"),):
         if get(4, k, "ms"):
             body.append((label, fmt(med(4, k, "ms"), 1), spread(4, k, "ms", 1), len(get(4, k, "ms"))))
-    print("Weight change (100/0 -> 0/100 and back) to the first new connection served by the "
-          "newly weighted subset, timed from just before the change starts, by a client "
-          "opening connections back to back:")
+    print("The same weight change through the config file `run` watches (1 service), to "
+          "the first new connection served by the newly weighted subset:")
     print()
     table(["change through", "ms", "spread", "samples"], body)
 
