@@ -53,7 +53,7 @@ TEST_BINS := $(BUILD)/tests/test_config $(BUILD)/tests/test_config_files $(BUILD
 	     $(BUILD)/tests/test_l7 $(BUILD)/tests/test_kube $(BUILD)/tests/test_l7_client
 
 .DELETE_ON_ERROR:
-.PHONY: all deps test test-bins test-asan asan-bins demo bench clean format
+.PHONY: all deps test test-bins test-asan asan-bins demo bench bench-rank clean format
 
 all: $(BUILD)/sluice
 
@@ -185,6 +185,11 @@ bench: deps
 	$(Q)$(MAKE) --no-print-directory all $(BUILD)/empty.bpf.o $(BUILD)/tests/bench_pkt \
 		$(BUILD)/tests/synflood
 	$(Q)scripts/bench.sh
+
+# section 8 alone: the ranking (interleaved rounds, 95 % intervals); ~10 min
+bench-rank: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)SECTIONS=8 scripts/bench.sh
 
 format:
 	$(Q)clang-format -i $(wildcard bpf/*.c bpf/*.h tests/e2e/*.bpf.c user/*/*.c user/*/*.cc user/*/*.h include/*.h tests/*/*.c tests/*/*.h)

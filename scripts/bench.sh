@@ -24,6 +24,13 @@
 #     fast as one core writes them, while a client holds keep-alive
 #     connections and opens new ones: sluice (two table sizes) and
 #     kube-proxy's iptables and nftables rules, each with and without it
+#   8 ranking: floor, sluice (stack path; and its fast path when `run`
+#     has --no-fast-path), kube-proxy iptables and nftables, at 1 and
+#     10,000 services, interleaved round by round (ABAB..., RANK_ROUNDS >= 5,
+#     the order rotated each round); each ratio against the floor of the
+#     same round, with its 95 % confidence interval, for throughput and for
+#     CPU per request (/proc/stat, steal left out). Not in the default
+#     SECTIONS: SECTIONS=8 (make bench-rank)
 #
 # Method, load and CPU accounting: docs/bench.md.
 set -uo pipefail
@@ -47,6 +54,9 @@ CHANGES=${CHANGES:-$(q 20 100)}
 FIXTURE_RUNS=${FIXTURE_RUNS:-$(q 20000 200000)}
 FLOOD_S=${FLOOD_S:-$(q 5 20)}             # seconds of each flood (and of each calm run)
 FLOOD_HELD=${FLOOD_HELD:-200}             # keep-alive connections held through it
+RANK_ROUNDS=${RANK_ROUNDS:-5}             # section 8: rounds (each contender once per round)
+RANK_DUR=${RANK_DUR:-$(q 1 3)}            # seconds of each wrk run in section 8
+RANK_SIZES=${RANK_SIZES:-1 10000}
 SYNFLOOD=$SL_ROOT/build/tests/synflood
 RESULTS=${RESULTS:-$SL_ROOT/build/bench-results.json}
 EMPTY_OBJ=$SL_ROOT/build/empty.bpf.o
@@ -524,6 +534,104 @@ if has 7; then
 	done
 	sysctl -qw net.netfilter.nf_conntrack_max="$CT_WAS"
 	CT_WAS=
+fi
+
+# ---------------------------------------------------------------- section 8
+# CPU per request without steal time: a VM's stolen time is another guest's
+# work, not this one's (cpu_busy above counts it, for the older sections).
+cpu_own() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 }' /proc/stat; }
+
+# rank_wrk KEY URL close|keep: one wrk run; rps and CPU us per request (section 8)
+rank_wrk() {
+	local key=$1 url=$2 mode=$3 c0 c1 out js hdr=()
+	[ "$mode" = close ] && hdr=(-H "Connection: close")
+	c0=$(cpu_own)
+	out=$(sl_nsx client taskset -c "$CPU_CLIENT" wrk -t1 -c"$WRK_C" -d"${RANK_DUR}s" \
+		"${hdr[@]}" "$url" 2>&1)
+	c1=$(cpu_own)
+	js=$(echo "$out" | "$SL_PY" "$B/gen.py" wrk)
+	"$SL_PY" - "$js" "$((c1 - c0))" "$HZ" "$key" "$mode" "$RUN" >>"$RAW" <<'PYEOF'
+import json, sys
+r = json.loads(sys.argv[1]); cpu, hz = int(sys.argv[2]), int(sys.argv[3])
+key, mode, run = sys.argv[4], sys.argv[5], int(sys.argv[6])
+n = r["requests"]
+vals = {"rps": r["rps"] if n else None, "cpu_us": cpu / hz / n * 1e6 if n else None,
+        "errors": r["socket_errors"] + r["non2xx"]}
+for m, v in vals.items():
+    print(json.dumps({"section": 8, "key": key, "metric": mode + "/" + m, "run": run, "value": v}))
+PYEOF
+}
+
+# kube-proxy's rules, loaded once per size and switched on and off by their
+# hooks alone (loading 10,000 services into nftables takes minutes): off,
+# not a packet of the other contenders meets them.
+ipt_hooks() { # -I|-D
+	sl_nsx node "$IPT" -w 5 -t nat "$1" PREROUTING -m comment --comment "kubernetes service portals" -j KUBE-SERVICES
+	sl_nsx node "$IPT" -w 5 -t nat "$1" POSTROUTING -m comment --comment "kubernetes postrouting rules" -j KUBE-POSTROUTING
+}
+nft_hooks() { # on|off
+	if [ "$1" = on ]; then
+		sl_nsx node nft -f - <<'NFTEOF'
+table ip kube-proxy {
+  chain masquerading { type nat hook postrouting priority srcnat; policy accept;
+    meta mark & 0x4000 == 0 return
+    meta mark set meta mark xor 0x4000
+    masquerade fully-random; }
+  chain nat-prerouting { type nat hook prerouting priority dstnat; policy accept;
+    jump services; }
+}
+NFTEOF
+	else
+		for c in masquerading nat-prerouting nat-output; do
+			sl_nsx node nft flush chain ip kube-proxy "$c" 2>/dev/null
+			sl_nsx node nft delete chain ip kube-proxy "$c" 2>/dev/null
+		done
+	fi
+}
+
+if has 8; then
+	log "section 8: ranking ($RANK_ROUNDS rounds x ${RANK_DUR}s per contender and mode; sizes $RANK_SIZES)"
+	RANK=(floor sluice-stack iptables nftables)
+	FAST_FLAG=()
+	# the fast path (issue 15 part 3) is there when `run` knows how to turn it off
+	if "$SLUICE" run --help 2>&1 | grep -q -- '--no-fast-path'; then
+		RANK=(floor sluice-stack sluice-fast iptables nftables)
+		FAST_FLAG=(--no-fast-path)
+	fi
+	for n in $RANK_SIZES; do
+		t0=$SECONDS
+		ipt_up "$n"
+		ipt_hooks -D
+		nft_up "$n"
+		nft_hooks off
+		RUN=1 rec 8 "load/$n" seconds "$((SECONDS - t0))"
+		for RUN in $(seq 1 "$RANK_ROUNDS"); do
+			# rotate the order: no contender always runs first (or after the same one)
+			k=$(((RUN - 1) % ${#RANK[@]}))
+			for c in "${RANK[@]:k}" "${RANK[@]:0:k}"; do
+				url="http://$SL_VIP4/"
+				case $c in
+				floor) ports_direct; url="http://10.0.1.10:8080/" ;;
+				sluice-stack)
+					ports_vip
+					sl_run_start "$(gen_cfg "$n" 90 10)" c1 -- "${FAST_FLAG[@]}" || sl_die "sluice run"
+					;;
+				sluice-fast) ports_vip; sluice_up "$(gen_cfg "$n" 90 10)" ;;
+				iptables) ports_vip; ipt_hooks -I ;;
+				nftables) ports_vip; nft_hooks on ;;
+				esac
+				for mode in close keep; do rank_wrk "$c/$n" "$url" "$mode"; done
+				case $c in
+				sluice-*) sluice_down ;;
+				iptables) ipt_hooks -D ;;
+				nftables) nft_hooks off ;;
+				esac
+			done
+			log "section 8: $n services, round $RUN done"
+		done
+		ipt_down
+		nft_down
+	done
 fi
 
 # ---------------------------------------------------------------- report
