@@ -18,13 +18,13 @@
 #define SL_MAX_ROUTES	    8	    /* routes per service */
 /*
  * The table sizes below are the most `run --max-services` may ask for, and
- * its default; a smaller N sizes every table from it at load (keys N,
- * endpoints 4N, counter rows 2N per slot) and writers read the sizes back
+ * its default; a smaller N sizes every table from it at load (keys and
+ * endpoints 4N per slot, N counter rows) and writers read the sizes back
  * from the maps (struct sl_maps).
  */
 #define SL_MAX_SERVICES	    65536   /* (VIP, port, proto) keys per table slot */
 #define SL_MAX_ENDPOINTS    (4 * SL_MAX_SERVICES)  /* endpoints per table slot */
-#define SL_MAX_SUBSET_IDS   (2 * SL_MAX_SERVICES)  /* stable subset ids (counter rows) */
+#define SL_MAX_SUBSET_IDS   SL_MAX_SERVICES	    /* stable subset ids (counter rows, per CPU) */
 #define SL_MIN_SERVICES	    64	    /* the smallest --max-services */
 #define SL_MAX_SRC_PREFIXES 65536   /* source-match prefixes per slot */
 #define SL_CT_SIZE	    262144  /* confirmed connections (default; `run --ct-max`) */

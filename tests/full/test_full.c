@@ -152,8 +152,8 @@ static void test_subset_rows_full(void)
 	struct frame out;
 	__u64 gen;
 
-	/* --max-services 10240: 20,480 counter rows */
-	if (!up_sized(0, 10240))
+	/* --max-services 20480: 20,480 counter rows */
+	if (!up_sized(0, 20480))
 		return;
 	/* every counter row taken: 2,560 services x 8 subsets */
 	a = services_text(2560, 8, 1);

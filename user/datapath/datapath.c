@@ -123,7 +123,7 @@ static void size_conntrack(struct sluice_bpf *skel, const char *pin_dir, __u32 c
 
 /*
  * Size the configuration tables from --max-services N: N (VIP, port) keys
- * and 4N endpoints per slot, 2N counter rows. What an earlier run pinned
+ * and 4N endpoints per slot, N counter rows (per CPU: 112 bytes each). What an earlier run pinned
  * wins, as for conntrack: a resize would drop the tables and the counters.
  */
 static void size_tables(struct sluice_bpf *skel, const char *pin_dir, __u32 n)
@@ -151,10 +151,10 @@ static void size_tables(struct sluice_bpf *skel, const char *pin_dir, __u32 n)
 	bpf_map__set_max_entries(skel->maps.sl_services, SL_SLOTS * n);
 	bpf_map__set_max_entries(skel->maps.sl_svc_index, n);
 	bpf_map__set_max_entries(skel->maps.sl_endpoints, SL_SLOTS * 4 * n);
-	bpf_map__set_max_entries(skel->maps.sl_stats, 2 * n);
-	bpf_map__set_max_entries(skel->maps.sl_l7_stats, 2 * n);
-	bpf_map__set_max_entries(skel->maps.sl_subset_names, 2 * n);
-	bpf_map__set_max_entries(skel->maps.sl_svc_names, 2 * n);
+	bpf_map__set_max_entries(skel->maps.sl_stats, n);
+	bpf_map__set_max_entries(skel->maps.sl_l7_stats, n);
+	bpf_map__set_max_entries(skel->maps.sl_subset_names, n);
+	bpf_map__set_max_entries(skel->maps.sl_svc_names, n);
 }
 
 /* Note in sl_state what this datapath runs with, for `status` and `down`. */

@@ -545,7 +545,7 @@ static int plan_ids(const struct sl_maps *m, const struct sl_config *cfg, struct
 		    diag, NULL, "error",
 		    "this configuration has %zu new service(s) and %zu new subset(s), but "
 		    "only %zu service and %zu subset counter rows are free: the limit is %u "
-		    "of each (`run --max-services` x 2), and the running configuration "
+		    "of each (`run --max-services`), and the running configuration "
 		    "keeps its rows until it is replaced; apply one without the services it "
 		    "removes first",
 		    new_svcs, new_subsets, free_svcs, free_subsets, m->max_ids);
