@@ -324,8 +324,8 @@ if 8 in secs:
             for prev, cur in zip(lst, lst[1:]):
                 apart = prev[0][2] is not None and cur[0][1] is not None and prev[0][2] < cur[0][1]
                 out += (" < " if apart else " ~ ") + cur[1]
-            print("CPU per request, %s services, cheapest first (< : intervals apart, ~ : they "
-                  "overlap): %s" % ("{:,}".format(n), out))
+            print("CPU per request, %s service%s, cheapest first (< : intervals apart, ~ : "
+                  "they overlap): %s" % ("{:,}".format(n), "" if n == 1 else "s", out))
             print()
     loads = [(k.split("/")[1], med(8, k, "seconds")) for k in {r["key"] for r in rows
              if r["section"] == 8 and r["key"].startswith("load/")}]

@@ -126,9 +126,9 @@ static bool goes_to(struct sl_datapath *dp, int i, const char *want, const char 
 
 #define ASSERT_WRITTEN(st, k, d, e, r, x, what)                                                    \
 	do {                                                                                       \
-		printf("  %s: keys %zu, deleted %zu, endpoints %zu, rows %zu, index %zu%s\n",     \
-		       what, (st).keys_written, (st).keys_deleted, (st).endpoints_written,       \
-		       (st).rows_written, (st).index_written, (st).full ? " (whole slot)" : "");  \
+		printf("  %s: keys %zu, deleted %zu, endpoints %zu, rows %zu, index %zu%s\n",      \
+		       what, (st).keys_written, (st).keys_deleted, (st).endpoints_written,         \
+		       (st).rows_written, (st).index_written, (st).full ? " (whole slot)" : "");   \
 		ASSERT_TRUE(!(st).full, what ": in place");                                        \
 		ASSERT_EQ((st).keys_written, k, what ": keys written");                            \
 		ASSERT_EQ((st).keys_deleted, d, what ": keys deleted");                            \
@@ -247,7 +247,8 @@ static void test_endpoint_rows_run_out(void)
 	sl_dp_opts_default(&o);
 	o.cfg.flags = 0;
 	o.max_services = 64;
-	if (!ASSERT_TRUE(s != NULL, "specs") || !ASSERT_OK(sl_dp_load_opts(&dp, NULL, &o), "load")) {
+	if (!ASSERT_TRUE(s != NULL, "specs") ||
+	    !ASSERT_OK(sl_dp_load_opts(&dp, NULL, &o), "load")) {
 		free(s);
 		return;
 	}

@@ -166,6 +166,16 @@ int sl_tb_read_all(int fd, void **keys, void **vals, __u32 *n)
 	}
 }
 
+int sl_tb_update_batch(int fd, const void *keys, const void *vals, size_t n)
+{
+	LIBBPF_OPTS(bpf_map_batch_opts, opts);
+	__u32 count = n;
+
+	if (!n)
+		return 0;
+	return bpf_map_update_batch(fd, keys, vals, &count, &opts) ? -errno : 0;
+}
+
 static int filters_load(const struct sl_maps *m, struct sl_filters *f)
 {
 	__u32 keys[SL_FILTER_WORDS], n;
@@ -312,354 +322,6 @@ static int clear_inactive(const struct sl_maps *m, __u32 slot)
 		err = clear_slot(m->src_match, sizeof(struct sl_src_key),
 				 offsetof(struct sl_src_key, slot), slot);
 	return err;
-}
-
-/* ---- stable ids: service and subset rows keep their number across applies ---- */
-
-#define ID_USED	   1 /* taken by the new config */
-#define ID_WAS	   2 /* in use before this apply */
-#define ID_RETIRED 4 /* used once, maybe still counted into */
-
-struct id_alloc {
-	__u32 n;		    /* rows: the map's size */
-	size_t map_len;		    /* the rows are the map's own memory (mmap), this long */
-	__u8 *st;		    /* ID_* of each row */
-	struct sl_svc_name *svc;    /* the rows as read (service ids) */
-	struct sl_subset_name *sub; /* ...or (subset ids) */
-	struct sl_hidx by_name;	    /* rows in use or retired, by name */
-	__u32 next;		    /* where the search for a free id starts */
-};
-
-static uint64_t name_hash(const char *svc, const char *subset)
-{
-	uint64_t h = sl_hash_bytes(0, svc, strnlen(svc, SL_NAME_LEN));
-
-	return subset ? sl_hash_bytes(h, subset, strnlen(subset, SL_SUBSET_NAME_LEN)) : h;
-}
-
-static bool row_is(const struct id_alloc *a, __u32 i, const char *svc, const char *subset)
-{
-	if (subset)
-		return !strncmp(a->sub[i].service, svc, SL_NAME_LEN) &&
-		       !strncmp(a->sub[i].subset, subset, SL_SUBSET_NAME_LEN);
-	return !strncmp(a->svc[i].name, svc, SL_NAME_LEN);
-}
-
-static void id_alloc_free(struct id_alloc *a)
-{
-	free(a->st);
-	if (a->map_len) {
-		munmap(a->svc ? (void *)a->svc : (void *)a->sub, a->map_len);
-	} else {
-		free(a->svc);
-		free(a->sub);
-	}
-	sl_hidx_free(&a->by_name);
-	memset(a, 0, sizeof(*a));
-}
-
-/* Every row in one batch read; names into a hash index. */
-static int id_alloc_init(struct id_alloc *a, int fd, bool subsets, __u32 rows)
-{
-	size_t vsize = subsets ? sizeof(*a->sub) : sizeof(*a->svc);
-	__u32 i, top = 0, n = 0, *keys;
-	long pg = sysconf(_SC_PAGESIZE);
-	int err = 0;
-	void *p;
-
-	memset(a, 0, sizeof(*a));
-	a->n = rows;
-	a->st = calloc(rows ?: 1, 1);
-	if (!a->st)
-		return -ENOMEM;
-	/* maps pinned by an older sluice are not mmapable: one batch read then */
-	a->map_len = (rows * vsize + pg - 1) / pg * pg;
-	p = mmap(NULL, a->map_len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	if (p != MAP_FAILED) {
-		n = rows;
-	} else {
-		a->map_len = 0;
-		p = calloc(rows ?: 1, vsize);
-		keys = calloc(rows ?: 1, sizeof(*keys));
-		err = p && keys ? sl_tb_read_batch(fd, NULL, keys, p, rows, &n) : -ENOMEM;
-		free(keys);
-	}
-	if (subsets)
-		a->sub = p;
-	else
-		a->svc = p;
-	if (!p)
-		return -ENOMEM;
-	if (err)
-		return err;
-	for (i = 0; i < n; i++) {
-		__u32 in_use = subsets ? a->sub[i].in_use : a->svc[i].in_use;
-
-		if (!in_use)
-			continue;
-		a->st[i] |= in_use == SL_ID_IN_USE ? ID_WAS : ID_RETIRED;
-		top = i + 1;
-		err = subsets ? sl_hidx_add(&a->by_name, name_hash(a->sub[i].service, a->sub[i].subset), i)
-			      : sl_hidx_add(&a->by_name, name_hash(a->svc[i].name, NULL), i);
-		if (err)
-			return err;
-	}
-	a->next = rows ? top % rows : 0;
-	return 0;
-}
-
-/*
- * A new name gets a row never used before if there is one, and only then
- * a retired row: connections of a removed subset drain into its row, which
- * must not be counted as someone else's while they do.
- */
-static int id_take(struct id_alloc *a, __u32 *id)
-{
-	__u32 i, pass;
-
-	for (pass = 0; pass < 2; pass++) {
-		for (i = 0; i < a->n; i++) {
-			__u32 c = (a->next + i) % a->n;
-
-			if ((a->st[c] & (ID_USED | ID_WAS)) || (!pass && (a->st[c] & ID_RETIRED)))
-				continue;
-			a->st[c] |= ID_USED;
-			a->next = (c + 1) % a->n;
-			*id = c;
-			return 0;
-		}
-	}
-	return -ENOSPC;
-}
-
-/* The row that has (or had) this name; a returning name gets its row back. */
-static int find_id(const struct id_alloc *a, const char *svc, const char *subset, __u32 *id)
-{
-	size_t pos = SL_HIDX_START;
-	__u32 r;
-
-	while (sl_hidx_next(&a->by_name, name_hash(svc, subset), &pos, &r))
-		if ((a->st[r] & (ID_WAS | ID_RETIRED)) && row_is(a, r, svc, subset)) {
-			*id = r;
-			return 0;
-		}
-	return -ENOENT;
-}
-
-/*
- * A retired row taken by a new subset starts from zero. A row never used
- * is zero already (only the rows of configured subsets are counted into).
- */
-static int zero_new_rows(const struct sl_maps *m, const struct sl_config *cfg,
-			 const struct svc_plan *plan, const struct id_alloc *sub_ids,
-			 struct sl_apply_stats *st)
-{
-	LIBBPF_OPTS(bpf_map_batch_opts, opts);
-	int ncpu = libbpf_num_possible_cpus();
-	__u32 *ids = NULL, n = 0, count;
-	struct sl_stats *z = NULL;
-	size_t i, j, total = 0;
-	int err = 0;
-
-	if (ncpu < 0)
-		return ncpu;
-	for (i = 0; i < cfg->n_services; i++)
-		for (j = 0; j < cfg->services[i].n_subsets; j++)
-			total += plan[i].new_subset[j] &&
-				 (sub_ids->st[plan[i].subset_id[j]] & ID_RETIRED);
-	if (!total)
-		return 0;
-	ids = calloc(total, sizeof(*ids));
-	z = calloc(total * ncpu, sizeof(*z));
-	if (!ids || !z) {
-		err = -ENOMEM;
-		goto out;
-	}
-	for (i = 0; i < cfg->n_services; i++)
-		for (j = 0; j < cfg->services[i].n_subsets; j++)
-			if (plan[i].new_subset[j] &&
-			    (sub_ids->st[plan[i].subset_id[j]] & ID_RETIRED))
-				ids[n++] = plan[i].subset_id[j];
-	count = n;
-	if (bpf_map_update_batch(m->stats, ids, z, &count, &opts)) {
-		err = -errno;
-		goto out;
-	}
-	count = n;
-	if (m->l7_stats >= 0 && bpf_map_update_batch(m->l7_stats, ids, z, &count, &opts))
-		err = -errno;
-	st->rows_written += n;
-out:
-	free(ids);
-	free(z);
-	return err;
-}
-
-/* Rows neither the new config nor the running one holds. */
-static size_t ids_free(const struct id_alloc *a)
-{
-	size_t i, n = 0;
-
-	for (i = 0; i < a->n; i++)
-		n += !(a->st[i] & (ID_USED | ID_WAS));
-	return n;
-}
-
-static int plan_ids(const struct sl_maps *m, const struct sl_config *cfg, struct svc_plan *plan,
-		    struct id_alloc *svc_ids, struct id_alloc *sub_ids, struct sl_diag *diag)
-{
-	size_t i, j, new_svcs = 0, new_subsets = 0, free_svcs, free_subsets;
-
-	int err;
-
-	err = id_alloc_init(svc_ids, m->svc_names, false, m->max_ids);
-	err = err ?: id_alloc_init(sub_ids, m->subset_names, true, m->max_ids);
-	if (err)
-		return err;
-
-	/* Keep existing ids first, so a new name cannot take an old one's row. */
-	for (i = 0; i < cfg->n_services; i++) {
-		const struct sl_service_cfg *s = &cfg->services[i];
-
-		plan[i].new_svc = find_id(svc_ids, s->name, NULL, &plan[i].svc_id) != 0;
-		if (!plan[i].new_svc)
-			svc_ids->st[plan[i].svc_id] |= ID_USED;
-		new_svcs += plan[i].new_svc;
-		for (j = 0; j < s->n_subsets; j++) {
-			plan[i].new_subset[j] = find_id(sub_ids, s->name, s->subsets[j].name,
-							&plan[i].subset_id[j]) != 0;
-			if (!plan[i].new_subset[j])
-				sub_ids->st[plan[i].subset_id[j]] |= ID_USED;
-			new_subsets += plan[i].new_subset[j];
-		}
-	}
-	/*
-	 * The running configuration's rows stay its own until the flip (its
-	 * connections count into them): the new names must fit in the rest.
-	 * The loader has checked that the config alone fits.
-	 */
-	free_svcs = ids_free(svc_ids);
-	free_subsets = ids_free(sub_ids);
-	if (new_svcs > free_svcs || new_subsets > free_subsets) {
-		sl_diag_add(
-		    diag, NULL, "error",
-		    "this configuration has %zu new service(s) and %zu new subset(s), but "
-		    "only %zu service and %zu subset counter rows are free: the limit is %u "
-		    "of each (`run --max-services`), and the running configuration "
-		    "keeps its rows until it is replaced; apply one without the services it "
-		    "removes first",
-		    new_svcs, new_subsets, free_svcs, free_subsets, m->max_ids);
-		return -ENOSPC;
-	}
-	for (i = 0; i < cfg->n_services; i++) {
-		if (plan[i].new_svc && id_take(svc_ids, &plan[i].svc_id))
-			return -ENOSPC;
-		for (j = 0; j < cfg->services[i].n_subsets; j++)
-			if (plan[i].new_subset[j] && id_take(sub_ids, &plan[i].subset_id[j]))
-				return -ENOSPC;
-	}
-	return 0;
-}
-
-static int update_batch(int fd, const void *keys, const void *vals, size_t n)
-{
-	LIBBPF_OPTS(bpf_map_batch_opts, opts);
-	__u32 count = n;
-
-	if (!n)
-		return 0;
-	return bpf_map_update_batch(fd, keys, vals, &count, &opts) ? -errno : 0;
-}
-
-/* The names of the rows cfg uses, where they are not already what the map holds. */
-static int write_names(const struct sl_maps *m, const struct sl_config *cfg,
-		       const struct svc_plan *plan, struct id_alloc *svc_ids,
-		       struct id_alloc *sub_ids, struct sl_apply_stats *st)
-{
-	struct sl_subset_name *sns = NULL;
-	struct sl_svc_name *vns = NULL;
-	__u32 *vids = NULL, *sids = NULL;
-	size_t i, j, nv = 0, ns = 0, cap_v = 0, cap_s = 0, cap_vi = 0, cap_si = 0;
-	int err = 0;
-
-	for (i = 0; i < cfg->n_services; i++) {
-		const struct sl_service_cfg *s = &cfg->services[i];
-		struct sl_svc_name vn = {.in_use = SL_ID_IN_USE};
-		__u32 id = plan[i].svc_id;
-
-		snprintf(vn.name, sizeof(vn.name), "%s", s->name);
-		if (memcmp(&svc_ids->svc[id], &vn, sizeof(vn)) && svc_ids->map_len) {
-			svc_ids->svc[id] = vn;
-			st->rows_written++;
-		} else if (memcmp(&svc_ids->svc[id], &vn, sizeof(vn))) {
-			if (sl_reserve((void **)&vns, &cap_v, nv, 1, sizeof(*vns)) ||
-			    sl_reserve((void **)&vids, &cap_vi, nv, 1, sizeof(*vids))) {
-				err = -ENOMEM;
-				goto out;
-			}
-			vids[nv] = id;
-			vns[nv++] = vn;
-		}
-		for (j = 0; j < s->n_subsets; j++) {
-			struct sl_subset_name sn = {.in_use = SL_ID_IN_USE,
-						    .svc_id = plan[i].svc_id};
-
-			id = plan[i].subset_id[j];
-			snprintf(sn.service, sizeof(sn.service), "%s", s->name);
-			snprintf(sn.subset, sizeof(sn.subset), "%s", s->subsets[j].name);
-			if (!memcmp(&sub_ids->sub[id], &sn, sizeof(sn)))
-				continue;
-			if (sub_ids->map_len) {
-				sub_ids->sub[id] = sn;
-				st->rows_written++;
-				continue;
-			}
-			if (sl_reserve((void **)&sns, &cap_s, ns, 1, sizeof(*sns)) ||
-			    sl_reserve((void **)&sids, &cap_si, ns, 1, sizeof(*sids))) {
-				err = -ENOMEM;
-				goto out;
-			}
-			sids[ns] = id;
-			sns[ns++] = sn;
-		}
-	}
-	err = update_batch(m->svc_names, vids, vns, nv);
-	err = err ?: update_batch(m->subset_names, sids, sns, ns);
-	if (!err)
-		st->rows_written += nv + ns;
-out:
-	free(vns);
-	free(sns);
-	free(vids);
-	free(sids);
-	return err;
-}
-
-/*
- * After the flip: rows the new config does not use are retired. They keep
- * their names (a subset that comes back gets its row and counters back).
- */
-static void release_ids(const struct sl_maps *m, const struct id_alloc *svc_ids,
-			const struct id_alloc *sub_ids)
-{
-	__u32 i;
-
-	for (i = 0; i < svc_ids->n; i++) {
-		struct sl_svc_name vn = svc_ids->svc[i];
-
-		if ((svc_ids->st[i] & (ID_WAS | ID_USED)) == ID_WAS) {
-			vn.in_use = SL_ID_RETIRED;
-			bpf_map_update_elem(m->svc_names, &i, &vn, BPF_ANY);
-		}
-	}
-	for (i = 0; i < sub_ids->n; i++) {
-		struct sl_subset_name sn = sub_ids->sub[i];
-
-		if ((sub_ids->st[i] & (ID_WAS | ID_USED)) == ID_WAS) {
-			sn.in_use = SL_ID_RETIRED;
-			bpf_map_update_elem(m->subset_names, &i, &sn, BPF_ANY);
-		}
-	}
 }
 
 /* ---- source matches ---- */
@@ -1050,83 +712,6 @@ static void prune_l7_specs(const struct sl_maps *m, const struct sl_config *cfg)
 	}
 }
 
-/* ---- the index of each service's keys by name (sl_svc_index) ---- */
-
-static uint64_t ref_hash(const struct sl_svc_ref *r)
-{
-	return sl_hash_bytes(0, r, sizeof(*r));
-}
-
-/* The index cfg implies, written where it differs from the map's. */
-static int write_index(const struct sl_maps *m, const struct sl_config *cfg,
-		       struct sl_apply_stats *st)
-{
-	struct sl_svc_ref *refs = NULL, *wr = NULL;
-	struct sl_svc_key *keys = NULL, *wk = NULL;
-	size_t nw = 0, cap_r = 0, cap_k = 0;
-	struct sl_hidx idx = {0};
-	__u32 n = 0, r, i;
-	bool *seen = NULL;
-	size_t s, v, p;
-	int err;
-
-	err = sl_tb_read_all(m->svc_index, (void **)&refs, (void **)&keys, &n);
-	seen = calloc(n ?: 1, sizeof(*seen));
-	if (!err && !seen)
-		err = -ENOMEM;
-	for (i = 0; i < n && !err; i++)
-		err = sl_hidx_add(&idx, ref_hash(&refs[i]), i);
-	if (err)
-		goto out;
-	for (s = 0; s < cfg->n_services; s++) {
-		const struct sl_service_cfg *svc = &cfg->services[s];
-		struct sl_svc_ref ref = {};
-
-		snprintf(ref.name, sizeof(ref.name), "%s", svc->name);
-		for (v = 0; v < svc->n_vips; v++)
-			for (p = 0; p < svc->n_ports; p++, ref.idx++) {
-				struct sl_svc_key k = {
-				    .port = htons(svc->ports[p].port),
-				    .proto = svc->ports[p].proto,
-				    .family = svc->vips[v].family,
-				};
-				size_t pos = SL_HIDX_START;
-				bool same = false;
-
-				memcpy(k.addr, svc->vips[v].addr, 16);
-				while (!same && sl_hidx_next(&idx, ref_hash(&ref), &pos, &r))
-					if (!memcmp(&refs[r], &ref, sizeof(ref))) {
-						seen[r] = true;
-						same = !memcmp(&keys[r], &k, sizeof(k));
-					}
-				if (same)
-					continue;
-				if (sl_reserve((void **)&wr, &cap_r, nw, 1, sizeof(*wr)) ||
-				    sl_reserve((void **)&wk, &cap_k, nw, 1, sizeof(*wk))) {
-					err = -ENOMEM;
-					goto out;
-				}
-				wr[nw] = ref;
-				wk[nw++] = k;
-			}
-	}
-	err = update_batch(m->svc_index, wr, wk, nw);
-	if (err)
-		goto out;
-	st->index_written += nw;
-	for (i = 0; i < n; i++)
-		if (!seen[i] && !bpf_map_delete_elem(m->svc_index, &refs[i]))
-			st->index_written++;
-out:
-	sl_hidx_free(&idx);
-	free(refs);
-	free(keys);
-	free(wr);
-	free(wk);
-	free(seen);
-	return err;
-}
-
 int sl_tb_bump_generation(const struct sl_maps *m)
 {
 	struct timespec ts;
@@ -1201,7 +786,7 @@ int sl_tables_apply_stats(const struct sl_maps *m, const struct sl_config *cfg,
 {
 	struct timespec t0;
 	double t_plan = 0, t_write = 0;
-	struct id_alloc *svc_ids = NULL, *sub_ids = NULL;
+	struct sl_id_alloc *svc_ids = NULL, *sub_ids = NULL;
 	struct sl_apply_stats local;
 	struct sl_filters *flt = NULL;
 	struct svc_plan *plan = NULL;
@@ -1231,9 +816,9 @@ int sl_tables_apply_stats(const struct sl_maps *m, const struct sl_config *cfg,
 	 */
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	err = rcu_barrier();
-	err = err ?: plan_ids(m, cfg, plan, svc_ids, sub_ids, diag);
-	err = err ?: zero_new_rows(m, cfg, plan, sub_ids, stats);
-	err = err ?: write_names(m, cfg, plan, svc_ids, sub_ids, stats);
+	err = err ?: sl_ids_plan(m, cfg, plan, svc_ids, sub_ids, diag);
+	err = err ?: sl_ids_zero_new_rows(m, cfg, plan, sub_ids, stats);
+	err = err ?: sl_ids_write_names(m, cfg, plan, svc_ids, sub_ids, stats);
 	err = err ?: write_l7_specs(m, cfg, diag);
 	err = err ?: filters_load(m, flt);
 	if (err)
@@ -1247,10 +832,10 @@ int sl_tables_apply_stats(const struct sl_maps *m, const struct sl_config *cfg,
 		err = sl_tb_bump_generation(m);
 	}
 	t_write = ms_since(&t0);
-	err = err ?: write_index(m, cfg, stats);
+	err = err ?: sl_tb_write_index(m, cfg, stats);
 	if (err)
 		goto out;
-	release_ids(m, svc_ids, sub_ids);
+	sl_ids_release(m, svc_ids, sub_ids);
 	prune_l7_specs(m, cfg);
 	pr_debug("apply: ids and rows %.1f ms, tables %.1f ms (%s), index and rest %.1f ms: "
 		 "%zu keys written, %zu deleted, %zu endpoints, %zu rows, %zu index entries\n",
@@ -1259,9 +844,9 @@ int sl_tables_apply_stats(const struct sl_maps *m, const struct sl_config *cfg,
 		 stats->endpoints_written, stats->rows_written, stats->index_written);
 out:
 	if (svc_ids)
-		id_alloc_free(svc_ids);
+		sl_ids_free(svc_ids);
 	if (sub_ids)
-		id_alloc_free(sub_ids);
+		sl_ids_free(sub_ids);
 	free(svc_ids);
 	free(sub_ids);
 	free(plan);

@@ -31,10 +31,10 @@ struct current {
 	struct sl_svc_key *keys;
 	struct sl_service *vals;
 	__u32 n;
-	bool *seen;		/* the new config has this key too */
-	struct sl_hidx idx;	/* active-slot keys */
+	bool *seen;		 /* the new config has this key too */
+	struct sl_hidx idx;	 /* active-slot keys */
 	struct sl_endpoint *eps; /* the active half's rows [0, hwm) */
-	__u32 hwm;		/* past the last row any value points at */
+	__u32 hwm;		 /* past the last row any value points at */
 };
 
 /* The writes, collected first. */
@@ -239,16 +239,6 @@ out:
 	return err;
 }
 
-static int update_batch(int fd, const void *keys, const void *vals, size_t n)
-{
-	LIBBPF_OPTS(bpf_map_batch_opts, opts);
-	__u32 count = n;
-
-	if (!n)
-		return 0;
-	return bpf_map_update_batch(fd, keys, vals, &count, &opts) ? -errno : 0;
-}
-
 int sl_tb_write_in_place(const struct sl_maps *m, const struct sl_config *cfg,
 			 const struct svc_plan *plan, __u32 slot, struct sl_filters *flt,
 			 struct sl_apply_stats *st)
@@ -282,10 +272,10 @@ int sl_tb_write_in_place(const struct sl_maps *m, const struct sl_config *cfg,
 		if (bpf_map_delete_elem(m->services, &w.dead[i]) && errno != ENOENT)
 			err = -errno;
 	err = err ?: sl_filters_store(m, flt);
-	err = err ?: update_batch(m->endpoints, w.ep_idx, w.eps, w.n_eps);
+	err = err ?: sl_tb_update_batch(m->endpoints, w.ep_idx, w.eps, w.n_eps);
 	if (!err)
 		st->endpoints_written += w.n_eps;
-	err = err ?: update_batch(m->services, w.keys, w.vals, w.n);
+	err = err ?: sl_tb_update_batch(m->services, w.keys, w.vals, w.n);
 	if (!err)
 		st->keys_written += w.n;
 	for (i = n_other; i < w.n_dead && !err; i++) {

@@ -8,6 +8,7 @@
 #define SLUICE_TABLES_INTERNAL_H
 
 #include "config/config.h"
+#include "lib/hidx.h"
 #include "datapath/maps.h"
 #include "datapath/tables.h"
 
@@ -18,6 +19,41 @@ struct svc_plan {
 	__u32 subset_id[SL_MAX_SUBSETS];
 	bool new_subset[SL_MAX_SUBSETS];
 };
+
+/* ids.c: the rows of the ids, as read at the start of an apply. */
+#define ID_USED	   1 /* taken by the new config */
+#define ID_WAS	   2 /* in use before this apply */
+#define ID_RETIRED 4 /* used once, maybe still counted into */
+
+struct sl_id_alloc {
+	__u32 n;		    /* rows: the map's size */
+	size_t map_len;		    /* the rows are the map's own memory (mmap), this long */
+	__u8 *st;		    /* ID_* of each row */
+	struct sl_svc_name *svc;    /* the rows as read (service ids) */
+	struct sl_subset_name *sub; /* ...or (subset ids) */
+	struct sl_hidx by_name;	    /* rows in use or retired, by name */
+	__u32 next;		    /* where the search for a free id starts */
+};
+
+int sl_ids_plan(const struct sl_maps *m, const struct sl_config *cfg, struct svc_plan *plan,
+		struct sl_id_alloc *svc_ids, struct sl_id_alloc *sub_ids, struct sl_diag *diag);
+int sl_ids_zero_new_rows(const struct sl_maps *m, const struct sl_config *cfg,
+			 const struct svc_plan *plan, const struct sl_id_alloc *sub_ids,
+			 struct sl_apply_stats *st);
+int sl_ids_write_names(const struct sl_maps *m, const struct sl_config *cfg,
+		       const struct svc_plan *plan, struct sl_id_alloc *svc_ids,
+		       struct sl_id_alloc *sub_ids, struct sl_apply_stats *st);
+/* After the new tables are live: rows cfg no longer uses are retired. */
+void sl_ids_release(const struct sl_maps *m, const struct sl_id_alloc *svc_ids,
+		    const struct sl_id_alloc *sub_ids);
+void sl_ids_free(struct sl_id_alloc *a);
+
+/* weights.c: sl_svc_index as cfg implies it, written where it differs. */
+int sl_tb_write_index(const struct sl_maps *m, const struct sl_config *cfg,
+		      struct sl_apply_stats *st);
+
+/* One batch update of n entries; 0 when n is 0. */
+int sl_tb_update_batch(int fd, const void *keys, const void *vals, size_t n);
 
 /* Address filters, read once, set in memory, written back where they changed. */
 struct sl_filters {
@@ -50,8 +86,7 @@ __u32 sl_tb_n_endpoints(const struct sl_service_cfg *s);
  * start_after: the key before the first wanted (NULL: from the start).
  * *n: entries read.
  */
-int sl_tb_read_batch(int fd, const void *start_after, void *keys, void *vals, __u32 max,
-		     __u32 *n);
+int sl_tb_read_batch(int fd, const void *start_after, void *keys, void *vals, __u32 max, __u32 *n);
 
 /* Every entry of a map, in buffers grown to fit (the caller frees them). */
 int sl_tb_read_all(int fd, void **keys, void **vals, __u32 *n);

@@ -6,16 +6,20 @@
  * key's value is replaced whole in the active slot. sl_services is a
  * BPF_F_NO_PREALLOC hash: an update links a new element and frees the old
  * one only after an RCU grace period, so a packet sees the old value or
- * the new one, never a mix (tests/pkt/test_weights_hammer.c hammers it).
+ * the new one, never a mix (test_atomic hammers it). The index is written
+ * by every apply (sl_tb_write_index), where it changes.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
 
 #include <bpf/bpf.h>
 
 #include "datapath/counters.h"
 #include "datapath/tables.h"
+#include "lib/hidx.h"
 #include "datapath/tables_internal.h"
 
 /* The service's keys in the active slot; 0 keys: no such service. */
@@ -164,5 +168,80 @@ int sl_tables_set_weights(const struct sl_maps *m, const char *service, char *co
 	err = sl_tb_bump_generation(m);
 out:
 	free(keys);
+	return err;
+}
+
+static uint64_t ref_hash(const struct sl_svc_ref *r)
+{
+	return sl_hash_bytes(0, r, sizeof(*r));
+}
+
+/* The index cfg implies, written where it differs from the map's. */
+int sl_tb_write_index(const struct sl_maps *m, const struct sl_config *cfg,
+		      struct sl_apply_stats *st)
+{
+	struct sl_svc_ref *refs = NULL, *wr = NULL;
+	struct sl_svc_key *keys = NULL, *wk = NULL;
+	size_t nw = 0, cap_r = 0, cap_k = 0;
+	struct sl_hidx idx = {0};
+	__u32 n = 0, r, i;
+	bool *seen = NULL;
+	size_t s, v, p;
+	int err;
+
+	err = sl_tb_read_all(m->svc_index, (void **)&refs, (void **)&keys, &n);
+	seen = calloc(n ?: 1, sizeof(*seen));
+	if (!err && !seen)
+		err = -ENOMEM;
+	for (i = 0; i < n && !err; i++)
+		err = sl_hidx_add(&idx, ref_hash(&refs[i]), i);
+	if (err)
+		goto out;
+	for (s = 0; s < cfg->n_services; s++) {
+		const struct sl_service_cfg *svc = &cfg->services[s];
+		struct sl_svc_ref ref = {};
+
+		snprintf(ref.name, sizeof(ref.name), "%s", svc->name);
+		for (v = 0; v < svc->n_vips; v++)
+			for (p = 0; p < svc->n_ports; p++, ref.idx++) {
+				struct sl_svc_key k = {
+				    .port = htons(svc->ports[p].port),
+				    .proto = svc->ports[p].proto,
+				    .family = svc->vips[v].family,
+				};
+				size_t pos = SL_HIDX_START;
+				bool same = false;
+
+				memcpy(k.addr, svc->vips[v].addr, 16);
+				while (!same && sl_hidx_next(&idx, ref_hash(&ref), &pos, &r))
+					if (!memcmp(&refs[r], &ref, sizeof(ref))) {
+						seen[r] = true;
+						same = !memcmp(&keys[r], &k, sizeof(k));
+					}
+				if (same)
+					continue;
+				if (sl_reserve((void **)&wr, &cap_r, nw, 1, sizeof(*wr)) ||
+				    sl_reserve((void **)&wk, &cap_k, nw, 1, sizeof(*wk))) {
+					err = -ENOMEM;
+					goto out;
+				}
+				wr[nw] = ref;
+				wk[nw++] = k;
+			}
+	}
+	/* stale entries first: the map holds as many as the tables, not twice that */
+	for (i = 0; i < n; i++)
+		if (!seen[i] && !bpf_map_delete_elem(m->svc_index, &refs[i]))
+			st->index_written++;
+	err = sl_tb_update_batch(m->svc_index, wr, wk, nw);
+	if (!err)
+		st->index_written += nw;
+out:
+	sl_hidx_free(&idx);
+	free(refs);
+	free(keys);
+	free(wr);
+	free(wk);
+	free(seen);
 	return err;
 }
