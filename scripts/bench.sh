@@ -541,22 +541,33 @@ fi
 # work, not this one's (cpu_busy above counts it, for the older sections).
 cpu_own() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 }' /proc/stat; }
 
-# rank_wrk KEY URL close|keep: one wrk run; rps and CPU us per request (section 8)
+# rank_wrk KEY close|keep URL...: wrk against every URL at once (the
+# connections shared out), summed; rps and CPU us per request (section 8)
 rank_wrk() {
-	local key=$1 url=$2 mode=$3 c0 c1 out js hdr=()
+	local key=$1 mode=$2 c0 c1 i=0 n pids=() hdr=() url
+	shift 2
+	n=$#
 	[ "$mode" = close ] && hdr=(-H "Connection: close")
+	rm -f "$SL_TMP"/rank-wrk.*
 	c0=$(cpu_own)
-	out=$(sl_nsx client taskset -c "$CPU_CLIENT" wrk -t1 -c"$WRK_C" -d"${RANK_DUR}s" \
-		"${hdr[@]}" "$url" 2>&1)
+	for url in "$@"; do
+		sl_nsx client taskset -c "$CPU_CLIENT" wrk -t1 -c"$(((WRK_C + i) / n))" \
+			-d"${RANK_DUR}s" "${hdr[@]}" "$url" >"$SL_TMP/rank-wrk.$i" 2>&1 &
+		pids+=($!)
+		i=$((i + 1))
+	done
+	wait "${pids[@]}"
 	c1=$(cpu_own)
-	js=$(echo "$out" | "$SL_PY" "$B/gen.py" wrk)
-	"$SL_PY" - "$js" "$((c1 - c0))" "$HZ" "$key" "$mode" "$RUN" >>"$RAW" <<'PYEOF'
+	for i in "$SL_TMP"/rank-wrk.*; do "$SL_PY" "$B/gen.py" wrk <"$i"; done |
+		"$SL_PY" - "$((c1 - c0))" "$HZ" "$key" "$mode" "$RUN" >>"$RAW" <<'PYEOF'
 import json, sys
-r = json.loads(sys.argv[1]); cpu, hz = int(sys.argv[2]), int(sys.argv[3])
-key, mode, run = sys.argv[4], sys.argv[5], int(sys.argv[6])
-n = r["requests"]
-vals = {"rps": r["rps"] if n else None, "cpu_us": cpu / hz / n * 1e6 if n else None,
-        "errors": r["socket_errors"] + r["non2xx"]}
+rs = [json.loads(line) for line in sys.stdin if line.strip()]
+cpu, hz = int(sys.argv[1]), int(sys.argv[2])
+key, mode, run = sys.argv[3], sys.argv[4], int(sys.argv[5])
+n = sum(r["requests"] for r in rs)
+vals = {"rps": sum(r["rps"] for r in rs) if n else None,
+        "cpu_us": cpu / hz / n * 1e6 if n else None,
+        "errors": sum(r["socket_errors"] + r["non2xx"] for r in rs)}
 for m, v in vals.items():
     print(json.dumps({"section": 8, "key": key, "metric": mode + "/" + m, "run": run, "value": v}))
 PYEOF
@@ -609,9 +620,13 @@ if has 8; then
 			# rotate the order: no contender always runs first (or after the same one)
 			k=$(((RUN - 1) % ${#RANK[@]}))
 			for c in "${RANK[@]:k}" "${RANK[@]:0:k}"; do
-				url="http://$SL_VIP4/"
+				urls=("http://$SL_VIP4/")
 				case $c in
-				floor) ports_direct; url="http://10.0.1.10:8080/" ;;
+				# the same three backends as the VIP paths, each its share of the connections
+				floor)
+					ports_direct
+					urls=(http://10.0.1.10:8080/ http://10.0.1.11:8080/ http://10.0.2.10:8080/)
+					;;
 				sluice-stack)
 					ports_vip
 					sl_run_start "$(gen_cfg "$n" 90 10)" c1 -- "${FAST_FLAG[@]}" || sl_die "sluice run"
@@ -620,7 +635,7 @@ if has 8; then
 				iptables) ports_vip; ipt_hooks -I ;;
 				nftables) ports_vip; nft_hooks on ;;
 				esac
-				for mode in close keep; do rank_wrk "$c/$n" "$url" "$mode"; done
+				for mode in close keep; do rank_wrk "$c/$n" "$mode" "${urls[@]}"; done
 				case $c in
 				sluice-*) sluice_down ;;
 				iptables) ipt_hooks -D ;;
