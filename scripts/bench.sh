@@ -558,12 +558,12 @@ rank_wrk() {
 	done
 	wait "${pids[@]}"
 	c1=$(cpu_own)
-	for i in "$SL_TMP"/rank-wrk.*; do "$SL_PY" "$B/gen.py" wrk <"$i"; done |
-		"$SL_PY" - "$((c1 - c0))" "$HZ" "$key" "$mode" "$RUN" >>"$RAW" <<'PYEOF'
+	for i in "$SL_TMP"/rank-wrk.*; do "$SL_PY" "$B/gen.py" wrk <"$i"; done >"$SL_TMP/rank-sum.json"
+	"$SL_PY" - "$SL_TMP/rank-sum.json" "$((c1 - c0))" "$HZ" "$key" "$mode" "$RUN" >>"$RAW" <<'PYEOF'
 import json, sys
-rs = [json.loads(line) for line in sys.stdin if line.strip()]
-cpu, hz = int(sys.argv[1]), int(sys.argv[2])
-key, mode, run = sys.argv[3], sys.argv[4], int(sys.argv[5])
+rs = [json.loads(line) for line in open(sys.argv[1]) if line.strip()]
+cpu, hz = int(sys.argv[2]), int(sys.argv[3])
+key, mode, run = sys.argv[4], sys.argv[5], int(sys.argv[6])
 n = sum(r["requests"] for r in rs)
 vals = {"rps": sum(r["rps"] for r in rs) if n else None,
         "cpu_us": cpu / hz / n * 1e6 if n else None,
