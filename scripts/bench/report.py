@@ -331,7 +331,8 @@ if 8 in secs:
              if r["section"] == 8 and r["key"].startswith("load/")}]
     if loads:
         print("Loading kube-proxy's rules (iptables and nftables, once per size): " +
-              ", ".join("%s services %s s" % ("{:,}".format(int(n)), fmt(v, 0))
+              ", ".join("%s service%s %s s" % ("{:,}".format(int(n)), "" if int(n) == 1 else "s",
+                                                 fmt(v, 0))
                         for n, v in sorted(loads, key=lambda x: int(x[0]))))
         print()
 
