@@ -23,7 +23,7 @@ CXXFLAGS += -std=c++17 -Wall -Wextra -Iinclude -Iuser $(EXTRA_CFLAGS)
 # libcurl: run --kubernetes (HTTPS, streaming watches, one thread per kind);
 # RE2 (through user/l7/re2_shim.cc) for Istio's regexes, hence libstdc++
 RE2_LIBS := -lre2 -lstdc++
-LDLIBS  := -lbpf -lelf -lz -lyaml -ljson-c -lmicrohttpd -lncursesw -lcurl -lpthread $(RE2_LIBS)
+LDLIBS  := -lbpf -lelf -lz -lyaml -ljson-c -lmicrohttpd -lncursesw -lcurl -lpthread -lm $(RE2_LIBS)
 
 BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
 	      -Iinclude -Ibpf -I/usr/include/$(MULTIARCH)
@@ -50,7 +50,8 @@ SKEL      := $(BUILD)/sluice.skel.h
 
 TEST_BINS := $(BUILD)/tests/test_config $(BUILD)/tests/test_config_files $(BUILD)/tests/test_k8s $(BUILD)/tests/test_istio $(BUILD)/tests/test_pkt $(BUILD)/tests/test_conntrack $(BUILD)/tests/test_choice $(BUILD)/tests/test_atomic $(BUILD)/tests/test_inplace \
 	     $(BUILD)/tests/test_http $(BUILD)/tests/test_l7_match $(BUILD)/tests/test_policy_route \
-	     $(BUILD)/tests/test_l7 $(BUILD)/tests/test_kube $(BUILD)/tests/test_l7_client
+	     $(BUILD)/tests/test_l7 $(BUILD)/tests/test_kube $(BUILD)/tests/test_l7_client \
+	     $(BUILD)/tests/test_rollout
 
 .DELETE_ON_ERROR:
 .PHONY: all deps test test-bins test-asan asan-bins demo bench bench-rank clean format
@@ -101,6 +102,10 @@ $(BUILD)/tests/test_config: tests/unit/test_config.c tests/unit/config_common.h 
 	$(Q)$(CC) $(CFLAGS) $(filter %.c %.o,$^) $(LDLIBS) -lcmocka -o $@
 
 $(BUILD)/tests/test_config_files: tests/unit/test_config_files.c tests/unit/config_common.h tests/unit/diag_check.h $(LIB_OBJS)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) $(filter %.c %.o,$^) $(LDLIBS) -lcmocka -o $@
+
+$(BUILD)/tests/test_rollout: tests/unit/test_rollout.c tests/unit/config_common.h tests/unit/diag_check.h $(LIB_OBJS)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $(filter %.c %.o,$^) $(LDLIBS) -lcmocka -o $@
 
@@ -253,7 +258,7 @@ FUZZ_CC      ?= clang
 FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 FUZZ_CFLAGS  := -g -O1 -std=gnu11 -Wall -Wno-unused-parameter -Wno-missing-field-initializers \
 		-D_GNU_SOURCE -Iinclude -Iuser -I$(BUILD) $(FUZZ_SAN)
-FUZZ_TARGETS := config k8s http handoff
+FUZZ_TARGETS := config k8s http watch handoff
 FUZZ_BINS    := $(patsubst %,$(FUZZ_DIR)/fuzz_%,$(FUZZ_TARGETS))
 # the RE2 shim is C++: linked as the normal build compiles it
 FUZZ_LIB     := $(patsubst user/%.c,$(FUZZ_DIR)/user/%.o,$(filter-out user/cli/main.c,$(USER_SRCS)))

@@ -39,8 +39,11 @@ static __always_inline void sl_http_code_inc(__u32 subset_id, __u32 code)
 		/* NOEXIST: another CPU may have added it first; then use theirs */
 		bpf_map_update_elem(&sl_http_codes, &k, &zero, BPF_NOEXIST);
 		v = bpf_map_lookup_elem(&sl_http_codes, &k);
-		if (!v)
-			return; /* map full: the class counter still has it */
+		if (!v) {
+			/* map full: the class counter still has it */
+			sl_global_inc(SL_G_HTTP_CODES_FULL);
+			return;
+		}
 	}
 	*v += 1;
 }

@@ -183,4 +183,21 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } sl_l7_counters SEC(".maps");
 
+/* Progressive rollouts (sluice_abi.h): user space only; pinned with the rest. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, SL_MAX_ROLLOUTS);
+	__type(key, __u32);
+	__type(value, struct sl_rollout);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} sl_rollout SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, SL_ROLLOUT_LOG_LEN);
+	__type(key, __u32);
+	__type(value, struct sl_rollout_event);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} sl_rollout_log SEC(".maps");
+
 #endif /* SLUICE_BPF_MAPS_H */

@@ -28,6 +28,7 @@
 #include "filter.h"
 #include "http.h"
 #include "l7.h"
+#include "rt.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -73,7 +74,7 @@ static __always_inline int sl_rn_put(int confirmed, const struct sl_ct_key *rk,
 	rv.nat_port = p->sport;
 	rv.family = p->family;
 	rv.subset_id = e->subset_id;
-	rv.flags = e->flags & (SL_CT_LOCAL | SL_CT_HAIRPIN);
+	rv.flags = e->flags & (SL_CT_LOCAL | SL_CT_HAIRPIN | SL_CT_RT_WAIT);
 	if (confirmed)
 		return bpf_map_update_elem(&sl_revnat, rk, &rv, flags);
 	return bpf_map_update_elem(&sl_revnat_new, rk, &rv, flags);
@@ -184,6 +185,7 @@ __noinline int sl_choose(const struct sl_pkt *p, struct sl_ct_entry *e)
 	/* its own backend: the reply would never leave the pod */
 	if (sl_addr_same(e->addr, p->saddr))
 		e->flags |= SL_CT_HAIRPIN;
+	sl_rt_arm(p, e);
 	return SL_NEW_NAT;
 }
 
@@ -304,6 +306,8 @@ __noinline int sl_reply(struct __sk_buff *skb, const struct sl_pkt *p, int hairp
 		/* the backend answered: a UDP flow is confirmed by its first reply */
 		sl_udp_confirm(&fk, &k, &rv);
 	}
+	if (rv.flags & SL_CT_RT_WAIT)
+		sl_rt_response(p, &k, rn, rv.subset_id);
 
 	sl_nat_of(&n, p);
 	__builtin_memcpy(n.saddr, rv.addr, 16);
@@ -339,8 +343,11 @@ __noinline int sl_rn_restore(const struct sl_pkt *p, const struct sl_ct_key *fk,
 	sl_ct_key_rev(&rk, fk, e);
 	if (bpf_map_lookup_elem(&sl_revnat, &rk) || bpf_map_lookup_elem(&sl_revnat_new, &rk))
 		return 0;
-	sl_rn_put(confirmed, &rk, p, e, BPF_NOEXIST);
-	sl_global_inc(SL_G_REVNAT_RESTORED);
+	/* the confirmed table is a HASH: it can be full (sl_revnat_new is an LRU) */
+	if (sl_rn_put(confirmed, &rk, p, e, BPF_NOEXIST))
+		sl_global_inc(SL_G_REVNAT_FULL);
+	else
+		sl_global_inc(SL_G_REVNAT_RESTORED);
 	return 0;
 }
 
@@ -465,6 +472,8 @@ __noinline int sl_client(struct __sk_buff *skb, const struct sl_pkt *p)
 			sl_ct_close(ct);
 		/* written once a tick, not per packet, confirmed or not (UDP ages) */
 		touched = sl_ct_touch(ct, now);
+		if (ct->flags & SL_CT_RT_WAIT)
+			sl_rt_request(p, &fk, ct);
 		e = *ct;
 		sl_global_inc((e.flags & SL_CT_LOCAL) ? SL_G_L7_ESTABLISHED : SL_G_ESTABLISHED);
 		/*

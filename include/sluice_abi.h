@@ -224,6 +224,13 @@ _Static_assert(sizeof(struct sl_ct_key) == 40, "sl_ct_key size");
 #define SL_CT_LOCAL   (1U << 1) /* to the node's L7 listener (addr is SL_L7_LOCAL*), marked */
 #define SL_CT_HAIRPIN (1U << 2) /* client is its own backend: source NATed to the hairpin address */
 #define SL_CT_NO_ROOM (1U << 3) /* unconfirmed: sl_conntrack was full (counted once); retried each tick */
+/*
+ * Response time (bpf/rt.h): on a forward entry, waiting for the client's
+ * first payload byte; on a reverse entry, for the backend's. Only a packet
+ * of an entry with this bit reads the clock. A high bit, clear of the
+ * others' growth.
+ */
+#define SL_CT_RT_WAIT (1U << 15)
 
 /* sl_ct_entry.subset_id of a connection with no subset (yet): no counter row. */
 #define SL_SUBSET_NONE 0xffffffffU
@@ -337,6 +344,8 @@ enum sl_global_idx {
 	SL_G_CLASH_DROP,      /* ...and no free port was found: dropped */
 	SL_G_HAIRPIN,	      /* connections of a pod to itself, source NATed */
 	SL_G_CT_CONFIRMED,    /* connections moved from sl_ct_new to sl_conntrack */
+	SL_G_REVNAT_FULL,     /* a lost reverse entry not put back: sl_revnat full */
+	SL_G_HTTP_CODES_FULL, /* an exact HTTP code not counted: sl_http_codes full */
 	SL_G_MAX,
 };
 
@@ -422,6 +431,7 @@ enum sl_l7_counter_idx {
 	SL_L7_C_TAKEN_OVER,	/* connections received from a predecessor */
 	SL_L7_C_CLIENT_LIMIT,	/* refused: the client address held its share */
 	SL_L7_C_IDLE_TIMEOUT,	/* relayed, no byte either way for too long: reset */
+	SL_L7_C_CODES_FULL,	/* exact HTTP codes not counted: sl_l7_codes full */
 	SL_L7_C_MAX,
 };
 
@@ -429,5 +439,121 @@ struct sl_l7_counters {
 	__u64 c[16];
 };
 _Static_assert(SL_L7_C_MAX <= 16, "sl_l7_counters size");
+
+/*
+ * Response time (bpf/rt.h): per subset, a log2 histogram of the time from a
+ * connection's first request byte (client -> backend payload) to its first
+ * response byte, as the kernel sees them on the DNAT path (TCP only).
+ *   sl_rt_hist     PERCPU_ARRAY by subset id, written by the datapath.
+ *   sl_rt_hist_l7  ARRAY (mmapable) by subset id, the L7 step's per-request
+ *                  durations (atomic adds from userspace, sl_rt_record()).
+ *   sl_rt_pend     LRU_HASH: first-request time (bpf_ktime_get_ns) of a
+ *                  connection waiting for its first response byte, keyed by
+ *                  the reply tuple.
+ * Readers add both histograms. bucket[i] counts durations d (microseconds)
+ * with 2^(i-1) <= d < 2^i (bucket[0]: d < 1 us); the last one everything
+ * from 2^(SL_RT_BUCKETS-2) us (~4.2 s) up.
+ */
+#define SL_MAP_RT_HIST	  "sl_rt_hist"
+#define SL_MAP_RT_HIST_L7 "sl_rt_hist_l7"
+#define SL_MAP_RT_PEND	  "sl_rt_pend"
+#define SL_RT_BUCKETS	  24
+#define SL_RT_PEND_SIZE	  65536
+
+struct sl_rt_hist {
+	__u64 count;
+	__u64 sum_us;
+	__u64 bucket[SL_RT_BUCKETS];
+};
+_Static_assert(sizeof(struct sl_rt_hist) == 16 + 8 * SL_RT_BUCKETS, "sl_rt_hist size");
+
+/*
+ * sl_rollout: ARRAY of SL_MAX_ROLLOUTS, the progressive rollouts `sluice
+ * rollout` starts and `sluice run` drives (user/rollout/). Pinned, so a
+ * rollout outlives a crash of `run`: the next `run` resumes it. Never read
+ * by the datapath; here so that every command finds it pinned. Writers
+ * (run's controller, the rollout command) serialise on the pin directory's
+ * lock.
+ */
+#define SL_MAP_ROLLOUT	  "sl_rollout"
+#define SL_MAX_ROLLOUTS	  16
+#define SL_ROLLOUT_STEPS  16
+#define SL_ROLLOUT_REASON 160
+
+enum sl_rollout_phase {
+	SL_RO_FREE = 0, /* slot unused */
+	SL_RO_RUNNING,	/* judging and advancing */
+	SL_RO_PAUSED,	/* holds its weights, judges nothing */
+	SL_RO_ABORTED,	/* v2 at 0: done */
+	SL_RO_PROMOTED, /* v2 at 100: done */
+};
+
+/* sl_rollout.flags */
+#define SL_RO_DRY_RUN	     (1U << 0) /* judges and reports, never writes weights */
+#define SL_RO_DEADLINE_ABORT (1U << 1) /* a step's deadline aborts (else pauses) */
+#define SL_RO_FROM_CONFIG    (1U << 2) /* started by a `rollout:` block of the configuration */
+
+struct sl_rollout {
+	char service[SL_NAME_LEN];
+	char from[SL_SUBSET_NAME_LEN]; /* the baseline (v1) */
+	char to[SL_SUBSET_NAME_LEN];   /* the canary (v2) */
+	__u32 phase;		       /* enum sl_rollout_phase */
+	__u32 flags;		       /* SL_RO_* */
+	__u32 steps[SL_ROLLOUT_STEPS]; /* v2's percent at each step, rising, last is the end */
+	__u32 n_steps;
+	__u32 step;			/* index into steps[] in force (n_steps: not started) */
+	__u32 dwell_ms;			/* a step's healthy time before the next */
+	__u32 deadline_ms;		/* a step's longest time before its outcome */
+	__u32 min_requests;		/* v2 requests in a window before it is judged */
+	__u32 max_5xx_ppm;		/* v2 5xx ratio cap, parts per million (0: none) */
+	__u32 max_reset_ppm;		/* v2 reset ratio cap, per connection (0: none) */
+	__u32 max_p99_us;		/* v2 p99 response time cap (0: none) */
+	__u32 failure_limit;		/* failed checks before abort */
+	__u32 failures;			/* failed checks so far */
+	__u64 started_ms;		/* CLOCK_REALTIME, the rollout */
+	__u64 step_started_ms;		/* CLOCK_REALTIME, the step in force */
+	__u64 healthy_ms;		/* healthy time accumulated in this step */
+	__u64 updated_ms;		/* the last decision */
+	__u64 seq;			/* bumped on every change, by anyone */
+	__u64 spec_digest;		/* SL_RO_FROM_CONFIG: of the block it was started from */
+	char reason[SL_ROLLOUT_REASON]; /* the last decision, explained */
+};
+_Static_assert(sizeof(struct sl_rollout) ==
+		   128 + 12 * 4 + 4 * SL_ROLLOUT_STEPS + 48 + SL_ROLLOUT_REASON,
+	       "sl_rollout size");
+
+/*
+ * sl_rollout_log: ARRAY of SL_ROLLOUT_LOG_LEN, a ring of the rollouts'
+ * decisions (the one with the highest seq is the newest), for `rollout
+ * status`, the dashboard's timeline and after a restart.
+ */
+#define SL_MAP_ROLLOUT_LOG "sl_rollout_log"
+#define SL_ROLLOUT_LOG_LEN 256
+
+enum sl_rollout_action {
+	SL_RA_START = 0,
+	SL_RA_ADVANCE,
+	SL_RA_HOLD,   /* inconclusive, or healthy short of the dwell (logged on change) */
+	SL_RA_FAILED, /* a failed check, under the limit */
+	SL_RA_PAUSE,
+	SL_RA_RESUME,
+	SL_RA_ABORT,
+	SL_RA_PROMOTE,
+	SL_RA_REASSERT, /* its weights were changed under it (file, `weights`): written again */
+	SL_RA_MAX,
+};
+
+struct sl_rollout_event {
+	__u64 seq;     /* 1, 2, ...; 0: slot never written */
+	__u64 time_ms; /* CLOCK_REALTIME */
+	__u32 action;  /* enum sl_rollout_action */
+	__u32 weight;  /* the canary's percent after it */
+	__u64 n;       /* the canary's requests in the window judged */
+	__u64 errors;  /* ...failed, for the gate named in reason */
+	char service[SL_NAME_LEN];
+	char reason[SL_ROLLOUT_REASON];
+};
+_Static_assert(sizeof(struct sl_rollout_event) == 40 + SL_NAME_LEN + SL_ROLLOUT_REASON,
+	       "sl_rollout_event size");
 
 #endif /* SLUICE_ABI_H */

@@ -3,6 +3,7 @@
 """A test backend: answers with its own name, so a client can tell who served it.
 
     backend.py NAME [--http-port 8080] [--udp-port 5353]
+               [--fail-every N] [--reset-every N] [--delay-ms MS]
 
 HTTP (IPv4 and IPv6 on one socket, HTTP/1.0, one request per connection):
     GET /              -> "NAME\\n"
@@ -17,6 +18,10 @@ HTTP (IPv4 and IPv6 on one socket, HTTP/1.0, one request per connection):
                           others; with backend=B, only the backend named B
                           fails, the others always answer 200. Header
                           X-Backend: NAME either way.
+Misbehaving on purpose, for rollout tests (every GET / of this process):
+    --fail-every N   the Nth, 2Nth... request is answered 500 (N=20: 5 %)
+    --reset-every N  the Nth, 2Nth... request gets a TCP reset, no answer
+    --delay-ms MS    every answer waits MS milliseconds first
 UDP echo: a datagram D is answered with "NAME:" + D, to its sender.
 """
 import argparse
@@ -61,6 +66,28 @@ class Handler(BaseHTTPRequestHandler):
     name = "unknown"
     flaky_lock = threading.Lock()
     flaky_count = 0
+    fail_every = 0
+    reset_every = 0
+    delay_ms = 0
+    served = 0
+
+    def misbehave(self):
+        """None, "fail" or "reset" for this GET /, per --fail-every/--reset-every."""
+        if not (Handler.fail_every or Handler.reset_every):
+            return None
+        with Handler.flaky_lock:
+            Handler.served += 1
+            n = Handler.served
+        if Handler.reset_every and n % Handler.reset_every == 0:
+            return "reset"
+        if Handler.fail_every and n % Handler.fail_every == 0:
+            return "fail"
+        return None
+
+    def reset(self):
+        c = self.connection
+        c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        c.close()
 
     def flaky_status(self, query):
         """500 for every Nth /flaky request of this process, else 200."""
@@ -99,6 +126,15 @@ class Handler(BaseHTTPRequestHandler):
                 pass
             return
         status = self.flaky_status(url.query) if url.path == "/flaky" else 200
+        if Handler.delay_ms:
+            time.sleep(Handler.delay_ms / 1000.0)
+        if url.path == "/":
+            bad = self.misbehave()
+            if bad == "reset":
+                self.reset()
+                return
+            if bad == "fail":
+                status = 500
         if status == 400:
             self.send_error(400)
             return
@@ -170,9 +206,15 @@ def main():
     ap.add_argument("name")
     ap.add_argument("--http-port", type=int, default=8080)
     ap.add_argument("--udp-port", type=int, default=5353)
+    ap.add_argument("--fail-every", type=int, default=0)
+    ap.add_argument("--reset-every", type=int, default=0)
+    ap.add_argument("--delay-ms", type=int, default=0)
     args = ap.parse_args()
 
     Handler.name = args.name
+    Handler.fail_every = args.fail_every
+    Handler.reset_every = args.reset_every
+    Handler.delay_ms = args.delay_ms
     srv = Server(("::", args.http_port), Handler)
     if args.udp_port:
         threading.Thread(target=udp_echo, args=(args.name, args.udp_port), daemon=True).start()

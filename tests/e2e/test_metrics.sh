@@ -162,6 +162,17 @@ _promtool() {
 	return "$rc"
 }
 
+# The same, but Istio's own histogram name, which Kiali queries as it is,
+# breaks promtool's base-unit rule: that one line alone is allowed.
+ISTIO_UNIT_LINT='istio_request_duration_milliseconds use base unit "seconds" instead of "milliseconds"'
+_promtool_istio() {
+	local out rest
+	out=$(promtool check metrics <"$1" 2>&1)
+	rest=$(printf '%s\n' "$out" | grep -vF "$ISTIO_UNIT_LINT" | grep -v '^$')
+	echo "${rest:-clean}${out:+ (allowed: the Istio histogram name)}" | head -5 | tr '\n' ' '
+	[ -z "$rest" ] && printf '%s' "$out" | grep -qF "$ISTIO_UNIT_LINT"
+}
+
 sl_topo_up
 sl_config "$CFG" 90 10
 
@@ -234,9 +245,9 @@ sl_wait_for 5 _l7_equal
 sl_check metrics-l7-equal-status "$($SL_PY "$SL_E2E/jtool.py" metrics-l7 "$SL_TMP/m1l7.txt" "$SL_TMP/s1l7.json")" \
 	_quiet $SL_PY "$SL_E2E/jtool.py" metrics-l7 "$SL_TMP/m1l7.txt" "$SL_TMP/s1l7.json"
 sl_check metrics-l7-types "$(grep -c '^# TYPE sluice_l7_' "$SL_TMP/m1.txt") sluice_l7_ families; $(grep '^# TYPE sluice_l7_connections_active' "$SL_TMP/m1.txt")" \
-	eval '[ "$(grep -c "^# TYPE sluice_l7_.*_total counter$" "$SL_TMP/m1.txt")" = 13 ] &&
+	eval '[ "$(grep -c "^# TYPE sluice_l7_.*_total counter$" "$SL_TMP/m1.txt")" = 14 ] &&
 	 grep -q "^# TYPE sluice_l7_connections_active gauge$" "$SL_TMP/m1.txt" &&
-	 [ "$(grep -c "^# HELP sluice_l7_" "$SL_TMP/m1.txt")" = 14 ] &&
+	 [ "$(grep -c "^# HELP sluice_l7_" "$SL_TMP/m1.txt")" = 15 ] &&
 	 grep -q "^sluice_datapath_events_total{event=\"l7_local\"} " "$SL_TMP/m1.txt"'
 
 # A rejected config counts as a failure, and changes nothing.
@@ -291,7 +302,7 @@ _metrics_start "$ADDR6" --metrics-istio || sl_die "sluice run --metrics $ADDR6 -
 _scrape "http://$ADDR6/metrics" "$SL_TMP/m2.txt"
 sl_status "$SL_TMP/after2.json" || sl_fail status-after-restart "$(cat "$SL_TMP/after2.json.err")"
 sl_check ipv6-listen "$(wc -l <"$SL_TMP/m2.txt") lines from $ADDR6" test -s "$SL_TMP/m2.txt"
-sl_check promtool-istio "$(_promtool "$SL_TMP/m2.txt")" _quiet _promtool "$SL_TMP/m2.txt"
+sl_check promtool-istio "$(_promtool_istio "$SL_TMP/m2.txt")" _quiet _promtool_istio "$SL_TMP/m2.txt"
 sl_check metrics-equal-status-istio "$($SL_PY "$PROM" compare "$SL_TMP/m2.txt" "$SL_TMP/after2.json" backend)" \
 	$SL_PY "$PROM" compare "$SL_TMP/m2.txt" "$SL_TMP/after2.json" backend
 sl_check istio-equal-status "$($SL_PY "$PROM" istio "$SL_TMP/m2.txt" "$SL_TMP/after2.json" backend)" \

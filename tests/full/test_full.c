@@ -308,12 +308,114 @@ out:
 	fx_down(&fx);
 }
 
+/* The backend's reply to client:sport of a connection to s0 that went to ep. */
+static int from_backend(unsigned int ep, const char *client, uint16_t sport, const char *payload,
+			struct frame *out)
+{
+	char be[32];
+	struct frame in;
+	struct flow f;
+
+	snprintf(be, sizeof(be), "10.0.0.%u", ep);
+	f = mkflow(PROTO_TCP, be, 8080, client, sport, TH_ACK | TH_PSH);
+	f.payload = payload;
+	f.plen = (uint16_t)strlen(payload);
+	pkt_build(&in, &f);
+	return xmit(fx.egr, &in, out);
+}
+
+/*
+ * The two tables the datapath fills on its own besides conntrack, full: a
+ * lost reverse entry that cannot be put back (sl_revnat at --ct-max) and an
+ * exact HTTP code with no room in sl_http_codes. Each is counted
+ * (revnat_full, http_codes_full), and the packet still goes through.
+ */
+static void test_reverse_and_codes_full(void)
+{
+	const char *client = "192.168.7.7", *yaml;
+	uint64_t restored0, full0, codes0;
+	struct sl_ct_key rk, dummy;
+	struct sl_ct_entry fe, rv;
+	struct sl_http_code_key ck;
+	unsigned int i, ep, ncpu;
+	struct frame out;
+	char be[32];
+	__u64 *zeros;
+	int rn;
+
+	if (!up(16))
+		return;
+	yaml = "services:\n- name: s0\n  vips: [172.16.0.0]\n  ports: [{port: 80, targetPort: 8080}]\n"
+	       "  subsets: {v0: {endpoints: [10.0.0.1]}}\n";
+	if (!ASSERT_OK(apply(yaml, NULL, 0), "apply") ||
+	    !ASSERT_EQ(to_service(0, client, 41000, TH_SYN, &out), TC_ACT_OK, "SYN") ||
+	    !ASSERT_EQ(to_service(0, client, 41000, TH_ACK, &out), TC_ACT_OK, "ACK"))
+		goto out;
+	ep = ep_of(&out) & 0xff;
+	snprintf(be, sizeof(be), "10.0.0.%u", ep);
+
+	/* its reverse entry lost, and sl_revnat filled with others */
+	rn = fx.dp.maps.revnat;
+	rk = ct_key(be, 8080, client, 41000, PROTO_TCP);
+	if (!ASSERT_OK(bpf_map_lookup_elem(rn, &rk, &rv), "confirmed reverse entry") ||
+	    !ASSERT_OK(bpf_map_delete_elem(rn, &rk), "delete it"))
+		goto out;
+	for (i = 0; i < 16; i++) {
+		dummy = ct_key(be, 8080, "192.168.8.8", (uint16_t)(30000 + i), PROTO_TCP);
+		if (!ASSERT_OK(bpf_map_update_elem(rn, &dummy, &rv, BPF_NOEXIST), "fill sl_revnat"))
+			goto out;
+	}
+	/* the check runs once a tick: make the forward entry a tick old */
+	{
+		struct sl_ct_key fk = ct_key(client, 41000, "172.16.0.0", 80, PROTO_TCP);
+
+		if (!ASSERT_OK(bpf_map_lookup_elem(fx.dp.maps.conntrack, &fk, &fe), "forward entry"))
+			goto out;
+		fe.last_seen -= 2;
+		if (!ASSERT_OK(bpf_map_update_elem(fx.dp.maps.conntrack, &fk, &fe, BPF_EXIST), "age it"))
+			goto out;
+	}
+	restored0 = fx_global(&fx, SL_G_REVNAT_RESTORED);
+	full0 = fx_global(&fx, SL_G_REVNAT_FULL);
+	ASSERT_EQ(to_service(0, client, 41000, TH_ACK | TH_PSH, &out), TC_ACT_OK,
+		  "the packet goes through");
+	ASSERT_EQ(ep_of(&out) & 0xff, ep, "...to its backend");
+	ASSERT_EQ(fx_global(&fx, SL_G_REVNAT_FULL) - full0, 1, "revnat_full");
+	ASSERT_EQ(fx_global(&fx, SL_G_REVNAT_RESTORED) - restored0, 0,
+		  "revnat_restored not counted for an entry not put back");
+
+	/* room again: the reverse entry back, sl_http_codes full of other codes */
+	if (!ASSERT_OK(bpf_map_delete_elem(rn, &dummy), "make room") ||
+	    !ASSERT_OK(bpf_map_update_elem(rn, &rk, &rv, BPF_NOEXIST), "reverse entry back"))
+		goto out;
+	ncpu = (unsigned int)libbpf_num_possible_cpus();
+	zeros = calloc(ncpu, sizeof(*zeros));
+	if (!ASSERT_TRUE(zeros != NULL, "calloc"))
+		goto out;
+	for (i = 0; i < SL_MAX_HTTP_CODES; i++) {
+		ck.subset_id = 100000 + i;
+		ck.code = 200;
+		if (bpf_map_update_elem(fx.dp.maps.http_codes, &ck, zeros, BPF_NOEXIST))
+			break;
+	}
+	free(zeros);
+	ASSERT_EQ(i, SL_MAX_HTTP_CODES, "sl_http_codes filled");
+	codes0 = fx_global(&fx, SL_G_HTTP_CODES_FULL);
+	ASSERT_EQ(from_backend(ep, client, 41000, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n",
+			       &out),
+		  TC_ACT_OK, "the response goes through");
+	ASSERT_EQ(fx_global(&fx, SL_G_HTTP_CODES_FULL) - codes0, 1, "http_codes_full");
+out:
+	fx_down(&fx);
+}
+
 static const struct check_test tests[] = {
     {"endpoints_at_limit", test_endpoints_at_limit},
     {"subset_rows_full", test_subset_rows_full},
     {"source_prefixes_at_limit", test_source_prefixes_at_limit},
     {"workloads_at_limit", test_workloads_at_limit},
     {"conntrack_full", test_conntrack_full},
+    {"reverse_and_codes_full", test_reverse_and_codes_full},
 };
 
 int main(int argc, char **argv)

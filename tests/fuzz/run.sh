@@ -23,7 +23,7 @@ set -uo pipefail
 cd "$(dirname "$0")/../.." || exit 2
 ROOT=$PWD
 FUZZ=$ROOT/build/fuzz
-TARGETS="config k8s http handoff"
+TARGETS="config k8s http watch handoff"
 MODE=${1:-smoke}
 ART=$FUZZ/artifacts
 LOGS=$FUZZ/logs

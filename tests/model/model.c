@@ -378,7 +378,7 @@ static struct sl_ct_entry reverse_of(const struct pkt *p, const struct sl_ct_ent
 	rv.nat_port = p->sport;
 	rv.family = p->family;
 	rv.subset_id = e->subset_id;
-	rv.flags = e->flags & (SL_CT_LOCAL | SL_CT_HAIRPIN);
+	rv.flags = e->flags & (SL_CT_LOCAL | SL_CT_HAIRPIN | SL_CT_RT_WAIT);
 	return rv;
 }
 
@@ -615,6 +615,9 @@ static int reply(struct mdl *m, struct mdl_run *r, const struct pkt *p, bool hp)
 			}
 		}
 	}
+	/* the first response byte: the reverse entry stops waiting */
+	if ((rv.flags & SL_CT_RT_WAIT) && p->payload_len)
+		rn->flags &= ~SL_CT_RT_WAIT;
 	tuple_of(&n, p);
 	memcpy(n.saddr, rv.addr, 16);
 	n.sport = rv.port;
@@ -735,6 +738,9 @@ static int choose(struct mdl *m, const struct pkt *p, struct sl_ct_entry *e)
 	e->family = ep->family;
 	e->subset_id = sid;
 	e->flags = same(e->addr, p->saddr) ? SL_CT_HAIRPIN : 0;
+	/* response time: a TCP connection waits for its first request byte */
+	if (p->proto == TCP)
+		e->flags |= SL_CT_RT_WAIT;
 	return NEW_NAT;
 }
 
@@ -900,6 +906,9 @@ static int client(struct mdl *m, struct mdl_run *r, const struct pkt *p)
 			close_conn(m, ct);
 		/* stamped once a tick, confirmed or not (an unconfirmed UDP flow ages too) */
 		touched = touch(ct, r->now);
+		/* the first request byte: the forward entry stops waiting */
+		if ((ct->flags & SL_CT_RT_WAIT) && p->payload_len)
+			ct->flags &= ~SL_CT_RT_WAIT;
 		e = *ct;
 		m->g[(e.flags & SL_CT_LOCAL) ? SL_G_L7_ESTABLISHED : SL_G_ESTABLISHED]++;
 		if (!confirmed && ack_only(p) && (!(e.flags & SL_CT_NO_ROOM) || touched)) {

@@ -43,6 +43,7 @@
 #include "sluice_abi.h"
 #include "sluice.skel.h"
 #include "config/config.h"
+#include "datapath/counters.h"
 #include "datapath/datapath.h"
 #include "datapath/tables.h"
 #include "lib/log.h"
@@ -785,14 +786,6 @@ static bool model_says(struct mdl *m, const struct frame *fr, bool egress, uint3
 	       !memcmp(r->out, got->out, r->out_len) && !memcmp(m->g, got->g, sizeof(m->g));
 }
 
-static const char *const gnames[SL_G_MAX] = {
-    "pass",	      "new_conn",    "established",	"reply",	"fragment",
-    "malformed",      "no_route",    "no_endpoint",	"ct_full",	"port_reuse",
-    "nat_fail",	      "udp_expired", "revnat_restored", "l7_local",	"l7_fallback",
-    "l7_established", "ct_miss",     "wrong_iface",	"src_rejected", "port_remap",
-    "clash_drop",     "hairpin",     "ct_confirmed",
-};
-
 static void explain(const struct frame *fr, bool egress, const struct mdl_run *r,
 		    const struct run_out *got, const uint64_t *g0, const uint64_t *mg0)
 {
@@ -813,7 +806,7 @@ static void explain(const struct frame *fr, bool egress, const struct mdl_run *r
 	}
 	for (i = 0; i < SL_G_MAX; i++)
 		if (got->g[i] - g0[i] != model.g[i] - mg0[i])
-			printf("    counter %s: datapath +%llu, model +%llu\n", gnames[i],
+			printf("    counter %s: datapath +%llu, model +%llu\n", sl_global_name(i),
 			       (unsigned long long)(got->g[i] - g0[i]),
 			       (unsigned long long)(model.g[i] - mg0[i]));
 }
@@ -957,7 +950,7 @@ int main(int argc, char **argv)
 	/* what the frames exercised: every counter's total */
 	printf("# counters:");
 	for (i = 0; i < SL_G_MAX; i++)
-		printf(" %s=%llu", gnames[i], (unsigned long long)model.g[i]);
+		printf(" %s=%llu", sl_global_name(i), (unsigned long long)model.g[i]);
 	printf("\n");
 	mdl_free(&model);
 	sl_dp_close(&dp);

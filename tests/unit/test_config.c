@@ -340,7 +340,7 @@ static void test_unknown_key_service(void **state)
 {
 	assert_error(L1 L2 L3 L4 "  foo: 1\n" L5 L6_7,
 		     "t.yaml:5:3: error: unknown key 'foo' in service 'a'; expected one of: "
-		     "name, vips, ports, affinity, subsets, routes");
+		     "name, vips, ports, affinity, subsets, routes, rollout");
 }
 
 static void test_unknown_key_port(void **state)

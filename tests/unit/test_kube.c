@@ -657,7 +657,7 @@ static void test_list(void **state)
 	assert_null(strstr(text, "resourceVersion"));
 	assert_null(strstr(text, "managedFields"));
 	assert_null(strstr(text, "\"uid\""));
-	assert_non_null(strstr(text, "\"version\":\"v2\"")); /* labels kept */
+	assert_non_null(strstr(text, "\"version\": \"v2\"")); /* labels kept */
 	free(text);
 
 	assert_true(subset_is("v1", "80 10.0.1.10"));

@@ -182,8 +182,8 @@ static char *strip_text(const char *json)
 	return text;
 }
 
-/* The objects as run renders them: one per line; stripped or whole. */
-static struct sl_config *load_objects(bool stripped, struct sl_diag *diag)
+/* The objects as run renders them: one per line; stripped or whole; extra last. */
+static struct sl_config *load_objects_and(bool stripped, const char *extra, struct sl_diag *diag)
 {
 	struct sl_config_buf b = {.name = "kubernetes"};
 	struct sl_config *cfg = NULL;
@@ -197,6 +197,8 @@ static struct sl_config *load_objects(bool stripped, struct sl_diag *diag)
 		fprintf(f, "--- %s\n", text);
 		free(text);
 	}
+	if (extra)
+		fprintf(f, "--- %s\n", extra);
 	assert_int_equal(fclose(f), 0);
 	b.data = buf;
 	b.len = size;
@@ -207,6 +209,11 @@ static struct sl_config *load_objects(bool stripped, struct sl_diag *diag)
 			 0);
 	free(buf);
 	return cfg;
+}
+
+static struct sl_config *load_objects(bool stripped, struct sl_diag *diag)
+{
+	return load_objects_and(stripped, NULL, diag);
 }
 
 static void test_strip_loads_the_same(void **state)
@@ -253,15 +260,15 @@ static void test_strip_keeps_only_what_is_read(void **state)
 	assert_string_not_equal(a, moved);
 	assert_string_equal(
 	    a,
-	    "{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":\"r1\",\"namespace\":"
-	    "\"shop\",\"labels\":{\"app\":\"reviews\",\"version\":\"v1\"}},\"spec\":{"
-	    "\"containers\":[{\"ports\":[{\"name\":\"http\",\"containerPort\":8080,"
-	    "\"protocol\":\"TCP\"}]}]},\"status\":{\"phase\":\"Running\",\"podIP\":\"10.0.1."
-	    "1\",\"podIPs\":[{\"ip\":\"10.0.1.1\"}],\"conditions\":[{\"type\":\"Ready\","
-	    "\"status\":\"True\"}]}}");
+	    "{\"apiVersion\": \"v1\", \"kind\": \"Pod\", \"metadata\": {\"name\": \"r1\", "
+	    "\"namespace\": \"shop\", \"labels\": {\"app\": \"reviews\", \"version\": \"v1\"}}, "
+	    "\"spec\": {\"containers\": [{\"ports\": [{\"name\": \"http\", \"containerPort\": "
+	    "8080, \"protocol\": \"TCP\"}]}]}, \"status\": {\"phase\": \"Running\", \"podIP\": "
+	    "\"10.0.1.1\", \"podIPs\": [{\"ip\": \"10.0.1.1\"}], \"conditions\": [{\"type\": "
+	    "\"Ready\", \"status\": \"True\"}]}}");
 	assert_null(strstr(svc, "managedFields"));
 	assert_null(strstr(svc, "annotations"));
-	assert_non_null(strstr(svc, "\"targetPort\":\"http\""));
+	assert_non_null(strstr(svc, "\"targetPort\": \"http\""));
 	/* a kind sluice does not watch */
 	assert_null(sl_kube_strip(o, "v1", "ConfigMap", &len));
 	json_object_put(o);
@@ -269,6 +276,75 @@ static void test_strip_keeps_only_what_is_read(void **state)
 	free(b);
 	free(moved);
 	free(svc);
+}
+
+static const struct sl_workload_cfg *workload_with(const struct sl_config *cfg, const char *key)
+{
+	size_t i, j;
+
+	for (i = 0; i < cfg->n_workloads; i++)
+		for (j = 0; j < cfg->workloads[i].n_labels; j++)
+			if (!strcmp(cfg->workloads[i].labels[j].key, key))
+				return &cfg->workloads[i];
+	return NULL;
+}
+
+static const char *label_of(const struct sl_workload_cfg *w, const char *key)
+{
+	size_t j;
+
+	for (j = 0; j < w->n_labels; j++)
+		if (!strcmp(w->labels[j].key, key))
+			return w->labels[j].value;
+	return NULL;
+}
+
+/*
+ * A JSON string may hold bytes YAML may not: DEL, a C1 control, invalid
+ * UTF-8, NEL and LS (line breaks to YAML), and a key past libyaml's 1,024
+ * characters for an implicit key. In one pod's label they must neither
+ * take the other objects down with it (the stream stays readable) nor
+ * change the value read back (but invalid UTF-8, which becomes U+FFFD).
+ */
+static void test_strip_strange_strings(void **state)
+{
+	static const char odd[] = "a\x7f" "b\xff" "c\xc2\x85" "d\xe2\x80\xa8" "e\xc2\x9f" "\"q\\";
+	static const char back[] = "a\x7f" "b\xef\xbf\xbd" "c\xc2\x85" "d\xe2\x80\xa8" "e\xc2\x9f" "\"q\\";
+	json_object *o = json_tokener_parse(POD("odd", "ratings", "v1", "10.0.3.9", "True"));
+	json_object *md, *labels;
+	const struct sl_workload_cfg *w;
+	struct sl_config *cfg;
+	struct sl_diag d;
+	char long_key[1500 + 1];
+	char *text;
+	size_t len;
+
+	memset(long_key, 'k', sizeof(long_key) - 1);
+	long_key[sizeof(long_key) - 1] = '\0';
+	assert_non_null(o);
+	assert_true(json_object_object_get_ex(o, "metadata", &md));
+	assert_true(json_object_object_get_ex(md, "labels", &labels));
+	json_object_object_add(labels, "note", json_object_new_string_len(odd, sizeof(odd) - 1));
+	json_object_object_add(labels, long_key, json_object_new_string("long"));
+	text = sl_kube_strip(o, "v1", "Pod", &len);
+	json_object_put(o);
+	assert_non_null(text);
+	/* printable ASCII only, on one line */
+	for (size_t i = 0; i < len; i++)
+		assert_true(text[i] >= 0x20 && text[i] < 0x7f);
+
+	cfg = load_objects_and(true, text, &d);
+	free(text);
+	assert_int_equal(cfg->n_services, 2);
+	assert_int_equal(cfg->n_workloads, 6);
+	assert_int_equal(cfg->n_rejected, 1);
+	assert_string_equal(cfg->rejected[0].name, "bad");
+	w = workload_with(cfg, "note");
+	assert_non_null(w);
+	assert_string_equal(label_of(w, "note"), back);
+	assert_string_equal(label_of(w, long_key), "long");
+	sl_config_free(cfg);
+	sl_diag_free(&d);
 }
 
 /* ---- model digest ---- */
@@ -308,6 +384,7 @@ int main(void)
 	    cmocka_unit_test(test_jscan),
 	    cmocka_unit_test(test_strip_loads_the_same),
 	    cmocka_unit_test(test_strip_keeps_only_what_is_read),
+	    cmocka_unit_test(test_strip_strange_strings),
 	    cmocka_unit_test(test_model_digest),
 	};
 

@@ -46,5 +46,6 @@ int cmd_weights(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_top(int argc, char **argv);
 int cmd_down(int argc, char **argv);
+int cmd_rollout(int argc, char **argv);
 
 #endif /* SLUICE_CLI_H */

@@ -11,6 +11,7 @@
 #include "cli/cli.h"
 #include "lib/log.h"
 #include "datapath/tables.h"
+#include "rollout/controller.h"
 
 /* --config may be given several times: everything is merged into one config. */
 struct config_args {
@@ -156,6 +157,9 @@ int cmd_apply(int argc, char **argv)
 		goto out;
 	}
 	lock = sl_lock(cli.pin_dir);
+	/* a rollout's weights go in with the file (README "Progressive delivery") */
+	if (lock >= 0)
+		sl_ro_overlay(&maps, cfg);
 	err = lock < 0 ? lock : sl_tables_apply_stats(&maps, cfg, &diag, &as);
 	/* a later `run` of the same files keeps what apply set */
 	if (!err && digest)

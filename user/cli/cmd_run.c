@@ -89,6 +89,12 @@ static int start_l7(struct run_ctx *c, const char *handoff)
 	return err;
 }
 
+/* A rollout decision as a -j event line. */
+static void rollout_event(json_object *ev, void *arg)
+{
+	run_json_event("rollout", arg, NULL, ev);
+}
+
 /* --metrics and --health: bound, or said why not. */
 static int listen_all(struct run_ctx *c, const struct run_args *a)
 {
@@ -169,6 +175,13 @@ int cmd_run(int argc, char **argv)
 		free(c.what);
 		return SL_EXIT_SYSTEM;
 	}
+	/*
+	 * Rollouts a previous run left running resume from the pinned state;
+	 * the first load hands it the configuration's rollout blocks.
+	 */
+	c.ro = sl_ro_ctl_new(&c.dp.maps, cli.json ? rollout_event : NULL, &c);
+	if (c.ro && sl_ro_ctl_busy(c.ro))
+		pr_info("rollouts in progress: resumed from %s\n", cli.pin_dir);
 	memcpy(c.gc_opts.hairpin4, c.dp_opts.cfg.hairpin4, sizeof(c.gc_opts.hairpin4));
 	memcpy(c.gc_opts.hairpin6, c.dp_opts.cfg.hairpin6, sizeof(c.gc_opts.hairpin6));
 	c.gc = sl_ct_gc_start(&c.dp.maps, &c.gc_opts);
@@ -263,6 +276,7 @@ out:
 		    "kubernetes: %lu lists, %lu watches, %lu gone (410), %lu events, %lu errors\n",
 		    st.lists, st.watches, st.gone, st.events, st.errors);
 	}
+	sl_ro_ctl_free(c.ro);
 	sl_kube_stop(c.kube);
 	sl_metrics_stop(c.metrics);
 	sl_l7_stop(c.l7);

@@ -10,6 +10,9 @@
 #include <time.h>
 
 #include "cli/cli.h"
+#include "datapath/rt.h"
+#include "rollout/spec.h"
+#include "rollout/store.h"
 #include "datapath/datapath.h"
 #include "lib/log.h"
 #include "observe/rejected.h"
@@ -126,6 +129,24 @@ static void print_text(const struct sl_status *st, const struct sl_maps *m,
 				printf(" %s", buf);
 			}
 			printf("%s\n", sub->n_eps ? "" : " (none)");
+		}
+		for (j = 0; j < s->n_subsets; j++) {
+			const struct sl_rt_hist *rt = &s->subsets[j].rt;
+
+			if (!rt->count)
+				continue;
+			printf("  %-10s response time p50 %.3f ms, p99 %.3f ms (%llu measured)\n",
+			       s->subsets[j].name, sl_rt_quantile(rt, 0.5) / 1000,
+			       sl_rt_quantile(rt, 0.99) / 1000, (unsigned long long)rt->count);
+		}
+		{
+			struct sl_rollout ro;
+			uint32_t slot;
+
+			if (!sl_ro_find(m, s->name, &ro, &slot))
+				printf("  rollout %s -> %s: %s, %s at %u%% (`sluice rollout %s`): %s\n",
+				       ro.from, ro.to, sl_ro_phase_name(ro.phase), ro.to,
+				       sl_ro_weight(&ro), s->name, ro.reason);
 		}
 	}
 	printf("\ndatapath:");

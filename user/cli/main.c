@@ -25,6 +25,9 @@ static const struct cmd {
     {"status", cmd_status, "status"},
     {"top", cmd_top, "top [--interval SEC] [--count N | --once]"},
     {"down", cmd_down, "down"},
+    {"rollout", cmd_rollout,
+     "rollout [SERVICE {--to SUBSET [OPTIONS] | status | pause | resume | abort | promote | "
+     "wait}]"},
 };
 
 static int usage(FILE *f)

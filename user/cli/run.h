@@ -27,6 +27,7 @@
 #include "datapath/datapath.h"
 #include "l7/l7.h"
 #include "observe/metrics.h"
+#include "rollout/controller.h"
 
 #define MAX_IFACES   64
 #define MAX_PATTERNS 1024 /* characters of every --iface-pattern, joined by commas */
@@ -65,6 +66,7 @@ struct run_ctx {
 	struct sl_ct_gc_opts gc_opts; /* --ct-closed-timeout, --ct-idle-timeout */
 	struct sl_ct_gc *gc;
 	struct sl_metrics *metrics; /* --metrics; NULL when off */
+	struct sl_ro_ctl *ro;	    /* the rollout controller (rollout/controller.h) */
 	/* header routing: the L7 step; NULL with --no-l7 */
 	bool no_l7;
 	struct sl_l7_opts l7_opts;

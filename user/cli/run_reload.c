@@ -38,6 +38,7 @@
 #include "datapath/tables.h"
 #include "kube/kube.h"
 #include "lib/log.h"
+#include "rollout/spec.h"
 #include "observe/rejected.h"
 
 #define DEBOUNCE_MS   100
@@ -82,6 +83,20 @@ static bool same_tables(struct run_ctx *c, uint64_t model)
 
 	return c->have_last && model == c->last_model &&
 	       !bpf_map_lookup_elem(c->dp.maps.state, &zero, &s) && s.config_digest == c->last;
+}
+
+/* The `rollout:` blocks of the configuration in force, to the controller. */
+static void config_rollouts(struct run_ctx *c, const struct sl_config *cfg)
+{
+	int lock;
+
+	if (!c->ro)
+		return;
+	lock = sl_lock(c->dp.pin_dir);
+	if (lock < 0)
+		return;
+	sl_ro_ctl_config(c->ro, cfg);
+	sl_unlock(lock);
 }
 
 /*
@@ -130,6 +145,8 @@ static int reload(struct run_ctx *c, bool force)
 	sl_diag_free(&diag);
 	sl_diag_init(&diag);
 
+	/* a rollout's weights go into the tables with the file, not a flip later */
+	sl_ro_ctl_overlay(c->ro, cfg);
 	model = sl_config_model_digest(cfg);
 	lock = sl_lock(c->dp.pin_dir);
 	if (!force && lock >= 0 && same_tables(c, model)) {
@@ -166,6 +183,7 @@ static int reload(struct run_ctx *c, bool force)
 		run_json_event("applied", c, &diag, x);
 	}
 applied:
+	config_rollouts(c, cfg);
 	if (cfg->n_rejected)
 		pr_warn("%s: %zu object%s left out (see `sluice status`); the rest is applied\n",
 			c->what, cfg->n_rejected, cfg->n_rejected == 1 ? "" : "s");
@@ -209,6 +227,7 @@ int run_first_load(struct run_ctx *c)
 	if (!err && digest && digest == s.config_digest) {
 		sl_rejected_save(c->dp.pin_dir, cfg);
 		c->last_model = sl_config_model_digest(cfg);
+		config_rollouts(c, cfg);
 	}
 	sl_config_free(cfg);
 	if (err || !digest || digest != s.config_digest)
@@ -389,6 +408,20 @@ static void kube_first_load(struct run_ctx *c)
 	sl_metrics_set_ready(c->metrics, true);
 }
 
+/* Once a second: the rollouts, judged and moved (rollout/controller.h). */
+static void rollout_tick(struct run_ctx *c)
+{
+	int lock;
+
+	if (!sl_ro_ctl_busy(c->ro))
+		return;
+	lock = sl_lock(c->dp.pin_dir);
+	if (lock < 0)
+		return;
+	sl_ro_ctl_tick(c->ro);
+	sl_unlock(lock);
+}
+
 /*
  * A change is applied once the config has been quiet for DEBOUNCE_MS. A
  * write in progress (modified, not yet closed) is waited for, up to
@@ -398,7 +431,7 @@ static void kube_first_load(struct run_ctx *c)
 int run_event_loop(struct run_ctx *c)
 {
 	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
-	__u64 last_ev = 0, write_start = 0;
+	__u64 last_ev = 0, write_start = 0, next_tick = now_ms() + SL_RO_INTERVAL_MS;
 	bool pending = false;
 	struct pollfd pfd[5];
 	sigset_t set;
@@ -427,9 +460,22 @@ int run_event_loop(struct run_ctx *c)
 	pfd[4] = (struct pollfd){.fd = sl_l7_event_fd(c->l7), .events = POLLIN};
 
 	for (;;) {
-		int n = poll(pfd, 5, pending ? DEBOUNCE_MS / 4 : -1);
+		int timeout = pending ? DEBOUNCE_MS / 4 : -1, n;
 		__u64 now = now_ms();
 		ssize_t len;
+
+		if (c->ro) {
+			int to_tick = next_tick > now ? (int)(next_tick - now) : 0;
+
+			timeout = timeout < 0 || to_tick < timeout ? to_tick : timeout;
+		}
+		n = poll(pfd, 5, timeout);
+		now = now_ms();
+		if (c->ro && now >= next_tick) {
+			rollout_tick(c);
+			/* a late tick is not made up for: the next one is a second on */
+			next_tick = now + SL_RO_INTERVAL_MS;
+		}
 
 		if (n < 0) {
 			if (errno == EINTR)

@@ -11,13 +11,14 @@
 #include "config/model.h"
 
 /*
- * Every field of these is hashed below, or is a position: a field added
- * without a line here would be a change that is never applied.
+ * Every field of these is hashed below, or is a position (or the rollout
+ * block, which no table holds): a field added without a line here would be
+ * a change that is never applied.
  */
 _Static_assert(sizeof(struct sl_addr) == 17 && sizeof(struct sl_cidr) == 40 &&
 		   sizeof(struct sl_label) == 16 && sizeof(struct sl_endpoint_cfg) == 40 &&
 		   sizeof(struct sl_subset_cfg) == 64 && sizeof(struct sl_route_cfg) == 152 &&
-		   sizeof(struct sl_port_cfg) == 24 && sizeof(struct sl_service_cfg) == 152 &&
+		   sizeof(struct sl_port_cfg) == 24 && sizeof(struct sl_service_cfg) == 160 &&
 		   sizeof(struct sl_workload_cfg) == 48,
 	       "a model struct changed: hash its new fields in sl_config_model_digest()");
 

@@ -207,6 +207,8 @@ static void free_service(struct sl_service_cfg *svc)
 		free_labels(svc->routes[i].labels, svc->routes[i].n_labels);
 	}
 	free(svc->routes);
+	free(svc->rollout);
+	svc->rollout = NULL; /* the slot may be taken again (an isolated load drops services) */
 }
 
 void sl_config_drop_services(struct sl_config *cfg, size_t from)

@@ -148,6 +148,11 @@ struct sl_service_cfg {
 	struct sl_route_cfg *routes; /* in file order; first match wins */
 	size_t n_routes;
 	struct sl_pos pos;
+	/*
+	 * The `rollout:` block (ours_rollout.c), NULL without one: read by the
+	 * rollout controller of `run`, never written to the tables.
+	 */
+	struct sl_rollout *rollout;
 };
 
 struct sl_workload_cfg {

@@ -76,6 +76,15 @@ int sl_ours_parse_service(struct ctx *c, const yaml_node_t *n, size_t idx);
 /* A service built from Kubernetes objects, checked against every one before it. */
 void sl_ours_check_added_service(struct ctx *c, size_t idx);
 
+/* ours_rollout.c */
+
+/*
+ * The 'rollout' block n of service svc (after its subsets) into
+ * svc->rollout, Flagger's `analysis` block included; *err = -ENOMEM.
+ */
+void sl_ours_parse_rollout(struct ctx *c, struct sl_service_cfg *svc, const yaml_node_t *n,
+			   const char *label, int *err);
+
 /* ours_route.c */
 
 /* 'routes' (n, NULL when absent) of service svc into svc->routes; *err = -ENOMEM. */

@@ -17,8 +17,8 @@
 #include "config/ours.h"
 #include "config/yaml_node.h"
 
-static const char *const service_keys[] = {"name",    "vips",	"ports", "affinity",
-					   "subsets", "routes", NULL};
+static const char *const service_keys[] = {"name",    "vips",	"ports",   "affinity",
+					   "subsets", "routes", "rollout", NULL};
 static const char *const port_keys[] = {"port", "protocol", "targetPort", NULL};
 static const char *const subset_keys[] = {"endpoints", NULL};
 
@@ -622,7 +622,10 @@ int sl_ours_parse_service(struct ctx *c, const yaml_node_t *n, size_t idx)
 		return err;
 
 	check_keys_unique(c, svc, n, label);
-	return 0;
+	v = sl_yaml_get(c->doc, n, "rollout");
+	if (v)
+		sl_ours_parse_rollout(c, svc, v, label, &err);
+	return err;
 }
 
 /*

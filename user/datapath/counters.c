@@ -15,6 +15,7 @@
 #include <bpf/libbpf.h>
 
 #include "datapath/counters.h"
+#include "datapath/rt.h"
 
 /* The route `status` and `weights` talk about: the last one without a match. */
 int sl_status_default_route(const struct sl_service *val)
@@ -53,6 +54,8 @@ static const char *const global_names[SL_G_MAX] = {
     [SL_G_CLASH_DROP] = "clash_drop",
     [SL_G_HAIRPIN] = "hairpin",
     [SL_G_CT_CONFIRMED] = "ct_confirmed",
+    [SL_G_REVNAT_FULL] = "revnat_full",
+    [SL_G_HTTP_CODES_FULL] = "http_codes_full",
 };
 
 static const char *const l7_names[SL_L7_C_MAX] = {
@@ -70,6 +73,7 @@ static const char *const l7_names[SL_L7_C_MAX] = {
     [SL_L7_C_TAKEN_OVER] = "taken_over",
     [SL_L7_C_CLIENT_LIMIT] = "client_limit",
     [SL_L7_C_IDLE_TIMEOUT] = "idle_timeout",
+    [SL_L7_C_CODES_FULL] = "codes_full",
 };
 
 const char *sl_l7_counter_name(int idx)
@@ -344,6 +348,7 @@ int sl_tables_read_status(const struct sl_maps *m, struct sl_status *st)
 						  ? v.routes[ss->default_route].weight[j]
 						  : 0;
 				err = read_stats(m, sub->subset_id, &sub->stats);
+				err = err ?: sl_rt_read(m, sub->subset_id, &sub->rt);
 				if (err)
 					goto fail;
 			}

@@ -41,6 +41,7 @@ struct sl_status_subset {
 	struct sl_stats stats;		   /* summed over CPUs */
 	struct sl_status_http_code *codes; /* HTTP responses by exact code */
 	size_t n_codes;
+	struct sl_rt_hist rt; /* response times (rt.h), both histograms added */
 };
 
 struct sl_status_service {

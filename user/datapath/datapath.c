@@ -155,6 +155,8 @@ static void size_tables(struct sluice_bpf *skel, const char *pin_dir, __u32 n)
 	bpf_map__set_max_entries(skel->maps.sl_l7_stats, n);
 	bpf_map__set_max_entries(skel->maps.sl_subset_names, n);
 	bpf_map__set_max_entries(skel->maps.sl_svc_names, n);
+	bpf_map__set_max_entries(skel->maps.sl_rt_hist, n);
+	bpf_map__set_max_entries(skel->maps.sl_rt_hist_l7, n);
 }
 
 /* Note in sl_state what this datapath runs with, for `status` and `down`. */
@@ -472,6 +474,8 @@ int sl_dp_down(const char *pin_dir)
 	    SL_MAP_HTTP_CODES, SL_MAP_L7_LISTEN, SL_MAP_L7_SPECS,   SL_MAP_L7_STATS,
 	    SL_MAP_L7_CODES,   SL_MAP_L7_COUNT,	 SL_MAP_CT_NEW,	    SL_MAP_REVNAT_NEW,
 	    SL_MAP_SVC_INDEX,
+	    SL_MAP_RT_HIST,    SL_MAP_RT_HIST_L7, SL_MAP_RT_PEND,   SL_MAP_ROLLOUT,
+	    SL_MAP_ROLLOUT_LOG,
 	};
 	char names[256][IF_NAMESIZE], path[PATH_MAX];
 	int n, i, err = 0;

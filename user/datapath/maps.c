@@ -56,6 +56,10 @@ void sl_maps_from_skel(struct sl_maps *m, const struct sluice_bpf *skel)
 	m->l7_codes = bpf_map__fd(skel->maps.sl_l7_codes);
 	m->l7_counters = bpf_map__fd(skel->maps.sl_l7_counters);
 	m->svc_index = bpf_map__fd(skel->maps.sl_svc_index);
+	m->rt_hist = bpf_map__fd(skel->maps.sl_rt_hist);
+	m->rt_hist_l7 = bpf_map__fd(skel->maps.sl_rt_hist_l7);
+	m->rollout = bpf_map__fd(skel->maps.sl_rollout);
+	m->rollout_log = bpf_map__fd(skel->maps.sl_rollout_log);
 	m->owned = false;
 	read_sizes(m);
 }
@@ -84,6 +88,7 @@ int sl_maps_open_pinned(struct sl_maps *m, const char *pin_dir)
 
 	for (i = 0; i < sizeof(tab) / sizeof(tab[0]); i++)
 		*tab[i].fd = -1;
+	m->rt_hist = m->rt_hist_l7 = m->rollout = m->rollout_log = -1;
 	m->owned = true;
 	for (i = 0; i < sizeof(tab) / sizeof(tab[0]); i++) {
 		snprintf(path, sizeof(path), "%s/%s", pin_dir, tab[i].name);
@@ -94,6 +99,15 @@ int sl_maps_open_pinned(struct sl_maps *m, const char *pin_dir)
 			return err;
 		}
 	}
+	/* a datapath loaded by an older sluice has none of these: features go, not commands */
+	snprintf(path, sizeof(path), "%s/%s", pin_dir, SL_MAP_RT_HIST);
+	m->rt_hist = bpf_obj_get(path);
+	snprintf(path, sizeof(path), "%s/%s", pin_dir, SL_MAP_RT_HIST_L7);
+	m->rt_hist_l7 = bpf_obj_get(path);
+	snprintf(path, sizeof(path), "%s/%s", pin_dir, SL_MAP_ROLLOUT);
+	m->rollout = bpf_obj_get(path);
+	snprintf(path, sizeof(path), "%s/%s", pin_dir, SL_MAP_ROLLOUT_LOG);
+	m->rollout_log = bpf_obj_get(path);
 	read_sizes(m);
 	return 0;
 }
@@ -105,7 +119,7 @@ void sl_maps_close(struct sl_maps *m)
 		      &m->subset_names, &m->svc_names,	&m->vip_filter, &m->be_filter,
 		      &m->http_codes,	&m->l7_listen,	&m->l7_specs,	&m->l7_stats,
 		      &m->l7_codes,	&m->l7_counters, &m->ct_new,	&m->revnat_new,
-		      &m->svc_index};
+		      &m->svc_index,	&m->rt_hist,	&m->rt_hist_l7, &m->rollout,	&m->rollout_log};
 	size_t i;
 
 	if (!m->owned)

@@ -42,6 +42,11 @@ struct sl_maps {
 	__u32 max_keys;
 	__u32 max_endpoints;
 	__u32 max_ids;
+	/* response time and rollouts: -1 when pinned by an older sluice */
+	int rt_hist;
+	int rt_hist_l7;
+	int rollout;
+	int rollout_log;
 	bool owned; /* close the fds in sl_maps_close() */
 };
 

@@ -32,6 +32,7 @@
 
 #include "config/config.h"
 #include "kube/jscan.h"
+#include "kube/kube_event.h"
 #include "kube/kube.h"
 #include "kube/strip.h"
 #include "lib/log.h"
@@ -135,23 +136,6 @@ static bool same_store(json_object *a, json_object *b)
 	return true;
 }
 
-static const char *meta_str(json_object *obj, const char *key)
-{
-	json_object *md, *v;
-
-	if (!json_object_object_get_ex(obj, "metadata", &md) ||
-	    !json_object_object_get_ex(md, key, &v))
-		return NULL;
-	return json_object_get_string(v);
-}
-
-static void obj_key(json_object *obj, char *buf, size_t len)
-{
-	const char *ns = meta_str(obj, "namespace"), *name = meta_str(obj, "name");
-
-	snprintf(buf, len, "%s/%s", ns ? ns : "", name ? name : "");
-}
-
 static size_t on_body(char *data, size_t size, size_t n, void *arg)
 {
 	struct watcher *w = arg;
@@ -170,60 +154,47 @@ static size_t on_body(char *data, size_t size, size_t n, void *arg)
 static bool on_event(struct watcher *w, const char *line)
 {
 	struct sl_kube *k = w->k;
-	json_object *ev = json_tokener_parse(line), *type, *obj, *code, *msg;
-	const char *t, *rv;
+	struct sl_kube_event ev;
 	json_object *text;
-	char key[512];
 	bool changed = false;
 
-	/* json-c asserts on an object call given another type: check first */
-	if (!ev || !json_object_object_get_ex(ev, "type", &type) ||
-	    !json_object_is_type(type, json_type_string) ||
-	    !json_object_object_get_ex(ev, "object", &obj) ||
-	    !json_object_is_type(obj, json_type_object)) {
+	sl_kube_event_decode(line, kinds[w->kind].api_version, kinds[w->kind].kind, &ev);
+	switch (ev.what) {
+	case SL_KEV_BAD:
 		pr_warn("kubernetes: %s: cannot parse a watch event; watching again\n",
 			kinds[w->kind].kind);
-		json_object_put(ev);
 		return false;
-	}
-	t = json_object_get_string(type);
-	if (!strcmp(t, "ERROR")) {
-		/* a Status object: its message is top level, not in metadata */
-		json_object_object_get_ex(obj, "code", &code); /* NULL if absent */
-		json_object_object_get_ex(obj, "message", &msg);
-		if (json_object_get_int(code) == 410)
+	case SL_KEV_ERROR:
+		if (ev.code == 410)
 			w->gone = true;
-		pr_info("kubernetes: %s: watch error %d: %s\n", kinds[w->kind].kind,
-			json_object_get_int(code), json_object_get_string(msg) ?: "");
-		json_object_put(ev);
+		pr_info("kubernetes: %s: watch error %d: %s\n", kinds[w->kind].kind, ev.code,
+			ev.msg);
 		return false;
+	default:
+		break;
 	}
-	rv = meta_str(obj, "resourceVersion");
-	if (rv)
-		snprintf(w->rv, sizeof(w->rv), "%s", rv);
+	if (ev.rv[0])
+		snprintf(w->rv, sizeof(w->rv), "%s", ev.rv);
 	pthread_mutex_lock(&k->lock);
 	k->stats.events++;
-	if (!strcmp(t, "ADDED") || !strcmp(t, "MODIFIED")) {
-		obj_key(obj, key, sizeof(key));
-		text = strip(obj, w->kind);
+	if (ev.what == SL_KEV_PUT) {
+		text = ev.text ? json_object_new_string_len(ev.text, (int)ev.len) : NULL;
 		if (text)
-			changed = store_put(k->store[w->kind], key, text);
+			changed = store_put(k->store[w->kind], ev.key, text);
 		else
 			pr_warn("kubernetes: %s %s: out of memory; it is left as it was\n",
-				kinds[w->kind].kind, key);
-	} else if (!strcmp(t, "DELETED")) {
-		obj_key(obj, key, sizeof(key));
-		changed = json_object_object_get_ex(k->store[w->kind], key, NULL);
-		json_object_object_del(k->store[w->kind], key);
-	} else if (strcmp(t, "BOOKMARK")) {
-		pr_debug("kubernetes: %s: event %s ignored\n", kinds[w->kind].kind, t);
+				kinds[w->kind].kind, ev.key);
+	} else if (ev.what == SL_KEV_DELETED) {
+		changed = json_object_object_get_ex(k->store[w->kind], ev.key, NULL);
+		json_object_object_del(k->store[w->kind], ev.key);
+	} else if (strcmp(ev.type, "BOOKMARK")) {
+		pr_debug("kubernetes: %s: event %s ignored\n", kinds[w->kind].kind, ev.type);
 	}
 	pthread_mutex_unlock(&k->lock);
-	pr_debug("kubernetes: %s %s %s/%s rv %s\n", kinds[w->kind].kind, t,
-		 meta_str(obj, "namespace") ?: "", meta_str(obj, "name") ?: "", w->rv);
+	pr_debug("kubernetes: %s %s %s rv %s\n", kinds[w->kind].kind, ev.type, ev.key, w->rv);
+	sl_kube_event_clear(&ev);
 	if (changed)
 		notify(k);
-	json_object_put(ev);
 	return true;
 }
 
@@ -350,7 +321,7 @@ static int on_item(void *arg, const char *v, const char *vend)
 		json_object_put(o);
 		return 0;
 	}
-	obj_key(o, key, sizeof(key));
+	sl_kube_obj_key(o, key, sizeof(key));
 	text = strip(o, p->w->kind);
 	json_object_put(o);
 	if (!text)

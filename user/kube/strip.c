@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kube/flow.h"
 #include "kube/strip.h"
 
 struct keep {
@@ -113,7 +114,6 @@ char *sl_kube_strip(json_object *obj, const char *api_version, const char *kind,
 	json_object *out, *top = NULL;
 	const struct keep *keep = NULL;
 	bool oom = false;
-	const char *text;
 	char *copy = NULL;
 	size_t i;
 
@@ -139,11 +139,8 @@ char *sl_kube_strip(json_object *obj, const char *api_version, const char *kind,
 		}
 	}
 	json_object_put(top);
-	text = oom ? NULL
-		   : json_object_to_json_string_length(
-			 out, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, len);
-	if (text)
-		copy = strndup(text, *len);
+	if (!oom)
+		copy = sl_kube_flow_text(out, len);
 	json_object_put(out);
 	return copy;
 }

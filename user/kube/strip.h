@@ -17,9 +17,9 @@
 /*
  * obj (of kind, e.g. "Pod", in api_version) reduced to what sluice reads,
  * with its apiVersion and kind (a list's items have none), as one line of
- * JSON (a YAML flow mapping): malloc'd, *len its length; NULL without
- * memory or for a kind sluice does not watch. A field of an unexpected type
- * is kept whole, for the reader to report.
+ * flow YAML (flow.h: JSON, but for the escapes): malloc'd, *len its length;
+ * NULL without memory or for a kind sluice does not watch. A field of an
+ * unexpected type is kept whole, for the reader to report.
  */
 char *sl_kube_strip(json_object *obj, const char *api_version, const char *kind, size_t *len);
 

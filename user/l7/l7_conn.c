@@ -58,7 +58,9 @@ void l7_flush_codes(struct sl_l7 *l)
 
 		bpf_map_lookup_elem(l->m.l7_codes, &l->codes[i].k, &v);
 		v += l->codes[i].n;
-		bpf_map_update_elem(l->m.l7_codes, &l->codes[i].k, &v, BPF_ANY);
+		/* a new code into a full map: the class counter still has it */
+		if (bpf_map_update_elem(l->m.l7_codes, &l->codes[i].k, &v, BPF_ANY))
+			l7_count(l, SL_L7_C_CODES_FULL, l->codes[i].n);
 	}
 	l->n_codes = 0;
 	l->codes_flushed = l7_now_ms();

@@ -14,6 +14,7 @@
 
 #include "lib/version.h"
 #include "datapath/counters.h"
+#include "datapath/rt.h"
 #include "observe/metrics.h"
 
 /* ------------------------------------------------------------ address */
@@ -297,6 +298,8 @@ static const char *const l7_help[SL_L7_C_MAX] = {
 			     "--l7-max-per-client.",
     [SL_L7_C_IDLE_TIMEOUT] = "Relayed connections reset after --l7-idle-timeout without a byte "
 			     "either way.",
+    [SL_L7_C_CODES_FULL] = "Exact HTTP codes not counted because sl_l7_codes was full (their "
+			   "class still is).",
 };
 
 static void write_l7(FILE *f, const struct sl_status *st)
@@ -377,6 +380,79 @@ static void istio_labels(FILE *f, const struct svc_id *id, const char *subset, c
 	put_label(f, false, "connection_security_policy", "none");
 }
 
+/*
+ * One histogram series set: cumulative buckets at our log2 bounds (in
+ * seconds, or milliseconds for Istio's), then _sum and _count. labels
+ * writes the series' own labels; le follows them.
+ */
+static void write_hist(FILE *f, const char *name, const struct sl_rt_hist *h, double unit_us,
+		       void (*labels)(FILE *f, const void *arg), const void *arg)
+{
+	uint64_t cum = 0;
+	int b;
+
+	for (b = 0; b < SL_RT_BUCKETS; b++) {
+		cum += h->bucket[b];
+		fprintf(f, "%s_bucket{", name);
+		labels(f, arg);
+		if (sl_rt_bucket_le(b))
+			fprintf(f, ",le=\"%g\"} %" PRIu64 "\n",
+				(double)sl_rt_bucket_le(b) / unit_us, cum);
+		else
+			fprintf(f, ",le=\"+Inf\"} %" PRIu64 "\n", cum);
+	}
+	fprintf(f, "%s_sum{", name);
+	labels(f, arg);
+	fprintf(f, "} %.6f\n", (double)h->sum_us / unit_us);
+	fprintf(f, "%s_count{", name);
+	labels(f, arg);
+	/* the buckets' total: a reader never sees _count and +Inf disagree */
+	fprintf(f, "} %" PRIu64 "\n", cum);
+}
+
+struct hist_arg {
+	const struct svc_id *id;
+	const char *subset;
+};
+
+static void rt_sluice_labels(FILE *f, const void *arg)
+{
+	const struct hist_arg *a = arg;
+
+	sluice_labels(f, a->id, a->subset);
+}
+
+static void rt_istio_labels(FILE *f, const void *arg)
+{
+	const struct hist_arg *a = arg;
+
+	istio_labels(f, a->id, a->subset, "http");
+}
+
+static void write_rt(FILE *f, const struct sl_status *st, const struct svc_id *ids, bool istio)
+{
+	const char *name =
+	    istio ? "istio_request_duration_milliseconds" : "sluice_response_time_seconds";
+	size_t i, j;
+
+	if (istio)
+		header(f, name, "histogram",
+		       "Request duration (sluice: first request byte to first response byte of "
+		       "each connection, in the kernel; per request on the L7 step).");
+	else
+		header(f, name, "histogram",
+		       "Time from a connection's first request byte to its first response byte, "
+		       "measured in the kernel on the DNAT path (per request on the L7 step).");
+	for (i = 0; i < st->n_services; i++)
+		for (j = 0; j < st->services[i].n_subsets; j++) {
+			const struct sl_status_subset *s = &st->services[i].subsets[j];
+			struct hist_arg a = {&ids[i], s->name};
+
+			write_hist(f, name, &s->rt, istio ? 1e3 : 1e6,
+				   istio ? rt_istio_labels : rt_sluice_labels, &a);
+		}
+}
+
 static const struct {
 	const char *name, *help;
 	int field;
@@ -453,6 +529,8 @@ int sl_metrics_write(FILE *f, const struct sl_status *st, const struct sl_metric
 			}
 	}
 
+	write_rt(f, st, ids, false);
+
 	header(f, "sluice_datapath_events_total", "counter",
 	       "Datapath counters of every service together (see `sluice status`).");
 	for (i = 0; i < SL_G_MAX; i++) {
@@ -478,8 +556,10 @@ int sl_metrics_write(FILE *f, const struct sl_status *st, const struct sl_metric
 	put_label(f, true, "version", SLUICE_VERSION);
 	fprintf(f, "} 1\n");
 
-	if (istio)
+	if (istio) {
 		write_istio(f, st, ids);
+		write_rt(f, st, ids, true);
+	}
 	free(ids);
 	return ferror(f) ? -EIO : 0;
 }

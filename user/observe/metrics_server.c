@@ -4,7 +4,7 @@
  * one daemon with one internal thread per listener.
  *
  *   --metrics  GET /metrics        Prometheus text format 0.0.4
- *              GET /api/v1/stats   sl_status_json() + "time_ms", "reloads", "version"
+ *              GET /api/v1/stats   sl_status_json() + "time_ms", "reloads", "version", "rollouts"
  *              GET /               the dashboard page
  *              GET /healthz        as on --health
  *   --health   GET /healthz        200 "ok" once a configuration is in force, else 503
@@ -60,6 +60,7 @@
 #include "observe/metrics.h"
 #include "observe/rejected.h"
 #include "observe/status_json.h"
+#include "rollout/report.h"
 
 #define CONTENT_PROM "text/plain; version=0.0.4; charset=utf-8"
 #define CONTENT_JSON "application/json"
@@ -212,6 +213,7 @@ static struct MHD_Response *render_metrics(struct sl_metrics *m, unsigned int *c
 
 		sl_rejected_metrics(f, rej);
 		json_object_put(rej);
+		sl_ro_metrics(f, &m->maps);
 	}
 	if (fclose(f) && !err)
 		err = -EIO;
@@ -250,6 +252,8 @@ static struct MHD_Response *render_stats(struct sl_metrics *m, unsigned int *cod
 	json_object_object_add(rl, "last_success_ms", json_object_new_uint64(r.last_success_ms));
 	json_object_object_add(o, "reloads", rl);
 	json_object_object_add(o, "version", json_object_new_string(SLUICE_VERSION));
+	/* the dashboard's timeline over the split chart */
+	json_object_object_add(o, "rollouts", sl_ro_all_json(&m->maps, 64));
 	s = json_object_to_json_string_length(o, JSON_C_TO_STRING_PLAIN, &len);
 	body = s ? malloc(len + 1) : NULL;
 	if (body) {

@@ -15,6 +15,7 @@
 
 #include "datapath/datapath.h"
 #include "observe/status_json.h"
+#include "datapath/rt.h"
 
 const char *sl_proto_name(uint8_t p)
 {
@@ -183,6 +184,23 @@ static json_object *subset_json(const struct sl_status_subset *s)
 		json_object_object_add(codes, buf, json_object_new_uint64(s->codes[i].count));
 	}
 	json_object_object_add(o, "http_codes", codes);
+	json_object_object_add(o, "response_time", sl_rt_json(&s->rt));
+	return o;
+}
+
+json_object *sl_rt_json(const struct sl_rt_hist *h)
+{
+	json_object *o = json_object_new_object(), *b = json_object_new_array();
+	double p50 = sl_rt_quantile(h, 0.5), p99 = sl_rt_quantile(h, 0.99);
+	int i;
+
+	json_object_object_add(o, "count", json_object_new_uint64(h->count));
+	json_object_object_add(o, "sum_us", json_object_new_uint64(h->sum_us));
+	json_object_object_add(o, "p50_ms", p50 < 0 ? NULL : json_object_new_double(p50 / 1000));
+	json_object_object_add(o, "p99_ms", p99 < 0 ? NULL : json_object_new_double(p99 / 1000));
+	for (i = 0; i < SL_RT_BUCKETS; i++)
+		json_object_array_add(b, json_object_new_uint64(h->bucket[i]));
+	json_object_object_add(o, "buckets_log2_us", b);
 	return o;
 }
 

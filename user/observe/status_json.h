@@ -35,7 +35,8 @@ void sl_l7_view_read(struct sl_l7_view *v, const struct sl_maps *m, const char *
  *  "datapath": {...}, "services": [{"name", "affinity", "overridden",
  *  "ports", "routes": [{"index", "match", "enforced", "http_match", ...}],
  *  "subsets": [{"name", "weight", "endpoints", "connections_opened", ...,
- *  "http_responses": {"1xx".."5xx"}, "http_codes": {"200": N}}]}],
+ *  "http_responses": {"1xx".."5xx"}, "http_codes": {"200": N},
+ *  "response_time": sl_rt_json()}]}],
  *  "l7": {"services", "listening": {"ipv4", "ipv6"}, "policy_route":
  *  {"ipv4_rule", "ipv4_route", "ipv6_rule", "ipv6_route"} or null when it
  *  cannot be queried, "lookup_link" (pinned), "lookup_link_here",
@@ -44,6 +45,12 @@ void sl_l7_view_read(struct sl_l7_view *v, const struct sl_maps *m, const char *
  */
 json_object *sl_status_json(const struct sl_status *st, const struct sl_maps *m,
 			    const struct sl_l7_view *l7);
+
+/*
+ * A response-time histogram: {"count", "sum_us", "p50_ms", "p99_ms" (null
+ * when empty), "buckets_log2_us": [N, ...] (sluice_abi.h's buckets)}.
+ */
+json_object *sl_rt_json(const struct sl_rt_hist *h);
 
 const char *sl_proto_name(uint8_t proto);
 void sl_endpoint_str(const struct sl_status_endpoint *e, char *buf, size_t len);

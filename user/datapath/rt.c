@@ -1,0 +1,146 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * Response-time histograms (rt.h). Calls libbpf only.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "datapath/rt.h"
+
+unsigned int sl_rt_bucket(uint64_t usec)
+{
+	unsigned int b = 0;
+
+	while (usec) {
+		b++;
+		usec >>= 1;
+	}
+	return b < SL_RT_BUCKETS ? b : SL_RT_BUCKETS - 1;
+}
+
+uint64_t sl_rt_bucket_le(unsigned int b)
+{
+	return b + 1 < SL_RT_BUCKETS ? 1ULL << b : 0;
+}
+
+void sl_rt_add(struct sl_rt_hist *sum, const struct sl_rt_hist *v)
+{
+	int i;
+
+	sum->count += v->count;
+	sum->sum_us += v->sum_us;
+	for (i = 0; i < SL_RT_BUCKETS; i++)
+		sum->bucket[i] += v->bucket[i];
+}
+
+/* Counters only grow; a row reset under us (a subset id reused) reads as 0. */
+static uint64_t delta(uint64_t now, uint64_t before)
+{
+	return now >= before ? now - before : now;
+}
+
+void sl_rt_sub(struct sl_rt_hist *out, const struct sl_rt_hist *now,
+	       const struct sl_rt_hist *before)
+{
+	int i;
+
+	out->count = delta(now->count, before->count);
+	out->sum_us = delta(now->sum_us, before->sum_us);
+	for (i = 0; i < SL_RT_BUCKETS; i++)
+		out->bucket[i] = delta(now->bucket[i], before->bucket[i]);
+}
+
+double sl_rt_quantile(const struct sl_rt_hist *h, double q)
+{
+	uint64_t total = 0, seen = 0;
+	double rank, lo, hi, frac;
+	int i;
+
+	for (i = 0; i < SL_RT_BUCKETS; i++)
+		total += h->bucket[i];
+	if (!total || q <= 0)
+		return -1;
+	if (q > 1)
+		q = 1;
+	rank = q * (double)total;
+	for (i = 0; i < SL_RT_BUCKETS; i++) {
+		if (!h->bucket[i] || (double)(seen + h->bucket[i]) < rank) {
+			seen += h->bucket[i];
+			continue;
+		}
+		if (i == 0)
+			return 0.5; /* under a microsecond */
+		lo = (double)(1ULL << (i - 1));
+		if (i == SL_RT_BUCKETS - 1)
+			return lo;
+		hi = 2 * lo;
+		frac = (rank - (double)seen) / (double)h->bucket[i];
+		return lo + (hi - lo) * frac;
+	}
+	return (double)(1ULL << (SL_RT_BUCKETS - 2));
+}
+
+int sl_rt_read(const struct sl_maps *m, uint32_t id, struct sl_rt_hist *sum)
+{
+	int ncpu = libbpf_num_possible_cpus(), c;
+	struct sl_rt_hist *v, l7;
+
+	memset(sum, 0, sizeof(*sum));
+	if (m->rt_hist < 0)
+		return 0;
+	if (ncpu < 0)
+		return ncpu;
+	v = calloc(ncpu, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	if (bpf_map_lookup_elem(m->rt_hist, &id, v)) {
+		free(v);
+		return -errno;
+	}
+	for (c = 0; c < ncpu; c++)
+		sl_rt_add(sum, &v[c]);
+	free(v);
+	if (m->rt_hist_l7 >= 0 && !bpf_map_lookup_elem(m->rt_hist_l7, &id, &l7))
+		sl_rt_add(sum, &l7);
+	return 0;
+}
+
+static pthread_mutex_t rec_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct sl_rt_hist *rec_rows; /* sl_rt_hist_l7, mapped */
+
+int sl_rt_record(const struct sl_maps *m, uint32_t subset_id, uint64_t usec)
+{
+	struct sl_rt_hist *rows = __atomic_load_n(&rec_rows, __ATOMIC_ACQUIRE), *h;
+	size_t len = (size_t)m->max_ids * sizeof(struct sl_rt_hist);
+	void *p;
+
+	if (subset_id >= m->max_ids)
+		return -EINVAL;
+	if (!rows) {
+		if (m->rt_hist_l7 < 0)
+			return -ENOENT;
+		pthread_mutex_lock(&rec_lock);
+		rows = rec_rows;
+		if (!rows) {
+			p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, m->rt_hist_l7, 0);
+			if (p != MAP_FAILED) {
+				rows = p;
+				__atomic_store_n(&rec_rows, rows, __ATOMIC_RELEASE);
+			}
+		}
+		pthread_mutex_unlock(&rec_lock);
+		if (!rows)
+			return -errno;
+	}
+	h = &rows[subset_id];
+	__atomic_fetch_add(&h->count, 1, __ATOMIC_RELAXED);
+	__atomic_fetch_add(&h->sum_us, usec, __ATOMIC_RELAXED);
+	__atomic_fetch_add(&h->bucket[sl_rt_bucket(usec)], 1, __ATOMIC_RELAXED);
+	return 0;
+}
