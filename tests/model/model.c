@@ -861,8 +861,11 @@ static void restore(struct mdl *m, const struct pkt *p, const struct sl_ct_key *
 	if (mdl_get(&m->rn, rk) || mdl_get(&m->rn_new, rk))
 		return;
 	rv = reverse_of(p, e);
-	mdl_put(confirmed ? &m->rn : &m->rn_new, rk, &rv, true);
-	m->g[SL_G_REVNAT_RESTORED]++;
+	/* the confirmed table is a hash: full, the entry stays lost (sl_rn_restore) */
+	if (mdl_put(confirmed ? &m->rn : &m->rn_new, rk, &rv, true))
+		m->g[SL_G_REVNAT_RESTORED]++;
+	else
+		m->g[SL_G_REVNAT_FULL]++;
 }
 
 /* A client's packet to a VIP. */
