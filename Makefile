@@ -23,7 +23,8 @@ CXXFLAGS += -std=c++17 -Wall -Wextra -Iinclude -Iuser $(EXTRA_CFLAGS)
 # libcurl: run --kubernetes (HTTPS, streaming watches, one thread per kind);
 # RE2 (through user/l7/re2_shim.cc) for Istio's regexes, hence libstdc++
 RE2_LIBS := -lre2 -lstdc++
-LDLIBS  := -lbpf -lelf -lz -lyaml -ljson-c -lmicrohttpd -lncursesw -lcurl -lpthread -lm $(RE2_LIBS)
+# nghttp2: HTTP/2 framing, flow control and HPACK for the L7 step (user/l7/h2_*.c)
+LDLIBS  := -lbpf -lelf -lz -lyaml -ljson-c -lmicrohttpd -lncursesw -lcurl -lpthread -lnghttp2 -lm $(RE2_LIBS)
 
 BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
 	      -Iinclude -Ibpf -I/usr/include/$(MULTIARCH)

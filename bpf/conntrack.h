@@ -114,9 +114,34 @@ static __always_inline bool sl_ct_is_backend(const struct sl_ct_entry *fwd, cons
 	return fwd->port == p->sport && sl_addr_same(fwd->addr, p->saddr);
 }
 
+/* Longer than a jiffy at any HZ (100 and up). */
+#define SL_JIFFY_MAX_NS 10000000ULL
+#define SL_TICK_NS	(1ULL << 30)
+
+/*
+ * The coarse monotonic clock in 2^30 ns ticks. The coarse clock only moves
+ * when jiffies do, and the verifier inlines bpf_jiffies64() into one load:
+ * the clock helper runs once per jiffy and CPU (at most HZ times a second),
+ * not once per packet. The timer tick bumps jiffies a moment before it
+ * moves the clock, so a read in between sees the new jiffy with the old
+ * time; that is the same tick unless a tick boundary is less than a jiffy
+ * away, and near one the value is not cached.
+ */
 static __always_inline __u32 sl_now_ticks(void)
 {
-	return bpf_ktime_get_coarse_ns() >> 30;
+	__u64 j = bpf_jiffies64(), ns;
+	struct sl_clock *c;
+	__u32 zero = 0;
+
+	c = bpf_map_lookup_elem(&sl_clock, &zero);
+	if (!c)
+		return bpf_ktime_get_coarse_ns() >> 30;
+	if (c->jiffies != j) {
+		ns = bpf_ktime_get_coarse_ns();
+		c->ticks = ns >> 30;
+		c->jiffies = (ns & (SL_TICK_NS - 1)) > SL_TICK_NS - SL_JIFFY_MAX_NS ? 0 : j;
+	}
+	return c->ticks;
 }
 
 static __always_inline bool sl_tcp_closing(const struct sl_pkt *p)

@@ -16,6 +16,32 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } sl_state SEC(".maps");
 
+/*
+ * The coarse clock as last read on this CPU, and the jiffy it was read in
+ * (conntrack.h). Not pinned: a cache, private to each load.
+ */
+struct sl_clock {
+	__u64 jiffies;
+	__u32 ticks;
+	__u32 pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct sl_clock);
+} sl_clock SEC(".maps");
+
+/* The interfaces we are attached to (sluice_abi.h), for the fast path. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, SL_MAX_IFACES);
+	__type(key, __u32);
+	__type(value, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} sl_ifaces SEC(".maps");
+
 /* Values are replaced whole; NO_PREALLOC frees old values after RCU. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);

@@ -13,6 +13,7 @@
 #include <linux/ip.h>
 #include <linux/ipv6.h>
 #include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
 
 #include <linux/pkt_cls.h>
 
@@ -82,28 +83,137 @@ static __always_inline __u64 sl_csum_port(__be16 from, __be16 to)
 	return (__u16)~from + (__u64)to;
 }
 
+/* skb->ip_summed, read through the kernel's own skb (CO-RE: only this field). */
+struct sk_buff___sl {
+	__u8 ip_summed : 2;
+} __attribute__((preserve_access_index));
+
+extern void *bpf_cast_to_kern_ctx(void *obj) __ksym;
+
+#define SL_CHECKSUM_COMPLETE 2
+#define SL_CHECKSUM_PARTIAL  3
+
+static __always_inline __u32 sl_ip_summed(struct __sk_buff *skb)
+{
+	struct sk_buff___sl *kskb = bpf_cast_to_kern_ctx(skb);
+
+	return BPF_CORE_READ_BITFIELD(kskb, ip_summed);
+}
+
+/* A one's complement sum folded to 16 bits. */
+static __always_inline __u16 sl_fold16(__u64 s)
+{
+	s = (s & 0xffff) + (s >> 16);
+	s = (s & 0xffff) + (s >> 16);
+	s = (s & 0xffff) + (s >> 16);
+	return (__u16)((s & 0xffff) + (s >> 16));
+}
+
+/*
+ * Write len bytes of src at offset off (within the first 14 + 60 + 20
+ * bytes, which sl_parse made linear) straight into the packet. The
+ * program's direct packet writes make the verifier un-clone a cloned skb
+ * before the program runs, so the header is ours to write.
+ */
+static __always_inline int sl_write(struct __sk_buff *skb, __u32 off, const void *src, __u32 len)
+{
+	void *data = (void *)(long)skb->data, *data_end = (void *)(long)skb->data_end;
+
+	if (off > ETH_HLEN + 60 + 20)
+		return -1;
+	if (len == 32) {
+		if (data + off + 32 > data_end)
+			return -1;
+		__builtin_memcpy(data + off, src, 32);
+	} else if (len == 14) {
+		if (data + off + 14 > data_end)
+			return -1;
+		__builtin_memcpy(data + off, src, 14);
+	} else if (len == 10) {
+		if (data + off + 10 > data_end)
+			return -1;
+		__builtin_memcpy(data + off, src, 10);
+	} else if (len == 2) {
+		if (data + off + 2 > data_end)
+			return -1;
+		__builtin_memcpy(data + off, src, 2);
+	} else {
+		if (data + off + 4 > data_end)
+			return -1;
+		__builtin_memcpy(data + off, src, 4);
+	}
+	return 0;
+}
+
+/*
+ * Update the L4 checksum for an address change adiff (pseudo-header) and a
+ * port change pdiff. Which way depends on the skb (skb->ip_summed):
+ *   CHECKSUM_COMPLETE  the kernel's helpers, which also keep skb->csum
+ *                      right (two calls);
+ *   CHECKSUM_PARTIAL   the field holds the pseudo-header sum only, for the
+ *                      device to finish: the address change alone, by the
+ *                      helper (one call; a port change is not its business);
+ *   otherwise          the whole field, folded here (RFC 1624), no call.
+ * UDP over IPv4 may carry no checksum (0): it stays 0. A UDP checksum that
+ * computes to 0 goes out as 0xffff (over IPv6 a 0 is invalid).
+ */
+static __always_inline int sl_l4_csum(struct __sk_buff *skb, const struct sl_pkt *p, __u32 adiff,
+				      bool addrs, __u64 pdiff, bool ports)
+{
+	__u32 summed = sl_ip_summed(skb);
+	__u64 l4f = sl_l4_flags(p);
+	void *data, *data_end;
+	__u16 *cp, check;
+	int err = 0;
+
+	if (summed == SL_CHECKSUM_COMPLETE) {
+		if (addrs)
+			err = bpf_l4_csum_replace(skb, p->csum_off, 0, adiff, l4f | BPF_F_PSEUDO_HDR);
+		if (ports)
+			err = err ?: bpf_l4_csum_replace(skb, p->csum_off, 0, sl_csum_fold64(pdiff), l4f);
+		return err;
+	}
+	if (summed == SL_CHECKSUM_PARTIAL)
+		return addrs ? bpf_l4_csum_replace(skb, p->csum_off, 0, adiff, l4f | BPF_F_PSEUDO_HDR)
+			     : 0;
+	data = (void *)(long)skb->data;
+	data_end = (void *)(long)skb->data_end;
+	if (p->csum_off > ETH_HLEN + 60 + 20)
+		return -1;
+	cp = data + p->csum_off;
+	if ((void *)(cp + 1) > data_end)
+		return -1;
+	check = *cp;
+	/* as the helper's BPF_F_MARK_MANGLED_0 does */
+	if (p->proto == IPPROTO_UDP && !check)
+		return 0;
+	check = ~sl_fold16((__u64)(__u16)~check + (addrs ? adiff : 0) + (ports ? pdiff : 0));
+	if (p->proto == IPPROTO_UDP && !check)
+		check = 0xffff;
+	*cp = check;
+	return 0;
+}
+
 /*
  * Rewrite the packet's tuple into n: addresses, ports and the checksums that
- * cover them. The L4 checksum takes at most two helper calls: one for the
- * addresses (pseudo-header: the helper knows that a CHECKSUM_PARTIAL skb
- * keeps only that part in the field) and one for the ports. Global: its
- * own stack frame, and the verifier checks it once.
+ * cover them (sl_l4_csum), then the headers, written directly: the IPv4
+ * header checksum is never offloaded and is folded here. Global: its own
+ * stack frame, and the verifier checks it once.
  */
 __noinline int sl_nat_rewrite(struct __sk_buff *skb, const struct sl_pkt *p, const struct sl_nat *n)
 {
-	__u64 pdiff = 0, l4f;
+	__u64 pdiff = 0;
+	__u32 adiff = 0;
 	int err = 0;
-	bool ports;
+	bool ports, addrs;
 
 	if (!skb || !p || !n)
 		return -1;
 	ports = p->sport != n->sport || p->dport != n->dport;
-	l4f = sl_l4_flags(p);
 	if (ports)
 		pdiff = sl_csum_port(p->sport, n->sport) + sl_csum_port(p->dport, n->dport);
 
 	if (p->family == SL_AF_INET) {
-		bool addrs = p->saddr[0] != n->saddr[0] || p->daddr[0] != n->daddr[0];
 		/*
 		 * check, saddr, daddr, and (without IP options) the ports right
 		 * after them: one store writes the whole rewrite.
@@ -122,30 +232,36 @@ __noinline int sl_nat_rewrite(struct __sk_buff *skb, const struct sl_pkt *p, con
 		    .dport = n->dport,
 		};
 
+		addrs = p->saddr[0] != n->saddr[0] || p->daddr[0] != n->daddr[0];
+		if (!addrs && !ports)
+			return 0;
 		if (addrs) {
-			__u32 adiff = sl_csum_fold64(sl_csum_words(&p->saddr[0], &n->saddr[0], 1) +
-						     sl_csum_words(&p->daddr[0], &n->daddr[0], 1));
-
-			/* the IPv4 header checksum is never offloaded: fold it here */
+			adiff = sl_csum_fold64(sl_csum_words(&p->saddr[0], &n->saddr[0], 1) +
+					       sl_csum_words(&p->daddr[0], &n->daddr[0], 1));
 			h.check = sl_csum_replace4(h.check, p->saddr[0], n->saddr[0]);
 			h.check = sl_csum_replace4(h.check, p->daddr[0], n->daddr[0]);
-			err = bpf_l4_csum_replace(skb, p->csum_off, 0, adiff, l4f | BPF_F_PSEUDO_HDR);
 		}
-		if (ports)
-			err = err ?: bpf_l4_csum_replace(skb, p->csum_off, 0, sl_csum_fold64(pdiff), l4f);
+		err = sl_l4_csum(skb, p, adiff, addrs, pdiff, ports);
+		if (err)
+			return err;
 		if (p->l4_off == ETH_HLEN + sizeof(struct iphdr))
-			return err ?: bpf_skb_store_bytes(skb, SL_IP4_CSUM_OFF, &h, sizeof(h), 0);
+			return sl_write(skb, SL_IP4_CSUM_OFF, &h, sizeof(h));
 		if (addrs)
-			err = err ?: bpf_skb_store_bytes(skb, SL_IP4_CSUM_OFF, &h, 10, 0);
+			err = sl_write(skb, SL_IP4_CSUM_OFF, &h, 10);
 		if (ports)
-			err = err ?: bpf_skb_store_bytes(skb, p->l4_off, &h.sport, 4, 0);
+			err = err ?: sl_write(skb, p->l4_off, &h.sport, 4);
 		return err;
 	}
 
 	/* IPv6 */
-	if (!sl_addr_same(p->saddr, n->saddr) || !sl_addr_same(p->daddr, n->daddr)) {
-		__u32 adiff = sl_csum_fold64(sl_csum_words(p->saddr, n->saddr, 4) +
-					     sl_csum_words(p->daddr, n->daddr, 4));
+	addrs = !sl_addr_same(p->saddr, n->saddr) || !sl_addr_same(p->daddr, n->daddr);
+	if (addrs)
+		adiff = sl_csum_fold64(sl_csum_words(p->saddr, n->saddr, 4) +
+				       sl_csum_words(p->daddr, n->daddr, 4));
+	err = sl_l4_csum(skb, p, adiff, addrs, pdiff, ports);
+	if (err)
+		return err;
+	if (addrs) {
 		__be32 to[8];
 
 		__builtin_memcpy(to, n->saddr, 16);
@@ -156,17 +272,20 @@ __noinline int sl_nat_rewrite(struct __sk_buff *skb, const struct sl_pkt *p, con
 		 * checksum had absorbed it; IPv6 has none, so the address store
 		 * puts it back (RECOMPUTE_CSUM only acts on CHECKSUM_COMPLETE).
 		 * Kernels from 6.16 offer BPF_F_IPV6 for this; this works on all.
+		 * Any other skb has no skb->csum to keep: a direct write.
 		 */
-		err = bpf_l4_csum_replace(skb, p->csum_off, 0, adiff, l4f | BPF_F_PSEUDO_HDR);
-		err = err ?: bpf_skb_store_bytes(skb, SL_IP6_SADDR_OFF, to, 32, BPF_F_RECOMPUTE_CSUM);
+		if (sl_ip_summed(skb) == SL_CHECKSUM_COMPLETE)
+			err = bpf_skb_store_bytes(skb, SL_IP6_SADDR_OFF, to, 32,
+						  BPF_F_RECOMPUTE_CSUM);
+		else
+			err = sl_write(skb, SL_IP6_SADDR_OFF, to, 32);
 		if (err)
 			return err;
 	}
 	if (ports) {
 		__be16 pp[2] = {n->sport, n->dport};
 
-		err = bpf_l4_csum_replace(skb, p->csum_off, 0, sl_csum_fold64(pdiff), l4f);
-		err = err ?: bpf_skb_store_bytes(skb, p->l4_off, pp, 4, 0);
+		err = sl_write(skb, p->l4_off, pp, 4);
 	}
 	return err;
 }

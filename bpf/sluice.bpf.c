@@ -28,6 +28,7 @@
 #include "filter.h"
 #include "http.h"
 #include "l7.h"
+#include "fastpath.h"
 #include "rt.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
@@ -74,7 +75,10 @@ static __always_inline int sl_rn_put(int confirmed, const struct sl_ct_key *rk,
 	rv.nat_port = p->sport;
 	rv.family = p->family;
 	rv.subset_id = e->subset_id;
-	rv.flags = e->flags & (SL_CT_LOCAL | SL_CT_HAIRPIN | SL_CT_RT_WAIT);
+	rv.flags = e->flags & (SL_CT_LOCAL | SL_CT_HAIRPIN | SL_CT_RT_WAIT | SL_CT_FAST);
+	/* where a fast-path reply goes; 0 keeps other entries as they were */
+	if (e->flags & SL_CT_FAST)
+		rv.ifindex = e->ifindex;
 	if (confirmed)
 		return bpf_map_update_elem(&sl_revnat, rk, &rv, flags);
 	return bpf_map_update_elem(&sl_revnat_new, rk, &rv, flags);
@@ -211,6 +215,9 @@ __noinline int sl_ct_open(struct __sk_buff *skb, const struct sl_pkt *p, const s
 		return SL_NEW_DROP;
 	e->nat_port = p->sport;
 	e->ifindex = skb->ifindex;
+	/* a hairpin bounces, the L7 step is local: neither has a next hop */
+	if (sl_fast_on() && !(e->flags & (SL_CT_LOCAL | SL_CT_HAIRPIN)))
+		e->flags |= SL_CT_FAST;
 	e->last_seen = sl_now_ticks();
 	if (sl_claim(fk, e, state->hash_seed, &rk))
 		return SL_NEW_DROP;
@@ -258,19 +265,27 @@ __noinline int sl_udp_confirm(const struct sl_ct_key *fk, const struct sl_ct_key
 	return 0;
 }
 
+enum sl_reply_at {
+	SL_REPLY_EGRESS = 0, /* egress of the client's interface, after the stack */
+	SL_REPLY_HAIRPIN,    /* ingress of a hairpin client's own interface */
+	SL_REPLY_FAST,	     /* ingress of the backend's interface: fast path */
+};
+
 /*
- * A reply: from a backend (egress of the client's interface), or for a
- * hairpin connection from the pod itself to our hairpin address (ingress of
- * its interface). Restore the VIP as the source, and the client's own port
- * and (hairpin) address as the destination.
+ * A reply: from a backend (egress of the client's interface; with the fast
+ * path, ingress of the backend's), or for a hairpin connection from the pod
+ * itself to our hairpin address (ingress of its interface). Restore the VIP
+ * as the source, and the client's own port and (hairpin) address as the
+ * destination.
  */
-__noinline int sl_reply(struct __sk_buff *skb, const struct sl_pkt *p, int hairpin)
+__noinline int sl_reply(struct __sk_buff *skb, const struct sl_pkt *p, int at)
 {
 	struct sl_ct_entry *rn, *fwd, rv;
+	bool confirmed, fc, hairpin = at == SL_REPLY_HAIRPIN;
 	struct sl_ct_key k, fk;
-	bool confirmed, fc;
 	struct sl_stats *st;
 	__u32 len = skb->len;
+	struct sl_fast f;
 	struct sl_nat n;
 
 	if (!skb || !p)
@@ -279,7 +294,18 @@ __noinline int sl_reply(struct __sk_buff *skb, const struct sl_pkt *p, int hairp
 	rn = sl_rn_find(&k, &confirmed);
 	if (!rn || !(rn->flags & SL_CT_HAIRPIN) != !hairpin)
 		return TC_ACT_UNSPEC;
+	if (at == SL_REPLY_FAST && !(rn->flags & SL_CT_FAST))
+		return TC_ACT_UNSPEC;
 	rv = *rn;
+	sl_nat_of(&n, p);
+	__builtin_memcpy(n.saddr, rv.addr, 16);
+	n.sport = rv.port;
+	n.dport = rv.nat_port;
+	if (hairpin)
+		__builtin_memcpy(n.daddr, p->saddr, 16); /* the client is the backend */
+	/* not to be redirected: untouched, so that egress translates it as usual */
+	if (at == SL_REPLY_FAST && sl_fast_route(skb, p, &n, &f))
+		return TC_ACT_UNSPEC;
 	sl_ct_fwd_key_of(&fk, &k, &rv);
 	st = sl_stats_of(rv.subset_id);
 
@@ -309,12 +335,6 @@ __noinline int sl_reply(struct __sk_buff *skb, const struct sl_pkt *p, int hairp
 	if (rv.flags & SL_CT_RT_WAIT)
 		sl_rt_response(p, &k, rn, rv.subset_id);
 
-	sl_nat_of(&n, p);
-	__builtin_memcpy(n.saddr, rv.addr, 16);
-	n.sport = rv.port;
-	n.dport = rv.nat_port;
-	if (hairpin)
-		__builtin_memcpy(n.daddr, p->saddr, 16); /* the client is the backend */
 	if (sl_nat_rewrite(skb, p, &n)) {
 		sl_global_inc(SL_G_NAT_FAIL);
 		return TC_ACT_SHOT;
@@ -325,6 +345,10 @@ __noinline int sl_reply(struct __sk_buff *skb, const struct sl_pkt *p, int hairp
 		st->bytes_out += len;
 		/* plaintext HTTP/1.x status lines only: limits in http.h */
 		sl_http_count(skb, p, st, rv.subset_id);
+	}
+	if (at == SL_REPLY_FAST) {
+		sl_global_inc(SL_G_FAST_REDIRECT);
+		return sl_fast_send(skb, &f);
 	}
 	return hairpin ? sl_bounce(skb) : TC_ACT_OK;
 }
@@ -401,6 +425,8 @@ __noinline int sl_tcp_confirm(const struct sl_pkt *p, const struct sl_ct_key *fk
 __noinline int sl_forward(struct __sk_buff *skb, const struct sl_pkt *p, const struct sl_ct_entry *e)
 {
 	struct sl_stats *st;
+	struct sl_fast f;
+	bool fast;
 	__u32 len;
 	struct sl_nat n;
 
@@ -413,6 +439,7 @@ __noinline int sl_forward(struct __sk_buff *skb, const struct sl_pkt *p, const s
 	n.sport = e->nat_port;
 	if (e->flags & SL_CT_HAIRPIN)
 		sl_addr_from_cfg(n.saddr, sl_hairpin_addr(p->family));
+	fast = sl_fast_on() && (e->flags & SL_CT_FAST) && !sl_fast_route(skb, p, &n, &f);
 	if (sl_nat_rewrite(skb, p, &n)) {
 		sl_global_inc(SL_G_NAT_FAIL);
 		return TC_ACT_SHOT;
@@ -425,6 +452,10 @@ __noinline int sl_forward(struct __sk_buff *skb, const struct sl_pkt *p, const s
 	if (st) {
 		st->packets_in += sl_wire_packets(skb);
 		st->bytes_in += len;
+	}
+	if (fast) {
+		sl_global_inc(SL_G_FAST_REDIRECT);
+		return sl_fast_send(skb, &f);
 	}
 	return (e->flags & SL_CT_HAIRPIN) ? sl_bounce(skb) : TC_ACT_OK;
 }
@@ -526,8 +557,14 @@ int sl_ingress(struct __sk_buff *skb)
 	if (res != SL_PARSE_OK)
 		return sl_count_parse(res);
 	if (sl_addr_is(p.daddr, sl_hairpin_addr(p.family)))
-		return sl_reply(skb, &p, 1);
+		return sl_reply(skb, &p, SL_REPLY_HAIRPIN);
 	if (!sl_filter_maybe(&sl_vip_filter, p.daddr, p.dport, p.proto)) {
+		/* a backend's reply to a fast-path connection, at the backend's interface */
+		if (sl_fast_on() && sl_filter_maybe(&sl_be_filter, p.saddr, p.sport, p.proto)) {
+			res = sl_reply(skb, &p, SL_REPLY_FAST);
+			if (res != TC_ACT_UNSPEC)
+				return res;
+		}
 		sl_global_inc(SL_G_PASS);
 		return TC_ACT_UNSPEC;
 	}
@@ -547,7 +584,7 @@ int sl_egress(struct __sk_buff *skb)
 	if (!sl_filter_maybe(&sl_be_filter, p.saddr, p.sport, p.proto) &&
 	    !sl_addr_is(p.saddr, sl_l7_local(p.family)))
 		return TC_ACT_UNSPEC;
-	return sl_reply(skb, &p, false);
+	return sl_reply(skb, &p, SL_REPLY_EGRESS);
 }
 
 #define SL_AF_INET_SOCK	 2  /* AF_INET, as sk_lookup reports it */

@@ -36,6 +36,7 @@
 #define SL_SUBSET_NAME_LEN  32	    /* subset name, NUL included */
 #define SL_L7_SPEC_LEN	    2048    /* one route's HTTP match, as text */
 #define SL_MAX_L7_SPECS	    4096    /* distinct HTTP matches in force */
+#define SL_MAX_IFACES	    16384   /* interfaces sluice is attached to (sl_ifaces) */
 
 /*
  * Configuration tables are double-buffered: every table a new connection
@@ -49,6 +50,7 @@
 /* Pinned names (map and program names as the kernel shows them). */
 #define SL_PIN_DIR_DEFAULT "/sys/fs/bpf/sluice"
 #define SL_MAP_STATE	   "sl_state"
+#define SL_MAP_IFACES	   "sl_ifaces"
 #define SL_MAP_SERVICES	   "sl_services"
 #define SL_MAP_ENDPOINTS   "sl_endpoints"
 #define SL_MAP_SRC_MATCH   "sl_src_match"
@@ -231,6 +233,12 @@ _Static_assert(sizeof(struct sl_ct_key) == 40, "sl_ct_key size");
  * others' growth.
  */
 #define SL_CT_RT_WAIT (1U << 15)
+/*
+ * Opened with the fast path on (SL_DP_FAST_PATH): its packets may be
+ * redirected past the node's stack, and its replies reverse-NATed at TC
+ * ingress of the backend's interface (when sluice is attached there).
+ */
+#define SL_CT_FAST (1U << 4)
 
 /* sl_ct_entry.subset_id of a connection with no subset (yet): no counter row. */
 #define SL_SUBSET_NONE 0xffffffffU
@@ -256,7 +264,11 @@ struct sl_ct_entry {
 	__u32 subset_id;
 	__u32 flags;	 /* SL_CT_* */
 	__u32 last_seen; /* forward entry: bpf_ktime_get_coarse_ns() >> 30 */
-	__u32 ifindex;	 /* forward entry: the interface the connection came in on */
+	/*
+	 * The interface the connection came in on (the client's); in a reverse
+	 * entry, set for SL_CT_FAST connections only (0 otherwise).
+	 */
+	__u32 ifindex;
 };
 _Static_assert(sizeof(struct sl_ct_entry) == 40, "sl_ct_entry size");
 
@@ -284,6 +296,18 @@ _Static_assert(sizeof(struct sl_dp_cfg) == 80, "sl_dp_cfg size");
 
 /* sl_dp_cfg.flags */
 #define SL_DP_SRC_CHECK (1U << 0) /* a new connection's source must route back via its interface */
+/*
+ * Fast path (docs/fastpath.md): a translated packet whose next hop is behind
+ * an interface sluice is attached to (sl_ifaces) is redirected straight to
+ * it, past routing, netfilter and the node's conntrack. `run` sets it unless
+ * --no-fast-path; a plain load (packet tests) leaves it off.
+ */
+#define SL_DP_FAST_PATH (1U << 1)
+
+/*
+ * sl_ifaces: HASH, ifindex -> 1 for every interface `run` attached both
+ * programs to (in its network namespace): the fast path's targets.
+ */
 
 #define SL_L7_LOCAL4_DEFAULT "169.254.92.1"
 #define SL_L7_LOCAL6_DEFAULT "fd5c:5c5c::1"
@@ -346,6 +370,7 @@ enum sl_global_idx {
 	SL_G_CT_CONFIRMED,    /* connections moved from sl_ct_new to sl_conntrack */
 	SL_G_REVNAT_FULL,     /* a lost reverse entry not put back: sl_revnat full */
 	SL_G_HTTP_CODES_FULL, /* an exact HTTP code not counted: sl_http_codes full */
+	SL_G_FAST_REDIRECT,   /* packets redirected past the node's stack (fast path) */
 	SL_G_MAX,
 };
 

@@ -223,8 +223,12 @@ detach_empty() {
 	rm -rf "$EMPTY_PIN"
 }
 bulk() {
-	sl_nsx client curl -s -o /dev/null --max-time 120 "http://$1:$2/big" ||
-		sl_die "bulk download from $1:$2 failed"
+	local got
+	got=$(sl_nsx client curl -sf -o /dev/null -w '%{size_download}' --max-time 120 \
+		"http://$1:$2/big") || sl_die "bulk download from $1:$2 failed"
+	# a short answer (an error page) would make the "download" one exchange
+	[ "$got" -ge $((BULK_MB << 20)) ] ||
+		sl_die "bulk download from $1:$2: $got bytes, want $((BULK_MB << 20))"
 }
 conns() {
 	sl_nsx client "$SL_PY" "$SL_E2E/client.py" burst --host "$1" --port "$2" -n "$CONNS" \
@@ -254,8 +258,10 @@ if has 1; then
 		attach_empty
 		read -r _ _ t c < <(measure empty bulk 10.0.1.10 8080 "$EMPTY_ID")
 		rec 1 bulk/empty ns "$(per "$t" "$c")"
+		rec 1 bulk/empty runs "$c"
 		read -r _ _ t c < <(measure empty conns 10.0.1.10 8080 "$EMPTY_ID")
 		rec 1 conns/empty ns "$(per "$t" "$c")"
+		rec 1 conns/empty runs "$c"
 		detach_empty
 		ports_vip
 		sluice_up "$(gen_cfg 1 100 0)"
@@ -263,13 +269,17 @@ if has 1; then
 		EGR=$(pinned_id "$SL_PIN_DIR/sl_egress")
 		while read -r _ id t c; do
 			[ "$id" = "$ING" ] && { rec 1 bulk/ingress ns "$(per "$t" "$c")"; EST_NS=$(per "$t" "$c"); }
+			[ "$id" = "$ING" ] && rec 1 bulk/ingress runs "$c"
 			[ "$id" = "$EGR" ] && rec 1 bulk/egress ns "$(per "$t" "$c")"
+			[ "$id" = "$EGR" ] && rec 1 bulk/egress runs "$c"
 		done < <(measure sluice bulk "$SL_VIP4" 80 "$ING" "$EGR")
 		new0=$(global_counter new_conn)
 		est0=$(global_counter established)
 		while read -r _ id t c; do
 			[ "$id" = "$ING" ] && { rec 1 conns/ingress ns "$(per "$t" "$c")"; CT=$t; }
+			[ "$id" = "$ING" ] && rec 1 conns/ingress runs "$c"
 			[ "$id" = "$EGR" ] && rec 1 conns/egress ns "$(per "$t" "$c")"
+			[ "$id" = "$EGR" ] && rec 1 conns/egress runs "$c"
 		done < <(measure sluice conns "$SL_VIP4" 80 "$ING" "$EGR")
 		new=$(($(global_counter new_conn) - new0))
 		est=$(($(global_counter established) - est0))
@@ -604,10 +614,14 @@ if has 8; then
 	log "section 8: ranking ($RANK_ROUNDS rounds x ${RANK_DUR}s per contender and mode; sizes $RANK_SIZES)"
 	RANK=(floor sluice-stack iptables nftables)
 	FAST_FLAG=()
-	# the fast path (issue 15 part 3) is there when `run` knows how to turn it off
+	SL_IFS=(c1)
+	# the fast path (issue 15 part 3) is there when `run` knows how to turn it off;
+	# it redirects between interfaces sluice is attached to: the backends' too,
+	# for both rows (docs/fastpath.md)
 	if "$SLUICE" run --help 2>&1 | grep -q -- '--no-fast-path'; then
 		RANK=(floor sluice-stack sluice-fast iptables nftables)
 		FAST_FLAG=(--no-fast-path)
+		SL_IFS=(c1 b-v1a b-v1b b-v2)
 	fi
 	for n in $RANK_SIZES; do
 		t0=$SECONDS
@@ -629,9 +643,14 @@ if has 8; then
 					;;
 				sluice-stack)
 					ports_vip
-					sl_run_start "$(gen_cfg "$n" 90 10)" c1 -- "${FAST_FLAG[@]}" || sl_die "sluice run"
+					SL_READY_IFACE=${SL_IFS[-1]} sl_run_start "$(gen_cfg "$n" 90 10)" \
+						"${SL_IFS[@]}" -- "${FAST_FLAG[@]}" || sl_die "sluice run"
 					;;
-				sluice-fast) ports_vip; sluice_up "$(gen_cfg "$n" 90 10)" ;;
+				sluice-fast)
+					ports_vip
+					SL_READY_IFACE=${SL_IFS[-1]} sl_run_start "$(gen_cfg "$n" 90 10)" \
+						"${SL_IFS[@]}" || sl_die "sluice run"
+					;;
 				iptables) ports_vip; ipt_hooks -I ;;
 				nftables) ports_vip; nft_hooks on ;;
 				esac

@@ -26,6 +26,9 @@ PKGS=(
 	nftables nginx wrk apache2-utils
 	# the SYN flood section empties the node's netfilter table between runs
 	conntrack
+	# HTTP/2 and gRPC through the L7 step: nghttp2 (the library), h2load and
+	# nghttp (clients), Python's h2 and grpcio (test backends and clients)
+	libnghttp2-dev nghttp2-client python3-h2 python3-grpcio python3-protobuf
 )
 
 missing=()

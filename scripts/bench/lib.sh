@@ -24,6 +24,11 @@ sl_start_backends() {
 		d=$SL_TMP/nginx-$name
 		mkdir -p "$d"
 		truncate -s "${BULK_MB:-1}M" "$d/big"
+		# nginx's worker runs as nobody: without these, /big is a 403 of
+		# a few bytes, and section 1's "bulk download" one short exchange
+		chmod 711 "$SL_TMP"
+		chmod 755 "$d"
+		chmod 644 "$d/big"
 		"$SL_PY" "$B/gen.py" nginx-backend "$name" "$a4" "$a6" "$d" >"$d/nginx.conf"
 		sl_bg "NGX_PID[$name]" "$name" "$d/out.log" taskset -c "$CPU_SERVER" \
 			nginx -c "$d/nginx.conf" -p "$d"

@@ -76,8 +76,10 @@ if 1 in secs:
         m = med(1, key, "ns")
         if m is not None and m <= 0:
             m = None  # the derivation failed (see docs/bench.md)
-        body.append((label, fmt(m), spread(1, key, "ns"), ratio(m, med(1, floor, "ns"))))
-    table(["path", "ns/packet", "spread", "vs empty"], body)
+        runs = med(1, key, "runs")
+        body.append((label, fmt(m), spread(1, key, "ns"), ratio(m, med(1, floor, "ns")),
+                     "-" if runs is None else "{:,}".format(int(runs))))
+    table(["path", "ns/packet", "spread", "vs empty", "program runs"], body)
     fx = [r for r in rows if r["section"] == 1 and r["key"].startswith("fixture/")]
     if fx:
         print("BPF_PROG_TEST_RUN fixtures (`build/tests/bench_pkt`, %s runs per path):" % fx[-1].get("runs"))
@@ -281,7 +283,8 @@ if 8 in secs:
             return "%.2fx" % iv[0]
         return "%.2fx [%.2f, %.2f]" % iv[:3]
 
-    RANK_NAMES = {"floor": "plain routing (floor)", "sluice-stack": "sluice, stack path",
+    RANK_NAMES = {"floor": "plain routing (floor)",
+                  "sluice-stack": "sluice, stack path (--no-fast-path)",
                   "sluice-fast": "sluice, fast path", "iptables": "kube-proxy iptables",
                   "nftables": "kube-proxy nftables"}
     keys8 = {r["key"] for r in rows if r["section"] == 8 and not r["key"].startswith("load/")}

@@ -861,7 +861,7 @@ static void restore(struct mdl *m, const struct pkt *p, const struct sl_ct_key *
 	if (mdl_get(&m->rn, rk) || mdl_get(&m->rn_new, rk))
 		return;
 	rv = reverse_of(p, e);
-	/* the confirmed table is a hash: full, the entry stays lost (sl_rn_restore) */
+	/* the confirmed table is a hash map: full, it refuses */
 	if (mdl_put(confirmed ? &m->rn : &m->rn_new, rk, &rv, true))
 		m->g[SL_G_REVNAT_RESTORED]++;
 	else

@@ -8,7 +8,10 @@
  * get private, uncloned skbs: real traffic adds the cost of un-sharing a
  * cloned skb on its first write, which `scripts/bench.sh` measures.
  *
- *   build/tests/bench_pkt [RUNS] [-j]   (a Markdown table; -j: JSON)
+ *   build/tests/bench_pkt [RUNS] [-j] [--only TEXT]
+ *
+ * prints a Markdown table (-j: JSON). --only runs the floor and the paths
+ * whose name contains TEXT, e.g. to profile one path with perf.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -97,6 +100,12 @@ static void mk_pass(struct frame *f, long i, void *arg)
 	tcp_frame(f, "10.0.9.2", 5555, "10.0.7.7", 80, TH_ACK);
 }
 
+/* A backend's packet that is no reply of ours (the fast path looks it up). */
+static void mk_be_pass(struct frame *f, long i, void *arg)
+{
+	tcp_frame(f, "10.0.1.10", 8080, "10.0.7.7", 5555, TH_ACK);
+}
+
 /* Backend's reply to the connection mk_ack uses; backend found from conntrack. */
 struct reply_arg {
 	char backend[64];
@@ -159,15 +168,27 @@ static int find_backend(int ct_fd, const char *client, char *out, size_t len)
 int main(int argc, char **argv)
 {
 	long runs = argc > 1 ? atol(argv[1]) : 200000;
+	const char *only = NULL;
+	bool json = false;
 	struct bpf_object *empty_obj = NULL;
 	struct sl_config *cfg = NULL;
-	struct result res[16];
+	struct result res[20];
 	struct reply_arg r4 = {.client = "10.0.9.2"}, r6 = {.client = "fd00:9::2"};
-	struct sl_datapath dp;
+	struct sl_datapath dp, fdp;
 	struct sl_diag diag;
 	int n = 0, ing, egr, empty_fd, err, i;
 	double ns;
 
+	for (i = 2; i < argc; i++) {
+		if (!strcmp(argv[i], "-j")) {
+			json = true;
+		} else if (!strcmp(argv[i], "--only") && i + 1 < argc) {
+			only = argv[++i];
+		} else {
+			fprintf(stderr, "usage: bench_pkt [RUNS] [-j] [--only TEXT]\n");
+			return 1;
+		}
+	}
 	libbpf_set_print(NULL);
 	sl_diag_init(&diag);
 	/* on lo, whose routes are the host's: no source check (fixture.h) */
@@ -186,12 +207,21 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	empty_fd = bpf_program__fd(bpf_object__find_program_by_name(empty_obj, "sl_bench_empty"));
+	/* the same with the fast path on (as `run` loads it): its cost on other traffic */
+	err = dp_load_test(&fdp, SL_DP_FAST_PATH);
+	err = err ?: sl_tables_apply(&fdp.maps, cfg, &diag);
+	if (err) {
+		fprintf(stderr, "setup (fast path): %s\n", strerror(-err));
+		return 2;
+	}
 	ing = bpf_program__fd(dp.skel->progs.sl_ingress);
 	egr = bpf_program__fd(dp.skel->progs.sl_egress);
 
 #define MEASURE(label, fd, make, arg)                                                              \
 	do {                                                                                       \
 		long cnt = make == mk_syn && runs > 50000 ? 50000 : runs;                          \
+		if (n && only && !strstr(label, only))                                             \
+			break;                                                                     \
 		if (run_many(fd, cnt, make, arg, &ns)) {                                           \
 			fprintf(stderr, "%s: test run failed\n", label);                           \
 			return 2;                                                                  \
@@ -201,6 +231,10 @@ int main(int argc, char **argv)
 
 	MEASURE("empty TC program (floor)", empty_fd, mk_ack, "10.0.9.2");
 	MEASURE("not service traffic (pass)", ing, mk_pass, NULL);
+	MEASURE("not service traffic (pass), fast path on", bpf_program__fd(fdp.skel->progs.sl_ingress),
+		mk_pass, NULL);
+	MEASURE("a backend's other traffic (pass), fast path on",
+		bpf_program__fd(fdp.skel->progs.sl_ingress), mk_be_pass, NULL);
 	MEASURE("IPv4 new connection (SYN)", ing, mk_syn, "10.0.9.2");
 	MEASURE("IPv4 new connection, labelled source", ing, mk_syn, "10.0.3.10");
 	MEASURE("IPv6 new connection (SYN)", ing, mk_syn, "fd00:9::2");
@@ -218,7 +252,7 @@ int main(int argc, char **argv)
 	MEASURE("IPv4 reply (reverse NAT)", egr, mk_reply, &r4);
 	MEASURE("IPv6 reply (reverse NAT)", egr, mk_reply, &r6);
 
-	if (argc > 2 && !strcmp(argv[2], "-j")) {
+	if (json) {
 		printf("[");
 		for (i = 0; i < n; i++)
 			printf("%s{\"name\": \"%s\", \"runs\": %ld, \"ns\": %.1f}", i ? ", " : "",
@@ -236,6 +270,7 @@ int main(int argc, char **argv)
 	bpf_object__close(empty_obj);
 	sl_config_free(cfg);
 	sl_diag_free(&diag);
+	sl_dp_close(&fdp);
 	sl_dp_close(&dp);
 	return 0;
 }

@@ -1069,6 +1069,70 @@ static void test_hairpin6(void)
 	hairpin("fd00:1::10", VIP6, SL_HAIRPIN6_DEFAULT);
 }
 
+/*
+ * The fast path on, no target ours (sl_ifaces empty: a backend on another
+ * node, or behind an interface sluice is not attached to). The connection
+ * is marked in both entries, the reverse entry knows the client's
+ * interface, and every packet takes the stack exactly as without it: the
+ * request DNATed with TC_ACT_OK, the backend's reply left alone at ingress
+ * of its interface (no half-translated reply for the node's conntrack) and
+ * translated at egress as usual. Nothing is counted as redirected.
+ */
+static void test_fast_path_fallback(void)
+{
+	const char *client = "192.168.1.5";
+	struct flow f = mkflow(PROTO_TCP, client, 46000, VIP4, 80, TH_SYN), r;
+	struct sl_ct_key fk = ct_key_of(&f), rk;
+	struct sl_ct_entry fe, re;
+	char y[1024], be[INET6_ADDRSTRLEN];
+	struct frame in, out;
+	uint64_t pass0;
+	struct fx fx;
+
+	if (!fx_up_flags(&fx, yaml_split(y, sizeof(y), "connection", 90, 10), SL_DP_FAST_PATH) ||
+	    !open_conn(&fx, &f, &out))
+		goto out;
+	pkt_addr_str(&out, true, be, sizeof(be));
+	rk = ct_key(be, 8080, client, 46000, PROTO_TCP);
+	ASSERT_TRUE(ct_get(&fx, CT_FWD, &fk, &fe) == CT_UNCONFIRMED && (fe.flags & SL_CT_FAST),
+		    "forward entry marked SL_CT_FAST");
+	ASSERT_TRUE(ct_get(&fx, CT_REV, &rk, &re) == CT_UNCONFIRMED && (re.flags & SL_CT_FAST) &&
+			re.ifindex && re.ifindex == fe.ifindex,
+		    "reverse entry marked, with the client's interface");
+	f.tcp_flags = TH_ACK;
+	if (!fwd_is(&fx, &f, be, "handshake ACK, through the stack"))
+		goto out;
+	r = mkflow(PROTO_TCP, be, 8080, client, 46000, TH_ACK | TH_PSH);
+	r.payload = odd_payload;
+	r.plen = sizeof(odd_payload) - 1;
+	pkt_build(&in, &r);
+	pass0 = fx_global(&fx, SL_G_PASS);
+	check_untouched(&in, &out, xmit(fx.ing, &in, &out),
+			"reply at ingress of the backend's interface, no target ours");
+	ASSERT_EQ(fx_global(&fx, SL_G_PASS) - pass0, 1, "counted as pass there");
+	rev_is(&fx, &r, VIP4, "reply translated at egress");
+	ASSERT_EQ(fx_global(&fx, SL_G_FAST_REDIRECT), 0, "fast_redirect");
+out:
+	fx_down(&fx);
+}
+
+/* Without the fast path (a plain load, `run --no-fast-path`): no entry is marked. */
+static void test_fast_path_off(void)
+{
+	struct flow f = mkflow(PROTO_TCP, "192.168.1.5", 46001, VIP4, 80, TH_SYN);
+	struct sl_ct_key fk = ct_key_of(&f);
+	struct sl_ct_entry fe;
+	char be[INET6_ADDRSTRLEN];
+	struct fx fx;
+
+	if (!up_and_open(&fx, &f, be))
+		goto out;
+	ASSERT_TRUE(ct_get(&fx, CT_FWD, &fk, &fe) == CT_UNCONFIRMED && !(fe.flags & SL_CT_FAST),
+		    "forward entry not marked");
+out:
+	fx_down(&fx);
+}
+
 static const struct check_test tests[] = {
     {"port_reuse", test_port_reuse},
     {"port_reuse_direct_connection", test_port_reuse_direct_connection},
@@ -1089,6 +1153,8 @@ static const struct check_test tests[] = {
     {"port_remap6", test_port_remap6},
     {"hairpin4", test_hairpin4},
     {"hairpin6", test_hairpin6},
+    {"fast_path_fallback", test_fast_path_fallback},
+    {"fast_path_off", test_fast_path_off},
 };
 
 int main(int argc, char **argv)

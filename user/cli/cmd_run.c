@@ -137,6 +137,8 @@ int cmd_run(int argc, char **argv)
 	bool valid;
 
 	sl_dp_opts_default(&c.dp_opts);
+	/* on unless --no-fast-path (the packet tests load without it) */
+	c.dp_opts.cfg.flags |= SL_DP_FAST_PATH;
 	c.gc_opts.closed_timeout = SL_CT_CLOSED_TIMEOUT;
 	c.gc_opts.idle_timeout = SL_CT_IDLE_TIMEOUT;
 	ret = run_parse_opts(argc, argv, &c, &a);
@@ -199,6 +201,7 @@ int cmd_run(int argc, char **argv)
 			goto out;
 		}
 	}
+	sl_dp_ifaces_prune(&c.dp);
 	for (i = 0; i < c.n_ifaces; i++) {
 		if (sl_dp_attach(&c.dp, c.ifaces[i]))
 			goto out;

@@ -173,7 +173,8 @@ int cmd_status(int argc, char **argv)
 	struct sl_l7_view l7;
 	struct sl_status st;
 	json_object *rejected;
-	int err, n_ifs;
+	struct sl_dp_cfg dcfg;
+	int err, n_ifs, fast;
 	size_t i;
 
 	if (argc > 1) {
@@ -190,6 +191,7 @@ int cmd_status(int argc, char **argv)
 	}
 	st.ct_entries = sl_tables_count_conntrack(&maps);
 	n_ifs = sl_dp_attached(cli.pin_dir, ifs, 256);
+	fast = sl_dp_read_cfg(cli.pin_dir, &dcfg) ? -1 : !!(dcfg.flags & SL_DP_FAST_PATH);
 	if (n_ifs < 0)
 		n_ifs = 0;
 	sl_l7_view_read(&l7, &maps, cli.pin_dir, &st);
@@ -201,10 +203,16 @@ int cmd_status(int argc, char **argv)
 		for (i = 0; i < (size_t)n_ifs; i++)
 			json_object_array_add(ia, json_object_new_string(ifs[i]));
 		json_object_object_add(o, "interfaces", ia);
+		json_object_object_add(o, "fast_path",
+				       fast < 0 ? NULL : json_object_new_boolean(fast));
 		json_object_object_add(o, "rejected", json_object_get(rejected));
 		sl_json_print(o);
 	} else {
 		print_text(&st, &maps, &l7, ifs, n_ifs);
+		if (fast >= 0)
+			printf("fast path: %s\n", fast ? "on (past the node's stack between "
+							 "attached interfaces)"
+						      : "off (--no-fast-path)");
 		sl_rejected_print(rejected);
 	}
 	json_object_put(rejected);

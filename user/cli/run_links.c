@@ -64,6 +64,8 @@ struct run_link *run_add_link(struct run_ctx *c, int ifindex, const char *name)
 
 static void drop_link(struct run_ctx *c, struct run_link *l)
 {
+	/* no longer a fast-path target, and its ifindex may come back as another's */
+	sl_dp_iface_forget(&c->dp, l->ifindex);
 	*l = c->links[--c->n_links];
 }
 

@@ -26,7 +26,7 @@ static int usage(void)
 		 "[--l7-idle-timeout SECONDS] [--l7-head-max BYTES] [--handoff-socket PATH] "
 		 "[--l7-mark MARK[/MASK]] [--l7-table N]] "
 		 "[--ct-max N] [--ct-closed-timeout SECONDS] [--ct-idle-timeout SECONDS] "
-		 "[--no-src-check] [--max-services N]");
+		 "[--no-src-check] [--no-fast-path] [--max-services N]");
 	return SL_EXIT_INVALID;
 }
 
@@ -119,6 +119,7 @@ int run_parse_opts(int argc, char **argv, struct run_ctx *c, struct run_args *a)
 	    {"ct-idle-timeout", required_argument, NULL, 'T'},
 	    {"no-src-check", no_argument, NULL, 'R'},
 	    {"max-services", required_argument, NULL, OPT_MAX_SERVICES},
+	    {"no-fast-path", no_argument, NULL, 'F'},
 	    {},
 	};
 	unsigned long v;
@@ -259,6 +260,9 @@ int run_parse_opts(int argc, char **argv, struct run_ctx *c, struct run_args *a)
 			break;
 		case 'R':
 			c->dp_opts.cfg.flags &= ~SL_DP_SRC_CHECK;
+			break;
+		case 'F':
+			c->dp_opts.cfg.flags &= ~SL_DP_FAST_PATH;
 			break;
 		default:
 			return usage();

@@ -56,6 +56,7 @@ static const char *const global_names[SL_G_MAX] = {
     [SL_G_CT_CONFIRMED] = "ct_confirmed",
     [SL_G_REVNAT_FULL] = "revnat_full",
     [SL_G_HTTP_CODES_FULL] = "http_codes_full",
+    [SL_G_FAST_REDIRECT] = "fast_redirect",
 };
 
 static const char *const l7_names[SL_L7_C_MAX] = {

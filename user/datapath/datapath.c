@@ -302,6 +302,7 @@ static int check_ethernet(const char *ifname)
 int sl_dp_attach(struct sl_datapath *dp, const char *ifname)
 {
 	int ifindex = if_nametoindex(ifname), err;
+	__u32 one = 1;
 
 	if (!ifindex) {
 		pr_warn("Error: no interface '%s'\n", ifname);
@@ -316,10 +317,80 @@ int sl_dp_attach(struct sl_datapath *dp, const char *ifname)
 	}
 	err = attach_one(ifindex, BPF_TC_INGRESS, bpf_program__fd(dp->skel->progs.sl_ingress));
 	err = err ?: attach_one(ifindex, BPF_TC_EGRESS, bpf_program__fd(dp->skel->progs.sl_egress));
+	/* both hooks in place: a fast-path target from now on */
+	if (!err && bpf_map_update_elem(bpf_map__fd(dp->skel->maps.sl_ifaces), &ifindex, &one,
+					BPF_ANY))
+		err = -errno;
 	if (err)
 		pr_warn("Error: cannot attach to %s: %s\n", ifname, strerror(-err));
 	else
 		pr_debug("attached to %s (ifindex %d)\n", ifname, ifindex);
+	return err;
+}
+
+void sl_dp_iface_forget(struct sl_datapath *dp, int ifindex)
+{
+	__u32 k = ifindex;
+
+	bpf_map_delete_elem(bpf_map__fd(dp->skel->maps.sl_ifaces), &k);
+}
+
+void sl_dp_ifaces_prune(struct sl_datapath *dp)
+{
+	int fd = bpf_map__fd(dp->skel->maps.sl_ifaces);
+	__u32 k, next, *cur = NULL;
+	char name[IF_NAMESIZE];
+
+	/* an interface that went away while no `run` was watching */
+	while (!bpf_map_get_next_key(fd, cur, &next)) {
+		k = next;
+		cur = &k;
+		if (!if_indextoname(k, name))
+			bpf_map_delete_elem(fd, &k);
+	}
+}
+
+int sl_dp_read_cfg(const char *pin_dir, struct sl_dp_cfg *cfg)
+{
+	struct bpf_prog_info info = {};
+	__u32 len = sizeof(info), ids[64], i;
+	char path[PATH_MAX];
+	int prog, err = -ENOENT;
+
+	snprintf(path, sizeof(path), "%s/%s", pin_dir, SL_PROG_INGRESS);
+	prog = bpf_obj_get(path);
+	if (prog < 0)
+		return -errno;
+	info.nr_map_ids = sizeof(ids) / sizeof(ids[0]);
+	info.map_ids = (__u64)(unsigned long)ids;
+	if (bpf_obj_get_info_by_fd(prog, &info, &len)) {
+		err = -errno;
+		goto out;
+	}
+	/* the program's own .rodata: what it really runs with */
+	for (i = 0; i < info.nr_map_ids && i < sizeof(ids) / sizeof(ids[0]) && err; i++) {
+		struct bpf_map_info mi = {};
+		__u32 mlen = sizeof(mi), zero = 0;
+		int fd = bpf_map_get_fd_by_id(ids[i]);
+		char *ro;
+
+		if (fd < 0)
+			continue;
+		/* the section holds other constants too, after the skeleton's */
+		if (!bpf_obj_get_info_by_fd(fd, &mi, &mlen) && strstr(mi.name, ".rodata") &&
+		    mi.value_size >= sizeof(struct sluice_bpf__rodata)) {
+			ro = malloc(mi.value_size);
+			if (ro && !bpf_map_lookup_elem(fd, &zero, ro)) {
+				memcpy(cfg, ro + offsetof(struct sluice_bpf__rodata, sl_cfg),
+				       sizeof(*cfg));
+				err = 0;
+			}
+			free(ro);
+		}
+		close(fd);
+	}
+out:
+	close(prog);
 	return err;
 }
 
@@ -476,6 +547,7 @@ int sl_dp_down(const char *pin_dir)
 	    SL_MAP_SVC_INDEX,
 	    SL_MAP_RT_HIST,    SL_MAP_RT_HIST_L7, SL_MAP_RT_PEND,   SL_MAP_ROLLOUT,
 	    SL_MAP_ROLLOUT_LOG,
+	    SL_MAP_IFACES,
 	};
 	char names[256][IF_NAMESIZE], path[PATH_MAX];
 	int n, i, err = 0;

@@ -54,6 +54,15 @@ int sl_dp_attach(struct sl_datapath *dp, const char *ifname);
  * program of the link pinned by an earlier run; the link stays pinned.
  */
 int sl_dp_attach_lookup(struct sl_datapath *dp);
+/* No longer a fast-path target (sl_ifaces): detached, renamed away or gone. */
+void sl_dp_iface_forget(struct sl_datapath *dp, int ifindex);
+/* Forget the fast-path targets that no longer exist. */
+void sl_dp_ifaces_prune(struct sl_datapath *dp);
+/*
+ * The settings the pinned programs were loaded with (their .rodata): 0, or
+ * -errno when nothing is loaded there.
+ */
+int sl_dp_read_cfg(const char *pin_dir, struct sl_dp_cfg *cfg);
 /* Is fd (the pinned sk_lookup link) attached to the network namespace we are in? */
 bool sl_dp_link_here(int fd);
 /* Remove our filters from ifname; others' filters and the qdisc stay. */

@@ -17,6 +17,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 
+#include "l7/h2.h"
 #include "l7/l7.h"
 #include "l7/l7_accept.h"
 #include "l7/l7_conn.h"
@@ -66,6 +67,7 @@ static void *l7_main(void *arg)
 					/* new connections go DNAT from now on */
 					l->draining = true;
 					l7_publish(l, false);
+					l7_h2_drain(l);
 					pr_info("l7: draining %zu relayed connections\n",
 						l->n_conns);
 				}
@@ -356,6 +358,7 @@ void sl_l7_stop(struct sl_l7 *l)
 		l7_flush_codes(l);
 	while ((c = l->conns))
 		l7_conn_close(l, c, true);
+	l7_h2_stop(l);
 	free_dead(l);
 	for (i = 0; i < SL_L7_LISTEN_MAX; i++)
 		l7_close_fd(&l->lfd[i]);

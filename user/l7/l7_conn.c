@@ -21,6 +21,7 @@
 
 #include <bpf/bpf.h>
 
+#include "l7/h2.h"
 #include "l7/l7_conn.h"
 #include "lib/log.h"
 
@@ -174,6 +175,8 @@ void l7_conn_close(struct sl_l7 *l, struct conn *c, bool reset)
 
 	if (c->dead)
 		return;
+	if (c->h2)
+		l7_h2_release(l, c);
 	if (st) {
 		if (!getsockopt(c->fd[CLIENT], IPPROTO_TCP, TCP_INFO, &ti, &len)) {
 			ADD(st->packets_in, ti.tcpi_segs_in);

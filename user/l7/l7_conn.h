@@ -54,7 +54,8 @@
  */
 #define L7_NOTSENT_LOWAT (128 << 10)
 
-enum cstate { C_HEAD = 0, C_CONNECTING, C_RELAY };
+/* C_H2: an HTTP/2 client connection, every stream its own (h2.h) */
+enum cstate { C_HEAD = 0, C_CONNECTING, C_RELAY, C_H2 };
 enum { C2B = 0, B2C = 1 };
 enum { CLIENT = 0, BACKEND = 1 };
 
@@ -91,6 +92,7 @@ struct conn {
 	bool reset_counted; /* backend_resets counted for this connection */
 	uint8_t heads;	    /* times the head was peeked without being complete */
 	bool client_held;   /* counted in sl_l7.clients (l7_clients_put at close) */
+	struct h2_down *h2; /* C_H2: its session and streams (h2.h) */
 };
 
 /* Exact HTTP codes, summed here and written to sl_l7_codes now and then. */
@@ -132,6 +134,7 @@ struct sl_l7 {
 	} codes[CODE_PENDING];
 	size_t n_codes;
 	uint64_t codes_flushed;
+	struct h2_pool *h2; /* HTTP/2 upstream sessions, made at the first h2 client */
 };
 
 #define ADD(field, v) __atomic_fetch_add(&(field), (uint64_t)(v), __ATOMIC_RELAXED)

@@ -19,6 +19,7 @@
 #include <sys/ioctl.h>
 #include <sys/un.h>
 
+#include "l7/h2.h"
 #include "l7/l7_conn.h"
 #include "l7/l7_handoff.h"
 #include "l7/l7_relay.h"
@@ -175,6 +176,7 @@ void l7_handoff_serve(struct sl_l7 *l)
 	pr_info("l7: handing over to pid %u: %zu connections\n", m.pid, l->n_conns);
 
 	l7_listeners_poll(l, false);
+	l7_h2_handover(l); /* not passed on: see h2.h */
 	ho_init(&m, HO_LISTENERS);
 	for (i = 0, nfds = 0; i < SL_L7_LISTEN_MAX; i++)
 		if (l->lfd[i] >= 0) {

@@ -26,6 +26,7 @@
 #include <unistd.h>
 #include <sys/socket.h>
 
+#include "l7/h2.h"
 #include "l7/l7_conn.h"
 #include "l7/l7_match.h"
 #include "l7/l7_pick.h"
@@ -307,6 +308,14 @@ void l7_on_head(struct sl_l7 *l, struct conn *c, uint32_t events)
 		l7_conn_close(l, c, n < 0);
 		return;
 	}
+	/* HTTP/2 prior knowledge: each stream is routed on its own (h2.h) */
+	res = l7_h2_preface(l->buf, n);
+	if (res > 0) {
+		l7_h2_start(l, c);
+		return;
+	}
+	if (!res && !(events & (EPOLLRDHUP | EPOLLHUP)))
+		return; /* a piece of the preface: wait (the head timeout holds) */
 	res = sl_http_parse_head(l->buf, n, &head);
 	if (res == 1)
 		decide(l, c, &head, -1);
@@ -370,6 +379,9 @@ void l7_on_conn_event(struct sl_l7 *l, struct conn *c, int which, uint32_t event
 				broke(l, c, which, soerr);
 		}
 		l7_relay(l, c);
+		break;
+	case C_H2:
+		l7_h2_on_event(l, c, which, events);
 		break;
 	}
 }

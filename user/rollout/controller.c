@@ -127,8 +127,11 @@ static void decide(struct sl_ro_ctl *c, const struct sl_rollout *r, uint32_t act
 
 static void set_reason(struct sl_rollout *r, const char *why)
 {
-	strncpy(r->reason, why, sizeof(r->reason) - 1);
-	r->reason[sizeof(r->reason) - 1] = 0;
+	/* truncated to the pinned record's field */
+	size_t n = strnlen(why, sizeof(r->reason) - 1);
+
+	memcpy(r->reason, why, n);
+	r->reason[n] = '\0';
 }
 
 static void sample_of(const struct sl_status_subset *s, struct sl_ro_sample *out)

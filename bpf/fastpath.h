@@ -1,0 +1,127 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * The fast path (docs/fastpath.md): a translated packet whose next hop is
+ * behind an interface sluice is attached to goes straight there, as
+ * Cilium's BPF host routing does, instead of through the node's routing,
+ * netfilter and conntrack. Both directions of a connection must take it or
+ * neither: a reply that the node's conntrack sees without its request
+ * looks INVALID. Requests of an SL_CT_FAST connection are redirected at TC
+ * ingress of the client's interface, its replies at TC ingress of the
+ * backend's (sluice is attached there too, or the FIB lookup below would
+ * not have chosen it); if either side cannot be redirected, the packet
+ * takes the stack, and the reply is reverse-NATed at egress as usual.
+ */
+#ifndef SLUICE_BPF_FASTPATH_H
+#define SLUICE_BPF_FASTPATH_H
+
+#include <linux/bpf.h>
+#include <linux/if_ether.h>
+#include <linux/pkt_cls.h>
+#include <bpf/bpf_helpers.h>
+
+#include "cfg.h"
+#include "maps.h"
+#include "nat.h"
+#include "parse.h"
+
+#define SL_AF_INET_FIB	2  /* AF_INET, as bpf_fib_lookup wants it */
+#define SL_AF_INET6_FIB 10 /* AF_INET6 */
+
+/* Where a translated packet goes: the FIB's answer. */
+struct sl_fast {
+	__u32 ifindex;
+	__u32 neigh; /* the MAC addresses are known (else the kernel resolves the next hop) */
+	__be32 nh[4];
+	__u8 smac[ETH_ALEN];
+	__u8 dmac[ETH_ALEN];
+	__u32 family; /* AF_INET or AF_INET6 */
+};
+
+static __always_inline bool sl_fast_on(void)
+{
+	return sl_cfg.flags & SL_DP_FAST_PATH;
+}
+
+/*
+ * May a packet leaving with tuple n (family and protocol of p) skip the
+ * stack? It may if the kernel's FIB, asked as the stack would ask it (from
+ * the interface the packet came in on, which also honours its forwarding
+ * setting and the egress MTU for this skb, GSO included), sends it out of
+ * an interface we are attached to. Fills *f; 0 if so. Global: the lookup's
+ * 64 bytes stay out of the callers' frames.
+ */
+__noinline int sl_fast_route(struct __sk_buff *skb, const struct sl_pkt *p, const struct sl_nat *n,
+			     struct sl_fast *f)
+{
+	struct bpf_fib_lookup fib = {};
+	__u32 ifindex;
+	int rc;
+
+	if (!skb || !p || !n || !f)
+		return -1;
+	fib.l4_protocol = p->proto;
+	fib.sport = n->sport;
+	fib.dport = n->dport;
+	fib.ifindex = skb->ifindex;
+	if (p->family == SL_AF_INET) {
+		fib.family = SL_AF_INET_FIB;
+		fib.ipv4_src = n->saddr[0];
+		fib.ipv4_dst = n->daddr[0];
+	} else {
+		fib.family = SL_AF_INET6_FIB;
+		__builtin_memcpy(fib.ipv6_src, n->saddr, 16);
+		__builtin_memcpy(fib.ipv6_dst, n->daddr, 16);
+	}
+	/* tot_len 0: the MTU check is against this skb (is_skb_forwardable) */
+	rc = bpf_fib_lookup(skb, &fib, sizeof(fib), 0);
+	if (rc != BPF_FIB_LKUP_RET_SUCCESS && rc != BPF_FIB_LKUP_RET_NO_NEIGH)
+		return -1;
+	ifindex = fib.ifindex;
+	/* back out where it came in is a hairpin's business, not ours */
+	if (ifindex == skb->ifindex || !bpf_map_lookup_elem(&sl_ifaces, &ifindex))
+		return -1;
+	f->ifindex = ifindex;
+	f->neigh = rc == BPF_FIB_LKUP_RET_SUCCESS;
+	f->family = fib.family;
+	/* the next hop: the gateway, or the destination itself */
+	if (p->family == SL_AF_INET) {
+		f->nh[0] = fib.ipv4_dst;
+		f->nh[1] = f->nh[2] = f->nh[3] = 0;
+	} else {
+		__builtin_memcpy(f->nh, fib.ipv6_dst, 16);
+	}
+	__builtin_memcpy(f->smac, fib.smac, ETH_ALEN);
+	__builtin_memcpy(f->dmac, fib.dmac, ETH_ALEN);
+	return 0;
+}
+
+/*
+ * Send a translated packet per *f: with the neighbour known, its MAC
+ * addresses written here and a plain redirect to the device's egress;
+ * else bpf_redirect_neigh(), which resolves the next hop as the stack
+ * would (and queues the packet until it is resolved).
+ */
+__noinline int sl_fast_send(struct __sk_buff *skb, const struct sl_fast *f)
+{
+	struct bpf_redir_neigh nh = {};
+	void *data, *data_end;
+	struct ethhdr *eth;
+
+	if (!skb || !f)
+		return TC_ACT_SHOT;
+	if (f->neigh) {
+		data = (void *)(long)skb->data;
+		data_end = (void *)(long)skb->data_end;
+		eth = data;
+		if ((void *)(eth + 1) > data_end)
+			return TC_ACT_SHOT;
+		__builtin_memcpy(eth->h_dest, f->dmac, ETH_ALEN);
+		__builtin_memcpy(eth->h_source, f->smac, ETH_ALEN);
+		return bpf_redirect(f->ifindex, 0);
+	}
+	nh.nh_family = f->family;
+	__builtin_memcpy(nh.ipv6_nh, f->nh, 16); /* ipv4_nh is its first word */
+	return bpf_redirect_neigh(f->ifindex, &nh, sizeof(nh), 0);
+}
+
+#endif /* SLUICE_BPF_FASTPATH_H */
