@@ -618,7 +618,7 @@ if has 8; then
 	# the fast path (issue 15 part 3) is there when `run` knows how to turn it off;
 	# it redirects between interfaces sluice is attached to: the backends' too,
 	# for both rows (docs/fastpath.md)
-	if "$SLUICE" run --help 2>&1 | grep -q -- '--no-fast-path'; then
+	if [[ $("$SLUICE" run --help 2>&1) == *--no-fast-path* ]]; then
 		RANK=(floor sluice-stack sluice-fast iptables nftables)
 		FAST_FLAG=(--no-fast-path)
 		SL_IFS=(c1 b-v1a b-v1b b-v2)
