@@ -23,8 +23,10 @@ CXXFLAGS += -std=c++17 -Wall -Wextra -Iinclude -Iuser $(EXTRA_CFLAGS)
 # libcurl: run --kubernetes (HTTPS, streaming watches, one thread per kind);
 # RE2 (through user/l7/re2_shim.cc) for Istio's regexes, hence libstdc++
 RE2_LIBS := -lre2 -lstdc++
-# nghttp2: HTTP/2 framing, flow control and HPACK for the L7 step (user/l7/h2_*.c)
-LDLIBS  := -lbpf -lelf -lz -lyaml -ljson-c -lmicrohttpd -lncursesw -lcurl -lpthread -lnghttp2 -lm $(RE2_LIBS)
+# nghttp2: HTTP/2 framing, flow control and HPACK for the L7 step (user/l7/h2_*.c);
+# nodejs/http-parser for HTTP/1.x framing in the L7 step (docs/l7.md)
+LDLIBS  := -lbpf -lelf -lz -lyaml -ljson-c -lmicrohttpd -lncursesw -lcurl -lpthread -lnghttp2 -lm $(RE2_LIBS) \
+	   -lhttp_parser
 
 BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
 	      -Iinclude -Ibpf -I/usr/include/$(MULTIARCH)
@@ -52,7 +54,7 @@ SKEL      := $(BUILD)/sluice.skel.h
 TEST_BINS := $(BUILD)/tests/test_config $(BUILD)/tests/test_config_files $(BUILD)/tests/test_k8s $(BUILD)/tests/test_istio $(BUILD)/tests/test_pkt $(BUILD)/tests/test_conntrack $(BUILD)/tests/test_choice $(BUILD)/tests/test_atomic $(BUILD)/tests/test_inplace \
 	     $(BUILD)/tests/test_http $(BUILD)/tests/test_l7_match $(BUILD)/tests/test_policy_route \
 	     $(BUILD)/tests/test_l7 $(BUILD)/tests/test_kube $(BUILD)/tests/test_l7_client \
-	     $(BUILD)/tests/test_rollout
+	     $(BUILD)/tests/test_l7_http $(BUILD)/tests/test_rollout
 
 .DELETE_ON_ERROR:
 .PHONY: all deps test test-bins test-asan asan-bins demo bench bench-rank clean format
@@ -124,9 +126,14 @@ $(BUILD)/tests/test_istio: tests/unit/test_istio.c tests/unit/diag_check.h tests
 	$(Q)$(CC) $(CFLAGS) $(filter %.c %.o,$^) $(LDLIBS) -lcmocka -o $@
 
 $(BUILD)/tests/test_l7_match: tests/unit/test_l7_match.c user/l7/l7_match.c user/l7/l7_match.h \
-			      $(BUILD)/user/l7/re2_shim.o | $(BUILD)
+			      user/l7/l7_http.c user/l7/l7_http.h $(BUILD)/user/l7/re2_shim.o | $(BUILD)
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) $(filter %.c %.o,$^) $(RE2_LIBS) -lcmocka -o $@
+	$(Q)$(CC) $(CFLAGS) $(filter %.c %.o,$^) $(RE2_LIBS) -lhttp_parser -lcmocka -o $@
+
+$(BUILD)/tests/test_l7_http: tests/unit/test_l7_http.c user/l7/l7_http.c user/l7/l7_http.h \
+			     user/l7/l7_match.h | $(BUILD)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) $(filter %.c,$^) -lhttp_parser -lcmocka -o $@
 
 $(BUILD)/tests/test_l7_client: tests/unit/test_l7_client.c user/l7/l7_client.c user/l7/l7_client.h | $(BUILD)
 	$(call msg,CC,$@)

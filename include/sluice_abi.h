@@ -125,7 +125,14 @@ _Static_assert(sizeof(struct sl_svc_ref) == SL_NAME_LEN + 4, "sl_svc_ref size");
 /* sl_service.flags */
 #define SL_SVC_AFFINITY_CLIENT_IP (1U << 0) /* hash the client address only */
 #define SL_SVC_SRC_MATCH	  (1U << 1) /* some route matches on source */
-#define SL_SVC_L7		  (1U << 2) /* some route matches on the HTTP request */
+#define SL_SVC_L7		  (1U << 2) /* TCP: through the L7 step (docs/l7.md) */
+/*
+ * Why SL_SVC_L7, when no route matches on the HTTP request: the port is
+ * declared HTTP/2 or gRPC, or the service opted in to per-request splits.
+ */
+#define SL_SVC_L7_HTTP2	      (1U << 3)
+#define SL_SVC_L7_GRPC	      (1U << 4)
+#define SL_SVC_L7_PER_REQUEST (1U << 5)
 
 /* sl_route.flags */
 #define SL_ROUTE_MATCH_CIDR   (1U << 0) /* route needs a sourceCIDRs hit */
@@ -444,8 +451,8 @@ struct sl_l7_spec {
 enum sl_l7_counter_idx {
 	SL_L7_C_ACCEPTED = 0,	/* connections accepted from the listener */
 	SL_L7_C_ACTIVE,		/* relayed now (a gauge) */
-	SL_L7_C_HEADER_ROUTE,	/* decided by a route that matches on HTTP */
-	SL_L7_C_DEFAULT_ROUTE,	/* decided by a route without HTTP matches */
+	SL_L7_C_HEADER_ROUTE,	/* decided by a route that matches on HTTP (per request for HTTP/1.x) */
+	SL_L7_C_DEFAULT_ROUTE,	/* decided by a route without HTTP matches (likewise) */
 	SL_L7_C_HEAD_TOO_BIG,	/* no end of head within the limit: default route */
 	SL_L7_C_NOT_HTTP,	/* not an HTTP/1.x request: default route */
 	SL_L7_C_HEAD_TIMEOUT,	/* no head in time: default route */
@@ -457,6 +464,7 @@ enum sl_l7_counter_idx {
 	SL_L7_C_CLIENT_LIMIT,	/* refused: the client address held its share */
 	SL_L7_C_IDLE_TIMEOUT,	/* relayed, no byte either way for too long: reset */
 	SL_L7_C_CODES_FULL,	/* exact HTTP codes not counted: sl_l7_codes full */
+	SL_L7_C_BAD_REQUEST,	/* answered 400 and closed: malformed or ambiguous head */
 	SL_L7_C_MAX,
 };
 

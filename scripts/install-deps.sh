@@ -10,6 +10,8 @@ PKGS=(
 	# header routing: Istio's regex matches, in RE2 (Envoy's engine) through
 	# a small C++ shim
 	g++ libre2-dev
+	# HTTP/1.x framing of the per-request L7 step (nodejs/http-parser)
+	libhttp-parser-dev
 	# metrics endpoint, terminal view, Kubernetes API client
 	libmicrohttpd-dev libncurses-dev libcurl4-openssl-dev
 	# unit tests; fuzzing (clang's libFuzzer, ASan and UBSan runtimes)

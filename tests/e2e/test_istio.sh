@@ -111,7 +111,7 @@ sl_check status-l7-in-place "$(sl_jget "$SL_TMP/s0.json" "($L7)")" \
 	eval '[ "$(sl_jget "$SL_TMP/s0.json" "$L7_OK")" = True ]'
 out=$(sl_sluice status)
 sl_check status-text-header-route "$(grep -A1 -E '^ +0 ' <<<"$out" | tr -s ' ' | tr '\n' ';')" \
-	eval 'grep -Eq "^ +0 http +v1=0 v2=100  \[http: decided per connection by the L7 step\]$" <<<"$out" &&
+	eval 'grep -Eq "^ +0 http +v1=0 v2=100  \[http: decided per request by the L7 step\]$" <<<"$out" &&
 		grep -A1 -E "^ +0 http " <<<"$out" | grep -qx "        header canary exact canary-tester"'
 sl_check status-text-l7 "$(sed -n '/^l7:/,$p' <<<"$out" | head -4 | tr -s ' ' | tr '\n' ';')" \
 	eval 'grep -qx "l7: 1 service with HTTP routes" <<<"$out" && grep -qx "  listeners: ipv4 yes, ipv6 yes" <<<"$out" &&

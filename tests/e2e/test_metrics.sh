@@ -245,9 +245,9 @@ sl_wait_for 5 _l7_equal
 sl_check metrics-l7-equal-status "$($SL_PY "$SL_E2E/jtool.py" metrics-l7 "$SL_TMP/m1l7.txt" "$SL_TMP/s1l7.json")" \
 	_quiet $SL_PY "$SL_E2E/jtool.py" metrics-l7 "$SL_TMP/m1l7.txt" "$SL_TMP/s1l7.json"
 sl_check metrics-l7-types "$(grep -c '^# TYPE sluice_l7_' "$SL_TMP/m1.txt") sluice_l7_ families; $(grep '^# TYPE sluice_l7_connections_active' "$SL_TMP/m1.txt")" \
-	eval '[ "$(grep -c "^# TYPE sluice_l7_.*_total counter$" "$SL_TMP/m1.txt")" = 14 ] &&
+	eval '[ "$(grep -c "^# TYPE sluice_l7_.*_total counter$" "$SL_TMP/m1.txt")" = 15 ] &&
 	 grep -q "^# TYPE sluice_l7_connections_active gauge$" "$SL_TMP/m1.txt" &&
-	 [ "$(grep -c "^# HELP sluice_l7_" "$SL_TMP/m1.txt")" = 15 ] &&
+	 [ "$(grep -c "^# HELP sluice_l7_" "$SL_TMP/m1.txt")" = 16 ] &&
 	 grep -q "^sluice_datapath_events_total{event=\"l7_local\"} " "$SL_TMP/m1.txt"'
 
 # A rejected config counts as a failure, and changes nothing.

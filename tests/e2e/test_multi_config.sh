@@ -60,7 +60,9 @@ echo "not configuration" >"$DIR/README.txt"
 out=$(sl_sluice check --config "$DIR" 2>&1)
 rc=$?
 sl_check check-dir "exit $rc: $out" \
-	eval '[ "$rc" = 0 ] && [ "$out" = "$DIR: valid (1 services, 1 workloads, from 2 files)" ]'
+	eval '[ "$rc" = 0 ] && [ "$out" = "  backend 80/TCP: kernel (per connection)
+  backend 53/UDP: kernel (per connection)
+$DIR: valid (1 services, 1 workloads, from 2 files)" ]'
 
 sl_run_start "$DIR" c1 c2 || sl_die "sluice run --config $DIR did not attach and apply"
 sl_check initial-90-10 "status: $(sl_wait_weights "v1=90 v2=10"; sl_weights_now)" \

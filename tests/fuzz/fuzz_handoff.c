@@ -81,12 +81,15 @@ static void check_conns(struct sl_l7 *l)
 	int i, bytes;
 
 	for (c = l->conns; c; c = c->next, n++) {
-		FUZZ_CHECK(c->state == C_HEAD || c->state == C_CONNECTING || c->state == C_RELAY);
+		FUZZ_CHECK(c->state == C_HEAD || c->state == C_CONNECTING || c->state == C_RELAY ||
+			   c->state == C_H1);
 		FUZZ_CHECK(c->fd[CLIENT] >= 0);
-		FUZZ_CHECK((c->fd[BACKEND] >= 0) == (c->state != C_HEAD));
+		/* per request: a backend only with a request in flight (its state says) */
+		FUZZ_CHECK(c->state == C_H1 ? c->h1 != NULL
+					    : (c->fd[BACKEND] >= 0) == (c->state != C_HEAD));
 		FUZZ_CHECK(c->t.family == SL_AF_INET || c->t.family == SL_AF_INET6);
 		FUZZ_CHECK(!(c->broken & ~3));
-		for (i = 0; c->state == C_RELAY && i < 2; i++) {
+		for (i = 0; (c->state == C_RELAY || c->state == C_H1) && i < 2; i++) {
 			FUZZ_CHECK(c->h[i].pr >= 0 && c->h[i].pw >= 0);
 			FUZZ_CHECK(!ioctl(c->h[i].pr, FIONREAD, &bytes));
 			FUZZ_CHECK((size_t)bytes == c->h[i].in_pipe);
@@ -167,7 +170,7 @@ static void msg(struct ho_msg *m, enum ho_type type)
 
 static void write_seeds(const char *dir)
 {
-	static const uint32_t states[] = {C_HEAD, C_CONNECTING, C_RELAY};
+	static const uint32_t states[] = {C_HEAD, C_CONNECTING, C_RELAY, C_H1};
 	char path[4096];
 	struct ho_msg m;
 	size_t s;
@@ -183,7 +186,7 @@ static void write_seeds(const char *dir)
 		put(f, 2 | 8, &m);
 		msg(&m, HO_CONN);
 		m.state = states[s];
-		m.nfds = 1 + (m.state != C_HEAD) + 4 * (m.state == C_RELAY);
+		m.nfds = 1 + (m.state != C_HEAD) + 4 * (m.state == C_RELAY || m.state == C_H1);
 		m.subset_id = 3;
 		m.deadline_in = 2500;
 		m.t.family = SL_AF_INET;
@@ -195,6 +198,14 @@ static void write_seeds(const char *dir)
 			m.in_pipe[0] = 17;
 			m.in_pipe[1] = 0;
 			m.eof[1] = 1;
+		}
+		if (m.state == C_H1) {
+			/* a request in flight: its upstream connection comes along */
+			m.has_backend = 1;
+			m.h1.flags = 1;
+			m.h1.ep.family = SL_AF_INET;
+			m.h1.skip[1] = 100;
+			m.in_pipe[1] = 9;
 		}
 		put(f, m.nfds | 8 | 16, &m);
 		msg(&m, HO_END);

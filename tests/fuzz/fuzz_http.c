@@ -10,12 +10,17 @@
  *     same on its own, and no shorter prefix of it is ever invalid (the
  *     step re-parses as bytes arrive, and gives up on -EINVAL);
  *   - "without" is exactly the negation of "header";
- *   - a spec line written by sl_l7_spec_add() compiles.
+ *   - a spec line written by sl_l7_spec_add() compiles;
+ *   - framing (l7/l7_http.h): where a request's body ends, and where the
+ *     same bytes read as responses end, do not depend on how the bytes are
+ *     cut into reads (the step feeds whatever each peek returns), and a
+ *     message never takes more than it is given.
  */
 #include <errno.h>
 #include <string.h>
 
 #include "fuzz.h"
+#include "l7/l7_http.h"
 #include "l7/l7_match.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
@@ -69,6 +74,46 @@ static void check_head(const char *buf, size_t len, const struct sl_http_head *h
 	for (cut = 0; cut < h->head_len; cut += 1 + cut / 2)
 		FUZZ_CHECK(sl_http_parse_head(buf, cut, &again) == 0);
 	FUZZ_CHECK(sl_http_parse_head(buf, h->head_len - 1, &again) == 0);
+}
+
+/* Feed b in reads of step bytes until the message ends: bytes it took, or SIZE_MAX on -EINVAL. */
+static size_t feed_all(struct sl_h1 *s, const char *b, size_t len, size_t step)
+{
+	size_t off = 0, k;
+	ssize_t n;
+
+	while (off < len && !s->done) {
+		k = len - off < step ? len - off : step;
+		n = sl_h1_feed(s, b + off, k);
+		if (n < 0)
+			return SIZE_MAX;
+		FUZZ_CHECK((size_t)n <= k);
+		/* short only at the message's end */
+		FUZZ_CHECK((size_t)n == k || s->done);
+		off += n;
+	}
+	return off;
+}
+
+static void check_framing(const char *buf, size_t len)
+{
+	struct sl_h1 a, b;
+	struct sl_http_head h;
+	size_t ea, eb;
+
+	if (sl_h1_request_head(&a, buf, len, &h) == 1) {
+		FUZZ_CHECK(sl_h1_request_head(&b, buf, len, &h) == 1);
+		ea = feed_all(&a, buf + h.head_len, len - h.head_len, len);
+		eb = feed_all(&b, buf + h.head_len, len - h.head_len, 3);
+		FUZZ_CHECK(ea == eb && a.done == b.done);
+	}
+	sl_h1_response_start(&a, false, false);
+	sl_h1_response_start(&b, false, false);
+	ea = feed_all(&a, buf, len, len);
+	eb = feed_all(&b, buf, len, 5);
+	FUZZ_CHECK(ea == eb && a.done == b.done && a.code == b.code);
+	if (ea != SIZE_MAX && !a.done && a.headers_done)
+		FUZZ_CHECK(sl_h1_eof(&a) == sl_h1_eof(&b));
 }
 
 /* "header NAME ..." <-> "without NAME ...", in a copy; NULL when spec is not one such line. */
@@ -128,6 +173,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FUZZ_CHECK(ret == 1 || ret == 0 || ret == -EINVAL);
 	if (ret == 1)
 		check_head(req, len, &h);
+	check_framing(req, len);
 
 	if (sl_l7_match_compile(spec, &m, err, sizeof(err))) {
 		FUZZ_CHECK(!m);

@@ -340,7 +340,7 @@ static void test_unknown_key_service(void **state)
 {
 	assert_error(L1 L2 L3 L4 "  foo: 1\n" L5 L6_7,
 		     "t.yaml:5:3: error: unknown key 'foo' in service 'a'; expected one of: "
-		     "name, vips, ports, affinity, subsets, routes, rollout");
+		     "name, vips, ports, affinity, subsets, routes, rollout, perRequest");
 }
 
 static void test_unknown_key_port(void **state)
@@ -435,7 +435,8 @@ static void test_bad_port(void **state)
 static void test_bad_protocol(void **state)
 {
 	assert_error(L1 L2 L3 "  ports: [{port: 80, protocol: SCTP}]\n" L5 L6_7,
-		     "t.yaml:4:32: error: protocol 'SCTP' is not supported; expected TCP or UDP");
+		     "t.yaml:4:32: error: protocol 'SCTP' is not supported; expected TCP, HTTP, "
+		     "HTTP2, GRPC or UDP");
 }
 
 static void test_duplicate_port(void **state)
@@ -462,6 +463,48 @@ static void test_bad_affinity(void **state)
 	assert_error(L1 L2 L3 L4 "  affinity: sticky\n" L5 L6_7,
 		     "t.yaml:5:13: error: affinity 'sticky' is not valid; expected connection or "
 		     "client-ip");
+}
+
+/* Which path a port takes: the opt-in, a declared protocol, HTTP routes, else the kernel. */
+static void test_paths(void **state)
+{
+	static const char *const yaml = L1 L2 L3
+	    "  ports: [{port: 80}, {port: 81, protocol: HTTP2}, {port: 82, protocol: grpc},"
+	    " {port: 53, protocol: UDP}]\n" L5 L6_7
+	    "- name: b\n  vips: [10.0.0.2]\n  perRequest: true\n"
+	    "  ports: [{port: 80, protocol: HTTP}, {port: 53, protocol: UDP}]\n" L5 L6_7
+	    "- name: c\n  vips: [10.0.0.3]\n" L4 L5
+	    "  routes:\n  - match: {headers: {canary: {exact: x}}}\n    split: {v2: 1}\n"
+	    "  - split: {v1: 1}\n";
+	struct sl_config *cfg;
+	struct sl_diag d;
+
+	assert_int_equal(load(yaml, &cfg, &d), 0);
+	assert_int_equal(cfg->n_services, 3);
+	assert_int_equal(sl_port_path(&cfg->services[0], &cfg->services[0].ports[0]),
+			 SL_PATH_KERNEL);
+	assert_int_equal(sl_port_path(&cfg->services[0], &cfg->services[0].ports[1]),
+			 SL_PATH_HTTP2);
+	assert_int_equal(sl_port_path(&cfg->services[0], &cfg->services[0].ports[2]), SL_PATH_GRPC);
+	assert_int_equal(sl_port_path(&cfg->services[0], &cfg->services[0].ports[3]),
+			 SL_PATH_KERNEL);
+	assert_true(cfg->services[1].per_request);
+	assert_int_equal(sl_port_path(&cfg->services[1], &cfg->services[1].ports[0]),
+			 SL_PATH_PER_REQUEST);
+	assert_int_equal(sl_port_path(&cfg->services[1], &cfg->services[1].ports[1]),
+			 SL_PATH_KERNEL);
+	assert_int_equal(sl_port_path(&cfg->services[2], &cfg->services[2].ports[0]),
+			 SL_PATH_HTTP_ROUTES);
+	assert_string_equal(sl_path_name(SL_PATH_PER_REQUEST),
+			    "L7 (per request: per-request split opt-in)");
+	sl_config_free(cfg);
+	sl_diag_free(&d);
+}
+
+static void test_bad_per_request(void **state)
+{
+	assert_error(L1 L2 L3 L4 "  perRequest: yes\n" L5 L6_7,
+		     "t.yaml:5:15: error: perRequest 'yes' is not valid; expected true or false");
 }
 
 static void test_vip_port_taken(void **state)
@@ -796,6 +839,8 @@ int main(void)
 	    cmocka_unit_test(test_duplicate_port),
 	    cmocka_unit_test(test_same_port_other_protocol),
 	    cmocka_unit_test(test_bad_affinity),
+	    cmocka_unit_test(test_paths),
+	    cmocka_unit_test(test_bad_per_request),
 	    cmocka_unit_test(test_vip_port_taken),
 	    cmocka_unit_test(test_too_many_vip_ports),
 	    cmocka_unit_test(test_missing_subsets),

@@ -93,6 +93,50 @@ static struct sl_config *load_host(const char *fixture, const char *host, const 
 }
 
 /* Not a Service of this cluster: a warning, never an error, whatever its shape. */
+/* The per-request opt-in annotation, and ports declared HTTP/2 or gRPC by name or appProtocol. */
+static void test_per_request_paths(void **state)
+{
+	static const char opt_in[] = SVC PODS DR
+	    "---\napiVersion: networking.istio.io/v1\nkind: VirtualService\n"
+	    "metadata: {name: reviews, namespace: shop, annotations: {sluice.io/per-request: "
+	    "\"true\"}}\nspec:\n  hosts: [reviews]\n  http:\n" SPLIT;
+	static const char h2[] =
+	    "apiVersion: v1\nkind: Service\nmetadata: {name: reviews, namespace: shop}\nspec:\n"
+	    "  clusterIPs: [10.96.0.20]\n  selector: {app: reviews}\n"
+	    "  ports: [{name: grpc-api, port: 9080, targetPort: 8080}, {name: web, port: 9081, "
+	    "targetPort: 8080, appProtocol: kubernetes.io/h2c}, {name: http, port: 9082, "
+	    "targetPort: 8080}]\n" PODS DR VS SPLIT;
+	static const char bad[] = SVC PODS DR
+	    "---\napiVersion: networking.istio.io/v1\nkind: VirtualService\n"
+	    "metadata: {name: reviews, namespace: shop, annotations: {sluice.io/per-request: "
+	    "\"yes\"}}\nspec:\n  hosts: [reviews]\n  http:\n" SPLIT;
+	struct sl_config *cfg;
+	struct sl_diag d;
+
+	assert_int_equal(load(opt_in, &cfg, &d), 0);
+	assert_true(cfg->services[0].per_request);
+	assert_int_equal(sl_port_path(&cfg->services[0], &cfg->services[0].ports[0]),
+			 SL_PATH_PER_REQUEST);
+	sl_config_free(cfg);
+	sl_diag_free(&d);
+
+	assert_int_equal(load(h2, &cfg, &d), 0);
+	assert_false(cfg->services[0].per_request);
+	assert_int_equal(cfg->services[0].n_ports, 3);
+	assert_int_equal(sl_port_path(&cfg->services[0], &cfg->services[0].ports[0]), SL_PATH_GRPC);
+	assert_int_equal(sl_port_path(&cfg->services[0], &cfg->services[0].ports[1]),
+			 SL_PATH_HTTP2);
+	assert_int_equal(sl_port_path(&cfg->services[0], &cfg->services[0].ports[2]),
+			 SL_PATH_KERNEL);
+	sl_config_free(cfg);
+	sl_diag_free(&d);
+
+	assert_false(loads(bad, &d));
+	assert_true(has_msg(&d, "k.yaml:30:81: error: VirtualService shop/reviews: annotation "
+				"sluice.io/per-request is 'yes'; expected \"true\" or \"false\""));
+	sl_diag_free(&d);
+}
+
 static void test_external_hosts(void **state)
 {
 	static const char *const hosts[] = {"wikipedia.org",	"example.com", "www.example.com",
@@ -903,6 +947,7 @@ static void test_nothing_left(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_per_request_paths),
 	    cmocka_unit_test(test_external_hosts),
 	    cmocka_unit_test(test_service_host_forms),
 	    cmocka_unit_test(test_wildcard_hosts),

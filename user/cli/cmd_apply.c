@@ -11,6 +11,7 @@
 #include "cli/cli.h"
 #include "lib/log.h"
 #include "datapath/tables.h"
+#include "observe/status_json.h"
 #include "rollout/controller.h"
 
 /* --config may be given several times: everything is merged into one config. */
@@ -95,6 +96,41 @@ static int validate(const struct config_args *a, struct sl_config **cfg, uint64_
 	return err;
 }
 
+/*
+ * Which way each port takes and why (docs/l7.md): one line per port in
+ * text, "paths" in JSON.
+ */
+static void print_paths(const struct sl_config *cfg, json_object *res)
+{
+	json_object *arr = res ? json_object_new_array() : NULL;
+	size_t i, k;
+
+	for (i = 0; i < cfg->n_services; i++) {
+		const struct sl_service_cfg *s = &cfg->services[i];
+
+		for (k = 0; k < s->n_ports; k++) {
+			const struct sl_port_cfg *p = &s->ports[k];
+			const char *path = sl_path_name(sl_port_path(s, p));
+			json_object *o;
+
+			if (!arr) {
+				printf("  %s %u/%s: %s\n", s->name, p->port,
+				       sl_proto_name(p->proto), path);
+				continue;
+			}
+			o = json_object_new_object();
+			json_object_object_add(o, "service", json_object_new_string(s->name));
+			json_object_object_add(o, "port", json_object_new_int(p->port));
+			json_object_object_add(o, "protocol",
+					       json_object_new_string(sl_proto_name(p->proto)));
+			json_object_object_add(o, "path", json_object_new_string(path));
+			json_object_array_add(arr, o);
+		}
+	}
+	if (arr)
+		json_object_object_add(res, "paths", arr);
+}
+
 int cmd_check(int argc, char **argv)
 {
 	json_object *res = cli.json ? json_object_new_object() : NULL;
@@ -110,6 +146,8 @@ int cmd_check(int argc, char **argv)
 		return exit_code(err);
 	}
 	err = validate(&a, &cfg, &digest, res);
+	if (!err)
+		print_paths(cfg, res);
 	if (res)
 		sl_json_print(res);
 	else if (!err && cfg->n_files == 1)

@@ -95,10 +95,11 @@ static void print_text(const struct sl_status *st, const struct sl_maps *m,
 		       s->flags & SL_SVC_AFFINITY_CLIENT_IP ? "client-ip" : "connection");
 		for (k = 0; k < s->n_ports; k++) {
 			sl_addr_str(&s->ports[k].vip, buf, sizeof(buf));
-			printf("  %s%s%s:%u/%s -> %u\n",
+			printf("  %s%s%s:%u/%s -> %u  %s\n",
 			       s->ports[k].vip.family == SL_AF_INET6 ? "[" : "", buf,
 			       s->ports[k].vip.family == SL_AF_INET6 ? "]" : "", s->ports[k].port,
-			       sl_proto_name(s->ports[k].proto), s->ports[k].target_port);
+			       sl_proto_name(s->ports[k].proto), s->ports[k].target_port,
+			       sl_status_path(&s->ports[k]));
 		}
 		printf("  routes:\n");
 		for (k = 0; k < s->n_routes; k++) {

@@ -23,7 +23,8 @@ static int usage(void)
 		 "[--detach-on-exit] [--metrics [ADDR:]PORT [--metrics-istio]] "
 		 "[--health [ADDR:]PORT] "
 		 "[--no-l7 | [--l7-max-conns N] [--l7-max-per-client N] "
-		 "[--l7-idle-timeout SECONDS] [--l7-head-max BYTES] [--handoff-socket PATH] "
+		 "[--l7-idle-timeout SECONDS] [--l7-head-max BYTES] [--l7-threads N] "
+		 "[--handoff-socket PATH] "
 		 "[--l7-mark MARK[/MASK]] [--l7-table N]] "
 		 "[--ct-max N] [--ct-closed-timeout SECONDS] [--ct-idle-timeout SECONDS] "
 		 "[--no-src-check] [--no-fast-path] [--max-services N]");
@@ -112,6 +113,7 @@ int run_parse_opts(int argc, char **argv, struct run_ctx *c, struct run_args *a)
 	    {"handoff-socket", required_argument, NULL, 'S'},
 	    {"l7-max-per-client", required_argument, NULL, 'M'},
 	    {"l7-idle-timeout", required_argument, NULL, 'W'},
+	    {"l7-threads", required_argument, NULL, 'j'},
 	    {"l7-mark", required_argument, NULL, 'k'},
 	    {"l7-table", required_argument, NULL, 't'},
 	    {"ct-max", required_argument, NULL, 'x'},
@@ -211,6 +213,11 @@ int run_parse_opts(int argc, char **argv, struct run_ctx *c, struct run_args *a)
 			if (parse_u32(optarg, "--l7-max-per-client",
 				      "a number of connections, 1 to 1000000", 1, 1000000,
 				      &c->l7_opts.max_per_client))
+				return SL_EXIT_INVALID;
+			break;
+		case 'j':
+			if (parse_u32(optarg, "--l7-threads", "a number of threads, 1 to 64", 1,
+				      SL_L7_THREADS_MAX, &c->l7_opts.threads))
 				return SL_EXIT_INVALID;
 			break;
 		case 'W':

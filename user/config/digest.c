@@ -18,7 +18,7 @@
 _Static_assert(sizeof(struct sl_addr) == 17 && sizeof(struct sl_cidr) == 40 &&
 		   sizeof(struct sl_label) == 16 && sizeof(struct sl_endpoint_cfg) == 40 &&
 		   sizeof(struct sl_subset_cfg) == 64 && sizeof(struct sl_route_cfg) == 152 &&
-		   sizeof(struct sl_port_cfg) == 24 && sizeof(struct sl_service_cfg) == 160 &&
+		   sizeof(struct sl_port_cfg) == 24 && sizeof(struct sl_service_cfg) == 168 &&
 		   sizeof(struct sl_workload_cfg) == 48,
 	       "a model struct changed: hash its new fields in sl_config_model_digest()");
 
@@ -102,6 +102,12 @@ static uint64_t h_service(uint64_t h, const struct sl_service_cfg *s)
 		h = h_num(h_num(h_num(h_num(h, s->ports[i].port), s->ports[i].target_port),
 				  s->ports[i].proto),
 			  s->ports[i].app);
+	/* only when set: digests of configs without them stay as they were */
+	for (i = 0; i < s->n_ports; i++)
+		if (s->ports[i].mux)
+			h = h_num(h_num(h, 0x6d7578 /* "mux" */ + i), s->ports[i].mux);
+	if (s->per_request)
+		h = h_num(h, 0x707271 /* "prq" */);
 	h = h_num(h, s->affinity);
 	h = h_num(h, s->n_subsets);
 	for (i = 0; i < s->n_subsets; i++) {

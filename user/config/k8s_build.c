@@ -241,6 +241,7 @@ static struct sl_service_cfg *new_model_service(struct bld *b, const struct ksvc
 		s->ports[s->n_ports].port = svc->ports[i].port;
 		s->ports[s->n_ports].proto = svc->ports[i].proto;
 		s->ports[s->n_ports].app = sl_k8s_port_app(&svc->ports[i], why, sizeof(why));
+		s->ports[s->n_ports].mux = sl_k8s_port_mux(&svc->ports[i]);
 		s->ports[s->n_ports].pos = svc->ports[i].pos;
 		s->n_ports++;
 	}
@@ -416,6 +417,7 @@ static int build_service(struct bld *b, struct kvs *vs, struct ksvc *svc, const 
 			    vs->m.ns, vs->m.name, svc->m.ns, svc->m.name, n_routes, SL_MAX_ROUTES);
 		return 0;
 	}
+	s->per_request = vs->per_request;
 	err = add_routes(b, vs, svc, &plan, s);
 	if (!err)
 		protocol_notes(b, vs, svc, s);

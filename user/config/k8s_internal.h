@@ -166,7 +166,11 @@ struct kvs {
 	char **export_ns;
 	size_t n_export;
 	struct sl_pos export_pos;
+	/* metadata.annotations["sluice.io/per-request"] is "true" (docs/l7.md) */
+	bool per_request;
 };
+
+#define SL_K8S_PER_REQUEST_ANNOTATION "sluice.io/per-request"
 
 /*
  * The objects of one kind read so far, by namespace and name: at 10,000
@@ -297,6 +301,8 @@ int sl_k8s_add_service(struct rd *r, const yaml_node_t *obj);
  * enum sl_port_app; why (len bytes) says how it was decided.
  */
 uint8_t sl_k8s_port_app(const struct kport *p, char *why, size_t len);
+/* Is the port declared HTTP/2 or gRPC (enum sl_port_mux), by name prefix or appProtocol? */
+uint8_t sl_k8s_port_mux(const struct kport *p);
 int sl_k8s_add_pod(struct rd *r, const yaml_node_t *obj);
 int sl_k8s_add_endpoint_slice(struct rd *r, const yaml_node_t *obj);
 int sl_k8s_add_endpoints(struct rd *r, const yaml_node_t *obj);

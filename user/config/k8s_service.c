@@ -184,6 +184,25 @@ uint8_t sl_k8s_port_app(const struct kport *p, char *why, size_t len)
 	return SL_APP_ANY;
 }
 
+uint8_t sl_k8s_port_mux(const struct kport *p)
+{
+	const char *name = p->app_protocol ? p->app_protocol : p->name;
+	size_t n;
+
+	if (p->proto != IPPROTO_TCP)
+		return SL_MUX_NONE;
+	if (p->app_protocol && !strcmp(name, "kubernetes.io/h2c"))
+		return SL_MUX_HTTP2;
+	if (!strncasecmp(name, "grpc-web", 8))
+		return SL_MUX_GRPC;
+	n = strchr(name, '-') ? (size_t)(strchr(name, '-') - name) : strlen(name);
+	if (n == 5 && !strncasecmp(name, "http2", 5))
+		return SL_MUX_HTTP2;
+	if (n == 4 && !strncasecmp(name, "grpc", 4))
+		return SL_MUX_GRPC;
+	return SL_MUX_NONE;
+}
+
 /* Pod */
 
 /* Ready unless a Ready condition says otherwise, or the pod is finished or going away. */

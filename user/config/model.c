@@ -151,6 +151,44 @@ bool sl_route_applies(const struct sl_route_cfg *r, const struct sl_port_cfg *p)
 	}
 }
 
+int sl_port_path(const struct sl_service_cfg *s, const struct sl_port_cfg *p)
+{
+	size_t r;
+
+	if (p->proto != IPPROTO_TCP)
+		return SL_PATH_KERNEL;
+	for (r = 0; r < s->n_routes; r++) {
+		const struct sl_route_cfg *rt = &s->routes[r];
+
+		if (rt->needs_l7 && rt->l7_spec && (!rt->match_port || rt->match_port == p->port) &&
+		    sl_route_applies(rt, p))
+			return SL_PATH_HTTP_ROUTES;
+	}
+	if (p->mux == SL_MUX_HTTP2)
+		return SL_PATH_HTTP2;
+	if (p->mux == SL_MUX_GRPC)
+		return SL_PATH_GRPC;
+	if (s->per_request)
+		return SL_PATH_PER_REQUEST;
+	return SL_PATH_KERNEL;
+}
+
+const char *sl_path_name(int path)
+{
+	switch (path) {
+	case SL_PATH_HTTP_ROUTES:
+		return "L7 (per request: http routes)";
+	case SL_PATH_HTTP2:
+		return "L7 (per request: http2)";
+	case SL_PATH_GRPC:
+		return "L7 (per request: grpc)";
+	case SL_PATH_PER_REQUEST:
+		return "L7 (per request: per-request split opt-in)";
+	default:
+		return "kernel (per connection)";
+	}
+}
+
 int sl_config_subset_index(const struct sl_service_cfg *svc, const char *name)
 {
 	size_t i;

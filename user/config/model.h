@@ -128,7 +128,28 @@ struct sl_port_cfg {
 	uint16_t target_port; /* host order; defaults to port */
 	uint8_t proto;	      /* IPPROTO_TCP or IPPROTO_UDP; default TCP */
 	uint8_t app;	      /* enum sl_port_app */
+	uint8_t mux;	      /* enum sl_port_mux */
 	struct sl_pos pos;
+};
+
+/*
+ * A port declared to carry multiplexed HTTP (Istio: name prefix http2,
+ * grpc, grpc-web, or such an appProtocol; ours: protocol HTTP2 or GRPC):
+ * a split per connection is no split there, so it goes through the L7 step.
+ */
+enum sl_port_mux {
+	SL_MUX_NONE = 0,
+	SL_MUX_HTTP2,
+	SL_MUX_GRPC,
+};
+
+/* Which way a service's port takes, and why (sl_port_path()). */
+enum sl_path {
+	SL_PATH_KERNEL = 0,  /* per connection, in sl_ingress */
+	SL_PATH_HTTP_ROUTES, /* L7 per request: it has routes that match on HTTP */
+	SL_PATH_HTTP2,	     /* L7 per request: declared HTTP/2 */
+	SL_PATH_GRPC,	     /* L7 per request: declared gRPC */
+	SL_PATH_PER_REQUEST, /* L7 per request: the weighted split, opted in */
 };
 
 enum sl_affinity {
@@ -147,6 +168,12 @@ struct sl_service_cfg {
 	size_t n_subsets;
 	struct sl_route_cfg *routes; /* in file order; first match wins */
 	size_t n_routes;
+	/*
+	 * Split every HTTP/1.x request by the weights, not every connection
+	 * (ours: perRequest: true; a VirtualService's sluice.io/per-request
+	 * annotation): its TCP ports go through the L7 step.
+	 */
+	bool per_request;
 	struct sl_pos pos;
 	/*
 	 * The `rollout:` block (ours_rollout.c), NULL without one: read by the
@@ -206,6 +233,15 @@ void sl_config_drop_workloads(struct sl_config *cfg, size_t from);
 /* Append a rejected object (strings copied; reason may be NULL): 0 or -ENOMEM. */
 int sl_config_reject(struct sl_config *cfg, const char *kind, const char *ns, const char *name,
 		     const struct sl_pos *pos, const char *reason);
+
+/*
+ * The way port p of s takes (enum sl_path): the L7 step for HTTP routes
+ * that apply to it, a multiplexed protocol, or the per-request opt-in;
+ * else the kernel. UDP ports always the kernel.
+ */
+int sl_port_path(const struct sl_service_cfg *s, const struct sl_port_cfg *p);
+/* "kernel (per connection)", "L7 (per request: http routes)", ... */
+const char *sl_path_name(int path);
 
 /* Does route r apply to connections to port p (Istio's protocol selection)? */
 bool sl_route_applies(const struct sl_route_cfg *r, const struct sl_port_cfg *p);

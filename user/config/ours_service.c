@@ -17,8 +17,8 @@
 #include "config/ours.h"
 #include "config/yaml_node.h"
 
-static const char *const service_keys[] = {"name",    "vips",	"ports",   "affinity",
-					   "subsets", "routes", "rollout", NULL};
+static const char *const service_keys[] = {"name",   "vips",	  "ports",	"affinity", "subsets",
+					   "routes", "rollout", "perRequest", NULL};
 static const char *const port_keys[] = {"port", "protocol", "targetPort", NULL};
 static const char *const subset_keys[] = {"endpoints", NULL};
 
@@ -278,14 +278,21 @@ static void parse_port(struct ctx *c, struct sl_service_cfg *svc, const yaml_nod
 	if (v) {
 		const char *s = sl_yaml_scalar(v);
 
-		if (s && !strcasecmp(s, "TCP")) {
+		/* HTTP/1.x needs no word; HTTP/2 and gRPC go per request (docs/l7.md) */
+		if (s && (!strcasecmp(s, "TCP") || !strcasecmp(s, "HTTP"))) {
 			p->proto = IPPROTO_TCP;
+		} else if (s && !strcasecmp(s, "HTTP2")) {
+			p->mux = SL_MUX_HTTP2;
+		} else if (s && !strcasecmp(s, "GRPC")) {
+			p->mux = SL_MUX_GRPC;
 		} else if (s && !strcasecmp(s, "UDP")) {
 			p->proto = IPPROTO_UDP;
 		} else {
-			sl_ours_error_at(c, v,
-					 "protocol '%s' is not supported; expected TCP or UDP",
-					 s ? s : sl_yaml_type_name(v));
+			sl_ours_error_at(
+			    c, v,
+			    "protocol '%s' is not supported; expected TCP, HTTP, HTTP2, "
+			    "GRPC or UDP",
+			    s ? s : sl_yaml_type_name(v));
 			ok = false;
 		}
 	}
@@ -607,6 +614,18 @@ int sl_ours_parse_service(struct ctx *c, const yaml_node_t *n, size_t idx)
 			sl_ours_error_at(
 			    c, v, "affinity '%s' is not valid; expected connection or client-ip",
 			    s ? s : sl_yaml_type_name(v));
+	}
+
+	v = sl_yaml_get(c->doc, n, "perRequest");
+	if (v) {
+		const char *s = sl_yaml_scalar(v);
+
+		if (s && !strcmp(s, "true"))
+			svc->per_request = true;
+		else if (!s || strcmp(s, "false"))
+			sl_ours_error_at(c, v,
+					 "perRequest '%s' is not valid; expected true or false",
+					 s ? s : sl_yaml_type_name(v));
 	}
 
 	v = sl_yaml_get(c->doc, n, "subsets");

@@ -75,6 +75,7 @@ static const char *const l7_names[SL_L7_C_MAX] = {
     [SL_L7_C_CLIENT_LIMIT] = "client_limit",
     [SL_L7_C_IDLE_TIMEOUT] = "idle_timeout",
     [SL_L7_C_CODES_FULL] = "codes_full",
+    [SL_L7_C_BAD_REQUEST] = "bad_request",
 };
 
 const char *sl_l7_counter_name(int idx)
@@ -245,7 +246,21 @@ static int add_port(struct sl_status_service *ss, const struct sl_svc_key *k,
 	p->port = ntohs(k->port);
 	p->target_port = ntohs(v->target_port);
 	p->proto = k->proto;
+	p->flags = v->flags;
 	return 0;
+}
+
+const char *sl_status_path(const struct sl_status_port *p)
+{
+	if (!(p->flags & SL_SVC_L7))
+		return sl_path_name(SL_PATH_KERNEL);
+	if (p->flags & SL_SVC_L7_HTTP2)
+		return sl_path_name(SL_PATH_HTTP2);
+	if (p->flags & SL_SVC_L7_GRPC)
+		return sl_path_name(SL_PATH_GRPC);
+	if (p->flags & SL_SVC_L7_PER_REQUEST)
+		return sl_path_name(SL_PATH_PER_REQUEST);
+	return sl_path_name(SL_PATH_HTTP_ROUTES);
 }
 
 static int add_endpoints(const struct sl_maps *m, struct sl_status_subset *sub, __u32 base,

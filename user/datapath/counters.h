@@ -25,7 +25,11 @@ struct sl_status_port {
 	uint16_t port;	      /* host order */
 	uint16_t target_port; /* host order */
 	uint8_t proto;
+	uint32_t flags; /* SL_SVC_* of this key: which path it takes (sl_status_path()) */
 };
+
+/* The path of a port from its SL_SVC_* flags, as sl_path_name() says it. */
+const char *sl_status_path(const struct sl_status_port *p);
 
 struct sl_status_http_code {
 	uint32_t code;

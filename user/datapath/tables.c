@@ -485,6 +485,21 @@ static void fill_routes(struct sl_service *val, const struct sl_service_cfg *s,
 	}
 }
 
+/* A port without HTTP routes that still goes through the L7 step, and why. */
+static uint32_t l7_path_flags(const struct sl_service_cfg *s, const struct sl_port_cfg *pc)
+{
+	switch (sl_port_path(s, pc)) {
+	case SL_PATH_HTTP2:
+		return SL_SVC_L7 | SL_SVC_L7_HTTP2;
+	case SL_PATH_GRPC:
+		return SL_SVC_L7 | SL_SVC_L7_GRPC;
+	case SL_PATH_PER_REQUEST:
+		return SL_SVC_L7 | SL_SVC_L7_PER_REQUEST;
+	default:
+		return 0;
+	}
+}
+
 void sl_tb_key_value(const struct sl_service_cfg *s, const struct svc_plan *plan, size_t v,
 		     size_t p, struct sl_svc_key *key, struct sl_service *val)
 {
@@ -503,6 +518,8 @@ void sl_tb_key_value(const struct sl_service_cfg *s, const struct svc_plan *plan
 	for (j = 0; j < s->n_subsets; j++)
 		val->subset_id[j] = plan->subset_id[j];
 	fill_routes(val, s, &s->vips[v], &s->ports[p]);
+	if (!(val->flags & SL_SVC_L7))
+		val->flags |= l7_path_flags(s, &s->ports[p]);
 }
 
 __u32 sl_tb_n_endpoints(const struct sl_service_cfg *s)

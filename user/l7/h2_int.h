@@ -99,6 +99,7 @@ struct h2_stream {
 	int32_t uid;
 	struct h2_stream *dprev, *dnext, *uprev, *unext;
 	uint32_t subset_id;
+	uint64_t begun_us; /* the request head began: its response time counts from here */
 	struct h2_hdrs hd; /* from the client: the request head, then its trailers */
 	struct h2_hdrs hu; /* from upstream: the response head, then its trailers */
 	struct h2_buf req, resp;

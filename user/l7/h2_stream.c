@@ -10,7 +10,9 @@
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include "datapath/rt.h"
 #include "l7/h2_int.h"
 #include "l7/l7_match.h"
 #include "l7/l7_pick.h"
@@ -23,6 +25,14 @@
  * subset's row (what the HTTP/1 path's count_status fills per connection)
  * and its exact code for sl_l7_codes.
  */
+static uint64_t now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
 void h2_observe(struct sl_l7 *l, uint32_t subset_id, unsigned int code)
 {
 	struct sl_stats *st = l7_row(l, subset_id);
@@ -452,6 +462,7 @@ static int down_begin_headers(nghttp2_session *s, const nghttp2_frame *f, void *
 		return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
 	st->did = f->hd.stream_id;
 	st->subset_id = SL_SUBSET_NONE;
+	st->begun_us = now_us();
 	link_down(st, d);
 	nghttp2_session_set_stream_user_data(s, st->did, st);
 	return 0;
@@ -551,6 +562,8 @@ static void respond(struct h2_up *u, struct h2_stream *st, bool end)
 	size_t n;
 
 	h2_observe(u->x.p->l, st->subset_id, status_of(&st->hu));
+	/* request head to response head: the kernel's measure, per stream */
+	sl_rt_record(&u->x.p->l->m, st->subset_id, now_us() - st->begun_us);
 	st->resp_eof = end;
 	if (!st->d)
 		return;

@@ -21,10 +21,12 @@
  * IP_TRANSPARENT: accepted sockets answer from the VIP, which is no address
  * of this node; without it the route lookup for their SYN-ACK refuses it.
  */
-int l7_open_listener(int family)
+int l7_open_listener(int family, uint16_t port)
 {
-	struct sockaddr_in6 a6 = {.sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT};
-	struct sockaddr_in a4 = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	struct sockaddr_in6 a6 = {
+	    .sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT, .sin6_port = port};
+	struct sockaddr_in a4 = {
+	    .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK), .sin_port = port};
 	int fd, one = 1, err;
 
 	fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -36,6 +38,12 @@ int l7_open_listener(int family)
 	 * them, so they never keep another program from binding VIP:port.
 	 */
 	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)))
+		goto fail;
+	/*
+	 * One listener per thread, all on one port: a SO_REUSEPORT group, which
+	 * sl_l7_lookup's bpf_sk_assign() honours (the kernel picks the member).
+	 */
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)))
 		goto fail;
 	if (family == AF_INET6) {
 		if (setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) ||
@@ -54,6 +62,17 @@ fail:
 	err = -errno;
 	close(fd);
 	return err;
+}
+
+uint16_t l7_listener_port(int fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+
+	if (fd < 0 || getsockname(fd, (struct sockaddr *)&ss, &len))
+		return 0;
+	return ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+					: ((struct sockaddr_in *)&ss)->sin_port;
 }
 
 /*

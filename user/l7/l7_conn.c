@@ -17,12 +17,14 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 
 #include <bpf/bpf.h>
 
 #include "l7/h2.h"
 #include "l7/l7_conn.h"
+#include "l7/l7_h1.h"
 #include "lib/log.h"
 
 uint64_t l7_now_ms(void)
@@ -50,10 +52,30 @@ struct sl_stats *l7_row(struct sl_l7 *l, uint32_t subset_id)
 	return &l->stats[subset_id];
 }
 
+static void lock(struct sl_l7 *l)
+{
+	if (l->sh)
+		pthread_mutex_lock(&l->sh->lock);
+}
+
+static void unlock(struct sl_l7 *l)
+{
+	if (l->sh)
+		pthread_mutex_unlock(&l->sh->lock);
+}
+
+/* Every thread's: counted under the shared lock (a lone instance: its own). */
+static struct l7_clients *clients_of(struct sl_l7 *l)
+{
+	return l->sh ? &l->sh->clients : &l->clients;
+}
+
+/* the threads read and add to the same keys: one at a time */
 void l7_flush_codes(struct sl_l7 *l)
 {
 	size_t i;
 
+	lock(l);
 	for (i = 0; i < l->n_codes; i++) {
 		uint64_t v = 0;
 
@@ -63,8 +85,36 @@ void l7_flush_codes(struct sl_l7 *l)
 		if (bpf_map_update_elem(l->m.l7_codes, &l->codes[i].k, &v, BPF_ANY))
 			l7_count(l, SL_L7_C_CODES_FULL, l->codes[i].n);
 	}
+	unlock(l);
 	l->n_codes = 0;
 	l->codes_flushed = l7_now_ms();
+}
+
+void l7_count_code(struct sl_l7 *l, uint32_t subset_id, unsigned int code)
+{
+	struct sl_stats *st = l7_row(l, subset_id);
+	size_t i;
+
+	if (!st || code < 100 || code > 599)
+		return;
+	ADD(st->http_responses[code / 100 - 1], 1);
+	for (i = 0; i < l->n_codes; i++)
+		if (l->codes[i].k.subset_id == subset_id && l->codes[i].k.code == code)
+			break;
+	if (i == l->n_codes) {
+		if (l->n_codes == CODE_PENDING)
+			l7_flush_codes(l);
+		i = l->n_codes++;
+		l->codes[i].k = (struct sl_http_code_key){.subset_id = subset_id, .code = code};
+		l->codes[i].n = 0;
+	}
+	l->codes[i].n++;
+}
+
+void l7_observe_request(struct sl_l7 *l, uint32_t subset_id, unsigned int status,
+			uint64_t duration_us)
+{
+	l7_count_code(l, subset_id, status);
 }
 
 /* ---- connections ---- */
@@ -101,6 +151,8 @@ struct conn *l7_conn_new(struct sl_l7 *l)
 		l->conns->prev = c;
 	l->conns = c;
 	l->n_conns++;
+	if (l->sh)
+		__atomic_fetch_add(&l->sh->n_conns, 1, __ATOMIC_RELAXED);
 	return c;
 }
 
@@ -144,7 +196,7 @@ int l7_make_pipes(struct sl_l7 *l, struct conn *c)
 
 static void put_pipe(struct sl_l7 *l, struct half *h)
 {
-	if (h->pr >= 0 && !h->in_pipe && l->n_pipes < L7_PIPE_POOL) {
+	if (h->pr >= 0 && !h->in_pipe && l->n_pipes < l->pipe_cap) {
 		l->pipes[l->n_pipes][0] = h->pr;
 		l->pipes[l->n_pipes][1] = h->pw;
 		l->n_pipes++;
@@ -154,7 +206,12 @@ static void put_pipe(struct sl_l7 *l, struct half *h)
 
 bool l7_client_take(struct sl_l7 *l, struct conn *c, bool limit)
 {
-	if (!l7_clients_take(&l->clients, &c->t, limit ? l->o.max_per_client : 0))
+	bool ok;
+
+	lock(l);
+	ok = l7_clients_take(clients_of(l), &c->t, limit ? l->o.max_per_client : 0);
+	unlock(l);
+	if (!ok)
 		return false;
 	c->client_held = true;
 	return true;
@@ -194,8 +251,12 @@ void l7_conn_close(struct sl_l7 *l, struct conn *c, bool reset)
 		l7_close_fd(&c->h[i].pr);
 		l7_close_fd(&c->h[i].pw);
 	}
-	if (c->client_held)
-		l7_clients_put(&l->clients, &c->t);
+	l7_h1_free(l, c);
+	if (c->client_held) {
+		lock(l);
+		l7_clients_put(clients_of(l), &c->t);
+		unlock(l);
+	}
 	c->client_held = false;
 	l7_count(l, SL_L7_C_ACTIVE, -1);
 	c->dead = true;
@@ -206,10 +267,40 @@ void l7_conn_close(struct sl_l7 *l, struct conn *c, bool reset)
 	if (c->next)
 		c->next->prev = c->prev;
 	l->n_conns--;
+	if (l->sh)
+		__atomic_fetch_sub(&l->sh->n_conns, 1, __ATOMIC_RELAXED);
 	/* freed after the batch of events that may still name it */
 	c->next = l->dead;
 	l->dead = c;
 	l7_check_limit(l);
+}
+
+/* ---- threads ---- */
+
+void l7_workers_park(struct sl_l7 *l)
+{
+	struct sl_l7 *w;
+
+	for (w = l->next_w; w; w = w->next_w) {
+		if (!w->th_started)
+			continue;
+		__atomic_store_n(&w->drain_until, 0, __ATOMIC_RELEASE);
+		eventfd_write(w->wake, 1);
+		pthread_join(w->th, NULL);
+		w->th_started = false;
+		/* what it counted since its last flush: the successor will not */
+		l7_flush_codes(w);
+	}
+}
+
+void l7_workers_resume(struct sl_l7 *l)
+{
+	struct sl_l7 *w;
+
+	for (w = l->next_w; w; w = w->next_w)
+		if (!w->th_started && w->thread_fn &&
+		    !pthread_create(&w->th, NULL, w->thread_fn, w))
+			w->th_started = true;
 }
 
 /* ---- listeners ---- */
@@ -228,25 +319,41 @@ static uint64_t cookie_of(int fd)
  * after a hand-over that failed half-way another `run` may have put its own
  * there (a lookup of a sockmap from user space gives the socket's cookie).
  */
+/*
+ * The leader's listeners stand for the whole SO_REUSEPORT group: the
+ * kernel picks a thread's listener in the group for each connection
+ * sl_l7_lookup hands it.
+ */
 int l7_publish(struct sl_l7 *l, bool on)
 {
+	struct sl_l7 *ld = l->sh ? l->sh->leader : l;
 	__u32 i;
 	int err = 0;
 
+	lock(l);
 	for (i = 0; i < SL_L7_LISTEN_MAX; i++) {
-		__u64 v = l->lfd[i];
+		__u64 v = ld->lfd[i];
 
-		if (l->lfd[i] < 0)
+		if (ld->lfd[i] < 0)
 			continue;
 		if (on && bpf_map_update_elem(l->m.l7_listen, &i, &v, BPF_ANY))
 			err = -errno;
 		if (!on && !bpf_map_lookup_elem(l->m.l7_listen, &i, &v) &&
-		    v == cookie_of(l->lfd[i]))
+		    v == cookie_of(ld->lfd[i]))
 			bpf_map_delete_elem(l->m.l7_listen, &i);
 	}
-	if (!err)
+	if (!err) {
 		l->published = on;
+		if (l->sh)
+			l->sh->published = on;
+	}
+	unlock(l);
 	return err;
+}
+
+static bool published(struct sl_l7 *l)
+{
+	return l->sh ? __atomic_load_n(&l->sh->published, __ATOMIC_RELAXED) : l->published;
 }
 
 /* The listeners in or out of the epoll set (not of sl_l7_listen). */
@@ -266,7 +373,7 @@ void l7_listeners_poll(struct sl_l7 *l, bool on)
 /* Out of sl_l7_listen, counted: sl_ingress splits new connections by weight. */
 void l7_shed(struct sl_l7 *l)
 {
-	if (!l->published)
+	if (!published(l))
 		return;
 	l7_publish(l, false);
 	l7_count(l, SL_L7_C_OVER_LIMIT, 1);
@@ -289,6 +396,8 @@ bool l7_say_now(struct sl_l7 *l)
  */
 void l7_check_limit(struct sl_l7 *l)
 {
+	size_t n;
+
 	if (l->handed_over || l->stopping || l->draining)
 		return;
 	if (l->starved) {
@@ -296,13 +405,14 @@ void l7_check_limit(struct sl_l7 *l)
 		l->starved = false;
 		l7_listeners_poll(l, true);
 	}
-	if (l->published && l->n_conns >= l->o.max_conns) {
+	n = l->sh ? __atomic_load_n(&l->sh->n_conns, __ATOMIC_RELAXED) : l->n_conns;
+	if (published(l) && n >= l->o.max_conns) {
 		l7_shed(l);
 		if (l7_say_now(l))
 			pr_warn("l7: %zu connections relayed, the limit (--l7-max-conns): new ones "
 				"go the kernel path, without header routing, until some end\n",
-				l->n_conns);
-	} else if (!l->published && l->n_conns <= l->o.max_conns * 9 / 10) {
+				n);
+	} else if (!published(l) && n <= l->o.max_conns * 9 / 10) {
 		l7_publish(l, true);
 	}
 }

@@ -54,8 +54,12 @@
  */
 #define L7_NOTSENT_LOWAT (128 << 10)
 
-/* C_H2: an HTTP/2 client connection, every stream its own (h2.h) */
-enum cstate { C_HEAD = 0, C_CONNECTING, C_RELAY, C_H2 };
+/*
+ * C_H2: an HTTP/2 client connection, every stream its own (h2.h); C_H1:
+ * HTTP/1.x routed per request (l7_h1.c); C_RELAY is also where an Upgrade
+ * or CONNECT of such a connection ends up, as a spliced tunnel.
+ */
+enum cstate { C_HEAD = 0, C_CONNECTING, C_RELAY, C_H2, C_H1 };
 enum { C2B = 0, B2C = 1 };
 enum { CLIENT = 0, BACKEND = 1 };
 
@@ -71,6 +75,7 @@ struct half {
 };
 
 struct conn;
+struct h1;
 
 /* What an epoll event is about: a connection's socket, or one of ours. */
 struct ref {
@@ -92,11 +97,26 @@ struct conn {
 	bool reset_counted; /* backend_resets counted for this connection */
 	uint8_t heads;	    /* times the head was peeked without being complete */
 	bool client_held;   /* counted in sl_l7.clients (l7_clients_put at close) */
+	struct h1 *h1;	    /* C_H1: the request being routed (l7_h1.c) */
 	struct h2_down *h2; /* C_H2: its session and streams (h2.h) */
 };
 
 /* Exact HTTP codes, summed here and written to sl_l7_codes now and then. */
 #define CODE_PENDING 256
+
+/*
+ * What the L7 step's threads share (l7.c). Each thread is a struct sl_l7 of
+ * its own (epoll set, connections, listeners in one SO_REUSEPORT group,
+ * pipes, upstream pool, compiled matches); these are the step's as a whole.
+ */
+struct l7_shared {
+	pthread_mutex_t lock;	   /* all of the below */
+	struct l7_clients clients; /* connections held per client address */
+	size_t n_conns;		   /* of every thread */
+	unsigned int max_conns;	   /* of every thread together */
+	bool published;		   /* the leader's listeners are in sl_l7_listen */
+	struct sl_l7 *leader;	   /* thread 0: hot restart, sl_l7_listen */
+};
 
 struct sl_l7 {
 	struct sl_maps m;
@@ -134,7 +154,23 @@ struct sl_l7 {
 	} codes[CODE_PENDING];
 	size_t n_codes;
 	uint64_t codes_flushed;
+	/* idle upstream connections of per-request routing (l7_pool.c) */
+	struct l7_up *pool;
+	size_t n_pool;
 	struct h2_pool *h2; /* HTTP/2 upstream sessions, made at the first h2 client */
+	/* the successor's socket while a hand-over is under way (l7_handoff.c) */
+	int ho_sock;
+	uint32_t ho_pid;
+	/* threads: NULL in a lone instance (tests), else shared by all */
+	struct l7_shared *sh;
+	struct sl_l7 *next_w; /* the next thread (the leader's list) */
+	unsigned int idx;
+	/* listeners a predecessor sent beyond our own: for the other threads */
+	int xlfd[SL_L7_THREADS_MAX * SL_L7_LISTEN_MAX];
+	unsigned int n_xlfd, n_xsets;
+	uint32_t xmask[SL_L7_THREADS_MAX];
+	void *(*thread_fn)(void *);	 /* l7.c's loop: to park and restart the others */
+	unsigned int pipe_cap, pool_cap; /* this thread's share of the pools */
 };
 
 #define ADD(field, v) __atomic_fetch_add(&(field), (uint64_t)(v), __ATOMIC_RELAXED)
@@ -158,6 +194,14 @@ struct sl_stats *l7_row(struct sl_l7 *l, uint32_t subset_id);
 int l7_map_stats(struct sl_l7 *l, size_t rows);
 /* Write the exact HTTP codes counted so far to sl_l7_codes. */
 void l7_flush_codes(struct sl_l7 *l);
+/* One response of a subset by its exact code (class and sl_l7_codes). */
+void l7_count_code(struct sl_l7 *l, uint32_t subset_id, unsigned int code);
+/*
+ * One request routed per request has ended with status (0: none came)
+ * after duration_us: every per-request counter of the subset goes here.
+ */
+void l7_observe_request(struct sl_l7 *l, uint32_t subset_id, unsigned int status,
+			uint64_t duration_us);
 
 /* Connections. */
 struct conn *l7_conn_new(struct sl_l7 *l);
@@ -172,6 +216,13 @@ int l7_set_ev(struct sl_l7 *l, struct conn *c, int which, uint32_t ev);
 int l7_make_pipes(struct sl_l7 *l, struct conn *c);
 /* Count c against its client address's share: false if that is used up. */
 bool l7_client_take(struct sl_l7 *l, struct conn *c, bool limit);
+
+/*
+ * The other threads (the leader's list) stop their loops, for a hand-over
+ * that reads all of their state; or start them again, when it failed.
+ */
+void l7_workers_park(struct sl_l7 *l);
+void l7_workers_resume(struct sl_l7 *l);
 
 /* Listeners: in sl_l7_listen or not, in the epoll set or not, the limit. */
 int l7_publish(struct sl_l7 *l, bool on);

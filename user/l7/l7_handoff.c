@@ -21,7 +21,9 @@
 
 #include "l7/h2.h"
 #include "l7/l7_conn.h"
+#include "l7/l7_h1.h"
 #include "l7/l7_handoff.h"
+#include "l7/l7_pool.h"
 #include "l7/l7_relay.h"
 #include "lib/log.h"
 
@@ -128,10 +130,10 @@ static void set_timeouts(int s, int ms)
  * nothing else: the sockets live on in the other process (no reset, no
  * counting).
  */
-static void drop_copies(struct sl_l7 *l)
+static void drop_one(struct sl_l7 *l)
 {
 	struct conn *c;
-	int i;
+	unsigned int i;
 
 	while ((c = l->conns)) {
 		l->conns = c->next;
@@ -140,11 +142,26 @@ static void drop_copies(struct sl_l7 *l)
 			l7_close_fd(&c->h[i].pr);
 			l7_close_fd(&c->h[i].pw);
 		}
+		free(c->h1);
 		free(c);
 	}
+	if (l->sh)
+		__atomic_fetch_sub(&l->sh->n_conns, l->n_conns, __ATOMIC_RELAXED);
 	l->n_conns = 0;
 	for (i = 0; i < SL_L7_LISTEN_MAX; i++)
 		l7_close_fd(&l->lfd[i]);
+	for (i = 0; i < l->n_xlfd; i++)
+		l7_close_fd(&l->xlfd[i]);
+	l->n_xlfd = l->n_xsets = 0;
+}
+
+/* every thread's (the others are parked, or not started yet) */
+static void drop_copies(struct sl_l7 *l)
+{
+	struct sl_l7 *w;
+
+	for (w = l; w; w = w->next_w)
+		drop_one(w);
 }
 
 /* Predecessor: a successor asked. Everything goes, or nothing does. */
@@ -153,10 +170,7 @@ void l7_handoff_serve(struct sl_l7 *l)
 	struct ho_msg m = {.magic = HO_MAGIC, .version = HO_VERSION};
 	struct ucred cr;
 	socklen_t len = sizeof(cr);
-	int s, fds[HO_MAX_FDS], nfds, i, err;
-	uint64_t now = l7_now_ms();
-	size_t sent = 0;
-	struct conn *c;
+	int s, fds[HO_MAX_FDS], nfds, err;
 
 	s = accept4(l->hfd, NULL, NULL, SOCK_CLOEXEC);
 	if (s < 0)
@@ -169,50 +183,83 @@ void l7_handoff_serve(struct sl_l7 *l)
 	}
 	set_timeouts(s, 5000);
 	err = ho_recv(s, &m, fds, &nfds);
-	if (err || m.type != HO_HELLO) {
+	if (err || m.type != HO_HELLO || l->ho_sock >= 0) {
 		close(s);
 		return;
 	}
-	pr_info("l7: handing over to pid %u: %zu connections\n", m.pid, l->n_conns);
-
 	l7_listeners_poll(l, false);
-	l7_h2_handover(l); /* not passed on: see h2.h */
-	ho_init(&m, HO_LISTENERS);
-	for (i = 0, nfds = 0; i < SL_L7_LISTEN_MAX; i++)
-		if (l->lfd[i] >= 0) {
-			m.listen_mask |= 1U << i;
-			fds[nfds++] = l->lfd[i];
-		}
-	m.nfds = nfds;
-	err = ho_send(s, &m, fds, nfds);
-	for (c = l->conns; c && !err; c = c->next, sent++) {
-		ho_init(&m, HO_CONN);
-		m.state = c->state;
-		m.subset_id = c->subset_id;
-		m.broken = c->broken;
-		m.reset_counted = c->reset_counted;
-		m.t = c->t;
-		/* 0 means none: one already due is due in 1 ms */
-		m.deadline_in = !c->deadline	    ? 0
-				: c->deadline > now ? (int64_t)(c->deadline - now)
-						    : 1;
-		nfds = 0;
-		fds[nfds++] = c->fd[CLIENT];
-		if (c->state != C_HEAD)
-			fds[nfds++] = c->fd[BACKEND];
-		if (c->state == C_RELAY)
-			for (i = 0; i < 2; i++) {
-				fds[nfds++] = c->h[i].pr;
-				fds[nfds++] = c->h[i].pw;
-				m.in_pipe[i] = c->h[i].in_pipe;
-				m.eof[i] = c->h[i].eof;
-				m.shut[i] = c->h[i].shut;
-				m.src_err[i] = c->h[i].src_err;
-				m.dropped[i] = c->h[i].dropped;
+	l->ho_sock = s;
+	l->ho_pid = m.pid;
+	l7_handoff_continue(l);
+}
+
+void l7_handoff_continue(struct sl_l7 *l)
+{
+	struct ho_msg m;
+	int s = l->ho_sock, fds[HO_MAX_FDS], nfds, i, err = 0;
+	uint64_t now = l7_now_ms();
+	size_t sent = 0, total = 0;
+	struct conn *c, *next;
+	struct sl_l7 *w;
+	bool backend;
+
+	if (s < 0)
+		return;
+	l->ho_sock = -1;
+	/* the other threads stop where they are: their state is read from here */
+	l7_workers_park(l);
+	for (w = l; w; w = w->next_w) {
+		l7_h2_handover(w); /* not passed on: see h2.h */
+		total += w->n_conns;
+		l7_listeners_poll(w, false);
+		l7_pool_expire(w, 0);
+	}
+	pr_info("l7: handing over to pid %u: %zu connections\n", l->ho_pid, total);
+
+	/* one message per thread's listeners, the leader's (the published ones) first */
+	for (w = l; w && !err; w = w->next_w) {
+		ho_init(&m, HO_LISTENERS);
+		for (i = 0, nfds = 0; i < SL_L7_LISTEN_MAX; i++)
+			if (w->lfd[i] >= 0) {
+				m.listen_mask |= 1U << i;
+				fds[nfds++] = w->lfd[i];
 			}
 		m.nfds = nfds;
-		err = ho_send(s, &m, fds, nfds);
+		if (nfds)
+			err = ho_send(s, &m, fds, nfds);
 	}
+	for (w = l; w && !err; w = w->next_w)
+		for (c = w->conns; c && !err; c = c->next, sent++) {
+			ho_init(&m, HO_CONN);
+			m.state = c->state;
+			m.subset_id = c->subset_id;
+			m.broken = c->broken;
+			m.reset_counted = c->reset_counted;
+			m.t = c->t;
+			/* 0 means none: one already due is due in 1 ms */
+			m.deadline_in = !c->deadline	    ? 0
+					: c->deadline > now ? (int64_t)(c->deadline - now)
+							    : 1;
+			nfds = 0;
+			fds[nfds++] = c->fd[CLIENT];
+			/* per request: an upstream connection only while a request is in flight */
+			backend = c->state == C_H1 ? l7_h1_export(c, &m.h1) : c->state != C_HEAD;
+			m.has_backend = backend;
+			if (backend)
+				fds[nfds++] = c->fd[BACKEND];
+			if (c->state == C_RELAY || c->state == C_H1)
+				for (i = 0; i < 2; i++) {
+					fds[nfds++] = c->h[i].pr;
+					fds[nfds++] = c->h[i].pw;
+					m.in_pipe[i] = c->h[i].in_pipe;
+					m.eof[i] = c->h[i].eof;
+					m.shut[i] = c->h[i].shut;
+					m.src_err[i] = c->h[i].src_err;
+					m.dropped[i] = c->h[i].dropped;
+				}
+			m.nfds = nfds;
+			err = ho_send(s, &m, fds, nfds);
+		}
 	if (!err) {
 		ho_init(&m, HO_END);
 		err = ho_send(s, &m, NULL, 0);
@@ -223,7 +270,16 @@ void l7_handoff_serve(struct sl_l7 *l)
 		/* the successor is gone: what it got died with it; carry on */
 		pr_warn("l7: hand-over failed after %zu connections: %s; keeping them\n", sent,
 			strerror(-err));
-		l7_listeners_poll(l, true);
+		for (w = l; w; w = w->next_w)
+			l7_listeners_poll(w, true);
+		/* their next requests may be waiting already: no new edge will say so */
+		for (c = l->conns; c; c = next) {
+			next = c->next;
+			if (c->state == C_H1)
+				l7_h1_event(l, c, CLIENT, 0);
+		}
+		/* (the other threads' are kicked by a wake-up that finds nothing: see l7.c) */
+		l7_workers_resume(l);
 		return;
 	}
 	/* Ours are copies now: closing them leaves the successor's open. */
@@ -244,11 +300,12 @@ void l7_handoff_serve(struct sl_l7 *l)
  * forever; more and the rest would go to whichever connection gets the
  * pipe next from the pool.
  */
-static bool pipes_hold(const struct ho_msg *m, const int *fds)
+static bool pipes_hold(const struct ho_msg *m, const int *fds, int backend)
 {
 	struct stat st;
 	int i, n;
 
+	fds += backend - 1; /* the pipes follow the client's and the backend's sockets */
 	for (i = 0; i < 2; i++) {
 		if (fstat(fds[2 + 2 * i], &st) || !S_ISFIFO(st.st_mode) ||
 		    fstat(fds[3 + 2 * i], &st) || !S_ISFIFO(st.st_mode) ||
@@ -261,24 +318,47 @@ static bool pipes_hold(const struct ho_msg *m, const int *fds)
 int l7_handoff_take_msg(struct sl_l7 *l, const struct ho_msg *m, int *fds, int nfds, uint64_t now)
 {
 	struct conn *c;
-	int i, k;
+	int i, k, backend, piped;
 
 	if (m->type == HO_END) {
 		close_fds(fds, &nfds, 0);
 		return 1;
 	}
 	if (m->type == HO_LISTENERS) {
+		bool first = true;
+
+		for (i = 0; i < SL_L7_LISTEN_MAX; i++)
+			if ((m->listen_mask & (1U << i)) && l->lfd[i] >= 0)
+				first = false;
+		if (first) {
+			for (i = 0, k = 0; i < SL_L7_LISTEN_MAX; i++)
+				if ((m->listen_mask & (1U << i)) && k < nfds)
+					l->lfd[i] = fds[k++];
+			close_fds(fds, &nfds, k);
+			return 0;
+		}
+		/* another thread's of the predecessor: for one of ours (l7.c) */
+		if (l->n_xsets == SL_L7_THREADS_MAX) {
+			close_fds(fds, &nfds, 0);
+			return 0;
+		}
+		l->xmask[l->n_xsets] = 0;
 		for (i = 0, k = 0; i < SL_L7_LISTEN_MAX; i++)
-			if ((m->listen_mask & (1U << i)) && k < nfds && l->lfd[i] < 0)
-				l->lfd[i] = fds[k++];
+			if ((m->listen_mask & (1U << i)) && k < nfds) {
+				l->xmask[l->n_xsets] |= 1U << i;
+				l->xlfd[l->n_xlfd++] = fds[k++];
+			}
+		l->n_xsets++;
 		close_fds(fds, &nfds, k);
 		return 0;
 	}
 	/* a state this build does not know would be relayed with no pipes */
+	piped = m->state == C_RELAY || m->state == C_H1;
+	backend = m->state == C_H1 ? m->has_backend == 1 : m->state != C_HEAD;
 	if (m->type != HO_CONN ||
-	    (m->state != C_HEAD && m->state != C_CONNECTING && m->state != C_RELAY) ||
-	    nfds != 1 + (m->state != C_HEAD) + 4 * (m->state == C_RELAY) ||
-	    (m->state == C_RELAY && !pipes_hold(m, fds)) ||
+	    (m->state != C_HEAD && m->state != C_CONNECTING && m->state != C_RELAY &&
+	     m->state != C_H1) ||
+	    nfds != 1 + backend + 4 * piped || (piped && !pipes_hold(m, fds, backend)) ||
 	    (m->t.family != SL_AF_INET && m->t.family != SL_AF_INET6)) {
 		close_fds(fds, &nfds, 0);
 		return -EPROTO;
@@ -295,18 +375,32 @@ int l7_handoff_take_msg(struct sl_l7 *l, const struct ho_msg *m, int *fds, int n
 	c->t = m->t;
 	c->deadline = m->deadline_in > 0 ? now + m->deadline_in : 0;
 	c->fd[CLIENT] = fds[0];
-	if (nfds > 1)
+	if (backend)
 		c->fd[BACKEND] = fds[1];
-	if (m->state == C_RELAY)
+	if (piped)
 		for (i = 0; i < 2; i++) {
-			c->h[i].pr = fds[2 + 2 * i];
-			c->h[i].pw = fds[3 + 2 * i];
+			c->h[i].pr = fds[1 + backend + 2 * i];
+			c->h[i].pw = fds[2 + backend + 2 * i];
 			c->h[i].in_pipe = m->in_pipe[i];
 			c->h[i].eof = m->eof[i];
 			c->h[i].shut = m->shut[i];
 			c->h[i].src_err = m->src_err[i];
 			c->h[i].dropped = m->dropped[i];
 		}
+	if (m->state == C_H1 && l7_h1_import(c, &m->h1, backend)) {
+		/* c is the newest, at the head of the list: taken back out */
+		l->conns = c->next;
+		if (c->next)
+			c->next->prev = NULL;
+		l->n_conns--;
+		for (i = 0; i < 2; i++) {
+			l7_close_fd(&c->fd[i]);
+			l7_close_fd(&c->h[i].pr);
+			l7_close_fd(&c->h[i].pw);
+		}
+		free(c);
+		return -EPROTO;
+	}
 	return 0;
 }
 
@@ -398,6 +492,9 @@ void l7_resume_conns(struct sl_l7 *l)
 		case C_CONNECTING:
 			err = l7_add_fd(l, c, CLIENT, EPOLLIN | EPOLLRDHUP | EPOLLET);
 			err = err ?: l7_add_fd(l, c, BACKEND, EPOLLOUT);
+			break;
+		case C_H1:
+			err = l7_h1_resume(l, c);
 			break;
 		default:
 			err = l7_add_fd(l, c, CLIENT, RELAY_EVENTS);

@@ -6,9 +6,10 @@
 #include <stdint.h>
 
 #include "l7/l7_conn.h"
+#include "l7/l7_h1.h"
 
 #define HO_MAGIC   0x534c484f /* "SLHO" */
-#define HO_VERSION 2
+#define HO_VERSION 3
 
 /*
  * HELLO (successor), LISTENERS, CONN..., END (predecessor), ACK (successor:
@@ -34,12 +35,22 @@ struct ho_msg {
 	uint64_t in_pipe[2];
 	int64_t deadline_in; /* ms left; 0: none */
 	struct sl_l7_tuple t;
+	/* C_H1: routed per request; a backend socket only with a request in flight */
+	uint8_t has_backend;
+	uint8_t pad2[7];
+	struct l7_h1_wire h1;
 };
 
 #define HO_MAX_FDS L7_FDS_PER_CONN
 
-/* Predecessor: a successor knocked on the hand-over socket. */
+/*
+ * Predecessor: a successor knocked on the hand-over socket (serve), then
+ * everything goes over (continue, which l7.c also calls after each batch of
+ * events while sl_l7.ho_sock is set); then sl_l7.handed_over, or, when it
+ * failed, the listeners are back.
+ */
 void l7_handoff_serve(struct sl_l7 *l);
+void l7_handoff_continue(struct sl_l7 *l);
 /* Successor: 0 with everything taken, -ENOENT when nobody is there. */
 int l7_handoff_take(struct sl_l7 *l);
 /* Register what was taken over and get it moving again. */

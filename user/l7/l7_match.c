@@ -1,12 +1,7 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
- * HTTP/1.x request heads and Istio-style request matches.
- *
- * The parser is a re-scan from the start on every call: heads are small,
- * callers feed it whatever they have read so far, and a re-scan keeps it free
- * of state and allocations. It answers "incomplete" only while every byte so
- * far can still be the start of a valid head, so a caller can give up on a
- * connection as soon as it cannot be HTTP/1.x.
+ * Istio-style request matches on a parsed HTTP/1.x request head (the head
+ * itself is parsed in l7_http.c).
  *
  * Matching follows what Envoy does with the route Istio generates, since that
  * is what a user moving a VirtualService to sluice will compare against:
@@ -83,161 +78,12 @@ enum spec_kw {
 static const char *const kind_names[] = {"header", "without", "uri", "method", "authority", NULL};
 static const char *const mtype_names[] = {"exact", "prefix", "regex", "present", NULL};
 
-/* ---- HTTP/1.x request head ---------------------------------------------- */
-
-/* RFC 9110 tchar: what a method or a field name is made of. */
+/* RFC 9110 tchar: what a field name is made of. */
 static bool is_tchar(unsigned char c)
 {
 	if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'))
 		return true;
 	return c && strchr("!#$%&'*+-.^_`|~", c);
-}
-
-/*
- * Visible ASCII plus obs-text. Bytes >= 0x80 are let through in targets and
- * values: clients do send raw UTF-8, and refusing them is not our job here;
- * controls are what would let a head mean two things.
- */
-static bool is_vchar(unsigned char c)
-{
-	return c > 0x20 && c != 0x7f;
-}
-
-static bool is_ows(unsigned char c)
-{
-	return c == ' ' || c == '\t';
-}
-
-/* A line that stops short is invalid once it is complete, else wait. */
-static int stops_short(bool complete)
-{
-	return complete ? -EINVAL : 0;
-}
-
-/*
- * The line starting at buf[pos]: content up to *end, next line at *next.
- * Returns false when no '\n' has arrived yet; *end then leaves out a final
- * '\r', which may be the first half of a "\r\n". Any other '\r' stays in the
- * content, where the line parsers reject it as a control character.
- */
-static bool find_line(const unsigned char *buf, size_t len, size_t pos, size_t *end, size_t *next)
-{
-	const unsigned char *lf = pos < len ? memchr(buf + pos, '\n', len - pos) : NULL;
-	size_t e = lf ? (size_t)(lf - buf) : len;
-
-	if (lf)
-		*next = e + 1;
-	if (e > pos && buf[e - 1] == '\r')
-		e--;
-	*end = e;
-	return lf != NULL;
-}
-
-/* "METHOD SP request-target SP HTTP/1.x", exactly one SP each. */
-static int parse_request_line(const unsigned char *s, size_t n, bool complete,
-			      struct sl_http_head *h)
-{
-	static const char version[] = "HTTP/1.";
-	size_t i = 0, target, k;
-
-	while (i < n && is_tchar(s[i]))
-		i++;
-	if (i == n)
-		return stops_short(complete);
-	if (i == 0 || s[i] != ' ')
-		return -EINVAL;
-	h->method = (const char *)s;
-	h->method_len = i++;
-
-	target = i;
-	while (i < n && is_vchar(s[i]))
-		i++;
-	if (i == n)
-		return stops_short(complete);
-	if (i == target || s[i] != ' ')
-		return -EINVAL;
-	h->target = (const char *)s + target;
-	h->target_len = i++ - target;
-
-	for (k = 0; k < sizeof(version) - 1; k++, i++) {
-		if (i == n)
-			return stops_short(complete);
-		if (s[i] != version[k])
-			return -EINVAL;
-	}
-	if (i == n)
-		return stops_short(complete);
-	if ((s[i] != '0' && s[i] != '1') || i + 1 != n)
-		return -EINVAL;
-	return complete ? 1 : 0;
-}
-
-/* "name:" OWS value OWS, for a line that is not empty. */
-static int parse_header_line(const unsigned char *s, size_t n, bool complete,
-			     struct sl_http_hdr *hd)
-{
-	size_t i = 0, vs, ve;
-
-	while (i < n && is_tchar(s[i]))
-		i++;
-	if (i == n)
-		return stops_short(complete);
-	/*
-	 * Also where obs-fold (a line starting with SP/HTAB) and "name :" end
-	 * up: both are request smuggling material (RFC 9112 5.1, 5.2).
-	 */
-	if (i == 0 || s[i] != ':')
-		return -EINVAL;
-	hd->name = (const char *)s;
-	hd->name_len = i++;
-
-	while (i < n && is_ows(s[i]))
-		i++;
-	vs = ve = i;
-	for (; i < n; i++) {
-		if (is_ows(s[i]))
-			continue;
-		if (!is_vchar(s[i]))
-			return -EINVAL;
-		ve = i + 1;
-	}
-	if (!complete)
-		return 0;
-	hd->value = (const char *)s + vs;
-	hd->value_len = ve - vs;
-	return 1;
-}
-
-int sl_http_parse_head(const char *buf, size_t len, struct sl_http_head *h)
-{
-	const unsigned char *p = (const unsigned char *)buf;
-	size_t pos, end, next = 0;
-	bool complete;
-	int ret;
-
-	h->n_hdr = 0;
-	h->head_len = 0;
-
-	complete = find_line(p, len, 0, &end, &next);
-	ret = parse_request_line(p, end, complete, h);
-	if (ret <= 0)
-		return ret;
-
-	for (pos = next;; pos = next) {
-		complete = find_line(p, len, pos, &end, &next);
-		if (end == pos) {
-			if (!complete)
-				return 0;
-			h->head_len = next;
-			return 1;
-		}
-		if (h->n_hdr == SL_HTTP_MAX_HEADERS)
-			return -EINVAL;
-		ret = parse_header_line(p + pos, end - pos, complete, &h->hdr[h->n_hdr]);
-		if (ret <= 0)
-			return ret;
-		h->n_hdr++;
-	}
 }
 
 /* ---- compiling a spec ---------------------------------------------------- */

@@ -16,7 +16,11 @@ struct sl_l7_opts {
 	unsigned int head_max;	      /* bytes of request head read at most */
 	unsigned int head_timeout_ms;
 	unsigned int connect_timeout_ms;
+	/* threads, each with its own listener in one SO_REUSEPORT group; 0: one per CPU */
+	unsigned int threads;
 };
+
+#define SL_L7_THREADS_MAX 64
 
 #define SL_L7_DEFAULT_MAX_CONNS 4096
 /*

@@ -28,6 +28,8 @@
 
 #include "l7/h2.h"
 #include "l7/l7_conn.h"
+#include "l7/l7_h1.h"
+#include "l7/l7_http.h"
 #include "l7/l7_match.h"
 #include "l7/l7_pick.h"
 #include "l7/l7_relay.h"
@@ -46,7 +48,6 @@ static bool count_status(struct sl_l7 *l, struct conn *c)
 	char s[12];
 	unsigned int code;
 	ssize_t n;
-	size_t i;
 
 	n = recv(c->fd[BACKEND], s, sizeof(s), MSG_PEEK | MSG_DONTWAIT);
 	if (n < 0 && errno == EAGAIN)
@@ -57,18 +58,7 @@ static bool count_status(struct sl_l7 *l, struct conn *c)
 	    s[9] > '5' || s[10] < '0' || s[10] > '9' || s[11] < '0' || s[11] > '9')
 		return true;
 	code = (s[9] - '0') * 100 + (s[10] - '0') * 10 + (s[11] - '0');
-	ADD(st->http_responses[s[9] - '1'], 1);
-	for (i = 0; i < l->n_codes; i++)
-		if (l->codes[i].k.subset_id == c->subset_id && l->codes[i].k.code == code)
-			break;
-	if (i == l->n_codes) {
-		if (l->n_codes == CODE_PENDING)
-			l7_flush_codes(l);
-		i = l->n_codes++;
-		l->codes[i].k = (struct sl_http_code_key){.subset_id = c->subset_id, .code = code};
-		l->codes[i].n = 0;
-	}
-	l->codes[i].n++;
+	l7_count_code(l, c->subset_id, code);
 	return true;
 }
 
@@ -77,7 +67,7 @@ static bool count_status(struct sl_l7 *l, struct conn *c)
  * source gets the whole buffer, and a window clamp to match (the handshake
  * set one for the small buffer).
  */
-static void earn(struct half *h, int src, ssize_t n)
+void l7_earn(struct half *h, int src, ssize_t n)
 {
 	int v = L7_RCVBUF, clamp = 2 * L7_RCVBUF;
 
@@ -110,7 +100,7 @@ static int pump(struct sl_l7 *l, struct conn *c, int dir, int *bad, bool *moved)
 				h->in_pipe -= n;
 				*moved = true;
 				if (!h->earned)
-					earn(h, src, n);
+					l7_earn(h, src, n);
 				continue;
 			}
 			if (n < 0 && errno == EAGAIN)
@@ -316,9 +306,14 @@ void l7_on_head(struct sl_l7 *l, struct conn *c, uint32_t events)
 	}
 	if (!res && !(events & (EPOLLRDHUP | EPOLLHUP)))
 		return; /* a piece of the preface: wait (the head timeout holds) */
-	res = sl_http_parse_head(l->buf, n, &head);
-	if (res == 1)
-		decide(l, c, &head, -1);
+	res = sl_h1_request_head(NULL, l->buf, n, &head);
+	/*
+	 * HTTP/1.x goes per request (l7_h1.c), a bad or oversized head too:
+	 * it answers 400 there rather than pass something ambiguous on.
+	 */
+	if (res == 1 || res == -EBADMSG ||
+	    (res == 0 && (size_t)n >= l->o.head_max && sl_h1_looks_http(l->buf, n)))
+		l7_h1_begin(l, c);
 	else if (res < 0)
 		decide(l, c, NULL, SL_L7_C_NOT_HTTP);
 	else if ((size_t)n >= l->o.head_max)
@@ -338,7 +333,9 @@ void l7_timeouts(struct sl_l7 *l, uint64_t now)
 		next = c->next;
 		if (!c->deadline || now < c->deadline)
 			continue;
-		if (c->state == C_HEAD) {
+		if (c->state == C_H1) {
+			l7_h1_timeout(l, c);
+		} else if (c->state == C_HEAD) {
 			decide(l, c, NULL, SL_L7_C_HEAD_TIMEOUT);
 		} else if (c->state == C_CONNECTING) {
 			l7_count(l, SL_L7_C_CONNECT_FAILED, 1);
@@ -364,6 +361,9 @@ void l7_on_conn_event(struct sl_l7 *l, struct conn *c, int which, uint32_t event
 			on_connected(l, c);
 		else if (events & (EPOLLERR | EPOLLHUP))
 			l7_conn_close(l, c, true); /* the client reset: no backend to bother */
+		break;
+	case C_H1:
+		l7_h1_event(l, c, which, events);
 		break;
 	case C_RELAY:
 		/*

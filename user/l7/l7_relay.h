@@ -15,6 +15,11 @@ void l7_relay(struct sl_l7 *l, struct conn *c);
 void l7_on_conn_event(struct sl_l7 *l, struct conn *c, int which, uint32_t events);
 /* End the connections whose head or connect is late, or that idle. */
 void l7_timeouts(struct sl_l7 *l, uint64_t now);
+/*
+ * The destination of h has taken n more bytes: once L7_RCVBUF_EARN in all,
+ * its source src gets the whole L7_RCVBUF (l7_conn.h says why).
+ */
+void l7_earn(struct half *h, int src, ssize_t n);
 /* Small buffers on a relayed socket to start with: L7_RCVBUF, L7_NOTSENT_LOWAT. */
 void l7_relay_sockopts(int fd);
 

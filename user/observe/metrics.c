@@ -280,8 +280,10 @@ static const char *const l7_help[SL_L7_C_MAX] = {
     [SL_L7_C_ACCEPTED] = "Connections the L7 step accepted from its listeners.",
     [SL_L7_C_ACTIVE] = "Connections the L7 step holds now: reading the request head, "
 		       "connecting or relaying.",
-    [SL_L7_C_HEADER_ROUTE] = "Connections decided by a route that matches on the HTTP request.",
-    [SL_L7_C_DEFAULT_ROUTE] = "Connections decided by a route without HTTP matches.",
+    [SL_L7_C_HEADER_ROUTE] = "Requests (HTTP/1.x, routed one by one) or connections (any other) "
+			     "decided by a route that matches on the HTTP request.",
+    [SL_L7_C_DEFAULT_ROUTE] = "Requests (HTTP/1.x, routed one by one) or connections (any other) "
+			      "decided by a route without HTTP matches.",
     [SL_L7_C_HEAD_TOO_BIG] = "Connections whose request head did not end within the limit "
 			     "(decided without HTTP matches).",
     [SL_L7_C_NOT_HTTP] = "Connections that did not start with an HTTP/1.x request "
@@ -300,6 +302,9 @@ static const char *const l7_help[SL_L7_C_MAX] = {
 			     "either way.",
     [SL_L7_C_CODES_FULL] = "Exact HTTP codes not counted because sl_l7_codes was full (their "
 			   "class still is).",
+    [SL_L7_C_BAD_REQUEST] =
+	"Requests answered 400 and closed: a malformed or ambiguous head or "
+	"body framing (request smuggling shapes), or a head over --l7-head-max.",
 };
 
 static void write_l7(FILE *f, const struct sl_status *st)

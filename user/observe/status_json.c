@@ -68,7 +68,7 @@ const char *sl_route_note(const struct sl_route *r)
 	if (!sl_route_enforced(r))
 		return "  [not enforced: matches on queryParams or scheme; never matched]";
 	if (r->flags & SL_ROUTE_NEEDS_L7)
-		return "  [http: decided per connection by the L7 step]";
+		return "  [http: decided per request by the L7 step]";
 	if (r->flags & SL_ROUTE_OVERRIDDEN)
 		return "  [overridden by `sluice weights`]";
 	return "";
@@ -231,6 +231,8 @@ static json_object *service_json(const struct sl_status_service *s, const struct
 				       json_object_new_string(sl_proto_name(s->ports[i].proto)));
 		json_object_object_add(p, "target_port",
 				       json_object_new_int(s->ports[i].target_port));
+		json_object_object_add(p, "path",
+				       json_object_new_string(sl_status_path(&s->ports[i])));
 		json_object_array_add(ports, p);
 	}
 	for (i = 0; i < s->n_routes; i++) {
