@@ -51,13 +51,13 @@ USER_OBJS := $(patsubst user/%.c,$(BUILD)/user/%.o,$(USER_SRCS)) \
 LIB_OBJS  := $(filter-out $(BUILD)/user/cli/main.o,$(USER_OBJS))
 SKEL      := $(BUILD)/sluice.skel.h
 
-TEST_BINS := $(BUILD)/tests/test_config $(BUILD)/tests/test_config_files $(BUILD)/tests/test_k8s $(BUILD)/tests/test_istio $(BUILD)/tests/test_pkt $(BUILD)/tests/test_conntrack $(BUILD)/tests/test_choice $(BUILD)/tests/test_atomic \
+TEST_BINS := $(BUILD)/tests/test_config $(BUILD)/tests/test_config_files $(BUILD)/tests/test_k8s $(BUILD)/tests/test_istio $(BUILD)/tests/test_pkt $(BUILD)/tests/test_conntrack $(BUILD)/tests/test_choice $(BUILD)/tests/test_atomic $(BUILD)/tests/test_inplace \
 	     $(BUILD)/tests/test_http $(BUILD)/tests/test_l7_match $(BUILD)/tests/test_policy_route \
 	     $(BUILD)/tests/test_l7 $(BUILD)/tests/test_kube $(BUILD)/tests/test_l7_client \
 	     $(BUILD)/tests/test_l7_http $(BUILD)/tests/test_rollout
 
 .DELETE_ON_ERROR:
-.PHONY: all deps test test-bins test-asan asan-bins demo bench clean format
+.PHONY: all deps test test-bins test-asan asan-bins demo bench bench-rank clean format
 
 all: $(BUILD)/sluice
 
@@ -167,6 +167,10 @@ $(BUILD)/tests/test_atomic: tests/pkt/test_atomic.c $(wildcard tests/pkt/*.h) $(
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) -Itests/pkt $(filter %.c %.o,$^) $(LDLIBS) -lpthread -o $@
 
+$(BUILD)/tests/test_inplace: tests/pkt/test_inplace.c $(wildcard tests/pkt/*.h) $(LIB_OBJS)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -Itests/pkt $(filter %.c %.o,$^) $(LDLIBS) -o $@
+
 $(BUILD)/tests/bench_pkt: tests/pkt/bench_pkt.c $(wildcard tests/pkt/*.h) $(LIB_OBJS)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) -Itests/pkt $(filter %.c %.o,$^) $(LDLIBS) -o $@
@@ -194,6 +198,11 @@ bench: deps
 	$(Q)$(MAKE) --no-print-directory all $(BUILD)/empty.bpf.o $(BUILD)/tests/bench_pkt \
 		$(BUILD)/tests/synflood
 	$(Q)scripts/bench.sh
+
+# section 8 alone: the ranking (interleaved rounds, 95 % intervals); ~10 min
+bench-rank: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)SECTIONS=8 scripts/bench.sh
 
 format:
 	$(Q)clang-format -i $(wildcard bpf/*.c bpf/*.h tests/e2e/*.bpf.c user/*/*.c user/*/*.cc user/*/*.h include/*.h tests/*/*.c tests/*/*.h)

@@ -52,6 +52,16 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } sl_services SEC(".maps");
 
+/* Read by writers only (sluice_abi.h); here so that every writer finds it pinned. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, SL_MAX_SERVICES);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct sl_svc_ref);
+	__type(value, struct sl_svc_key);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} sl_svc_index SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, (SL_SLOTS * SL_MAX_ENDPOINTS));
@@ -129,10 +139,14 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } sl_be_filter SEC(".maps");
 
-/* Names for the ids above, written by the loader, read by people. */
+/*
+ * Names for the ids above, written by the loader, read by people. Mmapable:
+ * a writer reads every row at memory speed, not a syscall per row.
+ */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, SL_MAX_SUBSET_IDS);
+	__uint(map_flags, BPF_F_MMAPABLE);
 	__type(key, __u32);
 	__type(value, struct sl_subset_name);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
@@ -141,6 +155,7 @@ struct {
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, SL_MAX_SUBSET_IDS);
+	__uint(map_flags, BPF_F_MMAPABLE);
 	__type(key, __u32);
 	__type(value, struct sl_svc_name);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);

@@ -16,9 +16,16 @@
 /* Limits. */
 #define SL_MAX_SUBSETS	    8	    /* subsets (versions) per service */
 #define SL_MAX_ROUTES	    8	    /* routes per service */
-#define SL_MAX_SERVICES	    16384   /* (VIP, port, proto) keys per table slot */
-#define SL_MAX_ENDPOINTS    65536   /* endpoints per table slot */
-#define SL_MAX_SUBSET_IDS   20480   /* stable subset ids (counter rows): 10,000 services x 2 */
+/*
+ * The table sizes below are the most `run --max-services` may ask for, and
+ * its default; a smaller N sizes every table from it at load (keys and
+ * endpoints 4N per slot, N counter rows) and writers read the sizes back
+ * from the maps (struct sl_maps).
+ */
+#define SL_MAX_SERVICES	    65536   /* (VIP, port, proto) keys per table slot */
+#define SL_MAX_ENDPOINTS    (4 * SL_MAX_SERVICES)  /* endpoints per table slot */
+#define SL_MAX_SUBSET_IDS   SL_MAX_SERVICES	    /* stable subset ids (counter rows, per CPU) */
+#define SL_MIN_SERVICES	    64	    /* the smallest --max-services */
 #define SL_MAX_SRC_PREFIXES 65536   /* source-match prefixes per slot */
 #define SL_CT_SIZE	    262144  /* confirmed connections (default; `run --ct-max`) */
 #define SL_CT_NEW_MIN	    1024    /* unconfirmed connections: ct-max / 4, at least this */
@@ -51,6 +58,7 @@
 #define SL_MAP_REVNAT	   "sl_revnat"
 #define SL_MAP_CT_NEW	   "sl_ct_new"
 #define SL_MAP_REVNAT_NEW  "sl_revnat_new"
+#define SL_MAP_SVC_INDEX   "sl_svc_index"
 #define SL_MAP_STATS	   "sl_stats"
 #define SL_MAP_GLOBAL	   "sl_global"
 #define SL_MAP_SUBSETS	   "sl_subset_names"
@@ -101,6 +109,18 @@ struct sl_svc_key {
 	__u8 family; /* enum sl_family */
 };
 _Static_assert(sizeof(struct sl_svc_key) == 24, "sl_svc_key size");
+
+/*
+ * sl_svc_index: HASH, the (VIP, port) keys of each service by name, so a
+ * writer that changes one service (`sluice weights`) finds its entries
+ * without reading the whole table. Written by apply; the programs never
+ * read it. Its values are sl_svc_keys with slot 0.
+ */
+struct sl_svc_ref {
+	char name[SL_NAME_LEN];
+	__u32 idx; /* 0 .. the service's keys - 1 */
+};
+_Static_assert(sizeof(struct sl_svc_ref) == SL_NAME_LEN + 4, "sl_svc_ref size");
 
 /* sl_service.flags */
 #define SL_SVC_AFFINITY_CLIENT_IP (1U << 0) /* hash the client address only */

@@ -24,6 +24,13 @@
 #     fast as one core writes them, while a client holds keep-alive
 #     connections and opens new ones: sluice (two table sizes) and
 #     kube-proxy's iptables and nftables rules, each with and without it
+#   8 ranking: floor, sluice (stack path; and its fast path when `run`
+#     has --no-fast-path), kube-proxy iptables and nftables, at 1 and
+#     10,000 services, interleaved round by round (ABAB..., RANK_ROUNDS >= 5,
+#     the order rotated each round); each ratio against the floor of the
+#     same round, with its 95 % confidence interval, for throughput and for
+#     CPU per request (/proc/stat, steal left out). Not in the default
+#     SECTIONS: SECTIONS=8 (make bench-rank)
 #
 # Method, load and CPU accounting: docs/bench.md.
 set -uo pipefail
@@ -40,13 +47,16 @@ CONNS=${CONNS:-$(q 500 3000)}
 DUR=${DUR:-$(q 2 5)}                      # seconds of each wrk run
 WRK_C=${WRK_C:-32}                        # wrk connections
 SIZES=${SIZES:-$(q "1 100 1000" "1 100 1000 10000")}
-APPLY_SIZES=${APPLY_SIZES:-$(q "10 1000" "10 1000 10000")}
+APPLY_SIZES=${APPLY_SIZES:-$(q "1 10000" "1 10000 30000")}
 SPLIT_N=${SPLIT_N:-$(q 2000 10000)}
 HOLD=${HOLD:-50}
 CHANGES=${CHANGES:-$(q 20 100)}
 FIXTURE_RUNS=${FIXTURE_RUNS:-$(q 20000 200000)}
 FLOOD_S=${FLOOD_S:-$(q 5 20)}             # seconds of each flood (and of each calm run)
 FLOOD_HELD=${FLOOD_HELD:-200}             # keep-alive connections held through it
+RANK_ROUNDS=${RANK_ROUNDS:-5}             # section 8: rounds (each contender once per round)
+RANK_DUR=${RANK_DUR:-$(q 1 3)}            # seconds of each wrk run in section 8
+RANK_SIZES=${RANK_SIZES:-1 10000}
 SYNFLOOD=$SL_ROOT/build/tests/synflood
 RESULTS=${RESULTS:-$SL_ROOT/build/bench-results.json}
 EMPTY_OBJ=$SL_ROOT/build/empty.bpf.o
@@ -354,32 +364,44 @@ map_memlock() { # total bytes_memlock of the maps pinned in the pin dir
 if has 4; then
 	log "section 4: control plane"
 	ports_vip
-	sluice_up "$(gen_cfg 1 90 10)"
+	json_field() { "$SL_PY" -c 'import json,sys; d=json.load(sys.stdin); print(json.dumps(eval("d" + sys.argv[1])))' "$1"; }
 	for n in $APPLY_SIZES; do
-		for RUN in $(seq 1 "$RUNS"); do
-			# alternate weights so every apply changes something
-			cfg=$(gen_cfg "$n" $((90 - RUN % 2)) $((10 + RUN % 2)))
-			timed T sl_sluice -q apply --config "$cfg" >/dev/null || sl_die "apply $n services"
-			rec 4 "apply/$n" seconds "$T"
-		done
+		# `run` applying N services itself: the RSS a node with that many holds
+		sluice_up "$(gen_cfg "$n" 90 10)"
 		RUN=1 rec 4 "rss/$n" kib "$(awk '/VmRSS/ { print $2 }' "/proc/$SL_RUN_PID/status")"
 		RUN=1 rec 4 "memlock/$n" bytes "$(map_memlock)"
-	done
-	sluice_down
-	# weight change -> first new connection following it: from 100/0 to 0/100
-	# and back (the first connection served by the other subset).
-	cfg=$(gen_cfg 1 100 0)
-	sluice_up "$cfg"
-	for RUN in $(seq 1 "$RUNS"); do
-		for dir in "v2 0 100" "v1 100 0"; do
-			set -- $dir
-			sl_nsx client taskset -c "$CPU_CLIENT" "$SL_PY" "$B/probe.py" flip --want "$1" -- \
-				nsenter --net="/var/run/netns/$(sl_ns node)" "$SLUICE" --pin-dir "$SL_PIN_DIR" \
-				-q weights backend "v1=$2" "v2=$3" >"$SL_TMP/flip.json" || log "flip (cli) failed"
-			rec 4 "flip/cli" ms "$("$SL_PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["ms"])' "$SL_TMP/flip.json")"
+		sluice_down
+		for RUN in $(seq 1 "$RUNS"); do
+			# from scratch: `run` holds one service, apply brings N
+			sluice_up "$(gen_cfg 1 90 10)"
+			timed T sl_sluice -q apply --config "$(gen_cfg "$n" 90 10)" >/dev/null ||
+				sl_die "apply $n services"
+			rec 4 "apply/$n/scratch" seconds "$T"
+			# one service's weights changed: one key written
+			timed T sl_sluice -j apply --config "$(gen_cfg "$n" 89 11)" >"$SL_TMP/apply.json" ||
+				sl_die "apply $n services, changed"
+			rec 4 "apply/$n/changed" seconds "$T"
+			rec 4 "apply/$n/changed" keys "$(json_field '["written"]["keys"]' <"$SL_TMP/apply.json")"
+			timed T sl_sluice -j apply --config "$(gen_cfg "$n" 89 11)" >"$SL_TMP/apply.json" ||
+				sl_die "apply $n services, same"
+			rec 4 "apply/$n/same" seconds "$T"
+			rec 4 "apply/$n/same" keys "$(json_field '["written"]["keys"]' <"$SL_TMP/apply.json")"
+			# weight change -> first new connection following it: from 100/0 to 0/100
+			# and back (the first connection served by the other subset)
+			timed T sl_sluice -q apply --config "$(gen_cfg "$n" 100 0)" >/dev/null ||
+				sl_die "apply $n services, 100/0"
+			for dir in "v2 0 100" "v1 100 0"; do
+				set -- $dir
+				sl_nsx client taskset -c "$CPU_CLIENT" "$SL_PY" "$B/probe.py" flip --want "$1" -- \
+					nsenter --net="/var/run/netns/$(sl_ns node)" "$SLUICE" --pin-dir "$SL_PIN_DIR" \
+					-q weights backend "v1=$2" "v2=$3" >"$SL_TMP/flip.json" || log "flip (cli) failed"
+				rec 4 "flip/cli/$n" ms "$(json_field '["ms"]' <"$SL_TMP/flip.json")"
+				rec 4 "flip/cli/$n" cmd_ms "$(json_field '["cmd_ms"]' <"$SL_TMP/flip.json")"
+			done
+			sluice_down
 		done
+		log "section 4: $n services done"
 	done
-	sluice_down
 	# the same through the config file `run` watches (write + rename)
 	d=$SL_TMP/flipcfg
 	mkdir -p "$d"
@@ -522,6 +544,128 @@ if has 7; then
 	done
 	sysctl -qw net.netfilter.nf_conntrack_max="$CT_WAS"
 	CT_WAS=
+fi
+
+# ---------------------------------------------------------------- section 8
+# CPU per request without steal time: a VM's stolen time is another guest's
+# work, not this one's (cpu_busy above counts it, for the older sections).
+cpu_own() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 }' /proc/stat; }
+
+# rank_wrk KEY close|keep URL...: wrk against every URL at once (the
+# connections shared out), summed; rps and CPU us per request (section 8)
+rank_wrk() {
+	local key=$1 mode=$2 c0 c1 i=0 n pids=() hdr=() url
+	shift 2
+	n=$#
+	[ "$mode" = close ] && hdr=(-H "Connection: close")
+	rm -f "$SL_TMP"/rank-wrk.*
+	c0=$(cpu_own)
+	for url in "$@"; do
+		sl_nsx client taskset -c "$CPU_CLIENT" wrk -t1 -c"$(((WRK_C + i) / n))" \
+			-d"${RANK_DUR}s" "${hdr[@]}" "$url" >"$SL_TMP/rank-wrk.$i" 2>&1 &
+		pids+=($!)
+		i=$((i + 1))
+	done
+	wait "${pids[@]}"
+	c1=$(cpu_own)
+	for i in "$SL_TMP"/rank-wrk.*; do "$SL_PY" "$B/gen.py" wrk <"$i"; done >"$SL_TMP/rank-sum.json"
+	"$SL_PY" - "$SL_TMP/rank-sum.json" "$((c1 - c0))" "$HZ" "$key" "$mode" "$RUN" >>"$RAW" <<'PYEOF'
+import json, sys
+rs = [json.loads(line) for line in open(sys.argv[1]) if line.strip()]
+cpu, hz = int(sys.argv[2]), int(sys.argv[3])
+key, mode, run = sys.argv[4], sys.argv[5], int(sys.argv[6])
+n = sum(r["requests"] for r in rs)
+vals = {"rps": sum(r["rps"] for r in rs) if n else None,
+        "cpu_us": cpu / hz / n * 1e6 if n else None,
+        "errors": sum(r["socket_errors"] + r["non2xx"] for r in rs)}
+for m, v in vals.items():
+    print(json.dumps({"section": 8, "key": key, "metric": mode + "/" + m, "run": run, "value": v}))
+PYEOF
+}
+
+# kube-proxy's rules, loaded once per size and switched on and off by their
+# hooks alone (loading 10,000 services into nftables takes minutes): off,
+# not a packet of the other contenders meets them.
+ipt_hooks() { # -I|-D
+	sl_nsx node "$IPT" -w 5 -t nat "$1" PREROUTING -m comment --comment "kubernetes service portals" -j KUBE-SERVICES
+	sl_nsx node "$IPT" -w 5 -t nat "$1" POSTROUTING -m comment --comment "kubernetes postrouting rules" -j KUBE-POSTROUTING
+}
+nft_hooks() { # on|off
+	if [ "$1" = on ]; then
+		sl_nsx node nft -f - <<'NFTEOF'
+table ip kube-proxy {
+  chain masquerading { type nat hook postrouting priority srcnat; policy accept;
+    meta mark & 0x4000 == 0 return
+    meta mark set meta mark xor 0x4000
+    masquerade fully-random; }
+  chain nat-prerouting { type nat hook prerouting priority dstnat; policy accept;
+    jump services; }
+}
+NFTEOF
+	else
+		for c in masquerading nat-prerouting nat-output; do
+			sl_nsx node nft flush chain ip kube-proxy "$c" 2>/dev/null
+			sl_nsx node nft delete chain ip kube-proxy "$c" 2>/dev/null
+		done
+	fi
+}
+
+if has 8; then
+	log "section 8: ranking ($RANK_ROUNDS rounds x ${RANK_DUR}s per contender and mode; sizes $RANK_SIZES)"
+	RANK=(floor sluice-stack iptables nftables)
+	FAST_FLAG=()
+	SL_IFS=(c1)
+	# the fast path (issue 15 part 3) is there when `run` knows how to turn it off;
+	# it redirects between interfaces sluice is attached to: the backends' too,
+	# for both rows (docs/fastpath.md)
+	if [[ $("$SLUICE" run --help 2>&1) == *--no-fast-path* ]]; then
+		RANK=(floor sluice-stack sluice-fast iptables nftables)
+		FAST_FLAG=(--no-fast-path)
+		SL_IFS=(c1 b-v1a b-v1b b-v2)
+	fi
+	for n in $RANK_SIZES; do
+		t0=$SECONDS
+		ipt_up "$n"
+		ipt_hooks -D
+		nft_up "$n"
+		nft_hooks off
+		RUN=1 rec 8 "load/$n" seconds "$((SECONDS - t0))"
+		for RUN in $(seq 1 "$RANK_ROUNDS"); do
+			# rotate the order: no contender always runs first (or after the same one)
+			k=$(((RUN - 1) % ${#RANK[@]}))
+			for c in "${RANK[@]:k}" "${RANK[@]:0:k}"; do
+				urls=("http://$SL_VIP4/")
+				case $c in
+				# the same three backends as the VIP paths, each its share of the connections
+				floor)
+					ports_direct
+					urls=(http://10.0.1.10:8080/ http://10.0.1.11:8080/ http://10.0.2.10:8080/)
+					;;
+				sluice-stack)
+					ports_vip
+					SL_READY_IFACE=${SL_IFS[-1]} sl_run_start "$(gen_cfg "$n" 90 10)" \
+						"${SL_IFS[@]}" -- "${FAST_FLAG[@]}" || sl_die "sluice run"
+					;;
+				sluice-fast)
+					ports_vip
+					SL_READY_IFACE=${SL_IFS[-1]} sl_run_start "$(gen_cfg "$n" 90 10)" \
+						"${SL_IFS[@]}" || sl_die "sluice run"
+					;;
+				iptables) ports_vip; ipt_hooks -I ;;
+				nftables) ports_vip; nft_hooks on ;;
+				esac
+				for mode in close keep; do rank_wrk "$c/$n" "$mode" "${urls[@]}"; done
+				case $c in
+				sluice-*) sluice_down ;;
+				iptables) ipt_hooks -D ;;
+				nftables) nft_hooks off ;;
+				esac
+			done
+			log "section 8: $n services, round $RUN done"
+		done
+		ipt_down
+		nft_down
+	done
 fi
 
 # ---------------------------------------------------------------- report

@@ -148,25 +148,36 @@ if 3 in secs:
 if 4 in secs:
     print("## 4. Control plane")
     print()
+    sizes = sorted({int(k.split("/")[1]) for (s, k, m) in vals if s == 4 and k.startswith("apply/")})
     body = []
-    for (s, k, m) in sorted((x for x in vals if x[0] == 4 and x[1].startswith("apply/")),
-                            key=lambda x: int(x[1].split("/")[1])):
-        n = k.split("/")[1]
-        body.append(("{:,}".format(int(n)), fmt(med(4, k, m), 3), spread(4, k, m, 3),
-                     fmt(med(4, "rss/" + n, "kib") / 1024 if med(4, "rss/" + n, "kib") else None, 1),
-                     fmt(med(4, "memlock/" + n, "bytes") / 2**20 if med(4, "memlock/" + n, "bytes") else None, 1)))
-    print("`sluice apply` of a config with N services (2 subsets, 3 endpoints for the measured "
-          "one, 2 for the others) to a running `sluice run`; RSS of `sluice run` and the "
-          "bytes_memlock of its pinned maps after that apply.")
+    for n in sizes:
+        a = "apply/%d/" % n
+        body.append(("{:,}".format(n),
+                     fmt(med(4, a + "scratch", "seconds"), 3), spread(4, a + "scratch", "seconds", 3),
+                     fmt(med(4, a + "changed", "seconds"), 3), fmt(med(4, a + "changed", "keys"), 0),
+                     fmt(med(4, a + "same", "seconds"), 3), fmt(med(4, a + "same", "keys"), 0),
+                     fmt(med(4, "flip/cli/%d" % n, "cmd_ms"), 1),
+                     fmt(med(4, "flip/cli/%d" % n, "ms"), 1), spread(4, "flip/cli/%d" % n, "ms", 1),
+                     fmt(med(4, "rss/%d" % n, "kib") / 1024 if med(4, "rss/%d" % n, "kib") else None, 1),
+                     fmt(med(4, "memlock/%d" % n, "bytes") / 2**20 if med(4, "memlock/%d" % n, "bytes") else None, 1)))
+    print("`sluice apply` (the whole CLI: parse, validate, write) of N services (2 subsets, "
+          "3 endpoints for the measured one, 2 for the others) to a running `sluice run`: "
+          "from scratch (`run` held 1), then with one service's weights changed, then the "
+          "same again (keys: sl_services values written). `sluice weights backend` with N "
+          "services configured: the CLI's wall time, and the first new connection served by "
+          "the newly weighted subset (100/0 -> 0/100 and back), timed from just before the "
+          "CLI starts by a client opening connections back to back. RSS of a `sluice run` "
+          "that applied the N services itself, and the bytes_memlock of its pinned maps.")
     print()
-    table(["services", "apply s", "spread", "run RSS MiB", "maps MiB (memlock)"], body)
+    table(["services", "apply s (scratch)", "spread", "apply s (1 changed)", "keys",
+           "apply s (same)", "keys", "weights CLI ms", "to next conn ms", "spread",
+           "run RSS MiB", "maps MiB (memlock)"], body)
     body = []
-    for k, label in (("flip/cli", "`sluice weights` (CLI)"), ("flip/file", "config file write + rename")):
+    for k, label in (("flip/file", "config file write + rename"),):
         if get(4, k, "ms"):
             body.append((label, fmt(med(4, k, "ms"), 1), spread(4, k, "ms", 1), len(get(4, k, "ms"))))
-    print("Weight change (100/0 -> 0/100 and back) to the first new connection served by the "
-          "newly weighted subset, timed from just before the change starts, by a client "
-          "opening connections back to back:")
+    print("The same weight change through the config file `run` watches (1 service), to "
+          "the first new connection served by the newly weighted subset:")
     print()
     table(["change through", "ms", "spread", "samples"], body)
 
@@ -239,6 +250,94 @@ if 7 in secs:
     table(["contender", "flood SYN/s", "held broken", "entries lost", "new failed (flood)",
            "p50 ms", "p99 ms", "new failed (calm)", "p99 ms (calm)", "netfilter entries after",
            "netfilter drops (full)"], body)
+
+if 8 in secs:
+    print("## 8. Ranking: interleaved rounds, ratios against the floor with 95 % intervals")
+    print()
+    # two-sided 95 % Student t quantiles by degrees of freedom
+    T95 = {1: 12.71, 2: 4.30, 3: 3.18, 4: 2.78, 5: 2.57, 6: 2.45, 7: 2.36, 8: 2.31, 9: 2.26,
+           10: 2.23, 12: 2.18, 15: 2.13, 20: 2.09, 30: 2.04}
+
+    def t95(df):
+        return T95.get(df) or T95[max(d for d in T95 if d <= df)]
+
+    def by_run(key, metric):
+        return {r["run"]: float(r["value"]) for r in rows
+                if r["section"] == 8 and r["key"] == key and r["metric"] == metric
+                and r["value"] is not None}
+
+    def interval(key, floor_key, metric):
+        """Mean of the per-round ratios key/floor, with its 95 % interval."""
+        a, b = by_run(key, metric), by_run(floor_key, metric)
+        rs = [a[i] / b[i] for i in a if i in b and b[i]]
+        if not rs:
+            return None
+        m = statistics.mean(rs)
+        h = t95(len(rs) - 1) * statistics.stdev(rs) / len(rs) ** 0.5 if len(rs) > 1 else None
+        return (m, m - h if h is not None else None, m + h if h is not None else None, len(rs))
+
+    def show(iv):
+        if iv is None:
+            return "n/a"
+        if iv[1] is None:
+            return "%.2fx" % iv[0]
+        return "%.2fx [%.2f, %.2f]" % iv[:3]
+
+    RANK_NAMES = {"floor": "plain routing (floor)",
+                  "sluice-stack": "sluice, stack path (--no-fast-path)",
+                  "sluice-fast": "sluice, fast path", "iptables": "kube-proxy iptables",
+                  "nftables": "kube-proxy nftables"}
+    keys8 = {r["key"] for r in rows if r["section"] == 8 and not r["key"].startswith("load/")}
+    sizes8 = sorted({int(k.split("/")[1]) for k in keys8})
+    order = ["floor", "sluice-stack", "sluice-fast", "iptables", "nftables"]
+    if "sluice-fast/%d" % sizes8[0] not in keys8 if sizes8 else False:
+        RANK_NAMES["sluice-stack"] = "sluice (its only path: no --no-fast-path in this build)"
+    rounds = max((r["run"] for r in rows if r["section"] == 8), default=0)
+    print("wrk from the client, %s rounds; in each round every contender once, in an order "
+          "rotated round by round, for new connections (`Connection: close`) and keep-alive "
+          "requests. Each ratio is against the floor of the same round (paired), averaged "
+          "over the rounds, with its 95 %% confidence interval (Student t). CPU: busy time of "
+          "the whole machine per request from /proc/stat (user, nice, system, irq, softirq; "
+          "steal left out). Lower CPU ratio is better; a contender ranks below another only "
+          "where their intervals do not overlap." % rounds)
+    print()
+    for mode, title in (("close", "New connections"), ("keep", "Keep-alive requests")):
+        body, ranked = [], {}
+        for n in sizes8:
+            fk = "floor/%d" % n
+            for c in order:
+                k = "%s/%d" % (c, n)
+                if k not in keys8:
+                    continue
+                rps = med(8, k, mode + "/rps")
+                cpu = med(8, k, mode + "/cpu_us")
+                civ = interval(k, fk, mode + "/cpu_us")
+                body.append((RANK_NAMES[c], "{:,}".format(n), fmt(rps, 0),
+                             show(interval(k, fk, mode + "/rps")), fmt(cpu, 1), show(civ),
+                             fmt(sum(get(8, k, mode + "/errors")), 0)))
+                if civ:
+                    ranked.setdefault(n, []).append((civ, RANK_NAMES[c]))
+        print("**%s**" % title)
+        print()
+        table(["path", "services", "req/s", "req/s vs floor [95 % CI]", "CPU us/req",
+               "CPU vs floor [95 % CI]", "errors"], body)
+        for n, lst in sorted(ranked.items()):
+            lst.sort(key=lambda x: x[0][0])
+            out = lst[0][1]
+            for prev, cur in zip(lst, lst[1:]):
+                apart = prev[0][2] is not None and cur[0][1] is not None and prev[0][2] < cur[0][1]
+                out += (" < " if apart else " ~ ") + cur[1]
+            print("CPU per request, %s service%s, cheapest first (< : intervals apart, ~ : "
+                  "they overlap): %s" % ("{:,}".format(n), "" if n == 1 else "s", out))
+            print()
+    loads = [(k.split("/")[1], med(8, k, "seconds")) for k in {r["key"] for r in rows
+             if r["section"] == 8 and r["key"].startswith("load/")}]
+    if loads:
+        print("Loading kube-proxy's rules (iptables and nftables, once per size): " +
+              ", ".join("%s service%s %s s" % ("{:,}".format(int(n)), "" if int(n) == 1 else "s",
+                                                 fmt(v, 0))
+                        for n, v in sorted(loads, key=lambda x: int(x[0]))))
+        print()
 
 summary = {"%d/%s/%s" % k: {"median": statistics.median(v), "min": min(v), "max": max(v), "n": len(v)}
            for k, v in vals.items()}

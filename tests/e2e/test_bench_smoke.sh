@@ -47,8 +47,9 @@ rows bench-datapath-table "1. Datapath" "^\| (empty TC program \(floor\),|sluice
 rows bench-fixture-table "1. Datapath" "^\| [A-Za-z].*\| $num \| -?$num \| $num" 11
 rows bench-throughput-table "2. Throughput" "^\| (plain|sluice|kube-proxy|nginx).*\| $num \| .* \| ${num}x \|" 10
 rows bench-scale-table "3. Scale" "^\| (sluice|iptables|nftables) \| [0-9,]+ \| $num \|" 6
-rows bench-apply-table "4. Control" "^\| [0-9,]+ \| $num \|" 2
-rows bench-flip-table "4. Control" "^\| (\`sluice weights\`|config file).*\| $num \|" 2
+# apply: one changed service writes 1 key, the same config again none; weights: numbers
+rows bench-apply-table "4. Control" "^\| [0-9,]+ \| $num \| .* \| $num \| 1 \| $num \| 0 \| $num \| $num \| .* \| $num \| $num \|$" 2
+rows bench-flip-table "4. Control" "^\| config file.*\| $num \|" 1
 rows bench-split-table "5. Split" "^\| [0-9]+/[0-9]+ \| [0-9]+% \| $num%" 3
 check bench-hold "established connections kept their backend" \
 	grep -qE '^\| 5 \| 5 \| [0-9,]+ \| 0 \| 0 \|$' "$OUT/bench.out"

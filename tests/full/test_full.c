@@ -35,7 +35,8 @@
 static struct fx fx;
 
 /* A private datapath without the source check (TEST_RUN has no route back). */
-static bool up(__u32 ct_max)
+/* A private datapath; 0: run's default for --ct-max or --max-services. */
+static bool up_sized(__u32 ct_max, __u32 max_services)
 {
 	struct sl_dp_opts o;
 
@@ -44,12 +45,19 @@ static bool up(__u32 ct_max)
 	o.cfg.flags &= ~SL_DP_SRC_CHECK;
 	if (ct_max)
 		o.ct_max = ct_max;
+	if (max_services)
+		o.max_services = max_services;
 	if (!ASSERT_OK(sl_dp_load_opts(&fx.dp, NULL, &o), "sl_dp_load_opts"))
 		return false;
 	fx.up = true;
 	fx.ing = bpf_program__fd(fx.dp.skel->progs.sl_ingress);
 	fx.egr = bpf_program__fd(fx.dp.skel->progs.sl_egress);
 	return true;
+}
+
+static bool up(__u32 ct_max)
+{
+	return up_sized(ct_max, 0);
 }
 
 /* Load and apply yaml; returns the error, diag messages in *msgs (joined). */
@@ -108,7 +116,8 @@ static void test_endpoints_at_limit(void)
 	struct frame out;
 	char *yaml;
 
-	if (!up(0))
+	/* --max-services 16384: 65,536 endpoint rows per slot */
+	if (!up_sized(0, 16384))
 		return;
 	/* 8 services x 8 subsets x 1,024: every row of a slot's half of sl_endpoints */
 	yaml = services_text(8, 8, 1024);
@@ -143,7 +152,8 @@ static void test_subset_rows_full(void)
 	struct frame out;
 	__u64 gen;
 
-	if (!up(0))
+	/* --max-services 20480: 20,480 counter rows */
+	if (!up_sized(0, 20480))
 		return;
 	/* every counter row taken: 2,560 services x 8 subsets */
 	a = services_text(2560, 8, 1);

@@ -516,14 +516,14 @@ static void test_vip_port_taken(void **state)
 
 static void test_too_many_vip_ports(void **state)
 {
-	/* 129 VIPs x 128 ports = 16512 (VIP, port) pairs, over SL_MAX_SERVICES. */
+	/* 513 VIPs x 128 ports = 65664 (VIP, port) pairs, over SL_MAX_SERVICES. */
 	size_t cap = 16384, off = 0;
 	char *yaml = malloc(cap);
 	int i;
 
 	assert_non_null(yaml);
 	off += snprintf(yaml + off, cap - off, L1 L2 "  vips: [");
-	for (i = 0; i < 129; i++)
+	for (i = 0; i < 513; i++)
 		off += snprintf(yaml + off, cap - off, "%s10.0.%d.%d", i ? ", " : "", i / 100,
 				i % 100 + 1);
 	off += snprintf(yaml + off, cap - off, "]\n  ports: [");
@@ -532,7 +532,7 @@ static void test_too_many_vip_ports(void **state)
 	snprintf(yaml + off, cap - off, "]\n" L5 L6_7);
 	assert_true(off < cap - 200);
 	assert_error(yaml, "t.yaml:2:3: error: service 'a' brings the number of (VIP, port) pairs "
-			   "to 16512; the limit is 16384");
+			   "to 65664; the limit is 65536");
 	free(yaml);
 }
 

@@ -566,14 +566,14 @@ static void test_too_many_vip_ports_across_files(void **state)
 	size_t cap = 16384, off;
 	int f, i;
 
-	/* 2 files x 65 VIPs x 128 ports = 16640 pairs; either alone is within the limit. */
+	/* 2 files x 257 VIPs x 128 ports = 65792 pairs; either alone is within the limit. */
 	for (f = 0; f < 2; f++) {
 		yaml[f] = malloc(cap);
 		assert_non_null(yaml[f]);
 		off = snprintf(yaml[f], cap, "services:\n- name: s%d\n  vips: [", f);
-		for (i = 0; i < 65; i++)
-			off += snprintf(yaml[f] + off, cap - off, "%s10.%d.0.%d", i ? ", " : "", f,
-					i + 1);
+		for (i = 0; i < 257; i++)
+			off += snprintf(yaml[f] + off, cap - off, "%s10.%d.%d.%d", i ? ", " : "", f,
+					i / 200, i % 200 + 1);
 		off += snprintf(yaml[f] + off, cap - off, "]\n  ports: [");
 		for (i = 0; i < 128; i++)
 			off += snprintf(yaml[f] + off, cap - off, "%s{port: %d}", i ? ", " : "",
@@ -584,8 +584,8 @@ static void test_too_many_vip_ports_across_files(void **state)
 		free(yaml[f]);
 	}
 	snprintf(msg, sizeof(msg),
-		 "%s:2:3: error: service 's1' brings the number of (VIP, port) pairs to 16640; "
-		 "the limit is 16384",
+		 "%s:2:3: error: service 's1' brings the number of (VIP, port) pairs to 65792; "
+		 "the limit is 65536",
 		 paths[1]);
 	assert_paths_error(paths, 2, -EINVAL, msg);
 }

@@ -50,27 +50,27 @@ static void test_endpoints_at_limit(void **state)
 	struct text t;
 	unsigned int ep = 1;
 
-	/* 8 services x 8 subsets x 1024 endpoints: 65,536 */
-	assert_loads(services_text(8, 8, 1024), 8);
+	/* 32 services x 8 subsets x 1024 endpoints: 262,144 */
+	assert_loads(services_text(32, 8, 1024), 32);
 
 	/* one more, in a ninth service: it is the one named */
 	text_open(&t);
-	services(t.f, 8, 8, 1024, &ep);
+	services(t.f, 32, 8, 1024, &ep);
 	fprintf(t.f, "- name: last\n  vips: [172.17.0.1]\n  ports: [{port: 80}]\n"
 		     "  subsets: {v0: {endpoints: [192.168.0.1]}}\n");
-	assert_refused(text_close(&t), "t.yaml:114:3: error: service 'last' brings the number of "
-				       "endpoints (of all services together) to 65537; the limit "
-				       "is 65536");
+	assert_refused(text_close(&t), "t.yaml:450:3: error: service 'last' brings the number of "
+				       "endpoints (of all services together) to 262145; the limit "
+				       "is 262144");
 }
 
 static void test_subsets_at_limit(void **state)
 {
-	/* 2,560 services x 8 subsets: 20,480 counter rows */
-	assert_loads(services_text(2560, 8, 1), 2560);
-	/* 14 lines per service: s2560 starts at line 2 + 2560 * 14 */
-	assert_refused(services_text(2561, 8, 1),
-		       "t.yaml:35842:3: error: service 's2560' brings the number of subsets (of "
-		       "all services together, each a counter row) to 20488; the limit is 20480");
+	/* 8,192 services x 8 subsets: 65,536 counter rows */
+	assert_loads(services_text(8192, 8, 1), 8192);
+	/* 14 lines per service: s8192 starts at line 2 + 8192 * 14 */
+	assert_refused(services_text(8193, 8, 1),
+		       "t.yaml:114690:3: error: service 's8192' brings the number of subsets (of "
+		       "all services together, each a counter row) to 65544; the limit is 65536");
 }
 
 /* What a config with one source prefix too many hears. */

@@ -167,6 +167,7 @@ int cmd_apply(int argc, char **argv)
 	struct sl_config *cfg = NULL;
 	struct sl_maps maps = {};
 	struct sl_state state = {};
+	struct sl_apply_stats as;
 	struct config_args a;
 	struct sl_diag diag;
 	int err, lock = -1, ret = SL_EXIT_SYSTEM;
@@ -197,7 +198,7 @@ int cmd_apply(int argc, char **argv)
 	/* a rollout's weights go in with the file (README "Progressive delivery") */
 	if (lock >= 0)
 		sl_ro_overlay(&maps, cfg);
-	err = lock < 0 ? lock : sl_tables_apply(&maps, cfg, &diag);
+	err = lock < 0 ? lock : sl_tables_apply_stats(&maps, cfg, &diag, &as);
 	/* a later `run` of the same files keeps what apply set */
 	if (!err && digest)
 		sl_tables_set_digest(&maps, digest);
@@ -210,9 +211,20 @@ int cmd_apply(int argc, char **argv)
 		goto out;
 	}
 	bpf_map_lookup_elem(maps.state, &zero, &state);
-	if (res)
+	if (res) {
+		json_object *wr = json_object_new_object();
+
 		json_object_object_add(res, "generation", json_object_new_uint64(state.generation));
-	else
+		/* what the maps needed: an unchanged config writes nothing */
+		json_object_object_add(wr, "whole_slot", json_object_new_boolean(as.full));
+		json_object_object_add(wr, "keys", json_object_new_uint64(as.keys_written));
+		json_object_object_add(wr, "keys_deleted", json_object_new_uint64(as.keys_deleted));
+		json_object_object_add(wr, "endpoints",
+				       json_object_new_uint64(as.endpoints_written));
+		json_object_object_add(wr, "rows", json_object_new_uint64(as.rows_written));
+		json_object_object_add(wr, "index", json_object_new_uint64(as.index_written));
+		json_object_object_add(res, "written", wr);
+	} else
 		printf("applied %s (generation %llu)\n", a.what,
 		       (unsigned long long)state.generation);
 	ret = SL_EXIT_OK;

@@ -222,43 +222,39 @@ int cmd_status(int argc, char **argv)
 	return SL_EXIT_OK;
 }
 
+/* One service's weights, found through sl_svc_index: no walk of every service. */
 static int show_weights(const struct sl_maps *maps, const char *service)
 {
-	const struct sl_status_service *s;
-	struct sl_status st;
+	struct sl_weights w;
 	int err;
 	size_t j;
 
-	err = sl_tables_read_status(maps, &st);
+	err = sl_tables_get_weights(maps, service, &w);
+	if (err == -ENOENT || err == -ESTALE) {
+		sl_error("no service '%s' in the running configuration", service);
+		return SL_EXIT_INVALID;
+	}
 	if (err) {
 		sl_error("cannot read the maps: %s", strerror(-err));
 		return SL_EXIT_SYSTEM;
 	}
-	s = sl_status_find(&st, service);
-	if (!s) {
-		sl_error("no service '%s' in the running configuration", service);
-		sl_status_free(&st);
-		return SL_EXIT_INVALID;
-	}
 	if (cli.json) {
-		json_object *o = json_object_new_object(), *w = json_object_new_object();
+		json_object *o = json_object_new_object(), *wo = json_object_new_object();
 
-		for (j = 0; j < s->n_subsets; j++)
-			json_object_object_add(w, s->subsets[j].name,
-					       json_object_new_int64(s->subsets[j].weight));
-		json_object_object_add(o, "service", json_object_new_string(s->name));
-		json_object_object_add(o, "weights", w);
-		json_object_object_add(o, "overridden", json_object_new_boolean(s->overridden));
+		for (j = 0; j < w.n; j++)
+			json_object_object_add(wo, w.names[j], json_object_new_int64(w.weight[j]));
+		json_object_object_add(o, "service", json_object_new_string(service));
+		json_object_object_add(o, "weights", wo);
+		json_object_object_add(o, "overridden", json_object_new_boolean(w.overridden));
 		sl_json_print(o);
 	} else {
-		printf("%s:", s->name);
-		for (j = 0; j < s->n_subsets; j++)
-			printf(" %s=%u", s->subsets[j].name, s->subsets[j].weight);
-		printf("%s\n", s->overridden
-				   ? "  (overridden; the config file wins on its next change)"
-				   : "");
+		printf("%s:", service);
+		for (j = 0; j < w.n; j++)
+			printf(" %s=%u", w.names[j], w.weight[j]);
+		printf("%s\n", w.overridden
+				    ? "  (overridden; the config file wins on its next change)"
+				    : "");
 	}
-	sl_status_free(&st);
 	return SL_EXIT_OK;
 }
 

@@ -27,9 +27,14 @@ static int usage(void)
 		 "[--handoff-socket PATH] "
 		 "[--l7-mark MARK[/MASK]] [--l7-table N]] "
 		 "[--ct-max N] [--ct-closed-timeout SECONDS] [--ct-idle-timeout SECONDS] "
-		 "[--no-src-check] [--no-fast-path]");
+		 "[--no-src-check] [--no-fast-path] [--max-services N]");
 	return SL_EXIT_INVALID;
 }
+
+/* Long options without a letter (the letters are taken). */
+#define OPT_MAX_SERVICES 0x101
+#define SL_STR_(x)	 #x
+#define SL_STR(x)	 SL_STR_(x)
 
 /* A decimal (or 0x) number in [min, max], or an error naming the option. */
 static int parse_u32(const char *arg, const char *opt, const char *what, unsigned long min,
@@ -115,6 +120,7 @@ int run_parse_opts(int argc, char **argv, struct run_ctx *c, struct run_args *a)
 	    {"ct-closed-timeout", required_argument, NULL, 'C'},
 	    {"ct-idle-timeout", required_argument, NULL, 'T'},
 	    {"no-src-check", no_argument, NULL, 'R'},
+	    {"max-services", required_argument, NULL, OPT_MAX_SERVICES},
 	    {"no-fast-path", no_argument, NULL, 'F'},
 	    {},
 	};
@@ -241,6 +247,12 @@ int run_parse_opts(int argc, char **argv, struct run_ctx *c, struct run_args *a)
 		case 'x':
 			if (parse_u32(optarg, "--ct-max", "a number of connections, 16 to 16777216",
 				      16, 1U << 24, &c->dp_opts.ct_max))
+				return SL_EXIT_INVALID;
+			break;
+		case OPT_MAX_SERVICES:
+			if (parse_u32(optarg, "--max-services",
+				      "a number of (VIP, port) pairs, " SL_STR(SL_MIN_SERVICES) " to " SL_STR(SL_MAX_SERVICES),
+				      SL_MIN_SERVICES, SL_MAX_SERVICES, &c->dp_opts.max_services))
 				return SL_EXIT_INVALID;
 			break;
 		case 'C':

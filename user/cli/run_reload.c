@@ -17,6 +17,7 @@
  * weights` override for nothing); SIGHUP applies it regardless.
  */
 #include <errno.h>
+#include <malloc.h>
 #include <libgen.h>
 #include <limits.h>
 #include <poll.h>
@@ -196,6 +197,11 @@ applied:
 out:
 	sl_diag_free(&diag);
 	sl_config_free(cfg);
+	/*
+	 * Parsing a big config takes tens of MB of small blocks; give them
+	 * back to the system, or `run` keeps the high-water mark for good.
+	 */
+	malloc_trim(0);
 	return err;
 }
 

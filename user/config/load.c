@@ -561,6 +561,8 @@ static int load_end(struct ctx *c, int err, size_t errors_before, struct sl_conf
 {
 	sl_k8s_free(c->k8s);
 	c->k8s = NULL;
+	sl_hidx_free(&c->names);
+	sl_hidx_free(&c->keys);
 	if (err == -ENOMEM)
 		sl_diag_add(c->diag, NULL, "error", "%s: out of memory",
 			    c->file ? c->file : "<input>");

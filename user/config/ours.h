@@ -17,6 +17,7 @@
 #include <yaml.h>
 
 #include "config/model.h"
+#include "lib/hidx.h"
 
 struct sl_k8s; /* k8s.h; only the loader uses it */
 
@@ -29,6 +30,8 @@ struct ctx {
 	size_t services_cap, workloads_cap;
 	size_t n_keys;		      /* (VIP, port) pairs so far, for SL_MAX_SERVICES */
 	bool keys_reported;	      /* report the SL_MAX_SERVICES overflow once */
+	struct sl_hidx names;	      /* services by name (rows of cfg->services) */
+	struct sl_hidx keys;	      /* services by (VIP, port, protocol) */
 	size_t n_docs;		      /* documents that were not empty */
 	size_t own_docs;	      /* documents in sluice's own format */
 	size_t services_seen;	      /* entries of every 'services' list */

@@ -141,6 +141,21 @@ static bool valid_subset_name(const char *s)
 	return true;
 }
 
+/* The first of the services before row `before` named name. */
+static bool first_named(const struct ctx *c, const char *name, size_t before, size_t *row)
+{
+	size_t pos = SL_HIDX_START;
+	bool found = false;
+	uint32_t r;
+
+	while (sl_hidx_next(&c->names, sl_hash_str(name), &pos, &r))
+		if (r < before && (!found || r < *row) && !strcmp(c->cfg->services[r].name, name)) {
+			*row = r;
+			found = true;
+		}
+	return found;
+}
+
 static void parse_name(struct ctx *c, struct sl_service_cfg *svc, const yaml_node_t *n,
 		       const char *label)
 {
@@ -164,11 +179,9 @@ static void parse_name(struct ctx *c, struct sl_service_cfg *svc, const yaml_nod
 		    s);
 		return;
 	}
-	for (i = 0; i + 1 < cfg->n_services; i++) {
+	if (first_named(c, s, cfg->n_services - 1, &i)) {
 		const struct sl_pos *first = &cfg->services[i].pos;
 
-		if (strcmp(cfg->services[i].name, s))
-			continue;
 		if (!strcmp(first->file, c->file))
 			sl_ours_error_at(
 			    c, n, "duplicate service name '%s'; %s is already defined at line %d",
@@ -179,6 +192,8 @@ static void parse_name(struct ctx *c, struct sl_service_cfg *svc, const yaml_nod
 			    label, first->file, first->line);
 		return;
 	}
+	if (sl_hidx_add(&c->names, sl_hash_str(s), cfg->n_services - 1))
+		sl_ours_error_at(c, n, "out of memory");
 	strcpy(svc->name, s);
 }
 
@@ -455,13 +470,57 @@ static bool has_port(const struct sl_service_cfg *svc, const struct sl_port_cfg 
 	return false;
 }
 
+static uint64_t key_hash(const struct sl_addr *a, const struct sl_port_cfg *p)
+{
+	uint64_t h = sl_hash_bytes(0, &a->family, 1);
+
+	h = sl_hash_bytes(h, a->addr, sizeof(a->addr));
+	h = sl_hash_bytes(h, &p->port, sizeof(p->port));
+	return sl_hash_bytes(h, &p->proto, 1);
+}
+
+static int cmp_row(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* The services before row `before` that use (a, p), in order; at most max. */
+static size_t key_owners(const struct ctx *c, const struct sl_addr *a, const struct sl_port_cfg *p,
+			 size_t before, uint32_t *rows, size_t max)
+{
+	size_t pos = SL_HIDX_START, n = 0;
+	uint32_t r;
+
+	while (n < max && sl_hidx_next(&c->keys, key_hash(a, p), &pos, &r))
+		if (r < before && has_vip(&c->cfg->services[r], a) &&
+		    has_port(&c->cfg->services[r], p))
+			rows[n++] = r;
+	qsort(rows, n, sizeof(*rows), cmp_row);
+	return n;
+}
+
+static void add_keys(struct ctx *c, const struct sl_service_cfg *svc, size_t row)
+{
+	size_t v, p;
+
+	for (v = 0; v < svc->n_vips; v++)
+		for (p = 0; p < svc->n_ports; p++)
+			if (sl_hidx_add(&c->keys, key_hash(&svc->vips[v], &svc->ports[p]), row))
+				sl_diag_add(c->diag, &svc->pos, "error", "out of memory");
+}
+
+#define SL_OWNERS_MAX 16 /* clashes reported per (VIP, port) */
+
 /* A (VIP, port, protocol) may belong to one service only: it is a map key. */
 static void check_keys_unique(struct ctx *c, struct sl_service_cfg *svc, const yaml_node_t *n,
 			      const char *label)
 {
 	struct sl_config *cfg = c->cfg;
 	char text[INET6_ADDRSTRLEN], olabel[SL_NAME_LEN + PATH_MAX + 64];
-	size_t s, v, p;
+	uint32_t rows[SL_OWNERS_MAX];
+	size_t row = cfg->n_services - 1, v, p, k, n_rows;
 
 	c->n_keys += svc->n_vips * svc->n_ports;
 	if (c->n_keys > SL_MAX_SERVICES && !c->keys_reported) {
@@ -470,35 +529,35 @@ static void check_keys_unique(struct ctx *c, struct sl_service_cfg *svc, const y
 		    label, c->n_keys, SL_MAX_SERVICES);
 		c->keys_reported = true;
 	}
-	/* Past the limit the pairwise check below would only cost time. */
+	/* Past the limit the check below would only cost time. */
 	if (c->keys_reported)
 		return;
 
-	for (s = 0; s + 1 < cfg->n_services; s++) {
-		const struct sl_service_cfg *o = &cfg->services[s];
+	for (v = 0; v < svc->n_vips; v++)
+		for (p = 0; p < svc->n_ports; p++) {
+			n_rows = key_owners(c, &svc->vips[v], &svc->ports[p], row, rows,
+					    SL_OWNERS_MAX);
+			for (k = 0; k < n_rows; k++) {
+				const struct sl_service_cfg *o = &cfg->services[rows[k]];
 
-		for (v = 0; v < svc->n_vips; v++) {
-			if (!has_vip(o, &svc->vips[v]))
-				continue;
-			/* Named only on a clash: formatting it for every pair is quadratic. */
-			if (o->name[0])
-				snprintf(olabel, sizeof(olabel), "service '%s'", o->name);
-			else
-				snprintf(olabel, sizeof(olabel), "service %zu", s + 1);
-			/* Another file: say where, or the reader has to search for it. */
-			if (strcmp(o->pos.file, c->file))
-				snprintf(olabel + strlen(olabel), sizeof(olabel) - strlen(olabel),
-					 " at %s:%d", o->pos.file, o->pos.line);
-			for (p = 0; p < svc->n_ports; p++)
-				if (has_port(o, &svc->ports[p]))
-					sl_ours_error_at(
-					    c, n,
-					    "%s uses VIP %s port %u/%s, which %s already uses",
-					    label, sl_addr_str(&svc->vips[v], text, sizeof(text)),
-					    svc->ports[p].port, proto_name(svc->ports[p].proto),
-					    olabel);
+				if (o->name[0])
+					snprintf(olabel, sizeof(olabel), "service '%s'", o->name);
+				else
+					snprintf(olabel, sizeof(olabel), "service %u",
+						 rows[k] + 1);
+				/* Another file: say where, or the reader has to search for it. */
+				if (strcmp(o->pos.file, c->file))
+					snprintf(olabel + strlen(olabel),
+						 sizeof(olabel) - strlen(olabel), " at %s:%d",
+						 o->pos.file, o->pos.line);
+				sl_ours_error_at(c, n, "%s uses VIP %s port %u/%s, which %s already uses",
+						 label,
+						 sl_addr_str(&svc->vips[v], text, sizeof(text)),
+						 svc->ports[p].port, proto_name(svc->ports[p].proto),
+						 olabel);
+			}
 		}
-	}
+	add_keys(c, svc, row);
 }
 
 int sl_ours_parse_service(struct ctx *c, const yaml_node_t *n, size_t idx)
@@ -598,7 +657,8 @@ void sl_ours_check_added_service(struct ctx *c, size_t idx)
 	struct sl_config *cfg = c->cfg;
 	const struct sl_service_cfg *svc = &cfg->services[idx];
 	char text[INET6_ADDRSTRLEN];
-	size_t s, v, p;
+	uint32_t rows[SL_OWNERS_MAX];
+	size_t s, v, p, k, n_rows;
 
 	c->n_keys += svc->n_vips * svc->n_ports;
 	if (c->n_keys > SL_MAX_SERVICES && !c->keys_reported) {
@@ -610,26 +670,26 @@ void sl_ours_check_added_service(struct ctx *c, size_t idx)
 	}
 	if (c->keys_reported)
 		return;
-	for (s = 0; s < idx; s++) {
-		const struct sl_service_cfg *o = &cfg->services[s];
+	if (first_named(c, svc->name, idx, &s))
+		sl_diag_add(c->diag, &svc->pos, "error",
+			    "duplicate service name '%s'; it is already defined at %s:%d", svc->name,
+			    cfg->services[s].pos.file, cfg->services[s].pos.line);
+	else if (sl_hidx_add(&c->names, sl_hash_str(svc->name), idx))
+		sl_diag_add(c->diag, &svc->pos, "error", "out of memory");
+	for (v = 0; v < svc->n_vips; v++)
+		for (p = 0; p < svc->n_ports; p++) {
+			n_rows = key_owners(c, &svc->vips[v], &svc->ports[p], idx, rows,
+					    SL_OWNERS_MAX);
+			for (k = 0; k < n_rows; k++) {
+				const struct sl_service_cfg *o = &cfg->services[rows[k]];
 
-		if (!strcmp(o->name, svc->name))
-			sl_diag_add(c->diag, &svc->pos, "error",
-				    "duplicate service name '%s'; it is already defined at %s:%d",
-				    svc->name, o->pos.file, o->pos.line);
-		for (v = 0; v < svc->n_vips; v++) {
-			if (!has_vip(o, &svc->vips[v]))
-				continue;
-			for (p = 0; p < svc->n_ports; p++)
-				if (has_port(o, &svc->ports[p]))
-					sl_diag_add(c->diag, &svc->pos, "error",
-						    "service '%s' uses VIP %s port %u/%s, which "
-						    "service '%s' at %s:%d already uses",
-						    svc->name,
-						    sl_addr_str(&svc->vips[v], text, sizeof(text)),
-						    svc->ports[p].port,
-						    proto_name(svc->ports[p].proto), o->name,
-						    o->pos.file, o->pos.line);
+				sl_diag_add(c->diag, &svc->pos, "error",
+					    "service '%s' uses VIP %s port %u/%s, which "
+					    "service '%s' at %s:%d already uses",
+					    svc->name, sl_addr_str(&svc->vips[v], text, sizeof(text)),
+					    svc->ports[p].port, proto_name(svc->ports[p].proto),
+					    o->name, o->pos.file, o->pos.line);
+			}
 		}
-	}
+	add_keys(c, svc, idx);
 }

@@ -85,6 +85,7 @@ void sl_dp_opts_default(struct sl_dp_opts *o)
 	o->cfg.flags = SL_DP_SRC_CHECK;
 	o->l7_table = SL_L7_TABLE;
 	o->ct_max = SL_CT_SIZE;
+	o->max_services = SL_MAX_SERVICES;
 }
 
 /*
@@ -118,6 +119,44 @@ static void size_conntrack(struct sluice_bpf *skel, const char *pin_dir, __u32 c
 	bpf_map__set_max_entries(skel->maps.sl_revnat, ct_max);
 	bpf_map__set_max_entries(skel->maps.sl_ct_new, SL_CT_NEW_OF(ct_max));
 	bpf_map__set_max_entries(skel->maps.sl_revnat_new, SL_CT_NEW_OF(ct_max));
+}
+
+/*
+ * Size the configuration tables from --max-services N: N (VIP, port) keys
+ * and 4N endpoints per slot, N counter rows (per CPU: 112 bytes each). What an earlier run pinned
+ * wins, as for conntrack: a resize would drop the tables and the counters.
+ */
+static void size_tables(struct sluice_bpf *skel, const char *pin_dir, __u32 n)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info), pinned = 0;
+	char path[PATH_MAX];
+	int fd;
+
+	if (pin_dir) {
+		snprintf(path, sizeof(path), "%s/%s", pin_dir, SL_MAP_SERVICES);
+		fd = bpf_obj_get(path);
+		if (fd >= 0) {
+			if (!bpf_obj_get_info_by_fd(fd, &info, &len))
+				pinned = info.max_entries / SL_SLOTS;
+			close(fd);
+		}
+	}
+	if (pinned && pinned != n) {
+		pr_warn("tables: %s holds %u services; --max-services %u takes effect after "
+			"`sluice down` (which forgets every connection)\n",
+			pin_dir, pinned, n);
+		n = pinned;
+	}
+	bpf_map__set_max_entries(skel->maps.sl_services, SL_SLOTS * n);
+	bpf_map__set_max_entries(skel->maps.sl_svc_index, n);
+	bpf_map__set_max_entries(skel->maps.sl_endpoints, SL_SLOTS * 4 * n);
+	bpf_map__set_max_entries(skel->maps.sl_stats, n);
+	bpf_map__set_max_entries(skel->maps.sl_l7_stats, n);
+	bpf_map__set_max_entries(skel->maps.sl_subset_names, n);
+	bpf_map__set_max_entries(skel->maps.sl_svc_names, n);
+	bpf_map__set_max_entries(skel->maps.sl_rt_hist, n);
+	bpf_map__set_max_entries(skel->maps.sl_rt_hist_l7, n);
 }
 
 /* Note in sl_state what this datapath runs with, for `status` and `down`. */
@@ -181,6 +220,7 @@ int sl_dp_load_opts(struct sl_datapath *dp, const char *pin_dir, const struct sl
 			bpf_map__set_pin_path(map, NULL);
 	dp->skel->rodata->sl_cfg = o->cfg;
 	size_conntrack(dp->skel, pin_dir, o->ct_max);
+	size_tables(dp->skel, pin_dir, o->max_services);
 
 	err = sluice_bpf__load(dp->skel);
 	if (err) {
@@ -504,6 +544,7 @@ int sl_dp_down(const char *pin_dir)
 	    SL_MAP_SUBSETS,    SL_MAP_SVC_NAMES, SL_MAP_VIP_FILTER, SL_MAP_BE_FILTER,
 	    SL_MAP_HTTP_CODES, SL_MAP_L7_LISTEN, SL_MAP_L7_SPECS,   SL_MAP_L7_STATS,
 	    SL_MAP_L7_CODES,   SL_MAP_L7_COUNT,	 SL_MAP_CT_NEW,	    SL_MAP_REVNAT_NEW,
+	    SL_MAP_SVC_INDEX,
 	    SL_MAP_RT_HIST,    SL_MAP_RT_HIST_L7, SL_MAP_RT_PEND,   SL_MAP_ROLLOUT,
 	    SL_MAP_ROLLOUT_LOG,
 	    SL_MAP_IFACES,

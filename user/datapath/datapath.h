@@ -19,6 +19,7 @@ struct sl_dp_opts {
 	struct sl_dp_cfg cfg; /* sluice_abi.h: marks, local and hairpin addresses, flags */
 	__u32 l7_table;	      /* policy routing table of the local route (--l7-table) */
 	__u32 ct_max;	      /* confirmed connections (--ct-max); unconfirmed: a quarter */
+	__u32 max_services;   /* (VIP, port) keys per slot (--max-services); tables sized from it */
 };
 
 /* The defaults: sluice_abi.h's SL_L7_*, SL_*_DEFAULT and SL_CT_SIZE. */

@@ -15,6 +15,24 @@
 #include "sluice_abi.h" /* the skeleton names its types */
 #include "sluice.skel.h"
 
+static __u32 max_entries(int fd)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+
+	return bpf_obj_get_info_by_fd(fd, &info, &len) ? 0 : info.max_entries;
+}
+
+static void read_sizes(struct sl_maps *m)
+{
+	m->max_keys = max_entries(m->services) / SL_SLOTS;
+	m->max_endpoints = max_entries(m->endpoints) / SL_SLOTS;
+	m->max_ids = max_entries(m->subset_names);
+	/* both id maps are sized alike; the smaller one rules if not */
+	if (max_entries(m->svc_names) < m->max_ids)
+		m->max_ids = max_entries(m->svc_names);
+}
+
 void sl_maps_from_skel(struct sl_maps *m, const struct sluice_bpf *skel)
 {
 	m->state = bpf_map__fd(skel->maps.sl_state);
@@ -37,11 +55,13 @@ void sl_maps_from_skel(struct sl_maps *m, const struct sluice_bpf *skel)
 	m->l7_stats = bpf_map__fd(skel->maps.sl_l7_stats);
 	m->l7_codes = bpf_map__fd(skel->maps.sl_l7_codes);
 	m->l7_counters = bpf_map__fd(skel->maps.sl_l7_counters);
+	m->svc_index = bpf_map__fd(skel->maps.sl_svc_index);
 	m->rt_hist = bpf_map__fd(skel->maps.sl_rt_hist);
 	m->rt_hist_l7 = bpf_map__fd(skel->maps.sl_rt_hist_l7);
 	m->rollout = bpf_map__fd(skel->maps.sl_rollout);
 	m->rollout_log = bpf_map__fd(skel->maps.sl_rollout_log);
 	m->owned = false;
+	read_sizes(m);
 }
 
 int sl_maps_open_pinned(struct sl_maps *m, const char *pin_dir)
@@ -60,6 +80,7 @@ int sl_maps_open_pinned(struct sl_maps *m, const char *pin_dir)
 	    {SL_MAP_L7_SPECS, &m->l7_specs},	 {SL_MAP_L7_STATS, &m->l7_stats},
 	    {SL_MAP_L7_CODES, &m->l7_codes},	 {SL_MAP_L7_COUNT, &m->l7_counters},
 	    {SL_MAP_CT_NEW, &m->ct_new},	 {SL_MAP_REVNAT_NEW, &m->revnat_new},
+	    {SL_MAP_SVC_INDEX, &m->svc_index},
 	};
 	char path[512];
 	size_t i;
@@ -87,6 +108,7 @@ int sl_maps_open_pinned(struct sl_maps *m, const char *pin_dir)
 	m->rollout = bpf_obj_get(path);
 	snprintf(path, sizeof(path), "%s/%s", pin_dir, SL_MAP_ROLLOUT_LOG);
 	m->rollout_log = bpf_obj_get(path);
+	read_sizes(m);
 	return 0;
 }
 
@@ -97,7 +119,7 @@ void sl_maps_close(struct sl_maps *m)
 		      &m->subset_names, &m->svc_names,	&m->vip_filter, &m->be_filter,
 		      &m->http_codes,	&m->l7_listen,	&m->l7_specs,	&m->l7_stats,
 		      &m->l7_codes,	&m->l7_counters, &m->ct_new,	&m->revnat_new,
-		      &m->rt_hist,	&m->rt_hist_l7, &m->rollout,	&m->rollout_log};
+		      &m->svc_index,	&m->rt_hist,	&m->rt_hist_l7, &m->rollout,	&m->rollout_log};
 	size_t i;
 
 	if (!m->owned)

@@ -33,6 +33,15 @@ struct sl_maps {
 	int l7_stats;
 	int l7_codes;
 	int l7_counters;
+	int svc_index;
+	/*
+	 * The sizes the datapath was loaded with (`run --max-services`), read
+	 * back from the maps: (VIP, port) keys and endpoints per slot, counter
+	 * and service rows.
+	 */
+	__u32 max_keys;
+	__u32 max_endpoints;
+	__u32 max_ids;
 	/* response time and rollouts: -1 when pinned by an older sluice */
 	int rt_hist;
 	int rt_hist_l7;

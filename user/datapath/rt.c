@@ -117,10 +117,10 @@ static struct sl_rt_hist *rec_rows; /* sl_rt_hist_l7, mapped */
 int sl_rt_record(const struct sl_maps *m, uint32_t subset_id, uint64_t usec)
 {
 	struct sl_rt_hist *rows = __atomic_load_n(&rec_rows, __ATOMIC_ACQUIRE), *h;
-	size_t len = (size_t)SL_MAX_SUBSET_IDS * sizeof(struct sl_rt_hist);
+	size_t len = (size_t)m->max_ids * sizeof(struct sl_rt_hist);
 	void *p;
 
-	if (subset_id >= SL_MAX_SUBSET_IDS)
+	if (subset_id >= m->max_ids)
 		return -EINVAL;
 	if (!rows) {
 		if (m->rt_hist_l7 < 0)

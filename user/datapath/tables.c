@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
- * Writing the configuration tables. Every apply follows the same steps:
+ * Writing the configuration tables. An apply plans every id first, then
+ * writes in place (tables_inplace.c: only what changed, each key in one
+ * atomic map update) or, when it must, the whole slot:
  *   1. wait out readers of the inactive slot (an RCU grace period),
  *   2. clear and fill the inactive slot,
  *   3. flip sl_state.active_slot to it in one map update,
@@ -9,9 +11,8 @@
  * one whole configuration. Until step 3 nothing visible has changed: a
  * failed apply leaves the datapath on its last good configuration.
  *
- * The writer only: reading the tables back is counters.c, which the weights
- * override calls to find a service by name. Calls maps.h, counters.h and
- * libbpf.
+ * The writer only: reading the tables back is counters.c; the weights
+ * override is weights.c. Calls maps.h, counters.h and libbpf.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -21,14 +22,17 @@
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <sys/mman.h>
 #include <sys/random.h>
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "lib/hidx.h"
 #include "lib/log.h"
 #include "datapath/counters.h"
 #include "datapath/tables.h"
+#include "datapath/tables_internal.h"
 #include "sluice_hash.h"
 
 static int write_config(const struct sl_maps *m, const struct sl_state *c)
@@ -84,6 +88,140 @@ static int filter_add(const struct sl_maps *m, int slot)
 				if (err)
 					return err;
 			}
+	}
+	return 0;
+}
+
+int sl_tb_read_batch(int fd, const void *start_after, void *keys, void *vals, __u32 max,
+		     __u32 *n)
+{
+	LIBBPF_OPTS(bpf_map_batch_opts, opts);
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info), count;
+	unsigned char in[64], out[64];
+	void *cur = NULL;
+	int err = 0;
+
+	*n = 0;
+	if (bpf_obj_get_info_by_fd(fd, &info, &len))
+		return -errno;
+	/* an array's batch position is the key before the next one; a hash's, a bucket */
+	if (start_after) {
+		memcpy(in, start_after, info.key_size);
+		cur = in;
+	}
+	while (*n < max) {
+		count = max - *n;
+		err = bpf_map_lookup_batch(fd, cur, out, (char *)keys + (size_t)*n * info.key_size,
+					   (char *)vals + (size_t)*n * info.value_size, &count,
+					   &opts);
+		*n += count;
+		if (err) {
+			err = errno == ENOENT ? 0 : -errno;
+			break;
+		}
+		memcpy(in, out, sizeof(in));
+		cur = in;
+	}
+	return err;
+}
+
+int sl_tb_read_all(int fd, void **keys, void **vals, __u32 *n)
+{
+	LIBBPF_OPTS(bpf_map_batch_opts, opts);
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info), count;
+	unsigned char in[64], out[64];
+	size_t cap = 0;
+	void *cur = NULL;
+	int err = 0;
+
+	*keys = *vals = NULL;
+	*n = 0;
+	if (bpf_obj_get_info_by_fd(fd, &info, &len))
+		return -errno;
+	for (;;) {
+		if (cap - *n < 4096) {
+			void *k, *v;
+
+			cap = cap ? cap * 2 : 8192;
+			k = realloc(*keys, cap * info.key_size);
+			if (k)
+				*keys = k;
+			v = realloc(*vals, cap * info.value_size);
+			if (v)
+				*vals = v;
+			if (!k || !v)
+				return -ENOMEM;
+		}
+		count = cap - *n;
+		err = bpf_map_lookup_batch(fd, cur, out, (char *)*keys + (size_t)*n * info.key_size,
+					   (char *)*vals + (size_t)*n * info.value_size, &count,
+					   &opts);
+		*n += count;
+		if (err)
+			return errno == ENOENT ? 0 : -errno;
+		memcpy(in, out, sizeof(in));
+		cur = in;
+	}
+}
+
+int sl_tb_update_batch(int fd, const void *keys, const void *vals, size_t n)
+{
+	LIBBPF_OPTS(bpf_map_batch_opts, opts);
+	__u32 count = n;
+
+	if (!n)
+		return 0;
+	return bpf_map_update_batch(fd, keys, vals, &count, &opts) ? -errno : 0;
+}
+
+static int filters_load(const struct sl_maps *m, struct sl_filters *f)
+{
+	__u32 keys[SL_FILTER_WORDS], n;
+	int err;
+
+	err = sl_tb_read_batch(m->vip_filter, NULL, keys, f->vip, SL_FILTER_WORDS, &n);
+	if (!err && n != SL_FILTER_WORDS)
+		err = -EIO;
+	err = err ?: sl_tb_read_batch(m->be_filter, NULL, keys, f->be, SL_FILTER_WORDS, &n);
+	if (!err && n != SL_FILTER_WORDS)
+		err = -EIO;
+	memcpy(f->vip0, f->vip, sizeof(f->vip));
+	memcpy(f->be0, f->be, sizeof(f->be));
+	return err;
+}
+
+static void filter_bit(__u64 *w, const __be32 addr[4], __be16 port, __u8 proto)
+{
+	__u32 bit = sl_filter_bit(addr, port, proto);
+
+	w[bit >> 6] |= 1ULL << (bit & 63);
+}
+
+void sl_filters_vip(struct sl_filters *f, const struct sl_svc_key *k)
+{
+	filter_bit(f->vip, k->addr, k->port, k->proto);
+}
+
+void sl_filters_be(struct sl_filters *f, const struct sl_endpoint *ep, __be16 target_port,
+		   __u8 proto)
+{
+	filter_bit(f->be, ep->addr, ep->port ?: target_port, proto);
+}
+
+int sl_filters_store(const struct sl_maps *m, struct sl_filters *f)
+{
+	__u32 i;
+
+	/* one aligned 8-byte value each: readers see a word before or after */
+	for (i = 0; i < SL_FILTER_WORDS; i++) {
+		if (f->vip[i] != f->vip0[i] && bpf_map_update_elem(m->vip_filter, &i, &f->vip[i], 0))
+			return -errno;
+		if (f->be[i] != f->be0[i] && bpf_map_update_elem(m->be_filter, &i, &f->be[i], 0))
+			return -errno;
+		f->vip0[i] = f->vip[i];
+		f->be0[i] = f->be[i];
 	}
 	return 0;
 }
@@ -184,236 +322,6 @@ static int clear_inactive(const struct sl_maps *m, __u32 slot)
 		err = clear_slot(m->src_match, sizeof(struct sl_src_key),
 				 offsetof(struct sl_src_key, slot), slot);
 	return err;
-}
-
-/* ---- stable ids: service and subset rows keep their number across applies ---- */
-
-struct id_alloc {
-	bool used[SL_MAX_SUBSET_IDS];	 /* taken by the new config */
-	bool was[SL_MAX_SUBSET_IDS];	 /* in use before this apply */
-	bool retired[SL_MAX_SUBSET_IDS]; /* used once, maybe still counted into */
-	/* "service" or "service/subset" of each row, read once per apply */
-	char name[SL_MAX_SUBSET_IDS][SL_NAME_LEN + SL_SUBSET_NAME_LEN];
-	__u32 next; /* where the search for a free id starts */
-};
-
-static void id_alloc_init(struct id_alloc *a, int fd, bool subsets)
-{
-	__u32 i, top = 0;
-
-	memset(a, 0, sizeof(*a));
-	for (i = 0; i < SL_MAX_SUBSET_IDS; i++) {
-		struct sl_subset_name sn;
-		struct sl_svc_name vn;
-		__u32 in_use = 0;
-
-		if (subsets) {
-			if (!bpf_map_lookup_elem(fd, &i, &sn)) {
-				in_use = sn.in_use;
-				snprintf(a->name[i], sizeof(a->name[i]), "%.*s/%.*s",
-					 (int)sizeof(sn.service), sn.service,
-					 (int)sizeof(sn.subset), sn.subset);
-			}
-		} else if (!bpf_map_lookup_elem(fd, &i, &vn)) {
-			in_use = vn.in_use;
-			snprintf(a->name[i], sizeof(a->name[i]), "%.*s", (int)sizeof(vn.name),
-				 vn.name);
-		}
-		a->was[i] = in_use == SL_ID_IN_USE;
-		a->retired[i] = in_use == SL_ID_RETIRED;
-		if (in_use)
-			top = i + 1;
-	}
-	a->next = top % SL_MAX_SUBSET_IDS;
-}
-
-/*
- * A new name gets a row never used before if there is one, and only then
- * a retired row: connections of a removed subset drain into its row, which
- * must not be counted as someone else's while they do.
- */
-static int id_take(struct id_alloc *a, __u32 *id)
-{
-	__u32 i, pass;
-
-	for (pass = 0; pass < 2; pass++) {
-		for (i = 0; i < SL_MAX_SUBSET_IDS; i++) {
-			__u32 c = (a->next + i) % SL_MAX_SUBSET_IDS;
-
-			if (a->used[c] || a->was[c] || (!pass && a->retired[c]))
-				continue;
-			a->used[c] = true;
-			a->next = (c + 1) % SL_MAX_SUBSET_IDS;
-			*id = c;
-			return 0;
-		}
-	}
-	return -ENOSPC;
-}
-
-/* The row that has (or had) this name; a returning name gets its row back. */
-static int find_id(const struct id_alloc *a, const char *svc, const char *subset, __u32 *id)
-{
-	char want[SL_NAME_LEN + SL_SUBSET_NAME_LEN];
-	__u32 i;
-
-	if (subset)
-		snprintf(want, sizeof(want), "%s/%s", svc, subset);
-	else
-		snprintf(want, sizeof(want), "%s", svc);
-	for (i = 0; i < SL_MAX_SUBSET_IDS; i++)
-		if ((a->was[i] || a->retired[i]) && !strcmp(a->name[i], want)) {
-			*id = i;
-			return 0;
-		}
-	return -ENOENT;
-}
-
-/* Per-service plan: ids, built before anything is written. */
-struct svc_plan {
-	__u32 svc_id;
-	bool new_svc;
-	__u32 subset_id[SL_MAX_SUBSETS];
-	bool new_subset[SL_MAX_SUBSETS];
-};
-
-static int zero_stats_row(const struct sl_maps *m, __u32 id)
-{
-	int ncpu = libbpf_num_possible_cpus();
-	struct sl_stats *z;
-	int err = 0;
-
-	if (ncpu < 0)
-		return ncpu;
-	z = calloc(ncpu, sizeof(*z));
-	if (!z)
-		return -ENOMEM;
-	if (bpf_map_update_elem(m->stats, &id, z, BPF_ANY))
-		err = -errno;
-	else if (m->l7_stats >= 0 && bpf_map_update_elem(m->l7_stats, &id, z, BPF_ANY))
-		err = -errno;
-	free(z);
-	return err;
-}
-
-/* Rows neither the new config nor the running one holds. */
-static size_t ids_free(const struct id_alloc *a)
-{
-	size_t i, n = 0;
-
-	for (i = 0; i < SL_MAX_SUBSET_IDS; i++)
-		n += !a->used[i] && !a->was[i];
-	return n;
-}
-
-static int plan_ids(const struct sl_maps *m, const struct sl_config *cfg, struct svc_plan *plan,
-		    struct id_alloc *svc_ids, struct id_alloc *sub_ids, struct sl_diag *diag)
-{
-	size_t i, j, new_svcs = 0, new_subsets = 0, free_svcs, free_subsets;
-
-	id_alloc_init(svc_ids, m->svc_names, false);
-	id_alloc_init(sub_ids, m->subset_names, true);
-
-	/* Keep existing ids first, so a new name cannot take an old one's row. */
-	for (i = 0; i < cfg->n_services; i++) {
-		const struct sl_service_cfg *s = &cfg->services[i];
-
-		plan[i].new_svc = find_id(svc_ids, s->name, NULL, &plan[i].svc_id) != 0;
-		if (!plan[i].new_svc)
-			svc_ids->used[plan[i].svc_id] = true;
-		new_svcs += plan[i].new_svc;
-		for (j = 0; j < s->n_subsets; j++) {
-			plan[i].new_subset[j] = find_id(sub_ids, s->name, s->subsets[j].name,
-							&plan[i].subset_id[j]) != 0;
-			if (!plan[i].new_subset[j])
-				sub_ids->used[plan[i].subset_id[j]] = true;
-			new_subsets += plan[i].new_subset[j];
-		}
-	}
-	/*
-	 * The running configuration's rows stay its own until the flip (its
-	 * connections count into them): the new names must fit in the rest.
-	 * The loader has checked that the config alone fits.
-	 */
-	free_svcs = ids_free(svc_ids);
-	free_subsets = ids_free(sub_ids);
-	if (new_svcs > free_svcs || new_subsets > free_subsets) {
-		sl_diag_add(
-		    diag, NULL, "error",
-		    "this configuration has %zu new service(s) and %zu new subset(s), but "
-		    "only %zu service and %zu subset counter rows are free: the limit is %d "
-		    "of each, and the running configuration keeps its rows until it is "
-		    "replaced; apply one without the services it removes first",
-		    new_svcs, new_subsets, free_svcs, free_subsets, SL_MAX_SUBSET_IDS);
-		return -ENOSPC;
-	}
-	for (i = 0; i < cfg->n_services; i++) {
-		if (plan[i].new_svc && id_take(svc_ids, &plan[i].svc_id))
-			return -ENOSPC;
-		for (j = 0; j < cfg->services[i].n_subsets; j++)
-			if (plan[i].new_subset[j] && id_take(sub_ids, &plan[i].subset_id[j]))
-				return -ENOSPC;
-	}
-	return 0;
-}
-
-static int write_names(const struct sl_maps *m, const struct sl_config *cfg,
-		       const struct svc_plan *plan)
-{
-	size_t i, j;
-	int err;
-
-	for (i = 0; i < cfg->n_services; i++) {
-		const struct sl_service_cfg *s = &cfg->services[i];
-		struct sl_svc_name vn = {.in_use = SL_ID_IN_USE};
-
-		snprintf(vn.name, sizeof(vn.name), "%s", s->name);
-		if (bpf_map_update_elem(m->svc_names, &plan[i].svc_id, &vn, BPF_ANY))
-			return -errno;
-		for (j = 0; j < s->n_subsets; j++) {
-			struct sl_subset_name sn = {.in_use = SL_ID_IN_USE,
-						    .svc_id = plan[i].svc_id};
-
-			snprintf(sn.service, sizeof(sn.service), "%s", s->name);
-			snprintf(sn.subset, sizeof(sn.subset), "%s", s->subsets[j].name);
-			if (plan[i].new_subset[j]) {
-				/* a reused row starts from zero */
-				err = zero_stats_row(m, plan[i].subset_id[j]);
-				if (err)
-					return err;
-			}
-			if (bpf_map_update_elem(m->subset_names, &plan[i].subset_id[j], &sn,
-						BPF_ANY))
-				return -errno;
-		}
-	}
-	return 0;
-}
-
-/*
- * After the flip: rows the new config does not use are retired. They keep
- * their names (a subset that comes back gets its row and counters back).
- */
-static void release_ids(const struct sl_maps *m, const struct id_alloc *svc_ids,
-			const struct id_alloc *sub_ids)
-{
-	__u32 i;
-
-	for (i = 0; i < SL_MAX_SUBSET_IDS; i++) {
-		struct sl_subset_name sn;
-		struct sl_svc_name vn;
-
-		if (svc_ids->was[i] && !svc_ids->used[i] &&
-		    !bpf_map_lookup_elem(m->svc_names, &i, &vn)) {
-			vn.in_use = SL_ID_RETIRED;
-			bpf_map_update_elem(m->svc_names, &i, &vn, BPF_ANY);
-		}
-		if (sub_ids->was[i] && !sub_ids->used[i] &&
-		    !bpf_map_lookup_elem(m->subset_names, &i, &sn)) {
-			sn.in_use = SL_ID_RETIRED;
-			bpf_map_update_elem(m->subset_names, &i, &sn, BPF_ANY);
-		}
-	}
 }
 
 /* ---- source matches ---- */
@@ -592,71 +500,118 @@ static uint32_t l7_path_flags(const struct sl_service_cfg *s, const struct sl_po
 	}
 }
 
+void sl_tb_key_value(const struct sl_service_cfg *s, const struct svc_plan *plan, size_t v,
+		     size_t p, struct sl_svc_key *key, struct sl_service *val)
+{
+	size_t j;
+
+	memset(key, 0, sizeof(*key));
+	memset(val, 0, sizeof(*val));
+	key->port = htons(s->ports[p].port);
+	key->proto = s->ports[p].proto;
+	key->family = s->vips[v].family;
+	memcpy(key->addr, s->vips[v].addr, 16);
+	val->svc_id = plan->svc_id;
+	val->flags = s->affinity == SL_AFFINITY_CLIENT_IP ? SL_SVC_AFFINITY_CLIENT_IP : 0;
+	val->target_port = htons(s->ports[p].target_port);
+	val->n_subsets = s->n_subsets;
+	for (j = 0; j < s->n_subsets; j++)
+		val->subset_id[j] = plan->subset_id[j];
+	fill_routes(val, s, &s->vips[v], &s->ports[p]);
+	if (!(val->flags & SL_SVC_L7))
+		val->flags |= l7_path_flags(s, &s->ports[p]);
+}
+
+__u32 sl_tb_n_endpoints(const struct sl_service_cfg *s)
+{
+	__u32 n = 0;
+	size_t j;
+
+	for (j = 0; j < s->n_subsets; j++)
+		n += s->subsets[j].n_eps;
+	return n;
+}
+
+/* Endpoints per family: a v4 VIP can only be DNATed to v4 endpoints. */
+__u32 sl_tb_endpoints(const struct sl_service_cfg *s, int fam, struct sl_endpoint *out,
+		      __u32 count[SL_MAX_SUBSETS])
+{
+	uint8_t family = fam ? SL_AF_INET6 : SL_AF_INET;
+	__u32 n = 0;
+	size_t j, e;
+
+	for (j = 0; j < SL_MAX_SUBSETS; j++)
+		count[j] = 0;
+	for (j = 0; j < s->n_subsets; j++) {
+		const struct sl_subset_cfg *sub = &s->subsets[j];
+
+		for (e = 0; e < sub->n_eps; e++) {
+			if (sub->eps[e].a.family != family)
+				continue;
+			if (out) {
+				memset(&out[n], 0, sizeof(out[n]));
+				out[n].family = family;
+				memcpy(out[n].addr, sub->eps[e].a.addr, 16);
+				out[n].port = htons(sub->eps[e].port);
+			}
+			n++;
+			count[j]++;
+		}
+	}
+	return n;
+}
+
+/* The whole-slot writer: one service into the (cleared) inactive slot. */
 static int write_service(const struct sl_maps *m, const struct sl_config *cfg,
 			 const struct sl_service_cfg *s, const struct svc_plan *plan, __u32 slot,
 			 __u32 *ep_next, struct sl_diag *diag)
 {
-	__u32 base[2][SL_MAX_SUBSETS] = {}, count[2][SL_MAX_SUBSETS] = {};
-	size_t f, j, e, v, p;
-	int err;
+	__u32 base[2][SL_MAX_SUBSETS] = {}, count[2][SL_MAX_SUBSETS] = {}, n, i;
+	struct sl_endpoint *eps;
+	size_t f, j, v, p;
+	int err = 0;
 
-	/* Endpoints per family: a v4 VIP can only be DNATed to v4 endpoints. */
-	for (f = 0; f < 2; f++) {
-		uint8_t fam = f ? SL_AF_INET6 : SL_AF_INET;
+	eps = calloc(sl_tb_n_endpoints(s) ?: 1, sizeof(*eps));
+	if (!eps)
+		return -ENOMEM;
+	for (f = 0; f < 2 && !err; f++) {
+		n = sl_tb_endpoints(s, f, eps, count[f]);
+		if (*ep_next + n > m->max_endpoints) {
+			sl_diag_add(diag, &s->pos, "error",
+				    "more than %u endpoints in all services (`run --max-services` "
+				    "x 4)",
+				    m->max_endpoints);
+			err = -ENOSPC;
+			break;
+		}
+		for (j = 0, i = 0; j < s->n_subsets; i += count[f][j], j++)
+			base[f][j] = slot * m->max_endpoints + *ep_next + i;
+		for (i = 0; i < n; i++) {
+			__u32 idx = slot * m->max_endpoints + *ep_next + i;
 
-		for (j = 0; j < s->n_subsets; j++) {
-			const struct sl_subset_cfg *sub = &s->subsets[j];
-
-			base[f][j] = slot * SL_MAX_ENDPOINTS + *ep_next;
-			for (e = 0; e < sub->n_eps; e++) {
-				struct sl_endpoint ep = {.family = fam};
-				__u32 idx = slot * SL_MAX_ENDPOINTS + *ep_next;
-
-				if (sub->eps[e].a.family != fam)
-					continue;
-				if (*ep_next >= SL_MAX_ENDPOINTS) {
-					sl_diag_add(diag, &s->pos, "error",
-						    "more than %d endpoints in all services",
-						    SL_MAX_ENDPOINTS);
-					return -ENOSPC;
-				}
-				memcpy(ep.addr, sub->eps[e].a.addr, 16);
-				ep.port = htons(sub->eps[e].port);
-				if (bpf_map_update_elem(m->endpoints, &idx, &ep, BPF_ANY))
-					return -errno;
-				(*ep_next)++;
-				count[f][j]++;
+			if (bpf_map_update_elem(m->endpoints, &idx, &eps[i], BPF_ANY)) {
+				err = -errno;
+				break;
 			}
 		}
+		*ep_next += n;
 	}
+	free(eps);
+	if (err)
+		return err;
 
 	for (v = 0; v < s->n_vips; v++) {
 		f = s->vips[v].family == SL_AF_INET6;
 		for (p = 0; p < s->n_ports; p++) {
-			struct sl_service val = {
-			    .svc_id = plan->svc_id,
-			    .flags = s->affinity == SL_AFFINITY_CLIENT_IP
-					 ? SL_SVC_AFFINITY_CLIENT_IP
-					 : 0,
-			    .target_port = htons(s->ports[p].target_port),
-			    .n_subsets = s->n_subsets,
-			};
-			struct sl_svc_key key = {
-			    .slot = slot,
-			    .port = htons(s->ports[p].port),
-			    .proto = s->ports[p].proto,
-			    .family = s->vips[v].family,
-			};
+			struct sl_service val;
+			struct sl_svc_key key;
 
-			memcpy(key.addr, s->vips[v].addr, 16);
+			sl_tb_key_value(s, plan, v, p, &key, &val);
+			key.slot = slot;
 			for (j = 0; j < s->n_subsets; j++) {
-				val.subset_id[j] = plan->subset_id[j];
 				val.ep_base[j] = base[f][j];
 				val.ep_count[j] = count[f][j];
 			}
-			fill_routes(&val, s, &s->vips[v], &s->ports[p]);
-			if (!(val.flags & SL_SVC_L7))
-				val.flags |= l7_path_flags(s, &s->ports[p]);
 			if (bpf_map_update_elem(m->services, &key, &val, BPF_NOEXIST)) {
 				err = -errno;
 				if (err == -EEXIST)
@@ -774,176 +729,149 @@ static void prune_l7_specs(const struct sl_maps *m, const struct sl_config *cfg)
 	}
 }
 
-int sl_tables_apply(const struct sl_maps *m, const struct sl_config *cfg, struct sl_diag *diag)
+int sl_tb_bump_generation(const struct sl_maps *m)
 {
-	struct id_alloc *svc_ids = NULL, *sub_ids = NULL;
-	struct svc_plan *plan = NULL;
-	struct sl_state cur;
-	__u32 slot, ep_next = 0;
+	struct timespec ts;
+	struct sl_state c;
+	int err;
+
+	err = sl_maps_read_state(m, &c);
+	if (err)
+		return err;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	c.generation++;
+	c.applied_ns = (__u64)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+	return write_config(m, &c);
+}
+
+/* What the datapath was sized for (`run --max-services`) against what cfg needs. */
+static int check_room(const struct sl_maps *m, const struct sl_config *cfg, struct sl_diag *diag)
+{
+	size_t i, keys = 0, eps = 0;
+
+	for (i = 0; i < cfg->n_services; i++) {
+		keys += cfg->services[i].n_vips * cfg->services[i].n_ports;
+		eps += sl_tb_n_endpoints(&cfg->services[i]);
+	}
+	if (keys > m->max_keys) {
+		sl_diag_add(diag, NULL, "error",
+			    "this configuration has %zu (VIP, port) pairs; the datapath holds %u "
+			    "(`run --max-services`)",
+			    keys, m->max_keys);
+		return -ENOSPC;
+	}
+	if (eps > m->max_endpoints) {
+		sl_diag_add(diag, NULL, "error",
+			    "this configuration has %zu endpoints; the datapath holds %u "
+			    "(`run --max-services` x 4)",
+			    eps, m->max_endpoints);
+		return -ENOSPC;
+	}
+	return 0;
+}
+
+/* The whole-slot way: fill the inactive slot, flip to it. */
+static int write_whole_slot(const struct sl_maps *m, const struct sl_config *cfg,
+			    const struct svc_plan *plan, __u32 slot, struct sl_diag *diag,
+			    struct sl_apply_stats *st)
+{
+	__u32 ep_next = 0;
 	size_t i;
 	int err;
 
+	err = clear_inactive(m, slot);
+	for (i = 0; i < cfg->n_services && !err; i++) {
+		err = write_service(m, cfg, &cfg->services[i], &plan[i], slot, &ep_next, diag);
+		st->keys_written += cfg->services[i].n_vips * cfg->services[i].n_ports;
+	}
+	st->endpoints_written = ep_next;
+	/* before the flip: a new VIP must not be filtered out once it is live */
+	err = err ?: filter_add(m, slot);
+	return err ?: flip(m, slot);
+}
+
+static double ms_since(const struct timespec *t0)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (t.tv_sec - t0->tv_sec) * 1e3 + (t.tv_nsec - t0->tv_nsec) / 1e6;
+}
+
+int sl_tables_apply_stats(const struct sl_maps *m, const struct sl_config *cfg,
+			  struct sl_diag *diag, struct sl_apply_stats *stats)
+{
+	struct timespec t0;
+	double t_plan = 0, t_write = 0;
+	struct sl_id_alloc *svc_ids = NULL, *sub_ids = NULL;
+	struct sl_apply_stats local;
+	struct sl_filters *flt = NULL;
+	struct svc_plan *plan = NULL;
+	struct sl_state cur;
+	int err;
+
+	stats = stats ?: &local;
+	memset(stats, 0, sizeof(*stats));
 	err = sl_maps_read_state(m, &cur);
+	err = err ?: check_room(m, cfg, diag);
 	if (err)
 		return err;
-	slot = cur.active_slot ^ 1;
 
 	plan = calloc(cfg->n_services ?: 1, sizeof(*plan));
 	svc_ids = calloc(1, sizeof(*svc_ids));
 	sub_ids = calloc(1, sizeof(*sub_ids));
-	if (!plan || !svc_ids || !sub_ids) {
+	flt = calloc(1, sizeof(*flt));
+	if (!plan || !svc_ids || !sub_ids || !flt) {
 		err = -ENOMEM;
 		goto out;
 	}
 
 	/*
-	 * A flip by someone else may still have readers on this slot. What
-	 * can find a table full comes first; the names of new rows (which
-	 * `status` reads) only once everything else is written.
+	 * A flip by someone else may still have readers on the inactive
+	 * slot, and the last in-place apply on the rows it left behind. What
+	 * can find a table full comes first.
 	 */
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	err = rcu_barrier();
-	err = err ?: clear_inactive(m, slot);
-	err = err ?: plan_ids(m, cfg, plan, svc_ids, sub_ids, diag);
+	err = err ?: sl_ids_plan(m, cfg, plan, svc_ids, sub_ids, diag);
+	err = err ?: sl_ids_zero_new_rows(m, cfg, plan, sub_ids, stats);
+	err = err ?: sl_ids_write_names(m, cfg, plan, svc_ids, sub_ids, stats);
 	err = err ?: write_l7_specs(m, cfg, diag);
+	err = err ?: filters_load(m, flt);
 	if (err)
 		goto out;
-	for (i = 0; i < cfg->n_services; i++) {
-		err = write_service(m, cfg, &cfg->services[i], &plan[i], slot, &ep_next, diag);
-		if (err)
-			goto out;
+	t_plan = ms_since(&t0);
+	err = sl_tb_write_in_place(m, cfg, plan, cur.active_slot, flt, stats);
+	if (err == -EAGAIN) {
+		stats->full = true;
+		err = write_whole_slot(m, cfg, plan, cur.active_slot ^ 1, diag, stats);
+	} else if (!err && (stats->keys_written || stats->keys_deleted)) {
+		err = sl_tb_bump_generation(m);
 	}
-	err = write_names(m, cfg, plan);
-	/* before the flip: a new VIP must not be filtered out once it is live */
-	err = err ?: filter_add(m, slot);
-	err = err ?: flip(m, slot);
+	t_write = ms_since(&t0);
+	err = err ?: sl_tb_write_index(m, cfg, stats);
 	if (err)
 		goto out;
-	release_ids(m, svc_ids, sub_ids);
+	sl_ids_release(m, svc_ids, sub_ids);
 	prune_l7_specs(m, cfg);
+	pr_debug("apply: ids and rows %.1f ms, tables %.1f ms (%s), index and rest %.1f ms: "
+		 "%zu keys written, %zu deleted, %zu endpoints, %zu rows, %zu index entries\n",
+		 t_plan, t_write - t_plan, stats->full ? "whole slot" : "in place",
+		 ms_since(&t0) - t_write, stats->keys_written, stats->keys_deleted,
+		 stats->endpoints_written, stats->rows_written, stats->index_written);
 out:
-	free(plan);
+	if (svc_ids)
+		sl_ids_free(svc_ids);
+	if (sub_ids)
+		sl_ids_free(sub_ids);
 	free(svc_ids);
 	free(sub_ids);
+	free(plan);
+	free(flt);
 	return err;
 }
 
-/* ---- weights override: copy the active slot, change one route, flip ---- */
-
-static int copy_slot(const struct sl_maps *m, __u32 from, __u32 to, __u32 svc_id,
-		     const __u32 *weights)
+int sl_tables_apply(const struct sl_maps *m, const struct sl_config *cfg, struct sl_diag *diag)
 {
-	struct sl_svc_key k, nk, *cur = NULL;
-	struct sl_src_key sk, nsk, *scur = NULL;
-	__u32 max_ep = 0, i;
-	struct sl_service v;
-	struct sl_src_routes sv;
-	int err = 0;
-
-	while (!bpf_map_get_next_key(m->services, cur, &nk)) {
-		k = nk;
-		cur = &k;
-		if (k.slot != from || bpf_map_lookup_elem(m->services, &k, &v))
-			continue;
-		for (i = 0; i < SL_MAX_SUBSETS; i++) {
-			__u32 end = v.ep_base[i] - from * SL_MAX_ENDPOINTS + v.ep_count[i];
-
-			if (v.ep_count[i] && end > max_ep)
-				max_ep = end;
-			v.ep_base[i] =
-			    v.ep_base[i] - from * SL_MAX_ENDPOINTS + to * SL_MAX_ENDPOINTS;
-		}
-		if (v.svc_id == svc_id) {
-			int r = sl_status_default_route(&v);
-
-			if (r >= 0) {
-				v.routes[r].total_weight = 0;
-				for (i = 0; i < SL_MAX_SUBSETS; i++) {
-					v.routes[r].weight[i] = i < v.n_subsets ? weights[i] : 0;
-					v.routes[r].total_weight += v.routes[r].weight[i];
-				}
-				v.routes[r].flags |= SL_ROUTE_OVERRIDDEN;
-			}
-		}
-		k.slot = to;
-		if (bpf_map_update_elem(m->services, &k, &v, BPF_ANY))
-			return -errno;
-		k.slot = from;
-	}
-	for (i = 0; i < max_ep; i++) {
-		struct sl_endpoint ep;
-		__u32 src = from * SL_MAX_ENDPOINTS + i, dst = to * SL_MAX_ENDPOINTS + i;
-
-		if (bpf_map_lookup_elem(m->endpoints, &src, &ep) ||
-		    bpf_map_update_elem(m->endpoints, &dst, &ep, BPF_ANY))
-			return -errno;
-	}
-	while (!bpf_map_get_next_key(m->src_match, scur, &nsk)) {
-		sk = nsk;
-		scur = &sk;
-		if (sk.slot != from || bpf_map_lookup_elem(m->src_match, &sk, &sv))
-			continue;
-		sk.slot = to;
-		if (bpf_map_update_elem(m->src_match, &sk, &sv, BPF_ANY))
-			return -errno;
-		sk.slot = from;
-	}
-	return err;
-}
-
-int sl_tables_set_weights(const struct sl_maps *m, const char *service, char *const names[],
-			  const uint32_t weights[], size_t n, struct sl_diag *diag)
-{
-	__u32 w[SL_MAX_SUBSETS] = {}, total = 0, svc_id;
-	const struct sl_status_service *ss;
-	struct sl_status st = {};
-	struct sl_state cur;
-	size_t i, j;
-	int err;
-
-	err = sl_tables_read_status(m, &st);
-	if (err)
-		return err;
-	ss = sl_status_find(&st, service);
-	if (!ss) {
-		sl_diag_add(diag, NULL, "error", "no service '%s' in the running configuration",
-			    service);
-		err = -ENOENT;
-		goto out;
-	}
-	svc_id = ss->svc_id;
-	for (i = 0; i < n; i++) {
-		for (j = 0; j < ss->n_subsets; j++)
-			if (!strcmp(ss->subsets[j].name, names[i]))
-				break;
-		if (j == ss->n_subsets) {
-			sl_diag_add(diag, NULL, "error", "service '%s' has no subset '%s'", service,
-				    names[i]);
-			err = -EINVAL;
-			goto out;
-		}
-		if (weights[i] > SL_MAX_WEIGHT) {
-			sl_diag_add(diag, NULL, "error", "weight %u of '%s' is above %d",
-				    weights[i], names[i], SL_MAX_WEIGHT);
-			err = -EINVAL;
-			goto out;
-		}
-		w[j] = weights[i];
-	}
-	for (j = 0; j < SL_MAX_SUBSETS; j++)
-		total += w[j];
-	if (!total) {
-		sl_diag_add(diag, NULL, "error",
-			    "all weights are 0; at least one subset must get traffic");
-		err = -EINVAL;
-		goto out;
-	}
-
-	err = sl_maps_read_state(m, &cur);
-	err = err ?: rcu_barrier();
-	err = err ?: clear_inactive(m, cur.active_slot ^ 1);
-	err = err ?: copy_slot(m, cur.active_slot, cur.active_slot ^ 1, svc_id, w);
-	err = err ?: flip(m, cur.active_slot ^ 1);
-out:
-	sl_status_free(&st);
-	return err;
+	return sl_tables_apply_stats(m, cfg, diag, NULL);
 }

@@ -132,16 +132,44 @@ handed:
 
 /* ---- setup ---- */
 
+/*
+ * Map the first `rows` rows of sl_l7_stats at least. The whole map is
+ * 2 x --max-services rows (14 MB by default) and a mapping of it is resident
+ * at once: only as much as the subset ids in use reach, grown by doubling.
+ * The L7 thread alone touches the mapping, and holds no row across calls.
+ */
+int l7_map_stats(struct sl_l7 *l, size_t rows)
+{
+	size_t pg = sysconf(_SC_PAGESIZE), full, len;
+	void *p;
+
+	full = ((size_t)l->m.max_ids * sizeof(struct sl_stats) + pg - 1) / pg * pg;
+	len = l->stats_len * 2 > rows * sizeof(struct sl_stats) ? l->stats_len * 2
+								 : rows * sizeof(struct sl_stats);
+	len = (len + pg - 1) / pg * pg;
+	if (len < 64 * pg)
+		len = 64 * pg;
+	if (len > full)
+		len = full;
+	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, l->m.l7_stats, 0);
+	if (p == MAP_FAILED)
+		return -errno;
+	if (l->stats)
+		munmap(l->stats, l->stats_len);
+	l->stats = p;
+	l->stats_len = len;
+	return 0;
+}
+
 static int map_counters(struct sl_l7 *l)
 {
 	long pg = sysconf(_SC_PAGESIZE);
 	void *p;
+	int err;
 
-	l->stats_len = ((size_t)SL_MAX_SUBSET_IDS * sizeof(struct sl_stats) + pg - 1) / pg * pg;
-	p = mmap(NULL, l->stats_len, PROT_READ | PROT_WRITE, MAP_SHARED, l->m.l7_stats, 0);
-	if (p == MAP_FAILED)
-		return -errno;
-	l->stats = p;
+	err = l7_map_stats(l, 1);
+	if (err)
+		return err;
 	l->cnt_len = pg;
 	p = mmap(NULL, l->cnt_len, PROT_READ | PROT_WRITE, MAP_SHARED, l->m.l7_counters, 0);
 	if (p == MAP_FAILED)

@@ -45,7 +45,12 @@ void l7_count(struct sl_l7 *l, int idx, int64_t d)
 
 struct sl_stats *l7_row(struct sl_l7 *l, uint32_t subset_id)
 {
-	return subset_id < SL_MAX_SUBSET_IDS ? &l->stats[subset_id] : NULL;
+	if (subset_id >= l->m.max_ids)
+		return NULL;
+	if ((subset_id + 1ULL) * sizeof(struct sl_stats) > l->stats_len &&
+	    l7_map_stats(l, subset_id + 1ULL))
+		return NULL;
+	return &l->stats[subset_id];
 }
 
 static void lock(struct sl_l7 *l)

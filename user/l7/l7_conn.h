@@ -190,6 +190,8 @@ uint64_t l7_now_ms(void);
 void l7_count(struct sl_l7 *l, int idx, int64_t d);
 /* The subset's row in sl_l7_stats; NULL for no subset. */
 struct sl_stats *l7_row(struct sl_l7 *l, uint32_t subset_id);
+/* l7.c: map at least the first rows of sl_l7_stats (the mapping grows). */
+int l7_map_stats(struct sl_l7 *l, size_t rows);
 /* Write the exact HTTP codes counted so far to sl_l7_codes. */
 void l7_flush_codes(struct sl_l7 *l);
 /* One response of a subset by its exact code (class and sl_l7_codes). */
