@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -111,34 +112,52 @@ int sl_rt_read(const struct sl_maps *m, uint32_t id, struct sl_rt_hist *sum)
 	return 0;
 }
 
+/*
+ * sl_rt_hist_l7 is mapped a window at a time: a BPF array's mmap() maps
+ * every page of the range at once, so the whole map (65,536 rows by
+ * default: 13 MB) would sit in run's RSS for the few rows in use. A window
+ * is the two pages a row may straddle, mapped on its first use and kept.
+ */
 static pthread_mutex_t rec_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct sl_rt_hist *rec_rows; /* sl_rt_hist_l7, mapped */
+static void **rec_win;	 /* by a window's first page: its mapping, or NULL */
+static size_t rec_pages; /* pages of the whole map */
+
+static struct sl_rt_hist *row_of(const struct sl_maps *m, uint32_t id)
+{
+	size_t pg = (size_t)sysconf(_SC_PAGESIZE), off = (size_t)id * sizeof(struct sl_rt_hist);
+	size_t first = off / pg;
+	void **win = __atomic_load_n(&rec_win, __ATOMIC_ACQUIRE), *p = NULL;
+
+	if (win && (p = __atomic_load_n(&win[first], __ATOMIC_ACQUIRE)))
+		return (struct sl_rt_hist *)((char *)p + off % pg);
+	pthread_mutex_lock(&rec_lock);
+	if (!rec_win) {
+		rec_pages = ((size_t)m->max_ids * sizeof(struct sl_rt_hist) + pg - 1) / pg;
+		__atomic_store_n(&rec_win, calloc(rec_pages, sizeof(*rec_win)), __ATOMIC_RELEASE);
+	}
+	if (rec_win && !(p = rec_win[first])) {
+		p = mmap(NULL, (first + 1 < rec_pages ? 2 : 1) * pg, PROT_READ | PROT_WRITE,
+			 MAP_SHARED, m->rt_hist_l7, (off_t)(first * pg));
+		if (p == MAP_FAILED)
+			p = NULL;
+		else
+			__atomic_store_n(&rec_win[first], p, __ATOMIC_RELEASE);
+	}
+	pthread_mutex_unlock(&rec_lock);
+	return p ? (struct sl_rt_hist *)((char *)p + off % pg) : NULL;
+}
 
 int sl_rt_record(const struct sl_maps *m, uint32_t subset_id, uint64_t usec)
 {
-	struct sl_rt_hist *rows = __atomic_load_n(&rec_rows, __ATOMIC_ACQUIRE), *h;
-	size_t len = (size_t)m->max_ids * sizeof(struct sl_rt_hist);
-	void *p;
+	struct sl_rt_hist *h;
 
 	if (subset_id >= m->max_ids)
 		return -EINVAL;
-	if (!rows) {
-		if (m->rt_hist_l7 < 0)
-			return -ENOENT;
-		pthread_mutex_lock(&rec_lock);
-		rows = rec_rows;
-		if (!rows) {
-			p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, m->rt_hist_l7, 0);
-			if (p != MAP_FAILED) {
-				rows = p;
-				__atomic_store_n(&rec_rows, rows, __ATOMIC_RELEASE);
-			}
-		}
-		pthread_mutex_unlock(&rec_lock);
-		if (!rows)
-			return -errno;
-	}
-	h = &rows[subset_id];
+	if (m->rt_hist_l7 < 0)
+		return -ENOENT;
+	h = row_of(m, subset_id);
+	if (!h)
+		return -ENOMEM;
 	__atomic_fetch_add(&h->count, 1, __ATOMIC_RELAXED);
 	__atomic_fetch_add(&h->sum_us, usec, __ATOMIC_RELAXED);
 	__atomic_fetch_add(&h->bucket[sl_rt_bucket(usec)], 1, __ATOMIC_RELAXED);

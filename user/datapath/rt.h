@@ -33,7 +33,8 @@ double sl_rt_quantile(const struct sl_rt_hist *h, double q);
 /*
  * Record one duration (microseconds) for subset subset_id, as the L7 step
  * does for each request it relays: an atomic add into sl_rt_hist_l7 (an
- * ARRAY mapped into this process on first use, kept for its lifetime).
+ * ARRAY mapped into this process two pages at a time, on first use of a
+ * row, kept for its lifetime).
  * sl_rt_hist is per-CPU and written by the datapath; user space cannot add
  * to one CPU's row without a read-modify-write race, hence a map of its
  * own. Safe from any thread. -ENOENT without the map, -EINVAL for an id
