@@ -30,7 +30,8 @@ est_ports() { sl_nsx "$1" ss -Htn state established '( sport = :8080 )' | awk '{
 held_at() { est_ports "$1" | grep -xFf <($SL_PY -c 'import json, sys; print("\n".join(map(str, json.load(open(sys.argv[1])))))' "$HELD"); }
 _all_held() { [ "$( (held_at v1a; held_at v1b; held_at v2) | wc -l)" -ge "$N" ]; }
 
-# round NAME START_FLAGS ABORT_FLAGS EXPECT(reset|drain)
+# round NAME START_FLAGS ABORT_FLAGS EXPECT(reset|drain): ABORT_FLAGS "auto":
+# no abort by hand, the step's deadline aborts it (run's controller)
 round() {
 	local name=$1 sflags=$2 aflags=$3 want=$4 out=$SL_TMP/hold.$1.json pid v2ports
 	sl_sluice weights backend v1=100 v2=0 >/dev/null
@@ -43,9 +44,14 @@ round() {
 	sl_wait_for 10 _all_held || sl_die "held connections ($name) not established at the backends"
 	v2ports=$(held_at v2 | sort -n | tr '\n' ' ')
 	sl_status "$SL_TMP/$name.before.json"
-	# shellcheck disable=SC2086
-	sl_sluice rollout backend abort $aflags >"$SL_TMP/$name.abort" 2>&1 ||
-		sl_fail "$name: abort failed: $(cat "$SL_TMP/$name.abort")"
+	if [ "$aflags" = auto ]; then
+		ro_wait_phase aborted 15 || sl_fail "$name: not aborted by its deadline"
+		echo "by run" >"$SL_TMP/$name.abort"
+	else
+		# shellcheck disable=SC2086
+		sl_sluice rollout backend abort $aflags >"$SL_TMP/$name.abort" 2>&1 ||
+			sl_fail "$name: abort failed: $(cat "$SL_TMP/$name.abort")"
+	fi
 	sl_stop "$pid" USR1 10
 	sl_status "$SL_TMP/$name.after.json"
 	sl_info "$name: v2 held ports: $v2ports; abort: $(cat "$SL_TMP/$name.abort")"
@@ -66,7 +72,11 @@ round() {
 		sl_check "$name-v2-reset" "$nv2 v2 connections, $v2bad not reset (ECONNRESET)" test "$v2bad" = 0
 		sl_check "$name-within-1s" "slowest outcome ${slow} s after the abort" \
 			"$SL_PY" -c "import sys; sys.exit(not $slow < 1.0)"
-		marked=$(sed -n 's/.*, \([0-9]*\) connections to be reset$/\1/p' "$SL_TMP/$name.abort")
+		if [ "$aflags" = auto ]; then
+			marked=$(sed -n 's/.*rollout backend: \([0-9]*\) connections of v2 to be reset$/\1/p' "$SL_RUN_LOG" | tail -1)
+		else
+			marked=$(sed -n 's/.*, \([0-9]*\) connections to be reset$/\1/p' "$SL_TMP/$name.abort")
+		fi
 		sl_check "$name-marked" "abort marked '${marked}' connections, $nv2 on v2" test "${marked:-x}" = "$nv2"
 	else
 		sl_check "$name-v2-drain" "$nv2 v2 connections, $v2bad not answered 200 by v2" test "$v2bad" = 0
@@ -80,6 +90,8 @@ round() {
 round start-flag "--abort-reset" "" reset
 round abort-flag "" "--reset" reset
 round drain "" "" drain
+# the deadline (3 s) passes while the connections are held: run aborts
+round auto "--abort-reset --step-deadline 3s --on-deadline abort" auto reset
 
 # the flags where they do not belong
 sl_sluice rollout backend pause --reset >"$SL_TMP/bad1" 2>&1
