@@ -55,7 +55,8 @@ static __always_inline __u16 sl_csum16(__u32 s)
 static __always_inline void sl_rst_tcp(struct tcphdr *t, const struct tcphdr *th,
 				       const struct sl_pkt *p)
 {
-	__u32 seq_len = p->payload_len + !!(p->tcp_flags & SL_TCP_SYN) + !!(p->tcp_flags & SL_TCP_FIN);
+	__u32 seq_len =
+	    p->payload_len + !!(p->tcp_flags & SL_TCP_SYN) + !!(p->tcp_flags & SL_TCP_FIN);
 
 	__builtin_memset(t, 0, sizeof(*t));
 	t->source = p->dport;
@@ -83,8 +84,8 @@ static __always_inline int sl_rst_csum(struct __sk_buff *skb, __u32 csum_off, co
 
 	if (h < 0 || ph < 0)
 		return -1;
-	return bpf_l4_csum_replace(skb, csum_off, 0, (__u32)h, 0) ?:
-	       bpf_l4_csum_replace(skb, csum_off, 0, (__u32)ph, BPF_F_PSEUDO_HDR);
+	return bpf_l4_csum_replace(skb, csum_off, 0, (__u32)h, 0)
+		   ?: bpf_l4_csum_replace(skb, csum_off, 0, (__u32)ph, BPF_F_PSEUDO_HDR);
 }
 
 /*
@@ -130,7 +131,8 @@ __noinline int sl_abort_reset(struct __sk_buff *skb, const struct sl_pkt *p)
 		err = bpf_skb_change_tail(skb, len, 0);
 		err = err ?: bpf_skb_store_bytes(skb, 0, &r.eth, len, 0);
 		r.tcp.check = 0;
-		err = err ?: sl_rst_csum(skb, p->l4_off + offsetof(struct tcphdr, check), &r.tcp,
+		err = err
+			  ?: sl_rst_csum(skb, p->l4_off + offsetof(struct tcphdr, check), &r.tcp,
 					 ps, 12);
 	} else {
 		struct sl_rst6 r;
@@ -156,7 +158,8 @@ __noinline int sl_abort_reset(struct __sk_buff *skb, const struct sl_pkt *p)
 		err = bpf_skb_change_tail(skb, len, 0);
 		err = err ?: bpf_skb_store_bytes(skb, 0, &r.eth, len, 0);
 		r.tcp.check = 0;
-		err = err ?: sl_rst_csum(skb, p->l4_off + offsetof(struct tcphdr, check), &r.tcp,
+		err = err
+			  ?: sl_rst_csum(skb, p->l4_off + offsetof(struct tcphdr, check), &r.tcp,
 					 ps, 40);
 	}
 	if (err)

@@ -38,6 +38,11 @@ round() {
 	# shellcheck disable=SC2086
 	sl_sluice rollout backend --to v2 --from v1 --steps 50,100 --dwell 60s $sflags \
 		>"$SL_TMP/$name.start" 2>&1 || sl_die "rollout start ($name): $(cat "$SL_TMP/$name.start")"
+	ro_status "$SL_TMP/$name.ro.json"
+	local flag
+	flag=$(sl_jget "$SL_TMP/$name.ro.json" 'd["abort_reset"]')
+	sl_check "$name-state" "rollout status abort_reset: $flag" \
+		test "$flag" = "$([ -n "$sflags" ] && echo True || echo False)"
 	sl_bg pid client "$SL_TMP/hold.$name.log" "$SL_PY" "$SL_E2E/hold.py" "$SL_VIP4" 80 "$N" "$out"
 	sl_wait_for 10 test -s "$out.ports" || sl_die "hold.py ($name) did not connect: $(cat "$SL_TMP/hold.$name.log")"
 	HELD=$out.ports

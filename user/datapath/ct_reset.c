@@ -13,8 +13,7 @@
 
 #include "datapath/ct_reset.h"
 
-int sl_subset_id_of(const struct sl_maps *m, const char *service, const char *subset,
-		    uint32_t *id)
+int sl_subset_id_of(const struct sl_maps *m, const char *service, const char *subset, uint32_t *id)
 {
 	struct bpf_map_info info = {};
 	__u32 len = sizeof(info), i;

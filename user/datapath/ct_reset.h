@@ -13,8 +13,7 @@
 #include "datapath/maps.h"
 
 /* The id of SERVICE's subset SUBSET in use (sl_subset_names); -ENOENT if none. */
-int sl_subset_id_of(const struct sl_maps *m, const char *service, const char *subset,
-		    uint32_t *id);
+int sl_subset_id_of(const struct sl_maps *m, const char *service, const char *subset, uint32_t *id);
 
 /*
  * Flag every open TCP connection of subset id (confirmed and unconfirmed);
