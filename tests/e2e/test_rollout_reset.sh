@@ -6,7 +6,11 @@
 # within 1 s of the abort, while v1's held connections answer 200; without
 # the flag, v2's held connections drain (answer 200 from v2). The reset
 # comes from the datapath (sl_g abort_reset, one per connection), and the
-# abort reports how many connections it marked.
+# abort reports how many connections it marked. Rounds: the flag given at
+# the start (kept in the rollout's state), at the abort (--reset), neither
+# (drain), downloads of 16 MiB in flight (v2's reset at the client's next
+# window update, v1's complete to the byte), and an automatic abort by the
+# step's deadline in `run`.
 set -uo pipefail
 SL_TEST_NAME=rollout_reset
 # shellcheck source=scripts/netns-lib.sh disable=SC2034
@@ -30,10 +34,11 @@ est_ports() { sl_nsx "$1" ss -Htn state established '( sport = :8080 )' | awk '{
 held_at() { est_ports "$1" | grep -xFf <($SL_PY -c 'import json, sys; print("\n".join(map(str, json.load(open(sys.argv[1])))))' "$HELD"); }
 _all_held() { [ "$( (held_at v1a; held_at v1b; held_at v2) | wc -l)" -ge "$N" ]; }
 
-# round NAME START_FLAGS ABORT_FLAGS EXPECT(reset|drain): ABORT_FLAGS "auto":
-# no abort by hand, the step's deadline aborts it (run's controller)
+# round NAME START_FLAGS ABORT_FLAGS EXPECT(reset|drain) [HOLD_OPTS]:
+# ABORT_FLAGS "auto": no abort by hand, the step's deadline aborts it (run's
+# controller); HOLD_OPTS "--download MB": downloads in flight, not requests
 round() {
-	local name=$1 sflags=$2 aflags=$3 want=$4 out=$SL_TMP/hold.$1.json pid v2ports
+	local name=$1 sflags=$2 aflags=$3 want=$4 hopts=${5:-} out=$SL_TMP/hold.$1.json pid v2ports
 	sl_sluice weights backend v1=100 v2=0 >/dev/null
 	# shellcheck disable=SC2086
 	sl_sluice rollout backend --to v2 --from v1 --steps 50,100 --dwell 60s $sflags \
@@ -43,7 +48,8 @@ round() {
 	flag=$(sl_jget "$SL_TMP/$name.ro.json" 'd["abort_reset"]')
 	sl_check "$name-state" "rollout status abort_reset: $flag" \
 		test "$flag" = "$([ -n "$sflags" ] && echo True || echo False)"
-	sl_bg pid client "$SL_TMP/hold.$name.log" "$SL_PY" "$SL_E2E/hold.py" "$SL_VIP4" 80 "$N" "$out"
+	# shellcheck disable=SC2086
+	sl_bg pid client "$SL_TMP/hold.$name.log" "$SL_PY" "$SL_E2E/hold.py" "$SL_VIP4" 80 "$N" "$out" $hopts
 	sl_wait_for 10 test -s "$out.ports" || sl_die "hold.py ($name) did not connect: $(cat "$SL_TMP/hold.$name.log")"
 	HELD=$out.ports
 	sl_wait_for 10 _all_held || sl_die "held connections ($name) not established at the backends"
@@ -70,12 +76,12 @@ round() {
 		v2bad=$($SL_PY -c "import json, sys; r = json.loads(sys.argv[1]); print(sum(1 for p in sys.argv[2].split() if r.get(p, {}).get('outcome') != '200 v2'))" "$res" "$v2ports")
 	fi
 	v1bad=$($SL_PY -c "import json, sys; r = json.loads(sys.argv[1]); v2 = set(sys.argv[2].split()); print(sum(1 for p, o in r.items() if p not in v2 and o['outcome'] not in ('200 v1a', '200 v1b')) + $N - len(r))" "$res" "$v2ports")
-	slow=$($SL_PY -c "import json, sys; r = json.loads(sys.argv[1]); print(max([o['secs'] for o in r.values()] or [99]))" "$res")
+	slow=$($SL_PY -c "import json, sys; r = json.loads(sys.argv[1]); print(max([r[p]['secs'] for p in sys.argv[2].split() if p in r] or [99]))" "$res" "$v2ports")
 	resets=$(sl_dp_delta "$SL_TMP/$name.before.json" "$SL_TMP/$name.after.json" abort_reset)
 	sl_check "$name-both-versions" "held: $nv2 on v2, $nv1 on v1" test "$nv2" -ge 1 -a "$nv1" -ge 1
 	if [ "$want" = reset ]; then
 		sl_check "$name-v2-reset" "$nv2 v2 connections, $v2bad not reset (ECONNRESET)" test "$v2bad" = 0
-		sl_check "$name-within-1s" "slowest outcome ${slow} s after the abort" \
+		sl_check "$name-within-1s" "slowest v2 outcome ${slow} s after the abort" \
 			"$SL_PY" -c "import sys; sys.exit(not $slow < 1.0)"
 		if [ "$aflags" = auto ]; then
 			marked=$(sed -n 's/.*rollout backend: \([0-9]*\) connections of v2 to be reset$/\1/p' "$SL_RUN_LOG" | tail -1)
@@ -95,6 +101,8 @@ round() {
 round start-flag "--abort-reset" "" reset
 round abort-flag "" "--reset" reset
 round drain "" "" drain
+# v2 (and v1) in the middle of sending 16 MiB each: v2's end at the client's next window update
+round download "--abort-reset" "" reset "--download 16"
 # the deadline (3 s) passes while the connections are held: run aborts
 round auto "--abort-reset --step-deadline 3s --on-deadline abort" auto reset
 
