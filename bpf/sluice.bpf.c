@@ -30,6 +30,7 @@
 #include "l7.h"
 #include "fastpath.h"
 #include "rt.h"
+#include "reset.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -503,8 +504,15 @@ __noinline int sl_client(struct __sk_buff *skb, const struct sl_pkt *p)
 			sl_ct_close(ct);
 		/* written once a tick, not per packet, confirmed or not (UDP ages) */
 		touched = sl_ct_touch(ct, now);
-		if (ct->flags & SL_CT_RT_WAIT)
-			sl_rt_request(p, &fk, ct);
+		if (ct->flags & (SL_CT_RT_WAIT | SL_CT_ABORT_RESET)) {
+			/* a RST of the client's own goes on: it ends the backend's side */
+			if ((ct->flags & SL_CT_ABORT_RESET) && !(p->tcp_flags & SL_TCP_RST)) {
+				sl_ct_close(ct);
+				return sl_abort_reset(skb, p);
+			}
+			if (ct->flags & SL_CT_RT_WAIT)
+				sl_rt_request(p, &fk, ct);
+		}
 		e = *ct;
 		sl_global_inc((e.flags & SL_CT_LOCAL) ? SL_G_L7_ESTABLISHED : SL_G_ESTABLISHED);
 		/*

@@ -246,6 +246,13 @@ _Static_assert(sizeof(struct sl_ct_key) == 40, "sl_ct_key size");
  * ingress of the backend's interface (when sluice is attached there).
  */
 #define SL_CT_FAST (1U << 4)
+/*
+ * Its rollout was aborted with --abort-reset (`sluice rollout`): the
+ * client's next packet is answered with a TCP RST (bpf/reset.h), so the
+ * client sees a reset instead of draining on the aborted subset. Set by the
+ * controller on forward TCP entries only.
+ */
+#define SL_CT_ABORT_RESET (1U << 5)
 
 /* sl_ct_entry.subset_id of a connection with no subset (yet): no counter row. */
 #define SL_SUBSET_NONE 0xffffffffU
@@ -378,6 +385,7 @@ enum sl_global_idx {
 	SL_G_REVNAT_FULL,     /* a lost reverse entry not put back: sl_revnat full */
 	SL_G_HTTP_CODES_FULL, /* an exact HTTP code not counted: sl_http_codes full */
 	SL_G_FAST_REDIRECT,   /* packets redirected past the node's stack (fast path) */
+	SL_G_ABORT_RESET,     /* client packets answered with a RST: rollout aborted with reset */
 	SL_G_MAX,
 };
 
@@ -525,6 +533,7 @@ enum sl_rollout_phase {
 #define SL_RO_DRY_RUN	     (1U << 0) /* judges and reports, never writes weights */
 #define SL_RO_DEADLINE_ABORT (1U << 1) /* a step's deadline aborts (else pauses) */
 #define SL_RO_FROM_CONFIG    (1U << 2) /* started by a `rollout:` block of the configuration */
+#define SL_RO_ABORT_RESET    (1U << 3) /* an abort resets the canary's connections (SL_CT_ABORT_RESET) */
 
 struct sl_rollout {
 	char service[SL_NAME_LEN];

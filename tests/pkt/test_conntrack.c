@@ -1133,6 +1133,79 @@ out:
 	fx_down(&fx);
 }
 
+/*
+ * A connection flagged at an abort with --abort-reset (SL_CT_ABORT_RESET):
+ * the client's next packet comes back to it as a RST from the VIP (seq its
+ * own ack, ack past its data), checksums right; the entry is closed, and
+ * the client's own RST still goes through to the backend.
+ */
+static void abort_reset(const char *client, const char *vip)
+{
+	struct flow f = mkflow(PROTO_TCP, client, 46700, vip, 80, TH_SYN), rst;
+	struct sl_ct_key fk = ct_key_of(&f);
+	struct frame in, out, plain;
+	char be[INET6_ADDRSTRLEN], a[INET6_ADDRSTRLEN];
+	struct pkt_layout lo;
+	struct sl_ct_entry e;
+	enum ct_stage stage;
+	struct fx fx;
+
+	if (!up_and_open(&fx, &f, be))
+		goto out;
+	f.tcp_flags = TH_ACK;
+	f.seq = 1001;
+	f.ack_seq = 5001;
+	fwd_is(&fx, &f, be, "ACK");
+	stage = ct_get(&fx, CT_FWD, &fk, &e);
+	if (!ASSERT_EQ(stage, CT_CONFIRMED, "forward entry"))
+		goto out;
+	e.flags |= SL_CT_ABORT_RESET;
+	if (!ASSERT_EQ(bpf_map_update_elem(ct_map(&fx, CT_FWD, stage), &fk, &e, BPF_EXIST), 0,
+		       "flag the entry"))
+		goto out;
+
+	f.tcp_flags = TH_ACK | TH_PSH;
+	f.payload = odd_payload;
+	f.plen = sizeof(odd_payload) - 1;
+	pkt_build(&in, &f);
+	if (!ASSERT_EQ(xmit(fx.ing, &in, &out), TC_ACT_REDIRECT, "data: verdict") ||
+	    !check_bounced(&out, &plain, "data: bounced") || !ASSERT_CSUMS(&out, "RST") ||
+	    !ASSERT_TRUE(pkt_layout(&out, &lo) && lo.proto == PROTO_TCP, "RST: TCP"))
+		goto out;
+	ASSERT_EQ(out.len, ETH_LEN + (f.family == 4 ? 20 : 40) + 20, "RST: length");
+	ASSERT_EQ(lo.l4_len, 20, "RST: no payload");
+	ASSERT_STREQ(pkt_addr_str(&out, false, a, sizeof(a)), vip, "RST: from the VIP");
+	ASSERT_STREQ(pkt_addr_str(&out, true, a, sizeof(a)), client, "RST: to the client");
+	ASSERT_EQ(pkt_sport(&out), 80, "RST: source port");
+	ASSERT_EQ(pkt_dport(&out), 46700, "RST: destination port");
+	ASSERT_EQ(out.b[lo.l4 + 13], TH_RST | TH_ACK, "RST: flags");
+	ASSERT_EQ(pkt_get32(out.b + lo.l4 + 4), 5001, "RST: seq is the client's ack");
+	ASSERT_EQ(pkt_get32(out.b + lo.l4 + 8), 1001 + f.plen, "RST: ack past the data");
+	ASSERT_EQ(fx_global(&fx, SL_G_ABORT_RESET), 1, "abort_reset");
+	if (ASSERT_EQ(ct_get(&fx, CT_FWD, &fk, &e), CT_CONFIRMED, "entry kept"))
+		ASSERT_TRUE(e.flags & SL_CT_CLOSED, "entry closed");
+
+	/* the client's stack answers the backend's next packet with a RST: it goes on */
+	rst = f;
+	rst.tcp_flags = TH_RST;
+	rst.payload = NULL;
+	rst.plen = 0;
+	fwd_is(&fx, &rst, be, "client's RST");
+	ASSERT_EQ(fx_global(&fx, SL_G_ABORT_RESET), 1, "abort_reset after the client's RST");
+out:
+	fx_down(&fx);
+}
+
+static void test_abort_reset4(void)
+{
+	abort_reset("192.168.1.5", VIP4);
+}
+
+static void test_abort_reset6(void)
+{
+	abort_reset("fd00:c::5", VIP6);
+}
+
 static const struct check_test tests[] = {
     {"port_reuse", test_port_reuse},
     {"port_reuse_direct_connection", test_port_reuse_direct_connection},
@@ -1155,6 +1228,8 @@ static const struct check_test tests[] = {
     {"hairpin6", test_hairpin6},
     {"fast_path_fallback", test_fast_path_fallback},
     {"fast_path_off", test_fast_path_off},
+    {"abort_reset4", test_abort_reset4},
+    {"abort_reset6", test_abort_reset6},
 };
 
 int main(int argc, char **argv)

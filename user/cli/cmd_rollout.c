@@ -6,6 +6,7 @@
  *   sluice rollout                          every rollout, one line each
  *   sluice rollout SERVICE --to V2 [...]    start (the first step at once)
  *   sluice rollout SERVICE status|pause|resume|abort|promote
+ *   sluice rollout SERVICE abort --reset    ...and reset the canary's connections
  *   sluice rollout SERVICE wait [--timeout DURATION]
  *
  * abort and promote write the weights themselves, in one atomic step (the
@@ -41,8 +42,8 @@ static int usage(void)
 		 "[--steps P,P,...|--step-weight P [--max-weight P]] [--dwell DURATION] "
 		 "[--min-requests N] [--max-5xx-ratio R] [--max-reset-ratio R] [--max-p99-ms MS] "
 		 "[--failure-limit N] [--step-deadline DURATION] [--on-deadline pause|abort] "
-		 "[--dry-run] | status | pause | resume | abort | promote | wait [--timeout "
-		 "DURATION]}]");
+		 "[--abort-reset] [--dry-run] | status | pause | resume | abort [--reset] | promote | "
+		 "wait [--timeout DURATION]}]");
 	return SL_EXIT_INVALID;
 }
 
@@ -247,10 +248,11 @@ out:
 }
 
 /* pause, resume, abort, promote: one write of the state (and weights), under the lock. */
-static int act(const struct sl_maps *m, const char *service, const char *verb)
+static int act(const struct sl_maps *m, const char *service, const char *verb, bool reset)
 {
 	struct sl_diag diag;
 	struct sl_rollout r;
+	uint64_t n_reset = 0;
 	uint32_t slot, action, phase;
 	int err, lock, ret = SL_EXIT_INVALID;
 	char why[SL_ROLLOUT_REASON];
@@ -300,6 +302,15 @@ static int act(const struct sl_maps *m, const char *service, const char *verb)
 		}
 		sl_diag_free(&diag);
 	}
+	if (action == SL_RA_ABORT && reset)
+		r.flags |= SL_RO_ABORT_RESET;
+	/* after the weights: no new connection to the canary escapes the mark */
+	if (action == SL_RA_ABORT && (r.flags & SL_RO_ABORT_RESET) && !(r.flags & SL_RO_DRY_RUN)) {
+		err = sl_ro_reset_conns(m, &r, &n_reset);
+		if (err)
+			sl_error("aborted, but cannot reset %s's connections: %s", r.to,
+				 strerror(-err));
+	}
 	snprintf(why, sizeof(why), "%s by hand",
 		 action == SL_RA_PAUSE	  ? "paused"
 		 : action == SL_RA_RESUME ? "resumed"
@@ -316,6 +327,9 @@ static int act(const struct sl_maps *m, const char *service, const char *verb)
 	sl_ro_log(m, &r, action, sl_ro_weight(&r), 0, 0, why);
 	if (cli.json)
 		sl_json_print(sl_ro_json(&r, NULL, 0));
+	else if (r.flags & SL_RO_ABORT_RESET && action == SL_RA_ABORT)
+		printf("%s: %s, %s=%u%%, %llu connections to be reset\n", service, why, r.to,
+		       sl_ro_weight(&r), (unsigned long long)n_reset);
 	else
 		printf("%s: %s, %s=%u%%\n", service, why, r.to, sl_ro_weight(&r));
 	ret = SL_EXIT_OK;
@@ -359,10 +373,12 @@ int cmd_rollout(int argc, char **argv)
 	    {"on-deadline", required_argument, NULL, 'o'},
 	    {"dry-run", no_argument, NULL, 'y'},
 	    {"timeout", required_argument, NULL, 'T'},
+	    {"abort-reset", no_argument, NULL, 'A'},
+	    {"reset", no_argument, NULL, 'R'},
 	    {},
 	};
 	uint32_t step_w = 0, max_w = 100, p99 = 0, timeout_ms = 0;
-	bool have_steps = false, have_deadline = false;
+	bool have_steps = false, have_deadline = false, reset = false;
 	struct sl_maps maps = {};
 	const char *service = NULL, *verb = NULL, *why;
 	struct sl_rollout r;
@@ -441,6 +457,12 @@ int cmd_rollout(int argc, char **argv)
 		case 'y':
 			r.flags |= SL_RO_DRY_RUN;
 			break;
+		case 'A':
+			r.flags |= SL_RO_ABORT_RESET;
+			break;
+		case 'R':
+			reset = true;
+			break;
 		case 'T':
 			if (sl_ro_parse_duration(optarg, &timeout_ms, &why)) {
 				sl_error("--timeout '%s': %s", optarg, why);
@@ -460,6 +482,14 @@ int cmd_rollout(int argc, char **argv)
 	if (verb && strcmp(verb, "status") && strcmp(verb, "pause") && strcmp(verb, "resume") &&
 	    strcmp(verb, "abort") && strcmp(verb, "promote") && strcmp(verb, "wait")) {
 		sl_error("'%s': status, pause, resume, abort, promote or wait", verb);
+		return SL_EXIT_INVALID;
+	}
+	if (reset && (!verb || strcmp(verb, "abort"))) {
+		sl_error("--reset goes with abort (starting: --abort-reset)");
+		return SL_EXIT_INVALID;
+	}
+	if ((r.flags & SL_RO_ABORT_RESET) && !r.to[0]) {
+		sl_error("--abort-reset goes with --to (a running rollout: abort --reset)");
 		return SL_EXIT_INVALID;
 	}
 	if (verb && r.to[0]) {
@@ -501,7 +531,7 @@ int cmd_rollout(int argc, char **argv)
 	else if (verb && !strcmp(verb, "wait"))
 		ret = wait_end(&maps, service, timeout_ms);
 	else if (verb)
-		ret = act(&maps, service, verb);
+		ret = act(&maps, service, verb, reset);
 	else
 		ret = start(&maps, &r);
 	sl_maps_close(&maps);

@@ -57,6 +57,7 @@ static const char *const global_names[SL_G_MAX] = {
     [SL_G_REVNAT_FULL] = "revnat_full",
     [SL_G_HTTP_CODES_FULL] = "http_codes_full",
     [SL_G_FAST_REDIRECT] = "fast_redirect",
+    [SL_G_ABORT_RESET] = "abort_reset",
 };
 
 static const char *const l7_names[SL_L7_C_MAX] = {

@@ -193,9 +193,22 @@ static int move(struct sl_ro_ctl *c, struct sl_rollout *r, uint32_t pct)
 static void end(struct sl_ro_ctl *c, struct sl_rollout *r, uint32_t phase, uint32_t action,
 		const struct sl_ro_judgement *j, const char *reason, uint64_t now)
 {
+	uint64_t n;
+	int err;
+
 	r->phase = phase;
 	if (phase == SL_RO_ABORTED || phase == SL_RO_PROMOTED)
 		move(c, r, sl_ro_weight(r));
+	if (phase == SL_RO_ABORTED && (r->flags & SL_RO_ABORT_RESET) &&
+	    !(r->flags & SL_RO_DRY_RUN)) {
+		err = sl_ro_reset_conns(c->m, r, &n);
+		if (err)
+			pr_warn("rollout %s: cannot reset %s's connections: %s\n", r->service,
+				r->to, strerror(-err));
+		else
+			pr_info("rollout %s: %llu connections of %s to be reset\n", r->service,
+				(unsigned long long)n, r->to);
+	}
 	set_reason(r, reason);
 	r->updated_ms = now;
 	decide(c, r, action, j, reason);

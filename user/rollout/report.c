@@ -47,6 +47,8 @@ json_object *sl_ro_json(const struct sl_rollout *r, const struct sl_rollout_even
 	json_object_object_add(o, "failure_limit", json_object_new_int64(r->failure_limit));
 	json_object_object_add(o, "failures", json_object_new_int64(r->failures));
 	json_object_object_add(o, "dry_run", json_object_new_boolean(r->flags & SL_RO_DRY_RUN));
+	json_object_object_add(o, "abort_reset",
+			       json_object_new_boolean(r->flags & SL_RO_ABORT_RESET));
 	json_object_object_add(o, "healthy_ms", json_object_new_uint64(r->healthy_ms));
 	json_object_object_add(o, "started_ms", json_object_new_uint64(r->started_ms));
 	json_object_object_add(o, "step_started_ms", json_object_new_uint64(r->step_started_ms));

@@ -7,6 +7,7 @@
 
 #include <bpf/bpf.h>
 
+#include "datapath/ct_reset.h"
 #include "datapath/tables.h"
 #include "rollout/store.h"
 
@@ -181,4 +182,14 @@ int sl_ro_events(const struct sl_maps *m, const char *service, size_t max,
 	*out = ev;
 	*n = k;
 	return 0;
+}
+
+int sl_ro_reset_conns(const struct sl_maps *m, const struct sl_rollout *r, uint64_t *n)
+{
+	uint32_t id;
+	int err;
+
+	*n = 0;
+	err = sl_subset_id_of(m, r->service, r->to, &id);
+	return err ?: sl_ct_mark_reset(m, id, n);
 }

@@ -39,6 +39,13 @@ uint32_t sl_ro_weight(const struct sl_rollout *r);
 int sl_ro_set_weights(const struct sl_maps *m, const struct sl_rollout *r, uint32_t pct,
 		      struct sl_diag *diag);
 
+/*
+ * At an abort with SL_RO_ABORT_RESET (after the weights moved): flag the
+ * canary's open TCP connections so that their clients get a RST at their
+ * next packet (datapath/ct_reset.h); *n of them.
+ */
+int sl_ro_reset_conns(const struct sl_maps *m, const struct sl_rollout *r, uint64_t *n);
+
 /* Append a decision to sl_rollout_log (the ring keeps the newest 256). */
 int sl_ro_log(const struct sl_maps *m, const struct sl_rollout *r, uint32_t action, uint32_t weight,
 	      uint64_t n, uint64_t errors, const char *reason);
