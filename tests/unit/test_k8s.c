@@ -939,12 +939,14 @@ static void test_canary_warnings(void **state)
 /* Wrong Canaries fail a file's load with the position. */
 static void test_canary_errors(void **state)
 {
-	assert_error(BASE SPLIT CANARY_HEAD("reviews") "  to: v3\n",
-		     "k.yaml:45:7: error: Canary shop/reviews: the VirtualService of Service "
-		     "shop/reviews routes to no subset 'v3' (a DestinationRule subset that a route names)");
-	assert_error(BASE SPLIT CANARY "  from: v9\n",
-		     "k.yaml:56:9: error: Canary shop/reviews: the VirtualService of Service "
-		     "shop/reviews routes to no subset 'v9' (a DestinationRule subset that a route names)");
+	assert_error(
+	    BASE SPLIT CANARY_HEAD("reviews") "  to: v3\n",
+	    "k.yaml:45:7: error: Canary shop/reviews: the VirtualService of Service "
+	    "shop/reviews routes to no subset 'v3' (a DestinationRule subset that a route names)");
+	assert_error(
+	    BASE SPLIT CANARY "  from: v9\n",
+	    "k.yaml:56:9: error: Canary shop/reviews: the VirtualService of Service "
+	    "shop/reviews routes to no subset 'v9' (a DestinationRule subset that a route names)");
 	assert_error(BASE SPLIT CANARY "  tempo: 3\n",
 		     "k.yaml:56:3: error: unknown key 'tempo' in the rollout of Canary "
 		     "shop/reviews");
@@ -952,12 +954,14 @@ static void test_canary_errors(void **state)
 		     "k.yaml:44:14: error: Canary shop/reviews: no VirtualService routes Service "
 		     "shop/ratings (a rollout moves the weights of a VirtualService's split)");
 	assert_error(BASE SPLIT CANARY_HEAD("reviews") CANARY_ANALYSIS,
-		     "k.yaml:44:3: error: the rollout of Canary shop/reviews is missing 'to' (the canary subset)");
-	assert_error(BASE SPLIT "---\napiVersion: sluice.io/v1alpha1\nkind: Canary\n"
-				"metadata: {name: c, namespace: shop}\n"
-				"spec: {targetRef: {kind: StatefulSet, name: reviews}, to: v2}\n",
-		     "k.yaml:43:26: error: spec.targetRef.kind of Canary shop/c is 'StatefulSet'; sluice "
-		     "rolls out a Service (or the Service of a Deployment or DaemonSet)");
+		     "k.yaml:44:3: error: the rollout of Canary shop/reviews is missing 'to' (the "
+		     "canary subset)");
+	assert_error(
+	    BASE SPLIT "---\napiVersion: sluice.io/v1alpha1\nkind: Canary\n"
+		       "metadata: {name: c, namespace: shop}\n"
+		       "spec: {targetRef: {kind: StatefulSet, name: reviews}, to: v2}\n",
+	    "k.yaml:43:26: error: spec.targetRef.kind of Canary shop/c is 'StatefulSet'; sluice "
+	    "rolls out a Service (or the Service of a Deployment or DaemonSet)");
 	assert_error(BASE SPLIT CANARY "  dwell: soon\n",
 		     "k.yaml:56:10: error: dwell 'soon': a duration is a number and a unit: 500ms, "
 		     "30s, 1m, 1h");

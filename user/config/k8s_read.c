@@ -120,7 +120,7 @@ size_t sl_k8s_left_alone(const struct sl_k8s *k)
 
 void sl_k8s_mark(const struct sl_k8s *k, struct sl_k8s_mark *m)
 {
-	*m = (struct sl_k8s_mark){k->n_svcs, k->n_pods, k->n_slices,	k->n_drs,
+	*m = (struct sl_k8s_mark){k->n_svcs, k->n_pods, k->n_slices,	 k->n_drs,
 				  k->n_vss,  k->n_rej,	k->n_left_alone, k->n_canaries};
 }
 

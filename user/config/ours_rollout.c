@@ -345,8 +345,8 @@ struct sl_rollout *sl_ours_rollout_spec(struct ctx *c, const yaml_node_t *n, con
 							"counters alone)",
 							k, where);
 				else
-					sl_ours_error_at(c, kn, "unknown key '%s' %s",
-							 k ? k : "?", where);
+					sl_ours_error_at(c, kn, "unknown key '%s' %s", k ? k : "?",
+							 where);
 			}
 		}
 	} else {
@@ -429,7 +429,6 @@ struct sl_rollout *sl_ours_rollout_spec(struct ctx *c, const yaml_node_t *n, con
 		snprintf(r->from, sizeof(r->from), "%s", s);
 	return r;
 }
-
 
 void sl_ours_parse_rollout(struct ctx *c, struct sl_service_cfg *svc, const yaml_node_t *n,
 			   const char *label, int *err)
