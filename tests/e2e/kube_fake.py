@@ -54,6 +54,7 @@ PATHS = {
     "/api/v1/pods": "pods",
     "/apis/networking.istio.io/v1beta1/destinationrules": "destinationrules",
     "/apis/networking.istio.io/v1beta1/virtualservices": "virtualservices",
+    "/apis/sluice.io/v1alpha1/canaries": "canaries",
 }
 
 

@@ -830,6 +830,166 @@ static void test_export_to(void **state)
 	}
 }
 
+/* ---------------------------------------------------------------- Canary: a rollout beside a VS */
+
+/* A Canary for reviews (line 39 on, after BASE SPLIT), Flagger's analysis block as is. */
+#define CANARY_HEAD(target)                                                                        \
+	"---\n"                                                                                    \
+	"apiVersion: sluice.io/v1alpha1\n"                                                         \
+	"kind: Canary\n"                                                                           \
+	"metadata: {name: reviews, namespace: shop}\n"                                             \
+	"spec:\n"                                                                                  \
+	"  targetRef: {apiVersion: apps/v1, kind: Deployment, name: " target "}\n"
+#define CANARY_ANALYSIS                                                                            \
+	"  analysis:\n"                                                                            \
+	"    interval: 1m\n"                                                                       \
+	"    threshold: 5\n"                                                                       \
+	"    maxWeight: 50\n"                                                                      \
+	"    stepWeight: 10\n"                                                                     \
+	"    metrics:\n"                                                                           \
+	"    - name: request-success-rate\n"                                                       \
+	"      thresholdRange: {min: 99}\n"                                                        \
+	"    - name: request-duration\n"                                                           \
+	"      thresholdRange: {max: 500}\n"
+#define CANARY CANARY_HEAD("reviews") "  to: v2\n" CANARY_ANALYSIS
+
+/* The same plan as the `rollout:` block of our format with the same analysis block. */
+static void test_canary_same_plan(void **state)
+{
+	static const char ours[] = "services:\n"
+				   "- name: a\n"
+				   "  vips: [10.0.0.1]\n"
+				   "  ports: [{port: 80}]\n"
+				   "  subsets: {v1: {endpoints: [10.0.1.1]}, v2: {endpoints: "
+				   "[10.0.2.1]}}\n"
+				   "  routes:\n"
+				   "  - split: {v1: 75, v2: 25}\n"
+				   "  rollout:\n"
+				   "    to: v2\n"
+				   "    analysis:\n"
+				   "      interval: 1m\n"
+				   "      threshold: 5\n"
+				   "      maxWeight: 50\n"
+				   "      stepWeight: 10\n"
+				   "      metrics:\n"
+				   "      - name: request-success-rate\n"
+				   "        thresholdRange: {min: 99}\n"
+				   "      - name: request-duration\n"
+				   "        thresholdRange: {max: 500}\n";
+	struct sl_config *cfg, *cfg2;
+	struct sl_rollout a, b;
+	struct sl_diag d, d2;
+
+	assert_int_equal(load(BASE SPLIT CANARY, &cfg, &d), 0);
+	assert_int_equal(d.n_errors, 0);
+	assert_int_equal(cfg->n_services, 1);
+	assert_non_null(cfg->services[0].rollout);
+	a = *cfg->services[0].rollout;
+	assert_int_equal(load(ours, &cfg2, &d2), 0);
+	assert_int_equal(d2.n_errors, 0);
+	assert_non_null(cfg2->services[0].rollout);
+	b = *cfg2->services[0].rollout;
+	assert_string_equal(a.service, "reviews.shop"); /* what `sluice rollout` names */
+	assert_string_equal(a.from, "v1");		/* the other subset of the split */
+	assert_string_equal(a.to, "v2");
+	assert_int_equal(a.n_steps, 6); /* 10,20,30,40,50,100 */
+	assert_int_equal(a.dwell_ms, 60000);
+	assert_int_equal(a.max_5xx_ppm, 10000);
+	assert_int_equal(a.max_p99_us, 500000);
+	assert_int_equal(a.failure_limit, 5);
+	memcpy(a.service, b.service, sizeof(a.service));
+	assert_memory_equal(&a, &b, sizeof(a)); /* field by field, padding included */
+	sl_config_free(cfg2);
+	sl_diag_free(&d2);
+	sl_config_free(cfg);
+	sl_diag_free(&d);
+}
+
+/* Flagger-only fields and a workload targetRef: warned with their positions. */
+static void test_canary_warnings(void **state)
+{
+	struct sl_config *cfg;
+	struct sl_diag d;
+
+	assert_int_equal(load(BASE SPLIT CANARY "    webhooks:\n"
+						"    - {name: load-test, url: http://t/}\n"
+						"  service: {port: 9080}\n"
+						"  skipAnalysis: false\n",
+			      &cfg, &d),
+			 0);
+	assert_int_equal(d.n_errors, 0);
+	assert_int_equal(d.n_warnings, 4);
+	assert_true(has_msg(&d, "k.yaml:44:42: warning: sluice moves traffic, not Deployments: "
+				"Canary shop/reviews rolls out the Service named 'reviews' "
+				"(Flagger's convention), over its DestinationRule subsets"));
+	assert_true(has_msg(&d, "k.yaml:56:5: warning: 'webhooks' in 'analysis' needs Flagger's "
+				"machinery: left out (sluice judges from the kernel's counters "
+				"alone)"));
+	assert_true(has_msg(&d, "k.yaml:58:3: warning: 'service' in the rollout of Canary "
+				"shop/reviews needs Flagger's machinery: left out (sluice judges "
+				"from the kernel's counters alone)"));
+	assert_true(has_msg(&d, "k.yaml:59:3: warning: 'skipAnalysis' in the rollout of Canary "
+				"shop/reviews needs Flagger's machinery: left out (sluice judges "
+				"from the kernel's counters alone)"));
+	assert_non_null(cfg->services[0].rollout);
+	sl_config_free(cfg);
+	sl_diag_free(&d);
+}
+
+/* Wrong Canaries fail a file's load with the position. */
+static void test_canary_errors(void **state)
+{
+	assert_error(
+	    BASE SPLIT CANARY_HEAD("reviews") "  to: v3\n",
+	    "k.yaml:45:7: error: Canary shop/reviews: the VirtualService of Service "
+	    "shop/reviews routes to no subset 'v3' (a DestinationRule subset that a route names)");
+	assert_error(
+	    BASE SPLIT CANARY "  from: v9\n",
+	    "k.yaml:56:9: error: Canary shop/reviews: the VirtualService of Service "
+	    "shop/reviews routes to no subset 'v9' (a DestinationRule subset that a route names)");
+	assert_error(BASE SPLIT CANARY "  tempo: 3\n",
+		     "k.yaml:56:3: error: unknown key 'tempo' in the rollout of Canary "
+		     "shop/reviews");
+	assert_error(BASE SPLIT CANARY_HEAD("ratings") "  to: v2\n",
+		     "k.yaml:44:14: error: Canary shop/reviews: no VirtualService routes Service "
+		     "shop/ratings (a rollout moves the weights of a VirtualService's split)");
+	assert_error(BASE SPLIT CANARY_HEAD("reviews") CANARY_ANALYSIS,
+		     "k.yaml:44:3: error: the rollout of Canary shop/reviews is missing 'to' (the "
+		     "canary subset)");
+	assert_error(
+	    BASE SPLIT "---\napiVersion: sluice.io/v1alpha1\nkind: Canary\n"
+		       "metadata: {name: c, namespace: shop}\n"
+		       "spec: {targetRef: {kind: StatefulSet, name: reviews}, to: v2}\n",
+	    "k.yaml:43:26: error: spec.targetRef.kind of Canary shop/c is 'StatefulSet'; sluice "
+	    "rolls out a Service (or the Service of a Deployment or DaemonSet)");
+	assert_error(BASE SPLIT CANARY "  dwell: soon\n",
+		     "k.yaml:56:10: error: dwell 'soon': a duration is a number and a unit: 500ms, "
+		     "30s, 1m, 1h");
+}
+
+/* Under isolation a wrong Canary is left out alone: the Service is routed, without a rollout. */
+static void test_canary_isolated(void **state)
+{
+	struct sl_config *cfg;
+	struct sl_diag d;
+
+	load_iso(BASE SPLIT CANARY_HEAD("reviews") "  to: v3\n", &cfg, &d);
+	assert_int_equal(cfg->n_services, 1);
+	assert_null(cfg->services[0].rollout);
+	assert_int_equal(cfg->services[0].routes[0].weight[0], 75);
+	assert_int_equal(cfg->n_rejected, 1);
+	assert_rejected(cfg, 0, "Canary", "shop", "reviews");
+	assert_true(strstr(cfg->rejected[0].reason, "no subset 'v3'") != NULL);
+	sl_config_free(cfg);
+	sl_diag_free(&d);
+	/* a good one beside it still applies */
+	load_iso(BASE SPLIT CANARY, &cfg, &d);
+	assert_int_equal(cfg->n_rejected, 0);
+	assert_non_null(cfg->services[0].rollout);
+	sl_config_free(cfg);
+	sl_diag_free(&d);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -853,6 +1013,10 @@ int main(void)
 	    cmocka_unit_test(test_isolate_bad_object),
 	    cmocka_unit_test(test_isolate_oldest_wins),
 	    cmocka_unit_test(test_isolate_scope),
+	    cmocka_unit_test(test_canary_same_plan),
+	    cmocka_unit_test(test_canary_warnings),
+	    cmocka_unit_test(test_canary_errors),
+	    cmocka_unit_test(test_canary_isolated),
 	    cmocka_unit_test(test_export_to),
 	};
 

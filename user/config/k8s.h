@@ -55,7 +55,7 @@ int sl_k8s_add(struct sl_k8s *k, yaml_document_t *doc, yaml_node_t *obj, const c
 
 /* How many objects were read: to forget a file's objects again. */
 struct sl_k8s_mark {
-	size_t n_svcs, n_pods, n_slices, n_drs, n_vss, n_rej, n_left_alone;
+	size_t n_svcs, n_pods, n_slices, n_drs, n_vss, n_rej, n_left_alone, n_canaries;
 };
 void sl_k8s_mark(const struct sl_k8s *k, struct sl_k8s_mark *m);
 void sl_k8s_forget(struct sl_k8s *k, const struct sl_k8s_mark *m);

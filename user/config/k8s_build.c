@@ -700,6 +700,8 @@ int sl_k8s_build(struct sl_k8s *k, struct sl_config *cfg, struct sl_diag *diag,
 	for (i = 0; i < k->n_vss && !err; i++)
 		err = build_vs(&b, order[i]);
 	if (!err)
+		err = sl_k8s_build_canaries(&b);
+	if (!err)
 		err = build_workloads(&b);
 	note_no_vip(&b);
 	for (i = 0; i < k->n_rej && !err; i++)

@@ -172,6 +172,15 @@ struct kvs {
 
 #define SL_K8S_PER_REQUEST_ANNOTATION "sluice.io/per-request"
 
+/* A Canary (k8s_canary.c): a rollout plan for the Service targetRef names, in its namespace. */
+struct kcanary {
+	struct kmeta m;
+	char *target;
+	struct sl_rollout *plan; /* service, and from when not given, filled when built */
+	bool from_given;
+	struct sl_pos pos, target_pos, to_pos, from_pos;
+};
+
 /*
  * The objects of one kind read so far, by namespace and name: at 10,000
  * pods, looking for a duplicate among all the others is what a load would
@@ -183,7 +192,7 @@ struct kindex {
 	size_t n;	/* the objects indexed: the first n of the array */
 };
 
-enum { KIX_SVC, KIX_POD, KIX_DR, KIX_VS, N_KIX };
+enum { KIX_SVC, KIX_POD, KIX_DR, KIX_VS, KIX_CANARY, N_KIX };
 
 /* An object an isolated load left out, until sl_k8s_build() hands it to the config. */
 struct krej {
@@ -202,6 +211,8 @@ struct sl_k8s {
 	size_t n_drs;
 	struct kvs *vss;
 	size_t n_vss;
+	struct kcanary *canaries;
+	size_t n_canaries;
 	bool isolate;	     /* an object with errors is left out, not the load failed */
 	size_t n_left_alone; /* VirtualServices left alone (a warning), not rejected */
 	struct krej *rej;
@@ -310,6 +321,11 @@ int sl_k8s_add_endpoints(struct rd *r, const yaml_node_t *obj);
 int sl_k8s_add_destination_rule(struct rd *r, const yaml_node_t *obj);
 /* k8s_virtualservice.c */
 int sl_k8s_add_virtual_service(struct rd *r, const yaml_node_t *obj);
+
+/* k8s_canary.c */
+int sl_k8s_add_canary(struct rd *r, const yaml_node_t *obj);
+/* Each Canary's plan onto the model service of its Service (after the VirtualServices). */
+int sl_k8s_build_canaries(struct bld *b);
 
 /* k8s_hosts.c: hosts as Istio reads them */
 

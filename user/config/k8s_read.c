@@ -120,8 +120,8 @@ size_t sl_k8s_left_alone(const struct sl_k8s *k)
 
 void sl_k8s_mark(const struct sl_k8s *k, struct sl_k8s_mark *m)
 {
-	*m = (struct sl_k8s_mark){k->n_svcs, k->n_pods, k->n_slices,	k->n_drs,
-				  k->n_vss,  k->n_rej,	k->n_left_alone};
+	*m = (struct sl_k8s_mark){k->n_svcs, k->n_pods, k->n_slices,	 k->n_drs,
+				  k->n_vss,  k->n_rej,	k->n_left_alone, k->n_canaries};
 }
 
 /* What the objects point to stays in the arena until sl_k8s_free(). */
@@ -134,6 +134,7 @@ void sl_k8s_forget(struct sl_k8s *k, const struct sl_k8s_mark *m)
 	k->n_vss = m->n_vss;
 	k->n_rej = m->n_rej;
 	k->n_left_alone = m->n_left_alone;
+	k->n_canaries = m->n_canaries;
 }
 
 int sl_k8s_reject(struct sl_k8s *k, struct sl_diag *diag, const struct sl_diag_mark *mark,
@@ -169,6 +170,7 @@ void sl_k8s_free(struct sl_k8s *k)
 	free(k->slices);
 	free(k->drs);
 	free(k->vss);
+	free(k->canaries);
 	free(k->rej);
 	for (i = 0; i < sizeof(k->ix) / sizeof(k->ix[0]); i++)
 		free(k->ix[i].slot);
@@ -187,6 +189,7 @@ static const struct {
     {"", "Pod"},
     {"", "Endpoints"},
     {"discovery.k8s.io", "EndpointSlice"},
+    {"sluice.io", "Canary"}, /* k8s_canary.c: a rollout beside a VirtualService */
 };
 
 bool sl_k8s_kind(const char *api_version, const char *kind)
@@ -452,7 +455,8 @@ bool sl_k8s_duplicate(struct rd *r, const struct kmeta *m, const struct kmeta *f
 }
 
 _Static_assert(offsetof(struct ksvc, m) == 0 && offsetof(struct kpod, m) == 0 &&
-		   offsetof(struct kdr, m) == 0 && offsetof(struct kvs, m) == 0,
+		   offsetof(struct kdr, m) == 0 && offsetof(struct kvs, m) == 0 &&
+		   offsetof(struct kcanary, m) == 0,
 	       "sl_k8s_seen_before() reads an object's struct kmeta at its start");
 
 static uint64_t meta_hash(const struct kmeta *m)
@@ -552,6 +556,8 @@ int sl_k8s_add(struct sl_k8s *k, yaml_document_t *doc, yaml_node_t *obj, const c
 		err = sl_k8s_add_destination_rule(&r, obj);
 	else if (!strcmp(kind, "VirtualService"))
 		err = sl_k8s_add_virtual_service(&r, obj);
+	else if (!strcmp(kind, "Canary"))
+		err = sl_k8s_add_canary(&r, obj);
 	else
 		err = 0;
 	if (err || k->oom)

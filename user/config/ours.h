@@ -84,6 +84,14 @@ void sl_ours_check_added_service(struct ctx *c, size_t idx);
  */
 void sl_ours_parse_rollout(struct ctx *c, struct sl_service_cfg *svc, const yaml_node_t *n,
 			   const char *label, int *err);
+/*
+ * The plan of rollout block n alone (no service, 'from' not defaulted,
+ * subsets not checked), labelled label in messages; with target_ref, a
+ * 'targetRef' key is the caller's (a Canary object, k8s_canary.c). NULL
+ * after a type error or without memory (*err = -ENOMEM); else malloc'd.
+ */
+struct sl_rollout *sl_ours_rollout_spec(struct ctx *c, const yaml_node_t *n, const char *label,
+					bool target_ref, int *err);
 
 /* ours_route.c */
 

@@ -316,26 +316,48 @@ static void default_from(struct ctx *c, const struct sl_service_cfg *svc, const 
 				 label);
 }
 
-void sl_ours_parse_rollout(struct ctx *c, struct sl_service_cfg *svc, const yaml_node_t *n,
-			   const char *label, int *err)
+struct sl_rollout *sl_ours_rollout_spec(struct ctx *c, const yaml_node_t *n, const char *label,
+					bool target_ref, int *err)
 {
-	char where[SL_NAME_LEN + 48];
+	static const char *const with_target[] = {"targetRef", NULL};
+	char where[SL_NAME_LEN + 96];
 	struct sl_rollout *r;
 	yaml_node_t *v;
 	const char *s;
 	size_t i;
 
 	if (!sl_ours_want_type(c, n, YAML_MAPPING_NODE, "'rollout'"))
-		return;
+		return NULL;
 	snprintf(where, sizeof(where), "in the rollout of %s", label);
-	check_keys(c, n, own_keys, flagger_spec_only, where);
+	if (target_ref) {
+		/* a Canary object names its target: that key is read by the caller */
+		for (i = 0; i < sl_yaml_map_len(n); i++) {
+			yaml_node_t *kn = sl_yaml_map_key(c->doc, n, i);
+			const char *k = sl_yaml_scalar(kn);
+
+			if (k && in(with_target, k))
+				continue;
+			if (!k || !in(own_keys, k)) {
+				if (k && in(flagger_spec_only, k))
+					sl_ours_warn_at(c, kn,
+							"'%s' %s needs Flagger's machinery: left "
+							"out (sluice judges from the kernel's "
+							"counters alone)",
+							k, where);
+				else
+					sl_ours_error_at(c, kn, "unknown key '%s' %s", k ? k : "?",
+							 where);
+			}
+		}
+	} else {
+		check_keys(c, n, own_keys, flagger_spec_only, where);
+	}
 	r = calloc(1, sizeof(*r));
 	if (!r) {
 		*err = -ENOMEM;
-		return;
+		return NULL;
 	}
 	sl_ro_spec_default(r);
-	snprintf(r->service, sizeof(r->service), "%s", svc->name);
 	r->flags |= SL_RO_FROM_CONFIG;
 
 	/* Flagger's block first: our own keys beside it win */
@@ -405,7 +427,19 @@ void sl_ours_parse_rollout(struct ctx *c, struct sl_service_cfg *svc, const yaml
 		sl_ours_error_at(c, v, "'from' must be a subset's name");
 	else if (v)
 		snprintf(r->from, sizeof(r->from), "%s", s);
-	else if (r->to[0])
+	return r;
+}
+
+void sl_ours_parse_rollout(struct ctx *c, struct sl_service_cfg *svc, const yaml_node_t *n,
+			   const char *label, int *err)
+{
+	struct sl_rollout *r = sl_ours_rollout_spec(c, n, label, false, err);
+	size_t i;
+
+	if (!r)
+		return;
+	snprintf(r->service, sizeof(r->service), "%s", svc->name);
+	if (!r->from[0] && !sl_yaml_get(c->doc, n, "from") && r->to[0])
 		default_from(c, svc, n, r, label);
 	for (i = 0; r->to[0] && r->from[0] && i < 2; i++) {
 		const char *want = i ? r->from : r->to;

@@ -44,7 +44,7 @@
 #define ABSENT_MS      30000
 #define LIST_PAGE      500 /* objects per page of a list, as client-go asks */
 
-enum { K_SERVICE, K_SLICE, K_POD, K_DR, K_VS, N_KINDS };
+enum { K_SERVICE, K_SLICE, K_POD, K_DR, K_VS, K_CANARY, N_KINDS };
 
 static const struct {
 	const char *path; /* collection, all namespaces */
@@ -59,6 +59,8 @@ static const struct {
 	      "DestinationRule"},
     [K_VS] = {"/apis/networking.istio.io/v1beta1/virtualservices", "networking.istio.io/v1beta1",
 	      "VirtualService"},
+    /* sluice's own (deploy/crd-canary.yaml); optional like Istio's: 404 is none */
+    [K_CANARY] = {"/apis/sluice.io/v1alpha1/canaries", "sluice.io/v1alpha1", "Canary"},
 };
 
 struct watcher {

@@ -74,7 +74,7 @@ static const struct {
 	const struct keep *keep;
 } kinds[] = {
     {"Service", service},	{"EndpointSlice", slice},  {"Pod", pod},
-    {"DestinationRule", istio}, {"VirtualService", istio},
+    {"DestinationRule", istio}, {"VirtualService", istio}, {"Canary", istio},
 };
 
 /* v reduced to the keys of k (each element, of an array); NULL without memory. */
