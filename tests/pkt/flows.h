@@ -184,4 +184,17 @@ uint8_t syn_opts[] = {0x02, 0x04, 0x05, 0xb4, 0x01, 0x03, 0x03, 0x07};
 static const __attribute__((unused)) char odd_payload[] =
     "GET / HTTP/1.1\r\nHost: backend\r\n\r\n!"; /* odd length */
 
+/* Two services, two VIPs of each family, one and the same backend. */
+static const __attribute__((unused)) char yaml_shared_backend[] = "services:\n"
+					  "  - name: one\n"
+					  "    vips: [10.96.0.10, \"fd00::10\"]\n"
+					  "    ports: [{port: 80, targetPort: 8080}]\n"
+					  "    subsets:\n"
+					  "      v1: {endpoints: [10.0.1.10, \"fd00:1::10\"]}\n"
+					  "  - name: two\n"
+					  "    vips: [10.96.0.11, \"fd00::11\"]\n"
+					  "    ports: [{port: 80, targetPort: 8080}]\n"
+					  "    subsets:\n"
+					  "      v1: {endpoints: [10.0.1.10, \"fd00:1::10\"]}\n";
+
 #endif /* SLUICE_TEST_FLOWS_H */
