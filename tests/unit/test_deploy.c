@@ -279,8 +279,9 @@ static void daemonset(void **state)
 
 static void rbac_is_list_watch_only(void **state)
 {
-	static const char *const want[] = {"services", "pods", "endpointslices", "virtualservices",
-					   "destinationrules"};
+	static const char *const want[] = {"services",	      "pods",
+					   "endpointslices",  "virtualservices",
+					   "destinationrules", "canaries"};
 	struct manifest m;
 	yaml_document_t *d;
 	yaml_node_t *role, *b, *sa;
@@ -300,7 +301,8 @@ static void rbac_is_list_watch_only(void **state)
 	for (i = 0; i < sizeof(want) / sizeof(want[0]); i++)
 		assert_non_null(strstr(resources, want[i]));
 	assert_int_equal(strlen(resources),
-			 strlen("services pods endpointslices virtualservices destinationrules "));
+			 strlen("services pods endpointslices virtualservices destinationrules "
+				"canaries "));
 
 	sa = find(&m, "ServiceAccount", "sluice", &d);
 	assert_string_equal(str(d, sa, "metadata.namespace"), "kube-system");
@@ -310,6 +312,23 @@ static void rbac_is_list_watch_only(void **state)
 	assert_string_equal(str(d, b, "subjects.[0].kind"), "ServiceAccount");
 	assert_string_equal(str(d, b, "subjects.[0].name"), "sluice");
 	assert_string_equal(str(d, b, "subjects.[0].namespace"), "kube-system");
+	unload(&m);
+}
+
+/* The Canary kind, as the Kubernetes client asks for it (user/kube/kube.c). */
+static void canary_crd_names_what_is_watched(void **state)
+{
+	struct manifest m;
+	yaml_document_t *d;
+	yaml_node_t *crd;
+
+	load(&m, "deploy/crd-canary.yaml");
+	crd = find(&m, "CustomResourceDefinition", "canaries.sluice.io", &d);
+	assert_string_equal(str(d, crd, "spec.group"), "sluice.io");
+	assert_string_equal(str(d, crd, "spec.names.kind"), "Canary");
+	assert_string_equal(str(d, crd, "spec.names.plural"), "canaries");
+	assert_string_equal(str(d, crd, "spec.scope"), "Namespaced");
+	assert_string_equal(str(d, crd, "spec.versions.[0].name"), "v1alpha1");
 	unload(&m);
 }
 
@@ -418,6 +437,7 @@ int main(void)
 	    cmocka_unit_test(every_document_is_an_object),
 	    cmocka_unit_test(daemonset),
 	    cmocka_unit_test(rbac_is_list_watch_only),
+	    cmocka_unit_test(canary_crd_names_what_is_watched),
 	    cmocka_unit_test(configmap_is_a_valid_config),
 	    cmocka_unit_test(image_has_every_linked_library),
 	};
