@@ -138,7 +138,6 @@ static bool is_tchar(unsigned char c)
 static int shape(const char *b, size_t len)
 {
 	static const char ver[] = "HTTP/1.";
-	const char *lf;
 	size_t i = 0, k;
 
 	while (i < len && is_tchar(b[i]))
@@ -181,10 +180,17 @@ static int shape(const char *b, size_t len)
 			return 1;
 		if (i == k || b[i] != ':')
 			return -EBADMSG;
-		lf = memchr(b + i, '\n', len - i);
-		if (!lf)
+		/*
+		 * To the end of the line: a CR in it must end it, with an LF
+		 * after. Non-strict http-parser takes a CR alone as the end of
+		 * the line and what follows as the next field's name.
+		 */
+		for (; i < len && b[i] != '\n'; i++)
+			if (b[i] == '\r' && i + 1 < len && b[i + 1] != '\n')
+				return -EBADMSG;
+		if (i == len)
 			return 1;
-		i = lf - b + 1;
+		i++;
 	}
 }
 
