@@ -88,6 +88,26 @@ void sl_dp_opts_default(struct sl_dp_opts *o)
 	o->max_services = SL_MAX_SERVICES;
 }
 
+/* max_entries of map name pinned in pin_dir by an earlier run; 0 if none. */
+static __u32 pinned_max_entries(const char *pin_dir, const char *name)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info), n = 0;
+	char path[PATH_MAX];
+	int fd;
+
+	if (!pin_dir)
+		return 0;
+	snprintf(path, sizeof(path), "%s/%s", pin_dir, name);
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return 0;
+	if (!bpf_obj_get_info_by_fd(fd, &info, &len))
+		n = info.max_entries;
+	close(fd);
+	return n;
+}
+
 /*
  * Size the conntrack maps: --ct-max, or what an earlier run pinned (a
  * pinned map is re-used only with equal parameters, and resizing it would
@@ -95,20 +115,8 @@ void sl_dp_opts_default(struct sl_dp_opts *o)
  */
 static void size_conntrack(struct sluice_bpf *skel, const char *pin_dir, __u32 ct_max)
 {
-	struct bpf_map_info info = {};
-	__u32 len = sizeof(info), pinned = 0;
-	char path[PATH_MAX];
-	int fd;
+	__u32 pinned = pinned_max_entries(pin_dir, SL_MAP_CONNTRACK);
 
-	if (pin_dir) {
-		snprintf(path, sizeof(path), "%s/%s", pin_dir, SL_MAP_CONNTRACK);
-		fd = bpf_obj_get(path);
-		if (fd >= 0) {
-			if (!bpf_obj_get_info_by_fd(fd, &info, &len))
-				pinned = info.max_entries;
-			close(fd);
-		}
-	}
 	if (pinned && pinned != ct_max) {
 		pr_warn("conntrack: %s holds %u connections; --ct-max %u takes effect after "
 			"`sluice down` (which forgets every connection)\n",
@@ -128,20 +136,8 @@ static void size_conntrack(struct sluice_bpf *skel, const char *pin_dir, __u32 c
  */
 static void size_tables(struct sluice_bpf *skel, const char *pin_dir, __u32 n)
 {
-	struct bpf_map_info info = {};
-	__u32 len = sizeof(info), pinned = 0;
-	char path[PATH_MAX];
-	int fd;
+	__u32 pinned = pinned_max_entries(pin_dir, SL_MAP_SERVICES) / SL_SLOTS;
 
-	if (pin_dir) {
-		snprintf(path, sizeof(path), "%s/%s", pin_dir, SL_MAP_SERVICES);
-		fd = bpf_obj_get(path);
-		if (fd >= 0) {
-			if (!bpf_obj_get_info_by_fd(fd, &info, &len))
-				pinned = info.max_entries / SL_SLOTS;
-			close(fd);
-		}
-	}
 	if (pinned && pinned != n) {
 		pr_warn("tables: %s holds %u services; --max-services %u takes effect after "
 			"`sluice down` (which forgets every connection)\n",
