@@ -134,7 +134,5 @@ int h2_callbacks(struct h2_pool *p);
 /* Its session is going (closed, failed): the streams it carried end. */
 void h2_down_streams_gone(struct h2_down *d);
 void h2_up_streams_gone(struct h2_up *u, uint32_t code);
-/* One response seen for a subset: its status class and code (the one counting place). */
-void h2_observe(struct sl_l7 *l, uint32_t subset_id, unsigned int code);
 
 #endif /* SLUICE_L7_H2_INT_H */

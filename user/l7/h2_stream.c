@@ -27,16 +27,6 @@ static uint64_t now_us(void)
 	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
 }
 
-/*
- * An answer of our own on a stream (502, 503): its status class in the
- * subset's row and its exact code, as HTTP/1's; an upstream's response goes
- * through l7_observe_request() with its response time (respond()).
- */
-void h2_observe(struct sl_l7 *l, uint32_t subset_id, unsigned int code)
-{
-	l7_count_code(l, subset_id, code);
-}
-
 /* ---- header blocks and buffers ---- */
 
 static int hdrs_add(struct h2_hdrs *h, const uint8_t *n, size_t nl, const uint8_t *v, size_t vl)
@@ -242,7 +232,7 @@ static void up_gone(struct h2_stream *st, uint32_t code, bool in_session)
 	if (code || !st->resp_eof) {
 		if (!st->resp_started) {
 			/* the subset was chosen and failed: its row shows the 502 */
-			h2_observe(st->d->x.p->l, st->subset_id, 502);
+			l7_count_code(st->d->x.p->l, st->subset_id, 502);
 			respond_local(st, "502");
 		} else {
 			nghttp2_submit_rst_stream(st->d->x.s, NGHTTP2_FLAG_NONE, st->did,
@@ -414,7 +404,7 @@ static void route(struct h2_pool *p, struct h2_stream *st)
 	u = h2_up_get(p, ch.family, ch.addr, ch.port);
 	if (!u) {
 		l7_count(l, SL_L7_C_CONNECT_FAILED, 1);
-		h2_observe(l, st->subset_id, 503);
+		l7_count_code(l, st->subset_id, 503);
 		respond_local(st, "503");
 		return;
 	}
