@@ -8,10 +8,12 @@
  * get private, uncloned skbs: real traffic adds the cost of un-sharing a
  * cloned skb on its first write, which `scripts/bench.sh` measures.
  *
- *   build/tests/bench_pkt [RUNS] [-j] [--only TEXT]
+ *   build/tests/bench_pkt [RUNS] [-j] [--only TEXT] [--ct-max N]
  *
  * prints a Markdown table (-j: JSON). --only runs the floor and the paths
- * whose name contains TEXT, e.g. to profile one path with perf.
+ * whose name contains TEXT, e.g. to profile one path with perf. --ct-max
+ * sizes the conntrack tables as `run --ct-max` does: a new connection's
+ * lookups land in cold buckets, and smaller tables stay in the CPU's cache.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -167,8 +169,9 @@ static int find_backend(int ct_fd, const char *client, char *out, size_t len)
 
 int main(int argc, char **argv)
 {
-	long runs = argc > 1 ? atol(argv[1]) : 200000;
+	long runs = 200000;
 	const char *only = NULL;
+	uint32_t ct_max = SL_CT_SIZE;
 	bool json = false;
 	struct bpf_object *empty_obj = NULL;
 	struct sl_config *cfg = NULL;
@@ -179,20 +182,27 @@ int main(int argc, char **argv)
 	int n = 0, ing, egr, empty_fd, err, i;
 	double ns;
 
-	for (i = 2; i < argc; i++) {
+	for (i = 1; i < argc; i++) {
+		char *end;
+
 		if (!strcmp(argv[i], "-j")) {
 			json = true;
 		} else if (!strcmp(argv[i], "--only") && i + 1 < argc) {
 			only = argv[++i];
+		} else if (!strcmp(argv[i], "--ct-max") && i + 1 < argc) {
+			ct_max = strtoul(argv[++i], &end, 10);
+			if (*end || ct_max < 1024)
+				goto usage;
+		} else if (i == 1 && (runs = strtol(argv[i], &end, 10)) > 0 && !*end) {
+			continue;
 		} else {
-			fprintf(stderr, "usage: bench_pkt [RUNS] [-j] [--only TEXT]\n");
-			return 1;
+			goto usage;
 		}
 	}
 	libbpf_set_print(NULL);
 	sl_diag_init(&diag);
 	/* on lo, whose routes are the host's: no source check (fixture.h) */
-	err = dp_load_test(&dp, 0);
+	err = dp_load_test(&dp, 0, ct_max);
 	if (err)
 		return 2;
 	err = sl_config_load_buf("bench.yaml", cfg_yaml, strlen(cfg_yaml), &cfg, &diag);
@@ -208,7 +218,7 @@ int main(int argc, char **argv)
 	}
 	empty_fd = bpf_program__fd(bpf_object__find_program_by_name(empty_obj, "sl_bench_empty"));
 	/* the same with the fast path on (as `run` loads it): its cost on other traffic */
-	err = dp_load_test(&fdp, SL_DP_FAST_PATH);
+	err = dp_load_test(&fdp, SL_DP_FAST_PATH, ct_max);
 	err = err ?: sl_tables_apply(&fdp.maps, cfg, &diag);
 	if (err) {
 		fprintf(stderr, "setup (fast path): %s\n", strerror(-err));
@@ -273,4 +283,7 @@ int main(int argc, char **argv)
 	sl_dp_close(&fdp);
 	sl_dp_close(&dp);
 	return 0;
+usage:
+	fprintf(stderr, "usage: bench_pkt [RUNS] [-j] [--only TEXT] [--ct-max N (>= 1024)]\n");
+	return 1;
 }

@@ -56,12 +56,14 @@ static inline bool fx_apply(struct fx *fx, const char *yaml)
  * answers for the host's routes, not the test's: off unless a test sets up
  * the routes it checks (in a namespace of its own).
  */
-static inline int dp_load_test(struct sl_datapath *dp, uint32_t dp_flags)
+static inline int dp_load_test(struct sl_datapath *dp, uint32_t dp_flags, uint32_t ct_max)
 {
 	struct sl_dp_opts o;
 
 	sl_dp_opts_default(&o);
 	o.cfg.flags = dp_flags;
+	if (ct_max)
+		o.ct_max = ct_max;
 	return sl_dp_load_opts(dp, NULL, &o);
 }
 
@@ -71,7 +73,7 @@ static inline bool fx_up_flags(struct fx *fx, const char *yaml, uint32_t dp_flag
 	int err;
 
 	memset(fx, 0, sizeof(*fx));
-	err = dp_load_test(&fx->dp, dp_flags);
+	err = dp_load_test(&fx->dp, dp_flags, 0);
 	if (!ASSERT_OK(err, "sl_dp_load_opts"))
 		return false;
 	fx->up = true;

@@ -146,7 +146,7 @@ static void test_flips_under_load(void)
 	pthread_t th;
 	int i, err;
 
-	if (!ASSERT_OK(dp_load_test(&dp, 0), "load"))
+	if (!ASSERT_OK(dp_load_test(&dp, 0, 0), "load"))
 		return;
 	if (!ASSERT_OK(load(cfg_a, &a), "parse A") || !ASSERT_OK(load(cfg_b, &b), "parse B"))
 		goto out;
@@ -207,7 +207,7 @@ static void test_weight_flips_under_load(void)
 	pthread_t th;
 	int i;
 
-	if (!ASSERT_OK(dp_load_test(&dp, 0), "load"))
+	if (!ASSERT_OK(dp_load_test(&dp, 0, 0), "load"))
 		return;
 	sl_diag_init(&diag);
 	if (!ASSERT_OK(load(cfg, &c), "parse") ||
@@ -267,7 +267,7 @@ static void test_routes_and_sources_whole(void)
 
 	snprintf(yaml_a, sizeof(yaml_a), "%s%s", head, routes_a);
 	snprintf(yaml_b, sizeof(yaml_b), "%s%s", head, routes_b);
-	if (!ASSERT_OK(dp_load_test(&dp, 0), "load"))
+	if (!ASSERT_OK(dp_load_test(&dp, 0, 0), "load"))
 		return;
 	sl_diag_init(&diag);
 	if (!ASSERT_OK(load(yaml_a, &a), "parse A") || !ASSERT_OK(load(yaml_b, &b), "parse B") ||
@@ -362,7 +362,7 @@ static double weights_at(int n)
 	int i;
 
 	sl_diag_init(&diag);
-	if (!ASSERT_TRUE(yaml != NULL, "config text") || !ASSERT_OK(dp_load_test(&dp, 0), "load"))
+	if (!ASSERT_TRUE(yaml != NULL, "config text") || !ASSERT_OK(dp_load_test(&dp, 0, 0), "load"))
 		goto out_text;
 	if (!ASSERT_OK(load(yaml, &c), "parse") ||
 	    !ASSERT_OK(sl_tables_apply(&dp.maps, c, &diag), "apply"))

@@ -153,7 +153,7 @@ static void test_only_changes(void)
 	struct sl_apply_stats st;
 	struct sl_datapath dp;
 
-	if (!ASSERT_TRUE(s != NULL, "specs") || !ASSERT_OK(dp_load_test(&dp, 0), "load")) {
+	if (!ASSERT_TRUE(s != NULL, "specs") || !ASSERT_OK(dp_load_test(&dp, 0, 0), "load")) {
 		free(s);
 		return;
 	}
@@ -206,7 +206,7 @@ static void test_source_match_whole_slot(void)
 	struct sl_datapath dp;
 	char be[INET6_ADDRSTRLEN];
 
-	if (!ASSERT_TRUE(s != NULL, "specs") || !ASSERT_OK(dp_load_test(&dp, 0), "load")) {
+	if (!ASSERT_TRUE(s != NULL, "specs") || !ASSERT_OK(dp_load_test(&dp, 0, 0), "load")) {
 		free(s);
 		return;
 	}
