@@ -5,7 +5,8 @@
 #   make test       install deps, build, run every test (needs root)
 #   make test-asan  the C tests under ASan, LeakSanitizer and UBSan (needs root)
 #   make demo       the canary walk in network namespaces (needs root)
-#   make bench      benchmarks (needs root)
+#   make bench      benchmarks (needs root); bench-rank: the ranking alone;
+#                   bench-segments: per-packet time, segment by segment
 
 BUILD   := build
 CC      ?= gcc
@@ -57,7 +58,7 @@ TEST_BINS := $(BUILD)/tests/test_config $(BUILD)/tests/test_config_files $(BUILD
 	     $(BUILD)/tests/test_l7_http $(BUILD)/tests/test_rollout
 
 .DELETE_ON_ERROR:
-.PHONY: all deps test test-bins test-asan asan-bins demo bench bench-rank clean format
+.PHONY: all deps test test-bins test-asan asan-bins demo bench bench-rank bench-segments clean format
 
 all: $(BUILD)/sluice
 
@@ -207,6 +208,15 @@ bench: deps
 bench-rank: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)SECTIONS=8 scripts/bench.sh
+
+# bench_pkt with the packet path timed segment by segment (bpf/segtime.h):
+# a build of its own, whose programs carry the clock reads
+SEGTIME := build/segtime
+bench-segments: deps
+	$(Q)$(MAKE) --no-print-directory $(BUILD)/empty.bpf.o
+	$(Q)$(MAKE) --no-print-directory BUILD=$(SEGTIME) BPF_EXTRA_CFLAGS=-DSL_SEGMENT_TIMING \
+		EXTRA_CFLAGS=-DSL_SEGMENT_TIMING $(SEGTIME)/tests/bench_pkt
+	$(Q)$(SEGTIME)/tests/bench_pkt $(or $(SEGMENT_RUNS),200000)
 
 format:
 	$(Q)clang-format -i $(wildcard bpf/*.c bpf/*.h tests/e2e/*.bpf.c user/*/*.c user/*/*.cc user/*/*.h include/*.h tests/*/*.c tests/*/*.h)

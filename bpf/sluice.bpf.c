@@ -31,6 +31,7 @@
 #include "fastpath.h"
 #include "rt.h"
 #include "reset.h"
+#include "segtime.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -471,11 +472,14 @@ __noinline int sl_client(struct __sk_buff *skb, const struct sl_pkt *p)
 	struct sl_ct_key fk;
 	bool confirmed, touched;
 	int res, reuse = 0;
+	SL_SEG_START(t);
 
 	if (!skb || !p)
 		return TC_ACT_UNSPEC;
+	SL_SEG(SL_SEG_MARK, t);
 	sl_ct_key_fwd(&fk, p);
 	ct = sl_ct_find(&fk, &confirmed);
+	SL_SEG(SL_SEG_CT_FIND, t);
 	if (ct) {
 		__u32 now = sl_now_ticks();
 
@@ -527,7 +531,10 @@ __noinline int sl_client(struct __sk_buff *skb, const struct sl_pkt *p)
 			sl_tcp_confirm(p, &fk, ct, &e);
 		else if (touched || (!confirmed && sl_tcp_syn_only(p)))
 			sl_rn_restore(p, &fk, &e, confirmed);
-		return sl_forward(skb, p, &e);
+		SL_SEG(SL_SEG_EST_STATE, t);
+		res = sl_forward(skb, p, &e);
+		SL_SEG(SL_SEG_EST_FORWARD, t);
+		return res;
 	}
 
 	/*
@@ -545,14 +552,19 @@ __noinline int sl_client(struct __sk_buff *skb, const struct sl_pkt *p)
 	}
 
 decide:
+	SL_SEG(SL_SEG_NEW_CHECKS, t);
 	res = sl_choose(p, &e);
+	SL_SEG(SL_SEG_CHOOSE, t);
 	if (res == SL_NEW_NAT)
 		res = sl_ct_open(skb, p, &fk, &e, reuse);
+	SL_SEG(SL_SEG_OPEN, t);
 	if (res == SL_NEW_PASS)
 		return TC_ACT_UNSPEC;
 	if (res == SL_NEW_DROP)
 		return TC_ACT_SHOT;
-	return sl_forward(skb, p, &e);
+	res = sl_forward(skb, p, &e);
+	SL_SEG(SL_SEG_NEW_FORWARD, t);
+	return res;
 }
 
 SEC("tc")

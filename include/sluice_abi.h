@@ -390,6 +390,22 @@ enum sl_global_idx {
 };
 
 /*
+ * sl_seg_ns (bpf/segtime.h; only in the `make bench-segments` build): ns
+ * summed per segment of sl_client, each from the previous mark.
+ */
+enum sl_seg {
+	SL_SEG_MARK = 0,    /* two marks back to back: the cost of one mark */
+	SL_SEG_CT_FIND,	    /* the forward lookup, both stages */
+	SL_SEG_NEW_CHECKS,  /* new connection: SYN only, source check */
+	SL_SEG_CHOOSE,	    /* sl_choose: the service, the route, the endpoint */
+	SL_SEG_OPEN,	    /* sl_ct_open: the clash check and both inserts */
+	SL_SEG_NEW_FORWARD, /* sl_forward of the first packet */
+	SL_SEG_EST_STATE,   /* established: interface, over, touch, counters */
+	SL_SEG_EST_FORWARD, /* sl_forward: the rewrite and the subset row */
+	SL_SEG_MAX,
+};
+
+/*
  * sl_vip_filter and sl_be_filter: ARRAY of SL_FILTER_WORDS __u64, one bit
  * per hash of (address, port, protocol) of every VIP (resp. backend) ever
  * configured since the datapath was loaded (sl_filter_bit()). A clear bit

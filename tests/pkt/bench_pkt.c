@@ -14,6 +14,8 @@
  * whose name contains TEXT, e.g. to profile one path with perf. --ct-max
  * sizes the conntrack tables as `run --ct-max` does: a new connection's
  * lookups land in cold buckets, and smaller tables stay in the CPU's cache.
+ * Built by `make bench-segments` (-DSL_SEGMENT_TIMING, bpf/segtime.h), it
+ * also prints where each path's time goes, segment by segment.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -50,7 +52,74 @@ struct result {
 	const char *name;
 	double ns;
 	long runs;
+	double seg[SL_SEG_MAX]; /* -DSL_SEGMENT_TIMING: ns per run in each segment */
 };
+
+#ifdef SL_SEGMENT_TIMING
+/* Take the segment sums since the last call (all CPUs), per run, and zero them. */
+static int take_segments(int map_fd, long runs, double *seg)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	__u64 *v, *zero;
+	__u32 k;
+	int c, err = 0;
+
+	v = calloc(ncpu, sizeof(*v));
+	zero = calloc(ncpu, sizeof(*zero));
+	if (!v || !zero) {
+		err = -ENOMEM;
+		goto out;
+	}
+	for (k = 0; k < SL_SEG_MAX; k++) {
+		__u64 sum = 0;
+
+		if (bpf_map_lookup_elem(map_fd, &k, v) || bpf_map_update_elem(map_fd, &k, zero, 0)) {
+			err = -errno;
+			goto out;
+		}
+		for (c = 0; c < ncpu; c++)
+			sum += v[c];
+		seg[k] = (double)sum / runs;
+	}
+out:
+	free(v);
+	free(zero);
+	return err;
+}
+
+static const char *const seg_names[SL_SEG_MAX] = {
+    [SL_SEG_MARK] = "mark",	      [SL_SEG_CT_FIND] = "ct find",
+    [SL_SEG_NEW_CHECKS] = "new: checks", [SL_SEG_CHOOSE] = "choose",
+    [SL_SEG_OPEN] = "open",	      [SL_SEG_NEW_FORWARD] = "new: forward",
+    [SL_SEG_EST_STATE] = "est: state",   [SL_SEG_EST_FORWARD] = "est: forward",
+};
+
+/* Each segment less one mark's own cost (the mark segment): ns of the code alone. */
+static void print_segments(const struct result *res, int n)
+{
+	int i, k;
+
+	printf("\n| path (ns per run, each segment less one mark) |");
+	for (k = 1; k < SL_SEG_MAX; k++)
+		printf(" %s |", seg_names[k]);
+	printf(" mark |\n|---|");
+	for (k = 0; k < SL_SEG_MAX; k++)
+		printf("---:|");
+	printf("\n");
+	for (i = 1; i < n; i++) {
+		if (res[i].seg[SL_SEG_MARK] == 0)
+			continue; /* not through sl_client (pass), or the fast-path load */
+		printf("| %s |", res[i].name);
+		for (k = 1; k < SL_SEG_MAX; k++) {
+			if (res[i].seg[k] == 0)
+				printf(" |");
+			else
+				printf(" %.1f |", res[i].seg[k] - res[i].seg[SL_SEG_MARK]);
+		}
+		printf(" %.1f |\n", res[i].seg[SL_SEG_MARK]);
+	}
+}
+#endif
 
 /* Average duration of one run of prog over frames made by make(i). */
 static int run_many(int prog_fd, long runs, void (*make)(struct frame *, long, void *), void *arg,
@@ -167,6 +236,37 @@ static int find_backend(int ct_fd, const char *client, char *out, size_t len)
 	return -ENOENT;
 }
 
+/*
+ * Empty an unconfirmed table (sl_ct_new, sl_revnat_new): each new-connection
+ * row starts from the same state, not in an LRU the previous row filled
+ * (where every insert would also evict).
+ */
+static int ct_flush(int fd)
+{
+	struct sl_ct_key *keys = NULL, *more, *cur = NULL, next;
+	size_t n = 0, cap = 0, i;
+	int err = 0;
+
+	while (!bpf_map_get_next_key(fd, cur, &next)) {
+		if (n == cap) {
+			cap = cap ? 2 * cap : 4096;
+			more = realloc(keys, cap * sizeof(*keys));
+			if (!more) {
+				err = -ENOMEM;
+				goto out;
+			}
+			keys = more;
+		}
+		keys[n] = next;
+		cur = &keys[n++];
+	}
+	for (i = 0; i < n; i++)
+		bpf_map_delete_elem(fd, &keys[i]);
+out:
+	free(keys);
+	return err;
+}
+
 int main(int argc, char **argv)
 {
 	long runs = 200000;
@@ -232,12 +332,30 @@ int main(int argc, char **argv)
 		long cnt = make == mk_syn && runs > 50000 ? 50000 : runs;                          \
 		if (n && only && !strstr(label, only))                                             \
 			break;                                                                     \
+		if (make == mk_syn &&                                                              \
+		    (ct_flush(dp.maps.ct_new) || ct_flush(dp.maps.revnat_new))) {                  \
+			fprintf(stderr, "%s: cannot empty the unconfirmed tables\n", label);       \
+			return 2;                                                                  \
+		}                                                                                  \
 		if (run_many(fd, cnt, make, arg, &ns)) {                                           \
 			fprintf(stderr, "%s: test run failed\n", label);                           \
 			return 2;                                                                  \
 		}                                                                                  \
-		res[n++] = (struct result){label, ns, cnt};                                        \
+		res[n] = (struct result){label, ns, cnt};                                          \
+		TAKE_SEGMENTS(fd == ing, cnt, res[n].seg);                                         \
+		n++;                                                                               \
 	} while (0)
+#ifdef SL_SEGMENT_TIMING
+#define TAKE_SEGMENTS(ours, cnt, seg)                                                              \
+	do {                                                                                       \
+		if ((ours) && take_segments(bpf_map__fd(dp.skel->maps.sl_seg_ns), cnt, seg)) {     \
+			fprintf(stderr, "cannot read sl_seg_ns\n");                                \
+			return 2;                                                                  \
+		}                                                                                  \
+	} while (0)
+#else
+#define TAKE_SEGMENTS(ours, cnt, seg) do {} while (0)
+#endif
 
 	MEASURE("empty TC program (floor)", empty_fd, mk_ack, "10.0.9.2");
 	MEASURE("not service traffic (pass)", ing, mk_pass, NULL);
@@ -245,6 +363,22 @@ int main(int argc, char **argv)
 		mk_pass, NULL);
 	MEASURE("a backend's other traffic (pass), fast path on",
 		bpf_program__fd(fdp.skel->progs.sl_ingress), mk_be_pass, NULL);
+	/*
+	 * The new-connection rows in steady state: a node's unconfirmed
+	 * tables have churned, and the LRU's free list hands out elements in
+	 * the order deletes and evictions left them, not in allocation order
+	 * (which the hardware prefetcher would follow: a first row on fresh
+	 * maps came out ~30 % cheaper than the rows after it). One unrecorded
+	 * round of SYNs, flushed, leaves the maps that way for every row.
+	 */
+	if (!only || strstr("IPv4 new connection (SYN) IPv6 new connection (SYN) labelled", only)) {
+		if (run_many(ing, 50000, mk_syn, "10.0.8.2", &ns) || ct_flush(dp.maps.ct_new) ||
+		    ct_flush(dp.maps.revnat_new)) {
+			fprintf(stderr, "new-connection warm-up failed\n");
+			return 2;
+		}
+		TAKE_SEGMENTS(true, 1, res[n].seg);
+	}
 	MEASURE("IPv4 new connection (SYN)", ing, mk_syn, "10.0.9.2");
 	MEASURE("IPv4 new connection, labelled source", ing, mk_syn, "10.0.3.10");
 	MEASURE("IPv6 new connection (SYN)", ing, mk_syn, "fd00:9::2");
@@ -252,6 +386,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "cannot open the established fixture's connection\n");
 		return 2;
 	}
+	/* not part of the next row: its SYNs went through the new-connection segments */
+	TAKE_SEGMENTS(true, 1, res[n].seg);
 	MEASURE("IPv4 established (DNAT)", ing, mk_ack, "10.0.9.2");
 	MEASURE("IPv6 established (DNAT)", ing, mk_ack, "fd00:9::2");
 	if (find_backend(dp.maps.conntrack, r4.client, r4.backend, sizeof(r4.backend)) ||
@@ -276,6 +412,10 @@ int main(int argc, char **argv)
 			printf("| %s | %ld | %.1f | %.1f | %.1fx |\n", res[i].name, res[i].runs,
 			       res[i].ns, res[i].ns - res[0].ns, res[i].ns / res[0].ns);
 	}
+#ifdef SL_SEGMENT_TIMING
+	if (!json)
+		print_segments(res, n);
+#endif
 
 	bpf_object__close(empty_obj);
 	sl_config_free(cfg);
