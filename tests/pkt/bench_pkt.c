@@ -190,6 +190,23 @@ static void mk_reply(struct frame *f, long i, void *arg)
 	tcp_frame(f, r->backend, 8080, r->client, 5555, TH_ACK);
 }
 
+/* The same reply carrying a response: the status line is read and counted. */
+static void mk_reply_http(struct frame *f, long i, void *arg)
+{
+	static const char resp[] = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+	struct reply_arg *r = arg;
+	struct flow fl = {.proto = PROTO_TCP,
+			  .sport = 8080,
+			  .dport = 5555,
+			  .tcp_flags = TH_ACK | TH_PSH,
+			  .payload = resp,
+			  .plen = sizeof(resp) - 1};
+
+	fl.family = pkt_addr(r->backend, fl.saddr);
+	pkt_addr(r->client, fl.daddr);
+	f->len = pkt_build(f, &fl);
+}
+
 /*
  * Open the connection mk_ack sends on, and confirm it (its SYN, then the
  * client's ACK): only then does an ACK take the established path.
@@ -397,6 +414,7 @@ int main(int argc, char **argv)
 	}
 	MEASURE("IPv4 reply (reverse NAT)", egr, mk_reply, &r4);
 	MEASURE("IPv6 reply (reverse NAT)", egr, mk_reply, &r6);
+	MEASURE("IPv4 reply with an HTTP status line", egr, mk_reply_http, &r4);
 
 	if (json) {
 		printf("[");
