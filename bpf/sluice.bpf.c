@@ -77,7 +77,8 @@ static __always_inline int sl_rn_put(int confirmed, const struct sl_ct_key *rk,
 	rv.nat_port = p->sport;
 	rv.family = p->family;
 	rv.subset_id = e->subset_id;
-	rv.flags = e->flags & (SL_CT_LOCAL | SL_CT_HAIRPIN | SL_CT_RT_WAIT | SL_CT_FAST);
+	rv.flags = e->flags &
+		   (SL_CT_LOCAL | SL_CT_HAIRPIN | SL_CT_RT_WAIT | SL_CT_FAST | SL_CT_NO_HTTP);
 	/* where a fast-path reply goes; 0 keeps other entries as they were */
 	if (e->flags & SL_CT_FAST)
 		rv.ifindex = e->ifindex;
@@ -191,6 +192,8 @@ __noinline int sl_choose(const struct sl_pkt *p, struct sl_ct_entry *e)
 	/* its own backend: the reply would never leave the pod */
 	if (sl_addr_same(e->addr, p->saddr))
 		e->flags |= SL_CT_HAIRPIN;
+	if (svc->flags & SL_SVC_NO_HTTP)
+		e->flags |= SL_CT_NO_HTTP;
 	sl_rt_arm(p, e);
 	return SL_NEW_NAT;
 }
@@ -346,7 +349,8 @@ __noinline int sl_reply(struct __sk_buff *skb, const struct sl_pkt *p, int at)
 		st->packets_out += sl_wire_packets(skb);
 		st->bytes_out += len;
 		/* plaintext HTTP/1.x status lines only: limits in http.h */
-		sl_http_count(skb, p, st, rv.subset_id);
+		if (!(rv.flags & SL_CT_NO_HTTP))
+			sl_http_count(skb, p, st, rv.subset_id);
 	}
 	if (at == SL_REPLY_FAST) {
 		sl_global_inc(SL_G_FAST_REDIRECT);

@@ -133,6 +133,12 @@ _Static_assert(sizeof(struct sl_svc_ref) == SL_NAME_LEN + 4, "sl_svc_ref size");
 #define SL_SVC_L7_HTTP2	      (1U << 3)
 #define SL_SVC_L7_GRPC	      (1U << 4)
 #define SL_SVC_L7_PER_REQUEST (1U << 5)
+/*
+ * Declared not HTTP (Kubernetes: tcp, tls, https, mongo, mysql, redis...,
+ * Istio's protocol selection): replies are not read for a status line, so
+ * TLS and database traffic pay no read per segment (bpf/http.h).
+ */
+#define SL_SVC_NO_HTTP (1U << 6)
 
 /* sl_route.flags */
 #define SL_ROUTE_MATCH_CIDR   (1U << 0) /* route needs a sourceCIDRs hit */
@@ -253,6 +259,8 @@ _Static_assert(sizeof(struct sl_ct_key) == 40, "sl_ct_key size");
  * controller on forward TCP entries only.
  */
 #define SL_CT_ABORT_RESET (1U << 5)
+/* A connection to a port with SL_SVC_NO_HTTP: its replies are not read for a status line. */
+#define SL_CT_NO_HTTP (1U << 6)
 
 /* sl_ct_entry.subset_id of a connection with no subset (yet): no counter row. */
 #define SL_SUBSET_NONE 0xffffffffU

@@ -378,7 +378,7 @@ static struct sl_ct_entry reverse_of(const struct pkt *p, const struct sl_ct_ent
 	rv.nat_port = p->sport;
 	rv.family = p->family;
 	rv.subset_id = e->subset_id;
-	rv.flags = e->flags & (SL_CT_LOCAL | SL_CT_HAIRPIN | SL_CT_RT_WAIT);
+	rv.flags = e->flags & (SL_CT_LOCAL | SL_CT_HAIRPIN | SL_CT_RT_WAIT | SL_CT_NO_HTTP);
 	return rv;
 }
 
@@ -629,7 +629,8 @@ static int reply(struct mdl *m, struct mdl_run *r, const struct pkt *p, bool hp)
 	if (st) {
 		st->packets_out++;
 		st->bytes_out += r->len;
-		http_count(m, r, p, st, rv.subset_id);
+		if (!(rv.flags & SL_CT_NO_HTTP))
+			http_count(m, r, p, st, rv.subset_id);
 	}
 	return hp ? bounce(r) : MDL_OK;
 }
@@ -738,6 +739,8 @@ static int choose(struct mdl *m, const struct pkt *p, struct sl_ct_entry *e)
 	e->family = ep->family;
 	e->subset_id = sid;
 	e->flags = same(e->addr, p->saddr) ? SL_CT_HAIRPIN : 0;
+	if (svc->flags & SL_SVC_NO_HTTP)
+		e->flags |= SL_CT_NO_HTTP;
 	/* response time: a TCP connection waits for its first request byte */
 	if (p->proto == TCP)
 		e->flags |= SL_CT_RT_WAIT;

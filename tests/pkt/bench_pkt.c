@@ -190,21 +190,38 @@ static void mk_reply(struct frame *f, long i, void *arg)
 	tcp_frame(f, r->backend, 8080, r->client, 5555, TH_ACK);
 }
 
-/* The same reply carrying a response: the status line is read and counted. */
-static void mk_reply_http(struct frame *f, long i, void *arg)
+static void reply_with(struct frame *f, const struct reply_arg *r, const char *payload,
+		       uint32_t plen)
 {
-	static const char resp[] = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
-	struct reply_arg *r = arg;
 	struct flow fl = {.proto = PROTO_TCP,
 			  .sport = 8080,
 			  .dport = 5555,
 			  .tcp_flags = TH_ACK | TH_PSH,
-			  .payload = resp,
-			  .plen = sizeof(resp) - 1};
+			  .payload = payload,
+			  .plen = plen};
 
 	fl.family = pkt_addr(r->backend, fl.saddr);
 	pkt_addr(r->client, fl.daddr);
 	f->len = pkt_build(f, &fl);
+}
+
+/* The same reply carrying a response: the status line is read and counted. */
+static void mk_reply_http(struct frame *f, long i, void *arg)
+{
+	static const char resp[] = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+
+	reply_with(f, arg, resp, sizeof(resp) - 1);
+}
+
+/*
+ * A TLS record: read and found no status line. What a port declared not
+ * HTTP (SL_SVC_NO_HTTP) no longer pays, against the pure ACK's row.
+ */
+static void mk_reply_tls(struct frame *f, long i, void *arg)
+{
+	static const char rec[] = "\x16\x03\x03\x00\x4a\x02\x00\x00\x46\x03\x03\x11";
+
+	reply_with(f, arg, rec, sizeof(rec) - 1);
 }
 
 /*
@@ -415,6 +432,7 @@ int main(int argc, char **argv)
 	MEASURE("IPv4 reply (reverse NAT)", egr, mk_reply, &r4);
 	MEASURE("IPv6 reply (reverse NAT)", egr, mk_reply, &r6);
 	MEASURE("IPv4 reply with an HTTP status line", egr, mk_reply_http, &r4);
+	MEASURE("IPv4 reply with a TLS record (read, no status)", egr, mk_reply_tls, &r4);
 
 	if (json) {
 		printf("[");

@@ -463,7 +463,74 @@ out:
 	fx_down(&fx);
 }
 
+/*
+ * Ports Kubernetes declares as not HTTP (by name prefix or appProtocol, as
+ * Istio selects the protocol) are not read for a status line: a TLS or
+ * database reply that happened to start with "HTTP/1.1 200" counts nothing.
+ * Undeclared and http ports still count.
+ */
+static const char k8s_ports[] =
+    "apiVersion: v1\nkind: Service\nmetadata: {name: backend, namespace: shop}\n"
+    "spec:\n  clusterIP: 10.96.0.10\n  selector: {app: backend}\n  ports:\n"
+    "  - {name: http-web, port: 80, targetPort: 8080}\n"
+    "  - {name: tls-api, port: 443, targetPort: 8080}\n"
+    "  - {name: api, port: 8443, targetPort: 8080, appProtocol: https}\n"
+    "  - {name: plain, port: 9000, targetPort: 8080}\n"
+    "---\napiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\n"
+    "metadata: {name: backend-x, namespace: shop, labels: {kubernetes.io/service-name: backend}}\n"
+    "addressType: IPv4\nports: [{name: http-web, port: 8080}, {name: tls-api, port: 8080}, "
+    "{name: api, port: 8080}, {name: plain, port: 8080}]\n"
+    "endpoints: [{addresses: [10.0.1.10]}]\n"
+    "---\napiVersion: networking.istio.io/v1\nkind: VirtualService\n"
+    "metadata: {name: backend, namespace: shop}\nspec:\n  hosts: [backend]\n"
+    "  http: [{route: [{destination: {host: backend}}]}]\n"
+    "  tcp: [{route: [{destination: {host: backend}}]}]\n";
+
+static void test_not_http_ports(void)
+{
+	static const uint16_t ports[] = {80, 443, 8443, 9000};
+	const char *client = "192.168.1.5";
+	uint64_t responses = 0, out_pkts = 0;
+	struct sl_status st = {};
+	struct frame in, out;
+	struct flow f;
+	struct fx fx;
+	size_t i, j, k;
+
+	if (!fx_up(&fx, k8s_ports))
+		goto out;
+	for (i = 0; i < sizeof(ports) / sizeof(ports[0]); i++) {
+		f = mkflow(PROTO_TCP, client, 41000 + i, VIP4, ports[i], TH_SYN);
+		pkt_build(&in, &f);
+		if (!ASSERT_EQ(xmit(fx.ing, &in, &out), TC_ACT_OK, "SYN verdict") ||
+		    !ASSERT_EQ(pkt_dport(&out), 8080, "SYN DNATed"))
+			goto out;
+		f = mkflow(PROTO_TCP, "10.0.1.10", 8080, client, 41000 + i, TH_ACK | TH_PSH);
+		f.payload = resp_200;
+		f.plen = sizeof(resp_200) - 1;
+		pkt_build(&in, &f);
+		ASSERT_EQ(xmit(fx.egr, &in, &out), TC_ACT_OK, "reply verdict");
+		check_snat(&f, &out, VIP4, ports[i], "reply reverse-NATed");
+	}
+	if (!ASSERT_OK(sl_tables_read_status(&fx.dp.maps, &st), "sl_tables_read_status"))
+		goto out;
+	for (i = 0; i < st.n_services; i++)
+		for (j = 0; j < st.services[i].n_subsets; j++) {
+			const struct sl_stats *ss = &st.services[i].subsets[j].stats;
+
+			out_pkts += ss->packets_out;
+			for (k = 0; k < 5; k++)
+				responses += ss->http_responses[k];
+		}
+	ASSERT_EQ(out_pkts, 4, "replies NATed, all four ports");
+	ASSERT_EQ(responses, 2, "status lines counted: http-web and the undeclared port");
+out:
+	sl_status_free(&st);
+	fx_down(&fx);
+}
+
 static const struct check_test tests[] = {
+    {"http_not_http_ports", test_not_http_ports},
     {"http_status_lines4", test_status_lines4},
     {"http_status_lines6", test_status_lines6},
     {"http_per_subset", test_per_subset},

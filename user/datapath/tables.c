@@ -520,6 +520,8 @@ void sl_tb_key_value(const struct sl_service_cfg *s, const struct svc_plan *plan
 	fill_routes(val, s, &s->vips[v], &s->ports[p]);
 	if (!(val->flags & SL_SVC_L7))
 		val->flags |= l7_path_flags(s, &s->ports[p]);
+	if (s->ports[p].app == SL_APP_TCP)
+		val->flags |= SL_SVC_NO_HTTP;
 }
 
 __u32 sl_tb_n_endpoints(const struct sl_service_cfg *s)
