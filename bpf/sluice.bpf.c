@@ -582,13 +582,22 @@ int sl_ingress(struct __sk_buff *skb)
 		return sl_count_parse(res);
 	if (sl_addr_is(p.daddr, sl_hairpin_addr(p.family)))
 		return sl_reply(skb, &p, SL_REPLY_HAIRPIN);
+	/*
+	 * A backend's reply to a fast-path connection, at the backend's
+	 * interface: asked before sl_vip_filter, whatever it says. Its bits
+	 * are hashes, so a reply's (client address, port) shares one with
+	 * some VIP now and then (with 10,000 VIPs, 1 client port in 27): a
+	 * reply taken for a client's packet misses in conntrack and goes to
+	 * the node's stack, whose conntrack never saw the request and drops
+	 * it as INVALID; every SYN-ACK of that client port is lost, however
+	 * often the client retries. The exact lookups in sl_reply decide.
+	 */
+	if (sl_fast_on() && sl_filter_maybe(&sl_be_filter, p.saddr, p.sport, p.proto)) {
+		res = sl_reply(skb, &p, SL_REPLY_FAST);
+		if (res != TC_ACT_UNSPEC)
+			return res;
+	}
 	if (!sl_filter_maybe(&sl_vip_filter, p.daddr, p.dport, p.proto)) {
-		/* a backend's reply to a fast-path connection, at the backend's interface */
-		if (sl_fast_on() && sl_filter_maybe(&sl_be_filter, p.saddr, p.sport, p.proto)) {
-			res = sl_reply(skb, &p, SL_REPLY_FAST);
-			if (res != TC_ACT_UNSPEC)
-				return res;
-		}
 		sl_global_inc(SL_G_PASS);
 		return TC_ACT_UNSPEC;
 	}
