@@ -9,7 +9,7 @@
  * test, configured from YAML text through the same parser and table writer
  * as `sluice apply`. Outputs are checked against frames built independently
  * (pkt.h), checksums recomputed from scratch. Tests that need interfaces
- * and routes (wrong_iface, src_check_*) enter a network namespace of their
+ * and routes (fast_path_vip_filter_clash*) enter a network namespace of their
  * own, with veth links, for the time they run.
  *
  * Run as root from the repository root: ./build/tests/test_redirect [filter]
@@ -39,6 +39,8 @@
 #include "datapath/tables.h"
 
 #include "flows.h"
+#include "sluice_hash.h"
+#include "tns.h"
 
 /* A frame sent back out of its interface: Ethernet addresses swapped; *plain without that. */
 static bool check_bounced(const struct frame *out, struct frame *plain, const char *what)
@@ -180,6 +182,117 @@ out:
 }
 
 /*
+ * A VIP address (in 10.128.0.0/10, or fd00:97::/96) whose filter bit at
+ * port 80 is that of (addr, port): a service there makes sl_vip_filter say
+ * "maybe" for every reply to that client port. Written to vip; false if
+ * there is none (4M candidates: about e^-16 for a given bit).
+ */
+static bool vip_sharing_bit(const char *addr, uint16_t port, char vip[INET6_ADDRSTRLEN])
+{
+	uint8_t a[16], c[16];
+	uint32_t want, i;
+	bool v4 = pkt_addr(addr, a) == 4;
+
+	want = sl_filter_bit((const __be32 *)a, htons(port), PROTO_TCP);
+	pkt_addr(v4 ? "10.128.0.0" : "fd00:97::", c);
+	for (i = 0; i < 1u << 22; i++) {
+		uint32_t n = htonl((v4 ? 0x0a800000u : 0) | i);
+
+		memcpy(v4 ? c : c + 12, &n, 4);
+		if (sl_filter_bit((const __be32 *)c, htons(80), PROTO_TCP) == want) {
+			inet_ntop(v4 ? AF_INET : AF_INET6, c, vip, INET6_ADDRSTRLEN);
+			return true;
+		}
+	}
+	return false;
+}
+
+/*
+ * The fast path, both ways, for a client port whose filter bit another
+ * service's VIP shares (with 10,000 VIPs, one client port in 27 does). The
+ * backend's replies at ingress of its interface are fast-path replies all
+ * the same: reverse-NATed and redirected to the client's interface. They
+ * were taken for client packets to a VIP, missed in conntrack (ct_miss)
+ * and went to the node's stack, whose conntrack had never seen the SYN:
+ * every SYN-ACK dropped as INVALID, the connection never up
+ * (docs/fastpath.md). Client on link a, backend on link b, both ours.
+ */
+static void fast_path_vip_filter_clash(const char *client, const char *be, const char *vip,
+				       const char *other)
+{
+	struct flow f = mkflow(PROTO_TCP, client, 47100, vip, 80, TH_SYN), r;
+	char y[1024], clash[INET6_ADDRSTRLEN];
+	struct frame in, out;
+	struct tns ns;
+	struct fx fx;
+	__u32 one = 1;
+	int fd;
+
+	memset(&fx, 0, sizeof(fx));
+	if (!ASSERT_TRUE(vip_sharing_bit(client, 47100, clash), "a VIP sharing the client's bit"))
+		return;
+	snprintf(y, sizeof(y),
+		 "services:\n"
+		 "  - name: backend\n"
+		 "    vips: [\"%s\"]\n"
+		 "    ports: [{port: 80, targetPort: 8080}]\n"
+		 "    subsets:\n"
+		 "      v1: {endpoints: [\"%s\"]}\n"
+		 "  - name: clash\n"
+		 "    vips: [\"%s\"]\n"
+		 "    ports: [{port: 80, targetPort: 8080}]\n"
+		 "    subsets:\n"
+		 "      v1: {endpoints: [\"%s\"]}\n",
+		 vip, be, clash, other);
+	if (!tns_enter(&ns) || !fx_up_flags(&fx, y, SL_DP_FAST_PATH))
+		goto out;
+	/* `run` attached to both links */
+	fd = bpf_map__fd(fx.dp.skel->maps.sl_ifaces);
+	if (!ASSERT_OK(bpf_map_update_elem(fd, &ns.a, &one, BPF_ANY) ? -errno : 0, "sl_ifaces a") ||
+	    !ASSERT_OK(bpf_map_update_elem(fd, &ns.b, &one, BPF_ANY) ? -errno : 0, "sl_ifaces b"))
+		goto out;
+
+	pkt_build(&in, &f);
+	if (!ASSERT_EQ(xmit_if(fx.ing, &in, &out, ns.a), TC_ACT_REDIRECT, "SYN: redirected") ||
+	    !check_nat(&f, &out, NULL, 47100, be, 8080, "SYN: DNATed"))
+		goto out;
+	r = mkflow(PROTO_TCP, be, 8080, client, 47100, TH_SYN | TH_ACK);
+	pkt_build(&in, &r);
+	if (!ASSERT_EQ(xmit_if(fx.ing, &in, &out, ns.b), TC_ACT_REDIRECT,
+		       "SYN-ACK at the backend's link: redirected") ||
+	    !check_nat(&r, &out, vip, 80, NULL, 47100, "SYN-ACK: from the VIP"))
+		goto out;
+	f.tcp_flags = TH_ACK;
+	pkt_build(&in, &f);
+	if (!ASSERT_EQ(xmit_if(fx.ing, &in, &out, ns.a), TC_ACT_REDIRECT, "ACK: redirected"))
+		goto out;
+	r.tcp_flags = TH_ACK | TH_PSH;
+	r.payload = odd_payload;
+	r.plen = sizeof(odd_payload) - 1;
+	pkt_build(&in, &r);
+	if (!ASSERT_EQ(xmit_if(fx.ing, &in, &out, ns.b), TC_ACT_REDIRECT,
+		       "data reply: redirected") ||
+	    !check_nat(&r, &out, vip, 80, NULL, 47100, "data reply: from the VIP"))
+		goto out;
+	ASSERT_EQ(fx_global(&fx, SL_G_FAST_REDIRECT), 4, "fast_redirect");
+	ASSERT_EQ(fx_global(&fx, SL_G_CT_MISS), 0, "ct_miss (replies taken for client packets)");
+	ASSERT_EQ(fx_global(&fx, SL_G_REPLY), 2, "replies");
+out:
+	fx_down(&fx);
+	tns_leave(&ns);
+}
+
+static void test_fast_path_vip_filter_clash4(void)
+{
+	fast_path_vip_filter_clash("10.50.0.7", "10.60.0.10", VIP4, "10.60.0.20");
+}
+
+static void test_fast_path_vip_filter_clash6(void)
+{
+	fast_path_vip_filter_clash("fd50::7", "fd60::10", VIP6, "fd60::20");
+}
+
+/*
  * A connection flagged at an abort with --abort-reset (SL_CT_ABORT_RESET):
  * the client's next packet comes back to it as a RST from the VIP (seq its
  * own ack, ack past its data), checksums right; the entry is closed, and
@@ -257,6 +370,8 @@ static const struct check_test tests[] = {
     {"hairpin6", test_hairpin6},
     {"fast_path_fallback", test_fast_path_fallback},
     {"fast_path_off", test_fast_path_off},
+    {"fast_path_vip_filter_clash4", test_fast_path_vip_filter_clash4},
+    {"fast_path_vip_filter_clash6", test_fast_path_vip_filter_clash6},
     {"abort_reset4", test_abort_reset4},
     {"abort_reset6", test_abort_reset6},
 };
