@@ -156,6 +156,28 @@ void mdl_free(struct mdl *m)
 	memset(m, 0, sizeof(*m));
 }
 
+void mdl_share_config(struct mdl *dst, const struct mdl *src)
+{
+	if (dst->svcs != src->svcs)
+		free(dst->svcs);
+	if (dst->eps != src->eps)
+		free(dst->eps);
+	if (dst->srcs != src->srcs)
+		free(dst->srcs);
+	dst->state = src->state;
+	dst->svcs = src->svcs;
+	dst->n_svcs = src->n_svcs;
+	dst->eps = src->eps;
+	dst->srcs = src->srcs;
+	dst->n_srcs = src->n_srcs;
+	memcpy(dst->vip_filter, src->vip_filter, sizeof(dst->vip_filter));
+	memcpy(dst->be_filter, src->be_filter, sizeof(dst->be_filter));
+	memcpy(dst->hairpin4, src->hairpin4, sizeof(dst->hairpin4));
+	memcpy(dst->hairpin6, src->hairpin6, sizeof(dst->hairpin6));
+	memcpy(dst->local4, src->local4, sizeof(dst->local4));
+	memcpy(dst->local6, src->local6, sizeof(dst->local6));
+}
+
 int mdl_copy_state(struct mdl *dst, const struct mdl *src)
 {
 	table_copy(&dst->ct, &src->ct);

@@ -99,6 +99,11 @@ void mdl_free(struct mdl *m);
 void mdl_clear_conns(struct mdl *m);
 /* A deep copy of the connection tables and counters of src into dst (dst freed first). */
 int mdl_copy_state(struct mdl *dst, const struct mdl *src);
+/*
+ * dst evaluates under src's configuration: the pointers shared, not copied
+ * (dst must not free them, nor outlive a reload of src's). Before each use.
+ */
+void mdl_share_config(struct mdl *dst, const struct mdl *src);
 
 void mdl_step(struct mdl *m, struct mdl_run *r);
 
