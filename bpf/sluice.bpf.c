@@ -199,9 +199,9 @@ __noinline int sl_choose(const struct sl_pkt *p, struct sl_ct_entry *e)
 }
 
 /*
- * Remember connection fk, chosen into *e, unconfirmed: claim its tuple at
- * the backend, write both entries and count it. reuse: the tuple's old
- * entry is over and this one replaces it.
+ * Remember connection fk, chosen into *e (e->last_seen: the packet's time),
+ * unconfirmed: claim its tuple at the backend, write both entries and count
+ * it. reuse: the tuple's old entry is over and this one replaces it.
  */
 __noinline int sl_ct_open(struct __sk_buff *skb, const struct sl_pkt *p, const struct sl_ct_key *fk,
 			  struct sl_ct_entry *e, int reuse)
@@ -223,7 +223,6 @@ __noinline int sl_ct_open(struct __sk_buff *skb, const struct sl_pkt *p, const s
 	/* a hairpin bounces, the L7 step is local: neither has a next hop */
 	if (sl_fast_on() && !(e->flags & (SL_CT_LOCAL | SL_CT_HAIRPIN)))
 		e->flags |= SL_CT_FAST;
-	e->last_seen = sl_now_ticks();
 	if (sl_claim(fk, e, state->hash_seed, &rk))
 		return SL_NEW_DROP;
 
@@ -476,6 +475,7 @@ __noinline int sl_client(struct __sk_buff *skb, const struct sl_pkt *p)
 	struct sl_ct_key fk;
 	bool confirmed, touched;
 	int res, reuse = 0;
+	__u32 now;
 	SL_SEG_START(t);
 
 	if (!skb || !p)
@@ -485,7 +485,7 @@ __noinline int sl_client(struct __sk_buff *skb, const struct sl_pkt *p)
 	ct = sl_ct_find(&fk, &confirmed);
 	SL_SEG(SL_SEG_CT_FIND, t);
 	if (ct) {
-		__u32 now = sl_now_ticks();
+		now = sl_now_ticks();
 
 		/*
 		 * A connection's packets come in where it started: from
@@ -555,7 +555,14 @@ __noinline int sl_client(struct __sk_buff *skb, const struct sl_pkt *p)
 		return TC_ACT_SHOT;
 	}
 
+	now = sl_now_ticks();
 decide:
+	/*
+	 * One time per packet: a connection that replaces an expired one
+	 * starts at the time that expired it (a second read could be a tick
+	 * later, which test_model, holding one time per frame, tells apart).
+	 */
+	e.last_seen = now;
 	SL_SEG(SL_SEG_NEW_CHECKS, t);
 	res = sl_choose(p, &e);
 	SL_SEG(SL_SEG_CHOOSE, t);
