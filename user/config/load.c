@@ -4,8 +4,8 @@
  *
  * The input is one or more files (a directory stands for its *.yaml and
  * *.yml files), each a stream of YAML documents. We load one document at a
- * time with libyaml's document API so that every node keeps its start mark,
- * and walk it once into the one merged config: checks that span services
+ * time as a libyaml document (yaml_load.h) so that every node keeps its
+ * start mark, and walk it once into the one merged config: checks that span services
  * (duplicate names, a (VIP, port) taken twice, the table limit) compare
  * against everything read before, whatever file it came from. Validation
  * problems are collected in the caller's sl_diag instead of stopping at the
@@ -28,6 +28,7 @@
 #include "config/config.h"
 #include "config/k8s.h"
 #include "config/ours.h"
+#include "config/yaml_load.h"
 #include "config/yaml_node.h"
 #include "lib/log.h"
 
@@ -171,7 +172,7 @@ static void report_yaml_error(struct ctx *c, const yaml_parser_t *parser)
 static int parse_stream(struct ctx *c, const char *buf, size_t len)
 {
 	yaml_parser_t parser;
-	yaml_document_t doc;
+	struct sl_yaml_doc doc;
 	yaml_node_t *root;
 	int err = 0;
 
@@ -182,21 +183,21 @@ static int parse_stream(struct ctx *c, const char *buf, size_t len)
 				     buf ? len : 0);
 	for (;;) {
 		/* After a syntax error the parser cannot find the next document. */
-		if (!yaml_parser_load(&parser, &doc)) {
+		if (!sl_yaml_load(&parser, &doc)) {
 			report_yaml_error(c, &parser);
 			if (parser.error == YAML_MEMORY_ERROR)
 				err = -ENOMEM;
 			break;
 		}
-		root = yaml_document_get_root_node(&doc);
+		root = yaml_document_get_root_node(&doc.doc);
 		if (!root) { /* the end of the stream */
-			yaml_document_delete(&doc);
+			sl_yaml_doc_free(&doc);
 			break;
 		}
-		c->doc = &doc;
+		c->doc = &doc.doc;
 		err = parse_document(c, root);
 		c->doc = NULL;
-		yaml_document_delete(&doc);
+		sl_yaml_doc_free(&doc);
 		if (err)
 			break;
 	}
