@@ -54,6 +54,13 @@ __attribute__((format(printf, 3, 4))) void sl_ours_error_at(struct ctx *c, const
 							    const char *fmt, ...);
 __attribute__((format(printf, 3, 4))) void sl_ours_warn_at(struct ctx *c, const yaml_node_t *n,
 							   const char *fmt, ...);
+/*
+ * The strings up to NULL one after the other into buf, cut to fit as
+ * snprintf() cuts; returns buf. For the labels every entry of a config
+ * carries for its messages: 30,000 services need about a million, and
+ * snprintf() made them a fifth of the load.
+ */
+__attribute__((sentinel)) const char *sl_ours_cat(char *buf, size_t size, ...);
 /* True if n is of this type; an error naming `what` if not. */
 bool sl_ours_want_type(struct ctx *c, const yaml_node_t *n, yaml_node_type_t type,
 		       const char *what);
