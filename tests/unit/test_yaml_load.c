@@ -95,9 +95,11 @@ static size_t compare_stream(const char *name, const char *buf, size_t len)
 				 docs + 1, ra, rb);
 		if (!ra) {
 			assert_int_equal(pa.error, pb.error);
-			assert_string_equal(pa.problem ? pa.problem : "", pb.problem ? pb.problem : "");
+			assert_string_equal(pa.problem ? pa.problem : "",
+					    pb.problem ? pb.problem : "");
 			assert_mark(&pa.problem_mark, &pb.problem_mark);
-			assert_string_equal(pa.context ? pa.context : "", pb.context ? pb.context : "");
+			assert_string_equal(pa.context ? pa.context : "",
+					    pb.context ? pb.context : "");
 			if (pa.context)
 				assert_mark(&pa.context_mark, &pb.context_mark);
 			sl_yaml_doc_free(&db);
@@ -106,7 +108,8 @@ static size_t compare_stream(const char *name, const char *buf, size_t len)
 		n = da.nodes.top - da.nodes.start;
 		if (n != (size_t)(db.doc.nodes.top - db.doc.nodes.start))
 			fail_msg("%s: document %zu: %zu nodes from libyaml, %zu from sl_yaml_load",
-				 name, docs + 1, n, (size_t)(db.doc.nodes.top - db.doc.nodes.start));
+				 name, docs + 1, n,
+				 (size_t)(db.doc.nodes.top - db.doc.nodes.start));
 		for (i = 0; i < n; i++)
 			assert_same_node(&da.nodes.start[i], &db.doc.nodes.start[i]);
 		if (n) {
@@ -196,8 +199,11 @@ static int compare_file(const char *path, const struct stat *st, int type, struc
 /* Every committed input the fuzzers start from, the examples, the test data. */
 static void test_files(void **state)
 {
-	static const char *const dirs[] = {"tests/fuzz/corpus/config", "tests/fuzz/corpus/k8s",
-					   "tests/fuzz/corpus/watch", "tests/data", "examples",
+	static const char *const dirs[] = {"tests/fuzz/corpus/config",
+					   "tests/fuzz/corpus/k8s",
+					   "tests/fuzz/corpus/watch",
+					   "tests/data",
+					   "examples",
 					   "deploy"};
 	size_t i;
 

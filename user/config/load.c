@@ -5,12 +5,12 @@
  * The input is one or more files (a directory stands for its *.yaml and
  * *.yml files), each a stream of YAML documents. We load one document at a
  * time as a libyaml document (yaml_load.h) so that every node keeps its
- * start mark, and walk it once into the one merged config: checks that span services
- * (duplicate names, a (VIP, port) taken twice, the table limit) compare
- * against everything read before, whatever file it came from. Validation
- * problems are collected in the caller's sl_diag instead of stopping at the
- * first one: an operator fixing a file wants to see every mistake in one
- * run. Only allocation failures abort the walk.
+ * start mark, and walk it once into the one merged config: checks that span
+ * services (duplicate names, a (VIP, port) taken twice, the table limit)
+ * compare against everything read before, whatever file it came from.
+ * Validation problems are collected in the caller's sl_diag instead of
+ * stopping at the first one: an operator fixing a file wants to see every
+ * mistake in one run. Only allocation failures abort the walk.
  *
  * This file owns files, directories, streams and documents, and sends each
  * document by kind to a front end: sluice's own format (ours.h) or

@@ -26,7 +26,7 @@ struct sl_yaml_block {
 };
 
 #define BLOCK_FIRST 4096
-#define BLOCK_MAX (1u << 20)
+#define BLOCK_MAX   (1u << 20)
 
 struct open_node {
 	int node;    /* 1-based, as libyaml numbers nodes */
