@@ -246,7 +246,8 @@ static void free_service(struct sl_service_cfg *svc)
 	}
 	free(svc->routes);
 	free(svc->rollout);
-	svc->rollout = NULL; /* the slot may be taken again (an isolated load drops services) */
+	/* the slot may be taken again (an isolated load drops services): all of it clean */
+	memset(svc, 0, sizeof(*svc));
 }
 
 void sl_config_drop_services(struct sl_config *cfg, size_t from)
