@@ -9,6 +9,11 @@
  * the test data, and a generated config large enough to fill many blocks.
  * Then the config loader itself on what only the composer decides: aliases
  * (a config written with them equals the one written out) and alias errors.
+ * And reading 'services' one at a time while the document is parsed
+ * (sl_yaml_load_stream): which documents stream and which are read again
+ * whole, and, through the real loader, that every input gives the same
+ * diagnostics, in the same order, and the same configuration as with
+ * SL_LOAD_WHOLE_DOCS.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -24,6 +29,7 @@
 #include <string.h>
 
 #include "config/yaml_load.h"
+#include "config/yaml_node.h"
 
 #define DIAG_FILE "t.yaml"
 #include "diag_check.h"
@@ -292,13 +298,215 @@ static void test_loader_aliases(void **state)
 		     "first occurrence that starts at line 2, column 9)");
 }
 
+/* Streaming: how many items went out, and whether the document was given up. */
+struct seen {
+	size_t items;
+	char names[8][16];
+};
+
+static int count_item(void *arg, yaml_document_t *doc, const yaml_node_t *item, size_t idx)
+{
+	struct seen *s = arg;
+	const yaml_node_t *name = sl_yaml_get(doc, item, "name");
+
+	assert_int_equal(idx, s->items);
+	if (s->items < 8)
+		snprintf(s->names[s->items], sizeof(s->names[0]), "%s",
+			 name && sl_yaml_scalar(name) ? sl_yaml_scalar(name) : "?");
+	s->items++;
+	return 0;
+}
+
+/* The first document of yaml with a stream: items handed out, abandoned or not. */
+static void stream_first(const char *yaml, size_t want_items, bool want_abandoned)
+{
+	struct sl_yaml_stream st = {.item = count_item};
+	struct seen seen = {0};
+	struct sl_yaml_doc d;
+	yaml_parser_t p;
+	int ok;
+
+	st.arg = &seen;
+	assert_true(yaml_parser_initialize(&p));
+	yaml_parser_set_input_string(&p, (const unsigned char *)yaml, strlen(yaml));
+	ok = sl_yaml_load_stream(&p, &d, &st);
+	if (st.items != want_items || st.abandoned != want_abandoned)
+		fail_msg("%s: %zu items, abandoned %d; expected %zu, %d", yaml, st.items,
+			 st.abandoned, want_items, want_abandoned);
+	assert_int_equal(seen.items, st.items);
+	assert_int_equal(ok, !want_abandoned);
+	if (ok) {
+		const yaml_node_t *root = yaml_document_get_root_node(&d.doc);
+		const yaml_node_t *svcs = sl_yaml_get(&d.doc, root, "services");
+
+		/* the streamed list is left empty, the rest is there */
+		if (want_items)
+			assert_int_equal(sl_yaml_seq_len(svcs), 0);
+	}
+	sl_yaml_doc_free(&d);
+	yaml_parser_delete(&p);
+}
+
+#define SVC(n)                                                                                     \
+	"- {name: " n                                                                              \
+	", vips: [10.0.0.1], ports: [{port: 80}], subsets: {v1: {endpoints: [10.0.1.1]}}}\n"
+
+static void test_stream_which(void **state)
+{
+	/* streamed */
+	stream_first("services:\n" SVC("a") SVC("b") SVC("c"), 3, false);
+	stream_first("workloads: [{labels: {a: b}, ips: [10.0.0.1]}]\nservices:\n" SVC("a"), 1,
+		     false);
+	stream_first("services:\n" SVC("a") "workloads: []\n", 1, false);
+	stream_first("{services: [{name: a}, b, [c], {}]}\n", 4, false);
+	stream_first("\"services\": [{name: a}]\n", 1, false);
+	stream_first("services: []\n", 0, false);
+	/* not streamed, nothing handed out yet */
+	stream_first("- services: [{name: a}]\n", 0, false);
+	stream_first("kind: Service\nservices: [{name: a}]\n", 0, false);
+	stream_first("services: {a: {name: a}}\n", 0, false);
+	stream_first("services: &s [{name: a}]\n", 0, false);
+	stream_first("workloads: &w []\nservices: [{name: a}]\n", 0, false);
+	stream_first("services: [{name: &n a}, {name: *n}]\n", 0, false);
+	/* given up after items went out */
+	stream_first("services:\n" SVC("a") SVC("b") "kind: Service\n", 2, true);
+	stream_first("services:\n" SVC("a") "services: []\n", 1, true);
+	stream_first("services:\n" SVC("a") "- {name: &n b}\n", 1, true);
+	stream_first("services:\n" SVC("a") "- [\n", 1, true);
+	stream_first("services:\n" SVC("a") "? [x]\n: y\n", 1, true);
+}
+
+static void assert_same_load(const char *name, const char *buf, size_t len, unsigned int flags,
+			     const char *other)
+{
+	struct sl_config_buf bufs[2] = {{name, buf, len},
+					{"other.yaml", other, other ? strlen(other) : 0}};
+	struct sl_config *cs, *cw;
+	struct sl_diag ds, dw;
+	int es, ew;
+	size_t i, n = other ? 2 : 1;
+
+	sl_diag_init(&ds);
+	sl_diag_init(&dw);
+	es = sl_config_load_sources(NULL, 0, bufs, n, flags, &cs, &ds, NULL);
+	ew = sl_config_load_sources(NULL, 0, bufs, n, flags | SL_LOAD_WHOLE_DOCS, &cw, &dw, NULL);
+	if (es != ew || ds.n_msgs != dw.n_msgs) {
+		print_message("streamed (%d):\n", es);
+		dump_diag(&ds);
+		print_message("whole (%d):\n", ew);
+		dump_diag(&dw);
+		fail_msg("%s: the loads differ", name);
+	}
+	assert_int_equal(ds.n_errors, dw.n_errors);
+	assert_int_equal(ds.n_warnings, dw.n_warnings);
+	for (i = 0; i < ds.n_msgs; i++)
+		assert_string_equal(ds.msgs[i], dw.msgs[i]);
+	assert_true(!cs == !cw);
+	if (cs) {
+		assert_int_equal(cs->n_services, cw->n_services);
+		assert_int_equal(cs->n_workloads, cw->n_workloads);
+		assert_int_equal(cs->n_rejected, cw->n_rejected);
+		assert_true(sl_config_model_digest(cs) == sl_config_model_digest(cw));
+		for (i = 0; i < cs->n_services; i++) {
+			assert_string_equal(cs->services[i].name, cw->services[i].name);
+			assert_int_equal(cs->services[i].pos.line, cw->services[i].pos.line);
+			assert_int_equal(cs->services[i].pos.col, cw->services[i].pos.col);
+		}
+	}
+	sl_config_free(cs);
+	sl_config_free(cw);
+	sl_diag_free(&ds);
+	sl_diag_free(&dw);
+}
+
+static const char good_other[] = "services:\n" SVC("z");
+
+static void same_both_ways(const char *name, const char *buf, size_t len)
+{
+	assert_same_load(name, buf, len, 0, NULL);
+	/* as one file of a directory `run` reads: a bad file is left out */
+	assert_same_load(name, buf, len, SL_LOAD_ISOLATE, good_other);
+}
+
+static int same_file(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+	char *buf;
+	FILE *f;
+
+	if (type != FTW_F)
+		return 0;
+	buf = malloc(st->st_size + 1);
+	assert_non_null(buf);
+	f = fopen(path, "rb");
+	assert_non_null(f);
+	assert_int_equal(fread(buf, 1, st->st_size, f), st->st_size);
+	fclose(f);
+	same_both_ways(path, buf, st->st_size);
+	free(buf);
+	n_files_compared++;
+	return 0;
+}
+
+/* Through the loader: streamed or whole, the same outcome. */
+static void test_stream_same(void **state)
+{
+	static const char *const dirs[] = {"tests/fuzz/corpus/config", "tests/fuzz/corpus/k8s",
+					   "tests/data", "examples"};
+	static const char *const cases[] = {
+	    "services:\n" SVC("a") SVC("b") SVC("a"),
+	    "services:\n" SVC("a") "- name: b\n  vips: [10.0.0.1]\n  ports: [{port: 80}]\n"
+				   "  subsets: {v1: {endpoints: [10.0.1.1]}}\nservice: []\n",
+	    "services:\n" SVC("a") SVC("A") "apiVersion: v1\nkind: Service\n",
+	    "services:\n" SVC("a") "- {name: &x b, bad: 1}\n- {name: *x}\n",
+	    "services:\n" SVC("a") SVC("b!") "- {name: c\n",
+	    "services:\n" SVC("a") "---\nservices:\n" SVC("b") "x: 1\n---\nservices:\n" SVC("c")
+		SVC("a"),
+	    "services:\n" SVC("a") "services:\n" SVC("b"),
+	    "services: {}\n",
+	    "services: []\n",
+	    "services: [1, [2], {name: 3}, ~]\n",
+	    "workloads: [{labels: {a: b}, ips: [10.0.0.1]}]\nservices:\n" SVC("a"),
+	    "services:\n" SVC("a") "workloads: [{labels: {a: b}, ips: [10.0.0.1/33]}]\n",
+	    "{services: [{name: a, vips: [10.0.0.1], ports: [{port: 80}], subsets: {v1: "
+	    "{endpoints: [10.0.1.1]}}}]}\n",
+	    "x-defaults: &d {v1: {endpoints: [10.0.1.1]}}\nservices:\n- {name: a, vips: "
+	    "[10.0.0.1], ports: [{port: 80}], subsets: *d}\n",
+	};
+	size_t cap = 1 << 21, len, i, k;
+	char *buf = malloc(cap);
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		same_both_ways(cases[i], cases[i], strlen(cases[i]));
+	for (i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++)
+		assert_int_equal(nftw(dirs[i], same_file, 16, FTW_PHYS), 0);
+
+	/*
+	 * 3,000 services (names and VIPs used twice among them), then a key
+	 * that sends the document back to be read whole: everything the
+	 * streamed reading did is undone, the rows are taken again.
+	 */
+	assert_non_null(buf);
+	for (k = 0; k < 2; k++) {
+		len = snprintf(buf, cap, "services:\n");
+		for (i = 0; i < 3000; i++)
+			len += snprintf(buf + len, cap - len,
+					"- {name: s%zu, vips: [10.1.%zu.%zu], ports: [{port: 80}], "
+					"subsets: {v1: {endpoints: [10.0.1.1]}}}\n",
+					i % 2900, i / 250, i % 250);
+		if (k)
+			len += snprintf(buf + len, cap - len, "extra: 1\n");
+		assert_true(len < cap);
+		same_both_ways(k ? "big, read again" : "big", buf, len);
+	}
+	free(buf);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_corner_cases),
-	    cmocka_unit_test(test_files),
-	    cmocka_unit_test(test_big),
-	    cmocka_unit_test(test_loader_aliases),
+	    cmocka_unit_test(test_corner_cases), cmocka_unit_test(test_files),
+	    cmocka_unit_test(test_big),		 cmocka_unit_test(test_loader_aliases),
+	    cmocka_unit_test(test_stream_which), cmocka_unit_test(test_stream_same),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -41,6 +41,8 @@ struct ctx {
 	size_t k8s_objects;	      /* how many were read */
 	size_t k8s_left_alone;	      /* VirtualServices left alone, with a warning */
 	bool isolate;		      /* a bad object or file is left out (config.h) */
+	bool whole_docs;	      /* SL_LOAD_WHOLE_DOCS */
+	size_t streamed;	      /* services of this document read while it was parsed */
 };
 
 /* ours_read.c */

@@ -294,7 +294,8 @@ int sl_ours_add(struct ctx *c, const yaml_node_t *root)
 
 	services = sl_yaml_get(c->doc, root, "services");
 	if (services && sl_ours_want_type(c, services, YAML_SEQUENCE_NODE, "'services'")) {
-		len = sl_yaml_seq_len(services);
+		/* read already, one by one, while the document was parsed (load.c) */
+		len = c->streamed ? c->streamed : sl_yaml_seq_len(services);
 		/* Reported at the end, if no other document has services either. */
 		if (!len && !c->empty_services.line)
 			c->empty_services = sl_ours_node_pos(c, services);
@@ -302,7 +303,7 @@ int sl_ours_add(struct ctx *c, const yaml_node_t *root)
 		if (sl_reserve((void **)&cfg->services, &c->services_cap, cfg->n_services, len,
 			       sizeof(*cfg->services)))
 			return -ENOMEM;
-		for (i = 0; i < len; i++) {
+		for (i = 0; i < len && !c->streamed; i++) {
 			err = sl_ours_parse_service(c, sl_yaml_seq_item(c->doc, services, i), i);
 			if (err)
 				return err;

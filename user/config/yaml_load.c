@@ -49,7 +49,19 @@ struct loader {
 	size_t n_open, open_cap;
 	struct anchor *anchors;
 	size_t n_anchors, anchors_cap;
+	/* streaming (yaml_load.h) */
+	struct sl_yaml_stream *s;
+	bool off;		    /* not this document */
+	bool services_next;	    /* the next top-level value is the first 'services' */
+	bool seq_next;		    /* ... and it is a list: stream it */
+	unsigned int root_keys;	    /* ROOT_* seen */
+	int seq;		    /* the list being streamed (0: none) */
+	struct sl_yaml_block *mark; /* the blocks between items: this one... */
+	size_t mark_used;	    /* ...filled this far */
 };
+
+#define ROOT_SERVICES  1u
+#define ROOT_WORKLOADS 2u
 
 /* What an empty list or mapping points at: a valid address, never written. */
 static int no_items[2];
@@ -266,6 +278,116 @@ static int load_end(struct loader *l, const yaml_event_t *ev)
 	return 1;
 }
 
+/* May the document still be streamed, with ev next? */
+static bool stream_ok(struct loader *l, const yaml_event_t *ev)
+{
+	const char *k;
+
+	if (ev->type == YAML_ALIAS_EVENT ||
+	    (ev->type == YAML_SCALAR_EVENT && ev->data.scalar.anchor) ||
+	    (ev->type == YAML_SEQUENCE_START_EVENT && ev->data.sequence_start.anchor) ||
+	    (ev->type == YAML_MAPPING_START_EVENT && ev->data.mapping_start.anchor))
+		return false;
+	if (!l->n_open) /* the top level */
+		return ev->type == YAML_MAPPING_START_EVENT || ev->type == YAML_DOCUMENT_END_EVENT;
+	if (l->n_open != 1 || ev->type == YAML_MAPPING_END_EVENT)
+		return true;
+	if ((l->n_kids - l->open[0].base) % 2) { /* a top-level value */
+		l->seq_next = l->services_next && ev->type == YAML_SEQUENCE_START_EVENT;
+		l->services_next = false;
+		return true;
+	}
+	if (ev->type != YAML_SCALAR_EVENT) /* a top-level key */
+		return false;
+	k = (const char *)ev->data.scalar.value;
+	if (!strcmp(k, "services") && !(l->root_keys & ROOT_SERVICES)) {
+		l->root_keys |= ROOT_SERVICES;
+		l->services_next = true;
+		return true;
+	}
+	if (!strcmp(k, "workloads") && !(l->root_keys & ROOT_WORKLOADS)) {
+		l->root_keys |= ROOT_WORKLOADS;
+		return true;
+	}
+	return false;
+}
+
+/* Forget the blocks filled since the mark; the first one after it stays, empty. */
+static void blocks_rollback(struct loader *l)
+{
+	struct sl_yaml_block *b = l->d->blocks, *next, *keep = NULL;
+
+	for (; b != l->mark; b = next) {
+		next = b->next;
+		if (next == l->mark)
+			keep = b;
+		else
+			free(b);
+	}
+	if (keep) {
+		keep->used = 0;
+		l->d->blocks = keep;
+		l->mark = keep;
+		l->mark_used = 0;
+	} else {
+		l->d->blocks = l->mark;
+		if (l->mark)
+			l->mark->used = l->mark_used;
+	}
+}
+
+/* The item on top of the streamed list is complete: hand it out, drop it. */
+static int stream_item(struct loader *l)
+{
+	int index = l->kids[l->n_kids - 1], err;
+	yaml_document_t *doc = &l->d->doc;
+
+	err = l->s->item(l->s->arg, doc, node_at(l, index), l->s->items);
+	if (err) {
+		l->s->err = err;
+		return 0;
+	}
+	l->s->items++;
+	l->n_kids--;
+	doc->nodes.top = doc->nodes.start + index - 1;
+	blocks_rollback(l);
+	return 1;
+}
+
+static int load_event(struct loader *l, yaml_event_t *ev);
+
+static int stream_event(struct loader *l, yaml_event_t *ev)
+{
+	if (!l->off && !stream_ok(l, ev)) {
+		if (l->s->items) {
+			l->s->abandoned = true;
+			return 0;
+		}
+		l->off = true;
+		l->seq = 0;
+	}
+	if (!load_event(l, ev))
+		return 0;
+	if (l->seq_next && l->n_open == 2) {
+		l->seq_next = false;
+		l->seq = l->open[1].node;
+		l->mark = l->d->blocks;
+		l->mark_used = l->mark ? l->mark->used : 0;
+		return 1;
+	}
+	if (!l->seq)
+		return 1;
+	if (l->n_open == 1) { /* the list ended */
+		l->seq = 0;
+		return 1;
+	}
+	if (l->n_open == 2 && l->n_kids > l->open[1].base &&
+	    (ev->type == YAML_SCALAR_EVENT || ev->type == YAML_SEQUENCE_END_EVENT ||
+	     ev->type == YAML_MAPPING_END_EVENT))
+		return stream_item(l);
+	return 1;
+}
+
 static int load_event(struct loader *l, yaml_event_t *ev)
 {
 	switch (ev->type) {
@@ -306,7 +428,12 @@ static void loader_free(struct loader *l)
 
 int sl_yaml_load(yaml_parser_t *parser, struct sl_yaml_doc *d)
 {
-	struct loader l = {.p = parser, .d = d, .next_block = BLOCK_FIRST};
+	return sl_yaml_load_stream(parser, d, NULL);
+}
+
+int sl_yaml_load_stream(yaml_parser_t *parser, struct sl_yaml_doc *d, struct sl_yaml_stream *s)
+{
+	struct loader l = {.p = parser, .d = d, .next_block = BLOCK_FIRST, .s = s};
 	yaml_event_type_t type;
 	yaml_event_t ev;
 	int ok;
@@ -333,13 +460,16 @@ int sl_yaml_load(yaml_parser_t *parser, struct sl_yaml_doc *d)
 			ok = 0;
 			break;
 		}
-		ok = load_event(&l, &ev);
+		ok = s ? stream_event(&l, &ev) : load_event(&l, &ev);
 		type = ev.type;
 		yaml_event_delete(&ev);
 	} while (ok && type != YAML_DOCUMENT_END_EVENT);
 	loader_free(&l);
 	if (!ok)
 		sl_yaml_doc_free(d);
+	/* items went out of a document that did not load: read it again whole */
+	if (!ok && s && s->items && !s->err)
+		s->abandoned = true;
 	return ok;
 }
 
