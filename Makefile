@@ -109,6 +109,12 @@ $(BUILD)/tests/test_config_files: tests/unit/test_config_files.c tests/unit/conf
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $(filter %.c %.o,$^) $(LDLIBS) -lcmocka -o $@
 
+# yaml_load.c against libyaml's own loader (reads the corpora: run from the top)
+TEST_BINS += $(BUILD)/tests/test_yaml_load
+$(BUILD)/tests/test_yaml_load: tests/unit/test_yaml_load.c tests/unit/diag_check.h $(LIB_OBJS)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) $(filter %.c %.o,$^) $(LDLIBS) -lcmocka -o $@
+
 $(BUILD)/tests/test_rollout: tests/unit/test_rollout.c tests/unit/config_common.h tests/unit/diag_check.h $(LIB_OBJS)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $(filter %.c %.o,$^) $(LDLIBS) -lcmocka -o $@

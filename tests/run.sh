@@ -110,7 +110,7 @@ run_suite() {
 # run_bins PREFIX DIR MAKE_TARGET [ENV...]: the C test binaries in DIR. The
 # unit tests must be there (MAKE_TARGET builds them); every other test_*
 # binary (packet tests and the like) runs too.
-UNIT="test_config test_config_files test_k8s test_istio test_kube test_l7_client test_l7_http test_l7_match test_policy_route test_rollout"
+UNIT="test_config test_config_files test_k8s test_istio test_kube test_l7_client test_l7_http test_l7_match test_policy_route test_rollout test_yaml_load"
 run_bins() {
 	local prefix=$1 dir=$2 target=$3 u b
 	shift 3

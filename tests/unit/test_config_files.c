@@ -371,6 +371,46 @@ static void test_dir_isolated(void **state)
 	sl_diag_free(&d);
 }
 
+/*
+ * A file left out before another: the rows its services took are taken
+ * again, from a clean slate (they kept their counts and crashed `run`).
+ */
+static void test_dir_isolated_first(void **state)
+{
+	const char *dir = tmp_put("isofirst/", NULL), *paths[] = {dir};
+	const struct sl_service_cfg *s;
+	struct sl_config *cfg = NULL;
+	struct sl_diag d;
+	int err;
+
+	tmp_put("isofirst/a.yaml",
+		L1 "- name: a\n  vips: [10.0.0.1, 10.0.0.2, 10.0.0.3]\n"
+		   "  ports: [{port: 80}, {port: 81}]\n"
+		   "  subsets: {v1: {endpoints: [10.0.1.1, 10.0.1.2]}, v2: {endpoints: "
+		   "[10.0.2.1]}}\n"
+		   "  routes: [{split: {v1: 1, v2: 1}}]\n"
+		   "- name: b\n  vips: [10.0.0.4]\n  ports: [{port: 0}]\n");
+	tmp_put("isofirst/b.yaml", L1 "- name: z\n  vips: [10.0.0.9]\n  ports: [{port: 80}]\n"
+				      "  subsets: {v1: {endpoints: [10.0.9.1]}}\n");
+	sl_diag_init(&d);
+	err = sl_config_load_sources(paths, 1, NULL, 0, SL_LOAD_ISOLATE, &cfg, &d, NULL);
+	if (err)
+		dump_diag(&d);
+	assert_int_equal(err, 0);
+	assert_int_equal(cfg->n_services, 1);
+	assert_int_equal(cfg->n_rejected, 1);
+	s = &cfg->services[0];
+	assert_string_equal(s->name, "z");
+	assert_int_equal(s->n_vips, 1);
+	assert_addr(&s->vips[0], "10.0.0.9");
+	assert_int_equal(s->n_ports, 1);
+	assert_int_equal(s->n_subsets, 1);
+	assert_int_equal(s->subsets[0].n_eps, 1);
+	assert_int_equal(s->n_routes, 1);
+	sl_config_free(cfg);
+	sl_diag_free(&d);
+}
+
 /* A directory: its *.yaml and *.yml files by name; nothing else in it. */
 static void test_dir_sorted(void **state)
 {
@@ -671,6 +711,7 @@ int main(void)
 	    cmocka_unit_test(test_k8s_list),
 	    cmocka_unit_test_setup_teardown(test_dir_sorted, tmp_setup, tmp_teardown),
 	    cmocka_unit_test_setup_teardown(test_dir_isolated, tmp_setup, tmp_teardown),
+	    cmocka_unit_test_setup_teardown(test_dir_isolated_first, tmp_setup, tmp_teardown),
 	    cmocka_unit_test_setup_teardown(test_empty_dir, tmp_setup, tmp_teardown),
 	    cmocka_unit_test_setup_teardown(test_several_paths, tmp_setup, tmp_teardown),
 	    cmocka_unit_test_setup_teardown(test_duplicate_service_across_files, tmp_setup,

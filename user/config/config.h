@@ -69,6 +69,13 @@ enum {
 	 * single file given alone stays all or nothing.
 	 */
 	SL_LOAD_ISOLATE = 1 << 1,
+	/*
+	 * Compose every YAML document whole before reading it, instead of
+	 * reading a 'services' list one service at a time as it is parsed
+	 * (yaml_load.h): the same result with more memory; what the tests
+	 * hold the streaming reader to.
+	 */
+	SL_LOAD_WHOLE_DOCS = 1 << 2,
 };
 
 /*

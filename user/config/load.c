@@ -4,13 +4,13 @@
  *
  * The input is one or more files (a directory stands for its *.yaml and
  * *.yml files), each a stream of YAML documents. We load one document at a
- * time with libyaml's document API so that every node keeps its start mark,
- * and walk it once into the one merged config: checks that span services
- * (duplicate names, a (VIP, port) taken twice, the table limit) compare
- * against everything read before, whatever file it came from. Validation
- * problems are collected in the caller's sl_diag instead of stopping at the
- * first one: an operator fixing a file wants to see every mistake in one
- * run. Only allocation failures abort the walk.
+ * time as a libyaml document (yaml_load.h) so that every node keeps its
+ * start mark, and walk it once into the one merged config: checks that span
+ * services (duplicate names, a (VIP, port) taken twice, the table limit)
+ * compare against everything read before, whatever file it came from.
+ * Validation problems are collected in the caller's sl_diag instead of
+ * stopping at the first one: an operator fixing a file wants to see every
+ * mistake in one run. Only allocation failures abort the walk.
  *
  * This file owns files, directories, streams and documents, and sends each
  * document by kind to a front end: sluice's own format (ours.h) or
@@ -28,6 +28,7 @@
 #include "config/config.h"
 #include "config/k8s.h"
 #include "config/ours.h"
+#include "config/yaml_load.h"
 #include "config/yaml_node.h"
 #include "lib/log.h"
 
@@ -167,36 +168,121 @@ static void report_yaml_error(struct ctx *c, const yaml_parser_t *parser)
 		sl_diag_add(c->diag, &pos, "error", "invalid YAML: %s", problem);
 }
 
+/* One item of a top-level 'services' list, as soon as it is parsed (yaml_load.h). */
+static int stream_service(void *arg, yaml_document_t *doc, const yaml_node_t *item, size_t idx)
+{
+	struct ctx *c = arg;
+	int err;
+
+	if (sl_reserve((void **)&c->cfg->services, &c->services_cap, c->cfg->n_services, 1,
+		       sizeof(*c->cfg->services)))
+		return -ENOMEM;
+	c->doc = doc;
+	err = sl_ours_parse_service(c, item, idx);
+	c->doc = NULL;
+	return err;
+}
+
+/* What reading services while their document is parsed changes. */
+struct doc_mark {
+	struct sl_diag_mark dm;
+	size_t n_services, n_keys;
+	bool keys_reported;
+};
+
+static void doc_begin(const struct ctx *c, struct doc_mark *m)
+{
+	m->dm = sl_diag_mark(c->diag);
+	m->n_services = c->cfg->n_services;
+	m->n_keys = c->n_keys;
+	m->keys_reported = c->keys_reported;
+}
+
+static void doc_undo(struct ctx *c, const struct doc_mark *m)
+{
+	sl_diag_drop(c->diag, &m->dm);
+	sl_config_drop_services(c->cfg, m->n_services);
+	c->n_keys = m->n_keys;
+	c->keys_reported = m->keys_reported;
+}
+
+static int parser_open(yaml_parser_t *parser, const char *buf, size_t len)
+{
+	if (!yaml_parser_initialize(parser))
+		return -ENOMEM;
+	/* libyaml asserts on a NULL input, even an empty one. */
+	yaml_parser_set_input_string(parser, (const unsigned char *)(buf ? buf : ""),
+				     buf ? len : 0);
+	return 0;
+}
+
+/* The parser again at document `docs` of buf: the ones before it loaded and dropped. */
+static int parser_reopen(yaml_parser_t *parser, const char *buf, size_t len, size_t docs)
+{
+	struct sl_yaml_doc doc;
+	int err;
+
+	yaml_parser_delete(parser);
+	err = parser_open(parser, buf, len);
+	for (; !err && docs; docs--) {
+		/* they loaded before: only memory can fail them */
+		if (!sl_yaml_load(parser, &doc))
+			err = -ENOMEM;
+		sl_yaml_doc_free(&doc);
+	}
+	return err;
+}
+
 /* Every document of one file (or buffer) into c->cfg; 0 or -ENOMEM. */
 static int parse_stream(struct ctx *c, const char *buf, size_t len)
 {
+	struct sl_yaml_stream s;
 	yaml_parser_t parser;
-	yaml_document_t doc;
+	struct sl_yaml_doc doc;
+	struct doc_mark m;
 	yaml_node_t *root;
-	int err = 0;
+	bool whole = c->whole_docs;
+	size_t docs = 0;
+	int err;
 
-	if (!yaml_parser_initialize(&parser))
-		return -ENOMEM;
-	/* libyaml asserts on a NULL input, even an empty one. */
-	yaml_parser_set_input_string(&parser, (const unsigned char *)(buf ? buf : ""),
-				     buf ? len : 0);
+	err = parser_open(&parser, buf, len);
+	if (err)
+		return err;
 	for (;;) {
-		/* After a syntax error the parser cannot find the next document. */
-		if (!yaml_parser_load(&parser, &doc)) {
+		s = (struct sl_yaml_stream){.item = stream_service, .arg = c};
+		doc_begin(c, &m);
+		if (!sl_yaml_load_stream(&parser, &doc, whole ? NULL : &s)) {
+			err = s.err;
+			if (err)
+				break;
+			/* not a document whose services can be read early: again, whole */
+			if (s.abandoned) {
+				doc_undo(c, &m);
+				err = parser_reopen(&parser, buf, len, docs);
+				if (err)
+					break;
+				whole = true;
+				continue;
+			}
+			/* After a syntax error the parser cannot find the next document. */
 			report_yaml_error(c, &parser);
 			if (parser.error == YAML_MEMORY_ERROR)
 				err = -ENOMEM;
 			break;
 		}
-		root = yaml_document_get_root_node(&doc);
+		whole = c->whole_docs;
+		root = yaml_document_get_root_node(&doc.doc);
 		if (!root) { /* the end of the stream */
-			yaml_document_delete(&doc);
+			sl_yaml_doc_free(&doc);
 			break;
 		}
-		c->doc = &doc;
+		c->doc = &doc.doc;
+		c->streamed = s.items;
 		err = parse_document(c, root);
+		c->streamed = 0;
 		c->doc = NULL;
-		yaml_document_delete(&doc);
+		sl_yaml_doc_free(&doc);
+		docs++;
 		if (err)
 			break;
 	}
@@ -654,6 +740,7 @@ int sl_config_load_sources(const char *const paths[], size_t n, const struct sl_
 		goto out;
 	}
 	c.isolate = isolated(paths, n, n_bufs, flags);
+	c.whole_docs = flags & SL_LOAD_WHOLE_DOCS;
 	if (n) {
 		err = sl_config_list_files(paths, n, &files, &n_files, diag);
 		all_read = !err && n_files;

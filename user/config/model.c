@@ -35,7 +35,16 @@ void sl_diag_free(struct sl_diag *diag)
 
 struct sl_diag_mark sl_diag_mark(const struct sl_diag *diag)
 {
-	return (struct sl_diag_mark){.n_msgs = diag->n_msgs, .n_errors = diag->n_errors};
+	return (struct sl_diag_mark){
+	    .n_msgs = diag->n_msgs, .n_errors = diag->n_errors, .n_warnings = diag->n_warnings};
+}
+
+void sl_diag_drop(struct sl_diag *diag, const struct sl_diag_mark *mark)
+{
+	while (diag->n_msgs > mark->n_msgs)
+		free(diag->msgs[--diag->n_msgs]);
+	diag->n_errors = mark->n_errors;
+	diag->n_warnings = mark->n_warnings;
 }
 
 size_t sl_diag_errors_since(const struct sl_diag *diag, const struct sl_diag_mark *mark)
@@ -246,7 +255,8 @@ static void free_service(struct sl_service_cfg *svc)
 	}
 	free(svc->routes);
 	free(svc->rollout);
-	svc->rollout = NULL; /* the slot may be taken again (an isolated load drops services) */
+	/* the slot may be taken again (an isolated load, a document read again whole) */
+	memset(svc, 0, sizeof(*svc));
 }
 
 void sl_config_drop_services(struct sl_config *cfg, size_t from)

@@ -257,6 +257,7 @@ bool sl_labels_match(const struct sl_label *want, size_t n_want, const struct sl
 struct sl_diag_mark {
 	size_t n_msgs;
 	size_t n_errors;
+	size_t n_warnings;
 };
 
 void sl_diag_init(struct sl_diag *diag);
@@ -270,6 +271,8 @@ size_t sl_diag_errors_since(const struct sl_diag *diag, const struct sl_diag_mar
  * after "error: " (owned by diag), or NULL.
  */
 const char *sl_diag_forgive(struct sl_diag *diag, const struct sl_diag_mark *mark);
+/* Forget everything added since mark, as if it had never been said. */
+void sl_diag_drop(struct sl_diag *diag, const struct sl_diag_mark *mark);
 void sl_diag_free(struct sl_diag *diag);
 /* Append a formatted message; kind is "error" or "warning". */
 void sl_diag_add(struct sl_diag *diag, const struct sl_pos *pos, const char *kind, const char *fmt,

@@ -67,6 +67,37 @@ bool sl_ours_want_type(struct ctx *c, const yaml_node_t *n, yaml_node_type_t typ
 	return false;
 }
 
+const char *sl_ours_cat(char *buf, size_t size, ...)
+{
+	size_t off = 0, len;
+	const char *s;
+	va_list ap;
+
+	if (!size)
+		return buf;
+	va_start(ap, size);
+	while ((s = va_arg(ap, const char *)) && off + 1 < size) {
+		len = strlen(s);
+		if (len > size - 1 - off)
+			len = size - 1 - off;
+		memcpy(buf + off, s, len);
+		off += len;
+	}
+	va_end(ap);
+	buf[off] = '\0';
+	return buf;
+}
+
+/* "a, b, c": the keys allowed, for the message about one that is not. */
+static void list_keys(const char *const *allowed, char *buf, size_t size)
+{
+	size_t j, off = 0;
+
+	buf[0] = '\0';
+	for (j = 0; allowed[j] && off < size; j++)
+		off += snprintf(buf + off, size - off, "%s%s", j ? ", " : "", allowed[j]);
+}
+
 /*
  * Every key of mapping n must be a string and appear once; with allowed set,
  * it must also be one of those. libyaml itself accepts duplicate keys, and
@@ -76,12 +107,7 @@ void sl_ours_check_keys(struct ctx *c, const yaml_node_t *n, const char *const *
 			const char *where)
 {
 	char expected[256];
-	size_t i, j, off = 0;
-
-	expected[0] = '\0';
-	for (j = 0; allowed && allowed[j]; j++)
-		off += snprintf(expected + off, sizeof(expected) - off, "%s%s", j ? ", " : "",
-				allowed[j]);
+	size_t i, j;
 
 	for (i = 0; i < sl_yaml_map_len(n); i++) {
 		yaml_node_t *kn = sl_yaml_map_key(c->doc, n, i);
@@ -107,9 +133,11 @@ void sl_ours_check_keys(struct ctx *c, const yaml_node_t *n, const char *const *
 		for (j = 0; allowed[j]; j++)
 			if (!strcmp(allowed[j], k))
 				break;
-		if (!allowed[j])
-			sl_ours_error_at(c, kn, "unknown key '%s' %s; expected one of: %s", k,
-					 where, expected);
+		if (allowed[j])
+			continue;
+		list_keys(allowed, expected, sizeof(expected));
+		sl_ours_error_at(c, kn, "unknown key '%s' %s; expected one of: %s", k, where,
+				 expected);
 	}
 }
 
@@ -266,7 +294,8 @@ int sl_ours_add(struct ctx *c, const yaml_node_t *root)
 
 	services = sl_yaml_get(c->doc, root, "services");
 	if (services && sl_ours_want_type(c, services, YAML_SEQUENCE_NODE, "'services'")) {
-		len = sl_yaml_seq_len(services);
+		/* read already, one by one, while the document was parsed (load.c) */
+		len = c->streamed ? c->streamed : sl_yaml_seq_len(services);
 		/* Reported at the end, if no other document has services either. */
 		if (!len && !c->empty_services.line)
 			c->empty_services = sl_ours_node_pos(c, services);
@@ -274,7 +303,7 @@ int sl_ours_add(struct ctx *c, const yaml_node_t *root)
 		if (sl_reserve((void **)&cfg->services, &c->services_cap, cfg->n_services, len,
 			       sizeof(*cfg->services)))
 			return -ENOMEM;
-		for (i = 0; i < len; i++) {
+		for (i = 0; i < len && !c->streamed; i++) {
 			err = sl_ours_parse_service(c, sl_yaml_seq_item(c->doc, services, i), i);
 			if (err)
 				return err;

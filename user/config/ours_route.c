@@ -35,7 +35,7 @@ static void parse_split(struct ctx *c, struct sl_service_cfg *svc, struct sl_rou
 	uint64_t sum = 0;
 	bool ok = true;
 
-	snprintf(what, sizeof(what), "the split of %s", rlabel);
+	sl_ours_cat(what, sizeof(what), "the split of ", rlabel, NULL);
 	if (!sl_ours_want_type(c, n, YAML_MAPPING_NODE, what))
 		return;
 	len = sl_yaml_map_len(n);
@@ -43,7 +43,7 @@ static void parse_split(struct ctx *c, struct sl_service_cfg *svc, struct sl_rou
 		sl_ours_error_at(c, n, "%s is empty; give a weight for at least one subset", what);
 		return;
 	}
-	snprintf(what, sizeof(what), "in the split of %s", rlabel);
+	sl_ours_cat(what, sizeof(what), "in the split of ", rlabel, NULL);
 	sl_ours_check_keys(c, n, NULL, what);
 	for (i = 0; i < len; i++) {
 		yaml_node_t *kn = sl_yaml_map_key(c->doc, n, i),
@@ -251,7 +251,7 @@ void sl_ours_parse_routes(struct ctx *c, struct sl_service_cfg *svc, const yaml_
 		return;
 	}
 
-	snprintf(what, sizeof(what), "'routes' of %s", label);
+	sl_ours_cat(what, sizeof(what), "'routes' of ", label, NULL);
 	if (!sl_ours_want_type(c, n, YAML_SEQUENCE_NODE, what))
 		return;
 	len = sl_yaml_seq_len(n);
@@ -279,7 +279,7 @@ void sl_ours_parse_routes(struct ctx *c, struct sl_service_cfg *svc, const yaml_
 			continue;
 		svc->n_routes++;
 		r->pos = sl_ours_node_pos(c, rn);
-		snprintf(where, sizeof(where), "in %s", rlabel);
+		sl_ours_cat(where, sizeof(where), "in ", rlabel, NULL);
 		sl_ours_check_keys(c, rn, route_keys, where);
 
 		m = sl_yaml_get(c->doc, rn, "match");

@@ -203,7 +203,7 @@ static void parse_vips(struct ctx *c, struct sl_service_cfg *svc, const yaml_nod
 	char what[128], text[INET6_ADDRSTRLEN];
 	size_t i, j, len;
 
-	snprintf(what, sizeof(what), "'vips' of %s", label);
+	sl_ours_cat(what, sizeof(what), "'vips' of ", label, NULL);
 	if (!sl_ours_want_type(c, n, YAML_SEQUENCE_NODE, what))
 		return;
 	len = sl_yaml_seq_len(n);
@@ -257,7 +257,7 @@ static void parse_port(struct ctx *c, struct sl_service_cfg *svc, const yaml_nod
 	bool ok = true;
 	size_t i;
 
-	snprintf(where, sizeof(where), "in a port of %s", label);
+	sl_ours_cat(where, sizeof(where), "in a port of ", label, NULL);
 	if (!sl_ours_want_type(c, n, YAML_MAPPING_NODE, "a port entry"))
 		return;
 	sl_ours_check_keys(c, n, port_keys, where);
@@ -325,7 +325,7 @@ static void parse_ports(struct ctx *c, struct sl_service_cfg *svc, const yaml_no
 	char what[128];
 	size_t i, len;
 
-	snprintf(what, sizeof(what), "'ports' of %s", label);
+	sl_ours_cat(what, sizeof(what), "'ports' of ", label, NULL);
 	if (!sl_ours_want_type(c, n, YAML_SEQUENCE_NODE, what))
 		return;
 	len = sl_yaml_seq_len(n);
@@ -348,7 +348,7 @@ static void parse_endpoints(struct ctx *c, struct sl_subset_cfg *sub, const yaml
 	char what[192];
 	size_t i, j, len;
 
-	snprintf(what, sizeof(what), "'endpoints' of subset '%s' of %s", sub->name, label);
+	sl_ours_cat(what, sizeof(what), "'endpoints' of subset '", sub->name, "' of ", label, NULL);
 	if (!sl_ours_want_type(c, n, YAML_SEQUENCE_NODE, what))
 		return;
 	len = sl_yaml_seq_len(n);
@@ -385,7 +385,7 @@ static bool parse_subsets(struct ctx *c, struct sl_service_cfg *svc, const yaml_
 	size_t i, len;
 	bool ok = true;
 
-	snprintf(what, sizeof(what), "'subsets' of %s", label);
+	sl_ours_cat(what, sizeof(what), "'subsets' of ", label, NULL);
 	if (!sl_ours_want_type(c, n, YAML_MAPPING_NODE, what))
 		return false;
 	len = sl_yaml_map_len(n);
@@ -398,7 +398,7 @@ static bool parse_subsets(struct ctx *c, struct sl_service_cfg *svc, const yaml_
 				 SL_MAX_SUBSETS);
 		return false;
 	}
-	snprintf(where, sizeof(where), "in the subsets of %s", label);
+	sl_ours_cat(where, sizeof(where), "in the subsets of ", label, NULL);
 	sl_ours_check_keys(c, n, NULL, where);
 	svc->subsets = calloc(len, sizeof(*svc->subsets));
 	if (!svc->subsets) {
@@ -432,10 +432,10 @@ static bool parse_subsets(struct ctx *c, struct sl_service_cfg *svc, const yaml_
 			strcpy(sub->name, name);
 		}
 
-		snprintf(what, sizeof(what), "subset '%s' of %s", name, label);
+		sl_ours_cat(what, sizeof(what), "subset '", name, "' of ", label, NULL);
 		if (!sl_ours_want_type(c, vn, YAML_MAPPING_NODE, what))
 			continue;
-		snprintf(where, sizeof(where), "in subset '%s' of %s", name, label);
+		sl_ours_cat(where, sizeof(where), "in subset '", name, "' of ", label, NULL);
 		sl_ours_check_keys(c, vn, subset_keys, where);
 		eps = sl_yaml_get(c->doc, vn, "endpoints");
 		if (!eps) {
@@ -568,17 +568,24 @@ int sl_ours_parse_service(struct ctx *c, const yaml_node_t *n, size_t idx)
 	bool subsets_ok = false;
 	int err = 0;
 
-	snprintf(label, sizeof(label), "service %zu", idx + 1);
-	if (!sl_ours_want_type(c, n, YAML_MAPPING_NODE, label))
+	if (!sl_yaml_is(n, YAML_MAPPING_NODE)) {
+		snprintf(label, sizeof(label), "service %zu", idx + 1);
+		sl_ours_want_type(c, n, YAML_MAPPING_NODE, label);
 		return 0;
+	}
 	svc = &c->cfg->services[c->cfg->n_services++];
 	svc->pos = sl_ours_node_pos(c, n);
 
 	/* Name first: every later message names the service. */
 	name = sl_yaml_get(c->doc, n, "name");
-	if (name && sl_yaml_scalar(name) && name->data.scalar.length)
+	if (name && sl_yaml_scalar(name) && name->data.scalar.length &&
+	    name->data.scalar.length <= SL_NAME_LEN)
+		sl_ours_cat(label, sizeof(label), "service '", sl_yaml_scalar(name), "'", NULL);
+	else if (name && sl_yaml_scalar(name) && name->data.scalar.length)
 		snprintf(label, sizeof(label), "service '%.*s'", SL_NAME_LEN, sl_yaml_scalar(name));
-	snprintf(where, sizeof(where), "in %s", label);
+	else
+		snprintf(label, sizeof(label), "service %zu", idx + 1);
+	sl_ours_cat(where, sizeof(where), "in ", label, NULL);
 	sl_ours_check_keys(c, n, service_keys, where);
 	if (name)
 		parse_name(c, svc, name, label);
