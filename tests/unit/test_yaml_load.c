@@ -183,7 +183,9 @@ static void test_corner_cases(void **state)
 	compare_stream("nul", "a: b\0c\n", 7);
 }
 
-static int compare_file(const char *path, const struct stat *st, int type, struct FTW *ftw)
+/* A regular file that nftw() found, read whole and given to check (name, bytes, length). */
+static int each_file(const char *path, const struct stat *st, int type,
+		     void (*check)(const char *, const char *, size_t))
 {
 	char *buf;
 	FILE *f;
@@ -196,10 +198,20 @@ static int compare_file(const char *path, const struct stat *st, int type, struc
 	assert_non_null(f);
 	assert_int_equal(fread(buf, 1, st->st_size, f), st->st_size);
 	fclose(f);
-	compare_stream(path, buf, st->st_size);
+	check(path, buf, st->st_size);
 	free(buf);
 	n_files_compared++;
 	return 0;
+}
+
+static void compare_whole(const char *name, const char *buf, size_t len)
+{
+	compare_stream(name, buf, len);
+}
+
+static int compare_file(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+	return each_file(path, st, type, compare_whole);
 }
 
 /* Every committed input the fuzzers start from, the examples, the test data. */
@@ -430,21 +442,7 @@ static void same_both_ways(const char *name, const char *buf, size_t len)
 
 static int same_file(const char *path, const struct stat *st, int type, struct FTW *ftw)
 {
-	char *buf;
-	FILE *f;
-
-	if (type != FTW_F)
-		return 0;
-	buf = malloc(st->st_size + 1);
-	assert_non_null(buf);
-	f = fopen(path, "rb");
-	assert_non_null(f);
-	assert_int_equal(fread(buf, 1, st->st_size, f), st->st_size);
-	fclose(f);
-	same_both_ways(path, buf, st->st_size);
-	free(buf);
-	n_files_compared++;
-	return 0;
+	return each_file(path, st, type, same_both_ways);
 }
 
 /* Through the loader: streamed or whole, the same outcome. */
