@@ -20,12 +20,10 @@
 #include <bpf/bpf_helpers.h>
 
 #include "cfg.h"
+#include "fib.h"
 #include "maps.h"
 #include "nat.h"
 #include "parse.h"
-
-#define SL_AF_INET_FIB	2  /* AF_INET, as bpf_fib_lookup wants it */
-#define SL_AF_INET6_FIB 10 /* AF_INET6 */
 
 /* Where a translated packet goes: the FIB's answer. */
 struct sl_fast {
@@ -63,15 +61,7 @@ __noinline int sl_fast_route(struct __sk_buff *skb, const struct sl_pkt *p, cons
 	fib.sport = n->sport;
 	fib.dport = n->dport;
 	fib.ifindex = skb->ifindex;
-	if (p->family == SL_AF_INET) {
-		fib.family = SL_AF_INET_FIB;
-		fib.ipv4_src = n->saddr[0];
-		fib.ipv4_dst = n->daddr[0];
-	} else {
-		fib.family = SL_AF_INET6_FIB;
-		__builtin_memcpy(fib.ipv6_src, n->saddr, 16);
-		__builtin_memcpy(fib.ipv6_dst, n->daddr, 16);
-	}
+	sl_fib_addrs(&fib, p->family, n->saddr, n->daddr);
 	/* tot_len 0: the MTU check is against this skb (is_skb_forwardable) */
 	rc = bpf_fib_lookup(skb, &fib, sizeof(fib), 0);
 	if (rc != BPF_FIB_LKUP_RET_SUCCESS && rc != BPF_FIB_LKUP_RET_NO_NEIGH)

@@ -14,10 +14,8 @@
 #include <bpf/bpf_helpers.h>
 
 #include "cfg.h"
+#include "fib.h"
 #include "parse.h"
-
-#define SL_AF_INET_FIB	2  /* AF_INET */
-#define SL_AF_INET6_FIB 10 /* AF_INET6 */
 
 static __always_inline bool sl_src_ok(struct __sk_buff *skb, const struct sl_pkt *p)
 {
@@ -28,15 +26,7 @@ static __always_inline bool sl_src_ok(struct __sk_buff *skb, const struct sl_pkt
 		return true;
 	/* the route back to the client, as rp_filter looks it up */
 	f.ifindex = skb->ifindex;
-	if (p->family == SL_AF_INET) {
-		f.family = SL_AF_INET_FIB;
-		f.ipv4_dst = p->saddr[0];
-		f.ipv4_src = p->daddr[0];
-	} else {
-		f.family = SL_AF_INET6_FIB;
-		__builtin_memcpy(f.ipv6_dst, p->saddr, 16);
-		__builtin_memcpy(f.ipv6_src, p->daddr, 16);
-	}
+	sl_fib_addrs(&f, p->family, p->daddr, p->saddr);
 	rc = bpf_fib_lookup(skb, &f, sizeof(f), 0);
 	/* forwarding off here: no route answer to be had, rp_filter decides */
 	if (rc == BPF_FIB_LKUP_RET_FWD_DISABLED)
