@@ -100,12 +100,11 @@ def weights(host, n, flag):
     return {"before": before, "after": after, "fail": o.fail, "reconnects": o.reconnects}
 
 
-def read_response(f):
-    """One response from a file: (status, headers, body)."""
+def read_head(f):
+    """A response head from a file: (status, headers), or (None, {}) at EOF."""
     line = f.readline()
     if not line:
-        return None, {}, b""
-    status = int(line.split()[1])
+        return None, {}
     hdrs = {}
     while True:
         h = f.readline().rstrip(b"\r\n")
@@ -113,6 +112,14 @@ def read_response(f):
             break
         k, v = h.decode().split(":", 1)
         hdrs[k.strip().lower()] = v.strip()
+    return int(line.split()[1]), hdrs
+
+
+def read_response(f):
+    """One response from a file: (status, headers, body)."""
+    status, hdrs = read_head(f)
+    if status is None:
+        return None, {}, b""
     body = f.read(int(hdrs.get("content-length", "0")))
     return status, hdrs, body
 
@@ -218,18 +225,11 @@ def connect(host):
     s.sendall(b"CONNECT db.example:5432 HTTP/1.1\r\nHost: db.example:5432\r\n"
               b"canary: canary-tester\r\n\r\n")
     f = s.makefile("rb")
-    line = f.readline()
-    hdrs = {}
-    while True:
-        h = f.readline().rstrip(b"\r\n")
-        if not h:
-            break
-        k, v = h.decode().split(":", 1)
-        hdrs[k.strip().lower()] = v.strip()
+    status, hdrs = read_head(f)
     payload = os.urandom(200000)
     s.sendall(payload)
     got = f.read(len(payload))
-    return {"status": int(line.split()[1]), "backend": hdrs.get("x-backend"),
+    return {"status": status, "backend": hdrs.get("x-backend"),
             "echoed": got == payload}
 
 

@@ -119,18 +119,22 @@ static void test_jscan(void **state)
 	"\"addressType\": \"IPv4\", \"endpoints\": [" EPS "], "                                    \
 	"\"ports\": [{\"name\": \"http\", \"port\": 8080, \"protocol\": \"TCP\"}]}"
 
-#define SVC(name, vip)                                                                             \
+#define SVC(name, vip) SVC_APP(name, vip, "")
+/* app: more keys of its port, e.g. an appProtocol */
+#define SVC_APP(name, vip, app)                                                                    \
 	"{\"apiVersion\": \"v1\", \"kind\": \"Service\", \"metadata\": {\"name\": \"" name "\", "  \
 	"\"namespace\": \"shop\", \"labels\": {\"app\": \"" name "\"}, \"annotations\": "          \
 	"{\"kubectl.kubernetes.io/last-applied-configuration\": \"{}\"}, " MANAGED "}, "           \
 	"\"spec\": {\"type\": \"ClusterIP\", \"clusterIP\": \"" vip "\", \"clusterIPs\": [\"" vip  \
 	"\"], \"ipFamilies\": [\"IPv4\"], \"selector\": {\"app\": \"" name "\"}, "                 \
-	"\"ports\": [{\"name\": \"http\", \"port\": 9080, \"protocol\": \"TCP\", \"targetPort\": " \
-	"\"http\"}], \"sessionAffinity\": \"None\"}, \"status\": {\"loadBalancer\": {}}}"
-#define VS(name, created, route)                                                                   \
+	"\"ports\": [{\"name\": \"http\", \"port\": 9080, \"protocol\": \"TCP\", " app          \
+	"\"targetPort\": \"http\"}], \"sessionAffinity\": \"None\"}, \"status\": {\"loadBalancer\": {}}}"
+#define VS(name, created, route) VS_ANN(name, created, "", route)
+/* ann: more keys of its metadata, e.g. annotations */
+#define VS_ANN(name, created, ann, route)                                                          \
 	"{\"apiVersion\": \"networking.istio.io/v1beta1\", \"kind\": \"VirtualService\", "         \
 	"\"metadata\": {\"name\": \"" name "\", \"namespace\": \"shop\", "                         \
-	"\"creationTimestamp\": \"" created "\", " MANAGED "}, "                                   \
+	"\"creationTimestamp\": \"" created "\", " ann MANAGED "}, "                               \
 	"\"spec\": {\"hosts\": [\"" name "\"], \"http\": [{\"route\": [" route "]}]}}"
 
 /*
@@ -148,10 +152,12 @@ static const char *const objects[] = {
     "\"metadata\": {\"name\": \"reviews\", \"namespace\": \"shop\", " MANAGED "}, \"spec\": "
     "{\"host\": \"reviews\", \"subsets\": [{\"name\": \"v1\", \"labels\": {\"version\": \"v1\"}}, "
     "{\"name\": \"v2\", \"labels\": {\"version\": \"v2\"}}]}}",
-    VS("reviews", "2024-01-01T00:00:00Z",
+    /* read from annotations and appProtocol: strip must keep both */
+    VS_ANN("reviews", "2024-01-01T00:00:00Z",
+	   "\"annotations\": {\"sluice.io/per-request\": \"true\", \"note\": \"x\"}, ",
        "{\"destination\": {\"host\": \"reviews\", \"subset\": \"v1\"}, \"weight\": 70}, "
        "{\"destination\": {\"host\": \"reviews\", \"subset\": \"v2\"}, \"weight\": 30}"),
-    SVC("ratings", "10.96.0.30"),
+    SVC_APP("ratings", "10.96.0.30", "\"appProtocol\": \"kubernetes.io/h2c\", "),
     POD("t1", "ratings", "v1", "10.0.3.1", "True"),
     POD("t2", "ratings", "v1", "10.0.3.2", "False"),
     VS("ratings", "2025-01-01T00:00:00Z", "{\"destination\": {\"host\": \"ratings\"}}"),
@@ -230,6 +236,10 @@ static void test_strip_loads_the_same(void **state)
 	assert_int_equal(whole->services[1].ports[0].target_port, 8080);
 	assert_int_equal(whole->n_workloads, 5);
 	assert_int_equal(whole->n_rejected, 1);
+	assert_true(whole->services[0].per_request);
+	assert_int_equal(whole->services[1].ports[0].mux, SL_MUX_HTTP2);
+	assert_true(stripped->services[0].per_request);
+	assert_int_equal(stripped->services[1].ports[0].mux, SL_MUX_HTTP2);
 	assert_int_equal(sl_config_model_digest(stripped), sl_config_model_digest(whole));
 	assert_int_equal(stripped->n_rejected, 1);
 	assert_string_equal(stripped->rejected[0].name, "bad");

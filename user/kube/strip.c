@@ -40,9 +40,15 @@ static bool ready_condition(json_object *c)
 /* Istio's kinds are read whole: a field that is not in Istio's schema is an error there. */
 static const struct keep istio_meta[] = {{"name"}, {"namespace"}, {"creationTimestamp"}, END};
 static const struct keep istio[] = {{"metadata", istio_meta}, {"spec"}, END};
+/* a VirtualService's opt-in to per-request splits (k8s_virtualservice.c) */
+static const struct keep vs_annotations[] = {{"sluice.io/per-request"}, END};
+static const struct keep vs_meta[] = {
+    {"name"}, {"namespace"}, {"creationTimestamp"}, {"annotations", vs_annotations}, END};
+static const struct keep virtual_service[] = {{"metadata", vs_meta}, {"spec"}, END};
 
 static const struct keep svc_meta[] = {{"name"}, {"namespace"}, END};
-static const struct keep svc_port[] = {{"name"}, {"port"}, {"protocol"}, {"targetPort"}, END};
+static const struct keep svc_port[] = {
+    {"name"}, {"port"}, {"protocol"}, {"targetPort"}, {"appProtocol"}, END};
 static const struct keep svc_spec[] = {
     {"clusterIP"}, {"clusterIPs"}, {"ports", svc_port}, {"selector"}, END};
 static const struct keep service[] = {{"metadata", svc_meta}, {"spec", svc_spec}, END};
@@ -74,7 +80,7 @@ static const struct {
 	const struct keep *keep;
 } kinds[] = {
     {"Service", service},	{"EndpointSlice", slice},  {"Pod", pod},
-    {"DestinationRule", istio}, {"VirtualService", istio}, {"Canary", istio},
+    {"DestinationRule", istio}, {"VirtualService", virtual_service}, {"Canary", istio},
 };
 
 /* v reduced to the keys of k (each element, of an array); NULL without memory. */
