@@ -133,14 +133,12 @@ static __always_inline int sl_write(struct __sk_buff *skb, __u32 off, const void
 		if (data + off + 10 > data_end)
 			return -1;
 		__builtin_memcpy(data + off, src, 10);
-	} else if (len == 2) {
-		if (data + off + 2 > data_end)
-			return -1;
-		__builtin_memcpy(data + off, src, 2);
-	} else {
+	} else if (len == 4) {
 		if (data + off + 4 > data_end)
 			return -1;
 		__builtin_memcpy(data + off, src, 4);
+	} else {
+		return -1; /* no caller writes another length */
 	}
 	return 0;
 }

@@ -43,14 +43,6 @@ static __always_inline void sl_rst_swap_macs(struct ethhdr *eth)
 	__builtin_memcpy(eth->h_dest, mac, ETH_ALEN);
 }
 
-/* A 32-bit one's complement sum as a header checksum. */
-static __always_inline __u16 sl_csum16(__u32 s)
-{
-	s = (s & 0xffff) + (s >> 16);
-	s = (s & 0xffff) + (s >> 16);
-	return (__u16)~s;
-}
-
 /* Fill the TCP header of the RST answering p, whose header is th. */
 static __always_inline void sl_rst_tcp(struct tcphdr *t, const struct tcphdr *th,
 				       const struct sl_pkt *p)
@@ -122,7 +114,8 @@ __noinline int sl_abort_reset(struct __sk_buff *skb, const struct sl_pkt *p)
 		r.ip.saddr = p->daddr[0];
 		r.ip.daddr = p->saddr[0];
 		r.ip.check = 0;
-		r.ip.check = sl_csum16(bpf_csum_diff(NULL, 0, (__be32 *)&r.ip, sizeof(r.ip), 0));
+		r.ip.check = (__u16)~sl_fold16(
+		    (__u32)bpf_csum_diff(NULL, 0, (__be32 *)&r.ip, sizeof(r.ip), 0));
 		sl_rst_tcp(&r.tcp, &th, p);
 		r.tcp.check = 0xffff;
 		ps[0] = r.ip.saddr;
