@@ -113,16 +113,6 @@ int sl_k8s_add_canary(struct rd *r, const yaml_node_t *obj)
 	return 0;
 }
 
-/* Does model service s have a subset of this name? */
-static bool has_subset(const struct sl_service_cfg *s, const char *name)
-{
-	size_t i;
-
-	for (i = 0; i < s->n_subsets; i++)
-		if (!strcmp(s->subsets[i].name, name))
-			return true;
-	return false;
-}
 
 static void no_subset(struct bld *b, const struct kcanary *cn, const struct sl_pos *at,
 		      const char *name)
@@ -153,7 +143,7 @@ static int bind(struct bld *b, const struct kcanary *cn, struct sl_service_cfg *
 	snprintf(r->service, sizeof(r->service), "%s", s->name);
 	if (!r->to[0]) {
 		/* said while reading */
-	} else if (!has_subset(s, r->to)) {
+	} else if (sl_config_subset_index(s, r->to) < 0) {
 		no_subset(b, cn, &cn->to_pos, r->to);
 	} else if (!cn->from_given) {
 		/* the baseline when not given: the one other subset of the last route's split */
@@ -167,7 +157,7 @@ static int bind(struct bld *b, const struct kcanary *cn, struct sl_service_cfg *
 				    "Canary %s/%s needs 'from': no single other subset in the last "
 				    "route's split of Service %s/%s",
 				    cn->m.ns, cn->m.name, cn->m.ns, cn->target);
-	} else if (!has_subset(s, r->from)) {
+	} else if (sl_config_subset_index(s, r->from) < 0) {
 		no_subset(b, cn, &cn->from_pos, r->from);
 	} else if (!strcmp(r->to, r->from)) {
 		sl_diag_add(b->diag, &cn->pos, "error", "Canary %s/%s goes from '%s' to itself",

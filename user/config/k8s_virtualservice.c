@@ -624,24 +624,20 @@ static int parse_routes(struct rd *r, const yaml_node_t *list, bool tcp, struct 
  * has no field for it and Istio itself splits every request anyway. Only
  * "true" and "false"; anything else is an error naming the value.
  */
-static int parse_per_request(struct rd *r, const yaml_node_t *obj, struct kvs *vs)
+static void parse_per_request(struct rd *r, const yaml_node_t *obj, struct kvs *vs)
 {
-	yaml_node_t *md = sl_k8s_get(r, obj, "metadata");
-	yaml_node_t *an = md ? sl_k8s_get(r, md, "annotations") : NULL;
-	yaml_node_t *v = an && an->type == YAML_MAPPING_NODE
-			     ? sl_k8s_get(r, an, SL_K8S_PER_REQUEST_ANNOTATION)
-			     : NULL;
+	yaml_node_t *v = sl_k8s_get(r, sl_k8s_get(r, sl_k8s_get(r, obj, "metadata"), "annotations"),
+				    SL_K8S_PER_REQUEST_ANNOTATION);
 	const char *s;
 
 	if (!v)
-		return 0;
+		return;
 	s = sl_yaml_scalar(v);
 	if (s && !strcmp(s, "true"))
 		vs->per_request = true;
 	else if (!s || strcmp(s, "false"))
 		sl_k8s_err_at(r, v, "%s: annotation %s is '%s'; expected \"true\" or \"false\"",
 			      r->what, SL_K8S_PER_REQUEST_ANNOTATION, s ? s : "not a string");
-	return 0;
 }
 
 /*
@@ -754,9 +750,7 @@ int sl_k8s_add_virtual_service(struct rd *r, const yaml_node_t *obj)
 		return 0;
 	}
 	sl_k8s_check_keys(r, spec, spec_used, spec_unsupported, "in the spec", NULL);
-	err = parse_per_request(r, obj, &tmp);
-	if (err)
-		return err;
+	parse_per_request(r, obj, &tmp);
 	err = parse_export_to(r, sl_k8s_get(r, spec, "exportTo"), &tmp);
 	if (err)
 		return err;

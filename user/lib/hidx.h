@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 struct sl_hidx {
 	uint64_t *h;
@@ -24,11 +25,7 @@ struct sl_hidx {
 uint64_t sl_hash_bytes(uint64_t h, const void *p, size_t len);
 static inline uint64_t sl_hash_str(const char *s)
 {
-	size_t n = 0;
-
-	while (s[n])
-		n++;
-	return sl_hash_bytes(0, s, n);
+	return sl_hash_bytes(0, s, strlen(s));
 }
 
 /* 0 or -ENOMEM. */
