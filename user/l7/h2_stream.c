@@ -19,14 +19,6 @@
 
 /* ---- counting ---- */
 
-static uint64_t now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
-}
-
 /* ---- header blocks and buffers ---- */
 
 static int hdrs_add(struct h2_hdrs *h, const uint8_t *n, size_t nl, const uint8_t *v, size_t vl)
@@ -435,7 +427,7 @@ static int down_begin_headers(nghttp2_session *s, const nghttp2_frame *f, void *
 		return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
 	st->did = f->hd.stream_id;
 	st->subset_id = SL_SUBSET_NONE;
-	st->begun_us = now_us();
+	st->begun_us = l7_now_us();
 	link_down(st, d);
 	nghttp2_session_set_stream_user_data(s, st->did, st);
 	return 0;
@@ -535,7 +527,7 @@ static void respond(struct h2_up *u, struct h2_stream *st, bool end)
 	size_t n;
 
 	/* request head to response head: the kernel's measure, per stream */
-	l7_observe_request(u->x.p->l, st->subset_id, status_of(&st->hu), now_us() - st->begun_us);
+	l7_observe_request(u->x.p->l, st->subset_id, status_of(&st->hu), l7_now_us() - st->begun_us);
 	st->resp_eof = end;
 	if (!st->d)
 		return;

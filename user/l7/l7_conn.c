@@ -30,10 +30,15 @@
 
 uint64_t l7_now_ms(void)
 {
+	return l7_now_us() / 1000;
+}
+
+uint64_t l7_now_us(void)
+{
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
 }
 
 /* ---- counters ---- */

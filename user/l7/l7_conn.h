@@ -185,6 +185,8 @@ struct sl_l7 {
 #define RELAY_EVENTS (EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET)
 
 uint64_t l7_now_ms(void);
+/* CLOCK_MONOTONIC in microseconds: request timing (response time) */
+uint64_t l7_now_us(void);
 
 /* Counters: the step's own (sl_l7_counters) and the subsets' rows. */
 void l7_count(struct sl_l7 *l, int idx, int64_t d);

@@ -64,14 +64,6 @@ struct h1 {
 
 #define H1_SPLICE_MAX (1 << 20)
 
-static uint64_t now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 /*
  * A request's response time, as the kernel measures a connection's: from
  * the request's start to the response head (its first byte), or to now
@@ -79,7 +71,7 @@ static uint64_t now_us(void)
  */
 static uint64_t response_time(const struct h1 *x)
 {
-	return x->ttfb_us ?: now_us() - x->t0_us;
+	return x->ttfb_us ?: l7_now_us() - x->t0_us;
 }
 
 static void touch(struct sl_l7 *l, struct conn *c)
@@ -118,7 +110,7 @@ static void answer_close(struct sl_l7 *l, struct conn *c, unsigned int code, con
 	int n, i;
 
 	if (x && x->in_x) {
-		l7_observe_request(l, x->subset, code, now_us() - x->t0_us);
+		l7_observe_request(l, x->subset, code, l7_now_us() - x->t0_us);
 		drop_backend(l, c, false);
 	}
 	for (i = 0; i < 16 && recv(c->fd[CLIENT], l->buf, l->o.head_max, MSG_DONTWAIT) > 0; i++)
@@ -264,14 +256,14 @@ static int next_request(struct sl_l7 *l, struct conn *c)
 	x->subset = ch.subset_id;
 	x->ep = (struct l7_ep){.family = ch.family, .port = ch.port};
 	memcpy(x->ep.addr, ch.addr, 16);
-	x->t0_us = now_us();
+	x->t0_us = l7_now_us();
 	x->ttfb_us = 0;
 	x->nreq++;
 	x->in_x = true;
 	x->status = 0;
 	x->req_done = x->req.done;
 	x->resp_done = x->eof_body = x->tunnel = x->resp_started = false;
-	x->skip[C2B] = x->skip[B2C] = 0;
+	x->skip[B2C] = 0;
 	x->skip[C2B] = sl_h1_body_left(&x->req);
 	/* another upstream socket: it earns its buffer on its own */
 	c->h[B2C].earned = false;
@@ -470,7 +462,7 @@ static int pump_response(struct sl_l7 *l, struct conn *c, int *err)
 		}
 		if (!had_head && x->resp.headers_done) {
 			x->status = x->resp.code;
-			x->ttfb_us = now_us() - x->t0_us ?: 1;
+			x->ttfb_us = l7_now_us() - x->t0_us ?: 1;
 			response_head(l, c);
 		}
 		if (!x->resp.done)
@@ -685,7 +677,7 @@ bool l7_h1_export(const struct conn *c, struct l7_h1_wire *w)
 	memset(w, 0, sizeof(*w));
 	w->skip[0] = x->skip[0];
 	w->skip[1] = x->skip[1];
-	w->age_us = x->in_x ? now_us() - x->t0_us : 0;
+	w->age_us = x->in_x ? l7_now_us() - x->t0_us : 0;
 	w->status = x->status;
 	w->subset = x->subset;
 	w->nreq = x->nreq;
@@ -716,7 +708,7 @@ int l7_h1_import(struct conn *c, const struct l7_h1_wire *w, bool has_backend)
 		return -ENOMEM;
 	x->skip[0] = w->skip[0];
 	x->skip[1] = w->skip[1];
-	x->t0_us = now_us() - w->age_us;
+	x->t0_us = l7_now_us() - w->age_us;
 	x->status = w->status;
 	x->subset = w->subset;
 	x->nreq = w->nreq;
