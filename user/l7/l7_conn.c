@@ -165,6 +165,19 @@ struct conn *l7_conn_new(struct sl_l7 *l)
 	return c;
 }
 
+void l7_conn_unlink(struct sl_l7 *l, struct conn *c)
+{
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		l->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	l->n_conns--;
+	if (l->sh)
+		__atomic_fetch_sub(&l->sh->n_conns, 1, __ATOMIC_RELAXED);
+}
+
 void l7_close_fd(int *fd)
 {
 	if (*fd >= 0)
@@ -269,15 +282,7 @@ void l7_conn_close(struct sl_l7 *l, struct conn *c, bool reset)
 	c->client_held = false;
 	l7_count(l, SL_L7_C_ACTIVE, -1);
 	c->dead = true;
-	if (c->prev)
-		c->prev->next = c->next;
-	else
-		l->conns = c->next;
-	if (c->next)
-		c->next->prev = c->prev;
-	l->n_conns--;
-	if (l->sh)
-		__atomic_fetch_sub(&l->sh->n_conns, 1, __ATOMIC_RELAXED);
+	l7_conn_unlink(l, c);
 	/* freed after the batch of events that may still name it */
 	c->next = l->dead;
 	l->dead = c;

@@ -207,6 +207,8 @@ void l7_observe_request(struct sl_l7 *l, uint32_t subset_id, unsigned int status
 
 /* Connections. */
 struct conn *l7_conn_new(struct sl_l7 *l);
+/* Out of l->conns, and out of both connection counts that l7_conn_new raised. */
+void l7_conn_unlink(struct sl_l7 *l, struct conn *c);
 /* reset: abort both sides with RST; counts the close in the subset's row */
 void l7_conn_close(struct sl_l7 *l, struct conn *c, bool reset);
 void l7_close_fd(int *fd);

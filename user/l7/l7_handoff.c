@@ -388,11 +388,8 @@ int l7_handoff_take_msg(struct sl_l7 *l, const struct ho_msg *m, int *fds, int n
 			c->h[i].dropped = m->dropped[i];
 		}
 	if (m->state == C_H1 && l7_h1_import(c, &m->h1, backend)) {
-		/* c is the newest, at the head of the list: taken back out */
-		l->conns = c->next;
-		if (c->next)
-			c->next->prev = NULL;
-		l->n_conns--;
+		/* taken back out, uncounted here and in the shared count alike */
+		l7_conn_unlink(l, c);
 		for (i = 0; i < 2; i++) {
 			l7_close_fd(&c->fd[i]);
 			l7_close_fd(&c->h[i].pr);
