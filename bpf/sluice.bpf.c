@@ -79,9 +79,6 @@ static __always_inline int sl_rn_put(int confirmed, const struct sl_ct_key *rk,
 	rv.subset_id = e->subset_id;
 	rv.flags = e->flags &
 		   (SL_CT_LOCAL | SL_CT_HAIRPIN | SL_CT_RT_WAIT | SL_CT_FAST | SL_CT_NO_HTTP);
-	/* where a fast-path reply goes; 0 keeps other entries as they were */
-	if (e->flags & SL_CT_FAST)
-		rv.ifindex = e->ifindex;
 	if (confirmed)
 		return bpf_map_update_elem(&sl_revnat, rk, &rv, flags);
 	return bpf_map_update_elem(&sl_revnat_new, rk, &rv, flags);
@@ -466,6 +463,21 @@ __noinline int sl_forward(struct __sk_buff *skb, const struct sl_pkt *p, const s
 }
 
 /*
+ * Is p, taken for a client's packet (key fk: its own tuple), a backend's
+ * reply? Its (client address, port) shares a bit of sl_vip_filter with some
+ * VIP now and then; at a backend's interface with the fast path off, such a
+ * reply comes here, misses, and goes on to the stack as it should: it is
+ * not a conntrack miss.
+ */
+static __always_inline bool sl_is_reply(const struct sl_pkt *p, const struct sl_ct_key *fk)
+{
+	bool confirmed;
+
+	return sl_filter_maybe(&sl_be_filter, p->saddr, p->sport, p->proto) &&
+	       sl_rn_find(fk, &confirmed);
+}
+
+/*
  * A client's packet to a VIP: translate it per its connection's entry, or
  * open one. Global: its frame and sl_ingress's add up along the call chain.
  */
@@ -547,7 +559,8 @@ __noinline int sl_client(struct __sk_buff *skb, const struct sl_pkt *p)
 	 * node, never sent to a newly picked backend that knows nothing of it.
 	 */
 	if (p->proto == IPPROTO_TCP && !sl_tcp_syn_only(p)) {
-		sl_global_inc(SL_G_CT_MISS);
+		if (!sl_is_reply(p, &fk))
+			sl_global_inc(SL_G_CT_MISS);
 		return TC_ACT_UNSPEC;
 	}
 	if (!sl_src_ok(skb, p)) {
@@ -666,3 +679,4 @@ int sl_l7_lookup(struct bpf_sk_lookup *ctx)
 	bpf_sk_release(sk);
 	return SK_PASS;
 }
+

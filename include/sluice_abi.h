@@ -286,10 +286,7 @@ struct sl_ct_entry {
 	__u32 subset_id;
 	__u32 flags;	 /* SL_CT_* */
 	__u32 last_seen; /* forward entry: bpf_ktime_get_coarse_ns() >> 30 */
-	/*
-	 * The interface the connection came in on (the client's); in a reverse
-	 * entry, set for SL_CT_FAST connections only (0 otherwise).
-	 */
+	/* forward entry: the interface the connection came in on (the client's); reply: 0 */
 	__u32 ifindex;
 };
 _Static_assert(sizeof(struct sl_ct_entry) == 40, "sl_ct_entry size");

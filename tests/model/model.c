@@ -961,7 +961,10 @@ static int client(struct mdl *m, struct mdl_run *r, const struct pkt *p)
 	}
 	/* only a SYN opens a TCP connection */
 	if (p->proto == TCP && !syn_only(p)) {
-		m->g[SL_G_CT_MISS]++;
+		/* a backend's reply that the VIP filter let in is no miss */
+		if (!filter_has(m->be_filter, p->saddr, p->sport, p->proto) ||
+		    (!mdl_get(&m->rn, &fk) && !mdl_get(&m->rn_new, &fk)))
+			m->g[SL_G_CT_MISS]++;
 		return MDL_UNSPEC;
 	}
 decide:
