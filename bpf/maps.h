@@ -163,6 +163,19 @@ struct {
 
 /* ---- header routing (sluice_abi.h, docs/l7.md) ---- */
 
+/*
+ * Sockets balanced at connect() (--socket-lb): their subset, kept with the
+ * socket. Pinned, so that a restarted `run` still counts the packets and
+ * the close of connections opened before it.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct sl_sock_lb);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} sl_sock_lb SEC(".maps");
+
 /* The L7 listeners; a socket leaves the map by itself when it is closed. */
 struct {
 	__uint(type, BPF_MAP_TYPE_SOCKMAP);

@@ -130,11 +130,11 @@ static __always_inline int sl_claim(const struct sl_ct_key *fk, struct sl_ct_ent
 /*
  * First packet of a connection to a service (a bare SYN, or a UDP datagram),
  * or one whose entry is over: look the VIP up in the active table slot and
- * choose, into *e. Global, like
- * sl_ct_open: frames add up along a chain of global calls, and a chain has
- * 512 bytes of stack.
+ * choose, into *e. A service with any of the flags in refuse (SL_SVC_*) is
+ * left alone: SL_NEW_PASS, uncounted. Global, like sl_ct_open: frames add
+ * up along a chain of global calls, and a chain has 512 bytes of stack.
  */
-__noinline int sl_choose(const struct sl_pkt *p, struct sl_ct_entry *e)
+__noinline int sl_choose(const struct sl_pkt *p, struct sl_ct_entry *e, __u32 refuse)
 {
 	struct sl_svc_key sk = {};
 	struct sl_service *svc;
@@ -158,6 +158,8 @@ __noinline int sl_choose(const struct sl_pkt *p, struct sl_ct_entry *e)
 		sl_global_inc(SL_G_PASS);
 		return SL_NEW_PASS;
 	}
+	if (svc->flags & refuse)
+		return SL_NEW_PASS;
 
 	/*
 	 * Routes that match on HTTP need the request, which a SYN does not
@@ -577,7 +579,7 @@ decide:
 	 */
 	e.last_seen = now;
 	SL_SEG(SL_SEG_NEW_CHECKS, t);
-	res = sl_choose(p, &e);
+	res = sl_choose(p, &e, 0);
 	SL_SEG(SL_SEG_CHOOSE, t);
 	if (res == SL_NEW_NAT)
 		res = sl_ct_open(skb, p, &fk, &e, reuse);
@@ -680,3 +682,142 @@ int sl_l7_lookup(struct bpf_sk_lookup *ctx)
 	return SK_PASS;
 }
 
+/*
+ * Socket-level balancing (`run --socket-lb CGROUP`, docs/socketlb.md): a
+ * TCP connect() to a VIP from a process in that cgroup goes straight to a
+ * backend, chosen as sl_ingress would choose for a SYN, so none of the
+ * connection's packets needs a rewrite or a conntrack entry. The subset
+ * goes with the socket (sl_sock_lb), and three small programs on the same
+ * cgroup count as the packet path does: packets and bytes both ways, the
+ * backend's resets and HTTP status lines (sl_sock_egress, sl_sock_ingress),
+ * and the close (sl_sock_release). Left to the packet path: routes on the
+ * client's address (not known yet at connect()) or on HTTP (the L7 step),
+ * affinity by client address, IPv6 and UDP. Not measured on this path:
+ * response times (docs/socketlb.md says why).
+ */
+SEC("cgroup/connect4")
+int sl_sock_connect4(struct bpf_sock_addr *ctx)
+{
+	struct sl_ct_entry e = {};
+	struct sl_pkt p = {};
+	struct sl_sock_lb *s;
+	struct sl_stats *st;
+
+	if (ctx->type != 1 /* SOCK_STREAM */ || ctx->protocol != IPPROTO_TCP)
+		return 1;
+	p.family = SL_AF_INET;
+	p.proto = IPPROTO_TCP;
+	p.daddr[0] = ctx->user_ip4;
+	p.dport = (__be16)ctx->user_port;
+	if (!sl_filter_maybe(&sl_vip_filter, p.daddr, p.dport, p.proto))
+		return 1;
+	/* the client's port is not chosen yet: a random one splits by weight */
+	p.sport = (__be16)bpf_get_prandom_u32();
+	if (sl_choose(&p, &e, SL_SVC_SRC_MATCH | SL_SVC_AFFINITY_CLIENT_IP | SL_SVC_L7) !=
+		    SL_NEW_NAT ||
+	    e.family != SL_AF_INET)
+		return 1;
+	/* no storage, no counting: then the packet path takes it, as before */
+	s = bpf_sk_storage_get(&sl_sock_lb, ctx->sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	if (!s)
+		return 1;
+	s->subset_id = e.subset_id;
+	s->flags = e.flags & SL_CT_NO_HTTP;
+	ctx->user_ip4 = e.addr[0];
+	ctx->user_port = e.port;
+	st = sl_stats_of(e.subset_id);
+	if (st)
+		st->conns_opened++;
+	return 1;
+}
+
+/* The balanced connection skb belongs to, or NULL. */
+static __always_inline struct sl_sock_lb *sl_sock_of(struct __sk_buff *skb)
+{
+	struct bpf_sock *sk = skb->sk;
+
+	if (!sk)
+		return NULL;
+	sk = bpf_sk_fullsock(sk);
+	if (!sk)
+		return NULL;
+	return bpf_sk_storage_get(&sl_sock_lb, sk, 0, 0);
+}
+
+/*
+ * Bytes as the packet path counts them: from the Ethernet header on (here
+ * the skb starts at the IP header).
+ */
+#define SL_SOCK_L2_BYTES ETH_HLEN
+
+/* The client's packets to its backend: counted in. */
+SEC("cgroup_skb/egress")
+int sl_sock_egress(struct __sk_buff *skb)
+{
+	struct sl_sock_lb *s = sl_sock_of(skb);
+	struct sl_stats *st;
+
+	if (!s)
+		return 1;
+	st = sl_stats_of(s->subset_id);
+	if (st) {
+		st->packets_in += sl_wire_packets(skb);
+		st->bytes_in += skb->len + SL_SOCK_L2_BYTES;
+	}
+	return 1;
+}
+
+/*
+ * The backend's packets to the client: counted out, with its resets and
+ * (not SL_CT_NO_HTTP) the status line of a plaintext HTTP/1.x response, as
+ * sl_reply counts them.
+ */
+SEC("cgroup_skb/ingress")
+int sl_sock_ingress(struct __sk_buff *skb)
+{
+	struct sl_sock_lb *s = sl_sock_of(skb);
+	struct sl_pkt p = {};
+	struct sl_stats *st;
+	__u8 h[20];
+	__u32 ihl, tot, doff;
+
+	if (!s)
+		return 1;
+	st = sl_stats_of(s->subset_id);
+	if (!st)
+		return 1;
+	st->packets_out += sl_wire_packets(skb);
+	st->bytes_out += skb->len + SL_SOCK_L2_BYTES;
+	/* the IP header, then the TCP header's offset and flags */
+	if (bpf_skb_load_bytes(skb, 0, h, 20))
+		return 1;
+	ihl = (h[0] & 0xf) * 4;
+	tot = ((__u32)h[2] << 8) | h[3];
+	if (ihl < 20 || ihl > 60 || bpf_skb_load_bytes(skb, ihl + 12, h, 2))
+		return 1;
+	if (h[1] & SL_TCP_RST)
+		st->backend_resets++;
+	doff = (h[0] >> 4) * 4;
+	if (s->flags & SL_CT_NO_HTTP || doff < 20 || tot < ihl + doff)
+		return 1;
+	p.payload_off = ihl + doff;
+	p.payload_len = tot - ihl - doff;
+	sl_http_count(skb, &p, st, s->subset_id);
+	return 1;
+}
+
+/* A balanced connection's socket goes: counted closed, as at its FIN or RST. */
+SEC("cgroup/sock_release")
+int sl_sock_release(struct bpf_sock *sk)
+{
+	struct sl_sock_lb *s;
+	struct sl_stats *st;
+
+	s = bpf_sk_storage_get(&sl_sock_lb, sk, 0, 0);
+	if (!s)
+		return 1;
+	st = sl_stats_of(s->subset_id);
+	if (st)
+		st->conns_closed++;
+	return 1;
+}

@@ -51,6 +51,7 @@
 #define SL_PIN_DIR_DEFAULT "/sys/fs/bpf/sluice"
 #define SL_MAP_STATE	   "sl_state"
 #define SL_MAP_IFACES	   "sl_ifaces"
+#define SL_MAP_SOCK_LB	   "sl_sock_lb"
 #define SL_MAP_SERVICES	   "sl_services"
 #define SL_MAP_ENDPOINTS   "sl_endpoints"
 #define SL_MAP_SRC_MATCH   "sl_src_match"
@@ -618,5 +619,15 @@ struct sl_rollout_event {
 };
 _Static_assert(sizeof(struct sl_rollout_event) == 40 + SL_NAME_LEN + SL_ROLLOUT_REASON,
 	       "sl_rollout_event size");
+
+/*
+ * sl_sock_lb: SK_STORAGE, on each socket that sl_sock_connect4 sent
+ * straight to a backend (`run --socket-lb`): what the packet path keeps in a
+ * conntrack entry, for the counting programs of that cgroup.
+ */
+struct sl_sock_lb {
+	__u32 subset_id;
+	__u32 flags; /* SL_CT_NO_HTTP */
+};
 
 #endif /* SLUICE_ABI_H */

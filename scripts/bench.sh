@@ -561,7 +561,7 @@ rank_wrk() {
 	rm -f "$SL_TMP"/rank-wrk.*
 	c0=$(cpu_own)
 	for url in "$@"; do
-		sl_nsx client taskset -c "$CPU_CLIENT" wrk -t1 -c"$(((WRK_C + i) / n))" \
+		sl_nsx client "${RANK_WRAP[@]}" taskset -c "$CPU_CLIENT" wrk -t1 -c"$(((WRK_C + i) / n))" \
 			-d"${RANK_DUR}s" "${hdr[@]}" "$url" >"$SL_TMP/rank-wrk.$i" 2>&1 &
 		pids+=($!)
 		i=$((i + 1))
@@ -623,6 +623,17 @@ if has 8; then
 		FAST_FLAG=(--no-fast-path)
 		SL_IFS=(c1 b-v1a b-v1b b-v2)
 	fi
+	# socket-level balancing (the --socket-lb prototype): wrk in a cgroup
+	# of its own, whose connect() the program rewrites (RANK_WRAP puts it there)
+	RANK_CG=
+	RANK_WRAP=()
+	CG_ROOT=$(awk '$3 == "cgroup2" { print $2; exit }' /proc/mounts)
+	if [[ $("$SLUICE" run --help 2>&1) == *--socket-lb* ]] && [ -n "$CG_ROOT" ]; then
+		RANK_CG=$CG_ROOT/sluice-bench-$$
+		mkdir -p "$RANK_CG" || sl_die "mkdir $RANK_CG"
+		sl_on_exit "rmdir $RANK_CG"
+		RANK+=(sluice-sock)
+	fi
 	for n in $RANK_SIZES; do
 		t0=$SECONDS
 		ipt_up "$n"
@@ -651,10 +662,17 @@ if has 8; then
 					SL_READY_IFACE=${SL_IFS[-1]} sl_run_start "$(gen_cfg "$n" 90 10)" \
 						"${SL_IFS[@]}" || sl_die "sluice run"
 					;;
+				sluice-sock)
+					ports_vip
+					SL_READY_IFACE=${SL_IFS[-1]} sl_run_start "$(gen_cfg "$n" 90 10)" \
+						"${SL_IFS[@]}" -- --socket-lb "$RANK_CG" || sl_die "sluice run"
+					RANK_WRAP=(sh -c 'echo $$ >"$1/cgroup.procs" && shift && exec "$@"' sh "$RANK_CG")
+					;;
 				iptables) ports_vip; ipt_hooks -I ;;
 				nftables) ports_vip; nft_hooks on ;;
 				esac
 				for mode in close keep; do rank_wrk "$c/$n" "$mode" "${urls[@]}"; done
+				RANK_WRAP=()
 				case $c in
 				sluice-*) sluice_down ;;
 				iptables) ipt_hooks -D ;;

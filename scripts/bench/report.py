@@ -286,10 +286,11 @@ if 8 in secs:
     RANK_NAMES = {"floor": "plain routing (floor)",
                   "sluice-stack": "sluice, stack path (--no-fast-path)",
                   "sluice-fast": "sluice, fast path", "iptables": "kube-proxy iptables",
+                  "sluice-sock": "sluice, socket-level (--socket-lb prototype)",
                   "nftables": "kube-proxy nftables"}
     keys8 = {r["key"] for r in rows if r["section"] == 8 and not r["key"].startswith("load/")}
     sizes8 = sorted({int(k.split("/")[1]) for k in keys8})
-    order = ["floor", "sluice-stack", "sluice-fast", "iptables", "nftables"]
+    order = ["floor", "sluice-stack", "sluice-fast", "sluice-sock", "iptables", "nftables"]
     if "sluice-fast/%d" % sizes8[0] not in keys8 if sizes8 else False:
         RANK_NAMES["sluice-stack"] = "sluice (its only path: no --no-fast-path in this build)"
     rounds = max((r["run"] for r in rows if r["section"] == 8), default=0)

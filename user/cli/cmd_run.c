@@ -23,6 +23,7 @@
 #include "cli/cli.h"
 #include "cli/run.h"
 #include "datapath/datapath.h"
+#include "datapath/socklb.h"
 #include "datapath/policy_route.h"
 #include "kube/kube.h"
 #include "l7/l7.h"
@@ -214,6 +215,11 @@ int cmd_run(int argc, char **argv)
 			goto out;
 		pr_info("following interfaces matching %s: %zu attached\n", c.patterns, c.n_links);
 	}
+	/* socket-level balancing: on, or off when this run does not ask for it */
+	if (c.dp_opts.sock_lb_cgroup
+		? sl_socklb_attach(c.dp.skel, cli.pin_dir, c.dp_opts.sock_lb_cgroup)
+		: sl_socklb_off(cli.pin_dir))
+		goto out;
 	if (!c.no_l7 && start_l7(&c, a.handoff))
 		goto out;
 

@@ -27,12 +27,13 @@ static int usage(void)
 		 "[--handoff-socket PATH] "
 		 "[--l7-mark MARK[/MASK]] [--l7-table N]] "
 		 "[--ct-max N] [--ct-closed-timeout SECONDS] [--ct-idle-timeout SECONDS] "
-		 "[--no-src-check] [--no-fast-path] [--max-services N]");
+		 "[--no-src-check] [--no-fast-path] [--max-services N] [--socket-lb CGROUP]");
 	return SL_EXIT_INVALID;
 }
 
 /* Long options without a letter (the letters are taken). */
 #define OPT_MAX_SERVICES 0x101
+#define OPT_SOCKET_LB	 0x102
 #define SL_STR_(x)	 #x
 #define SL_STR(x)	 SL_STR_(x)
 
@@ -122,6 +123,7 @@ int run_parse_opts(int argc, char **argv, struct run_ctx *c, struct run_args *a)
 	    {"no-src-check", no_argument, NULL, 'R'},
 	    {"max-services", required_argument, NULL, OPT_MAX_SERVICES},
 	    {"no-fast-path", no_argument, NULL, 'F'},
+	    {"socket-lb", required_argument, NULL, OPT_SOCKET_LB},
 	    {},
 	};
 	unsigned long v;
@@ -270,6 +272,14 @@ int run_parse_opts(int argc, char **argv, struct run_ctx *c, struct run_args *a)
 			break;
 		case 'F':
 			c->dp_opts.cfg.flags &= ~SL_DP_FAST_PATH;
+			break;
+		case OPT_SOCKET_LB:
+			/* a cgroup v2 directory; sl_dp_load_opts says what is wrong with it */
+			if (!*optarg) {
+				sl_error("--socket-lb '': a cgroup v2 directory");
+				return SL_EXIT_INVALID;
+			}
+			c->dp_opts.sock_lb_cgroup = optarg;
 			break;
 		default:
 			return usage();

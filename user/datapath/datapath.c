@@ -28,6 +28,7 @@
 
 #include "datapath/datapath.h"
 #include "datapath/policy_route.h"
+#include "datapath/socklb.h"
 #include "datapath/tables.h"
 #include "lib/log.h"
 #include "lib/private_dir.h"
@@ -183,7 +184,7 @@ int sl_dp_load_opts(struct sl_datapath *dp, const char *pin_dir, const struct sl
 	LIBBPF_OPTS(bpf_object_open_opts, opts);
 	struct sl_dp_opts def;
 	struct bpf_map *map;
-	int err;
+	int err, i;
 
 	if (!o) {
 		sl_dp_opts_default(&def);
@@ -215,6 +216,9 @@ int sl_dp_load_opts(struct sl_datapath *dp, const char *pin_dir, const struct sl
 		bpf_object__for_each_map (map, dp->skel->obj)
 			bpf_map__set_pin_path(map, NULL);
 	dp->skel->rodata->sl_cfg = o->cfg;
+	/* loaded only when asked for: a program no one attaches costs a verification */
+	for (i = 0; i < SL_SOCK_LB_PROGS; i++)
+		bpf_program__set_autoload(sl_socklb_prog(dp->skel, i), o->sock_lb_cgroup != NULL);
 	size_conntrack(dp->skel, pin_dir, o->ct_max);
 	size_tables(dp->skel, pin_dir, o->max_services);
 
@@ -543,12 +547,14 @@ int sl_dp_down(const char *pin_dir)
 	    SL_MAP_SVC_INDEX,
 	    SL_MAP_RT_HIST,    SL_MAP_RT_HIST_L7, SL_MAP_RT_PEND,   SL_MAP_ROLLOUT,
 	    SL_MAP_ROLLOUT_LOG,
-	    SL_MAP_IFACES,
+	    SL_MAP_IFACES,     SL_MAP_SOCK_LB,
 	};
 	char names[256][IF_NAMESIZE], path[PATH_MAX];
 	int n, i, err = 0;
 	size_t p;
 
+	/* connect() balanced no more before its maps go */
+	err = sl_socklb_off(pin_dir);
 	n = sl_dp_attached(pin_dir, names, 256);
 	for (i = 0; i < n; i++) {
 		int e = sl_dp_detach(names[i]);

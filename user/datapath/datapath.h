@@ -20,6 +20,8 @@ struct sl_dp_opts {
 	__u32 l7_table;	      /* policy routing table of the local route (--l7-table) */
 	__u32 ct_max;	      /* confirmed connections (--ct-max); unconfirmed: a quarter */
 	__u32 max_services;   /* (VIP, port) keys per slot (--max-services); tables sized from it */
+	/* cgroup v2 directory for socket-level balancing (--socket-lb; socklb.h), or NULL */
+	const char *sock_lb_cgroup;
 };
 
 /* The defaults: sluice_abi.h's SL_L7_*, SL_*_DEFAULT and SL_CT_SIZE. */
