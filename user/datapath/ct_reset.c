@@ -15,13 +15,12 @@
 
 int sl_subset_id_of(const struct sl_maps *m, const char *service, const char *subset, uint32_t *id)
 {
-	struct bpf_map_info info = {};
-	__u32 len = sizeof(info), i;
+	__u32 max = sl_map_max_entries(m->subset_names), i;
 	struct sl_subset_name sn;
 
-	if (bpf_obj_get_info_by_fd(m->subset_names, &info, &len))
+	if (!max)
 		return -errno;
-	for (i = 0; i < info.max_entries; i++) {
+	for (i = 0; i < max; i++) {
 		if (bpf_map_lookup_elem(m->subset_names, &i, &sn) || sn.in_use != SL_ID_IN_USE)
 			continue;
 		if (!strncmp(sn.service, service, sizeof(sn.service)) &&
@@ -35,20 +34,19 @@ int sl_subset_id_of(const struct sl_maps *m, const char *service, const char *su
 
 static int mark_map(int fd, uint32_t id, uint64_t *n)
 {
-	struct bpf_map_info info = {};
-	__u32 len = sizeof(info);
+	__u32 max = sl_map_max_entries(fd);
 	struct sl_ct_key k, next;
 	struct sl_ct_entry e;
 	uint64_t steps = 0;
 	void *prev = NULL;
 
-	if (bpf_obj_get_info_by_fd(fd, &info, &len))
+	if (!max)
 		return -errno;
 	/*
 	 * A key deleted under us (the reclaimer, LRU eviction) restarts the
 	 * walk from the first key: bounded, and marking twice is harmless.
 	 */
-	while (steps++ < 4ULL * info.max_entries + 16 && !bpf_map_get_next_key(fd, prev, &next)) {
+	while (steps++ < 4ULL * max + 16 && !bpf_map_get_next_key(fd, prev, &next)) {
 		k = next;
 		prev = &k;
 		if (k.proto != 6 /* TCP */ || bpf_map_lookup_elem(fd, &k, &e))
