@@ -12,6 +12,7 @@ HTTP (IPv4 and IPv6 on one socket, HTTP/1.0, one request per connection):
     POST /sha256       -> "NAME SHA256-OF-THE-BODY\n" (Content-Length bodies), for uploads
     POST /rude         -> "NAME\n" at once without reading the body, then FIN,
                           then 0.3 s later a reset while the client still sends
+    GET /reset         -> a TCP reset once the request is read, no answer
     GET /flaky?every=N[&backend=B]
                        -> "NAME\\n" with status 500 on every Nth /flaky request
                           this process serves (the Nth, 2Nth, ...), 200 on the
@@ -128,6 +129,9 @@ class Handler(BaseHTTPRequestHandler):
         status = self.flaky_status(url.query) if url.path == "/flaky" else 200
         if Handler.delay_ms:
             time.sleep(Handler.delay_ms / 1000.0)
+        if url.path == "/reset":
+            self.reset()
+            return
         if url.path == "/":
             bad = self.misbehave()
             if bad == "reset":

@@ -96,35 +96,58 @@ static int validate(const struct config_args *a, struct sl_config **cfg, uint64_
 	return err;
 }
 
+/* One line (text) or "paths" entry (JSON); vip NULL: the same at every VIP. */
+static void print_path(const struct sl_service_cfg *s, const struct sl_port_cfg *p,
+		       const struct sl_addr *vip, int path, json_object *arr)
+{
+	char buf[64] = "";
+	json_object *o;
+
+	if (vip)
+		sl_addr_str(vip, buf, sizeof(buf));
+	if (!arr) {
+		printf("  %s%s%s %u/%s: %s\n", s->name, vip ? " " : "", buf, p->port,
+		       sl_proto_name(p->proto), sl_path_name(path));
+		return;
+	}
+	o = json_object_new_object();
+	json_object_object_add(o, "service", json_object_new_string(s->name));
+	if (vip)
+		json_object_object_add(o, "vip", json_object_new_string(buf));
+	json_object_object_add(o, "port", json_object_new_int(p->port));
+	json_object_object_add(o, "protocol", json_object_new_string(sl_proto_name(p->proto)));
+	json_object_object_add(o, "path", json_object_new_string(sl_path_name(path)));
+	json_object_array_add(arr, o);
+}
+
 /*
  * Which way each port takes and why (docs/l7.md): one line per port in
- * text, "paths" in JSON.
+ * text, "paths" in JSON; one per VIP where a route on destination subnets
+ * makes the VIPs differ. The table writer flags each key by the same
+ * sl_port_path_at().
  */
 static void print_paths(const struct sl_config *cfg, json_object *res)
 {
 	json_object *arr = res ? json_object_new_array() : NULL;
-	size_t i, k;
+	size_t i, k, v;
 
 	for (i = 0; i < cfg->n_services; i++) {
 		const struct sl_service_cfg *s = &cfg->services[i];
 
 		for (k = 0; k < s->n_ports; k++) {
 			const struct sl_port_cfg *p = &s->ports[k];
-			const char *path = sl_path_name(sl_port_path(s, p));
-			json_object *o;
+			int path = sl_port_path(s, p);
 
-			if (!arr) {
-				printf("  %s %u/%s: %s\n", s->name, p->port,
-				       sl_proto_name(p->proto), path);
+			for (v = 1; v < s->n_vips; v++)
+				if (sl_port_path_at(s, &s->vips[v], p) != path)
+					break;
+			if (v >= s->n_vips) {
+				print_path(s, p, NULL, path, arr);
 				continue;
 			}
-			o = json_object_new_object();
-			json_object_object_add(o, "service", json_object_new_string(s->name));
-			json_object_object_add(o, "port", json_object_new_int(p->port));
-			json_object_object_add(o, "protocol",
-					       json_object_new_string(sl_proto_name(p->proto)));
-			json_object_object_add(o, "path", json_object_new_string(path));
-			json_object_array_add(arr, o);
+			for (v = 0; v < s->n_vips; v++)
+				print_path(s, p, &s->vips[v], sl_port_path_at(s, &s->vips[v], p),
+					   arr);
 		}
 	}
 	if (arr)

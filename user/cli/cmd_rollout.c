@@ -305,7 +305,7 @@ static int act(const struct sl_maps *m, const char *service, const char *verb, b
 	if (action == SL_RA_ABORT && reset)
 		r.flags |= SL_RO_ABORT_RESET;
 	/* after the weights: no new connection to the canary escapes the mark */
-	if (action == SL_RA_ABORT && (r.flags & SL_RO_ABORT_RESET) && !(r.flags & SL_RO_DRY_RUN)) {
+	if (sl_ro_abort_resets(&r)) {
 		err = sl_ro_reset_conns(m, &r, &n_reset);
 		if (err)
 			sl_error("aborted, but cannot reset %s's connections: %s", r.to,

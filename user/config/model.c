@@ -160,7 +160,32 @@ bool sl_route_applies(const struct sl_route_cfg *r, const struct sl_port_cfg *p)
 	}
 }
 
-int sl_port_path(const struct sl_service_cfg *s, const struct sl_port_cfg *p)
+static bool vip_in(const struct sl_addr *vip, const struct sl_cidr *c, size_t n)
+{
+	struct sl_addr m;
+	size_t i;
+
+	for (i = 0; vip && i < n; i++) {
+		m = *vip;
+		sl_addr_mask(&m, c[i].plen);
+		if (sl_addr_eq(&m, &c[i].a))
+			return true;
+	}
+	return false;
+}
+
+bool sl_route_applies_at(const struct sl_route_cfg *r, const struct sl_addr *vip,
+			 const struct sl_port_cfg *p)
+{
+	if (r->match_port && r->match_port != p->port)
+		return false;
+	if (r->has_dst_cidrs && !vip_in(vip, r->dst_cidrs, r->n_dst_cidrs))
+		return false;
+	return sl_route_applies(r, p);
+}
+
+int sl_port_path_at(const struct sl_service_cfg *s, const struct sl_addr *vip,
+		    const struct sl_port_cfg *p)
 {
 	size_t r;
 
@@ -169,8 +194,7 @@ int sl_port_path(const struct sl_service_cfg *s, const struct sl_port_cfg *p)
 	for (r = 0; r < s->n_routes; r++) {
 		const struct sl_route_cfg *rt = &s->routes[r];
 
-		if (rt->needs_l7 && rt->l7_spec && (!rt->match_port || rt->match_port == p->port) &&
-		    sl_route_applies(rt, p))
+		if (rt->needs_l7 && rt->l7_spec && sl_route_applies_at(rt, vip, p))
 			return SL_PATH_HTTP_ROUTES;
 	}
 	if (p->mux == SL_MUX_HTTP2)
@@ -180,6 +204,11 @@ int sl_port_path(const struct sl_service_cfg *s, const struct sl_port_cfg *p)
 	if (s->per_request)
 		return SL_PATH_PER_REQUEST;
 	return SL_PATH_KERNEL;
+}
+
+int sl_port_path(const struct sl_service_cfg *s, const struct sl_port_cfg *p)
+{
+	return sl_port_path_at(s, s->n_vips ? &s->vips[0] : NULL, p);
 }
 
 const char *sl_path_name(int path)

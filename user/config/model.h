@@ -235,9 +235,16 @@ int sl_config_reject(struct sl_config *cfg, const char *kind, const char *ns, co
 		     const struct sl_pos *pos, const char *reason);
 
 /*
- * The way port p of s takes (enum sl_path): the L7 step for HTTP routes
- * that apply to it, a multiplexed protocol, or the per-request opt-in;
- * else the kernel. UDP ports always the kernel.
+ * The way port p of s takes at VIP vip (enum sl_path): the L7 step for
+ * HTTP routes that apply there (sl_route_applies_at()), a multiplexed
+ * protocol, or the per-request opt-in; else the kernel. UDP ports always
+ * the kernel. The table writer flags each (VIP, port) key by this.
+ */
+int sl_port_path_at(const struct sl_service_cfg *s, const struct sl_addr *vip,
+		    const struct sl_port_cfg *p);
+/*
+ * sl_port_path_at() at s's first VIP: the same at every VIP unless a route
+ * matches on destination subnets.
  */
 int sl_port_path(const struct sl_service_cfg *s, const struct sl_port_cfg *p);
 /* "kernel (per connection)", "L7 (per request: http routes)", ... */
@@ -245,6 +252,13 @@ const char *sl_path_name(int path);
 
 /* Does route r apply to connections to port p (Istio's protocol selection)? */
 bool sl_route_applies(const struct sl_route_cfg *r, const struct sl_port_cfg *p);
+/*
+ * Does route r apply to connections to vip (NULL: none; a route on
+ * destination subnets then does not) and port p: its port and destination
+ * matches, and sl_route_applies().
+ */
+bool sl_route_applies_at(const struct sl_route_cfg *r, const struct sl_addr *vip,
+			 const struct sl_port_cfg *p);
 
 /* Index of the subset called name in svc, or -1. */
 int sl_config_subset_index(const struct sl_service_cfg *svc, const char *name);

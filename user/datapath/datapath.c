@@ -92,9 +92,8 @@ void sl_dp_opts_default(struct sl_dp_opts *o)
 /* max_entries of map name pinned in pin_dir by an earlier run; 0 if none. */
 static __u32 pinned_max_entries(const char *pin_dir, const char *name)
 {
-	struct bpf_map_info info = {};
-	__u32 len = sizeof(info), n = 0;
 	char path[PATH_MAX];
+	__u32 n;
 	int fd;
 
 	if (!pin_dir)
@@ -103,8 +102,7 @@ static __u32 pinned_max_entries(const char *pin_dir, const char *name)
 	fd = bpf_obj_get(path);
 	if (fd < 0)
 		return 0;
-	if (!bpf_obj_get_info_by_fd(fd, &info, &len))
-		n = info.max_entries;
+	n = sl_map_max_entries(fd);
 	close(fd);
 	return n;
 }

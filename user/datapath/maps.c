@@ -15,7 +15,7 @@
 #include "sluice_abi.h" /* the skeleton names its types */
 #include "sluice.skel.h"
 
-static __u32 max_entries(int fd)
+__u32 sl_map_max_entries(int fd)
 {
 	struct bpf_map_info info = {};
 	__u32 len = sizeof(info);
@@ -25,12 +25,12 @@ static __u32 max_entries(int fd)
 
 static void read_sizes(struct sl_maps *m)
 {
-	m->max_keys = max_entries(m->services) / SL_SLOTS;
-	m->max_endpoints = max_entries(m->endpoints) / SL_SLOTS;
-	m->max_ids = max_entries(m->subset_names);
+	m->max_keys = sl_map_max_entries(m->services) / SL_SLOTS;
+	m->max_endpoints = sl_map_max_entries(m->endpoints) / SL_SLOTS;
+	m->max_ids = sl_map_max_entries(m->subset_names);
 	/* both id maps are sized alike; the smaller one rules if not */
-	if (max_entries(m->svc_names) < m->max_ids)
-		m->max_ids = max_entries(m->svc_names);
+	if (sl_map_max_entries(m->svc_names) < m->max_ids)
+		m->max_ids = sl_map_max_entries(m->svc_names);
 }
 
 void sl_maps_from_skel(struct sl_maps *m, const struct sluice_bpf *skel)

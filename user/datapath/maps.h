@@ -60,4 +60,7 @@ void sl_maps_close(struct sl_maps *m);
 /* The sl_state map's one value: active slot, generation, seed, digest. */
 int sl_maps_read_state(const struct sl_maps *m, struct sl_state *st);
 
+/* max_entries of the map behind fd; 0, with errno set, if it cannot be read. */
+__u32 sl_map_max_entries(int fd);
+
 #endif /* SLUICE_MAPS_H */

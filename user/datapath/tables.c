@@ -422,17 +422,6 @@ out:
 
 /* ---- services and endpoints ---- */
 
-static bool vip_in(const struct sl_addr *vip, const struct sl_cidr *c, size_t n)
-{
-	struct sl_cidr host = {.a = *vip, .plen = vip->family == SL_AF_INET6 ? 128 : 32};
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		if (cidr_contains(&c[i], &host))
-			return true;
-	return false;
-}
-
 /* Key of an HTTP match in sl_l7_specs: the text's digest, folded, never 0. */
 static __u32 l7_spec_id(const char *text)
 {
@@ -450,8 +439,6 @@ static __u32 l7_spec_id(const char *text)
 static void fill_routes(struct sl_service *val, const struct sl_service_cfg *s,
 			const struct sl_addr *vip, const struct sl_port_cfg *pc)
 {
-	uint16_t port = pc->port;
-	uint8_t proto = pc->proto;
 	size_t r, j;
 
 	val->n_routes = s->n_routes;
@@ -466,16 +453,11 @@ static void fill_routes(struct sl_service *val, const struct sl_service_cfg *s,
 		if (rt->match_port || rt->has_dst_cidrs)
 			out->flags |= SL_ROUTE_MATCH_DST;
 		/* an http route on a TCP port, a tcp route on an HTTP one: Istio's choice */
-		if ((rt->match_port && rt->match_port != port) ||
-		    (rt->has_dst_cidrs && !vip_in(vip, rt->dst_cidrs, rt->n_dst_cidrs)) ||
-		    !sl_route_applies(rt, pc))
+		if (!sl_route_applies_at(rt, vip, pc))
 			out->flags |= SL_ROUTE_SKIP;
 		if (rt->needs_l7) {
 			out->flags |= SL_ROUTE_NEEDS_L7;
 			out->l7_spec = rt->l7_spec ? l7_spec_id(rt->l7_spec) : 0;
-			/* only TCP carries HTTP; a route skipped here needs nothing */
-			if (out->l7_spec && proto == IPPROTO_TCP && !(out->flags & SL_ROUTE_SKIP))
-				val->flags |= SL_SVC_L7;
 		}
 		out->total_weight = 0;
 		for (j = 0; j < SL_MAX_SUBSETS; j++) {
@@ -485,10 +467,16 @@ static void fill_routes(struct sl_service *val, const struct sl_service_cfg *s,
 	}
 }
 
-/* A port without HTTP routes that still goes through the L7 step, and why. */
-static uint32_t l7_path_flags(const struct sl_service_cfg *s, const struct sl_port_cfg *pc)
+/*
+ * Whether a key goes through the L7 step, and why when it has no HTTP
+ * routes: by the same predicate `sluice check` prints (sl_port_path_at()).
+ */
+static uint32_t l7_path_flags(const struct sl_service_cfg *s, const struct sl_addr *vip,
+			      const struct sl_port_cfg *pc)
 {
-	switch (sl_port_path(s, pc)) {
+	switch (sl_port_path_at(s, vip, pc)) {
+	case SL_PATH_HTTP_ROUTES:
+		return SL_SVC_L7;
 	case SL_PATH_HTTP2:
 		return SL_SVC_L7 | SL_SVC_L7_HTTP2;
 	case SL_PATH_GRPC:
@@ -518,8 +506,7 @@ void sl_tb_key_value(const struct sl_service_cfg *s, const struct svc_plan *plan
 	for (j = 0; j < s->n_subsets; j++)
 		val->subset_id[j] = plan->subset_id[j];
 	fill_routes(val, s, &s->vips[v], &s->ports[p]);
-	if (!(val->flags & SL_SVC_L7))
-		val->flags |= l7_path_flags(s, &s->ports[p]);
+	val->flags |= l7_path_flags(s, &s->vips[v], &s->ports[p]);
 	if (s->ports[p].app == SL_APP_TCP)
 		val->flags |= SL_SVC_NO_HTTP;
 }

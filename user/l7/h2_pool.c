@@ -28,6 +28,7 @@
 #include <sys/timerfd.h>
 
 #include "l7/h2_int.h"
+#include "l7/l7_relay.h"
 #include "lib/log.h"
 
 #define container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
@@ -293,10 +294,7 @@ static struct h2_up *up_new(struct h2_pool *p, uint8_t family, const uint32_t ad
 			    uint16_t port)
 {
 	struct epoll_event e = {.events = RELAY_EVENTS};
-	struct sockaddr_storage ss = {};
 	struct h2_up *u;
-	socklen_t alen;
-	int one = 1;
 
 	u = calloc(1, sizeof(*u));
 	if (!u)
@@ -308,27 +306,13 @@ static struct h2_up *up_new(struct h2_pool *p, uint8_t family, const uint32_t ad
 	memcpy(u->addr, addr, sizeof(u->addr));
 	u->port = port;
 	u->born = l7_now_ms();
-	if (family == SL_AF_INET6) {
-		struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
-
-		a->sin6_family = AF_INET6;
-		memcpy(&a->sin6_addr, addr, 16);
-		a->sin6_port = port;
-		alen = sizeof(*a);
-	} else {
-		struct sockaddr_in *a = (struct sockaddr_in *)&ss;
-
-		a->sin_family = AF_INET;
-		a->sin_addr.s_addr = addr[0];
-		a->sin_port = port;
-		alen = sizeof(*a);
+	/* nghttp2 sizes its own windows: no relay buffers */
+	u->x.fd = l7_connect_ep(family, addr, port, L7_CONNECT_NODELAY);
+	if (u->x.fd < 0) {
+		errno = -u->x.fd;
+		u->x.fd = -1;
+		goto fail;
 	}
-	u->x.fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (u->x.fd < 0)
-		goto fail;
-	setsockopt(u->x.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	if (connect(u->x.fd, (struct sockaddr *)&ss, alen) && errno != EINPROGRESS)
-		goto fail;
 	if (nghttp2_session_client_new2(&u->x.s, p->cb_up, u, p->opt))
 		goto fail;
 	if (settings(u->x.s, false))

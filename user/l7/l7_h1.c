@@ -147,43 +147,6 @@ static void backend_failed(struct sl_l7 *l, struct conn *c, int err)
 	l7_conn_close(l, c, true);
 }
 
-/* Open a connection to ep; connect(2) completes in the background. */
-static int connect_ep(const struct l7_ep *ep, bool *pending)
-{
-	struct sockaddr_storage ss = {};
-	socklen_t alen;
-	int fd, one = 1;
-
-	if (ep->family == SL_AF_INET6) {
-		struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
-
-		a->sin6_family = AF_INET6;
-		memcpy(&a->sin6_addr, ep->addr, 16);
-		a->sin6_port = ep->port;
-		alen = sizeof(*a);
-	} else {
-		struct sockaddr_in *a = (struct sockaddr_in *)&ss;
-
-		a->sin_family = AF_INET;
-		a->sin_addr.s_addr = ep->addr[0];
-		a->sin_port = ep->port;
-		alen = sizeof(*a);
-	}
-	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	if (connect(fd, (struct sockaddr *)&ss, alen) && errno != EINPROGRESS) {
-		int err = -errno;
-
-		close(fd);
-		return err;
-	}
-	*pending = true;
-	l7_relay_sockopts(fd);
-	return fd;
-}
-
 /*
  * The n-th request of a connection is picked with the connection's tuple
  * and its port moved by n: the first one lands exactly where the kernel
@@ -284,12 +247,14 @@ static int next_request(struct sl_l7 *l, struct conn *c)
 
 	fd = l7_pool_get(l, &x->ep);
 	if (fd < 0) {
-		fd = connect_ep(&x->ep, &pending);
+		fd = l7_connect_ep(x->ep.family, x->ep.addr, x->ep.port,
+				   L7_CONNECT_NODELAY | L7_CONNECT_RELAY_BUFS);
 		if (fd < 0) {
 			l7_count(l, SL_L7_C_CONNECT_FAILED, 1);
 			answer_close(l, c, 503, "Service Unavailable");
 			return -1;
 		}
+		pending = true;
 	}
 	c->fd[BACKEND] = fd;
 	x->connecting = pending;

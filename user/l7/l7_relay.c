@@ -224,13 +224,48 @@ void l7_relay_sockopts(int fd)
 	setsockopt(fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &lowat, sizeof(lowat));
 }
 
+int l7_connect_ep(uint8_t family, const uint32_t addr[4], uint16_t port, unsigned int flags)
+{
+	struct sockaddr_storage ss = {};
+	socklen_t alen;
+	int fd, err, one = 1;
+
+	if (family == SL_AF_INET6) {
+		struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+
+		a->sin6_family = AF_INET6;
+		memcpy(&a->sin6_addr, addr, 16);
+		a->sin6_port = port;
+		alen = sizeof(*a);
+	} else {
+		struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+
+		a->sin_family = AF_INET;
+		a->sin_addr.s_addr = addr[0];
+		a->sin_port = port;
+		alen = sizeof(*a);
+	}
+	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (flags & L7_CONNECT_NODELAY)
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (connect(fd, (struct sockaddr *)&ss, alen) && errno != EINPROGRESS) {
+		err = -errno;
+		close(fd);
+		return err;
+	}
+	/* after the SYN: its window scale was chosen for the whole L7_RCVBUF */
+	if (flags & L7_CONNECT_RELAY_BUFS)
+		l7_relay_sockopts(fd);
+	return fd;
+}
+
 /* The head is in (or will not come): choose, count, connect. */
 static void decide(struct sl_l7 *l, struct conn *c, const struct sl_http_head *head, int why)
 {
-	struct sockaddr_storage ss = {};
 	struct sl_l7_choice ch;
 	struct sl_stats *st;
-	socklen_t alen;
 	int res, fd;
 
 	if (why >= 0)
@@ -249,34 +284,14 @@ static void decide(struct sl_l7 *l, struct conn *c, const struct sl_http_head *h
 	if (st)
 		ADD(st->conns_opened, 1);
 
-	if (ch.family == SL_AF_INET6) {
-		struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
-
-		a->sin6_family = AF_INET6;
-		memcpy(&a->sin6_addr, ch.addr, 16);
-		a->sin6_port = ch.port;
-		alen = sizeof(*a);
-	} else {
-		struct sockaddr_in *a = (struct sockaddr_in *)&ss;
-
-		a->sin_family = AF_INET;
-		a->sin_addr.s_addr = ch.addr[0];
-		a->sin_port = ch.port;
-		alen = sizeof(*a);
-	}
-	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	/* TCP_NODELAY once connected (on_connected) */
+	fd = l7_connect_ep(ch.family, ch.addr, ch.port, L7_CONNECT_RELAY_BUFS);
 	if (fd < 0) {
-		l7_conn_close(l, c, true);
-		return;
-	}
-	c->fd[BACKEND] = fd;
-	if (connect(fd, (struct sockaddr *)&ss, alen) && errno != EINPROGRESS) {
 		l7_count(l, SL_L7_C_CONNECT_FAILED, 1);
 		l7_conn_close(l, c, true);
 		return;
 	}
-	/* after the SYN: its window scale was chosen for the whole L7_RCVBUF */
-	l7_relay_sockopts(fd);
+	c->fd[BACKEND] = fd;
 	c->state = C_CONNECTING;
 	c->deadline = l7_now_ms() + l->o.connect_timeout_ms;
 	/* the client's bytes wait in its socket until the relay starts */

@@ -23,4 +23,13 @@ void l7_earn(struct half *h, int src, ssize_t n);
 /* Small buffers on a relayed socket to start with: L7_RCVBUF, L7_NOTSENT_LOWAT. */
 void l7_relay_sockopts(int fd);
 
+/* l7_connect_ep()'s flags: what a backend socket gets besides non-blocking and close-on-exec */
+#define L7_CONNECT_NODELAY    1 /* TCP_NODELAY before the SYN */
+#define L7_CONNECT_RELAY_BUFS 2 /* l7_relay_sockopts() after it */
+/*
+ * A non-blocking connect to family/addr/port (network order), completing
+ * in the background (EPOLLOUT): the socket, or -errno with nothing left open.
+ */
+int l7_connect_ep(uint8_t family, const uint32_t addr[4], uint16_t port, unsigned int flags);
+
 #endif /* SLUICE_L7_RELAY_H */

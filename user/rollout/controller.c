@@ -199,8 +199,7 @@ static void end(struct sl_ro_ctl *c, struct sl_rollout *r, uint32_t phase, uint3
 	r->phase = phase;
 	if (phase == SL_RO_ABORTED || phase == SL_RO_PROMOTED)
 		move(c, r, sl_ro_weight(r));
-	if (phase == SL_RO_ABORTED && (r->flags & SL_RO_ABORT_RESET) &&
-	    !(r->flags & SL_RO_DRY_RUN)) {
+	if (sl_ro_abort_resets(r)) {
 		err = sl_ro_reset_conns(c->m, r, &n);
 		if (err)
 			pr_warn("rollout %s: cannot reset %s's connections: %s\n", r->service,

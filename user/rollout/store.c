@@ -184,6 +184,12 @@ int sl_ro_events(const struct sl_maps *m, const char *service, size_t max,
 	return 0;
 }
 
+int sl_ro_abort_resets(const struct sl_rollout *r)
+{
+	return r->phase == SL_RO_ABORTED && (r->flags & SL_RO_ABORT_RESET) &&
+	       !(r->flags & SL_RO_DRY_RUN);
+}
+
 int sl_ro_reset_conns(const struct sl_maps *m, const struct sl_rollout *r, uint64_t *n)
 {
 	uint32_t id;

@@ -40,6 +40,11 @@ int sl_ro_set_weights(const struct sl_maps *m, const struct sl_rollout *r, uint3
 		      struct sl_diag *diag);
 
 /*
+ * Does r call for resetting the canary's connections now: aborted, with
+ * SL_RO_ABORT_RESET, and not a dry run (which writes nothing)?
+ */
+int sl_ro_abort_resets(const struct sl_rollout *r);
+/*
  * At an abort with SL_RO_ABORT_RESET (after the weights moved): flag the
  * canary's open TCP connections so that their clients get a RST at their
  * next packet (datapath/ct_reset.h); *n of them.
