@@ -118,7 +118,8 @@ global_counter() {
 # Client port ranges: direct connections (the floor) and connections through
 # a VIP reach the backends with different TCP timestamp bases; a port reused
 # across the two would meet a TIME_WAIT socket and PAWS. Each kind of
-# contender gets its own range.
+# contender gets its own range (socket-level balancing connects directly:
+# the floor's).
 ports_direct() { sl_nsx client sysctl -qw net.ipv4.ip_local_port_range="10000 29999"; }
 ports_vip() { sl_nsx client sysctl -qw net.ipv4.ip_local_port_range="30000 60999"; }
 
@@ -663,7 +664,8 @@ if has 8; then
 						"${SL_IFS[@]}" || sl_die "sluice run"
 					;;
 				sluice-sock)
-					ports_vip
+					# its connections go to the backends directly: the floor's timestamp base
+					ports_direct
 					SL_READY_IFACE=${SL_IFS[-1]} sl_run_start "$(gen_cfg "$n" 90 10)" \
 						"${SL_IFS[@]}" -- --socket-lb "$RANK_CG" || sl_die "sluice run"
 					RANK_WRAP=(sh -c 'echo $$ >"$1/cgroup.procs" && shift && exec "$@"' sh "$RANK_CG")
