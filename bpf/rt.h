@@ -85,6 +85,21 @@ static __always_inline __u32 sl_rt_bucket(__u64 us)
 	return b < SL_RT_BUCKETS ? b : SL_RT_BUCKETS - 1;
 }
 
+/* One response time of subset subset_id, in microseconds, into its histogram. */
+static __always_inline void sl_rt_record(__u32 subset_id, __u64 us)
+{
+	struct sl_rt_hist *h = bpf_map_lookup_elem(&sl_rt_hist, &subset_id);
+	__u32 b;
+
+	if (!h)
+		return;
+	b = sl_rt_bucket(us);
+	h->count++;
+	h->sum_us += us;
+	if (b < SL_RT_BUCKETS)
+		h->bucket[b]++;
+}
+
 /*
  * Client packet p of connection fk (entry ct, SL_CT_RT_WAIT set): when it
  * carries the first request byte, note the time under the reply tuple.
@@ -117,9 +132,7 @@ __noinline int sl_rt_request(const struct sl_pkt *p, const struct sl_ct_key *fk,
 __noinline int sl_rt_response(const struct sl_pkt *p, const struct sl_ct_key *k,
 			      struct sl_ct_entry *rn, __u32 subset_id)
 {
-	struct sl_rt_hist *h;
-	__u64 *t0, us, now;
-	__u32 b;
+	__u64 *t0, now;
 
 	if (!p || !k || !rn || !p->payload_len)
 		return 0;
@@ -130,16 +143,8 @@ __noinline int sl_rt_response(const struct sl_pkt *p, const struct sl_ct_key *k,
 	if (!t0)
 		return 0;
 	now = bpf_ktime_get_ns();
-	us = now > *t0 ? (now - *t0) / 1000 : 0;
+	sl_rt_record(subset_id, now > *t0 ? (now - *t0) / 1000 : 0);
 	bpf_map_delete_elem(&sl_rt_pend, k);
-	h = bpf_map_lookup_elem(&sl_rt_hist, &subset_id);
-	if (!h)
-		return 0;
-	b = sl_rt_bucket(us);
-	h->count++;
-	h->sum_us += us;
-	if (b < SL_RT_BUCKETS)
-		h->bucket[b]++;
 	return 0;
 }
 

@@ -643,6 +643,7 @@ int sl_egress(struct __sk_buff *skb)
 }
 
 #define SL_AF_INET_SOCK	 2  /* AF_INET, as sk_lookup reports it */
+#define SL_SOCK_STREAM	 1  /* SOCK_STREAM, as cgroup/connect4 reports it */
 #define SL_AF_INET6_SOCK 10 /* AF_INET6 */
 
 /*
@@ -689,11 +690,11 @@ int sl_l7_lookup(struct bpf_sk_lookup *ctx)
  * connection's packets needs a rewrite or a conntrack entry. The subset
  * goes with the socket (sl_sock_lb), and three small programs on the same
  * cgroup count as the packet path does: packets and bytes both ways, the
- * backend's resets and HTTP status lines (sl_sock_egress, sl_sock_ingress),
- * and the close (sl_sock_release). Left to the packet path: routes on the
- * client's address (not known yet at connect()) or on HTTP (the L7 step),
- * affinity by client address, IPv6 and UDP. Not measured on this path:
- * response times (docs/socketlb.md says why).
+ * backend's resets, HTTP status lines and the response time of the first
+ * request (sl_sock_egress, sl_sock_ingress), and the close
+ * (sl_sock_release). Left to the packet path: routes on the client's
+ * address (not known yet at connect()) or on HTTP (the L7 step), affinity
+ * by client address, IPv6 and UDP.
  */
 SEC("cgroup/connect4")
 int sl_sock_connect4(struct bpf_sock_addr *ctx)
@@ -703,7 +704,7 @@ int sl_sock_connect4(struct bpf_sock_addr *ctx)
 	struct sl_sock_lb *s;
 	struct sl_stats *st;
 
-	if (ctx->type != 1 /* SOCK_STREAM */ || ctx->protocol != IPPROTO_TCP)
+	if (ctx->type != SL_SOCK_STREAM || ctx->protocol != IPPROTO_TCP)
 		return 1;
 	p.family = SL_AF_INET;
 	p.proto = IPPROTO_TCP;
@@ -722,7 +723,8 @@ int sl_sock_connect4(struct bpf_sock_addr *ctx)
 	if (!s)
 		return 1;
 	s->subset_id = e.subset_id;
-	s->flags = e.flags & SL_CT_NO_HTTP;
+	s->flags = e.flags & (SL_CT_NO_HTTP | SL_CT_RT_WAIT);
+	s->req_ns = 0;
 	ctx->user_ip4 = e.addr[0];
 	ctx->user_port = e.port;
 	st = sl_stats_of(e.subset_id);
@@ -750,11 +752,41 @@ static __always_inline struct sl_sock_lb *sl_sock_of(struct __sk_buff *skb)
  */
 #define SL_SOCK_L2_BYTES ETH_HLEN
 
-/* The client's packets to its backend: counted in. */
+/*
+ * The TCP payload of skb (starting at its IPv4 header: connect4 balances
+ * AF_INET sockets only) into p->payload_off/payload_len; its flags into
+ * p->tcp_flags. False if the headers do not read as such.
+ */
+static __always_inline bool sl_sock_payload(struct __sk_buff *skb, struct sl_pkt *p)
+{
+	__u32 ihl, tot, doff;
+	__u8 h[20];
+
+	if (bpf_skb_load_bytes(skb, 0, h, 20))
+		return false;
+	ihl = (h[0] & 0xf) * 4;
+	tot = ((__u32)h[2] << 8) | h[3];
+	if ((h[0] >> 4) != 4 || ihl < 20 || ihl > 60 || bpf_skb_load_bytes(skb, ihl + 12, h, 2))
+		return false;
+	doff = (h[0] >> 4) * 4;
+	if (doff < 20 || tot < ihl + doff)
+		return false;
+	p->tcp_flags = h[1];
+	p->payload_off = ihl + doff;
+	p->payload_len = tot - ihl - doff;
+	return true;
+}
+
+/*
+ * The client's packets to its backend: counted in. The first one with
+ * payload starts the response-time clock (rt.h: the first request byte to
+ * the first response byte); the headers are read only until then.
+ */
 SEC("cgroup_skb/egress")
 int sl_sock_egress(struct __sk_buff *skb)
 {
 	struct sl_sock_lb *s = sl_sock_of(skb);
+	struct sl_pkt p = {};
 	struct sl_stats *st;
 
 	if (!s)
@@ -764,13 +796,16 @@ int sl_sock_egress(struct __sk_buff *skb)
 		st->packets_in += sl_wire_packets(skb);
 		st->bytes_in += skb->len + SL_SOCK_L2_BYTES;
 	}
+	if ((s->flags & SL_CT_RT_WAIT) && sl_sock_payload(skb, &p) && p.payload_len &&
+	    (__sync_fetch_and_and(&s->flags, ~SL_CT_RT_WAIT) & SL_CT_RT_WAIT))
+		s->req_ns = bpf_ktime_get_ns();
 	return 1;
 }
 
 /*
  * The backend's packets to the client: counted out, with its resets and
  * (not SL_CT_NO_HTTP) the status line of a plaintext HTTP/1.x response, as
- * sl_reply counts them.
+ * sl_reply counts them; the first response byte stops the clock.
  */
 SEC("cgroup_skb/ingress")
 int sl_sock_ingress(struct __sk_buff *skb)
@@ -778,8 +813,7 @@ int sl_sock_ingress(struct __sk_buff *skb)
 	struct sl_sock_lb *s = sl_sock_of(skb);
 	struct sl_pkt p = {};
 	struct sl_stats *st;
-	__u8 h[20];
-	__u32 ihl, tot, doff;
+	__u64 t0, now;
 
 	if (!s)
 		return 1;
@@ -788,21 +822,20 @@ int sl_sock_ingress(struct __sk_buff *skb)
 		return 1;
 	st->packets_out += sl_wire_packets(skb);
 	st->bytes_out += skb->len + SL_SOCK_L2_BYTES;
-	/* the IP header, then the TCP header's offset and flags */
-	if (bpf_skb_load_bytes(skb, 0, h, 20))
+	if (!sl_sock_payload(skb, &p))
 		return 1;
-	ihl = (h[0] & 0xf) * 4;
-	tot = ((__u32)h[2] << 8) | h[3];
-	if (ihl < 20 || ihl > 60 || bpf_skb_load_bytes(skb, ihl + 12, h, 2))
-		return 1;
-	if (h[1] & SL_TCP_RST)
+	if (p.tcp_flags & SL_TCP_RST)
 		st->backend_resets++;
-	doff = (h[0] >> 4) * 4;
-	if (s->flags & SL_CT_NO_HTTP || doff < 20 || tot < ihl + doff)
+	if (!p.payload_len)
 		return 1;
-	p.payload_off = ihl + doff;
-	p.payload_len = tot - ihl - doff;
-	sl_http_count(skb, &p, st, s->subset_id);
+	/* one CPU takes the first response byte's time */
+	t0 = s->req_ns;
+	if (t0 && __sync_val_compare_and_swap(&s->req_ns, t0, 0) == t0) {
+		now = bpf_ktime_get_ns();
+		sl_rt_record(s->subset_id, now > t0 ? (now - t0) / 1000 : 0);
+	}
+	if (!(s->flags & SL_CT_NO_HTTP))
+		sl_http_count(skb, &p, st, s->subset_id);
 	return 1;
 }
 

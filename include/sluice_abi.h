@@ -627,7 +627,8 @@ _Static_assert(sizeof(struct sl_rollout_event) == 40 + SL_NAME_LEN + SL_ROLLOUT_
  */
 struct sl_sock_lb {
 	__u32 subset_id;
-	__u32 flags; /* SL_CT_NO_HTTP */
+	__u32 flags;   /* SL_CT_NO_HTTP, SL_CT_RT_WAIT (until the first request byte) */
+	__u64 req_ns;  /* bpf_ktime_get_ns() of the first request byte, until its response */
 };
 
 #endif /* SLUICE_ABI_H */

@@ -4,7 +4,9 @@
 # docs/bench.md): a TCP connect() to a VIP from a process in that cgroup
 # goes straight to a backend picked by weight, so sl_ingress sees none of
 # its SYNs (new_conn and conntrack stay still) while the subset rows count
-# the connections as opened; the split holds. Left to the packet path: a
+# the connections as opened; the split holds. A client on the node itself
+# (host network), which the packet path cannot serve, reaches the service
+# this way only. Left to the packet path: a
 # process outside the cgroup, IPv6 (connect4 only), a service with a route
 # on the client's address. Its counts equal the packet path's for the same
 # requests. The cgroup links are pinned: they outlive `run`, a restart swaps
@@ -44,14 +46,15 @@ burst_cg() { # HOST OUT
 }
 # sum STATUS FIELD: a counter of the service, both subsets
 sum() { sl_jget "$1" "sum(s[\"$2\"] for s in d[\"services\"][0][\"subsets\"])"; }
-# 2xx status lines counted
+# 2xx status lines counted; response times recorded
 http2xx() { sl_jget "$1" 'sum(s["http_responses"]["2xx"] for s in d["services"][0]["subsets"])'; }
-# the counters a round added: "opened closed packets_in bytes_in packets_out bytes_out 2xx"
+rts() { sl_jget "$1" 'sum(s["response_time"]["count"] for s in d["services"][0]["subsets"])'; }
+# the counters a round added: "opened closed packets_in bytes_in packets_out bytes_out 2xx rt"
 COUNTED=(connections_opened connections_closed packets_in bytes_in packets_out bytes_out)
 counted() { # BEFORE AFTER
 	local c out=()
 	for c in "${COUNTED[@]}"; do out+=($(($(sum "$2" "$c") - $(sum "$1" "$c")))); done
-	out+=($(($(http2xx "$2") - $(http2xx "$1"))))
+	out+=($(($(http2xx "$2") - $(http2xx "$1"))) $(($(rts "$2") - $(rts "$1"))))
 	echo "${out[*]}"
 }
 # round TAG HOST [cg]: a burst (in the cgroup or not) between two status reads
@@ -68,7 +71,7 @@ round() {
 	read -r -a C <<<"$(counted "$SL_TMP/$tag-0.json" "$SL_TMP/$tag-1.json")"
 	OPENED=${C[0]} PKTS=${C[2]}
 	sl_info "$tag: $(sl_counts "$SL_TMP/$tag.json"); new_conn +$NEW;" \
-		"opened closed pkts_in bytes_in pkts_out bytes_out 2xx: +${C[*]}"
+		"opened closed pkts_in bytes_in pkts_out bytes_out 2xx rt: +${C[*]}"
 }
 
 # --- a path that is not a cgroup: refused, named
@@ -99,7 +102,14 @@ sl_check "cgroup, IPv4: no SYN through sl_ingress" "new_conn +$NEW" eval '[ "$NE
 CG_COUNTED=("${C[@]}")
 sl_check "cgroup, IPv4: every connection counted opened and closed" "+${C[0]}, +${C[1]} of $N" \
 	eval '[ "${C[0]}" = "$N" ] && [ "${C[1]}" = "$N" ]'
-sl_check "cgroup, IPv4: every response counted 2xx" "+${C[6]} of $N" eval '[ "${C[6]}" = "$N" ]'
+sl_check "cgroup, IPv4: every response counted 2xx, and timed" "+${C[6]}, +${C[7]} of $N" \
+	eval '[ "${C[6]}" = "$N" ] && [ "${C[7]}" = "$N" ]'
+# a client on the node itself (host network): its packets cross no
+# interface sluice filters at ingress, and only reach a VIP this way
+in_cg node timeout 60 "$SL_PY" "$SL_E2E/client.py" burst --host "$SL_VIP4" -n 20 -c 2 \
+	>"$SL_TMP/host.json"
+sl_check "a host-network client in the cgroup reaches the service" "$(sl_counts "$SL_TMP/host.json")" \
+	eval '[ "$(sl_jget "$SL_TMP/host.json" "d[\"ok\"]")" = 20 ]'
 ct=$(bpftool map dump pinned "$SL_PIN_DIR/sl_ct_new" 2>/dev/null | grep -c '"key"')
 sl_check "cgroup, IPv4: no conntrack entry" "$ct in sl_ct_new" \
 	eval '[ "$ct" = 0 ]'
@@ -113,12 +123,12 @@ sl_check "outside the cgroup: the packet path" "new_conn +$NEW" eval '[ "$NEW" -
 # now and then sees a connection more: a client port reused too early)
 same_counts() {
 	local i
-	for i in 0 1 2 3 4 5 6; do
+	for i in 0 1 2 3 4 5 6 7; do
 		[ "${C[i]}" -gt 0 ] && [ $((200 * (CG_COUNTED[i] - C[i]) / (CG_COUNTED[i] + C[i]))) -ge -2 ] &&
 			[ $((200 * (CG_COUNTED[i] - C[i]) / (CG_COUNTED[i] + C[i]))) -le 2 ] || return 1
 	done
 }
-sl_check "counted as the packet path counts (${COUNTED[*]} 2xx)" \
+sl_check "counted as the packet path counts (${COUNTED[*]} 2xx rt)" \
 	"cgroup +${CG_COUNTED[*]}, packet path +${C[*]}" same_counts
 round cg6 "$SL_VIP6" cg
 sl_check_split "cgroup, IPv6: split 50/50" "$SL_TMP/cg6.json" v2 50 12
@@ -182,6 +192,10 @@ none() {
 }
 sl_wait_for 10 none
 sl_check "run without --socket-lb: nothing attached to the cgroup" "$progs" none
+sl_nsx node timeout 60 "$SL_PY" "$SL_E2E/client.py" burst --host "$SL_VIP4" -n 2 -c 1 \
+	>"$SL_TMP/host2.json"
+sl_check "run without --socket-lb: the host-network client does not" \
+	"$(sl_counts "$SL_TMP/host2.json")" eval '[ "$(sl_jget "$SL_TMP/host2.json" "d[\"ok\"]")" = 0 ]'
 round after "$SL_VIP4" cg
 sl_check "run without --socket-lb: the packet path serves the cgroup" "new_conn +$NEW" \
 	eval '[ "$NEW" -ge "$N" ] && [ "$(sl_jget "$SL_TMP/after.json" "d[\"fail\"]")" = 0 ]'
