@@ -29,6 +29,7 @@
 struct sl_fast {
 	__u32 ifindex;
 	__u32 neigh; /* the MAC addresses are known (else the kernel resolves the next hop) */
+	__u32 peer;  /* SL_IFACE_PEER: a pod's veth, whose peer takes the packet directly */
 	__be32 nh[4];
 	__u8 smac[ETH_ALEN];
 	__u8 dmac[ETH_ALEN];
@@ -52,7 +53,7 @@ __noinline int sl_fast_route(struct __sk_buff *skb, const struct sl_pkt *p, cons
 			     struct sl_fast *f)
 {
 	struct bpf_fib_lookup fib = {};
-	__u32 ifindex;
+	__u32 ifindex, *iface;
 	int rc;
 
 	if (!skb || !p || !n || !f)
@@ -68,9 +69,13 @@ __noinline int sl_fast_route(struct __sk_buff *skb, const struct sl_pkt *p, cons
 		return -1;
 	ifindex = fib.ifindex;
 	/* back out where it came in is a hairpin's business, not ours */
-	if (ifindex == skb->ifindex || !bpf_map_lookup_elem(&sl_ifaces, &ifindex))
+	if (ifindex == skb->ifindex)
+		return -1;
+	iface = bpf_map_lookup_elem(&sl_ifaces, &ifindex);
+	if (!iface)
 		return -1;
 	f->ifindex = ifindex;
+	f->peer = *iface & SL_IFACE_PEER;
 	f->neigh = rc == BPF_FIB_LKUP_RET_SUCCESS;
 	f->family = fib.family;
 	/* the next hop: the gateway, or the destination itself */
@@ -87,9 +92,13 @@ __noinline int sl_fast_route(struct __sk_buff *skb, const struct sl_pkt *p, cons
 
 /*
  * Send a translated packet per *f: with the neighbour known, its MAC
- * addresses written here and a plain redirect to the device's egress;
- * else bpf_redirect_neigh(), which resolves the next hop as the stack
- * would (and queues the packet until it is resolved).
+ * addresses written here and, to a pod's veth, bpf_redirect_peer(): into
+ * the pod's own ingress at once, as Cilium does, past this side's egress
+ * (where our egress program would only parse it and let it go) and the
+ * backlog queue that a veth transmit goes through; to another interface, a
+ * plain redirect to its egress. Else bpf_redirect_neigh(), which resolves
+ * the next hop as the stack would (and queues the packet until it is
+ * resolved). Called from TC ingress only, where a peer redirect is allowed.
  */
 __noinline int sl_fast_send(struct __sk_buff *skb, const struct sl_fast *f)
 {
@@ -107,7 +116,7 @@ __noinline int sl_fast_send(struct __sk_buff *skb, const struct sl_fast *f)
 			return TC_ACT_SHOT;
 		__builtin_memcpy(eth->h_dest, f->dmac, ETH_ALEN);
 		__builtin_memcpy(eth->h_source, f->smac, ETH_ALEN);
-		return bpf_redirect(f->ifindex, 0);
+		return f->peer ? bpf_redirect_peer(f->ifindex, 0) : bpf_redirect(f->ifindex, 0);
 	}
 	nh.nh_family = f->family;
 	__builtin_memcpy(nh.ipv6_nh, f->nh, 16); /* ipv4_nh is its first word */

@@ -325,9 +325,16 @@ _Static_assert(sizeof(struct sl_dp_cfg) == 80, "sl_dp_cfg size");
 #define SL_DP_FAST_PATH (1U << 1)
 
 /*
- * sl_ifaces: HASH, ifindex -> 1 for every interface `run` attached both
- * programs to (in its network namespace): the fast path's targets.
+ * sl_ifaces: HASH, ifindex -> SL_IFACE_* for every interface `run` attached
+ * both programs to (in its network namespace): the fast path's targets.
  */
+#define SL_IFACE_ATTACHED (1U << 0) /* always set */
+/*
+ * A veth (or netkit) whose peer lives in another network namespace: a
+ * pod's. The fast path hands it packets with bpf_redirect_peer(), straight
+ * into the pod's ingress, past this side's egress and the backlog queue.
+ */
+#define SL_IFACE_PEER (1U << 1)
 
 #define SL_L7_LOCAL4_DEFAULT "169.254.92.1"
 #define SL_L7_LOCAL6_DEFAULT "fd5c:5c5c::1"

@@ -51,6 +51,15 @@ ct_seen() {
 	sl_nsx node conntrack -L -f "$1" -p tcp --dport 8080 2>/dev/null | grep -c 'dport=8080'
 }
 flush_ct() { sl_nsx node conntrack -F >/dev/null 2>&1; }
+# packets the node's side of the veths sent: a peer redirect
+# (bpf_redirect_peer) hands them to the pod's side without that
+tx_seen() {
+	sl_nsx node ip -s -j link show | "$SL_PY" -c '
+import json, sys
+ifs = set(sys.argv[1:])
+print(sum(l["stats64"]["tx"]["packets"] for l in json.load(sys.stdin) if l["ifname"] in ifs))' \
+		"${IFS_ALL[@]}"
+}
 
 # one round of traffic: an IPv4 and an IPv6 burst, a long download
 traffic() { # TAG
@@ -85,7 +94,9 @@ sl_check status-shows-fast-path "fast_path: $(sl_jget "$SL_TMP/on.json" 'd.get("
 
 flush_ct
 zero_fwd
+tx0=$(tx_seen)
 traffic on
+tx1=$(tx_seen)
 check_correct on
 redirects=$(sl_dp_delta "$SL_TMP/on-before.json" "$SL_TMP/on-after.json" fast_redirect)
 # each connection: a SYN, an ACK, a request, a FIN... out, as many back
@@ -94,6 +105,9 @@ sl_check fast-redirect-counted "fast_redirect +$redirects, want >= $min" test "$
 fwd=$(fwd_seen)
 sl_check forward-chain-not-seen "FORWARD counting rules saw $fwd packets of the client's" \
 	test "$fwd" = 0
+# neighbour discovery and the like, not the connections' packets
+sl_check peer-redirect "the node's side of the veths sent $((tx1 - tx0)) packets, want < $N" \
+	test "$((tx1 - tx0))" -lt "$N"
 ct4=$(ct_seen ipv4)
 ct6=$(ct_seen ipv6)
 sl_check node-conntrack-not-seen "node conntrack: $ct4 IPv4, $ct6 IPv6 entries to port 8080" \
@@ -143,8 +157,12 @@ sl_check status-shows-no-fast-path "fast_path: $(sl_wait_for 10 _fast_path_is Fa
 	test "$(sl_jget "$SL_TMP/off.json" 'd.get("fast_path")')" = False
 flush_ct
 zero_fwd
+tx0=$(tx_seen)
 traffic off
+tx1=$(tx_seen)
 check_correct off
+sl_check stack-transmits "the node's side of the veths sent $((tx1 - tx0)) packets, want >= $((2 * N * 4))" \
+	test "$((tx1 - tx0))" -ge $((2 * N * 4))
 redirects=$(sl_dp_delta "$SL_TMP/off-before.json" "$SL_TMP/off-after.json" fast_redirect)
 sl_check no-fast-redirect "fast_redirect +$redirects" test "$redirects" = 0
 fwd=$(fwd_seen)

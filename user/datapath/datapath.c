@@ -27,6 +27,7 @@
 #include <bpf/libbpf.h>
 
 #include "datapath/datapath.h"
+#include "datapath/netlink.h"
 #include "datapath/policy_route.h"
 #include "datapath/socklb.h"
 #include "datapath/tables.h"
@@ -300,7 +301,7 @@ static int check_ethernet(const char *ifname)
 int sl_dp_attach(struct sl_datapath *dp, const char *ifname)
 {
 	int ifindex = if_nametoindex(ifname), err;
-	__u32 one = 1;
+	__u32 flags = SL_IFACE_ATTACHED;
 
 	if (!ifindex) {
 		pr_warn("Error: no interface '%s'\n", ifname);
@@ -316,7 +317,9 @@ int sl_dp_attach(struct sl_datapath *dp, const char *ifname)
 	err = attach_one(ifindex, BPF_TC_INGRESS, bpf_program__fd(dp->skel->progs.sl_ingress));
 	err = err ?: attach_one(ifindex, BPF_TC_EGRESS, bpf_program__fd(dp->skel->progs.sl_egress));
 	/* both hooks in place: a fast-path target from now on */
-	if (!err && bpf_map_update_elem(bpf_map__fd(dp->skel->maps.sl_ifaces), &ifindex, &one,
+	if (sl_nl_peer_elsewhere(ifindex))
+		flags |= SL_IFACE_PEER;
+	if (!err && bpf_map_update_elem(bpf_map__fd(dp->skel->maps.sl_ifaces), &ifindex, &flags,
 					BPF_ANY))
 		err = -errno;
 	if (err)

@@ -56,6 +56,58 @@ int sl_nl_dump(int fd)
 	return 0;
 }
 
+/* Does this IFLA_LINKINFO name a kind whose peer is another device (veth, netkit)? */
+static bool peer_kind(const struct rtattr *info)
+{
+	const struct rtattr *rta;
+	int len = RTA_PAYLOAD(info);
+
+	for (rta = RTA_DATA(info); RTA_OK(rta, len); rta = RTA_NEXT(rta, len))
+		if (rta->rta_type == IFLA_INFO_KIND)
+			return !strncmp(RTA_DATA(rta), "veth", RTA_PAYLOAD(rta)) ||
+			       !strncmp(RTA_DATA(rta), "netkit", RTA_PAYLOAD(rta));
+	return false;
+}
+
+bool sl_nl_peer_elsewhere(int ifindex)
+{
+	struct {
+		struct nlmsghdr nh;
+		struct ifinfomsg ifi;
+	} req = {
+	    .nh = {.nlmsg_len = sizeof(req), .nlmsg_type = RTM_GETLINK, .nlmsg_flags = NLM_F_REQUEST},
+	    .ifi = {.ifi_family = AF_UNSPEC, .ifi_index = ifindex},
+	};
+	struct sockaddr_nl sa = {.nl_family = AF_NETLINK};
+	bool kind = false, netns = false;
+	const struct nlmsghdr *nh;
+	const struct rtattr *rta;
+	char buf[16384];
+	ssize_t n;
+	int fd, len;
+
+	fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+	if (fd < 0)
+		return false;
+	if (sendto(fd, &req, sizeof(req), 0, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+		goto out;
+	n = recv(fd, buf, sizeof(buf), 0);
+	nh = (const struct nlmsghdr *)buf;
+	if (n <= 0 || !NLMSG_OK(nh, (size_t)n) || nh->nlmsg_type != RTM_NEWLINK)
+		goto out;
+	len = IFLA_PAYLOAD(nh);
+	for (rta = IFLA_RTA((const struct ifinfomsg *)NLMSG_DATA(nh)); RTA_OK(rta, len);
+	     rta = RTA_NEXT(rta, len)) {
+		if (rta->rta_type == IFLA_LINK_NETNSID)
+			netns = true;
+		else if (rta->rta_type == IFLA_LINKINFO)
+			kind = peer_kind(rta);
+	}
+out:
+	close(fd);
+	return kind && netns;
+}
+
 static void link_msg(const struct nlmsghdr *nh, sl_nl_link_cb cb, void *ctx)
 {
 	const struct ifinfomsg *ifi = NLMSG_DATA(nh);

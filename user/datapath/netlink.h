@@ -34,6 +34,12 @@ int sl_nl_dump(int fd);
  */
 int sl_nl_read(int fd, sl_nl_link_cb cb, void *ctx);
 
+/*
+ * Is ifindex a veth (or netkit) whose peer is in another network namespace
+ * (IFLA_LINK_NETNSID), as a pod's interface is on its node? One RTM_GETLINK.
+ */
+bool sl_nl_peer_elsewhere(int ifindex);
+
 /* "lxc*,cali*": does name match one of the comma-separated fnmatch globs? */
 bool sl_nl_match(const char *patterns, const char *name);
 
