@@ -703,9 +703,21 @@ int sl_sock_connect4(struct bpf_sock_addr *ctx)
 	struct sl_pkt p = {};
 	struct sl_sock_lb *s;
 	struct sl_stats *st;
+	int res;
 
 	if (ctx->type != SL_SOCK_STREAM || ctx->protocol != IPPROTO_TCP)
 		return 1;
+	/*
+	 * A connect() again on a socket balanced before (the first one
+	 * failed): that attempt is over, counted closed here, not at release.
+	 */
+	s = bpf_sk_storage_get(&sl_sock_lb, ctx->sk, 0, 0);
+	if (s) {
+		st = sl_stats_of(s->subset_id);
+		if (st)
+			__sync_fetch_and_add(&st->conns_closed, 1);
+		bpf_sk_storage_delete(&sl_sock_lb, ctx->sk);
+	}
 	p.family = SL_AF_INET;
 	p.proto = IPPROTO_TCP;
 	p.daddr[0] = ctx->user_ip4;
@@ -714,9 +726,9 @@ int sl_sock_connect4(struct bpf_sock_addr *ctx)
 		return 1;
 	/* the client's port is not chosen yet: a random one splits by weight */
 	p.sport = (__be16)bpf_get_prandom_u32();
-	if (sl_choose(&p, &e, SL_SVC_SRC_MATCH | SL_SVC_AFFINITY_CLIENT_IP | SL_SVC_L7) !=
-		    SL_NEW_NAT ||
-	    e.family != SL_AF_INET)
+	/* a connection with no endpoint or no route goes on, and the SYN meets the packet path */
+	res = sl_choose(&p, &e, SL_SVC_SRC_MATCH | SL_SVC_AFFINITY_CLIENT_IP | SL_SVC_L7);
+	if (res != SL_NEW_NAT)
 		return 1;
 	/* no storage, no counting: then the packet path takes it, as before */
 	s = bpf_sk_storage_get(&sl_sock_lb, ctx->sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
@@ -727,9 +739,10 @@ int sl_sock_connect4(struct bpf_sock_addr *ctx)
 	s->req_ns = 0;
 	ctx->user_ip4 = e.addr[0];
 	ctx->user_port = e.port;
+	/* process context: a softirq on this CPU may add to the same row meanwhile */
 	st = sl_stats_of(e.subset_id);
 	if (st)
-		st->conns_opened++;
+		__sync_fetch_and_add(&st->conns_opened, 1);
 	return 1;
 }
 
@@ -791,10 +804,11 @@ int sl_sock_egress(struct __sk_buff *skb)
 
 	if (!s)
 		return 1;
+	/* often process context (a send()): a softirq may add to this CPU's row meanwhile */
 	st = sl_stats_of(s->subset_id);
 	if (st) {
-		st->packets_in += sl_wire_packets(skb);
-		st->bytes_in += skb->len + SL_SOCK_L2_BYTES;
+		__sync_fetch_and_add(&st->packets_in, sl_wire_packets(skb));
+		__sync_fetch_and_add(&st->bytes_in, skb->len + SL_SOCK_L2_BYTES);
 	}
 	if ((s->flags & SL_CT_RT_WAIT) && sl_sock_payload(skb, &p) && p.payload_len &&
 	    (__sync_fetch_and_and(&s->flags, ~SL_CT_RT_WAIT) & SL_CT_RT_WAIT))
@@ -828,8 +842,16 @@ int sl_sock_ingress(struct __sk_buff *skb)
 		st->backend_resets++;
 	if (!p.payload_len)
 		return 1;
+	/*
+	 * The backend's payload before any request (a server that speaks
+	 * first): nothing to time, ever, as on the packet path (rt.h).
+	 */
+	if ((s->flags & SL_CT_RT_WAIT) &&
+	    (__sync_fetch_and_and(&s->flags, ~SL_CT_RT_WAIT) & SL_CT_RT_WAIT))
+		t0 = 0;
+	else
+		t0 = s->req_ns;
 	/* one CPU takes the first response byte's time */
-	t0 = s->req_ns;
 	if (t0 && __sync_val_compare_and_swap(&s->req_ns, t0, 0) == t0) {
 		now = bpf_ktime_get_ns();
 		sl_rt_record(s->subset_id, now > t0 ? (now - t0) / 1000 : 0);
@@ -849,8 +871,9 @@ int sl_sock_release(struct bpf_sock *sk)
 	s = bpf_sk_storage_get(&sl_sock_lb, sk, 0, 0);
 	if (!s)
 		return 1;
+	/* process context: as in sl_sock_connect4 */
 	st = sl_stats_of(s->subset_id);
 	if (st)
-		st->conns_closed++;
+		__sync_fetch_and_add(&st->conns_closed, 1);
 	return 1;
 }

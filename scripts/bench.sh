@@ -628,7 +628,7 @@ if has 8; then
 	# of its own, whose connect() the program rewrites (RANK_WRAP puts it there)
 	RANK_CG=
 	RANK_WRAP=()
-	CG_ROOT=$(awk '$3 == "cgroup2" { print $2; exit }' /proc/mounts)
+	CG_ROOT=$(sl_cg_root)
 	if [[ $("$SLUICE" run --help 2>&1) == *--socket-lb* ]] && [ -n "$CG_ROOT" ]; then
 		RANK_CG=$CG_ROOT/sluice-bench-$$
 		mkdir -p "$RANK_CG" || sl_die "mkdir $RANK_CG"
@@ -668,7 +668,7 @@ if has 8; then
 					ports_direct
 					SL_READY_IFACE=${SL_IFS[-1]} sl_run_start "$(gen_cfg "$n" 90 10)" \
 						"${SL_IFS[@]}" -- --socket-lb "$RANK_CG" || sl_die "sluice run"
-					RANK_WRAP=(sh -c 'echo $$ >"$1/cgroup.procs" && shift && exec "$@"' sh "$RANK_CG")
+					RANK_WRAP=("${SL_IN_CGROUP[@]}" "$RANK_CG")
 					;;
 				iptables) ports_vip; ipt_hooks -I ;;
 				nftables) ports_vip; nft_hooks on ;;

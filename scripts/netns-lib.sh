@@ -104,6 +104,13 @@ sl_nsx() {
 	nsenter --net="/var/run/netns/$(sl_ns "$ns")" "$@"
 }
 
+# sl_cg_root: where cgroup v2 is mounted (empty if nowhere).
+sl_cg_root() { awk '$3 == "cgroup2" { print $2; exit }' /proc/mounts; }
+
+# sl_in_cgroup CG CMD...: exec CMD as a process of cgroup v2 directory CG
+# (it joins the cgroup first; put `sl_nsx NS` in front for a namespace).
+SL_IN_CGROUP=(sh -c 'echo $$ >"$1/cgroup.procs" && shift && exec "$@"' sh)
+
 # sluice inside the node, on this test's own pin directory.
 sl_sluice() { sl_nsx node "$SLUICE" --pin-dir "$SL_PIN_DIR" "$@"; }
 

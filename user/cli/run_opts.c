@@ -12,9 +12,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 #include "cli/run.h"
+#include "datapath/socklb.h"
 
 static int usage(void)
 {
@@ -273,14 +275,16 @@ int run_parse_opts(int argc, char **argv, struct run_ctx *c, struct run_args *a)
 		case 'F':
 			c->dp_opts.cfg.flags &= ~SL_DP_FAST_PATH;
 			break;
-		case OPT_SOCKET_LB:
-			/* a cgroup v2 directory; sl_dp_load_opts says what is wrong with it */
-			if (!*optarg) {
-				sl_error("--socket-lb '': a cgroup v2 directory");
+		case OPT_SOCKET_LB: {
+			/* checked here, before anything is attached anywhere */
+			int fd = sl_socklb_open_dir(optarg, NULL);
+
+			if (fd < 0)
 				return SL_EXIT_INVALID;
-			}
+			close(fd);
 			c->dp_opts.sock_lb_cgroup = optarg;
 			break;
+		}
 		default:
 			return usage();
 		}

@@ -407,34 +407,51 @@ bool sl_dp_link_here(int fd)
 	       info.netns.attach_type == BPF_SK_LOOKUP;
 }
 
-int sl_dp_attach_lookup(struct sl_datapath *dp)
+int sl_dp_pin_link(const char *path, int prog, int target, enum bpf_attach_type type,
+		   bool (*ours)(int fd, const void *arg), const void *arg, bool *created)
 {
-	int prog = bpf_program__fd(dp->skel->progs.sl_l7_lookup), fd, ns, err = 0;
-	char path[PATH_MAX];
+	int fd, err = 0;
 
-	snprintf(path, sizeof(path), "%s/%s", dp->pin_dir, SL_LINK_L7_LOOKUP);
+	*created = false;
 	fd = bpf_obj_get(path);
 	if (fd >= 0) {
-		/* an upgrade: swap the program in place, no lookup goes without it */
-		if (sl_dp_link_here(fd) && !bpf_link_update(fd, prog, NULL)) {
+		/* an upgrade: swap the program in place, nothing goes without one */
+		if (ours(fd, arg) && !bpf_link_update(fd, prog, NULL)) {
 			close(fd);
 			return 0;
 		}
 		close(fd);
-		unlink(path); /* of a namespace that is gone, or broken */
+		unlink(path); /* another target's (that one is served no more), or broken */
 	}
+	fd = bpf_link_create(prog, target, type, NULL);
+	if (fd < 0)
+		return -errno;
+	/* pinned: it outlives `run`, like the TC filters */
+	if (bpf_obj_pin(fd, path))
+		err = -errno;
+	close(fd);
+	*created = !err;
+	return err;
+}
+
+static bool lookup_link_here(int fd, const void *arg)
+{
+	(void)arg;
+	return sl_dp_link_here(fd);
+}
+
+int sl_dp_attach_lookup(struct sl_datapath *dp)
+{
+	int prog = bpf_program__fd(dp->skel->progs.sl_l7_lookup), ns, err;
+	char path[PATH_MAX];
+	bool created;
+
+	snprintf(path, sizeof(path), "%s/%s", dp->pin_dir, SL_LINK_L7_LOOKUP);
 	ns = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
 	if (ns < 0)
 		return -errno;
-	fd = bpf_link_create(prog, ns, BPF_SK_LOOKUP, NULL);
-	if (fd < 0)
-		err = -errno;
+	err = sl_dp_pin_link(path, prog, ns, BPF_SK_LOOKUP, lookup_link_here, NULL, &created);
 	close(ns);
-	/* pinned: it outlives `run`, like the TC filters */
-	if (!err && bpf_obj_pin(fd, path))
-		err = -errno;
-	if (fd >= 0)
-		close(fd);
 	if (err)
 		pr_warn("Error: cannot attach %s to this network namespace: %s\n",
 			SL_PROG_L7_LOOKUP, strerror(-err));

@@ -5,6 +5,7 @@
 
 #include <net/if.h>
 #include <stdbool.h>
+#include <linux/bpf.h>
 
 #include "datapath/maps.h"
 
@@ -65,6 +66,14 @@ void sl_dp_ifaces_prune(struct sl_datapath *dp);
  * -errno when nothing is loaded there.
  */
 int sl_dp_read_cfg(const char *pin_dir, struct sl_dp_cfg *cfg);
+/*
+ * A BPF link of prog on target (attach type type) pinned at path: the one
+ * pinned there if ours(fd, arg) says it is on the right target, with prog
+ * swapped in (bpf_link_update: atomic), else a new one (an old pin is
+ * removed). *created says which. 0 or -errno.
+ */
+int sl_dp_pin_link(const char *path, int prog, int target, enum bpf_attach_type type,
+		   bool (*ours)(int fd, const void *arg), const void *arg, bool *created);
 /* Is fd (the pinned sk_lookup link) attached to the network namespace we are in? */
 bool sl_dp_link_here(int fd);
 /* Remove our filters from ifname; others' filters and the qdisc stay. */
