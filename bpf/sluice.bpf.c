@@ -693,7 +693,7 @@ int sl_l7_lookup(struct bpf_sk_lookup *ctx)
  * backend's resets, HTTP status lines and the response time of the first
  * request (sl_sock_egress, sl_sock_ingress), and the close
  * (sl_sock_release). Left to the packet path: routes on the client's
- * address (not known yet at connect()) or on HTTP (the L7 step), affinity
+ * address (not known yet at connect()), ports through the L7 step, affinity
  * by client address, IPv6 and UDP.
  */
 SEC("cgroup/connect4")

@@ -311,19 +311,8 @@ static int thread_listen(struct sl_l7 *l, const struct sl_l7 *ld)
 /* Move c from one thread's list to another's (before either thread runs). */
 static void move_conn(struct sl_l7 *from, struct sl_l7 *to, struct conn *c)
 {
-	if (c->prev)
-		c->prev->next = c->next;
-	else
-		from->conns = c->next;
-	if (c->next)
-		c->next->prev = c->prev;
-	from->n_conns--;
-	c->prev = NULL;
-	c->next = to->conns;
-	if (to->conns)
-		to->conns->prev = c;
-	to->conns = c;
-	to->n_conns++;
+	l7_conn_list_del(from, c);
+	l7_conn_list_add(to, c);
 }
 
 static unsigned int threads_wanted(const struct sl_l7_opts *o)

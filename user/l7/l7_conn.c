@@ -155,17 +155,23 @@ struct conn *l7_conn_new(struct sl_l7 *l)
 		c->h[i].pr = c->h[i].pw = -1;
 	}
 	c->subset_id = SL_SUBSET_NONE;
-	c->next = l->conns;
-	if (l->conns)
-		l->conns->prev = c;
-	l->conns = c;
-	l->n_conns++;
+	l7_conn_list_add(l, c);
 	if (l->sh)
 		__atomic_fetch_add(&l->sh->n_conns, 1, __ATOMIC_RELAXED);
 	return c;
 }
 
-void l7_conn_unlink(struct sl_l7 *l, struct conn *c)
+void l7_conn_list_add(struct sl_l7 *l, struct conn *c)
+{
+	c->prev = NULL;
+	c->next = l->conns;
+	if (l->conns)
+		l->conns->prev = c;
+	l->conns = c;
+	l->n_conns++;
+}
+
+void l7_conn_list_del(struct sl_l7 *l, struct conn *c)
 {
 	if (c->prev)
 		c->prev->next = c->next;
@@ -174,6 +180,11 @@ void l7_conn_unlink(struct sl_l7 *l, struct conn *c)
 	if (c->next)
 		c->next->prev = c->prev;
 	l->n_conns--;
+}
+
+void l7_conn_unlink(struct sl_l7 *l, struct conn *c)
+{
+	l7_conn_list_del(l, c);
 	if (l->sh)
 		__atomic_fetch_sub(&l->sh->n_conns, 1, __ATOMIC_RELAXED);
 }

@@ -207,6 +207,12 @@ void l7_observe_request(struct sl_l7 *l, uint32_t subset_id, unsigned int status
 
 /* Connections. */
 struct conn *l7_conn_new(struct sl_l7 *l);
+/*
+ * In and out of one thread's list (l->conns, l->n_conns) alone; the
+ * shared count is the caller's (moving between threads leaves it).
+ */
+void l7_conn_list_add(struct sl_l7 *l, struct conn *c);
+void l7_conn_list_del(struct sl_l7 *l, struct conn *c);
 /* Out of l->conns, and out of both connection counts that l7_conn_new raised. */
 void l7_conn_unlink(struct sl_l7 *l, struct conn *c);
 /* reset: abort both sides with RST; counts the close in the subset's row */
