@@ -30,7 +30,8 @@
 #     the order rotated each round); each ratio against the floor of the
 #     same round, with its 95 % confidence interval, for throughput and for
 #     CPU per request (/proc/stat, steal left out). Not in the default
-#     SECTIONS: SECTIONS=8 (make bench-rank)
+#     SECTIONS: SECTIONS=8 (make bench-rank). RANK_ONLY="floor sluice-fast
+#     nftables" ranks those alone: more rounds in the same time
 #
 # Method, load and CPU accounting: docs/bench.md.
 set -uo pipefail
@@ -57,6 +58,7 @@ FLOOD_HELD=${FLOOD_HELD:-200}             # keep-alive connections held through 
 RANK_ROUNDS=${RANK_ROUNDS:-5}             # section 8: rounds (each contender once per round)
 RANK_DUR=${RANK_DUR:-$(q 1 3)}            # seconds of each wrk run in section 8
 RANK_SIZES=${RANK_SIZES:-1 10000}
+RANK_ONLY=${RANK_ONLY:-}                   # section 8: these contenders alone (e.g. "floor sluice-fast nftables")
 SYNFLOOD=$SL_ROOT/build/tests/synflood
 RESULTS=${RESULTS:-$SL_ROOT/build/bench-results.json}
 EMPTY_OBJ=$SL_ROOT/build/empty.bpf.o
@@ -635,12 +637,25 @@ if has 8; then
 		sl_on_exit "rmdir $RANK_CG"
 		RANK+=(sluice-sock)
 	fi
+	if [ -n "$RANK_ONLY" ]; then
+		keep=()
+		for c in "${RANK[@]}"; do
+			[[ " $RANK_ONLY " == *" $c "* ]] && keep+=("$c")
+		done
+		[ ${#keep[@]} -ge 2 ] || sl_die "RANK_ONLY=\"$RANK_ONLY\": fewer than two of ${RANK[*]}"
+		RANK=("${keep[@]}")
+	fi
+	ranks() { [[ " ${RANK[*]} " == *" $1 "* ]]; }
 	for n in $RANK_SIZES; do
 		t0=$SECONDS
-		ipt_up "$n"
-		ipt_hooks -D
-		nft_up "$n"
-		nft_hooks off
+		if ranks iptables; then
+			ipt_up "$n"
+			ipt_hooks -D
+		fi
+		if ranks nftables; then
+			nft_up "$n"
+			nft_hooks off
+		fi
 		RUN=1 rec 8 "load/$n" seconds "$((SECONDS - t0))"
 		for RUN in $(seq 1 "$RANK_ROUNDS"); do
 			# rotate the order: no contender always runs first (or after the same one)
@@ -683,8 +698,8 @@ if has 8; then
 			done
 			log "section 8: $n services, round $RUN done"
 		done
-		ipt_down
-		nft_down
+		if ranks iptables; then ipt_down; fi
+		if ranks nftables; then nft_down; fi
 	done
 fi
 
