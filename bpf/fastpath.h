@@ -42,6 +42,26 @@ static __always_inline bool sl_fast_on(void)
 }
 
 /*
+ * Where sl_fast_route leaves its answer for sl_fast_send, per CPU: off the
+ * stack, whose 512 bytes the inline rewrite (nat.h) needs along the call
+ * chain. A program run is not interrupted by another on its CPU (softirq,
+ * or BH off on egress), so one slot is enough. Not pinned: scratch space.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct sl_fast);
+} sl_fast_scratch SEC(".maps");
+
+static __always_inline struct sl_fast *sl_fast_slot(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&sl_fast_scratch, &zero);
+}
+
+/*
  * May a packet leaving with tuple n (family and protocol of p) skip the
  * stack? It may if the kernel's FIB, asked as the stack would ask it (from
  * the interface the packet came in on, which also honours its forwarding

@@ -193,65 +193,66 @@ static __always_inline int sl_l4_csum(struct __sk_buff *skb, const struct sl_pkt
 }
 
 /*
- * Rewrite the packet's tuple into n: addresses, ports and the checksums that
- * cover them (sl_l4_csum), then the headers, written directly: the IPv4
- * header checksum is never offloaded and is folded here. Global: its own
- * stack frame, and the verifier checks it once.
+ * The IPv4 rewrite: check, saddr, daddr, and (without IP options) the ports
+ * right after them, in one store; the header checksum folded here (it is
+ * never offloaded), the L4 one per sl_l4_csum. Inline: the hot paths call
+ * it, and a call costs a return, which this CPU's return-thunk mitigation
+ * makes dear (docs/bench.md).
  */
-__noinline int sl_nat_rewrite(struct __sk_buff *skb, const struct sl_pkt *p, const struct sl_nat *n)
+static __always_inline int sl_nat_rewrite4(struct __sk_buff *skb, const struct sl_pkt *p,
+					   const struct sl_nat *n, __u64 pdiff, bool ports)
+{
+	struct {
+		__u16 check;
+		__be32 saddr;
+		__be32 daddr;
+		__be16 sport;
+		__be16 dport;
+	} __attribute__((packed)) h = {
+	    .check = p->ip_check,
+	    .saddr = n->saddr[0],
+	    .daddr = n->daddr[0],
+	    .sport = n->sport,
+	    .dport = n->dport,
+	};
+	__u32 adiff = 0;
+	bool addrs;
+	int err;
+
+	addrs = p->saddr[0] != n->saddr[0] || p->daddr[0] != n->daddr[0];
+	if (!addrs && !ports)
+		return 0;
+	if (addrs) {
+		adiff = sl_csum_fold64(sl_csum_words(&p->saddr[0], &n->saddr[0], 1) +
+				       sl_csum_words(&p->daddr[0], &n->daddr[0], 1));
+		h.check = sl_csum_replace4(h.check, p->saddr[0], n->saddr[0]);
+		h.check = sl_csum_replace4(h.check, p->daddr[0], n->daddr[0]);
+	}
+	err = sl_l4_csum(skb, p, adiff, addrs, pdiff, ports);
+	if (err)
+		return err;
+	if (p->l4_off == ETH_HLEN + sizeof(struct iphdr))
+		return sl_write(skb, SL_IP4_CSUM_OFF, &h, sizeof(h));
+	if (addrs)
+		err = sl_write(skb, SL_IP4_CSUM_OFF, &h, 10);
+	if (ports)
+		err = err ?: sl_write(skb, p->l4_off, &h.sport, 4);
+	return err;
+}
+
+/* The IPv6 rewrite. Global: its own stack frame, and the verifier checks it once. */
+__noinline int sl_nat_rewrite6(struct __sk_buff *skb, const struct sl_pkt *p, const struct sl_nat *n)
 {
 	__u64 pdiff = 0;
 	__u32 adiff = 0;
-	int err = 0;
 	bool ports, addrs;
+	int err;
 
 	if (!skb || !p || !n)
 		return -1;
 	ports = p->sport != n->sport || p->dport != n->dport;
 	if (ports)
 		pdiff = sl_csum_port(p->sport, n->sport) + sl_csum_port(p->dport, n->dport);
-
-	if (p->family == SL_AF_INET) {
-		/*
-		 * check, saddr, daddr, and (without IP options) the ports right
-		 * after them: one store writes the whole rewrite.
-		 */
-		struct {
-			__u16 check;
-			__be32 saddr;
-			__be32 daddr;
-			__be16 sport;
-			__be16 dport;
-		} __attribute__((packed)) h = {
-		    .check = p->ip_check,
-		    .saddr = n->saddr[0],
-		    .daddr = n->daddr[0],
-		    .sport = n->sport,
-		    .dport = n->dport,
-		};
-
-		addrs = p->saddr[0] != n->saddr[0] || p->daddr[0] != n->daddr[0];
-		if (!addrs && !ports)
-			return 0;
-		if (addrs) {
-			adiff = sl_csum_fold64(sl_csum_words(&p->saddr[0], &n->saddr[0], 1) +
-					       sl_csum_words(&p->daddr[0], &n->daddr[0], 1));
-			h.check = sl_csum_replace4(h.check, p->saddr[0], n->saddr[0]);
-			h.check = sl_csum_replace4(h.check, p->daddr[0], n->daddr[0]);
-		}
-		err = sl_l4_csum(skb, p, adiff, addrs, pdiff, ports);
-		if (err)
-			return err;
-		if (p->l4_off == ETH_HLEN + sizeof(struct iphdr))
-			return sl_write(skb, SL_IP4_CSUM_OFF, &h, sizeof(h));
-		if (addrs)
-			err = sl_write(skb, SL_IP4_CSUM_OFF, &h, 10);
-		if (ports)
-			err = err ?: sl_write(skb, p->l4_off, &h.sport, 4);
-		return err;
-	}
-
-	/* IPv6 */
 	addrs = !sl_addr_same(p->saddr, n->saddr) || !sl_addr_same(p->daddr, n->daddr);
 	if (addrs)
 		adiff = sl_csum_fold64(sl_csum_words(p->saddr, n->saddr, 4) +
@@ -286,6 +287,25 @@ __noinline int sl_nat_rewrite(struct __sk_buff *skb, const struct sl_pkt *p, con
 		err = sl_write(skb, p->l4_off, pp, 4);
 	}
 	return err;
+}
+
+/*
+ * Rewrite the packet's tuple into n: addresses, ports and the checksums that
+ * cover them (sl_l4_csum), then the headers, written directly.
+ */
+static __always_inline int sl_nat_rewrite(struct __sk_buff *skb, const struct sl_pkt *p,
+					  const struct sl_nat *n)
+{
+	bool ports;
+
+	if (p->family != SL_AF_INET)
+		return sl_nat_rewrite6(skb, p, n);
+	ports = p->sport != n->sport || p->dport != n->dport;
+	return sl_nat_rewrite4(skb, p, n,
+			       ports ? sl_csum_port(p->sport, n->sport) +
+					   sl_csum_port(p->dport, n->dport)
+				     : 0,
+			       ports);
 }
 
 /* The packet's own tuple, to edit into a rewrite. */

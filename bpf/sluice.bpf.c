@@ -281,14 +281,14 @@ enum sl_reply_at {
  * as the source, and the client's own port and (hairpin) address as the
  * destination.
  */
-__noinline int sl_reply(struct __sk_buff *skb, const struct sl_pkt *p, int at)
+static __always_inline int sl_reply_at(struct __sk_buff *skb, const struct sl_pkt *p, int at)
 {
 	struct sl_ct_entry *rn, *fwd, rv;
 	bool confirmed, fc, hairpin = at == SL_REPLY_HAIRPIN;
 	struct sl_ct_key k, fk;
 	struct sl_stats *st;
+	struct sl_fast *f = NULL;
 	__u32 len = skb->len;
-	struct sl_fast f;
 	struct sl_nat n;
 
 	if (!skb || !p)
@@ -307,12 +307,13 @@ __noinline int sl_reply(struct __sk_buff *skb, const struct sl_pkt *p, int at)
 	if (hairpin)
 		__builtin_memcpy(n.daddr, p->saddr, 16); /* the client is the backend */
 	/* not to be redirected: untouched, so that egress translates it as usual */
-	if (at == SL_REPLY_FAST && sl_fast_route(skb, p, &n, &f))
+	if (at == SL_REPLY_FAST && (!(f = sl_fast_slot()) || sl_fast_route(skb, p, &n, f)))
 		return TC_ACT_UNSPEC;
-	sl_ct_fwd_key_of(&fk, &k, &rv);
 	st = sl_stats_of(rv.subset_id);
 
+	/* the forward key, for the rare packets that need it (not a plain ACK's) */
 	if (p->proto == IPPROTO_TCP && (p->tcp_flags & (SL_TCP_SYN | SL_TCP_FIN | SL_TCP_RST))) {
+		sl_ct_fwd_key_of(&fk, &k, &rv);
 		fwd = sl_ct_find(&fk, &fc);
 		/*
 		 * A SYN-ACK on a closed connection, or from a backend that
@@ -333,6 +334,7 @@ __noinline int sl_reply(struct __sk_buff *skb, const struct sl_pkt *p, int at)
 			st->backend_resets++;
 	} else if (p->proto == IPPROTO_UDP && !confirmed) {
 		/* the backend answered: a UDP flow is confirmed by its first reply */
+		sl_ct_fwd_key_of(&fk, &k, &rv);
 		sl_udp_confirm(&fk, &k, &rv);
 	}
 	if (rv.flags & SL_CT_RT_WAIT)
@@ -350,11 +352,19 @@ __noinline int sl_reply(struct __sk_buff *skb, const struct sl_pkt *p, int at)
 		if (!(rv.flags & SL_CT_NO_HTTP))
 			sl_http_count(skb, p, st, rv.subset_id);
 	}
-	if (at == SL_REPLY_FAST) {
+	if (at == SL_REPLY_FAST && f) {
 		sl_global_inc(SL_G_FAST_REDIRECT);
-		return sl_fast_send(skb, &f);
+		return sl_fast_send(skb, f);
 	}
 	return hairpin ? sl_bounce(skb) : TC_ACT_OK;
+}
+
+/* sl_reply_at for sl_ingress's two cases. Global: its frame stays out of sl_ingress's. */
+__noinline int sl_reply(struct __sk_buff *skb, const struct sl_pkt *p, int at)
+{
+	if (!skb || !p)
+		return TC_ACT_UNSPEC;
+	return sl_reply_at(skb, p, at);
 }
 
 /*
@@ -428,9 +438,8 @@ __noinline int sl_tcp_confirm(const struct sl_pkt *p, const struct sl_ct_key *fk
 /* Translate a client's packet per its entry e, count it, and send it on. */
 __noinline int sl_forward(struct __sk_buff *skb, const struct sl_pkt *p, const struct sl_ct_entry *e)
 {
+	struct sl_fast *f = NULL;
 	struct sl_stats *st;
-	struct sl_fast f;
-	bool fast;
 	__u32 len;
 	struct sl_nat n;
 
@@ -443,7 +452,11 @@ __noinline int sl_forward(struct __sk_buff *skb, const struct sl_pkt *p, const s
 	n.sport = e->nat_port;
 	if (e->flags & SL_CT_HAIRPIN)
 		sl_addr_from_cfg(n.saddr, sl_hairpin_addr(p->family));
-	fast = sl_fast_on() && (e->flags & SL_CT_FAST) && !sl_fast_route(skb, p, &n, &f);
+	if (sl_fast_on() && (e->flags & SL_CT_FAST)) {
+		f = sl_fast_slot();
+		if (f && sl_fast_route(skb, p, &n, f))
+			f = NULL;
+	}
 	if (sl_nat_rewrite(skb, p, &n)) {
 		sl_global_inc(SL_G_NAT_FAIL);
 		return TC_ACT_SHOT;
@@ -457,9 +470,9 @@ __noinline int sl_forward(struct __sk_buff *skb, const struct sl_pkt *p, const s
 		st->packets_in += sl_wire_packets(skb);
 		st->bytes_in += len;
 	}
-	if (fast) {
+	if (f) {
 		sl_global_inc(SL_G_FAST_REDIRECT);
-		return sl_fast_send(skb, &f);
+		return sl_fast_send(skb, f);
 	}
 	return (e->flags & SL_CT_HAIRPIN) ? sl_bounce(skb) : TC_ACT_OK;
 }
@@ -639,7 +652,8 @@ int sl_egress(struct __sk_buff *skb)
 	if (!sl_filter_maybe(&sl_be_filter, p.saddr, p.sport, p.proto) &&
 	    !sl_addr_is(p.saddr, sl_l7_local(p.family)))
 		return TC_ACT_UNSPEC;
-	return sl_reply(skb, &p, SL_REPLY_EGRESS);
+	/* inline: the hot path of every reply, and a call costs a return (nat.h) */
+	return sl_reply_at(skb, &p, SL_REPLY_EGRESS);
 }
 
 #define SL_AF_INET_SOCK	 2  /* AF_INET, as sk_lookup reports it */
