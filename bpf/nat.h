@@ -34,22 +34,6 @@ static __always_inline __u64 sl_l4_flags(const struct sl_pkt *p)
 	return p->proto == IPPROTO_UDP ? BPF_F_MARK_MANGLED_0 : 0;
 }
 
-/*
- * The IPv4 header checksum after one 32-bit word changes (RFC 1624, eqn. 3).
- * The header checksum is never offloaded, so it is safe to compute here;
- * the L4 checksum is left to the helpers, which know CHECKSUM_PARTIAL.
- */
-static __always_inline __u16 sl_csum_replace4(__u16 check, __be32 from, __be32 to)
-{
-	__u32 sum = (__u16)~check;
-
-	sum += (__u16) ~(from >> 16) + (__u16) ~(from & 0xffff);
-	sum += (to >> 16) + (to & 0xffff);
-	sum = (sum & 0xffff) + (sum >> 16);
-	sum = (sum & 0xffff) + (sum >> 16);
-	return (__u16)~sum;
-}
-
 /* The addresses and ports a packet leaves with. */
 struct sl_nat {
 	__be32 saddr[4];
@@ -225,8 +209,8 @@ static __always_inline int sl_nat_rewrite4(struct __sk_buff *skb, const struct s
 	if (addrs) {
 		adiff = sl_csum_fold64(sl_csum_words(&p->saddr[0], &n->saddr[0], 1) +
 				       sl_csum_words(&p->daddr[0], &n->daddr[0], 1));
-		h.check = sl_csum_replace4(h.check, p->saddr[0], n->saddr[0]);
-		h.check = sl_csum_replace4(h.check, p->daddr[0], n->daddr[0]);
+		/* the header checksum covers the same two words: the same difference */
+		h.check = ~sl_fold16((__u64)(__u16)~h.check + adiff);
 	}
 	err = sl_l4_csum(skb, p, adiff, addrs, pdiff, ports);
 	if (err)

@@ -409,10 +409,12 @@ __noinline int sl_ct_retire(const struct sl_ct_key *fk, const struct sl_ct_entry
 
 /*
  * The client's ACK (p) completes the handshake of unconfirmed connection fk
- * (entry ct in sl_ct_new, e its copy). A reverse entry evicted meanwhile is
- * rebuilt at once: the reply to the request that follows this ACK will not
- * wait for a tick. When sl_conntrack is full, that is counted once per
- * connection, and the caller tries again once a tick.
+ * (entry ct in sl_ct_new, e its copy). Returns 1 when the caller is to
+ * rebuild the reverse entry (sl_rn_restore), evicted meanwhile, at once: the
+ * reply to the request that follows this ACK will not wait for a tick (the
+ * caller's call, not this one's: a chain of global calls has 512 bytes of
+ * stack). When sl_conntrack is full, that is counted once per connection,
+ * and the caller tries again once a tick.
  */
 __noinline int sl_tcp_confirm(const struct sl_pkt *p, const struct sl_ct_key *fk,
 			      struct sl_ct_entry *ct,
@@ -425,18 +427,16 @@ __noinline int sl_tcp_confirm(const struct sl_pkt *p, const struct sl_ct_key *fk
 		return 0;
 	sl_ct_key_rev(&rk, fk, e);
 	rn = bpf_map_lookup_elem(&sl_revnat_new, &rk);
-	if (sl_ct_confirm(fk, e, &rk, rn)) {
-		if (!rn)
-			sl_rn_restore(p, fk, e, 1);
-		return 0;
-	}
+	if (sl_ct_confirm(fk, e, &rk, rn))
+		return !rn;
 	if (!(__sync_fetch_and_or(&ct->flags, SL_CT_NO_ROOM) & SL_CT_NO_ROOM))
 		sl_global_inc(SL_G_CT_FULL);
 	return 0;
 }
 
 /* Translate a client's packet per its entry e, count it, and send it on. */
-__noinline int sl_forward(struct __sk_buff *skb, const struct sl_pkt *p, const struct sl_ct_entry *e)
+static __always_inline int sl_forward_at(struct __sk_buff *skb, const struct sl_pkt *p,
+					 const struct sl_ct_entry *e)
 {
 	struct sl_fast *f = NULL;
 	struct sl_stats *st;
@@ -477,6 +477,101 @@ __noinline int sl_forward(struct __sk_buff *skb, const struct sl_pkt *p, const s
 	return (e->flags & SL_CT_HAIRPIN) ? sl_bounce(skb) : TC_ACT_OK;
 }
 
+/* sl_forward_at for a new connection's first packet (global: its own frame) */
+__noinline int sl_forward(struct __sk_buff *skb, const struct sl_pkt *p, const struct sl_ct_entry *e)
+{
+	if (!skb || !p || !e)
+		return TC_ACT_SHOT;
+	return sl_forward_at(skb, p, e);
+}
+
+/* What sl_established tells sl_ingress when it did not translate the packet. */
+enum sl_est {
+	SL_EST_NONE = -100, /* no entry: a new connection, or not ours */
+	SL_EST_OVER,	    /* an entry that is over, retired: its tuple is free again */
+};
+
+/*
+ * A client's packet to a VIP whose connection has an entry: translate it
+ * per the entry, with the rewrite inline (the path of nearly every client
+ * packet: a call costs a return, nat.h). An entry that is over (sl_ct_over)
+ * is retired here, and *now says when, for the choice that replaces it.
+ * Global: its frame and sl_ingress's add up along the call chain.
+ */
+__noinline int sl_established(struct __sk_buff *skb, const struct sl_pkt *p, __u32 *now_out)
+{
+	struct sl_ct_entry *ct, e;
+	struct sl_ct_key fk;
+	bool confirmed, touched;
+	__u32 now;
+	int res;
+	SL_SEG_START(t);
+
+	if (!skb || !p || !now_out)
+		return TC_ACT_UNSPEC;
+	SL_SEG(SL_SEG_MARK, t);
+	sl_ct_key_fwd(&fk, p);
+	ct = sl_ct_find(&fk, &confirmed);
+	SL_SEG(SL_SEG_CT_FIND, t);
+	if (!ct)
+		return SL_EST_NONE;
+	now = sl_now_ticks();
+
+	/*
+	 * A connection's packets come in where it started: from elsewhere,
+	 * they are forged (or lost their way) and may neither use nor close
+	 * nor re-pick it.
+	 */
+	if (ct->ifindex != skb->ifindex) {
+		sl_global_inc(SL_G_WRONG_IFACE);
+		return TC_ACT_SHOT;
+	}
+	if (sl_ct_over(ct, p, now, confirmed)) {
+		/* counted closed once (TCP was, at its FIN or RST) */
+		if (p->proto == IPPROTO_UDP)
+			sl_ct_close(ct);
+		else if (ct->flags & SL_CT_CLOSED)
+			sl_global_inc(SL_G_PORT_REUSE);
+		if (p->proto == IPPROTO_UDP)
+			sl_global_inc(SL_G_UDP_EXPIRED);
+		sl_ct_retire(&fk, ct, confirmed);
+		*now_out = now;
+		return SL_EST_OVER;
+	}
+	if (sl_tcp_closing(p))
+		sl_ct_close(ct);
+	/* written once a tick, not per packet, confirmed or not (UDP ages) */
+	touched = sl_ct_touch(ct, now);
+	if (ct->flags & (SL_CT_RT_WAIT | SL_CT_ABORT_RESET)) {
+		/* a RST of the client's own goes on: it ends the backend's side */
+		if ((ct->flags & SL_CT_ABORT_RESET) && !(p->tcp_flags & SL_TCP_RST)) {
+			sl_ct_close(ct);
+			return sl_abort_reset(skb, p);
+		}
+		if (ct->flags & SL_CT_RT_WAIT)
+			sl_rt_request(p, &fk, ct);
+	}
+	e = *ct;
+	sl_global_inc((e.flags & SL_CT_LOCAL) ? SL_G_L7_ESTABLISHED : SL_G_ESTABLISHED);
+	/*
+	 * The client's ACK: it got the SYN-ACK, its address is real (with
+	 * sl_conntrack full, tried again once a tick). Otherwise a reverse
+	 * entry gone alone (the unconfirmed maps are LRU and evict each
+	 * direction on its own) is put back, checked once a tick; at once for
+	 * a SYN again, which says that the SYN-ACK went astray.
+	 */
+	if (!confirmed && sl_tcp_ack_only(p) && (!(e.flags & SL_CT_NO_ROOM) || touched)) {
+		if (sl_tcp_confirm(p, &fk, ct, &e))
+			sl_rn_restore(p, &fk, &e, 1);
+	} else if (touched || (!confirmed && sl_tcp_syn_only(p))) {
+		sl_rn_restore(p, &fk, &e, confirmed);
+	}
+	SL_SEG(SL_SEG_EST_STATE, t);
+	res = sl_forward_at(skb, p, &e);
+	SL_SEG(SL_SEG_EST_FORWARD, t);
+	return res;
+}
+
 /*
  * Is p, taken for a client's packet (key fk: its own tuple), a backend's
  * reply? Its (client address, port) shares a bit of sl_vip_filter with some
@@ -493,98 +588,40 @@ static __always_inline bool sl_is_reply(const struct sl_pkt *p, const struct sl_
 }
 
 /*
- * A client's packet to a VIP: translate it per its connection's entry, or
- * open one. Global: its frame and sl_ingress's add up along the call chain.
+ * A client's packet to a VIP with no live entry (sl_established said so):
+ * open a connection, or leave the packet alone. reuse: its entry was over
+ * and retired at time now, and this connection takes the tuple (a port
+ * reused, a UDP flow after its idle timeout). Global: its own frame.
  */
-__noinline int sl_client(struct __sk_buff *skb, const struct sl_pkt *p)
+__noinline int sl_client_new(struct __sk_buff *skb, const struct sl_pkt *p, int reuse, __u32 now)
 {
-	struct sl_ct_entry *ct, e = {};
+	struct sl_ct_entry e = {};
 	struct sl_ct_key fk;
-	bool confirmed, touched;
-	int res, reuse = 0;
-	__u32 now;
+	int res;
 	SL_SEG_START(t);
 
 	if (!skb || !p)
 		return TC_ACT_UNSPEC;
-	SL_SEG(SL_SEG_MARK, t);
+	/* no mark here: sl_established marked this packet's one (segtime.h) */
 	sl_ct_key_fwd(&fk, p);
-	ct = sl_ct_find(&fk, &confirmed);
-	SL_SEG(SL_SEG_CT_FIND, t);
-	if (ct) {
-		now = sl_now_ticks();
-
+	if (!reuse) {
 		/*
-		 * A connection's packets come in where it started: from
-		 * elsewhere, they are forged (or lost their way) and may
-		 * neither use nor close nor re-pick it.
+		 * Only a SYN opens a TCP connection: a mid-stream packet of a
+		 * tuple we do not know (its entry reclaimed, or never ours) is
+		 * left to the node, never sent to a newly picked backend that
+		 * knows nothing of it.
 		 */
-		if (ct->ifindex != skb->ifindex) {
-			sl_global_inc(SL_G_WRONG_IFACE);
+		if (p->proto == IPPROTO_TCP && !sl_tcp_syn_only(p)) {
+			if (!sl_is_reply(p, &fk))
+				sl_global_inc(SL_G_CT_MISS);
+			return TC_ACT_UNSPEC;
+		}
+		if (!sl_src_ok(skb, p)) {
+			sl_global_inc(SL_G_SRC_REJECTED);
 			return TC_ACT_SHOT;
 		}
-		if (sl_ct_over(ct, p, now, confirmed)) {
-			/* counted closed once (TCP was, at its FIN or RST) */
-			if (p->proto == IPPROTO_UDP)
-				sl_ct_close(ct);
-			else if (ct->flags & SL_CT_CLOSED)
-				sl_global_inc(SL_G_PORT_REUSE);
-			if (p->proto == IPPROTO_UDP)
-				sl_global_inc(SL_G_UDP_EXPIRED);
-			sl_ct_retire(&fk, ct, confirmed);
-			reuse = 1;
-			goto decide;
-		}
-		if (sl_tcp_closing(p))
-			sl_ct_close(ct);
-		/* written once a tick, not per packet, confirmed or not (UDP ages) */
-		touched = sl_ct_touch(ct, now);
-		if (ct->flags & (SL_CT_RT_WAIT | SL_CT_ABORT_RESET)) {
-			/* a RST of the client's own goes on: it ends the backend's side */
-			if ((ct->flags & SL_CT_ABORT_RESET) && !(p->tcp_flags & SL_TCP_RST)) {
-				sl_ct_close(ct);
-				return sl_abort_reset(skb, p);
-			}
-			if (ct->flags & SL_CT_RT_WAIT)
-				sl_rt_request(p, &fk, ct);
-		}
-		e = *ct;
-		sl_global_inc((e.flags & SL_CT_LOCAL) ? SL_G_L7_ESTABLISHED : SL_G_ESTABLISHED);
-		/*
-		 * The client's ACK: it got the SYN-ACK, its address is real
-		 * (with sl_conntrack full, tried again once a tick).
-		 * Otherwise a reverse entry gone alone (the unconfirmed maps
-		 * are LRU and evict each direction on its own) is put back,
-		 * checked once a tick; at once for a SYN again, which says
-		 * that the SYN-ACK went astray.
-		 */
-		if (!confirmed && sl_tcp_ack_only(p) && (!(e.flags & SL_CT_NO_ROOM) || touched))
-			sl_tcp_confirm(p, &fk, ct, &e);
-		else if (touched || (!confirmed && sl_tcp_syn_only(p)))
-			sl_rn_restore(p, &fk, &e, confirmed);
-		SL_SEG(SL_SEG_EST_STATE, t);
-		res = sl_forward(skb, p, &e);
-		SL_SEG(SL_SEG_EST_FORWARD, t);
-		return res;
+		now = sl_now_ticks();
 	}
-
-	/*
-	 * Only a SYN opens a TCP connection: a mid-stream packet of a tuple
-	 * we do not know (its entry reclaimed, or never ours) is left to the
-	 * node, never sent to a newly picked backend that knows nothing of it.
-	 */
-	if (p->proto == IPPROTO_TCP && !sl_tcp_syn_only(p)) {
-		if (!sl_is_reply(p, &fk))
-			sl_global_inc(SL_G_CT_MISS);
-		return TC_ACT_UNSPEC;
-	}
-	if (!sl_src_ok(skb, p)) {
-		sl_global_inc(SL_G_SRC_REJECTED);
-		return TC_ACT_SHOT;
-	}
-
-	now = sl_now_ticks();
-decide:
 	/*
 	 * One time per packet: a connection that replaces an expired one
 	 * starts at the time that expired it (a second read could be a tick
@@ -603,6 +640,23 @@ decide:
 		return TC_ACT_SHOT;
 	res = sl_forward(skb, p, &e);
 	SL_SEG(SL_SEG_NEW_FORWARD, t);
+	return res;
+}
+
+/*
+ * A client's packet to a VIP: translate it per its connection's entry, or
+ * open one.
+ */
+static __always_inline int sl_client(struct __sk_buff *skb, const struct sl_pkt *p)
+{
+	__u32 now = 0;
+	int res;
+
+	res = sl_established(skb, p, &now);
+	if (res == SL_EST_NONE)
+		return sl_client_new(skb, p, 0, 0);
+	if (res == SL_EST_OVER)
+		return sl_client_new(skb, p, 1, now);
 	return res;
 }
 
