@@ -656,7 +656,9 @@ if has 8; then
 			nft_up "$n"
 			nft_hooks off
 		fi
-		RUN=1 rec 8 "load/$n" seconds "$((SECONDS - t0))"
+		if ranks iptables || ranks nftables; then
+			RUN=1 rec 8 "load/$n" seconds "$((SECONDS - t0))"
+		fi
 		for RUN in $(seq 1 "$RANK_ROUNDS"); do
 			# rotate the order: no contender always runs first (or after the same one)
 			k=$(((RUN - 1) % ${#RANK[@]}))

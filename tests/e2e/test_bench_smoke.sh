@@ -3,7 +3,8 @@
 # The benchmark still runs: scripts/bench.sh in QUICK mode with tiny counts
 # must finish, print every section's table with numbers in its rows, and
 # write its results file; the same for the header routing benchmark
-# (section 6, scripts/bench/l7.sh, run on its own here). (The numbers
+# (section 6, scripts/bench/l7.sh, run on its own here) and the ranking
+# (section 8, two contenders, two short rounds). (The numbers
 # themselves are for `make bench`, not for a test; only the zero-moved-
 # connections result and where header requests went are correctness claims.)
 set -uo pipefail
@@ -58,6 +59,26 @@ json_ok() {
 		"$OUT/results.json"
 }
 check bench-results-json "machine, raw results and medians" json_ok
+
+# section 8: the ranking, two of its contenders (RANK_ONLY), two short rounds
+SECTIONS=8 QUICK=1 RANK_ROUNDS=2 RANK_DUR=1 RANK_SIZES=1 RANK_ONLY="floor sluice-fast" \
+	RESULTS="$OUT/rank.json" timeout 120 "$ROOT/scripts/bench.sh" >"$OUT/rank.out" 2>&1
+rc=$?
+check bench-rank-exit "exit status $rc" test "$rc" -eq 0
+[ "$rc" -eq 0 ] || tail -20 "$OUT/rank.out"
+# each contender once per kind of request, with its interval and no errors
+rank_rows() { awk '/^## / { on = index($0, "8. Ranking") == 4 } on' "$OUT/rank.out" | grep -cE "$1"; }
+n=$(rank_rows "^\| (plain routing \(floor\)|sluice, fast path) \| 1 \| $num \| ${num}x \[$num, $num\] \| $num \| ${num}x \[$num, $num\] \| 0 \|$")
+check bench-rank-table "$n rows, want 4 (floor and fast path, new connections and keep-alive)" test "$n" -eq 4
+n=$(rank_rows "kube-proxy|stack path|socket-level")
+check bench-rank-only "$n rows of contenders RANK_ONLY left out" test "$n" -eq 0
+n=$(rank_rows "^CPU per request, 1 service, cheapest first")
+check bench-rank-order "$n rankings, want 2" test "$n" -eq 2
+SECTIONS=8 RANK_ONLY="floor" RESULTS="$OUT/rank1.json" timeout 60 "$ROOT/scripts/bench.sh" \
+	>"$OUT/rank1.out" 2>&1
+rc=$?
+check bench-rank-only-one "one contender: exit $rc, said so" \
+	grep -q 'RANK_ONLY="floor": fewer than two' "$OUT/rank1.out"
 
 # section 6: header routing, QUICK with tiny counts
 QUICK=1 RUNS=1 DUR=1 TTFB_N=50 AB_N=300 RESULTS_L7="$OUT/l7.json" \
