@@ -68,8 +68,11 @@ check bench-rank-exit "exit status $rc" test "$rc" -eq 0
 [ "$rc" -eq 0 ] || tail -20 "$OUT/rank.out"
 # each contender once per kind of request, with its interval and no errors
 rank_rows() { awk '/^## / { on = index($0, "8. Ranking") == 4 } on' "$OUT/rank.out" | grep -cE "$1"; }
-n=$(rank_rows "^\| (plain routing \(floor\)|sluice, fast path) \| 1 \| $num \| ${num}x \[$num, $num\] \| $num \| ${num}x \[$num, $num\] \| 0 \|$")
+# (two rounds give wide intervals: a bound may be below 0)
+iv="\[-?$num, -?$num\]"
+n=$(rank_rows "^\| (plain routing \(floor\)|sluice, fast path) \| 1 \| $num \| ${num}x $iv \| $num \| ${num}x $iv \| 0 \|$")
 check bench-rank-table "$n rows, want 4 (floor and fast path, new connections and keep-alive)" test "$n" -eq 4
+[ "$n" -eq 4 ] || awk '/^## / { on = index($0, "8. Ranking") == 4 } on' "$OUT/rank.out"
 n=$(rank_rows "kube-proxy|stack path|socket-level")
 check bench-rank-only "$n rows of contenders RANK_ONLY left out" test "$n" -eq 0
 n=$(rank_rows "^CPU per request, 1 service, cheapest first")
