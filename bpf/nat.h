@@ -224,19 +224,19 @@ static __always_inline int sl_nat_rewrite4(struct __sk_buff *skb, const struct s
 	return err;
 }
 
-/* The IPv6 rewrite. Global: its own stack frame, and the verifier checks it once. */
-__noinline int sl_nat_rewrite6(struct __sk_buff *skb, const struct sl_pkt *p, const struct sl_nat *n)
+/*
+ * The IPv6 rewrite, with the port change (pdiff, ports) as sl_nat_rewrite
+ * computed it. Global: its own stack frame, and the verifier checks it once.
+ */
+__noinline int sl_nat_rewrite6(struct __sk_buff *skb, const struct sl_pkt *p, const struct sl_nat *n,
+			       __u64 pdiff, bool ports)
 {
-	__u64 pdiff = 0;
 	__u32 adiff = 0;
-	bool ports, addrs;
+	bool addrs;
 	int err;
 
 	if (!skb || !p || !n)
 		return -1;
-	ports = p->sport != n->sport || p->dport != n->dport;
-	if (ports)
-		pdiff = sl_csum_port(p->sport, n->sport) + sl_csum_port(p->dport, n->dport);
 	addrs = !sl_addr_same(p->saddr, n->saddr) || !sl_addr_same(p->daddr, n->daddr);
 	if (addrs)
 		adiff = sl_csum_fold64(sl_csum_words(p->saddr, n->saddr, 4) +
@@ -280,16 +280,14 @@ __noinline int sl_nat_rewrite6(struct __sk_buff *skb, const struct sl_pkt *p, co
 static __always_inline int sl_nat_rewrite(struct __sk_buff *skb, const struct sl_pkt *p,
 					  const struct sl_nat *n)
 {
-	bool ports;
+	bool ports = p->sport != n->sport || p->dport != n->dport;
+	__u64 pdiff = 0;
 
+	if (ports)
+		pdiff = sl_csum_port(p->sport, n->sport) + sl_csum_port(p->dport, n->dport);
 	if (p->family != SL_AF_INET)
-		return sl_nat_rewrite6(skb, p, n);
-	ports = p->sport != n->sport || p->dport != n->dport;
-	return sl_nat_rewrite4(skb, p, n,
-			       ports ? sl_csum_port(p->sport, n->sport) +
-					   sl_csum_port(p->dport, n->dport)
-				     : 0,
-			       ports);
+		return sl_nat_rewrite6(skb, p, n, pdiff, ports);
+	return sl_nat_rewrite4(skb, p, n, pdiff, ports);
 }
 
 /* The packet's own tuple, to edit into a rewrite. */

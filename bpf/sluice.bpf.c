@@ -291,8 +291,7 @@ static __always_inline int sl_reply_at(struct __sk_buff *skb, const struct sl_pk
 	__u32 len = skb->len;
 	struct sl_nat n;
 
-	if (!skb || !p)
-		return TC_ACT_UNSPEC;
+	/* skb and p: checked by the caller (sl_reply), or sl_egress's own */
 	sl_ct_key_fwd(&k, p);
 	rn = sl_rn_find(&k, &confirmed);
 	if (!rn || !(rn->flags & SL_CT_HAIRPIN) != !hairpin)
@@ -443,8 +442,7 @@ static __always_inline int sl_forward_at(struct __sk_buff *skb, const struct sl_
 	__u32 len;
 	struct sl_nat n;
 
-	if (!skb || !p || !e)
-		return TC_ACT_SHOT;
+	/* pointers checked by the caller (sl_forward), or its own stack */
 	len = skb->len;
 	sl_nat_of(&n, p);
 	__builtin_memcpy(n.daddr, e->addr, 16);

@@ -107,7 +107,7 @@ sl_nsx() {
 # sl_cg_root: where cgroup v2 is mounted (empty if nowhere).
 sl_cg_root() { awk '$3 == "cgroup2" { print $2; exit }' /proc/mounts; }
 
-# sl_in_cgroup CG CMD...: exec CMD as a process of cgroup v2 directory CG
+# "${SL_IN_CGROUP[@]}" CG CMD...: exec CMD as a process of cgroup v2 directory CG
 # (it joins the cgroup first; put `sl_nsx NS` in front for a namespace).
 SL_IN_CGROUP=(sh -c 'echo $$ >"$1/cgroup.procs" && shift && exec "$@"' sh)
 
