@@ -103,7 +103,9 @@ static __always_inline void sl_rt_record(__u32 subset_id, __u64 us)
 /*
  * Client packet p of connection fk (entry ct, SL_CT_RT_WAIT set): when it
  * carries the first request byte, note the time under the reply tuple.
- * Global: its own frame.
+ * Global: its own frame. Callers test p->payload_len first: a bare ACK of
+ * a connection whose request has not come costs no call (a call costs a
+ * return, which this CPU's mitigation makes dear: docs/bench.md).
  */
 __noinline int sl_rt_request(const struct sl_pkt *p, const struct sl_ct_key *fk,
 			     struct sl_ct_entry *ct)
@@ -127,7 +129,8 @@ __noinline int sl_rt_request(const struct sl_pkt *p, const struct sl_ct_key *fk,
 /*
  * Reply packet p (tuple k, reverse entry rn with SL_CT_RT_WAIT) of subset
  * subset_id: when it carries the first response byte, record the time
- * since the request's. Global: its own frame.
+ * since the request's. Global: its own frame; callers test p->payload_len
+ * first, as for sl_rt_request.
  */
 __noinline int sl_rt_response(const struct sl_pkt *p, const struct sl_ct_key *k,
 			      struct sl_ct_entry *rn, __u32 subset_id)

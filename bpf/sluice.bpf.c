@@ -336,7 +336,7 @@ static __always_inline int sl_reply_at(struct __sk_buff *skb, const struct sl_pk
 		sl_ct_fwd_key_of(&fk, &k, &rv);
 		sl_udp_confirm(&fk, &k, &rv);
 	}
-	if (rv.flags & SL_CT_RT_WAIT)
+	if ((rv.flags & SL_CT_RT_WAIT) && p->payload_len)
 		sl_rt_response(p, &k, rn, rv.subset_id);
 
 	if (sl_nat_rewrite(skb, p, &n)) {
@@ -546,7 +546,7 @@ __noinline int sl_established(struct __sk_buff *skb, const struct sl_pkt *p, __u
 			sl_ct_close(ct);
 			return sl_abort_reset(skb, p);
 		}
-		if (ct->flags & SL_CT_RT_WAIT)
+		if ((ct->flags & SL_CT_RT_WAIT) && p->payload_len)
 			sl_rt_request(p, &fk, ct);
 	}
 	e = *ct;
