@@ -72,6 +72,11 @@ $(BUILD)/empty.bpf.o: bpf/empty.bpf.c | $(BUILD)
 	$(call msg,BPF,$@)
 	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
+# bench_pkt's floors for a new connection (one and two LRU tables)
+$(BUILD)/bench_flow.bpf.o: bpf/bench_flow.bpf.c bpf/parse.h include/sluice_abi.h | $(BUILD)
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
 # another tool's filter, for tests/e2e/test_tc_neighbour.sh
 $(BUILD)/next_filter.bpf.o: tests/e2e/next_filter.bpf.c | $(BUILD)
 	$(call msg,BPF,$@)
@@ -190,7 +195,8 @@ $(BUILD):
 	$(Q)mkdir -p $(BUILD)/user $(BUILD)/tests
 
 # bench_pkt and the empty program: the bench smoke test runs them.
-test-bins: all $(TEST_BINS) $(BUILD)/tests/bench_pkt $(BUILD)/empty.bpf.o $(BUILD)/next_filter.bpf.o
+test-bins: all $(TEST_BINS) $(BUILD)/tests/bench_pkt $(BUILD)/empty.bpf.o $(BUILD)/bench_flow.bpf.o \
+	$(BUILD)/next_filter.bpf.o
 
 deps:
 	$(Q)scripts/install-deps.sh
@@ -206,8 +212,8 @@ demo: deps
 	$(Q)scripts/demo.sh
 
 bench: deps
-	$(Q)$(MAKE) --no-print-directory all $(BUILD)/empty.bpf.o $(BUILD)/tests/bench_pkt \
-		$(BUILD)/tests/synflood
+	$(Q)$(MAKE) --no-print-directory all $(BUILD)/empty.bpf.o $(BUILD)/bench_flow.bpf.o \
+		$(BUILD)/tests/bench_pkt $(BUILD)/tests/synflood
 	$(Q)scripts/bench.sh
 
 # section 8 alone: the ranking (interleaved rounds, 95 % intervals); ~10 min
@@ -219,7 +225,7 @@ bench-rank: deps
 # a build of its own, whose programs carry the clock reads
 SEGTIME := build/segtime
 bench-segments: deps
-	$(Q)$(MAKE) --no-print-directory $(BUILD)/empty.bpf.o
+	$(Q)$(MAKE) --no-print-directory $(BUILD)/empty.bpf.o $(BUILD)/bench_flow.bpf.o
 	$(Q)$(MAKE) --no-print-directory BUILD=$(SEGTIME) BPF_EXTRA_CFLAGS=-DSL_SEGMENT_TIMING \
 		EXTRA_CFLAGS=-DSL_SEGMENT_TIMING $(SEGTIME)/tests/bench_pkt
 	$(Q)$(SEGTIME)/tests/bench_pkt $(or $(SEGMENT_RUNS),200000)

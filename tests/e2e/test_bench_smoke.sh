@@ -45,7 +45,7 @@ rows() { # NAME HEADING REGEX WANT
 # (the derived new-connection row may be n/a: see docs/bench.md)
 # (its last column: the program runs the mean is over)
 rows bench-datapath-table "1. Datapath" "^\| (empty TC program \(floor\),|sluice) .*\| ($num|n/a) \| .*\| (${num}x|n/a) \| ($num|-) \|$" 7
-rows bench-fixture-table "1. Datapath" "^\| [A-Za-z].*\| $num \| -?$num \| $num" 13
+rows bench-fixture-table "1. Datapath" "^\| [A-Za-z].*\| $num \| -?$num \| $num" 15
 rows bench-throughput-table "2. Throughput" "^\| (plain|sluice|kube-proxy|nginx).*\| $num \| .* \| ${num}x \|" 10
 rows bench-scale-table "3. Scale" "^\| (sluice|iptables|nftables) \| [0-9,]+ \| $num \|" 6
 # apply: one changed service writes 1 key, the same config again none; weights: numbers

@@ -73,7 +73,8 @@ static int take_segments(int map_fd, long runs, double *seg)
 	for (k = 0; k < SL_SEG_MAX; k++) {
 		__u64 sum = 0;
 
-		if (bpf_map_lookup_elem(map_fd, &k, v) || bpf_map_update_elem(map_fd, &k, zero, 0)) {
+		if (bpf_map_lookup_elem(map_fd, &k, v) ||
+		    bpf_map_update_elem(map_fd, &k, zero, 0)) {
 			err = -errno;
 			goto out;
 		}
@@ -88,10 +89,14 @@ out:
 }
 
 static const char *const seg_names[SL_SEG_MAX] = {
-    [SL_SEG_MARK] = "mark",	      [SL_SEG_CT_FIND] = "ct find",
-    [SL_SEG_NEW_CHECKS] = "new: checks", [SL_SEG_CHOOSE] = "choose",
-    [SL_SEG_OPEN] = "open",	      [SL_SEG_NEW_FORWARD] = "new: forward",
-    [SL_SEG_EST_STATE] = "est: state",   [SL_SEG_EST_FORWARD] = "est: forward",
+    [SL_SEG_MARK] = "mark",
+    [SL_SEG_CT_FIND] = "ct find",
+    [SL_SEG_NEW_CHECKS] = "new: checks",
+    [SL_SEG_CHOOSE] = "choose",
+    [SL_SEG_OPEN] = "open",
+    [SL_SEG_NEW_FORWARD] = "new: forward",
+    [SL_SEG_EST_STATE] = "est: state",
+    [SL_SEG_EST_FORWARD] = "est: forward",
 };
 
 /* Each segment less one mark's own cost (the mark segment): ns of the code alone. */
@@ -307,13 +312,13 @@ int main(int argc, char **argv)
 	const char *only = NULL;
 	uint32_t ct_max = SL_CT_SIZE;
 	bool json = false;
-	struct bpf_object *empty_obj = NULL;
+	struct bpf_object *empty_obj = NULL, *flow_obj = NULL;
 	struct sl_config *cfg = NULL;
 	struct result res[20];
 	struct reply_arg r4 = {.client = "10.0.9.2"}, r6 = {.client = "fd00:9::2"};
 	struct sl_datapath dp, fdp;
 	struct sl_diag diag;
-	int n = 0, ing, egr, empty_fd, err, i;
+	int n = 0, ing, egr, empty_fd, flow1_fd, flow2_fd, flow_fwd, flow_rev, err, i;
 	double ns;
 
 	for (i = 1; i < argc; i++) {
@@ -351,6 +356,27 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	empty_fd = bpf_program__fd(bpf_object__find_program_by_name(empty_obj, "sl_bench_empty"));
+	/* the floors for a new connection: their tables sized as sl_ct_new */
+	flow_obj = bpf_object__open_file("build/bench_flow.bpf.o", NULL);
+	err = !flow_obj;
+	err =
+	    err
+		?: bpf_map__set_max_entries(bpf_object__find_map_by_name(flow_obj, "sl_bench_fwd"),
+					    SL_CT_NEW_OF(ct_max));
+	err =
+	    err
+		?: bpf_map__set_max_entries(bpf_object__find_map_by_name(flow_obj, "sl_bench_rev"),
+					    SL_CT_NEW_OF(ct_max));
+	err = err ?: bpf_object__load(flow_obj);
+	if (err) {
+		fprintf(stderr,
+			"cannot load build/bench_flow.bpf.o (make build/bench_flow.bpf.o)\n");
+		return 2;
+	}
+	flow1_fd = bpf_program__fd(bpf_object__find_program_by_name(flow_obj, "sl_bench_flow1"));
+	flow2_fd = bpf_program__fd(bpf_object__find_program_by_name(flow_obj, "sl_bench_flow2"));
+	flow_fwd = bpf_map__fd(bpf_object__find_map_by_name(flow_obj, "sl_bench_fwd"));
+	flow_rev = bpf_map__fd(bpf_object__find_map_by_name(flow_obj, "sl_bench_rev"));
 	/* the same with the fast path on (as `run` loads it): its cost on other traffic */
 	err = dp_load_test(&fdp, SL_DP_FAST_PATH, ct_max);
 	err = err ?: sl_tables_apply(&fdp.maps, cfg, &diag);
@@ -388,13 +414,15 @@ int main(int argc, char **argv)
 		}                                                                                  \
 	} while (0)
 #else
-#define TAKE_SEGMENTS(ours, cnt, seg) do {} while (0)
+#define TAKE_SEGMENTS(ours, cnt, seg)                                                              \
+	do {                                                                                       \
+	} while (0)
 #endif
 
 	MEASURE("empty TC program (floor)", empty_fd, mk_ack, "10.0.9.2");
 	MEASURE("not service traffic (pass)", ing, mk_pass, NULL);
-	MEASURE("not service traffic (pass), fast path on", bpf_program__fd(fdp.skel->progs.sl_ingress),
-		mk_pass, NULL);
+	MEASURE("not service traffic (pass), fast path on",
+		bpf_program__fd(fdp.skel->progs.sl_ingress), mk_pass, NULL);
 	MEASURE("a backend's other traffic (pass), fast path on",
 		bpf_program__fd(fdp.skel->progs.sl_ingress), mk_be_pass, NULL);
 	/*
@@ -416,6 +444,25 @@ int main(int argc, char **argv)
 	MEASURE("IPv4 new connection (SYN)", ing, mk_syn, "10.0.9.2");
 	MEASURE("IPv4 new connection, labelled source", ing, mk_syn, "10.0.3.10");
 	MEASURE("IPv6 new connection (SYN)", ing, mk_syn, "fd00:9::2");
+	/*
+	 * What any per-connection tracker pays for those SYNs here: the same
+	 * frames into LRU tables of sl_ct_new's size, after the same warm-up
+	 * (one round, flushed), each row from empty tables.
+	 */
+	if (!only || strstr("floor for a new connection", only)) {
+		if (run_many(flow2_fd, 50000, mk_syn, "10.0.8.2", &ns) || ct_flush(flow_fwd) ||
+		    ct_flush(flow_rev)) {
+			fprintf(stderr, "new-connection floor warm-up failed\n");
+			return 2;
+		}
+	}
+	if (ct_flush(flow_fwd) || ct_flush(flow_rev))
+		return 2;
+	MEASURE("floor for a new connection: 1 LRU table (lookup, insert)", flow1_fd, mk_syn,
+		"10.0.9.2");
+	if (ct_flush(flow_fwd) || ct_flush(flow_rev))
+		return 2;
+	MEASURE("floor for a new connection: 2 LRU tables", flow2_fd, mk_syn, "10.0.9.2");
 	if (establish(ing, r4.client) || establish(ing, r6.client)) {
 		fprintf(stderr, "cannot open the established fixture's connection\n");
 		return 2;
@@ -453,6 +500,7 @@ int main(int argc, char **argv)
 		print_segments(res, n);
 #endif
 
+	bpf_object__close(flow_obj);
 	bpf_object__close(empty_obj);
 	sl_config_free(cfg);
 	sl_diag_free(&diag);
