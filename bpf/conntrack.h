@@ -19,17 +19,6 @@
 #include "stats.h"
 #include "sluice_ct.h"
 
-static __always_inline void sl_ct_key_fwd(struct sl_ct_key *k, const struct sl_pkt *p)
-{
-	__builtin_memcpy(k->saddr, p->saddr, 16);
-	__builtin_memcpy(k->daddr, p->daddr, 16);
-	k->sport = p->sport;
-	k->dport = p->dport;
-	k->proto = p->proto;
-	k->family = p->family;
-	k->pad[0] = k->pad[1] = 0;
-}
-
 /* The reply tuple of forward tuple fk once translated per e. */
 static __always_inline void sl_ct_key_rev(struct sl_ct_key *rk, const struct sl_ct_key *fk,
 					  const struct sl_ct_entry *e)

@@ -33,22 +33,36 @@ enum sl_parse {
 	SL_PARSE_MALFORMED, /* headers truncated or inconsistent */
 };
 
+/*
+ * A parsed packet. Its first 40 bytes are its own tuple as a conntrack key
+ * (key: the pad stays 0 from the caller's zeroed struct), so that a lookup
+ * by the packet's tuple needs no copy of it.
+ */
 struct sl_pkt {
-	__be32 saddr[4];
-	__be32 daddr[4];
-	__be16 sport;
-	__be16 dport;
-	__u8 proto;
-	__u8 family;
+	union {
+		struct sl_ct_key key;
+		struct {
+			__be32 saddr[4];
+			__be32 daddr[4];
+			__be16 sport;
+			__be16 dport;
+			__u8 proto;
+			__u8 family;
+			__u8 key_pad[2];
+		};
+	};
 	__u8 tcp_flags;
 	__u8 pad;
-	__u16 ip_check; /* IPv4 header checksum as in the packet */
-	__u16 pad2;
+	__u16 ip_check;	   /* IPv4 header checksum as in the packet */
 	__u32 l4_off;	   /* from the start of the frame */
 	__u32 csum_off;	   /* L4 checksum field, from the start of the frame */
 	__u32 payload_off; /* TCP: l4_off + doff * 4 */
 	__u32 payload_len; /* TCP: bytes after the header per the IP length; else 0 */
 };
+_Static_assert(offsetof(struct sl_pkt, sport) == offsetof(struct sl_ct_key, sport) &&
+		   offsetof(struct sl_pkt, family) == offsetof(struct sl_ct_key, family) &&
+		   offsetof(struct sl_pkt, tcp_flags) == sizeof(struct sl_ct_key),
+	       "sl_pkt begins with its conntrack key");
 
 /*
  * Make sure the first len bytes are in the linear area. Headers normally

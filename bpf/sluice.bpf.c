@@ -285,15 +285,15 @@ static __always_inline int sl_reply_at(struct __sk_buff *skb, const struct sl_pk
 {
 	struct sl_ct_entry *rn, *fwd, rv;
 	bool confirmed, fc, hairpin = at == SL_REPLY_HAIRPIN;
-	struct sl_ct_key k, fk;
+	const struct sl_ct_key *k = &p->key; /* the reply's own tuple */
+	struct sl_ct_key fk;
 	struct sl_stats *st;
 	struct sl_fast *f = NULL;
 	__u32 len = skb->len;
 	struct sl_nat n;
 
 	/* skb and p: checked by the caller (sl_reply), or sl_egress's own */
-	sl_ct_key_fwd(&k, p);
-	rn = sl_rn_find(&k, &confirmed);
+	rn = sl_rn_find(k, &confirmed);
 	if (!rn || !(rn->flags & SL_CT_HAIRPIN) != !hairpin)
 		return TC_ACT_UNSPEC;
 	if (at == SL_REPLY_FAST && !(rn->flags & SL_CT_FAST))
@@ -312,7 +312,7 @@ static __always_inline int sl_reply_at(struct __sk_buff *skb, const struct sl_pk
 
 	/* the forward key, for the rare packets that need it (not a plain ACK's) */
 	if (p->proto == IPPROTO_TCP && (p->tcp_flags & (SL_TCP_SYN | SL_TCP_FIN | SL_TCP_RST))) {
-		sl_ct_fwd_key_of(&fk, &k, &rv);
+		sl_ct_fwd_key_of(&fk, k, &rv);
 		fwd = sl_ct_find(&fk, &fc);
 		/*
 		 * A SYN-ACK on a closed connection, or from a backend that
@@ -324,7 +324,7 @@ static __always_inline int sl_reply_at(struct __sk_buff *skb, const struct sl_pk
 		if ((p->tcp_flags & SL_TCP_SYN) &&
 		    (!fwd || (fwd->flags & SL_CT_CLOSED) || !sl_ct_is_backend(fwd, p))) {
 			bpf_map_delete_elem(confirmed ? (void *)&sl_revnat : (void *)&sl_revnat_new,
-					    &k);
+					    k);
 			return TC_ACT_UNSPEC;
 		}
 		if (fwd && sl_tcp_closing(p))
@@ -333,11 +333,11 @@ static __always_inline int sl_reply_at(struct __sk_buff *skb, const struct sl_pk
 			st->backend_resets++;
 	} else if (p->proto == IPPROTO_UDP && !confirmed) {
 		/* the backend answered: a UDP flow is confirmed by its first reply */
-		sl_ct_fwd_key_of(&fk, &k, &rv);
-		sl_udp_confirm(&fk, &k, &rv);
+		sl_ct_fwd_key_of(&fk, k, &rv);
+		sl_udp_confirm(&fk, k, &rv);
 	}
 	if ((rv.flags & SL_CT_RT_WAIT) && p->payload_len)
-		sl_rt_response(p, &k, rn, rv.subset_id);
+		sl_rt_response(p, k, rn, rv.subset_id);
 
 	if (sl_nat_rewrite(skb, p, &n)) {
 		sl_global_inc(SL_G_NAT_FAIL);
@@ -499,7 +499,7 @@ enum sl_est {
 __noinline int sl_established(struct __sk_buff *skb, const struct sl_pkt *p, __u32 *now_out)
 {
 	struct sl_ct_entry *ct, e;
-	struct sl_ct_key fk;
+	const struct sl_ct_key *fk = &p->key;
 	bool confirmed, touched;
 	__u32 now;
 	int res;
@@ -508,8 +508,7 @@ __noinline int sl_established(struct __sk_buff *skb, const struct sl_pkt *p, __u
 	if (!skb || !p || !now_out)
 		return TC_ACT_UNSPEC;
 	SL_SEG(SL_SEG_MARK, t);
-	sl_ct_key_fwd(&fk, p);
-	ct = sl_ct_find(&fk, &confirmed);
+	ct = sl_ct_find(fk, &confirmed);
 	SL_SEG(SL_SEG_CT_FIND, t);
 	if (!ct)
 		return SL_EST_NONE;
@@ -532,7 +531,7 @@ __noinline int sl_established(struct __sk_buff *skb, const struct sl_pkt *p, __u
 			sl_global_inc(SL_G_PORT_REUSE);
 		if (p->proto == IPPROTO_UDP)
 			sl_global_inc(SL_G_UDP_EXPIRED);
-		sl_ct_retire(&fk, ct, confirmed);
+		sl_ct_retire(fk, ct, confirmed);
 		*now_out = now;
 		return SL_EST_OVER;
 	}
@@ -547,7 +546,7 @@ __noinline int sl_established(struct __sk_buff *skb, const struct sl_pkt *p, __u
 			return sl_abort_reset(skb, p);
 		}
 		if ((ct->flags & SL_CT_RT_WAIT) && p->payload_len)
-			sl_rt_request(p, &fk, ct);
+			sl_rt_request(p, fk, ct);
 	}
 	e = *ct;
 	sl_global_inc((e.flags & SL_CT_LOCAL) ? SL_G_L7_ESTABLISHED : SL_G_ESTABLISHED);
@@ -559,10 +558,10 @@ __noinline int sl_established(struct __sk_buff *skb, const struct sl_pkt *p, __u
 	 * a SYN again, which says that the SYN-ACK went astray.
 	 */
 	if (!confirmed && sl_tcp_ack_only(p) && (!(e.flags & SL_CT_NO_ROOM) || touched)) {
-		if (sl_tcp_confirm(p, &fk, ct, &e))
-			sl_rn_restore(p, &fk, &e, 1);
+		if (sl_tcp_confirm(p, fk, ct, &e))
+			sl_rn_restore(p, fk, &e, 1);
 	} else if (touched || (!confirmed && sl_tcp_syn_only(p))) {
-		sl_rn_restore(p, &fk, &e, confirmed);
+		sl_rn_restore(p, fk, &e, confirmed);
 	}
 	SL_SEG(SL_SEG_EST_STATE, t);
 	res = sl_forward_at(skb, p, &e);
@@ -594,14 +593,13 @@ static __always_inline bool sl_is_reply(const struct sl_pkt *p, const struct sl_
 __noinline int sl_client_new(struct __sk_buff *skb, const struct sl_pkt *p, int reuse, __u32 now)
 {
 	struct sl_ct_entry e = {};
-	struct sl_ct_key fk;
+	const struct sl_ct_key *fk = &p->key;
 	int res;
 	SL_SEG_START(t);
 
 	if (!skb || !p)
 		return TC_ACT_UNSPEC;
 	/* no mark here: sl_established marked this packet's one (segtime.h) */
-	sl_ct_key_fwd(&fk, p);
 	if (!reuse) {
 		/*
 		 * Only a SYN opens a TCP connection: a mid-stream packet of a
@@ -610,7 +608,7 @@ __noinline int sl_client_new(struct __sk_buff *skb, const struct sl_pkt *p, int 
 		 * knows nothing of it.
 		 */
 		if (p->proto == IPPROTO_TCP && !sl_tcp_syn_only(p)) {
-			if (!sl_is_reply(p, &fk))
+			if (!sl_is_reply(p, fk))
 				sl_global_inc(SL_G_CT_MISS);
 			return TC_ACT_UNSPEC;
 		}
@@ -630,7 +628,7 @@ __noinline int sl_client_new(struct __sk_buff *skb, const struct sl_pkt *p, int 
 	res = sl_choose(p, &e, 0);
 	SL_SEG(SL_SEG_CHOOSE, t);
 	if (res == SL_NEW_NAT)
-		res = sl_ct_open(skb, p, &fk, &e, reuse);
+		res = sl_ct_open(skb, p, fk, &e, reuse);
 	SL_SEG(SL_SEG_OPEN, t);
 	if (res == SL_NEW_PASS)
 		return TC_ACT_UNSPEC;
