@@ -88,6 +88,15 @@ if 1 in secs:
         table(["path", "ns/packet", "minus floor", "vs floor"],
               [(r["key"][8:], fmt(r["value"]), fmt(r["value"] - floor), ratio(r["value"], floor))
                for r in fx])
+        # a new connection against what any tracker pays for one (bpf/bench_flow.bpf.c)
+        by = {r["key"][8:]: r["value"] - floor for r in fx}
+        two = by.get("floor for a new connection: 2 LRU tables")
+        syn = [(k, v) for k, v in by.items() if k.endswith("new connection (SYN)")]
+        if two and two > 0 and syn:
+            print("A new connection against the two-table floor (a lookup and an insert in each "
+                  "of two LRU tables of sl_ct_new's size, both above the empty program): " +
+                  ", ".join("%s %sx" % (k, fmt(v / two, 2)) for k, v in syn) + ".")
+            print()
 
 NAMES = {"floor": "plain routing, one backend (floor)", "sluice": "sluice (TC eBPF, 90/10)",
          "iptables": "kube-proxy iptables mode", "nftables": "kube-proxy nftables mode",

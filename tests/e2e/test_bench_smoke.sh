@@ -46,6 +46,9 @@ rows() { # NAME HEADING REGEX WANT
 # (its last column: the program runs the mean is over)
 rows bench-datapath-table "1. Datapath" "^\| (empty TC program \(floor\),|sluice) .*\| ($num|n/a) \| .*\| (${num}x|n/a) \| ($num|-) \|$" 7
 rows bench-fixture-table "1. Datapath" "^\| [A-Za-z].*\| $num \| -?$num \| $num" 15
+# the SYN rows against the two-table floor row, as ratios
+n=$(count_rows "1. Datapath" "^A new connection against the two-table floor .*IPv4 new connection \(SYN\) ${num}x, IPv6 new connection \(SYN\) ${num}x\.$")
+check bench-syn-vs-floor "$n lines with both SYN ratios, want 1" test "$n" -eq 1
 rows bench-throughput-table "2. Throughput" "^\| (plain|sluice|kube-proxy|nginx).*\| $num \| .* \| ${num}x \|" 10
 rows bench-scale-table "3. Scale" "^\| (sluice|iptables|nftables) \| [0-9,]+ \| $num \|" 6
 # apply: one changed service writes 1 key, the same config again none; weights: numbers
