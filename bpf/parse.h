@@ -34,25 +34,19 @@ enum sl_parse {
 };
 
 /*
- * A parsed packet. Its first 40 bytes are its own tuple as a conntrack key
- * (key: the pad stays 0 from the caller's zeroed struct), so that a lookup
- * by the packet's tuple needs no copy of it.
+ * A parsed packet. It begins with its own tuple as a conntrack key (key,
+ * SL_CT_KEY_MEMBERS: the pad stays 0 from the caller's zeroed struct), so
+ * that a lookup by the packet's tuple needs no copy of it.
  */
 struct sl_pkt {
 	union {
 		struct sl_ct_key key;
 		struct {
-			__be32 saddr[4];
-			__be32 daddr[4];
-			__be16 sport;
-			__be16 dport;
-			__u8 proto;
-			__u8 family;
-			__u8 key_pad[2];
+			SL_CT_KEY_MEMBERS;
 		};
 	};
 	__u8 tcp_flags;
-	__u8 pad;
+	__u8 spare;
 	__u16 ip_check;	   /* IPv4 header checksum as in the packet */
 	__u32 l4_off;	   /* from the start of the frame */
 	__u32 csum_off;	   /* L4 checksum field, from the start of the frame */

@@ -210,6 +210,21 @@ struct sl_src_routes {
 };
 
 /*
+ * The members of struct sl_ct_key below. The datapath's parsed packet
+ * (bpf/parse.h, struct sl_pkt) begins with the same ones, in a union with
+ * the key itself, so that a packet is its own lookup key (the pattern of
+ * the kernel's struct_group_tagged()).
+ */
+#define SL_CT_KEY_MEMBERS                                                                          \
+	__be32 saddr[4];                                                                           \
+	__be32 daddr[4];                                                                           \
+	__be16 sport;                                                                              \
+	__be16 dport;                                                                              \
+	__u8 proto;                                                                                \
+	__u8 family;                                                                               \
+	__u8 pad[2]
+
+/*
  * Connection tracking (docs/conntrack.md). Forward entries (client -> VIP,
  * keyed by the packet's tuple as the client sent it) say which backend;
  * reverse entries (backend -> client, keyed by the reply's tuple as the
@@ -225,13 +240,7 @@ struct sl_src_routes {
  *                               idle ones after --ct-idle-timeout.
  */
 struct sl_ct_key {
-	__be32 saddr[4];
-	__be32 daddr[4];
-	__be16 sport;
-	__be16 dport;
-	__u8 proto;
-	__u8 family;
-	__u8 pad[2];
+	SL_CT_KEY_MEMBERS;
 };
 _Static_assert(sizeof(struct sl_ct_key) == 40, "sl_ct_key size");
 
