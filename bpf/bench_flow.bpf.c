@@ -28,12 +28,13 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 SL_BENCH_FLOW_MAP sl_bench_fwd SEC(".maps");
 SL_BENCH_FLOW_MAP sl_bench_rev SEC(".maps");
 
-static __always_inline void sl_bench_key(struct sl_ct_key *k, const struct sl_pkt *p, bool rev)
+/* The reply direction's tuple: the packet's, swapped (the forward one is p->key). */
+static __always_inline void sl_bench_rev_key(struct sl_ct_key *k, const struct sl_pkt *p)
 {
-	__builtin_memcpy(k->saddr, rev ? p->daddr : p->saddr, 16);
-	__builtin_memcpy(k->daddr, rev ? p->saddr : p->daddr, 16);
-	k->sport = rev ? p->dport : p->sport;
-	k->dport = rev ? p->sport : p->dport;
+	__builtin_memcpy(k->saddr, p->daddr, 16);
+	__builtin_memcpy(k->daddr, p->saddr, 16);
+	k->sport = p->dport;
+	k->dport = p->sport;
 	k->proto = p->proto;
 	k->family = p->family;
 	k->pad[0] = k->pad[1] = 0;
@@ -57,15 +58,14 @@ static __always_inline void sl_bench_track(void *map, const struct sl_ct_key *k,
 static __always_inline int sl_bench_flow(struct __sk_buff *skb, bool both)
 {
 	struct sl_pkt p = {};
-	struct sl_ct_key k;
+	struct sl_ct_key rk;
 
 	if (sl_parse(skb, &p) != SL_PARSE_OK)
 		return TC_ACT_OK;
-	sl_bench_key(&k, &p, false);
-	sl_bench_track(&sl_bench_fwd, &k, &p);
+	sl_bench_track(&sl_bench_fwd, &p.key, &p);
 	if (both) {
-		sl_bench_key(&k, &p, true);
-		sl_bench_track(&sl_bench_rev, &k, &p);
+		sl_bench_rev_key(&rk, &p);
+		sl_bench_track(&sl_bench_rev, &rk, &p);
 	}
 	return TC_ACT_OK;
 }

@@ -53,10 +53,8 @@ struct sl_pkt {
 	__u32 payload_off; /* TCP: l4_off + doff * 4 */
 	__u32 payload_len; /* TCP: bytes after the header per the IP length; else 0 */
 };
-_Static_assert(offsetof(struct sl_pkt, sport) == offsetof(struct sl_ct_key, sport) &&
-		   offsetof(struct sl_pkt, family) == offsetof(struct sl_ct_key, family) &&
-		   offsetof(struct sl_pkt, tcp_flags) == sizeof(struct sl_ct_key),
-	       "sl_pkt begins with its conntrack key");
+_Static_assert(offsetof(struct sl_pkt, tcp_flags) == sizeof(struct sl_ct_key),
+	       "sl_pkt's key and its members overlay exactly");
 
 /*
  * Make sure the first len bytes are in the linear area. Headers normally

@@ -456,12 +456,16 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (ct_flush(flow_fwd) || ct_flush(flow_rev))
+	if (ct_flush(flow_fwd) || ct_flush(flow_rev)) {
+		fprintf(stderr, "cannot empty the new-connection floor's tables\n");
 		return 2;
+	}
 	MEASURE("floor for a new connection: 1 LRU table (lookup, insert)", flow1_fd, mk_syn,
 		"10.0.9.2");
-	if (ct_flush(flow_fwd) || ct_flush(flow_rev))
+	if (ct_flush(flow_fwd) || ct_flush(flow_rev)) {
+		fprintf(stderr, "cannot empty the new-connection floor's tables\n");
 		return 2;
+	}
 	MEASURE("floor for a new connection: 2 LRU tables", flow2_fd, mk_syn, "10.0.9.2");
 	if (establish(ing, r4.client) || establish(ing, r6.client)) {
 		fprintf(stderr, "cannot open the established fixture's connection\n");
