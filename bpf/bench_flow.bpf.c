@@ -14,6 +14,7 @@
 
 #include "parse.h"
 #include "sluice_abi.h"
+#include "sluice_ct.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -28,44 +29,32 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 SL_BENCH_FLOW_MAP sl_bench_fwd SEC(".maps");
 SL_BENCH_FLOW_MAP sl_bench_rev SEC(".maps");
 
-/* The reply direction's tuple: the packet's, swapped (the forward one is p->key). */
-static __always_inline void sl_bench_rev_key(struct sl_ct_key *k, const struct sl_pkt *p)
-{
-	__builtin_memcpy(k->saddr, p->daddr, 16);
-	__builtin_memcpy(k->daddr, p->saddr, 16);
-	k->sport = p->dport;
-	k->dport = p->sport;
-	k->proto = p->proto;
-	k->family = p->family;
-	k->pad[0] = k->pad[1] = 0;
-}
-
-/* Look tuple k up in map, and insert it when it is not there. */
+/* Look tuple k up in map, and insert it (entry e) when it is not there. */
 static __always_inline void sl_bench_track(void *map, const struct sl_ct_key *k,
-					   const struct sl_pkt *p)
+					   const struct sl_ct_entry *e)
 {
-	struct sl_ct_entry e = {};
-
-	if (bpf_map_lookup_elem(map, k))
-		return;
-	__builtin_memcpy(e.addr, p->daddr, 16);
-	e.port = p->dport;
-	e.nat_port = p->sport;
-	e.family = p->family;
-	bpf_map_update_elem(map, k, &e, BPF_NOEXIST);
+	if (!bpf_map_lookup_elem(map, k))
+		bpf_map_update_elem(map, k, e, BPF_NOEXIST);
 }
 
 static __always_inline int sl_bench_flow(struct __sk_buff *skb, bool both)
 {
+	struct sl_ct_entry e = {};
 	struct sl_pkt p = {};
 	struct sl_ct_key rk;
 
 	if (sl_parse(skb, &p) != SL_PARSE_OK)
 		return TC_ACT_OK;
-	sl_bench_track(&sl_bench_fwd, &p.key, &p);
+	/* an entry as sluice's would be, translated to the same address */
+	__builtin_memcpy(e.addr, p.daddr, 16);
+	e.port = p.dport;
+	e.nat_port = p.sport;
+	e.family = p.family;
+	sl_bench_track(&sl_bench_fwd, &p.key, &e);
 	if (both) {
-		sl_bench_rev_key(&rk, &p);
-		sl_bench_track(&sl_bench_rev, &rk, &p);
+		/* the reply's tuple, as sluice computes it (sluice_ct.h) */
+		sl_ct_rev_key(&rk, &p.key, &e, p.saddr);
+		sl_bench_track(&sl_bench_rev, &rk, &e);
 	}
 	return TC_ACT_OK;
 }
