@@ -73,7 +73,8 @@ $(BUILD)/empty.bpf.o: bpf/empty.bpf.c | $(BUILD)
 	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
 # bench_pkt's floors for a new connection (one and two LRU tables)
-$(BUILD)/bench_flow.bpf.o: bpf/bench_flow.bpf.c bpf/parse.h include/sluice_abi.h | $(BUILD)
+$(BUILD)/bench_flow.bpf.o: bpf/bench_flow.bpf.c bpf/parse.h include/sluice_abi.h \
+		include/sluice_ct.h | $(BUILD)
 	$(call msg,BPF,$@)
 	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
