@@ -73,8 +73,7 @@ static int take_segments(int map_fd, long runs, double *seg)
 	for (k = 0; k < SL_SEG_MAX; k++) {
 		__u64 sum = 0;
 
-		if (bpf_map_lookup_elem(map_fd, &k, v) ||
-		    bpf_map_update_elem(map_fd, &k, zero, 0)) {
+		if (bpf_map_lookup_elem(map_fd, &k, v) || bpf_map_update_elem(map_fd, &k, zero, 0)) {
 			err = -errno;
 			goto out;
 		}
@@ -89,14 +88,10 @@ out:
 }
 
 static const char *const seg_names[SL_SEG_MAX] = {
-    [SL_SEG_MARK] = "mark",
-    [SL_SEG_CT_FIND] = "ct find",
-    [SL_SEG_NEW_CHECKS] = "new: checks",
-    [SL_SEG_CHOOSE] = "choose",
-    [SL_SEG_OPEN] = "open",
-    [SL_SEG_NEW_FORWARD] = "new: forward",
-    [SL_SEG_EST_STATE] = "est: state",
-    [SL_SEG_EST_FORWARD] = "est: forward",
+    [SL_SEG_MARK] = "mark",	      [SL_SEG_CT_FIND] = "ct find",
+    [SL_SEG_NEW_CHECKS] = "new: checks", [SL_SEG_CHOOSE] = "choose",
+    [SL_SEG_OPEN] = "open",	      [SL_SEG_NEW_FORWARD] = "new: forward",
+    [SL_SEG_EST_STATE] = "est: state",   [SL_SEG_EST_FORWARD] = "est: forward",
 };
 
 /* Each segment less one mark's own cost (the mark segment): ns of the code alone. */
@@ -306,6 +301,21 @@ out:
 	return err;
 }
 
+/* Size the floor program's two tables (as sl_ct_new: max entries) and load it. */
+static int load_flow_floor(struct bpf_object *obj, uint32_t max)
+{
+	static const char *const maps[] = {"sl_bench_fwd", "sl_bench_rev"};
+	struct bpf_map *m;
+	size_t i;
+
+	for (i = 0; i < sizeof(maps) / sizeof(maps[0]); i++) {
+		m = bpf_object__find_map_by_name(obj, maps[i]);
+		if (!m || bpf_map__set_max_entries(m, max))
+			return -1;
+	}
+	return bpf_object__load(obj);
+}
+
 int main(int argc, char **argv)
 {
 	long runs = 200000;
@@ -358,16 +368,7 @@ int main(int argc, char **argv)
 	empty_fd = bpf_program__fd(bpf_object__find_program_by_name(empty_obj, "sl_bench_empty"));
 	/* the floors for a new connection: their tables sized as sl_ct_new */
 	flow_obj = bpf_object__open_file("build/bench_flow.bpf.o", NULL);
-	err = !flow_obj;
-	err =
-	    err
-		?: bpf_map__set_max_entries(bpf_object__find_map_by_name(flow_obj, "sl_bench_fwd"),
-					    SL_CT_NEW_OF(ct_max));
-	err =
-	    err
-		?: bpf_map__set_max_entries(bpf_object__find_map_by_name(flow_obj, "sl_bench_rev"),
-					    SL_CT_NEW_OF(ct_max));
-	err = err ?: bpf_object__load(flow_obj);
+	err = !flow_obj || load_flow_floor(flow_obj, SL_CT_NEW_OF(ct_max));
 	if (err) {
 		fprintf(stderr,
 			"cannot load build/bench_flow.bpf.o (make build/bench_flow.bpf.o)\n");
@@ -392,8 +393,9 @@ int main(int argc, char **argv)
 		long cnt = make == mk_syn && runs > 50000 ? 50000 : runs;                          \
 		if (n && only && !strstr(label, only))                                             \
 			break;                                                                     \
-		if (make == mk_syn &&                                                              \
-		    (ct_flush(dp.maps.ct_new) || ct_flush(dp.maps.revnat_new))) {                  \
+		/* each new-connection row (sluice's, the floors') from empty tables */            \
+		if (make == mk_syn && (ct_flush(dp.maps.ct_new) || ct_flush(dp.maps.revnat_new) || \
+				       ct_flush(flow_fwd) || ct_flush(flow_rev))) {                \
 			fprintf(stderr, "%s: cannot empty the unconfirmed tables\n", label);       \
 			return 2;                                                                  \
 		}                                                                                  \
@@ -414,15 +416,13 @@ int main(int argc, char **argv)
 		}                                                                                  \
 	} while (0)
 #else
-#define TAKE_SEGMENTS(ours, cnt, seg)                                                              \
-	do {                                                                                       \
-	} while (0)
+#define TAKE_SEGMENTS(ours, cnt, seg) do {} while (0)
 #endif
 
 	MEASURE("empty TC program (floor)", empty_fd, mk_ack, "10.0.9.2");
 	MEASURE("not service traffic (pass)", ing, mk_pass, NULL);
-	MEASURE("not service traffic (pass), fast path on",
-		bpf_program__fd(fdp.skel->progs.sl_ingress), mk_pass, NULL);
+	MEASURE("not service traffic (pass), fast path on", bpf_program__fd(fdp.skel->progs.sl_ingress),
+		mk_pass, NULL);
 	MEASURE("a backend's other traffic (pass), fast path on",
 		bpf_program__fd(fdp.skel->progs.sl_ingress), mk_be_pass, NULL);
 	/*
@@ -447,25 +447,15 @@ int main(int argc, char **argv)
 	/*
 	 * What any per-connection tracker pays for those SYNs here: the same
 	 * frames into LRU tables of sl_ct_new's size, after the same warm-up
-	 * (one round, flushed), each row from empty tables.
+	 * (one round; MEASURE empties the tables before each row).
 	 */
-	if (!only || strstr("floor for a new connection", only)) {
-		if (run_many(flow2_fd, 50000, mk_syn, "10.0.8.2", &ns) || ct_flush(flow_fwd) ||
-		    ct_flush(flow_rev)) {
-			fprintf(stderr, "new-connection floor warm-up failed\n");
-			return 2;
-		}
-	}
-	if (ct_flush(flow_fwd) || ct_flush(flow_rev)) {
-		fprintf(stderr, "cannot empty the new-connection floor's tables\n");
+	if ((!only || strstr("floor for a new connection", only)) &&
+	    run_many(flow2_fd, 50000, mk_syn, "10.0.8.2", &ns)) {
+		fprintf(stderr, "new-connection floor warm-up failed\n");
 		return 2;
 	}
 	MEASURE("floor for a new connection: 1 LRU table (lookup, insert)", flow1_fd, mk_syn,
 		"10.0.9.2");
-	if (ct_flush(flow_fwd) || ct_flush(flow_rev)) {
-		fprintf(stderr, "cannot empty the new-connection floor's tables\n");
-		return 2;
-	}
 	MEASURE("floor for a new connection: 2 LRU tables", flow2_fd, mk_syn, "10.0.9.2");
 	if (establish(ing, r4.client) || establish(ing, r6.client)) {
 		fprintf(stderr, "cannot open the established fixture's connection\n");
